@@ -1,0 +1,5 @@
+"""Wess, the WebAssembly Service System."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

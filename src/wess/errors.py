@@ -1,0 +1,175 @@
+"""The one exception tree of Wess.
+
+Every error Wess raises on purpose is a ``WessError``. Foreign errors (rocksdict,
+wasmtime, psycopg) are translated once, in the adapter that calls them. Each class
+carries a stable machine ``code``; the mapping to HTTP statuses lives in
+``wess.api.problems`` and nowhere else.
+
+    WessError
+    ├── BadRequest                      the request itself is wrong
+    │   ├── InvalidModuleId
+    │   ├── MalformedJson
+    │   ├── InvalidRequest              a field is missing, of the wrong type or out of range
+    │   └── InvalidArguments            wrong argument count, type or range for a function
+    ├── PayloadTooLarge
+    ├── ModuleRejected                  an upload that Wess will not store
+    │   ├── InvalidWasm
+    │   ├── UnknownImport
+    │   ├── SignatureMismatch
+    │   └── CompileLimitExceeded
+    ├── NotFound
+    │   ├── ModuleNotFound
+    │   └── FunctionNotFound
+    ├── PreconditionFailed              If-Match did not match
+    ├── ExecutionError                  the guest failed while running
+    │   ├── Trap
+    │   ├── MemoryLimitExceeded
+    │   └── ExecutionTimeout
+    ├── Overloaded                      a bounded queue is full; retry later
+    ├── StorageError
+    │   ├── StorageUnavailable
+    │   └── IntegrityError              stored bytes do not match their digest, or are corrupt
+    └── ConfigError                     a configuration value is invalid
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class WessError(Exception):
+    """Root of every error Wess raises on purpose."""
+
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, detail: str, **context: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.context: Mapping[str, Any] = context
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+# -- the request ------------------------------------------------------------------------------
+
+
+class BadRequest(WessError):
+    code = "bad_request"
+
+
+class InvalidModuleId(BadRequest):
+    code = "invalid_module_id"
+
+
+class MalformedJson(BadRequest):
+    code = "malformed_json"
+
+
+class InvalidRequest(BadRequest):
+    code = "invalid_request"
+
+
+class InvalidArguments(BadRequest):
+    code = "invalid_arguments"
+
+
+class PayloadTooLarge(WessError):
+    code = "payload_too_large"
+
+
+# -- uploads ----------------------------------------------------------------------------------
+
+
+class ModuleRejected(WessError):
+    code = "module_rejected"
+
+
+class InvalidWasm(ModuleRejected):
+    code = "invalid_wasm"
+
+
+class UnknownImport(ModuleRejected):
+    code = "unknown_import"
+
+
+class SignatureMismatch(ModuleRejected):
+    code = "signature_mismatch"
+
+
+class CompileLimitExceeded(ModuleRejected):
+    code = "compile_limit_exceeded"
+
+
+# -- lookups ----------------------------------------------------------------------------------
+
+
+class NotFound(WessError):
+    code = "not_found"
+
+
+class ModuleNotFound(NotFound):
+    code = "module_not_found"
+
+
+class FunctionNotFound(NotFound):
+    code = "function_not_found"
+
+
+class PreconditionFailed(WessError):
+    code = "precondition_failed"
+
+
+# -- execution --------------------------------------------------------------------------------
+
+
+class ExecutionError(WessError):
+    code = "execution_error"
+
+
+class Trap(ExecutionError):
+    """The guest trapped; ``kind`` names the trap (``unreachable``, ``out_of_fuel`` ...)."""
+
+    code = "trap"
+
+    def __init__(self, detail: str, *, kind: str, **context: Any) -> None:
+        super().__init__(detail, kind=kind, **context)
+        self.kind = kind
+
+
+class MemoryLimitExceeded(ExecutionError):
+    code = "memory_limit_exceeded"
+
+
+class ExecutionTimeout(ExecutionError):
+    code = "timeout"
+
+
+# -- capacity and storage ---------------------------------------------------------------------
+
+
+class Overloaded(WessError):
+    """A bounded queue is full. ``retry_after`` is a hint in seconds."""
+
+    code = "overloaded"
+
+    def __init__(self, detail: str, *, retry_after: int = 1, **context: Any) -> None:
+        super().__init__(detail, **context)
+        self.retry_after = retry_after
+
+
+class StorageError(WessError):
+    code = "storage_error"
+
+
+class StorageUnavailable(StorageError):
+    code = "storage_unavailable"
+
+
+class IntegrityError(StorageError):
+    code = "integrity_error"
+
+
+class ConfigError(WessError):
+    code = "config_error"

@@ -1,0 +1,107 @@
+"""Frozen domain types: what a stored module is, independent of storage and HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+SCHEMA_VERSION = 1
+"""Version of the stored record layout; bumped by migrations, checked on every read."""
+
+DEFAULT_NAMESPACE = "default"
+"""Namespace of every module until tenants arrive; part of every key already."""
+
+
+class ValueType(StrEnum):
+    """The WebAssembly number types a Wess function may take and return."""
+
+    I32 = "i32"
+    I64 = "i64"
+    F32 = "f32"
+    F64 = "f64"
+
+    @property
+    def legacy_name(self) -> str:
+        """The spelling of the original Wess metadata (``"I32"``)."""
+        return self.value.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSignature:
+    """One exported function: its name and the types it takes and returns."""
+
+    name: str
+    params: tuple[ValueType, ...]
+    results: tuple[ValueType, ...]
+
+    def describe(self) -> str:
+        """``sum(i32, i32) -> (i32)``: for messages that name a signature."""
+        params = ", ".join(self.params)
+        results = ", ".join(self.results)
+        return f"{self.name}({params}) -> ({results})"
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyMetadata:
+    """The ``metadata`` object of the original Wess API, kept as the client sent it."""
+
+    function_name: str
+    args: tuple[str, ...]
+    return_type: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModuleInfo:
+    """Everything Wess knows about a stored module except its bytes."""
+
+    id: UUID
+    namespace: str
+    name: str
+    digest: str
+    size: int
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+    functions: tuple[FunctionSignature, ...]
+    default_function: str | None = None
+    legacy_metadata: LegacyMetadata | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def function(self, name: str) -> FunctionSignature | None:
+        """The exported function called ``name``, if there is one."""
+        for signature in self.functions:
+            if signature.name == name:
+                return signature
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRecord:
+    """A stored module: its metadata and its verified bytes."""
+
+    info: ModuleInfo
+    wasm: bytes = field(repr=False)
+
+    @property
+    def id(self) -> UUID:
+        return self.info.id
+
+    @property
+    def digest(self) -> str:
+        return self.info.digest
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing; ``next_cursor`` is None on the last page."""
+
+    items: tuple[ModuleInfo, ...]
+    next_cursor: str | None
+
+
+def digest_of(wasm: bytes) -> str:
+    """The content digest Wess uses everywhere: ``sha256:<hex>`` of the bytes."""
+    return "sha256:" + hashlib.sha256(wasm).hexdigest()
