@@ -10,14 +10,16 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── InvalidModuleId
     │   ├── MalformedJson
     │   ├── InvalidRequest              a field is missing, of the wrong type or out of range
-    │   └── InvalidArguments            wrong argument count, type or range for a function
+    │   ├── InvalidArguments            wrong argument count, type or range for a function
+    │   ├── UnsupportedMediaType
+    │   └── MethodNotAllowed
     ├── PayloadTooLarge
     ├── ModuleRejected                  an upload that Wess will not store
     │   ├── InvalidWasm
     │   ├── UnknownImport
     │   ├── SignatureMismatch
     │   └── CompileLimitExceeded
-    ├── NotFound
+    ├── NotFound                        also: no such route
     │   ├── ModuleNotFound
     │   └── FunctionNotFound
     ├── PreconditionFailed              If-Match did not match
@@ -73,6 +75,14 @@ class InvalidRequest(BadRequest):
 
 class InvalidArguments(BadRequest):
     code = "invalid_arguments"
+
+
+class UnsupportedMediaType(BadRequest):
+    code = "unsupported_media_type"
+
+
+class MethodNotAllowed(BadRequest):
+    code = "method_not_allowed"
 
 
 class PayloadTooLarge(WessError):

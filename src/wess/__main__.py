@@ -1,0 +1,5 @@
+"""``python -m wess``."""
+
+from wess.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""``create_app``: the ASGI application of Wess (routes, middleware, error mapping)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+import wess
+from wess.api import legacy, openapi, ops, problems, v1
+from wess.api.middleware import RequestContext, request_id_of
+from wess.api.state import ApiState
+from wess.errors import InvalidRequest, MethodNotAllowed, NotFound, WessError
+from wess.observability.metrics import Metrics
+
+logger = structlog.get_logger("wess.http")
+
+DESCRIPTION = (
+    "Wess stores WebAssembly modules and runs their functions on request, each call in a "
+    "fresh sandbox with memory, time and fuel limits. Errors are RFC 9457 problem "
+    "documents with a stable `code`. The original Wess API (paths at the root) is kept for "
+    "existing clients."
+)
+
+
+def create_app(state: ApiState, *, access_log: bool = True) -> FastAPI:
+    """Build the app around ``state``, whose live resources the caller opened (the
+    composition root opens them before serving and closes them after, so a store that
+    cannot open stops start-up with a clear message instead of a half-started server)."""
+    metrics = state.metrics
+    app = FastAPI(
+        title="Wess", version=wess.__version__, description=DESCRIPTION,
+        docs_url="/docs", redoc_url=None,
+    )
+    app.state.wess = state
+    app.include_router(ops.router)
+    app.include_router(v1.router)
+    app.include_router(legacy.router)  # last: its /{module_id} would shadow nothing after it
+    app.add_exception_handler(WessError, _on_wess_error(metrics))  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _on_http_exception(metrics))  # type: ignore[arg-type]
+    app.add_exception_handler(
+        RequestValidationError, _on_validation_error(metrics))  # type: ignore[arg-type]
+    app.add_middleware(RequestContext, metrics=metrics, access_log=access_log)
+    openapi.install(app)
+    return app
+
+
+def _answer(request: Request, exc: WessError, metrics: Metrics,
+            headers: dict[str, str] | None = None) -> Response:
+    metrics.errors.labels(code=exc.code).inc()
+    kind = problems.kind_of(exc)
+    log = logger.warning if kind.status >= 500 else logger.debug
+    log("request failed", code=exc.code, status=kind.status, detail=exc.detail)
+    if _is_legacy(request):
+        response = problems.legacy_response(exc)
+    else:
+        response = problems.problem_response(
+            exc, request_id=request_id_of(request.scope), instance=request.url.path)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _on_wess_error(metrics: Metrics) -> Callable[[Request, WessError], Response]:
+    def handle(request: Request, exc: WessError) -> Response:
+        return _answer(request, exc, metrics)
+    return handle
+
+
+def _on_http_exception(metrics: Metrics) -> Callable[[Request, HTTPException], Response]:
+    def handle(request: Request, exc: HTTPException) -> Response:
+        error: WessError
+        if exc.status_code == 405:
+            error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        elif exc.status_code == 404:
+            error = NotFound(f"no route matches {request.url.path}")
+        else:
+            error = InvalidRequest(str(exc.detail))
+        return _answer(request, error, metrics, headers=dict(exc.headers or {}))
+    return handle
+
+
+def _on_validation_error(metrics: Metrics
+                         ) -> Callable[[Request, RequestValidationError], Response]:
+    def handle(request: Request, exc: RequestValidationError) -> Response:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return _answer(request, InvalidRequest(f"the request is invalid: {details}"), metrics)
+    return handle
+
+
+def _is_legacy(request: Request) -> bool:
+    route = request.scope.get("route")
+    return legacy.LEGACY_TAG in (getattr(route, "tags", None) or ())

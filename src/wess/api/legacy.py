@@ -1,0 +1,144 @@
+"""The original Wess HTTP API, unchanged for existing clients.
+
+Paths at the root, bodies as the Rust server had them, every body wrapped as
+``{"message": ...}``, writes answered 202 (durable before the answer, unlike the
+original). Bodies are read as JSON whatever ``Content-Type`` says: the original
+clients send none. Errors are ``{"message": "<text>"}`` (see ``problems``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from wess.api.bodies import parse_json, parse_module_id, read_body
+from wess.api.middleware import request_id_of
+from wess.api.resources import json_response
+from wess.api.runs import RUN_BODY_LIMIT
+from wess.api.schemas import LegacyModule
+from wess.api.state import ApiState, state_of
+from wess.errors import InvalidRequest
+from wess.models import DEFAULT_NAMESPACE, LegacyMetadata, ModuleInfo, ValueType
+from wess.service import Upload, default_function_of
+
+LEGACY_TAG = "original Wess API"
+router = APIRouter(tags=[LEGACY_TAG])
+
+_ACCEPTED = {"description": "Accepted (durable)"}
+
+
+@router.post("/", status_code=202, summary="Create a module (original API)",
+             responses={202: _ACCEPTED}, openapi_extra={"requestBody": {
+                 "required": True, "content": {"application/json": {
+                     "schema": LegacyModule.model_json_schema()}}}})
+async def create(request: Request) -> Response:
+    state = state_of(request)
+    upload = await _read_module(request, state)
+    info = await state.service.create(
+        upload, namespace=DEFAULT_NAMESPACE, strict=False,
+        request_id=request_id_of(request.scope))
+    return json_response({"message": {"id": str(info.id)}}, status=202)
+
+
+@router.get("/", status_code=202, summary="Count modules (original API)")
+async def count(request: Request) -> Response:
+    total = await state_of(request).service.count(namespace=DEFAULT_NAMESPACE)
+    return json_response({"message": total}, status=202)
+
+
+@router.get("/{module_id}", status_code=202, summary="Read a module (original API)")
+async def read(request: Request, module_id: str) -> Response:
+    record = await state_of(request).service.get(
+        parse_module_id(module_id), namespace=DEFAULT_NAMESPACE)
+    document = {"wasm": list(record.wasm), "metadata": legacy_metadata_of(record.info)}
+    return json_response({"message": document}, status=202)
+
+
+@router.put("/{module_id}", status_code=202, summary="Replace a module (original API)")
+async def update(request: Request, module_id: str) -> Response:
+    state = state_of(request)
+    target = parse_module_id(module_id)
+    upload = await _read_module(request, state)
+    info = await state.service.update(
+        target, upload, namespace=DEFAULT_NAMESPACE, strict=False,
+        request_id=request_id_of(request.scope))
+    return json_response({"message": {"id": str(info.id)}}, status=202)
+
+
+@router.delete("/{module_id}", status_code=202, summary="Delete a module (original API)")
+async def delete(request: Request, module_id: str) -> Response:
+    target = parse_module_id(module_id)
+    await state_of(request).service.delete(
+        target, namespace=DEFAULT_NAMESPACE, request_id=request_id_of(request.scope))
+    return json_response({"message": {"id": str(target)}}, status=202)
+
+
+@router.post("/{module_id}", summary="Run the module's function (original API)")
+async def run(request: Request, module_id: str) -> Response:
+    state = state_of(request)
+    target = parse_module_id(module_id)
+    args = parse_json(await read_body(request, limit=RUN_BODY_LIMIT))
+    if not isinstance(args, list):
+        raise InvalidRequest("the body must be a JSON array of arguments, like [1, 2]")
+    info = await state.service.info(target, namespace=DEFAULT_NAMESPACE)
+    function = (info.legacy_metadata.function_name if info.legacy_metadata
+                else default_function_of(info))
+    outcome = await state.service.run(
+        target, namespace=DEFAULT_NAMESPACE, function=function, args=args)
+    return json_response({"message": outcome.results})
+
+
+def legacy_metadata_of(info: ModuleInfo) -> dict[str, Any]:
+    """The metadata as the client sent it, or derived from the default function."""
+    if info.legacy_metadata is not None:
+        meta = info.legacy_metadata
+        return {"functionName": meta.function_name, "returnType": list(meta.return_type),
+                "args": list(meta.args)}
+    signature = info.function(default_function_of(info))
+    assert signature is not None
+    return {"functionName": signature.name,
+            "returnType": [t.legacy_name for t in signature.results],
+            "args": [t.legacy_name for t in signature.params]}
+
+
+async def _read_module(request: Request, state: ApiState) -> Upload:
+    document = parse_json(await read_body(request, limit=state.max_json_body))
+    if not isinstance(document, dict) or "wasm" not in document or "metadata" not in document:
+        raise InvalidRequest('the body must be {"wasm": [bytes], "metadata": '
+                             '{"functionName", "returnType", "args"}}')
+    wasm = _bytes(document["wasm"])
+    meta = document["metadata"]
+    if not isinstance(meta, dict):
+        raise InvalidRequest("metadata must be an object")
+    name = meta.get("functionName")
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest("metadata.functionName must be a non-empty string")
+    args = _type_names(meta.get("args"), "metadata.args")
+    results = _type_names(meta.get("returnType"), "metadata.returnType")
+    return Upload(
+        wasm=wasm,
+        default_function=name,
+        declared_params=tuple(ValueType(t.lower()) for t in args),
+        declared_results=tuple(ValueType(t.lower()) for t in results),
+        legacy_metadata=LegacyMetadata(function_name=name, args=args, return_type=results),
+    )
+
+
+def _bytes(raw: Any) -> bytes:
+    if not isinstance(raw, list) or any(type(item) is not int for item in raw):
+        raise InvalidRequest("wasm must be an array of integers 0..255")
+    try:
+        return bytes(raw)
+    except ValueError:
+        raise InvalidRequest("wasm must be an array of integers 0..255") from None
+
+
+def _type_names(raw: Any, field: str) -> tuple[str, ...]:
+    allowed = {t.legacy_name for t in ValueType}
+    if not isinstance(raw, list) or any(
+            not isinstance(item, str) or item.upper() not in allowed for item in raw):
+        raise InvalidRequest(f"{field} must be an array of {', '.join(sorted(allowed))}")
+    return tuple(item.upper() for item in raw)

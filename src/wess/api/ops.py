@@ -1,0 +1,36 @@
+"""Operational routes: liveness, readiness, metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from wess.api.resources import json_response
+from wess.api.schemas import Health
+from wess.api.state import state_of
+from wess.observability.metrics import CONTENT_TYPE
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness", responses={200: {"model": Health}})
+async def healthz() -> Response:
+    """The process is up and its event loop answers."""
+    return json_response({"status": "ok"})
+
+
+@router.get("/readyz", summary="Readiness",
+            responses={200: {"model": Health}, 503: {"model": Health}})
+async def readyz(request: Request) -> Response:
+    """Storage reachable and every worker running; 503 with the failing checks otherwise."""
+    readiness = await state_of(request).health.readiness()
+    return json_response(
+        {"status": "ready" if readiness.ready else "not ready", "checks": readiness.checks},
+        status=200 if readiness.ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics",
+            responses={200: {"content": {"text/plain": {}}, "description": "Metrics"}})
+async def metrics(request: Request) -> Response:
+    return Response(state_of(request).metrics.render(), media_type=CONTENT_TYPE)

@@ -1,0 +1,114 @@
+"""Request and response documents of /v1, as pydantic models.
+
+Requests are validated with these models; responses are rendered by
+``wess.api.resources`` straight to JSON (no per-response validation on the hot path)
+and these models describe them in ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wess.models import ValueType
+
+JsonNumber = int | float | Literal["NaN", "Infinity", "-Infinity"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeclaredSignature(_Strict):
+    params: list[ValueType] | None = Field(None, description="Declared parameter types.")
+    results: list[ValueType] | None = Field(None, description="Declared result types.")
+
+
+class ModuleUpload(_Strict):
+    """The JSON form of an upload; the other form is the raw bytes as application/wasm."""
+
+    name: str | None = Field(None, min_length=1, max_length=128, examples=["adder"])
+    content: str = Field(..., description="The module bytes, base64 (standard alphabet).")
+    function: str | None = Field(
+        None, description="Default function, run when a call names none.", examples=["sum"])
+    signature: DeclaredSignature | None = Field(
+        None, description="What the client expects the default function to look like; "
+        "rejected with 422 when the module disagrees.")
+
+
+class RunLimitsDocument(_Strict):
+    timeout_ms: int | None = Field(None, ge=1, description="Lower wall-clock limit, ms.")
+    max_memory: int | None = Field(None, ge=1, description="Lower memory limit, bytes.")
+    fuel: int | None = Field(None, ge=1, description="Instruction budget for this call.")
+
+
+class RunRequest(_Strict):
+    function: str | None = Field(None, examples=["sum"])
+    args: list[JsonNumber] = Field(default_factory=list, examples=[[1, 2]])
+    limits: RunLimitsDocument | None = None
+
+
+class FunctionDocument(BaseModel):
+    name: str
+    params: list[ValueType]
+    results: list[ValueType]
+
+
+class ModuleResource(BaseModel):
+    id: str
+    name: str
+    namespace: str
+    digest: str = Field(..., examples=["sha256:9f86d0..."])
+    size: int
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+    default_function: str | None
+    functions: list[FunctionDocument]
+
+
+class ModulePage(BaseModel):
+    items: list[ModuleResource]
+    next_cursor: str | None
+
+
+class RunResult(BaseModel):
+    results: list[JsonNumber]
+    function: str
+    duration_us: int
+    fuel_used: int | None = Field(None, description="Present when fuel metering applies.")
+    stdout: str | None = Field(None, description="Captured WASI stdout, when any.")
+    stderr: str | None = Field(None, description="Captured WASI stderr, when any.")
+    output_truncated: bool | None = Field(
+        None, description="True when stdout/stderr exceeded the capture limit.")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with Wess's stable ``code`` and the ``request_id``."""
+
+    type: str = Field(..., examples=["urn:wess:problem:module_not_found"])
+    title: str
+    status: int
+    detail: str
+    code: str
+    request_id: str
+    kind: str | None = Field(None, description="The trap kind, on trap problems.")
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] | None = None
+
+
+class LegacyMetadataDocument(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    functionName: str
+    returnType: list[str]
+    args: list[str]
+
+
+class LegacyModule(BaseModel):
+    wasm: list[int] = Field(..., description="The module bytes as integers 0..255.")
+    metadata: LegacyMetadataDocument

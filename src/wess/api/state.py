@@ -1,0 +1,29 @@
+"""What the HTTP layer needs from the composition root, as one value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from wess.observability.health import HealthCheck
+from wess.observability.metrics import Metrics
+from wess.service import ModuleService
+
+DEFAULT_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiState:
+    service: ModuleService
+    metrics: Metrics
+    health: HealthCheck
+    max_module_size: int
+    max_json_body: int
+    max_page_size: int
+    default_page_size: int = DEFAULT_PAGE_SIZE
+
+
+def state_of(request: Request) -> ApiState:
+    state: ApiState = request.app.state.wess
+    return state

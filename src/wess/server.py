@@ -1,0 +1,123 @@
+"""The composition root: settings -> storage -> workers -> service -> app -> server.
+
+Everything live is opened here, in dependency order, and closed in reverse: the HTTP
+server stops accepting first, then the Writer drains its queue, then the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+import uvicorn
+import uvloop
+
+from wess.api.app import create_app
+from wess.api.state import ApiState
+from wess.config import Settings
+from wess.errors import StorageUnavailable, WessError
+from wess.observability.health import HealthCheck
+from wess.observability.metrics import Metrics
+from wess.runtime import Limits, Runtime, RuntimeConfig
+from wess.service import ModuleService
+from wess.storage import open_repository
+from wess.storage.instrumented import InstrumentedRepository
+from wess.workers.reader import Reader
+from wess.workers.runner import Runner
+from wess.workers.writer import Writer
+
+logger = structlog.get_logger(__name__)
+
+
+def runtime_limits(settings: Settings) -> Limits:
+    """The configured sandbox limits of every call (requests may only lower them)."""
+    return Limits(
+        max_memory=settings.runner.max_memory,
+        timeout_ms=settings.runner.timeout,
+        fuel=settings.runner.fuel,
+        max_table_elements=settings.limits.max_table_elements,
+        max_instances=settings.limits.max_instances,
+        max_output=settings.limits.max_output,
+    )
+
+
+def runtime_config(settings: Settings) -> RuntimeConfig:
+    return RuntimeConfig(
+        max_wasm_stack=settings.limits.max_stack,
+        cache_bytes=settings.runner.cache_size,
+    )
+
+
+@asynccontextmanager
+async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[ApiState]:
+    """Open storage, the workers and the service; close them in reverse order."""
+    async with open_repository(settings.database.effective_url) as store:
+        repository = InstrumentedRepository(store, metrics)
+        writer = Writer(repository, metrics=metrics, queue_size=settings.writer.channel_size,
+                        max_batch=settings.writer.max_batch)
+        reader = Reader(repository, metrics=metrics, cache_bytes=settings.reader.cache_size,
+                        ttl_seconds=settings.reader.ttl,
+                        page_limit_max=settings.limits.max_page_size)
+        limits = runtime_limits(settings)
+        with Runtime(limits=limits, config=runtime_config(settings)) as runtime:
+            runner = Runner(runtime, metrics=metrics,
+                            workers=settings.runner.workers or None,
+                            max_pending=settings.runner.channel_size)
+            async with runner, writer:
+                writer.subscribe(reader.on_module_changed)
+                writer.subscribe(runner.on_module_changed)
+                service = ModuleService(
+                    reader=reader, writer=writer, runner=runner, limits=limits,
+                    max_module_size=settings.limits.max_module_size,
+                    max_args=settings.limits.max_args)
+                health = HealthCheck({
+                    "storage": repository.ping,
+                    "writer": _running("writer", lambda: writer.running),
+                    "runner": _running("runner", lambda: runner.running),
+                })
+                yield ApiState(
+                    service=service, metrics=metrics, health=health,
+                    max_module_size=settings.limits.max_module_size,
+                    max_json_body=settings.limits.max_json_body,
+                    max_page_size=settings.limits.max_page_size,
+                )
+
+
+def _running(name: str, is_running: Callable[[], bool]) -> Callable[[], Awaitable[None]]:
+    async def probe() -> None:
+        if not is_running():
+            raise RuntimeError(f"the {name} is not running")
+    return probe
+
+
+async def serve(settings: Settings) -> None:
+    """Open everything, serve HTTP until SIGINT/SIGTERM, then close everything."""
+    metrics = Metrics()
+    async with open_state(settings, metrics=metrics) as state:
+        app = create_app(state, access_log=True)
+        config = uvicorn.Config(
+            app, host=settings.server.host, port=settings.server.port,
+            http="httptools", lifespan="off", log_config=None, access_log=False,
+            server_header=False, timeout_graceful_shutdown=int(settings.server.shutdown_timeout),
+        )
+        logger.info("wess serving", url=f"http://{settings.server.host}:{settings.server.port}",
+                    storage=settings.database.effective_url)
+        await uvicorn.Server(config).serve()
+    logger.info("wess stopped")
+
+
+def run_server(settings: Settings) -> int:
+    """Blocking entry point for ``wess serve``; returns the process exit status."""
+    try:
+        uvloop.run(serve(settings))
+    except StorageUnavailable as exc:
+        logger.error("cannot start: storage unavailable", detail=exc.detail)
+        return 1
+    except WessError as exc:
+        logger.error("cannot start", code=exc.code, detail=exc.detail)
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return 0
+    return 0

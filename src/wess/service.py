@@ -1,0 +1,246 @@
+"""The use cases of Wess (upload, replace, delete, read, list, run), free of HTTP.
+
+Both HTTP APIs (/v1 and the original Wess routes) call this service; it validates
+uploads with the Runner (the runtime reads the module's own exports and imports),
+checks what a client declared against them, and goes through the Writer for every
+change and through the Reader for every read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+import structlog
+
+from wess.errors import (
+    FunctionNotFound,
+    InvalidArguments,
+    InvalidRequest,
+    PayloadTooLarge,
+    SignatureMismatch,
+)
+from wess.messages import CreateModule, DeleteModule, ModuleContent, UpdateModule
+from wess.models import (
+    FunctionSignature,
+    LegacyMetadata,
+    ModuleInfo,
+    ModuleRecord,
+    Page,
+    ValueType,
+    digest_of,
+)
+from wess.runtime import Limits
+from wess.workers.reader import Reader
+from wess.workers.runner import Runner, RunOutcome
+from wess.workers.writer import Writer
+
+logger = structlog.get_logger(__name__)
+
+NAME_MAX = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """What a client sent to create or replace a module, before validation."""
+
+    wasm: bytes
+    name: str | None = None
+    default_function: str | None = None
+    declared_params: tuple[ValueType, ...] | None = None
+    declared_results: tuple[ValueType, ...] | None = None
+    legacy_metadata: LegacyMetadata | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunLimits:
+    """Per-request limits; each may lower, never raise, the configured one."""
+
+    timeout_ms: int | None = None
+    max_memory: int | None = None
+    fuel: int | None = None
+
+
+class ModuleService:
+    """Every operation the APIs offer, as plain async methods."""
+
+    def __init__(
+        self,
+        *,
+        reader: Reader,
+        writer: Writer,
+        runner: Runner,
+        limits: Limits,
+        max_module_size: int,
+        max_args: int,
+        new_id: Callable[[], UUID] = uuid4,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._runner = runner
+        self._limits = limits
+        self._max_module_size = max_module_size
+        self._max_args = max_args
+        self._new_id = new_id
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def create(
+        self, upload: Upload, *, namespace: str, strict: bool, request_id: str | None = None
+    ) -> ModuleInfo:
+        """Validate and store a new module. ``strict`` rejects declared metadata that
+        disagrees with the module (/v1); otherwise it is logged and the module's own
+        signature is what runs (the original Wess)."""
+        module_id = self._new_id()
+        content = await self._validate(upload, strict=strict, module_id=module_id)
+        job = CreateModule(
+            module_id=module_id, namespace=namespace, content=content, request_id=request_id)
+        info = await self._writer.submit(job)
+        assert info is not None
+        return info
+
+    async def update(
+        self,
+        module_id: UUID,
+        upload: Upload,
+        *,
+        namespace: str,
+        strict: bool,
+        if_match: str | None = None,
+        request_id: str | None = None,
+    ) -> ModuleInfo:
+        """Replace a module's content; revision + 1. ``if_match`` guards against lost
+        updates (``PreconditionFailed`` when the current digest differs)."""
+        await self._reader.get_info(module_id, namespace=namespace)
+        content = await self._validate(upload, strict=strict, module_id=module_id)
+        job = UpdateModule(
+            module_id=module_id, namespace=namespace, content=content, if_match=if_match,
+            request_id=request_id)
+        info = await self._writer.submit(job)
+        assert info is not None
+        return info
+
+    async def delete(
+        self,
+        module_id: UUID,
+        *,
+        namespace: str,
+        if_match: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        job = DeleteModule(
+            module_id=module_id, namespace=namespace, if_match=if_match, request_id=request_id)
+        await self._writer.submit(job)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def get(self, module_id: UUID, *, namespace: str | None) -> ModuleRecord:
+        return await self._reader.get(module_id, namespace=namespace)
+
+    async def info(self, module_id: UUID, *, namespace: str | None) -> ModuleInfo:
+        return await self._reader.get_info(module_id, namespace=namespace)
+
+    async def list(self, *, namespace: str | None, cursor: str | None, limit: int) -> Page:
+        return await self._reader.list(namespace=namespace, cursor=cursor, limit=limit)
+
+    async def count(self, *, namespace: str | None) -> int:
+        return await self._reader.count(namespace=namespace)
+
+    # -- runs -----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        module_id: UUID,
+        *,
+        namespace: str | None,
+        function: str | None,
+        args: Sequence[object],
+        limits: RunLimits | None = None,
+    ) -> RunOutcome:
+        """Run one function of a stored module in a fresh sandbox."""
+        if len(args) > self._max_args:
+            raise InvalidArguments(
+                f"at most {self._max_args} arguments are accepted, got {len(args)}",
+                max_args=self._max_args)
+        record = await self._reader.get(module_id, namespace=namespace)
+        name = function or default_function_of(record.info)
+        effective = self._limits
+        if limits is not None:
+            effective = self._limits.narrowed(
+                timeout_ms=limits.timeout_ms, max_memory=limits.max_memory, fuel=limits.fuel)
+        structlog.contextvars.bind_contextvars(module_id=str(module_id), function=name)
+        return await self._runner.run(record, name, args, limits=effective)
+
+    # -- validation -----------------------------------------------------------------------
+
+    async def _validate(self, upload: Upload, *, strict: bool, module_id: UUID) -> ModuleContent:
+        if len(upload.wasm) > self._max_module_size:
+            raise PayloadTooLarge(
+                f"the module is {len(upload.wasm)} bytes; the limit is "
+                f"{self._max_module_size} bytes", limit=self._max_module_size)
+        name = upload.name if upload.name is not None else str(module_id)
+        if not 1 <= len(name) <= NAME_MAX or not name.isprintable():
+            raise InvalidRequest(
+                f"name must be 1 to {NAME_MAX} printable characters", field="name")
+        analysis = await self._runner.analyze(upload.wasm)
+        functions = analysis.functions
+        if upload.default_function is not None:
+            signature = _find(functions, upload.default_function)
+            mismatch = _mismatch(signature, upload)
+            if signature is None or mismatch:
+                detail = _describe_mismatch(upload, signature, functions)
+                if strict:
+                    raise SignatureMismatch(detail, function=upload.default_function)
+                logger.warning("declared metadata disagrees with the module; "
+                               "the module's own signature is what runs",
+                               module_id=str(module_id), detail=detail)
+        return ModuleContent(
+            name=name,
+            wasm=upload.wasm,
+            digest=digest_of(upload.wasm),
+            functions=functions,
+            default_function=upload.default_function,
+            legacy_metadata=upload.legacy_metadata,
+        )
+
+
+def default_function_of(info: ModuleInfo) -> str:
+    """The function a call without a name runs: the declared default, else the only
+    export; anything else is ambiguous and must be named."""
+    if info.default_function:
+        return info.default_function
+    if len(info.functions) == 1:
+        return info.functions[0].name
+    names = ", ".join(f.name for f in info.functions) or "none"
+    raise FunctionNotFound(
+        f"module {info.id} has no default function; name one of: {names}")
+
+
+def _find(functions: Sequence[FunctionSignature], name: str) -> FunctionSignature | None:
+    return next((f for f in functions if f.name == name), None)
+
+
+def _mismatch(signature: FunctionSignature | None, upload: Upload) -> bool:
+    if signature is None:
+        return True
+    if upload.declared_params is not None and upload.declared_params != signature.params:
+        return True
+    return upload.declared_results is not None and upload.declared_results != signature.results
+
+
+def _describe_mismatch(
+    upload: Upload, signature: FunctionSignature | None, functions: Sequence[FunctionSignature]
+) -> str:
+    name = upload.default_function
+    if signature is None:
+        exported = ", ".join(f.name for f in functions) or "none"
+        return f"the module exports no function {name!r}; it exports: {exported}"
+    declared = FunctionSignature(
+        name=signature.name,
+        params=upload.declared_params if upload.declared_params is not None else signature.params,
+        results=(upload.declared_results if upload.declared_results is not None
+                 else signature.results),
+    )
+    return (f"function {name!r} was declared as {declared.describe()} "
+            f"but the module exports {signature.describe()}")

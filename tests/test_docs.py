@@ -1,0 +1,30 @@
+"""Docs that must match the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wess.config import reference_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_configuration_reference_is_current():
+    """docs/configuration.md lists every key with its current default and bounds."""
+    text = (ROOT / "docs/configuration.md").read_text()
+    assert reference_markdown() in text, "regenerate with `wess config reference`"
+
+
+def test_readme_config_table_matches_the_defaults():
+    """Each row of the README's configuration table shows the real default."""
+    reference = reference_markdown()
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert rows
+    for row in rows:
+        key, _, default = (cell.strip() for cell in row.strip("|").split("|")[:3])
+        line = next(ln for ln in reference.splitlines() if ln.startswith(f"| {key} |"))
+        shown = line.split("|")[3].strip()
+        assert default == shown or (default == "unset" and shown == "`unset`"), (key, default,
+                                                                                   shown)
