@@ -117,3 +117,13 @@ def test_effective_items_lists_every_key_once():
     keys = [key for key, _ in effective_items(load_settings(env={}).settings)]
     assert len(keys) == len(set(keys))
     assert {"server.port", "runner.timeout", "runner.max_memory", "reader.ttl"} <= set(keys)
+
+
+def test_database_path_becomes_a_storage_url(tmp_path):
+    """A data dir with URL-special characters still names that directory."""
+    from urllib.parse import unquote, urlsplit
+
+    odd = tmp_path / "a dir with %, ? and #"
+    url = load_settings(env={"WESS_DB_PATH": str(odd)}).settings.database.effective_url
+    parsed = urlsplit(url)
+    assert parsed.scheme == "rocksdb" and unquote(parsed.path) == str(odd)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from urllib.parse import quote
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,7 @@ class DatabaseSettings(_Section):
 
     @property
     def effective_url(self) -> str:
-        return self.url or f"rocksdb:{self.path}"
+        return self.url or f"rocksdb:{quote(str(self.path))}"
 
 
 class ReaderSettings(_Section):

@@ -1,0 +1,96 @@
+"""``InstrumentedRepository``: any ``ModuleRepository`` with metrics and integrity logging.
+
+Every call records ``storage_ops{op,outcome}`` (outcome ``ok`` or the error's stable
+code) and ``storage_latency{op}``; every ``IntegrityError`` that passes through is
+counted in ``integrity_errors`` and logged with the module it concerns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+import structlog
+
+from wess.errors import IntegrityError, WessError
+from wess.models import ModuleInfo, ModuleRecord
+from wess.observability.metrics import Metrics
+from wess.storage.base import Change, ModuleRepository
+
+logger = structlog.get_logger(__name__)
+
+
+class InstrumentedRepository:
+    """Wraps ``inner``; behaves exactly like it, and measures every call."""
+
+    def __init__(self, inner: ModuleRepository, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    @property
+    def inner(self) -> ModuleRepository:
+        """The wrapped repository."""
+        return self._inner
+
+    async def get(self, module_id: UUID) -> ModuleRecord | None:
+        async with self._measure("get", module_id):
+            return await self._inner.get(module_id)
+
+    async def get_info(self, module_id: UUID) -> ModuleInfo | None:
+        async with self._measure("get_info", module_id):
+            return await self._inner.get_info(module_id)
+
+    async def list(
+        self, *, namespace: str | None, after: UUID | None, limit: int
+    ) -> list[ModuleInfo]:
+        async with self._measure("list"):
+            return await self._inner.list(namespace=namespace, after=after, limit=limit)
+
+    async def count(self, *, namespace: str | None = None) -> int:
+        async with self._measure("count"):
+            return await self._inner.count(namespace=namespace)
+
+    async def commit(self, changes: Sequence[Change]) -> None:
+        async with self._measure("commit"):
+            await self._inner.commit(changes)
+
+    async def ping(self) -> None:
+        async with self._measure("ping"):
+            await self._inner.ping()
+
+    async def aclose(self) -> None:
+        async with self._measure("close"):
+            await self._inner.aclose()
+
+    @asynccontextmanager
+    async def _measure(self, op: str, module_id: UUID | None = None) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            yield
+        except IntegrityError as exc:
+            outcome = exc.code
+            self._metrics.integrity_errors.inc()
+            logger.error(
+                "integrity_error",
+                op=op,
+                module_id=exc.context.get("module_id") or _str(module_id),
+                detail=exc.detail,
+            )
+            raise
+        except WessError as exc:
+            outcome = exc.code
+            raise
+        except BaseException as exc:
+            outcome = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+            raise
+        finally:
+            self._metrics.storage_ops.labels(op=op, outcome=outcome).inc()
+            self._metrics.storage_latency.labels(op=op).observe(time.perf_counter() - started)
+
+
+def _str(module_id: UUID | None) -> str | None:
+    return None if module_id is None else str(module_id)

@@ -1,0 +1,157 @@
+"""The stored form of ``ModuleInfo``: pure encode/decode to and from bytes.
+
+A record is an orjson object carrying ``schema_version``. Decoding refuses a version
+it does not know (newer or unknown) with ``IntegrityError`` instead of guessing, so a
+downgraded Wess never misreads what a newer one wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from wess.errors import IntegrityError
+from wess.models import (
+    SCHEMA_VERSION,
+    FunctionSignature,
+    LegacyMetadata,
+    ModuleInfo,
+    ValueType,
+    digest_of,
+)
+
+
+def encode_info(info: ModuleInfo) -> bytes:
+    """The record bytes of ``info`` at the current ``SCHEMA_VERSION``.
+
+    Raises ``ValueError`` for a naive datetime: its instant is unknown.
+    """
+    legacy = info.legacy_metadata
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "id": str(info.id),
+        "namespace": info.namespace,
+        "name": info.name,
+        "digest": info.digest,
+        "size": info.size,
+        "revision": info.revision,
+        "created_at": _encode_time(info.created_at),
+        "updated_at": _encode_time(info.updated_at),
+        "functions": [
+            {"name": f.name, "params": list(f.params), "results": list(f.results)}
+            for f in info.functions
+        ],
+        "default_function": info.default_function,
+        "legacy_metadata": None
+        if legacy is None
+        else {
+            "function_name": legacy.function_name,
+            "args": list(legacy.args),
+            "return_type": list(legacy.return_type),
+        },
+    }
+    return orjson.dumps(document)
+
+
+def decode_info(data: bytes) -> ModuleInfo:
+    """The ``ModuleInfo`` stored in ``data``; ``IntegrityError`` if it is not one we can read."""
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise IntegrityError(f"stored module record is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise IntegrityError("stored module record is not a JSON object")
+    module_id = document.get("id")
+    version = document.get("schema_version")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise IntegrityError(
+            f"stored record of module {module_id} has schema_version {version!r}; this Wess "
+            f"reads only schema_version {SCHEMA_VERSION}. Run the Wess version that wrote it "
+            "or migrate the store; refusing to guess its layout.",
+            module_id=module_id,
+        )
+    try:
+        return _info_from(document)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityError(
+            f"stored record of module {module_id} is malformed: {exc!r}", module_id=module_id
+        ) from exc
+
+
+def verified_wasm(info: ModuleInfo, wasm: bytes) -> bytes:
+    """``wasm`` if its sha256 matches ``info.digest``, else ``IntegrityError``.
+
+    Every backend calls this on every read of bytes, so the message is the same
+    wherever bytes rot.
+    """
+    actual = digest_of(wasm)
+    if actual != info.digest:
+        raise IntegrityError(
+            f"stored bytes of module {info.id} do not match their digest: "
+            f"expected {info.digest}, actual {actual}",
+            module_id=str(info.id),
+            expected=info.digest,
+            actual=actual,
+        )
+    return wasm
+
+
+def _info_from(document: Mapping[str, Any]) -> ModuleInfo:
+    legacy = document["legacy_metadata"]
+    default_function = document["default_function"]
+    return ModuleInfo(
+        id=UUID(_str(document["id"])),
+        namespace=_str(document["namespace"]),
+        name=_str(document["name"]),
+        digest=_str(document["digest"]),
+        size=_int(document["size"]),
+        revision=_int(document["revision"]),
+        created_at=_decode_time(document["created_at"]),
+        updated_at=_decode_time(document["updated_at"]),
+        functions=tuple(
+            FunctionSignature(
+                name=_str(f["name"]),
+                params=tuple(ValueType(_str(p)) for p in f["params"]),
+                results=tuple(ValueType(_str(r)) for r in f["results"]),
+            )
+            for f in document["functions"]
+        ),
+        default_function=None if default_function is None else _str(default_function),
+        legacy_metadata=None
+        if legacy is None
+        else LegacyMetadata(
+            function_name=_str(legacy["function_name"]),
+            args=tuple(_str(a) for a in legacy["args"]),
+            return_type=tuple(_str(r) for r in legacy["return_type"]),
+        ),
+        schema_version=SCHEMA_VERSION,
+    )
+
+
+def _encode_time(moment: datetime) -> str:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment.isoformat()} cannot be stored: give it a zone")
+    return moment.astimezone(UTC).isoformat()
+
+
+def _decode_time(value: Any) -> datetime:
+    moment = datetime.fromisoformat(_str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no UTC offset")
+    return moment.astimezone(UTC)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an integer, got {value!r}")
+    return value

@@ -1,0 +1,305 @@
+"""``RocksRepository``: modules in an embedded RocksDB (rocksdict, raw mode, never pickle).
+
+Key layout, one column family, every key and value plain bytes:
+
+    ~format                         b"wess-rocks/1", written when the store is created
+    m:<uuid>                        the encoded ``ModuleInfo`` (records.py)
+    w:<uuid>                        the wasm bytes
+    n:<len16><namespace><uuid>      empty; the per-namespace listing index
+
+A module's metadata, bytes and index entry change in ONE synced ``WriteBatch``, so a
+crash leaves either all of them or none. Metadata lives apart from bytes, so
+``get_info``, ``list`` and ``count`` never read wasm. The WAL is replayed with
+``absolute_consistency``: a damaged log makes open fail rather than silently drop
+acknowledged writes (the default, point-in-time recovery, stops at the damage).
+
+rocksdict calls block, so reads run on a small thread pool and commits on one thread
+of their own (commits read the previous namespace, so they must not interleave).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+from rocksdict import DbClosedError, DBRecoveryMode, Options, Rdict, WriteBatch, WriteOptions
+
+from wess.errors import IntegrityError, StorageError, StorageUnavailable
+from wess.models import ModuleInfo, ModuleRecord
+from wess.storage.base import Change, PutModule, RemoveModule
+from wess.storage.records import decode_info, encode_info, verified_wasm
+
+T = TypeVar("T")
+
+FORMAT_KEY = b"~format"
+FORMAT = b"wess-rocks/1"
+META = b"m:"
+WASM = b"w:"
+INDEX = b"n:"
+READ_THREADS = 4
+
+
+class RocksRepository:
+    """A ``ModuleRepository`` in a RocksDB directory. Build it with ``await open(path)``."""
+
+    def __init__(self, db: Rdict, path: str) -> None:
+        self._db = db
+        self._path = path
+        self._closed = False
+        self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="wess-rocks-read")
+        self._writes = ThreadPoolExecutor(1, thread_name_prefix="wess-rocks-write")
+        self._sync = WriteOptions()
+        self._sync.sync = True
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str]) -> RocksRepository:
+        """Open (or create) the store at ``path``; ``StorageUnavailable`` if it is damaged."""
+        location = str(Path(path))
+        db = await asyncio.to_thread(open_database, location)
+        return cls(db, location)
+
+    async def get(self, module_id: UUID) -> ModuleRecord | None:
+        """The module with its bytes, verified against the stored digest, or None."""
+        return await self._run(self._reads, self._get, module_id, module_id=module_id)
+
+    async def get_info(self, module_id: UUID) -> ModuleInfo | None:
+        """The module's metadata without reading its bytes, or None."""
+        return await self._run(self._reads, self._get_info, module_id, module_id=module_id)
+
+    async def list(
+        self, *, namespace: str | None, after: UUID | None, limit: int
+    ) -> list[ModuleInfo]:
+        """Up to ``limit`` modules ordered by id, strictly after ``after``."""
+        return await self._run(self._reads, self._list, namespace, after, limit)
+
+    async def count(self, *, namespace: str | None = None) -> int:
+        """How many modules are stored (in ``namespace``, or in all)."""
+        return await self._run(self._reads, self._count, namespace)
+
+    async def commit(self, changes: Sequence[Change]) -> None:
+        """Apply every change in one synced write batch; return once it is on disk."""
+        await self._run(self._writes, self._commit, [_staged(change) for change in changes])
+
+    async def ping(self) -> None:
+        """Read the format marker: a cheap, real read."""
+        await self._run(self._reads, self._ping)
+
+    async def aclose(self) -> None:
+        """Wait for running calls, then close the database."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._shutdown)
+
+    # -- blocking parts, run on the executors ------------------------------------------------
+
+    def _get(self, module_id: UUID) -> ModuleRecord | None:
+        # One multi-get reads both keys at the same sequence number: never half an update.
+        found: Any = self._db[[META + _id(module_id), WASM + _id(module_id)]]
+        meta, wasm = found
+        if meta is None:
+            return None
+        info = decode_info(meta)
+        if wasm is None:
+            raise IntegrityError(
+                f"module {module_id} has metadata but no stored bytes", module_id=str(module_id)
+            )
+        return ModuleRecord(info=info, wasm=verified_wasm(info, wasm))
+
+    def _get_info(self, module_id: UUID) -> ModuleInfo | None:
+        meta = self._db.get(META + _id(module_id))
+        return None if meta is None else decode_info(meta)
+
+    def _list(
+        self, namespace: str | None, after: UUID | None, limit: int
+    ) -> builtins.list[ModuleInfo]:
+        snapshot = self._db.snapshot()
+        prefix = META if namespace is None else index_prefix(namespace)
+        start = prefix + (b"" if after is None else _id(after))
+        found: builtins.list[ModuleInfo] = []
+        for key, value in scan(snapshot, prefix, start):
+            if len(found) >= limit:
+                break
+            if after is not None and key == start:
+                continue
+            if namespace is None:
+                found.append(decode_info(value))
+                continue
+            meta_key = META + key[len(prefix) :]
+            meta = next((v for k, v in scan(snapshot, meta_key, meta_key)), None)
+            if meta is None:
+                raise IntegrityError(f"listing index of {namespace!r} names a missing module")
+            found.append(decode_info(meta))
+        return found
+
+    def _count(self, namespace: str | None) -> int:
+        prefix = META if namespace is None else index_prefix(namespace)
+        return sum(1 for _ in scan(self._db, prefix, prefix))
+
+    def _commit(self, changes: builtins.list[Staged]) -> None:
+        batch = WriteBatch(raw_mode=True)
+        namespaces: dict[bytes, str | None] = {}  # id -> namespace after earlier changes
+
+        def current_namespace(key: bytes) -> str | None:
+            if key not in namespaces:
+                meta = self._db.get(META + key)
+                namespaces[key] = None if meta is None else decode_info(meta).namespace
+            return namespaces[key]
+
+        for key, put in changes:
+            previous = current_namespace(key)
+            namespace = None if put is None else put.namespace
+            if previous is not None and previous != namespace:
+                batch.delete(index_prefix(previous) + key)
+            if put is None:
+                batch.delete(META + key)
+                batch.delete(WASM + key)
+            else:
+                batch.put(META + key, put.meta)
+                batch.put(WASM + key, put.wasm)
+                batch.put(index_prefix(put.namespace) + key, b"")
+            namespaces[key] = namespace
+        if len(batch):
+            self._db.write(batch, self._sync)
+
+    def _ping(self) -> None:
+        if self._db.get(FORMAT_KEY) != FORMAT:
+            raise StorageUnavailable(f"RocksDB store at {self._path} lost its format marker")
+
+    def _shutdown(self) -> None:
+        self._reads.shutdown(wait=True)
+        self._writes.shutdown(wait=True)
+        self._db.close()
+
+    async def _run(
+        self,
+        executor: ThreadPoolExecutor,
+        call: Callable[..., T],
+        *args: Any,
+        module_id: UUID | None = None,
+    ) -> T:
+        if self._closed:
+            raise StorageUnavailable(f"RocksDB store at {self._path} is closed")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, call, *args)
+        except RuntimeError as exc:
+            if self._closed:  # the executor refused work because aclose() started
+                raise StorageUnavailable(f"RocksDB store at {self._path} is closed") from exc
+            raise
+        except (DbClosedError, OSError) as exc:
+            raise translate(exc, path=self._path, module_id=module_id) from exc
+        except Exception as exc:
+            if type(exc) is not Exception:  # ours (WessError) or a bug: not a backend failure
+                raise
+            raise translate(exc, path=self._path, module_id=module_id) from exc
+
+
+def open_database(path: str) -> Rdict:
+    """Open the raw-mode database at ``path`` with strict recovery, or explain why not."""
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.set_paranoid_checks(True)
+    options.set_wal_recovery_mode(DBRecoveryMode.absolute_consistency())
+    try:
+        db = Rdict(path, options)
+    except Exception as exc:
+        message = str(exc)
+        if "Corruption" in message:
+            raise StorageUnavailable(
+                f"the RocksDB store at {path} is damaged ({message}). Wess refused to start "
+                "rather than drop acknowledged writes during recovery. Restore it from a "
+                "backup, or inspect it with RocksDB's ldb tool, before starting again.",
+                path=path,
+            ) from exc
+        raise StorageUnavailable(f"cannot open the RocksDB store at {path}: {message}") from exc
+    try:
+        _check_format(db, path)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _check_format(db: Rdict, path: str) -> None:
+    marker = db.get(FORMAT_KEY)
+    if marker == FORMAT:
+        return
+    if marker is None and next(scan(db, b"", b""), None) is None:
+        sync = WriteOptions()
+        sync.sync = True
+        db.put(FORMAT_KEY, FORMAT, sync)
+        return
+    found = "no format marker" if marker is None else f"format {marker!r}"
+    raise StorageUnavailable(
+        f"{path} holds {found}, not a Wess store this version reads ({FORMAT!r})", path=path
+    )
+
+
+def scan(source: Any, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Keys and values from ``start`` while they begin with ``prefix``.
+
+    Uses the raw iterator and checks its status: rocksdict's ``items()`` ends silently
+    on a checksum error, which would make a listing quietly incomplete.
+    """
+    iterator = source.iter()
+    iterator.seek(start)
+    while iterator.valid():
+        key: bytes = iterator.key()
+        if not key.startswith(prefix):
+            return
+        yield key, iterator.value()
+        iterator.next()
+    iterator.status()
+
+
+def index_prefix(namespace: str) -> bytes:
+    """``n:`` + length-prefixed namespace: no namespace's prefix starts another's."""
+    encoded = namespace.encode()
+    return INDEX + len(encoded).to_bytes(2, "big") + encoded
+
+
+def translate(exc: Exception, *, path: str, module_id: UUID | None = None) -> StorageError:
+    """A rocksdict failure as a Wess error: "Corruption" means integrity, all else I/O."""
+    message = str(exc)
+    where = f"module {module_id} in " if module_id is not None else ""
+    if "Corruption" in message:
+        return IntegrityError(
+            f"RocksDB reported corruption reading {where}{path}: {message}",
+            module_id=None if module_id is None else str(module_id),
+        )
+    return StorageUnavailable(f"RocksDB store at {path} failed: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A module ready for the batch: encoded metadata and bytes."""
+
+    namespace: str
+    meta: bytes
+    wasm: bytes
+
+
+Staged = tuple[bytes, Encoded | None]
+"""One change as the write thread applies it: the id key, and what to put (None: remove)."""
+
+
+def _staged(change: Change) -> Staged:
+    # Encoding is pure and may raise ValueError: do it before any write, in the caller.
+    if isinstance(change, PutModule):
+        info = change.record.info
+        encoded = Encoded(info.namespace, encode_info(info), bytes(change.record.wasm))
+        return _id(info.id), encoded
+    if isinstance(change, RemoveModule):
+        return _id(change.module_id), None
+    raise TypeError(f"unknown change {change!r}")
+
+
+def _id(module_id: UUID) -> bytes:
+    return str(module_id).encode()

@@ -1,0 +1,150 @@
+"""``Reader``: module lookups, cache first and store second.
+
+Whole records (bytes included) are cached in a ``ByteLRU`` weighed by their size, with
+a time-to-live, and dropped when the Writer publishes ``ModuleChanged``. A lookup that
+was already reading the store when a change was published does not put what it read
+into the cache: per-key generations, counted only while a read is in flight, tell it
+that its copy may be stale.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Callable
+from uuid import UUID
+
+from wess.cache import ByteLRU
+from wess.errors import InvalidRequest, ModuleNotFound
+from wess.messages import ModuleChanged
+from wess.models import ModuleInfo, ModuleRecord, Page
+from wess.observability.metrics import Metrics
+from wess.storage.base import ModuleRepository
+
+CACHE = "modules"
+RECORD_OVERHEAD = 1024
+"""Bytes charged per cached record on top of its wasm: the metadata and bookkeeping."""
+
+
+def weigh(record: ModuleRecord) -> int:
+    """What a cached record costs against the byte budget."""
+    return len(record.wasm) + RECORD_OVERHEAD
+
+
+class Reader:
+    """Reads modules for the API and the Runner; see the module docstring."""
+
+    def __init__(
+        self,
+        repository: ModuleRepository,
+        *,
+        metrics: Metrics,
+        cache_bytes: int = 64 << 20,
+        ttl_seconds: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        page_limit_max: int = 1000,
+    ) -> None:
+        self._repository = repository
+        self._metrics = metrics
+        self._page_limit_max = page_limit_max
+        self._cache: ByteLRU[UUID, ModuleRecord] = ByteLRU(
+            cache_bytes,
+            weigh=weigh,
+            ttl_seconds=ttl_seconds,
+            clock=clock,
+            on_hit=lambda _: metrics.cache_hits.labels(cache=CACHE).inc(),
+            on_miss=lambda _: metrics.cache_misses.labels(cache=CACHE).inc(),
+            on_evict=self._evicted,
+        )
+        self._reading: dict[UUID, int] = {}  # store reads in flight per module
+        self._generation: dict[UUID, int] = {}  # changes seen while those reads ran
+
+    async def get(self, module_id: UUID, *, namespace: str | None = None) -> ModuleRecord:
+        """The module with its verified bytes; ``ModuleNotFound`` if absent or elsewhere."""
+        record = self._cache.get(module_id)
+        if record is None:
+            record = await self._load(module_id)
+        if record is None or not _visible(record.info, namespace):
+            raise _not_found(module_id)
+        return record
+
+    async def get_info(self, module_id: UUID, *, namespace: str | None = None) -> ModuleInfo:
+        """The module's metadata, without reading its bytes when they are not cached."""
+        record = self._cache.get(module_id)
+        info = record.info if record is not None else await self._repository.get_info(module_id)
+        if info is None or not _visible(info, namespace):
+            raise _not_found(module_id)
+        return info
+
+    async def list(self, *, namespace: str | None, cursor: str | None, limit: int) -> Page:
+        """One page of modules ordered by id; pass ``next_cursor`` back for the next."""
+        if not 1 <= limit <= self._page_limit_max:
+            raise InvalidRequest(
+                f"limit must be between 1 and {self._page_limit_max}, got {limit}",
+                field="limit",
+            )
+        after = None if cursor is None else decode_cursor(cursor)
+        found = await self._repository.list(namespace=namespace, after=after, limit=limit + 1)
+        items = tuple(found[:limit])
+        more = len(found) > limit
+        return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+
+    async def count(self, *, namespace: str | None = None) -> int:
+        """How many modules are stored (in ``namespace``, or in all)."""
+        return await self._repository.count(namespace=namespace)
+
+    def on_module_changed(self, event: ModuleChanged) -> None:
+        """Forget the changed module; subscribe this to the Writer."""
+        if event.module_id in self._reading:
+            self._generation[event.module_id] = self._generation.get(event.module_id, 0) + 1
+        self._cache.pop(event.module_id)
+        self._report()
+
+    async def _load(self, module_id: UUID) -> ModuleRecord | None:
+        self._reading[module_id] = self._reading.get(module_id, 0) + 1
+        generation = self._generation.get(module_id, 0)
+        try:
+            record = await self._repository.get(module_id)
+            if record is not None and self._generation.get(module_id, 0) == generation:
+                self._cache.put(module_id, record)
+                self._report()
+            return record
+        finally:
+            self._reading[module_id] -= 1
+            if not self._reading[module_id]:
+                del self._reading[module_id]
+                self._generation.pop(module_id, None)
+
+    def _evicted(self, _: UUID) -> None:
+        self._metrics.cache_evictions.labels(cache=CACHE).inc()
+        self._report()
+
+    def _report(self) -> None:
+        self._metrics.cache_bytes.labels(cache=CACHE).set(self._cache.bytes)
+        self._metrics.cache_entries.labels(cache=CACHE).set(len(self._cache))
+
+
+def encode_cursor(after: UUID) -> str:
+    """The opaque cursor that continues a listing after ``after``."""
+    return base64.urlsafe_b64encode(after.bytes).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> UUID:
+    """The id a cursor continues after; ``InvalidRequest`` if it is not one we made."""
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        after = UUID(bytes=raw)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest(f"malformed cursor {cursor!r}", field="cursor") from exc
+    if encode_cursor(after) != cursor:  # only the exact spelling we hand out
+        raise InvalidRequest(f"malformed cursor {cursor!r}", field="cursor")
+    return after
+
+
+def _visible(info: ModuleInfo, namespace: str | None) -> bool:
+    return namespace is None or info.namespace == namespace
+
+
+def _not_found(module_id: UUID) -> ModuleNotFound:
+    return ModuleNotFound(f"module {module_id} not found", module_id=str(module_id))

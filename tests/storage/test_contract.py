@@ -1,0 +1,216 @@
+"""The ModuleRepository contract, run against every backend through the factory."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+
+from tests.storage.builders import make_record, unique_wasm
+from wess.errors import IntegrityError, StorageUnavailable
+from wess.models import ModuleInfo
+from wess.storage import ModuleRepository, PutModule, RemoveModule, open_repository
+
+URLS: dict[str, Callable[[Path], str]] = {
+    "memory": lambda tmp: "memory://",
+    "rocksdb": lambda tmp: f"rocksdb://{tmp / 'db'}",
+    # "postgresql": lambda tmp: "postgresql://127.0.0.1:5432/wess_test",
+}
+
+
+@pytest.fixture(params=sorted(URLS))
+async def repository(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[ModuleRepository]:
+    async with open_repository(URLS[request.param](tmp_path)) as repo:
+        yield repo
+
+
+def ids(infos: list[ModuleInfo]) -> list[UUID]:
+    return [info.id for info in infos]
+
+
+async def test_is_a_module_repository(repository: ModuleRepository) -> None:
+    """Every backend satisfies the runtime-checkable Protocol."""
+    assert isinstance(repository, ModuleRepository)
+
+
+async def test_absent_module_reads_as_none(repository: ModuleRepository) -> None:
+    """get and get_info answer None, not an error, for an id never stored."""
+    assert await repository.get(uuid4()) is None
+    assert await repository.get_info(uuid4()) is None
+
+
+async def test_put_then_read_back_every_field(repository: ModuleRepository) -> None:
+    """A committed record reads back equal, bytes and metadata, legacy metadata included."""
+    record = make_record(legacy=True)
+    await repository.commit([PutModule(record)])
+    assert await repository.get(record.id) == record
+    assert await repository.get_info(record.id) == record.info
+
+
+async def test_put_replaces_an_existing_module(repository: ModuleRepository) -> None:
+    """A second put of the same id replaces metadata and bytes together."""
+    first = make_record()
+    second = make_record(first.id, wasm=unique_wasm("v2"), revision=2)
+    await repository.commit([PutModule(first)])
+    await repository.commit([PutModule(second)])
+    assert await repository.get(first.id) == second
+    assert await repository.count() == 1
+
+
+async def test_list_is_ordered_by_id_and_pages_with_exclusive_after(
+    repository: ModuleRepository,
+) -> None:
+    """Listing follows uuid string order whatever the insertion order; after is exclusive."""
+    records = [make_record(wasm=unique_wasm(str(i))) for i in range(11)]
+    random.Random(7).shuffle(records)
+    await repository.commit([PutModule(r) for r in records])
+    expected = sorted((r.id for r in records), key=str)
+    assert ids(await repository.list(namespace=None, after=None, limit=100)) == expected
+    pages: list[UUID] = []
+    after: UUID | None = None
+    while page := await repository.list(namespace=None, after=after, limit=3):
+        assert len(page) <= 3
+        pages += ids(page)
+        after = page[-1].id
+    assert pages == expected
+    assert ids(await repository.list(namespace=None, after=expected[4], limit=2)) == expected[5:7]
+
+
+async def test_list_after_an_unknown_id_starts_after_its_position(
+    repository: ModuleRepository,
+) -> None:
+    """``after`` need not exist any more (it may have been deleted between pages)."""
+    records = [make_record(UUID(int=i * 10)) for i in range(1, 4)]
+    await repository.commit([PutModule(r) for r in records])
+    listed = await repository.list(namespace=None, after=UUID(int=15), limit=10)
+    assert ids(listed) == [UUID(int=20), UUID(int=30)]
+
+
+async def test_namespaces_filter_listing_and_counting(repository: ModuleRepository) -> None:
+    """list and count with a namespace see only that namespace; None sees every one."""
+    alpha = [make_record(namespace="alpha", wasm=unique_wasm(f"a{i}")) for i in range(3)]
+    beta = [make_record(namespace="beta", wasm=unique_wasm(f"b{i}")) for i in range(2)]
+    # "alph" is a prefix of "alpha": it must not see alpha's modules.
+    alph = [make_record(namespace="alph")]
+    await repository.commit([PutModule(r) for r in alpha + beta + alph])
+    assert await repository.count() == 6
+    assert await repository.count(namespace="alpha") == 3
+    assert await repository.count(namespace="beta") == 2
+    assert await repository.count(namespace="alph") == 1
+    assert await repository.count(namespace="gamma") == 0
+    listed = await repository.list(namespace="alpha", after=None, limit=10)
+    assert ids(listed) == sorted((r.id for r in alpha), key=str)
+    first = await repository.list(namespace="alpha", after=None, limit=1)
+    rest = await repository.list(namespace="alpha", after=first[0].id, limit=10)
+    assert ids(first + rest) == ids(listed)
+
+
+async def test_moving_a_module_to_another_namespace_moves_its_listing(
+    repository: ModuleRepository,
+) -> None:
+    """A put that changes a module's namespace leaves no trace of it in the old one."""
+    record = make_record(namespace="old")
+    moved = make_record(record.id, namespace="new", revision=2)
+    await repository.commit([PutModule(record)])
+    await repository.commit([PutModule(moved)])
+    assert await repository.count(namespace="old") == 0
+    assert await repository.list(namespace="old", after=None, limit=10) == []
+    assert ids(await repository.list(namespace="new", after=None, limit=10)) == [record.id]
+
+
+async def test_commit_applies_puts_and_removes_together(repository: ModuleRepository) -> None:
+    """One commit with several puts and removes leaves exactly their combined effect."""
+    kept, removed, replaced = (make_record(wasm=unique_wasm(s)) for s in ("k", "r", "p"))
+    await repository.commit([PutModule(kept), PutModule(removed), PutModule(replaced)])
+    added = [make_record(wasm=unique_wasm(f"n{i}")) for i in range(3)]
+    new_replaced = make_record(replaced.id, wasm=unique_wasm("p2"), revision=2)
+    await repository.commit(
+        [
+            PutModule(added[0]),
+            RemoveModule(removed.id),
+            PutModule(new_replaced),
+            PutModule(added[1]),
+            RemoveModule(uuid4()),  # removing an absent module is not an error
+            PutModule(added[2]),
+        ]
+    )
+    assert await repository.get(removed.id) is None
+    assert await repository.get(replaced.id) == new_replaced
+    assert await repository.get(kept.id) == kept
+    assert await repository.count() == 5
+    assert set(ids(await repository.list(namespace=None, after=None, limit=10))) == {
+        kept.id,
+        replaced.id,
+        *(r.id for r in added),
+    }
+
+
+async def test_later_changes_in_a_commit_see_earlier_ones(repository: ModuleRepository) -> None:
+    """Put-then-remove of one id removes it; remove-then-put stores it; indexes agree."""
+    gone, back = make_record(namespace="ns"), make_record(namespace="ns")
+    await repository.commit([PutModule(back)])
+    await repository.commit(
+        [PutModule(gone), RemoveModule(gone.id), RemoveModule(back.id), PutModule(back)]
+    )
+    assert await repository.get(gone.id) is None
+    assert await repository.get(back.id) == back
+    assert await repository.count(namespace="ns") == 1
+    assert ids(await repository.list(namespace="ns", after=None, limit=10)) == [back.id]
+
+
+async def test_a_commit_that_fails_applies_nothing(repository: ModuleRepository) -> None:
+    """If one change cannot be stored (a naive timestamp), no change of the batch lands."""
+    good = make_record()
+    bad = make_record()
+    bad = dataclasses.replace(
+        bad,
+        info=dataclasses.replace(bad.info, created_at=datetime(2025, 1, 1)),
+    )
+    with pytest.raises(ValueError, match="naive"):
+        await repository.commit([PutModule(good), PutModule(bad)])
+    assert await repository.get(good.id) is None
+    assert await repository.count() == 0
+
+
+async def test_bytes_not_matching_their_digest_are_refused(repository: ModuleRepository) -> None:
+    """get recomputes sha256 and raises IntegrityError naming id, expected and actual digest."""
+    record = make_record(digest="sha256:" + "0" * 64)
+    await repository.commit([PutModule(record)])
+    with pytest.raises(IntegrityError) as caught:
+        await repository.get(record.id)
+    message = str(caught.value)
+    assert str(record.id) in message
+    assert "sha256:" + "0" * 64 in message
+    assert "actual sha256:" in message
+    assert await repository.get_info(record.id) == record.info  # metadata alone is fine
+
+
+async def test_ping_succeeds_while_open(repository: ModuleRepository) -> None:
+    """ping returns quietly on a healthy store."""
+    await repository.ping()
+
+
+async def test_every_call_after_close_is_unavailable(repository: ModuleRepository) -> None:
+    """After aclose every method raises StorageUnavailable, and aclose may be repeated."""
+    record = make_record()
+    await repository.commit([PutModule(record)])
+    await repository.aclose()
+    calls = [
+        repository.get(record.id),
+        repository.get_info(record.id),
+        repository.list(namespace=None, after=None, limit=1),
+        repository.count(),
+        repository.commit([RemoveModule(record.id)]),
+        repository.ping(),
+    ]
+    for call in calls:
+        with pytest.raises(StorageUnavailable):
+            await call
+    await repository.aclose()
