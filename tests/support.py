@@ -40,12 +40,23 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("WESS_")}
         environment.update({"WESS_LOGGING_FORMAT": "json", **self.env})
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "wess", "serve", "--port", str(self.port),
-             "--data-dir", str(self.data_dir)],
-            stdout=log, stderr=subprocess.STDOUT, env=environment,
-            cwd=self.data_dir.parent)
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the fd
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "wess",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=environment,
+                cwd=self.data_dir.parent,
+            )
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

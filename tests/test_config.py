@@ -126,4 +126,5 @@ def test_database_path_becomes_a_storage_url(tmp_path):
     odd = tmp_path / "a dir with %, ? and #"
     url = load_settings(env={"WESS_DB_PATH": str(odd)}).settings.database.effective_url
     parsed = urlsplit(url)
-    assert parsed.scheme == "rocksdb" and unquote(parsed.path) == str(odd)
+    assert parsed.scheme == "rocksdb"
+    assert unquote(parsed.path) == str(odd)

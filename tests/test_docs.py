@@ -26,8 +26,11 @@ def test_readme_config_table_matches_the_defaults():
         key, _, default = (cell.strip() for cell in row.strip("|").split("|")[:3])
         line = next(ln for ln in reference.splitlines() if ln.startswith(f"| {key} |"))
         shown = line.split("|")[3].strip()
-        assert default == shown or (default == "unset" and shown == "`unset`"), (key, default,
-                                                                                   shown)
+        assert default == shown or (default == "unset" and shown == "`unset`"), (
+            key,
+            default,
+            shown,
+        )
 
 
 def test_every_error_code_is_documented():
@@ -37,9 +40,13 @@ def test_every_error_code_is_documented():
     from wess import errors
 
     text = (ROOT / "docs/api.md").read_text()
-    codes = {cls.code for _, cls in inspect.getmembers(errors, inspect.isclass)
-             if issubclass(cls, errors.WessError) and cls is not errors.ConfigError
-             and cls.__subclasses__() == []}
+    codes = {
+        cls.code
+        for _, cls in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(cls, errors.WessError)
+        and cls is not errors.ConfigError
+        and cls.__subclasses__() == []
+    }
     codes.add("internal_error")
     missing = sorted(code for code in codes if f"| `{code}` |" not in text)
     assert missing == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,16 +15,22 @@ from rich.table import Table
 from wess.config import effective_items, load_settings, reference_markdown
 from wess.errors import ConfigError
 
-app = typer.Typer(help="Wess, the WebAssembly Service System.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="Wess, the WebAssembly Service System.", no_args_is_help=True, add_completion=False
+)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
 DEFAULT_URL = "http://127.0.0.1:8080"
-UrlOption = Annotated[str, typer.Option("--url", envvar="WESS_URL",
-                                        help="Base URL of the Wess server.")]
-ConfigOption = Annotated[Path | None, typer.Option(
-    "--config", help="Config file (default: $WESS_CONFIG, else ./wess.toml if present).")]
+UrlOption = Annotated[
+    str, typer.Option("--url", envvar="WESS_URL", help="Base URL of the Wess server.")
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Config file (default: $WESS_CONFIG, else ./wess.toml if present)."
+    ),
+]
 
 out = Console()
 err = Console(stderr=True)
@@ -35,16 +40,16 @@ err = Console(stderr=True)
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Directory of the RocksDB store.")
-                        ] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Directory of the RocksDB store.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the Wess server."""
     from wess.observability.logging import configure_logging
     from wess.server import run_server
 
-    settings = _settings(config, {"server.host": host, "server.port": port,
-                                  "database.path": data_dir})
+    settings = _settings(
+        config, {"server.host": host, "server.port": port, "database.path": data_dir}
+    )
     configure_logging(level=settings.logging.level, format=settings.logging.format)
     raise typer.Exit(run_server(settings))
 
@@ -74,16 +79,25 @@ def deploy(
 ) -> None:
     """Upload a .wasm file; prints the new module's id."""
     params = {k: v for k, v in {"name": name, "function": function}.items() if v}
-    document = _call("POST", url, "/v1/modules", content=file.read_bytes(), params=params,
-                     headers={"content-type": "application/wasm"})
+    document = _call(
+        "POST",
+        url,
+        "/v1/modules",
+        content=file.read_bytes(),
+        params=params,
+        headers={"content-type": "application/wasm"},
+    )
     out.print(document["id"])
 
 
 @app.command()
 def invoke(
     module_id: Annotated[str, typer.Argument(help="Module id.")],
-    words: Annotated[list[str] | None, typer.Argument(
-        help="[FUNCTION] ARGS...: arguments are JSON numbers or NaN/Infinity/-Infinity.")
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="[FUNCTION] ARGS...: arguments are JSON numbers or NaN/Infinity/-Infinity."
+        ),
     ] = None,
     url: UrlOption = DEFAULT_URL,
 ) -> None:
@@ -106,8 +120,14 @@ def list_modules(url: UrlOption = DEFAULT_URL) -> None:
         page = _call("GET", url, "/v1/modules", params=params)
         for item in page["items"]:
             functions = ", ".join(f["name"] for f in item["functions"])
-            table.add_row(item["id"], item["name"], functions, str(item["size"]),
-                          str(item["revision"]), item["updated_at"])
+            table.add_row(
+                item["id"],
+                item["name"],
+                functions,
+                str(item["size"]),
+                str(item["revision"]),
+                item["updated_at"],
+            )
         cursor = page["next_cursor"]
         if not cursor:
             break
@@ -142,8 +162,11 @@ def _is_number(word: str) -> bool:
         value = json.loads(word)
     except ValueError:
         return False
-    return isinstance(value, int | float) and not isinstance(value, bool) and (
-        not isinstance(value, float) or math.isfinite(value))
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (not isinstance(value, float) or math.isfinite(value))
+    )
 
 
 def _call(method: str, url: str, path: str, **kwargs: Any) -> Any:
@@ -179,4 +202,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import tomllib
-from urllib.parse import quote
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -40,13 +40,15 @@ class ServerSettings(_Section):
     host: str = Field("127.0.0.1", min_length=1, description="Address to bind.")
     port: int = Field(8080, ge=1, le=65535, description="TCP port to bind.")
     shutdown_timeout: float = Field(
-        10.0, gt=0, le=600, description="Seconds to drain requests and queued writes on stop.")
+        10.0, gt=0, le=600, description="Seconds to drain requests and queued writes on stop."
+    )
 
 
 class DatabaseSettings(_Section):
     path: Path = Field(Path("./data"), description="Directory of the embedded RocksDB store.")
     url: str = Field(
-        "", description="Storage URL (memory://, rocksdb:///path); empty means RocksDB at path.")
+        "", description="Storage URL (memory://, rocksdb:///path); empty means RocksDB at path."
+    )
 
     @property
     def effective_url(self) -> str:
@@ -55,7 +57,8 @@ class DatabaseSettings(_Section):
 
 class ReaderSettings(_Section):
     cache_size: int = Field(
-        64 << 20, ge=0, description="Byte budget of the Reader's module cache (0 disables it).")
+        64 << 20, ge=0, description="Byte budget of the Reader's module cache (0 disables it)."
+    )
     ttl: float = Field(300.0, gt=0, description="Seconds a cached module stays valid.")
 
 
@@ -67,26 +70,33 @@ class WriterSettings(_Section):
 class RunnerSettings(_Section):
     timeout: int = Field(5000, ge=1, le=3_600_000, description="Wall-clock limit per call, ms.")
     max_memory: int = Field(
-        256 << 20, ge=64 << 10, le=4 << 30, description="Linear memory per instance, bytes.")
+        256 << 20, ge=64 << 10, le=4 << 30, description="Linear memory per instance, bytes."
+    )
     fuel: int | None = Field(
-        None, ge=1, description="Fuel per call (instruction budget); unset means unmetered.")
+        None, ge=1, description="Fuel per call (instruction budget); unset means unmetered."
+    )
     workers: int = Field(0, ge=0, le=256, description="Invocation threads (0: one per core).")
     channel_size: int = Field(
-        256, ge=1, le=100_000, description="Invocations waiting or running before 503.")
+        256, ge=1, le=100_000, description="Invocations waiting or running before 503."
+    )
     cache_size: int = Field(
-        256 << 20, ge=0, description="Byte budget of the compiled-module cache.")
+        256 << 20, ge=0, description="Byte budget of the compiled-module cache."
+    )
 
 
 class LimitsSettings(_Section):
     max_module_size: int = Field(
-        2 << 20, ge=1024, le=64 << 20, description="Largest accepted module, bytes (413 past it).")
+        2 << 20, ge=1024, le=64 << 20, description="Largest accepted module, bytes (413 past it)."
+    )
     max_args: int = Field(10, ge=0, le=1000, description="Most arguments per call.")
     max_stack: int = Field(
-        512 << 10, ge=64 << 10, le=64 << 20, description="Wasm stack per call, bytes.")
+        512 << 10, ge=64 << 10, le=64 << 20, description="Wasm stack per call, bytes."
+    )
     max_table_elements: int = Field(100_000, ge=0, description="Table elements per instance.")
     max_instances: int = Field(10, ge=1, le=10_000, description="Instances per invocation.")
     max_output: int = Field(
-        64 << 10, ge=0, le=16 << 20, description="Captured stdout/stderr per call, bytes.")
+        64 << 10, ge=0, le=16 << 20, description="Captured stdout/stderr per call, bytes."
+    )
     max_page_size: int = Field(1000, ge=1, le=100_000, description="Largest listing page.")
 
     @property
@@ -97,9 +107,11 @@ class LimitsSettings(_Section):
 
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = Field(
-        "info", description="Lowest level written.")
+        "info", description="Lowest level written."
+    )
     format: Literal["auto", "json", "console"] = Field(
-        "auto", description="json lines, console, or auto (console on a TTY).")
+        "auto", description="json lines, console, or auto (console on a TTY)."
+    )
 
     @field_validator("level", "format", mode="before")
     @classmethod
@@ -199,8 +211,8 @@ def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
     for section, values in document.items():
         if section not in SECTIONS:
             raise ConfigError(
-                f"config file {path}: unknown section [{section}]; "
-                f"allowed: {', '.join(SECTIONS)}")
+                f"config file {path}: unknown section [{section}]; allowed: {', '.join(SECTIONS)}"
+            )
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path}: {section} must be a [section] table")
     return document
@@ -213,7 +225,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         if upper in ENV_ALIASES:
             section, key = ENV_ALIASES[upper]
         elif upper.startswith(ENV_PREFIX):
-            section, _, key = upper[len(ENV_PREFIX):].lower().partition("_")
+            section, _, key = upper[len(ENV_PREFIX) :].lower().partition("_")
             if section not in SECTIONS or not key:
                 continue  # WESS_URL, WESS_CONFIG ... belong to the CLI, not the server
         else:
@@ -259,7 +271,8 @@ def _explain(
         allowed = _allowed(error)
         lines.append(
             f"{dotted} = {value!r} (from {source}) is invalid: {error['msg']}"
-            + (f"; allowed: {allowed}" if allowed else ""))
+            + (f"; allowed: {allowed}" if allowed else "")
+        )
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
@@ -269,8 +282,11 @@ def _allowed(error: Mapping[str, Any]) -> str:
         section = error["loc"][0] if error["loc"] else ""
         model = SECTIONS.get(str(section))
         return ", ".join(model.model_fields) if model else ", ".join(SECTIONS)
-    bounds = [f"{label} {ctx[name]}" for name, label in (
-        ("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")) if name in ctx]
+    bounds = [
+        f"{label} {ctx[name]}"
+        for name, label in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+        if name in ctx
+    ]
     if bounds:
         return " and ".join(bounds)
     if error["type"].startswith("int_"):
@@ -284,16 +300,20 @@ def reference_markdown() -> str:
     """Every key as Markdown tables (docs/configuration.md embeds this verbatim)."""
     lines: list[str] = []
     for section, model in SECTIONS.items():
-        lines += [f"### [{section}]", "",
-                  "| key | environment | default | allowed | meaning |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"### [{section}]",
+            "",
+            "| key | environment | default | allowed | meaning |",
+            "|---|---|---|---|---|",
+        ]
         for name, field in model.model_fields.items():
             env = f"{ENV_PREFIX}{section.upper()}_{name.upper()}"
-            aliases = [alias for alias, target in ENV_ALIASES.items()
-                       if target == (section, name)]
+            aliases = [alias for alias, target in ENV_ALIASES.items() if target == (section, name)]
             names = ", ".join(f"`{n}`" for n in [env, *aliases])
-            lines.append(f"| `{section}.{name}` | {names} | `{_shown(field.default)}` | "
-                         f"{_rule(field)} | {field.description} |")
+            lines.append(
+                f"| `{section}.{name}` | {names} | `{_shown(field.default)}` | "
+                f"{_rule(field)} | {field.description} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

@@ -7,8 +7,11 @@ server stops accepting first, then the Writer drains its queue, then the store c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import signal
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from types import FrameType
 
 import structlog
 import uvicorn
@@ -55,30 +58,49 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
     """Open storage, the workers and the service; close them in reverse order."""
     async with open_repository(settings.database.effective_url) as store:
         repository = InstrumentedRepository(store, metrics)
-        writer = Writer(repository, metrics=metrics, queue_size=settings.writer.channel_size,
-                        max_batch=settings.writer.max_batch)
-        reader = Reader(repository, metrics=metrics, cache_bytes=settings.reader.cache_size,
-                        ttl_seconds=settings.reader.ttl,
-                        page_limit_max=settings.limits.max_page_size)
+        writer = Writer(
+            repository,
+            metrics=metrics,
+            queue_size=settings.writer.channel_size,
+            max_batch=settings.writer.max_batch,
+        )
+        reader = Reader(
+            repository,
+            metrics=metrics,
+            cache_bytes=settings.reader.cache_size,
+            ttl_seconds=settings.reader.ttl,
+            page_limit_max=settings.limits.max_page_size,
+        )
         limits = runtime_limits(settings)
         with Runtime(limits=limits, config=runtime_config(settings)) as runtime:
-            runner = Runner(runtime, metrics=metrics,
-                            workers=settings.runner.workers or None,
-                            max_pending=settings.runner.channel_size)
+            runner = Runner(
+                runtime,
+                metrics=metrics,
+                workers=settings.runner.workers or None,
+                max_pending=settings.runner.channel_size,
+            )
             async with runner, writer:
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
                 service = ModuleService(
-                    reader=reader, writer=writer, runner=runner, limits=limits,
+                    reader=reader,
+                    writer=writer,
+                    runner=runner,
+                    limits=limits,
                     max_module_size=settings.limits.max_module_size,
-                    max_args=settings.limits.max_args)
-                health = HealthCheck({
-                    "storage": repository.ping,
-                    "writer": _running("writer", lambda: writer.running),
-                    "runner": _running("runner", lambda: runner.running),
-                })
+                    max_args=settings.limits.max_args,
+                )
+                health = HealthCheck(
+                    {
+                        "storage": repository.ping,
+                        "writer": _running("writer", lambda: writer.running),
+                        "runner": _running("runner", lambda: runner.running),
+                    }
+                )
                 yield ApiState(
-                    service=service, metrics=metrics, health=health,
+                    service=service,
+                    metrics=metrics,
+                    health=health,
                     max_module_size=settings.limits.max_module_size,
                     max_json_body=settings.limits.max_json_body,
                     max_page_size=settings.limits.max_page_size,
@@ -89,6 +111,7 @@ def _running(name: str, is_running: Callable[[], bool]) -> Callable[[], Awaitabl
     async def probe() -> None:
         if not is_running():
             raise RuntimeError(f"the {name} is not running")
+
     return probe
 
 
@@ -98,14 +121,48 @@ async def serve(settings: Settings) -> None:
     async with open_state(settings, metrics=metrics) as state:
         app = create_app(state, access_log=True)
         config = uvicorn.Config(
-            app, host=settings.server.host, port=settings.server.port,
-            http="httptools", lifespan="off", log_config=None, access_log=False,
-            server_header=False, timeout_graceful_shutdown=int(settings.server.shutdown_timeout),
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            http="httptools",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=int(settings.server.shutdown_timeout),
         )
-        logger.info("wess serving", url=f"http://{settings.server.host}:{settings.server.port}",
-                    storage=settings.database.effective_url)
-        await uvicorn.Server(config).serve()
+        logger.info(
+            "wess serving",
+            url=f"http://{settings.server.host}:{settings.server.port}",
+            storage=settings.database.effective_url,
+        )
+        with _signals_handled_by_uvicorn():
+            await uvicorn.Server(config).serve()
+        logger.info("draining and closing")
     logger.info("wess stopped")
+
+
+@contextmanager
+def _signals_handled_by_uvicorn() -> Iterator[None]:
+    """uvicorn stops on SIGINT/SIGTERM, then re-raises the signal to the handler that was
+    installed before it: make that a no-op, so Wess goes on to drain the Writer and close
+    the store instead of dying with the signal's default action."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _already_stopping) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _already_stopping(signum: int, frame: FrameType | None) -> None:
+    logger.info("stop signal received", signal=signal.Signals(signum).name)
 
 
 def run_server(settings: Settings) -> int:

@@ -95,7 +95,8 @@ class ModuleService:
         module_id = self._new_id()
         content = await self._validate(upload, strict=strict, module_id=module_id)
         job = CreateModule(
-            module_id=module_id, namespace=namespace, content=content, request_id=request_id)
+            module_id=module_id, namespace=namespace, content=content, request_id=request_id
+        )
         info = await self._writer.submit(job)
         assert info is not None
         return info
@@ -115,8 +116,12 @@ class ModuleService:
         await self._reader.get_info(module_id, namespace=namespace)
         content = await self._validate(upload, strict=strict, module_id=module_id)
         job = UpdateModule(
-            module_id=module_id, namespace=namespace, content=content, if_match=if_match,
-            request_id=request_id)
+            module_id=module_id,
+            namespace=namespace,
+            content=content,
+            if_match=if_match,
+            request_id=request_id,
+        )
         info = await self._writer.submit(job)
         assert info is not None
         return info
@@ -130,7 +135,8 @@ class ModuleService:
         request_id: str | None = None,
     ) -> None:
         job = DeleteModule(
-            module_id=module_id, namespace=namespace, if_match=if_match, request_id=request_id)
+            module_id=module_id, namespace=namespace, if_match=if_match, request_id=request_id
+        )
         await self._writer.submit(job)
 
     # -- reads ----------------------------------------------------------------------------
@@ -162,13 +168,15 @@ class ModuleService:
         if len(args) > self._max_args:
             raise InvalidArguments(
                 f"at most {self._max_args} arguments are accepted, got {len(args)}",
-                max_args=self._max_args)
+                max_args=self._max_args,
+            )
         record = await self._reader.get(module_id, namespace=namespace)
         name = function or default_function_of(record.info)
         effective = self._limits
         if limits is not None:
             effective = self._limits.narrowed(
-                timeout_ms=limits.timeout_ms, max_memory=limits.max_memory, fuel=limits.fuel)
+                timeout_ms=limits.timeout_ms, max_memory=limits.max_memory, fuel=limits.fuel
+            )
         structlog.contextvars.bind_contextvars(module_id=str(module_id), function=name)
         return await self._runner.run(record, name, args, limits=effective)
 
@@ -178,11 +186,12 @@ class ModuleService:
         if len(upload.wasm) > self._max_module_size:
             raise PayloadTooLarge(
                 f"the module is {len(upload.wasm)} bytes; the limit is "
-                f"{self._max_module_size} bytes", limit=self._max_module_size)
+                f"{self._max_module_size} bytes",
+                limit=self._max_module_size,
+            )
         name = upload.name if upload.name is not None else str(module_id)
         if not 1 <= len(name) <= NAME_MAX or not name.isprintable():
-            raise InvalidRequest(
-                f"name must be 1 to {NAME_MAX} printable characters", field="name")
+            raise InvalidRequest(f"name must be 1 to {NAME_MAX} printable characters", field="name")
         analysis = await self._runner.analyze(upload.wasm)
         functions = analysis.functions
         if upload.default_function is not None:
@@ -192,9 +201,12 @@ class ModuleService:
                 detail = _describe_mismatch(upload, signature, functions)
                 if strict:
                     raise SignatureMismatch(detail, function=upload.default_function)
-                logger.warning("declared metadata disagrees with the module; "
-                               "the module's own signature is what runs",
-                               module_id=str(module_id), detail=detail)
+                logger.warning(
+                    "declared metadata disagrees with the module; "
+                    "the module's own signature is what runs",
+                    module_id=str(module_id),
+                    detail=detail,
+                )
         return ModuleContent(
             name=name,
             wasm=upload.wasm,
@@ -213,8 +225,7 @@ def default_function_of(info: ModuleInfo) -> str:
     if len(info.functions) == 1:
         return info.functions[0].name
     names = ", ".join(f.name for f in info.functions) or "none"
-    raise FunctionNotFound(
-        f"module {info.id} has no default function; name one of: {names}")
+    raise FunctionNotFound(f"module {info.id} has no default function; name one of: {names}")
 
 
 def _find(functions: Sequence[FunctionSignature], name: str) -> FunctionSignature | None:
@@ -239,8 +250,11 @@ def _describe_mismatch(
     declared = FunctionSignature(
         name=signature.name,
         params=upload.declared_params if upload.declared_params is not None else signature.params,
-        results=(upload.declared_results if upload.declared_results is not None
-                 else signature.results),
+        results=(
+            upload.declared_results if upload.declared_results is not None else signature.results
+        ),
     )
-    return (f"function {name!r} was declared as {declared.describe()} "
-            f"but the module exports {signature.describe()}")
+    return (
+        f"function {name!r} was declared as {declared.describe()} "
+        f"but the module exports {signature.describe()}"
+    )

@@ -44,8 +44,11 @@ def upload(client: httpx.AsyncClient) -> Callable[..., Any]:
 
     async def _upload(name: str, **params: str) -> dict[str, Any]:
         response = await client.post(
-            "/v1/modules", content=wasm(name), params=params,
-            headers={"content-type": "application/wasm"})
+            "/v1/modules",
+            content=wasm(name),
+            params=params,
+            headers={"content-type": "application/wasm"},
+        )
         assert response.status_code == 201, response.text
         document: dict[str, Any] = response.json()
         return document
@@ -61,7 +64,8 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"] == f"urn:wess:problem:{code}"
-    assert body["title"] and body["detail"]
+    assert body["title"]
+    assert body["detail"]
     assert body["request_id"] == response.headers["x-request-id"]
     assert "Traceback" not in response.text
     return body

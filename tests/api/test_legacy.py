@@ -13,21 +13,25 @@ from tests.fixtures import wasm
 
 def legacy_body(name: str, function: str, args: list[str], returns: list[str]) -> bytes:
     """The body the original clients send: json.dumps(...) with no JSON content type."""
-    return json.dumps({"wasm": list(wasm(name)), "metadata": {
-        "functionName": function, "returnType": returns, "args": args}}).encode()
+    return json.dumps(
+        {
+            "wasm": list(wasm(name)),
+            "metadata": {"functionName": function, "returnType": returns, "args": args},
+        }
+    ).encode()
 
 
 async def create(client, name="sum", function="sum", args=("I32", "I32"), returns=("I32",)):
-    response = await client.post("/", content=legacy_body(name, function, list(args),
-                                                          list(returns)))
+    response = await client.post(
+        "/", content=legacy_body(name, function, list(args), list(returns))
+    )
     assert response.status_code == 202, response.text
     return response.json()["message"]["id"]
 
 
 async def test_create_answers_202_with_a_uuid4(client):
     """POST / with no content type -> 202 {"message": {"id": <uuid4>}}."""
-    response = await client.post("/", content=legacy_body("sum", "sum", ["I32", "I32"],
-                                                          ["I32"]))
+    response = await client.post("/", content=legacy_body("sum", "sum", ["I32", "I32"], ["I32"]))
     assert response.status_code == 202
     module_id = response.json()["message"]["id"]
     assert uuid.UUID(module_id).version == 4
@@ -40,8 +44,11 @@ async def test_read_after_write_sees_the_module(client):
     assert response.status_code == 202
     message = response.json()["message"]
     assert bytes(message["wasm"]) == wasm("sum")
-    assert message["metadata"] == {"functionName": "sum", "returnType": ["I32"],
-                                   "args": ["I32", "I32"]}
+    assert message["metadata"] == {
+        "functionName": "sum",
+        "returnType": ["I32"],
+        "args": ["I32", "I32"],
+    }
 
 
 async def test_count(client):
@@ -65,8 +72,7 @@ async def test_run(client):
 async def test_update_and_delete(client):
     """PUT and DELETE answer 202 {"message": {"id"}}; the change is visible at once."""
     module_id = await create(client)
-    updated = await client.put(f"/{module_id}", content=legacy_body(
-        "counter", "bump", [], ["I32"]))
+    updated = await client.put(f"/{module_id}", content=legacy_body("counter", "bump", [], ["I32"]))
     assert updated.status_code == 202
     assert updated.json() == {"message": {"id": module_id}}
     assert (await client.post(f"/{module_id}", content=b"[]")).json() == {"message": [1]}
@@ -82,8 +88,7 @@ async def test_disagreeing_metadata_is_accepted_with_a_warning(client):
     """As the Rust server did: accepted, logged as a warning, the real signature runs."""
     with capture_logs() as logs:
         module_id = await create(client, args=("F64", "F64"), returns=("F64",))
-    assert any(entry["log_level"] == "warning" and "disagrees" in entry["event"]
-               for entry in logs)
+    assert any(entry["log_level"] == "warning" and "disagrees" in entry["event"] for entry in logs)
     assert (await client.post(f"/{module_id}", content=b"[1, 2]")).json() == {"message": [3]}
     meta = (await client.get(f"/{module_id}")).json()["message"]["metadata"]
     assert meta["args"] == ["F64", "F64"]  # returned as the client sent it
@@ -93,8 +98,11 @@ async def test_modules_created_on_v1_read_through_the_legacy_api(client, upload)
     """A /v1 module has legacy metadata derived from its default function."""
     module = await upload("sum", function="sum")
     message = (await client.get(f"/{module['id']}")).json()["message"]
-    assert message["metadata"] == {"functionName": "sum", "returnType": ["I32"],
-                                   "args": ["I32", "I32"]}
+    assert message["metadata"] == {
+        "functionName": "sum",
+        "returnType": ["I32"],
+        "args": ["I32", "I32"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -102,10 +110,22 @@ async def test_modules_created_on_v1_read_through_the_legacy_api(client, upload)
     [
         ("GET", "/not-a-uuid", None, 400),
         ("POST", "/", b"{not json", 400),
-        ("POST", "/", json.dumps({"wasm": [0, 1, 2], "metadata": {
-            "functionName": "f", "returnType": [], "args": []}}).encode(), 400),
-        ("POST", "/", json.dumps({"wasm": [300], "metadata": {
-            "functionName": "f", "returnType": [], "args": []}}).encode(), 400),
+        (
+            "POST",
+            "/",
+            json.dumps(
+                {"wasm": [0, 1, 2], "metadata": {"functionName": "f", "returnType": [], "args": []}}
+            ).encode(),
+            400,
+        ),
+        (
+            "POST",
+            "/",
+            json.dumps(
+                {"wasm": [300], "metadata": {"functionName": "f", "returnType": [], "args": []}}
+            ).encode(),
+            400,
+        ),
         ("POST", "/", json.dumps({"wasm": list(wasm("sum"))}).encode(), 400),
         ("GET", "/00000000-0000-4000-8000-000000000000", None, 404),
         ("DELETE", "/00000000-0000-4000-8000-000000000000", None, 404),
@@ -117,7 +137,8 @@ async def test_errors_are_message_bodies(client, method, path, body, status):
     response = await client.request(method, path, content=body)
     assert response.status_code == status
     document = response.json()
-    assert set(document) == {"message"} and isinstance(document["message"], str)
+    assert set(document) == {"message"}
+    assert isinstance(document["message"], str)
 
 
 async def test_run_errors(client):

@@ -25,10 +25,14 @@ async def test_readyz_is_503_when_a_dependency_fails(client):
         raise RuntimeError("disk on fire")
 
     state: ApiState = client.state
-    failing = ApiState(service=state.service, metrics=state.metrics,
-                       health=HealthCheck({"storage": broken}),
-                       max_module_size=state.max_module_size,
-                       max_json_body=state.max_json_body, max_page_size=state.max_page_size)
+    failing = ApiState(
+        service=state.service,
+        metrics=state.metrics,
+        health=HealthCheck({"storage": broken}),
+        max_module_size=state.max_module_size,
+        max_json_body=state.max_json_body,
+        max_page_size=state.max_page_size,
+    )
     transport = httpx.ASGITransport(app=create_app(failing, access_log=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://wess") as other:
         response = await other.get("/readyz")
@@ -86,7 +90,7 @@ async def test_unexpected_errors_hide_their_details(client, upload, monkeypatch)
 
     monkeypatch.setattr(state.service, "info", explode)
     response = await client.get(f"/v1/modules/{module['id']}")
-    body = assert_problem(response, 500, "internal_error")
+    assert_problem(response, 500, "internal_error")
     assert "secret" not in response.text
 
 
@@ -95,9 +99,12 @@ async def test_openapi_describes_every_v1_operation(client):
     document = (await client.get("/openapi.json")).json()
     paths = document["paths"]
     expected = {
-        ("/v1/modules", "post"), ("/v1/modules", "get"),
-        ("/v1/modules/{module_id}", "get"), ("/v1/modules/{module_id}", "put"),
-        ("/v1/modules/{module_id}", "delete"), ("/v1/modules/{module_id}/wasm", "get"),
+        ("/v1/modules", "post"),
+        ("/v1/modules", "get"),
+        ("/v1/modules/{module_id}", "get"),
+        ("/v1/modules/{module_id}", "put"),
+        ("/v1/modules/{module_id}", "delete"),
+        ("/v1/modules/{module_id}/wasm", "get"),
         ("/v1/modules/{module_id}/run", "post"),
     }
     for path, method in expected:
@@ -107,7 +114,6 @@ async def test_openapi_describes_every_v1_operation(client):
     upload = paths["/v1/modules"]["post"]["requestBody"]["content"]
     assert {"application/wasm", "application/json"} <= set(upload)
     schemas = document["components"]["schemas"]
-    assert {"ModuleUpload", "RunRequest", "Problem", "ModuleResource", "RunResult"} <= set(
-        schemas)
+    assert {"ModuleUpload", "RunRequest", "Problem", "ModuleResource", "RunResult"} <= set(schemas)
     problem = paths["/v1/modules/{module_id}/run"]["post"]["responses"]["422"]
     assert "application/problem+json" in problem["content"]

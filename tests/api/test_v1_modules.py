@@ -14,8 +14,12 @@ WASM = {"content-type": "application/wasm"}
 
 async def test_upload_raw_bytes_returns_the_resource(client):
     """POST application/wasm -> 201 with Location, ETag = digest and the export catalogue."""
-    response = await client.post("/v1/modules", content=wasm("sum"), headers=WASM,
-                                 params={"name": "adder", "function": "sum"})
+    response = await client.post(
+        "/v1/modules",
+        content=wasm("sum"),
+        headers=WASM,
+        params={"name": "adder", "function": "sum"},
+    )
     assert response.status_code == 201
     body = response.json()
     assert re.fullmatch(r"[0-9a-f-]{36}", body["id"])
@@ -27,7 +31,8 @@ async def test_upload_raw_bytes_returns_the_resource(client):
     assert body["functions"] == [{"name": "sum", "params": ["i32", "i32"], "results": ["i32"]}]
     assert response.headers["location"] == f"/v1/modules/{body['id']}"
     assert response.headers["etag"] == f'"{body["digest"]}"'
-    assert "content" not in body and "wasm" not in body
+    assert "content" not in body
+    assert "wasm" not in body
 
 
 async def test_upload_json_form(client):
@@ -45,23 +50,34 @@ async def test_upload_json_form(client):
 async def test_declared_signature_that_disagrees_is_rejected(client):
     """/v1 refuses declared metadata that disagrees with the export: 422 naming both."""
     content = base64.b64encode(wasm("sum")).decode()
-    response = await client.post("/v1/modules", json={
-        "content": content, "function": "sum",
-        "signature": {"params": ["i64", "i64"], "results": ["i64"]}})
+    response = await client.post(
+        "/v1/modules",
+        json={
+            "content": content,
+            "function": "sum",
+            "signature": {"params": ["i64", "i64"], "results": ["i64"]},
+        },
+    )
     body = assert_problem(response, 422, "signature_mismatch")
     assert "sum(i64, i64) -> (i64)" in body["detail"]
     assert "sum(i32, i32) -> (i32)" in body["detail"]
-    query = await client.post("/v1/modules", content=wasm("sum"), headers=WASM,
-                              params={"function": "sum", "params": "f32,f32"})
+    query = await client.post(
+        "/v1/modules",
+        content=wasm("sum"),
+        headers=WASM,
+        params={"function": "sum", "params": "f32,f32"},
+    )
     assert_problem(query, 422, "signature_mismatch")
 
 
 async def test_declared_default_function_must_exist(client):
     """Naming a default function the module does not export is a 422 listing the exports."""
-    response = await client.post("/v1/modules", content=wasm("sum"), headers=WASM,
-                                 params={"function": "product"})
+    response = await client.post(
+        "/v1/modules", content=wasm("sum"), headers=WASM, params={"function": "product"}
+    )
     body = assert_problem(response, 422, "signature_mismatch")
-    assert "product" in body["detail"] and "sum" in body["detail"]
+    assert "product" in body["detail"]
+    assert "sum" in body["detail"]
 
 
 async def test_invalid_wasm_is_422(client):
@@ -74,7 +90,8 @@ async def test_unknown_import_is_422_naming_it(client):
     """A module importing anything Wess does not provide is refused at upload."""
     response = await client.post("/v1/modules", content=wasm("bad_import"), headers=WASM)
     body = assert_problem(response, 422, "unknown_import")
-    assert "host" in body["detail"] and "launch_missiles" in body["detail"]
+    assert "host" in body["detail"]
+    assert "launch_missiles" in body["detail"]
 
 
 async def test_modules_importing_what_wess_provides_are_accepted(upload):
@@ -89,23 +106,24 @@ async def test_too_large_is_413():
         big = wasm("sum") + b"\0" * 2000
         raw = await client.post("/v1/modules", content=big, headers=WASM)
         assert_problem(raw, 413, "payload_too_large")
-        as_json = await client.post("/v1/modules",
-                                    json={"content": base64.b64encode(big).decode()})
+        as_json = await client.post("/v1/modules", json={"content": base64.b64encode(big).decode()})
         assert_problem(as_json, 413, "payload_too_large")
         assert (await client.get("/v1/modules")).json()["items"] == []
 
 
 async def test_other_content_types_are_415(client):
     """Only application/wasm and application/json are accepted."""
-    response = await client.post("/v1/modules", content=b"x",
-                                 headers={"content-type": "text/plain"})
+    response = await client.post(
+        "/v1/modules", content=b"x", headers={"content-type": "text/plain"}
+    )
     assert_problem(response, 415, "unsupported_media_type")
 
 
 async def test_malformed_json_and_bad_fields_are_400(client):
     """Broken JSON is malformed_json; a wrong field is invalid_request naming it."""
-    broken = await client.post("/v1/modules", content=b'{"content": ',
-                               headers={"content-type": "application/json"})
+    broken = await client.post(
+        "/v1/modules", content=b'{"content": ', headers={"content-type": "application/json"}
+    )
     assert_problem(broken, 400, "malformed_json")
     bad_base64 = await client.post("/v1/modules", json={"content": "***"})
     assert "content" in assert_problem(bad_base64, 400, "invalid_request")["detail"]
@@ -126,19 +144,19 @@ async def test_list_is_paginated_in_a_stable_order(client, upload):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert sorted(seen) == sorted(ids) and len(seen) == 5
+    assert sorted(seen) == sorted(ids)
+    assert len(seen) == 5
     again = (await client.get("/v1/modules", params={"limit": "5"})).json()
     assert [item["id"] for item in again["items"]] == seen
 
 
 async def test_list_rejects_bad_limits_and_cursors(client):
     """A page size past the cap, a non-number or a forged cursor is a 400."""
-    assert_problem(await client.get("/v1/modules", params={"limit": "100000"}),
-                   400, "invalid_request")
-    assert_problem(await client.get("/v1/modules", params={"limit": "ten"}),
-                   400, "invalid_request")
-    assert_problem(await client.get("/v1/modules", params={"cursor": "!!"}),
-                   400, "invalid_request")
+    assert_problem(
+        await client.get("/v1/modules", params={"limit": "100000"}), 400, "invalid_request"
+    )
+    assert_problem(await client.get("/v1/modules", params={"limit": "ten"}), 400, "invalid_request")
+    assert_problem(await client.get("/v1/modules", params={"cursor": "!!"}), 400, "invalid_request")
 
 
 async def test_read_and_download(client, upload):
@@ -152,8 +170,9 @@ async def test_read_and_download(client, upload):
     assert download.content == wasm("sum")
     assert download.headers["content-type"] == "application/wasm"
     assert download.headers["etag"] == f'"{module["digest"]}"'
-    cached = await client.get(f"/v1/modules/{module['id']}/wasm",
-                              headers={"if-none-match": download.headers["etag"]})
+    cached = await client.get(
+        f"/v1/modules/{module['id']}/wasm", headers={"if-none-match": download.headers["etag"]}
+    )
     assert cached.status_code == 304
 
 
@@ -169,12 +188,14 @@ async def test_replace_bumps_the_revision_and_honours_if_match(client, upload):
     """PUT replaces the content (revision + 1); a stale If-Match is 412 and changes nothing."""
     module = await upload("sum")
     url = f"/v1/modules/{module['id']}"
-    stale = await client.put(url, content=wasm("counter"),
-                             headers={**WASM, "if-match": '"sha256:0000"'})
+    stale = await client.put(
+        url, content=wasm("counter"), headers={**WASM, "if-match": '"sha256:0000"'}
+    )
     assert_problem(stale, 412, "precondition_failed")
     assert (await client.get(url)).json()["revision"] == 1
-    replaced = await client.put(url, content=wasm("counter"),
-                                headers={**WASM, "if-match": f'"{module["digest"]}"'})
+    replaced = await client.put(
+        url, content=wasm("counter"), headers={**WASM, "if-match": f'"{module["digest"]}"'}
+    )
     assert replaced.status_code == 200, replaced.text
     body = replaced.json()
     assert body["revision"] == 2
@@ -187,8 +208,9 @@ async def test_replace_bumps_the_revision_and_honours_if_match(client, upload):
 
 async def test_replace_unknown_is_404(client):
     """PUT on an id that does not exist is a 404, not an upsert."""
-    response = await client.put("/v1/modules/00000000-0000-4000-8000-000000000000",
-                                content=wasm("sum"), headers=WASM)
+    response = await client.put(
+        "/v1/modules/00000000-0000-4000-8000-000000000000", content=wasm("sum"), headers=WASM
+    )
     assert_problem(response, 404, "module_not_found")
 
 
@@ -200,5 +222,4 @@ async def test_delete(client, upload):
     assert_problem(stale, 412, "precondition_failed")
     assert (await client.delete(url)).status_code == 204
     assert_problem(await client.get(url), 404, "module_not_found")
-    assert_problem(await client.post(f"{url}/run", json={"args": [1, 2]}),
-                   404, "module_not_found")
+    assert_problem(await client.post(f"{url}/run", json={"args": [1, 2]}), 404, "module_not_found")

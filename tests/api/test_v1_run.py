@@ -13,13 +13,15 @@ from tests.fixtures import wasm
 async def test_run_sum(client, upload):
     """The README example: sum(1, 2) -> 3 with timing."""
     module = await upload("sum")
-    response = await client.post(f"/v1/modules/{module['id']}/run",
-                                 json={"function": "sum", "args": [1, 2]})
+    response = await client.post(
+        f"/v1/modules/{module['id']}/run", json={"function": "sum", "args": [1, 2]}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["results"] == [3]
     assert body["function"] == "sum"
-    assert isinstance(body["duration_us"], int) and body["duration_us"] >= 0
+    assert isinstance(body["duration_us"], int)
+    assert body["duration_us"] >= 0
     assert "fuel_used" not in body
 
 
@@ -32,16 +34,18 @@ async def test_function_defaults(client, upload):
     run = await client.post(f"/v1/modules/{only['id']}/run", json={"args": [2, 3]})
     assert run.json()["results"] == [5]
     ambiguous = await upload("numbers")
-    body = assert_problem(await client.post(f"/v1/modules/{ambiguous['id']}/run", json={}),
-                          404, "function_not_found")
+    body = assert_problem(
+        await client.post(f"/v1/modules/{ambiguous['id']}/run", json={}), 404, "function_not_found"
+    )
     assert "id_i32" in body["detail"]
 
 
 async def test_unknown_function_is_404(client, upload):
     """A function the module does not export is 404 function_not_found."""
     module = await upload("sum")
-    response = await client.post(f"/v1/modules/{module['id']}/run",
-                                 json={"function": "product", "args": [1, 2]})
+    response = await client.post(
+        f"/v1/modules/{module['id']}/run", json={"function": "product", "args": [1, 2]}
+    )
     assert_problem(response, 404, "function_not_found")
 
 
@@ -61,8 +65,9 @@ async def test_unknown_function_is_404(client, upload):
 async def test_bad_arguments_are_400(client, upload, function, args, fragment):
     """Wrong count, type or range is a 400, never a silent wrap or coercion."""
     module = await upload("sum")
-    response = await client.post(f"/v1/modules/{module['id']}/run",
-                                 json={"function": function, "args": args})
+    response = await client.post(
+        f"/v1/modules/{module['id']}/run", json={"function": function, "args": args}
+    )
     body = assert_problem(response, 400, "invalid_arguments")
     assert fragment in body["detail"]
 
@@ -70,8 +75,9 @@ async def test_bad_arguments_are_400(client, upload, function, args, fragment):
 async def test_at_most_ten_arguments(client, upload):
     """More than limits.max_args arguments is refused before anything runs."""
     module = await upload("sum")
-    response = await client.post(f"/v1/modules/{module['id']}/run",
-                                 json={"function": "sum", "args": [1] * 11})
+    response = await client.post(
+        f"/v1/modules/{module['id']}/run", json={"function": "sum", "args": [1] * 11}
+    )
     assert "10" in assert_problem(response, 400, "invalid_arguments")["detail"]
 
 
@@ -133,16 +139,16 @@ async def test_memory_limit_is_422(client, upload):
     url = f"/v1/modules/{(await upload('traps'))['id']}/run"
     ok = await client.post(url, json={"function": "grow", "args": [1]})
     assert ok.json()["results"] == [2]
-    response = await client.post(url, json={"function": "grow", "args": [100],
-                                             "limits": {"max_memory": 1 << 20}})
+    response = await client.post(
+        url, json={"function": "grow", "args": [100], "limits": {"max_memory": 1 << 20}}
+    )
     assert_problem(response, 422, "memory_limit_exceeded")
 
 
 async def test_timeout_is_408(client, upload):
     """An endless loop is stopped at the wall-clock limit: 408."""
     url = f"/v1/modules/{(await upload('traps'))['id']}/run"
-    response = await client.post(url, json={"function": "spin",
-                                            "limits": {"timeout_ms": 50}})
+    response = await client.post(url, json={"function": "spin", "limits": {"timeout_ms": 50}})
     body = assert_problem(response, 408, "timeout")
     assert "50" in body["detail"]
 
@@ -150,8 +156,7 @@ async def test_timeout_is_408(client, upload):
 async def test_limits_can_be_lowered_never_raised(client, upload):
     """Asking for more than the configured limit is a 400 naming the limit."""
     url = f"/v1/modules/{(await upload('sum'))['id']}/run"
-    response = await client.post(url, json={"args": [1, 2],
-                                             "limits": {"timeout_ms": 10_000_000}})
+    response = await client.post(url, json={"args": [1, 2], "limits": {"timeout_ms": 10_000_000}})
     assert "timeout_ms" in assert_problem(response, 400, "invalid_request")["detail"]
     bad = await client.post(url, json={"args": [1, 2], "limits": {"timeout_ms": -1}})
     assert_problem(bad, 400, "invalid_request")
@@ -164,8 +169,7 @@ async def test_fuel(client, upload):
     assert metered.status_code == 200, metered.text
     assert 0 < metered.json()["fuel_used"] <= 1000
     spin_url = f"/v1/modules/{(await upload('traps'))['id']}/run"
-    response = await client.post(spin_url, json={"function": "spin",
-                                                 "limits": {"fuel": 10_000}})
+    response = await client.post(spin_url, json={"function": "spin", "limits": {"fuel": 10_000}})
     assert assert_problem(response, 422, "trap")["kind"] == "out_of_fuel"
 
 
@@ -188,8 +192,9 @@ async def test_full_runner_queue_is_503_with_retry_after():
     """When the runner's bounded queue is full, callers get 503 and Retry-After at once."""
     settings = make_settings(WESS_RUNNER_CHANNEL_SIZE="1", WESS_RUNNER_WORKERS="1")
     async with open_client(settings) as client:
-        created = await client.post("/v1/modules", content=wasm("traps"),
-                                    headers={"content-type": "application/wasm"})
+        created = await client.post(
+            "/v1/modules", content=wasm("traps"), headers={"content-type": "application/wasm"}
+        )
         url = f"/v1/modules/{created.json()['id']}/run"
         body = {"function": "spin", "limits": {"timeout_ms": 500}}
         responses = await asyncio.gather(*(client.post(url, json=body) for _ in range(3)))

@@ -13,8 +13,9 @@ def server_factory(tmp_path) -> Iterator:
     started: list[ServerProcess] = []
 
     def start(**env: str) -> ServerProcess:
-        server = ServerProcess(data_dir=tmp_path / "data", log_path=tmp_path / "wess.log",
-                               env=env).start()
+        server = ServerProcess(
+            data_dir=tmp_path / "data", log_path=tmp_path / "wess.log", env=env
+        ).start()
         started.append(server)
         return server
 

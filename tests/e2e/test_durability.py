@@ -67,8 +67,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_module(server_factory):
 
     again = server_factory()
     with httpx.Client(base_url=again.url, timeout=30) as client:
-        missing = [i for i in acknowledged
-                   if client.get(f"/v1/modules/{i}").status_code != 200]
+        missing = [i for i in acknowledged if client.get(f"/v1/modules/{i}").status_code != 200]
         assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged lost"
         count = client.get("/").json()["message"]
         assert count >= len(acknowledged)
@@ -79,6 +78,11 @@ def test_bad_configuration_stops_start_up_naming_the_key(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "wess", "serve", "--data-dir", str(tmp_path / "d")],
         env={"PATH": "/usr/bin:/bin", "WESS_RUNNER_TIMEOUT": "-5"},
-        capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
-    assert "runner.timeout" in result.stderr and "'-5'" in result.stderr
+    assert "runner.timeout" in result.stderr
+    assert "'-5'" in result.stderr

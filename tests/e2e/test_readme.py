@@ -24,10 +24,12 @@ def shell_blocks(section: str) -> list[str]:
 
 def run_block(block: str, port: int) -> str:
     script = "set -euo pipefail\n" + block.replace("localhost:8080", f"localhost:{port}")
-    result = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, f"{script}\n--- stdout\n{result.stdout}\n--- stderr\n" \
-                                   f"{result.stderr}"
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, (
+        f"{script}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    )
     return result.stdout
 
 
@@ -35,7 +37,9 @@ def test_readme_opens_with_the_two_commands():
     """The first code block is `make run` and `make test`."""
     first = re.search(r"```sh\n(.*?)```", README, flags=re.S).group(1)
     assert [line.split()[:2] for line in first.strip().splitlines()] == [
-        ["make", "run"], ["make", "test"]]
+        ["make", "run"],
+        ["make", "test"],
+    ]
 
 
 def test_example_module_matches_its_source():
@@ -56,7 +60,8 @@ def test_try_it_examples_work_verbatim(server_factory):
     assert out.rstrip().endswith("204")
     assert '{"message":[42]}' in run_block(legacy, server.port)
     ops_out = run_block(ops, server.port)
-    assert '{"status":"ok"}' in ops_out and '"status":"ready"' in ops_out
+    assert '{"status":"ok"}' in ops_out
+    assert '"status":"ready"' in ops_out
     assert "wess_http_requests_total" in ops_out
 
 
@@ -66,17 +71,28 @@ def test_command_line_examples(server_factory):
     env = {"WESS_URL": server.url, "PATH": "/usr/bin:/bin", "COLUMNS": "250"}
 
     def wess(*args: str) -> str:
-        result = subprocess.run([sys.executable, "-m", "wess", *args], env=env, cwd=ROOT,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "wess", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    module_id = wess("deploy", "examples/sum.wasm", "--name", "adder",
-                     "--function", "sum").strip()
+    module_id = wess("deploy", "examples/sum.wasm", "--name", "adder", "--function", "sum").strip()
     assert re.fullmatch(r"[0-9a-f-]{36}", module_id)
     assert wess("invoke", module_id, "sum", "1", "2").split() == ["[", "3", "]"]
     assert module_id in wess("ls")
     assert "deleted" in wess("rm", module_id)
-    failed = subprocess.run([sys.executable, "-m", "wess", "invoke", module_id, "1", "2"],
-                            env=env, capture_output=True, text=True, timeout=60)
-    assert failed.returncode == 1 and "404" in failed.stderr
+    failed = subprocess.run(
+        [sys.executable, "-m", "wess", "invoke", module_id, "1", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert failed.returncode == 1
+    assert "404" in failed.stderr

@@ -14,14 +14,11 @@ from tests.support import ServerProcess  # noqa: E402
 
 def before_all(context):
     context.workdir = Path(tempfile.mkdtemp(prefix="wess-behave-"))
-    context.server = ServerProcess(data_dir=context.workdir / "data",
-                                   log_path=context.workdir / "wess.log").start()
+    context.server = ServerProcess(
+        data_dir=context.workdir / "data", log_path=context.workdir / "wess.log"
+    ).start()
     context.url = context.server.url
-
-
-def before_scenario(context, scenario):
-    context.ids = getattr(context, "ids", {})
-    context.response = None
+    context.ids = {}  # at the root layer: scenarios pass ids on, as in the original suite
 
 
 def after_all(context):

@@ -27,6 +27,9 @@ DESCRIPTION = (
     "existing clients."
 )
 
+ROUTERS = (ops.router, v1.router, legacy.router)
+"""In matching order: the original API's catch-all ``/{module_id}`` comes last."""
+
 
 def create_app(state: ApiState, *, access_log: bool = True) -> FastAPI:
     """Build the app around ``state``, whose live resources the caller opened (the
@@ -34,24 +37,26 @@ def create_app(state: ApiState, *, access_log: bool = True) -> FastAPI:
     cannot open stops start-up with a clear message instead of a half-started server)."""
     metrics = state.metrics
     app = FastAPI(
-        title="Wess", version=wess.__version__, description=DESCRIPTION,
-        docs_url="/docs", redoc_url=None,
+        title="Wess",
+        version=wess.__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
     )
     app.state.wess = state
-    app.include_router(ops.router)
-    app.include_router(v1.router)
-    app.include_router(legacy.router)  # last: its /{module_id} would shadow nothing after it
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_exception_handler(WessError, _on_wess_error(metrics))  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _on_http_exception(metrics))  # type: ignore[arg-type]
-    app.add_exception_handler(
-        RequestValidationError, _on_validation_error(metrics))  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _on_validation_error(metrics))  # type: ignore[arg-type]
     app.add_middleware(RequestContext, metrics=metrics, access_log=access_log)
     openapi.install(app)
     return app
 
 
-def _answer(request: Request, exc: WessError, metrics: Metrics,
-            headers: dict[str, str] | None = None) -> Response:
+def _answer(
+    request: Request, exc: WessError, metrics: Metrics, headers: dict[str, str] | None = None
+) -> Response:
     metrics.errors.labels(code=exc.code).inc()
     kind = problems.kind_of(exc)
     log = logger.warning if kind.status >= 500 else logger.debug
@@ -60,7 +65,8 @@ def _answer(request: Request, exc: WessError, metrics: Metrics,
         response = problems.legacy_response(exc)
     else:
         response = problems.problem_response(
-            exc, request_id=request_id_of(request.scope), instance=request.url.path)
+            exc, request_id=request_id_of(request.scope), instance=request.url.path
+        )
     if headers:
         response.headers.update(headers)
     return response
@@ -69,29 +75,51 @@ def _answer(request: Request, exc: WessError, metrics: Metrics,
 def _on_wess_error(metrics: Metrics) -> Callable[[Request, WessError], Response]:
     def handle(request: Request, exc: WessError) -> Response:
         return _answer(request, exc, metrics)
+
     return handle
 
 
 def _on_http_exception(metrics: Metrics) -> Callable[[Request, HTTPException], Response]:
     def handle(request: Request, exc: HTTPException) -> Response:
         error: WessError
+        headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+            allowed = _allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            error = MethodNotAllowed(
+                f"{request.method} is not allowed on {request.url.path}; "
+                f"allowed: {', '.join(allowed)}"
+            )
         elif exc.status_code == 404:
             error = NotFound(f"no route matches {request.url.path}")
         else:
             error = InvalidRequest(str(exc.detail))
-        return _answer(request, error, metrics, headers=dict(exc.headers or {}))
+        return _answer(request, error, metrics, headers=headers)
+
     return handle
 
 
-def _on_validation_error(metrics: Metrics
-                         ) -> Callable[[Request, RequestValidationError], Response]:
+def _on_validation_error(metrics: Metrics) -> Callable[[Request, RequestValidationError], Response]:
     def handle(request: Request, exc: RequestValidationError) -> Response:
         details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
         return _answer(request, InvalidRequest(f"the request is invalid: {details}"), metrics)
+
     return handle
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route offers on this path (Starlette's 405 names only one
+    route's methods, and /v1/modules has a route per method)."""
+    allowed: set[str] = set()
+    path = request.url.path
+    for route in (r for router in ROUTERS for r in router.routes):
+        regex = getattr(route, "path_regex", None)
+        methods = getattr(route, "methods", None)
+        if regex is not None and methods and regex.match(path):
+            allowed |= set(methods)
+    return sorted(allowed)
 
 
 def _is_legacy(request: Request) -> bool:

@@ -19,14 +19,14 @@ async def read_body(request: Request, *, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(
-            f"the body is {declared} bytes; the limit is {limit} bytes", limit=limit)
+            f"the body is {declared} bytes; the limit is {limit} bytes", limit=limit
+        )
     chunks = []
     total = 0
     async for chunk in request.stream():
         total += len(chunk)
         if total > limit:
-            raise PayloadTooLarge(
-                f"the body exceeds the limit of {limit} bytes", limit=limit)
+            raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes", limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -67,4 +67,5 @@ def validate(model: type[ModelT], document: Any) -> ModelT:
             where = ".".join(str(part) for part in error["loc"]) or "body"
             problems.append(f"{where}: {error['msg']}")
         raise InvalidRequest(
-            "the request body is invalid: " + "; ".join(problems), errors=problems) from None
+            "the request body is invalid: " + "; ".join(problems), errors=problems
+        ) from None

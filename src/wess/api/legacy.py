@@ -30,16 +30,24 @@ router = APIRouter(tags=[LEGACY_TAG])
 _ACCEPTED = {"description": "Accepted (durable)"}
 
 
-@router.post("/", status_code=202, summary="Create a module (original API)",
-             responses={202: _ACCEPTED}, openapi_extra={"requestBody": {
-                 "required": True, "content": {"application/json": {
-                     "schema": LegacyModule.model_json_schema()}}}})
+@router.post(
+    "/",
+    status_code=202,
+    summary="Create a module (original API)",
+    responses={202: _ACCEPTED},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LegacyModule.model_json_schema()}},
+        }
+    },
+)
 async def create(request: Request) -> Response:
     state = state_of(request)
     upload = await _read_module(request, state)
     info = await state.service.create(
-        upload, namespace=DEFAULT_NAMESPACE, strict=False,
-        request_id=request_id_of(request.scope))
+        upload, namespace=DEFAULT_NAMESPACE, strict=False, request_id=request_id_of(request.scope)
+    )
     return json_response({"message": {"id": str(info.id)}}, status=202)
 
 
@@ -52,7 +60,8 @@ async def count(request: Request) -> Response:
 @router.get("/{module_id}", status_code=202, summary="Read a module (original API)")
 async def read(request: Request, module_id: str) -> Response:
     record = await state_of(request).service.get(
-        parse_module_id(module_id), namespace=DEFAULT_NAMESPACE)
+        parse_module_id(module_id), namespace=DEFAULT_NAMESPACE
+    )
     document = {"wasm": list(record.wasm), "metadata": legacy_metadata_of(record.info)}
     return json_response({"message": document}, status=202)
 
@@ -63,8 +72,12 @@ async def update(request: Request, module_id: str) -> Response:
     target = parse_module_id(module_id)
     upload = await _read_module(request, state)
     info = await state.service.update(
-        target, upload, namespace=DEFAULT_NAMESPACE, strict=False,
-        request_id=request_id_of(request.scope))
+        target,
+        upload,
+        namespace=DEFAULT_NAMESPACE,
+        strict=False,
+        request_id=request_id_of(request.scope),
+    )
     return json_response({"message": {"id": str(info.id)}}, status=202)
 
 
@@ -72,7 +85,8 @@ async def update(request: Request, module_id: str) -> Response:
 async def delete(request: Request, module_id: str) -> Response:
     target = parse_module_id(module_id)
     await state_of(request).service.delete(
-        target, namespace=DEFAULT_NAMESPACE, request_id=request_id_of(request.scope))
+        target, namespace=DEFAULT_NAMESPACE, request_id=request_id_of(request.scope)
+    )
     return json_response({"message": {"id": str(target)}}, status=202)
 
 
@@ -84,10 +98,12 @@ async def run(request: Request, module_id: str) -> Response:
     if not isinstance(args, list):
         raise InvalidRequest("the body must be a JSON array of arguments, like [1, 2]")
     info = await state.service.info(target, namespace=DEFAULT_NAMESPACE)
-    function = (info.legacy_metadata.function_name if info.legacy_metadata
-                else default_function_of(info))
+    function = (
+        info.legacy_metadata.function_name if info.legacy_metadata else default_function_of(info)
+    )
     outcome = await state.service.run(
-        target, namespace=DEFAULT_NAMESPACE, function=function, args=args)
+        target, namespace=DEFAULT_NAMESPACE, function=function, args=args
+    )
     return json_response({"message": outcome.results})
 
 
@@ -95,20 +111,26 @@ def legacy_metadata_of(info: ModuleInfo) -> dict[str, Any]:
     """The metadata as the client sent it, or derived from the default function."""
     if info.legacy_metadata is not None:
         meta = info.legacy_metadata
-        return {"functionName": meta.function_name, "returnType": list(meta.return_type),
-                "args": list(meta.args)}
+        return {
+            "functionName": meta.function_name,
+            "returnType": list(meta.return_type),
+            "args": list(meta.args),
+        }
     signature = info.function(default_function_of(info))
     assert signature is not None
-    return {"functionName": signature.name,
-            "returnType": [t.legacy_name for t in signature.results],
-            "args": [t.legacy_name for t in signature.params]}
+    return {
+        "functionName": signature.name,
+        "returnType": [t.legacy_name for t in signature.results],
+        "args": [t.legacy_name for t in signature.params],
+    }
 
 
 async def _read_module(request: Request, state: ApiState) -> Upload:
     document = parse_json(await read_body(request, limit=state.max_json_body))
     if not isinstance(document, dict) or "wasm" not in document or "metadata" not in document:
-        raise InvalidRequest('the body must be {"wasm": [bytes], "metadata": '
-                             '{"functionName", "returnType", "args"}}')
+        raise InvalidRequest(
+            'the body must be {"wasm": [bytes], "metadata": {"functionName", "returnType", "args"}}'
+        )
     wasm = _bytes(document["wasm"])
     meta = document["metadata"]
     if not isinstance(meta, dict):
@@ -139,6 +161,7 @@ def _bytes(raw: Any) -> bytes:
 def _type_names(raw: Any, field: str) -> tuple[str, ...]:
     allowed = {t.legacy_name for t in ValueType}
     if not isinstance(raw, list) or any(
-            not isinstance(item, str) or item.upper() not in allowed for item in raw):
+        not isinstance(item, str) or item.upper() not in allowed for item in raw
+    ):
         raise InvalidRequest(f"{field} must be an array of {', '.join(sorted(allowed))}")
     return tuple(item.upper() for item in raw)

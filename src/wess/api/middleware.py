@@ -77,8 +77,14 @@ class RequestContext:
             self.metrics.http_requests.labels(method=method, route=route, status=status).inc()
             self.metrics.http_latency.labels(method=method, route=route).observe(elapsed)
             if self.access_log:
-                logger.info("request", method=method, route=route, path=scope.get("path"),
-                            status=status, duration_ms=round(elapsed * 1000, 3))
+                logger.info(
+                    "request",
+                    method=method,
+                    route=route,
+                    path=scope.get("path"),
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 3),
+                )
             structlog.contextvars.clear_contextvars()
 
 

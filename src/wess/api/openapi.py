@@ -36,8 +36,9 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
-    return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": _ref(model)}}}}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+    }
 
 
 UPLOAD_BODY: dict[str, Any] = {
@@ -49,34 +50,67 @@ UPLOAD_BODY: dict[str, Any] = {
         },
     },
     "parameters": [
-        {"name": "name", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "Module name (application/wasm form)."},
-        {"name": "function", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "Default function (application/wasm form)."},
-        {"name": "params", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "Declared parameter types of the default function, e.g. i32,i32."},
-        {"name": "results", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "Declared result types of the default function, e.g. i32."},
+        {
+            "name": "name",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "Module name (application/wasm form).",
+        },
+        {
+            "name": "function",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "Default function (application/wasm form).",
+        },
+        {
+            "name": "params",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "Declared parameter types of the default function, e.g. i32,i32.",
+        },
+        {
+            "name": "results",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "Declared result types of the default function, e.g. i32.",
+        },
     ],
 }
 
 LIST_PARAMETERS: dict[str, Any] = {
     "parameters": [
-        {"name": "limit", "in": "query", "required": False,
-         "schema": {"type": "integer", "minimum": 1}, "description": "Page size."},
-        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "next_cursor of the previous page."},
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1},
+            "description": "Page size.",
+        },
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "next_cursor of the previous page.",
+        },
     ],
 }
 
 
-def responses(success: int, model: type[BaseModel] | None, *problems: int,
-              wasm: bool = False) -> dict[int | str, dict[str, Any]]:
+def responses(
+    success: int, model: type[BaseModel] | None, *problems: int, wasm: bool = False
+) -> dict[int | str, dict[str, Any]]:
     """The documented responses of an operation: its success and its problem statuses."""
     documented: dict[int | str, dict[str, Any]] = {}
     if wasm:
-        documented[success] = {"description": "The module bytes", "content": {
-            "application/wasm": {"schema": {"type": "string", "format": "binary"}}}}
+        documented[success] = {
+            "description": "The module bytes",
+            "content": {"application/wasm": {"schema": {"type": "string", "format": "binary"}}},
+        }
     elif model is not None:
         documented[success] = {"description": "Success", "model": model}
     else:
@@ -94,8 +128,9 @@ def install(app: FastAPI) -> None:
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = get_openapi(title=app.title, version=app.version,
-                                   description=app.description, routes=app.routes)
+            document = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             for model in EXTRA_MODELS:
                 schema = model.model_json_schema(ref_template=REF)

@@ -20,17 +20,22 @@ async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-@router.get("/readyz", summary="Readiness",
-            responses={200: {"model": Health}, 503: {"model": Health}})
+@router.get(
+    "/readyz", summary="Readiness", responses={200: {"model": Health}, 503: {"model": Health}}
+)
 async def readyz(request: Request) -> Response:
     """Storage reachable and every worker running; 503 with the failing checks otherwise."""
     readiness = await state_of(request).health.readiness()
     return json_response(
         {"status": "ready" if readiness.ready else "not ready", "checks": readiness.checks},
-        status=200 if readiness.ready else 503)
+        status=200 if readiness.ready else 503,
+    )
 
 
-@router.get("/metrics", summary="Prometheus metrics",
-            responses={200: {"content": {"text/plain": {}}, "description": "Metrics"}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    responses={200: {"content": {"text/plain": {}}, "description": "Metrics"}},
+)
 async def metrics(request: Request) -> Response:
     return Response(state_of(request).metrics.render(), media_type=CONTENT_TYPE)

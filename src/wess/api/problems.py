@@ -71,8 +71,9 @@ def code_of(exc: BaseException) -> str:
     return exc.code if isinstance(exc, errors.WessError) else errors.WessError.code
 
 
-def problem_body(exc: BaseException, *, request_id: str, instance: str | None = None) -> dict[
-        str, object]:
+def problem_body(
+    exc: BaseException, *, request_id: str, instance: str | None = None
+) -> dict[str, object]:
     """The RFC 9457 document for ``exc``; extension members carry its safe context."""
     kind = kind_of(exc)
     code = code_of(exc)
@@ -93,8 +94,9 @@ def problem_body(exc: BaseException, *, request_id: str, instance: str | None = 
     return body
 
 
-def problem_response(exc: BaseException, *, request_id: str, instance: str | None = None
-                     ) -> Response:
+def problem_response(
+    exc: BaseException, *, request_id: str, instance: str | None = None
+) -> Response:
     body = problem_body(exc, request_id=request_id, instance=instance)
     return Response(
         orjson.dumps(body),

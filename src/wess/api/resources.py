@@ -13,10 +13,10 @@ from wess.workers.runner import RunOutcome
 JSON = "application/json"
 
 
-def json_response(document: Any, *, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> Response:
-    return Response(orjson.dumps(document), status_code=status, media_type=JSON,
-                    headers=headers)
+def json_response(
+    document: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(document), status_code=status, media_type=JSON, headers=headers)
 
 
 def etag(digest: str) -> str:

@@ -25,12 +25,15 @@ class RunCall:
 def parse_run_request(document: Any) -> RunCall:
     """``{"function"?: str, "args"?: [...], "limits"?: {...}}`` -> RunCall."""
     if not isinstance(document, dict):
-        raise InvalidRequest('the body must be a JSON object like {"function": "sum", '
-                             '"args": [1, 2]}')
+        raise InvalidRequest(
+            'the body must be a JSON object like {"function": "sum", "args": [1, 2]}'
+        )
     unknown = document.keys() - RUN_FIELDS
     if unknown:
-        raise InvalidRequest(f"unknown field(s): {', '.join(sorted(unknown))}; "
-                             f"allowed: {', '.join(sorted(RUN_FIELDS))}")
+        raise InvalidRequest(
+            f"unknown field(s): {', '.join(sorted(unknown))}; "
+            f"allowed: {', '.join(sorted(RUN_FIELDS))}"
+        )
     function = document.get("function")
     if function is not None and (not isinstance(function, str) or not function):
         raise InvalidRequest("function must be a non-empty string", field="function")
@@ -47,13 +50,16 @@ def _limits(raw: Any) -> RunLimits | None:
         raise InvalidRequest("limits must be an object", field="limits")
     unknown = raw.keys() - set(LIMIT_FIELDS)
     if unknown:
-        raise InvalidRequest(f"unknown limit(s): {', '.join(sorted(unknown))}; "
-                             f"allowed: {', '.join(LIMIT_FIELDS)}", field="limits")
+        raise InvalidRequest(
+            f"unknown limit(s): {', '.join(sorted(unknown))}; allowed: {', '.join(LIMIT_FIELDS)}",
+            field="limits",
+        )
     values: dict[str, int | None] = {}
     for name in LIMIT_FIELDS:
         value = raw.get(name)
         if value is not None and (type(value) is not int or value < 1):
-            raise InvalidRequest(f"limits.{name} must be a positive whole number",
-                                 field=f"limits.{name}")
+            raise InvalidRequest(
+                f"limits.{name} must be a positive whole number", field=f"limits.{name}"
+            )
         values[name] = value
     return RunLimits(**values)

@@ -32,10 +32,13 @@ class ModuleUpload(_Strict):
     name: str | None = Field(None, min_length=1, max_length=128, examples=["adder"])
     content: str = Field(..., description="The module bytes, base64 (standard alphabet).")
     function: str | None = Field(
-        None, description="Default function, run when a call names none.", examples=["sum"])
+        None, description="Default function, run when a call names none.", examples=["sum"]
+    )
     signature: DeclaredSignature | None = Field(
-        None, description="What the client expects the default function to look like; "
-        "rejected with 422 when the module disagrees.")
+        None,
+        description="What the client expects the default function to look like; "
+        "rejected with 422 when the module disagrees.",
+    )
 
 
 class RunLimitsDocument(_Strict):
@@ -82,7 +85,8 @@ class RunResult(BaseModel):
     stdout: str | None = Field(None, description="Captured WASI stdout, when any.")
     stderr: str | None = Field(None, description="Captured WASI stderr, when any.")
     output_truncated: bool | None = Field(
-        None, description="True when stdout/stderr exceeded the capture limit.")
+        None, description="True when stdout/stderr exceeded the capture limit."
+    )
 
 
 class Problem(BaseModel):

@@ -32,26 +32,31 @@ async def read_upload(request: Request, state: ApiState) -> Upload:
         )
     if kind == JSON_TYPE:
         document = validate(
-            ModuleUpload, parse_json(await read_body(request, limit=state.max_json_body)))
+            ModuleUpload, parse_json(await read_body(request, limit=state.max_json_body))
+        )
         wasm = _base64(document.content)
         if len(wasm) > state.max_module_size:
             raise PayloadTooLarge(
                 f"the module is {len(wasm)} bytes; the limit is {state.max_module_size} bytes",
-                limit=state.max_module_size)
+                limit=state.max_module_size,
+            )
         signature = document.signature
         return Upload(
             wasm=wasm,
             name=document.name,
             default_function=document.function,
-            declared_params=tuple(signature.params) if signature and signature.params is not None
+            declared_params=tuple(signature.params)
+            if signature and signature.params is not None
             else None,
             declared_results=tuple(signature.results)
-            if signature and signature.results is not None else None,
+            if signature and signature.results is not None
+            else None,
         )
     shown = kind or "none"
     raise UnsupportedMediaType(
         f"content-type {shown} is not accepted; send application/wasm (the module bytes) "
-        "or application/json ({\"content\": \"<base64>\", ...})")
+        'or application/json ({"content": "<base64>", ...})'
+    )
 
 
 def _types(raw: str | None, field: str) -> tuple[ValueType, ...] | None:
@@ -63,7 +68,8 @@ def _types(raw: str | None, field: str) -> tuple[ValueType, ...] | None:
     except ValueError:
         allowed = ", ".join(ValueType)
         raise InvalidRequest(
-            f"{field}={raw!r}: each type must be one of {allowed}", field=field) from None
+            f"{field}={raw!r}: each type must be one of {allowed}", field=field
+        ) from None
 
 
 def _base64(text: str) -> bytes:
@@ -71,4 +77,5 @@ def _base64(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidRequest(
-            "content must be the module bytes in standard base64", field="content") from None
+            "content must be the module bytes in standard base64", field="content"
+        ) from None

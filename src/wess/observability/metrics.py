@@ -10,8 +10,22 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -26,54 +40,89 @@ class Metrics:
         r = self.registry
         # HTTP
         self.http_requests = Counter(
-            "wess_http_requests_total", "HTTP requests by route template and status.",
-            ["method", "route", "status"], registry=r)
+            "wess_http_requests_total",
+            "HTTP requests by route template and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
         self.http_latency = Histogram(
-            "wess_http_request_duration_seconds", "HTTP request latency by route template.",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=r)
+            "wess_http_request_duration_seconds",
+            "HTTP request latency by route template.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.errors = Counter(
-            "wess_errors_total", "Errors answered, by stable error code.", ["code"], registry=r)
+            "wess_errors_total", "Errors answered, by stable error code.", ["code"], registry=r
+        )
         # storage
         self.storage_ops = Counter(
-            "wess_storage_operations_total", "Storage operations by kind and outcome.",
-            ["op", "outcome"], registry=r)
+            "wess_storage_operations_total",
+            "Storage operations by kind and outcome.",
+            ["op", "outcome"],
+            registry=r,
+        )
         self.storage_latency = Histogram(
-            "wess_storage_operation_duration_seconds", "Storage operation latency.",
-            ["op"], buckets=LATENCY_BUCKETS, registry=r)
+            "wess_storage_operation_duration_seconds",
+            "Storage operation latency.",
+            ["op"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.integrity_errors = Counter(
             "wess_integrity_errors_total",
             "Stored modules whose bytes failed verification (digest or backend checksum).",
-            registry=r)
+            registry=r,
+        )
         self.writer_batch_size = Histogram(
-            "wess_writer_batch_jobs", "Jobs per group-committed write batch.",
-            buckets=BATCH_BUCKETS, registry=r)
+            "wess_writer_batch_jobs",
+            "Jobs per group-committed write batch.",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
         # caches
         self.cache_hits = Counter(
-            "wess_cache_hits_total", "Cache hits by cache.", ["cache"], registry=r)
+            "wess_cache_hits_total", "Cache hits by cache.", ["cache"], registry=r
+        )
         self.cache_misses = Counter(
-            "wess_cache_misses_total", "Cache misses by cache.", ["cache"], registry=r)
+            "wess_cache_misses_total", "Cache misses by cache.", ["cache"], registry=r
+        )
         self.cache_evictions = Counter(
-            "wess_cache_evictions_total", "Cache evictions by cache.", ["cache"], registry=r)
+            "wess_cache_evictions_total", "Cache evictions by cache.", ["cache"], registry=r
+        )
         self.cache_bytes = Gauge(
-            "wess_cache_bytes", "Bytes held by each cache.", ["cache"], registry=r)
+            "wess_cache_bytes", "Bytes held by each cache.", ["cache"], registry=r
+        )
         self.cache_entries = Gauge(
-            "wess_cache_entries", "Entries held by each cache.", ["cache"], registry=r)
+            "wess_cache_entries", "Entries held by each cache.", ["cache"], registry=r
+        )
         # runtime
         self.compile_seconds = Histogram(
-            "wess_compile_duration_seconds", "Time to compile a module with wasmtime.",
-            buckets=LATENCY_BUCKETS, registry=r)
+            "wess_compile_duration_seconds",
+            "Time to compile a module with wasmtime.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.execution_seconds = Histogram(
-            "wess_execution_duration_seconds", "Time spent running guest code, by outcome.",
-            ["outcome"], buckets=LATENCY_BUCKETS, registry=r)
+            "wess_execution_duration_seconds",
+            "Time spent running guest code, by outcome.",
+            ["outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.invocations = Counter(
-            "wess_invocations_total", "Function invocations by outcome.", ["outcome"],
-            registry=r)
+            "wess_invocations_total", "Function invocations by outcome.", ["outcome"], registry=r
+        )
         # queues
         self.queue_depth = Gauge(
-            "wess_queue_depth", "Jobs waiting in each bounded queue.", ["queue"], registry=r)
+            "wess_queue_depth", "Jobs waiting in each bounded queue.", ["queue"], registry=r
+        )
         self.queue_rejections = Counter(
-            "wess_queue_rejections_total", "Jobs refused because a queue was full.", ["queue"],
-            registry=r)
+            "wess_queue_rejections_total",
+            "Jobs refused because a queue was full.",
+            ["queue"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""

@@ -8,7 +8,6 @@ import uuid
 
 import requests
 from behave import given, then, when
-
 from tests.fixtures import wasm
 
 TIMEOUT = 30
@@ -35,15 +34,18 @@ def _names(cell: str) -> list[str]:
 
 @when('sending the wasm "{module}" to create a new WasmModule')
 def create_module(context, module):
-    context.response = requests.post(context.url, data=json.dumps(context.wasm_modules[module]),
-                                     timeout=TIMEOUT)
+    context.response = requests.post(
+        context.url, data=json.dumps(context.wasm_modules[module]), timeout=TIMEOUT
+    )
 
 
 @when('sending the wasm "{module}" to update the ID "{alias}"')
 def update_module(context, module, alias):
-    context.response = requests.put(f"{context.url}/{context.ids[alias]}",
-                                    data=json.dumps(context.wasm_modules[module]),
-                                    timeout=TIMEOUT)
+    context.response = requests.put(
+        f"{context.url}/{context.ids[alias]}",
+        data=json.dumps(context.wasm_modules[module]),
+        timeout=TIMEOUT,
+    )
 
 
 @when('sending the ID "{alias}" to delete')
@@ -58,14 +60,16 @@ def read_module(context, alias):
 
 @when('running the ID "{alias}" with args "{args}"')
 def run_module(context, alias, args):
-    context.response = requests.post(f"{context.url}/{context.ids[alias]}", data=args,
-                                     timeout=TIMEOUT)
+    context.response = requests.post(
+        f"{context.url}/{context.ids[alias]}", data=args, timeout=TIMEOUT
+    )
 
 
 @when('sending "{method}" to "{path}" with body "{body}"')
 def send_raw(context, method, path, body):
-    context.response = requests.request(method, f"{context.url}{path}", data=body or None,
-                                        timeout=TIMEOUT)
+    context.response = requests.request(
+        method, f"{context.url}{path}", data=body or None, timeout=TIMEOUT
+    )
 
 
 @when('sending "{method}" to "{path}" with body ""')
@@ -77,7 +81,8 @@ def send_raw_empty(context, method, path):
 def check_status(context, status):
     result = context.response.status_code
     assert result == int(status), (
-        f"the status should be {status} but was {result}: {context.response.text}")
+        f"the status should be {status} but was {result}: {context.response.text}"
+    )
 
 
 @then("the response body matches the default UUID")
@@ -104,7 +109,8 @@ def check_message(context, expected):
 @then("the body is a message")
 def check_message_shape(context):
     body = context.response.json()
-    assert set(body) == {"message"} and isinstance(body["message"], str), body
+    assert set(body) == {"message"}, body
+    assert isinstance(body["message"], str), body
 
 
 @then('Wess must log the "{operation}" operation with the ID "{alias}"')

@@ -6,7 +6,6 @@ import json
 
 import requests
 from behave import then, when
-
 from tests.fixtures import wasm
 
 TIMEOUT = 30
@@ -15,15 +14,20 @@ WASM = {"content-type": "application/wasm"}
 
 @when('uploading "{module}" to /v1 with function "{function}"')
 def upload(context, module, function):
-    context.response = requests.post(f"{context.url}/v1/modules", data=wasm(module),
-                                     params={"function": function}, headers=WASM,
-                                     timeout=TIMEOUT)
+    context.response = requests.post(
+        f"{context.url}/v1/modules",
+        data=wasm(module),
+        params={"function": function},
+        headers=WASM,
+        timeout=TIMEOUT,
+    )
 
 
 @when('uploading raw bytes "{text}" to /v1')
 def upload_raw(context, text):
-    context.response = requests.post(f"{context.url}/v1/modules", data=text.encode(),
-                                     headers=WASM, timeout=TIMEOUT)
+    context.response = requests.post(
+        f"{context.url}/v1/modules", data=text.encode(), headers=WASM, timeout=TIMEOUT
+    )
 
 
 @then("the response has a Location and an ETag")
@@ -44,14 +48,18 @@ def save_resource_id(context, alias):
 def run(context, function, alias, args):
     context.response = requests.post(
         f"{context.url}/v1/modules/{context.ids[alias]}/run",
-        json={"function": function, "args": json.loads(args)}, timeout=TIMEOUT)
+        json={"function": function, "args": json.loads(args)},
+        timeout=TIMEOUT,
+    )
 
 
-@when("running \"{function}\" of \"{alias}\" with limits '{limits}' on /v1")
+@when('running "{function}" of "{alias}" with limits \'{limits}\' on /v1')
 def run_with_limits(context, function, alias, limits):
     context.response = requests.post(
         f"{context.url}/v1/modules/{context.ids[alias]}/run",
-        json={"function": function, "limits": json.loads(limits)}, timeout=TIMEOUT)
+        json={"function": function, "limits": json.loads(limits)},
+        timeout=TIMEOUT,
+    )
 
 
 @then('the results are "{expected}"')
@@ -61,8 +69,12 @@ def check_results(context, expected):
 
 @when('replacing "{alias}" with "{module}" on /v1')
 def replace(context, alias, module):
-    context.response = requests.put(f"{context.url}/v1/modules/{context.ids[alias]}",
-                                    data=wasm(module), headers=WASM, timeout=TIMEOUT)
+    context.response = requests.put(
+        f"{context.url}/v1/modules/{context.ids[alias]}",
+        data=wasm(module),
+        headers=WASM,
+        timeout=TIMEOUT,
+    )
 
 
 @then('the resource revision is "{revision}"')
@@ -72,14 +84,16 @@ def check_revision(context, revision):
 
 @when('deleting "{alias}" on /v1')
 def delete(context, alias):
-    context.response = requests.delete(f"{context.url}/v1/modules/{context.ids[alias]}",
-                                       timeout=TIMEOUT)
+    context.response = requests.delete(
+        f"{context.url}/v1/modules/{context.ids[alias]}", timeout=TIMEOUT
+    )
 
 
 @when('reading "{alias}" on /v1')
 def read(context, alias):
-    context.response = requests.get(f"{context.url}/v1/modules/{context.ids[alias]}",
-                                    timeout=TIMEOUT)
+    context.response = requests.get(
+        f"{context.url}/v1/modules/{context.ids[alias]}", timeout=TIMEOUT
+    )
 
 
 @then('the response is a problem "{status}" "{code}"')

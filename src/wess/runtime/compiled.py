@@ -1,0 +1,106 @@
+"""Compiled modules, and the cache that keeps them by digest within a byte budget.
+
+Least recently used entries leave first once the byte budget is exceeded; an entry
+larger than the whole budget is not kept. Thread-safe: invocations on many threads
+look programs up while the compile pool adds them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import wasmtime
+
+from wess.runtime.analysis import ModuleAnalysis
+from wess.runtime.growguard import Footprint
+from wess.runtime.observer import RuntimeObserver
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Compiled:
+    """A module compiled once and linked once: everything a call needs.
+
+    ``pre`` is the module with its imports resolved, instantiated afresh per call;
+    ``guarded`` says refused grows are recorded (see ``growguard``); ``exports`` holds
+    every export name, callable or not; ``size`` is what it counts against the cache.
+    """
+
+    digest: str
+    module: wasmtime.Module
+    pre: wasmtime.InstancePre
+    analysis: ModuleAnalysis
+    footprint: Footprint
+    guarded: bool
+    exports: frozenset[str]
+    size: int
+
+
+class CompiledModuleCache(Generic[T]):
+    """``digest -> (value, size)`` under a byte budget, least recently used first out."""
+
+    def __init__(self, budget: int, observer: RuntimeObserver) -> None:
+        self._budget = budget
+        self._observer = observer
+        self._entries: OrderedDict[str, tuple[T, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> T | None:
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            self._entries.move_to_end(digest)
+            return entry[0]
+
+    def put(self, digest: str, value: T, size: int) -> None:
+        evicted: list[str] = []
+        with self._lock:
+            previous = self._entries.pop(digest, None)
+            if previous is not None:
+                self._bytes -= previous[1]
+            if size <= self._budget:
+                self._entries[digest] = (value, size)
+                self._bytes += size
+            while self._bytes > self._budget:
+                oldest, (_, oldest_size) = self._entries.popitem(last=False)
+                self._bytes -= oldest_size
+                evicted.append(oldest)
+            total, entries = self._bytes, len(self._entries)
+        for digest_out in evicted:
+            self._observer.evicted(digest_out)
+        self._observer.cache_size(total, entries)
+
+    def discard(self, digest: str) -> bool:
+        """Drop ``digest``; True if it was held."""
+        with self._lock:
+            entry = self._entries.pop(digest, None)
+            if entry is not None:
+                self._bytes -= entry[1]
+            total, entries = self._bytes, len(self._entries)
+        if entry is None:
+            return False
+        self._observer.evicted(digest)
+        self._observer.cache_size(total, entries)
+        return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+        self._observer.cache_size(0, 0)
+
+    @property
+    def total_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, digest: object) -> bool:
+        return digest in self._entries

@@ -1,0 +1,75 @@
+"""One call's result, and the shape both call paths share.
+
+A call path turns a compiled module and one of its functions into a ``Caller``:
+``sandbox.Sandbox`` through wasmtime-py's documented API, ``fastcall.FastPath``
+through wasmtime's C API. Both give identical results and raise identical errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
+
+from wess.models import FunctionSignature
+from wess.runtime.codec import Encoder, JsonValue, Number
+from wess.runtime.compiled import Compiled
+from wess.runtime.engine import UNMETERED_FUEL, EpochTicker
+from wess.runtime.limits import Limits
+
+
+class Invocation(NamedTuple):
+    """What one call returned.
+
+    ``results`` are JSON-safe; ``duration_us`` covers instantiation and the call;
+    ``fuel_used`` is None unless a fuel limit applied; ``stdout``/``stderr`` hold what
+    a WASI guest wrote, up to ``max_output`` bytes each, and ``output_truncated`` says
+    some was dropped. A NamedTuple rather than a frozen dataclass: it is built on
+    every call, and costs a third as much to build.
+    """
+
+    results: list[JsonValue]
+    duration_us: int
+    fuel_used: int | None = None
+    stdout: bytes = b""
+    stderr: bytes = b""
+    output_truncated: bool = False
+
+
+class Caller(Protocol):
+    """Runs one function in a fresh instance under ``limits``; ``path`` names how."""
+
+    path: str
+
+    def __call__(self, values: Sequence[Number], limits: Limits) -> Invocation: ...
+
+
+class CallPath(Protocol):
+    """Builds callers; ``None`` when this path does not apply to the module."""
+
+    def caller(
+        self, compiled: Compiled, signature: FunctionSignature, encode: Encoder
+    ) -> Caller | None: ...
+
+
+class Budgets:
+    """The fuel and epoch deadline a Store gets for some limits.
+
+    Remembers the last limits seen, so calls under the same limits (the common case)
+    skip the arithmetic.
+    """
+
+    def __init__(self, ticker: EpochTicker) -> None:
+        self._ticker = ticker
+        self._last: tuple[Limits | None, int, int] = (None, 0, 0)
+        self.longest = 0
+        """The most ticks any Store was given: enough epochs to interrupt every call."""
+
+    def of(self, limits: Limits) -> tuple[int, int]:
+        last = self._last
+        if last[0] is limits:
+            return last[1], last[2]
+        fuel = limits.fuel if limits.fuel is not None else UNMETERED_FUEL
+        ticks = self._ticker.deadline_ticks(limits.timeout_ms)
+        self.longest = max(self.longest, ticks)
+        self._last = (limits, fuel, ticks)
+        return fuel, ticks

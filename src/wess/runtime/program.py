@@ -1,0 +1,132 @@
+"""Programs and their functions: what a caller holds after ``Runtime.load``.
+
+A ``Program`` is a compiled, linked module; ``Program.function(name)`` gives a
+``Function`` whose argument decoder, result encoder and caller were built once.
+Every call runs in a fresh Store and instance, so no state survives between calls.
+``Function.invoke`` may be called from many threads at once: wasmtime releases the
+GIL while guest code runs, so long calls on different threads run in parallel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+
+from wess.errors import FunctionNotFound
+from wess.models import FunctionSignature
+from wess.runtime.analysis import ModuleAnalysis
+from wess.runtime.codec import JsonValue, Number, decoder_for
+from wess.runtime.compiled import Compiled
+from wess.runtime.invocation import Caller, Invocation
+from wess.runtime.limits import Limits
+
+CallerFactory = Callable[[Compiled, FunctionSignature], Caller]
+
+
+class RuntimeState:
+    """What a Program needs from its Runtime: the default limits and whether it is open."""
+
+    __slots__ = ("closed", "limits")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.closed = False
+
+
+class Function:
+    """One callable export. ``fn(1, 2)`` returns the results; ``fn.invoke`` returns an
+    ``Invocation`` with timings, fuel and captured output."""
+
+    __slots__ = ("_call", "_decode", "_state", "name", "signature")
+
+    def __init__(self, signature: FunctionSignature, caller: Caller, state: RuntimeState) -> None:
+        self.name = signature.name
+        self.signature = signature
+        self._decode = decoder_for(signature)
+        self._call = caller
+        self._state = state
+
+    def __call__(self, *args: object) -> list[JsonValue]:
+        state = self._state
+        if state.closed:
+            raise RuntimeError("the runtime is closed")
+        return self._call(self._decode(args), state.limits).results
+
+    def __repr__(self) -> str:
+        return f"<Function {self.signature.describe()}>"
+
+    @property
+    def call_path(self) -> str:
+        """``"fast"`` (wasmtime's C API) or ``"documented"`` (wasmtime-py, for WASI)."""
+        return self._call.path
+
+    def decode(self, args: object) -> Sequence[Number]:
+        """The wasm values for JSON ``args``; ``InvalidArguments`` if they do not fit."""
+        return self._decode(args)
+
+    def invoke(self, args: object, *, limits: Limits | None = None) -> Invocation:
+        """Call with JSON ``args`` under ``limits`` (the Runtime's when None).
+
+        The limits are applied as given; build lowered ones with ``Limits.narrowed``.
+        """
+        return self.invoke_values(self._decode(args), limits=limits)
+
+    def invoke_values(
+        self, values: Sequence[Number], *, limits: Limits | None = None
+    ) -> Invocation:
+        """Call with values already decoded by ``decode``."""
+        state = self._state
+        if state.closed:
+            raise RuntimeError("the runtime is closed")
+        return self._call(values, limits if limits is not None else state.limits)
+
+
+class Program:
+    """A validated, compiled and linked module, shared by every call of it."""
+
+    def __init__(self, compiled: Compiled, callers: CallerFactory, state: RuntimeState) -> None:
+        self._compiled = compiled
+        self._callers = callers
+        self._state = state
+        self._by_name = {f.name: f for f in compiled.analysis.functions}
+        self._functions: dict[str, Function] = {}
+        self.functions: Mapping[str, FunctionSignature] = MappingProxyType(self._by_name)
+
+    def __repr__(self) -> str:
+        return f"<Program {self.digest} functions={list(self._by_name)}>"
+
+    @property
+    def digest(self) -> str:
+        return self._compiled.digest
+
+    @property
+    def analysis(self) -> ModuleAnalysis:
+        return self._compiled.analysis
+
+    @property
+    def compiled(self) -> Compiled:
+        return self._compiled
+
+    def function(self, name: str) -> Function:
+        """The callable export ``name``; ``FunctionNotFound`` if there is none."""
+        function = self._functions.get(name)
+        if function is not None:
+            return function
+        signature = self._by_name.get(name)
+        if signature is None:
+            raise self._not_found(name)
+        function = Function(signature, self._callers(self._compiled, signature), self._state)
+        return self._functions.setdefault(name, function)
+
+    def _not_found(self, name: str) -> FunctionNotFound:
+        callable_names = ", ".join(self._by_name) or "none"
+        if name in self._compiled.exports:
+            return FunctionNotFound(
+                f"the export {name!r} is not callable: Wess calls functions whose "
+                f"parameters and results are all i32, i64, f32 or f64; callable: "
+                f"{callable_names}",
+                function=name,
+            )
+        return FunctionNotFound(
+            f"the module exports no function {name!r}; callable: {callable_names}", function=name
+        )

@@ -1,0 +1,238 @@
+"""The Runner: the HTTP server's only path to the runtime, bounded and measured.
+
+Invocations run on their own thread pool (wasmtime releases the GIL while guest code
+runs, so they run in parallel); compiles and analyses on a separate small pool, so a
+large upload never delays calls. At most ``max_pending`` invocations may be waiting
+or running at once: one more is refused with ``Overloaded`` straight away. The first
+calls of a module not yet compiled share one compile (single flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from types import TracebackType
+
+from wess.errors import Overloaded, WessError
+from wess.messages import ModuleChanged
+from wess.models import ModuleRecord
+from wess.observability.metrics import Metrics
+from wess.runtime import Function, Invocation, Limits, ModuleAnalysis, Program, Runtime
+from wess.runtime.codec import JsonValue, Number
+
+QUEUE = "runner"
+CACHE = "compiled"
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """One completed invocation, ready to be answered."""
+
+    results: list[JsonValue]
+    function: str
+    duration_us: int
+    fuel_used: int | None
+    stdout: bytes
+    stderr: bytes
+    output_truncated: bool
+
+
+class MetricsObserver:
+    """The runtime's events as Prometheus metrics (cache="compiled")."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def compiled(self, digest: str, seconds: float) -> None:
+        self._metrics.compile_seconds.observe(seconds)
+
+    def cache_hit(self) -> None:
+        self._metrics.cache_hits.labels(cache=CACHE).inc()
+
+    def cache_miss(self) -> None:
+        self._metrics.cache_misses.labels(cache=CACHE).inc()
+
+    def evicted(self, digest: str) -> None:
+        self._metrics.cache_evictions.labels(cache=CACHE).inc()
+
+    def cache_size(self, total_bytes: int, entries: int) -> None:
+        self._metrics.cache_bytes.labels(cache=CACHE).set(total_bytes)
+        self._metrics.cache_entries.labels(cache=CACHE).set(entries)
+
+
+class Runner:
+    """Runs functions of stored modules off the event loop. Use ``async with``."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        metrics: Metrics,
+        workers: int | None = None,
+        max_pending: int = 256,
+        compile_workers: int = 1,
+    ) -> None:
+        self._runtime = runtime
+        self._metrics = metrics
+        self._workers = workers or os.cpu_count() or 2
+        self._compile_workers = compile_workers
+        self._max_pending = max_pending
+        self._pending = 0
+        self._observer = MetricsObserver(metrics)
+        self._compiling: dict[str, asyncio.Future[Program]] = {}
+        self._invoke_pool: ThreadPoolExecutor | None = None
+        self._compile_pool: ThreadPoolExecutor | None = None
+        self._depth = metrics.queue_depth.labels(queue=QUEUE)
+
+    async def __aenter__(self) -> Runner:
+        self._invoke_pool = ThreadPoolExecutor(self._workers, thread_name_prefix="wess-run")
+        self._compile_pool = ThreadPoolExecutor(
+            self._compile_workers, thread_name_prefix="wess-compile"
+        )
+        self._runtime.observe(self._observer)
+        self._depth.set(0)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        pools = [p for p in (self._invoke_pool, self._compile_pool) if p is not None]
+        self._invoke_pool = self._compile_pool = None
+        self._runtime.unobserve(self._observer)
+        for pool in pools:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+    @property
+    def running(self) -> bool:
+        return self._invoke_pool is not None
+
+    @property
+    def pending(self) -> int:
+        """Invocations waiting or running now."""
+        return self._pending
+
+    # -- modules ------------------------------------------------------------------------------
+
+    async def analyze(self, wasm: bytes) -> ModuleAnalysis:
+        """The functions and imports of an upload; compiles it in the compile pool."""
+        pool = self._pool(self._compile_pool)
+        return await asyncio.get_running_loop().run_in_executor(pool, self._runtime.analyze, wasm)
+
+    def on_module_changed(self, event: ModuleChanged) -> None:
+        """Forget the compiled module a change replaced or deleted."""
+        previous = event.previous_digest
+        if previous is not None and previous != event.digest:
+            self._runtime.evict(previous)
+
+    async def _program(self, record: ModuleRecord) -> Program:
+        program = self._runtime.cached(record.digest)
+        if program is not None:
+            return program
+        compiling = self._compiling.get(record.digest)
+        if compiling is None:
+            load = partial(self._runtime.load, record.wasm, digest=record.digest)
+            compiling = asyncio.get_running_loop().run_in_executor(
+                self._pool(self._compile_pool), load
+            )
+            self._compiling[record.digest] = compiling
+            compiling.add_done_callback(partial(self._compiled, record.digest))
+        return await asyncio.shield(compiling)
+
+    def _compiled(self, digest: str, future: asyncio.Future[Program]) -> None:
+        self._compiling.pop(digest, None)
+        if not future.cancelled():
+            future.exception()  # retrieved here, so no waiter left behind is ever warned
+
+    # -- invocations --------------------------------------------------------------------------
+
+    async def run(
+        self,
+        record: ModuleRecord,
+        function: str,
+        args: Sequence[object],
+        *,
+        limits: Limits | None = None,
+    ) -> RunOutcome:
+        """Run ``function`` of ``record`` with JSON ``args`` in a fresh sandbox.
+
+        ``limits`` may only lower the runtime's (``InvalidRequest`` otherwise). Raises
+        ``Overloaded`` at once when ``max_pending`` invocations are already in.
+        """
+        pool = self._pool(self._invoke_pool)
+        if self._pending >= self._max_pending:
+            self._metrics.queue_rejections.labels(queue=QUEUE).inc()
+            raise Overloaded(
+                f"{self._pending} invocations are waiting or running, the most the runner "
+                f"takes; retry later",
+                retry_after=1,
+                queue=QUEUE,
+            )
+        self._acquire()
+        submitted: Future[tuple[Invocation | WessError, float]] | None = None
+        try:
+            program = await self._program(record)
+            target = program.function(function)
+            values = target.decode(args)
+            ceiling = self._runtime.limits
+            applied = ceiling if limits is None or limits is ceiling else limits.within(ceiling)
+            submitted = pool.submit(_invoke, target, values, applied)
+            result, seconds = await asyncio.wrap_future(submitted)
+        finally:
+            if submitted is None or submitted.done():
+                self._release()
+            else:  # the caller gave up; the slot frees when the guest really stops
+                loop = asyncio.get_running_loop()
+                submitted.add_done_callback(lambda _: _call_soon(loop, self._release))
+        outcome = "ok" if isinstance(result, Invocation) else result.code
+        self._metrics.execution_seconds.labels(outcome=outcome).observe(seconds)
+        self._metrics.invocations.labels(outcome=outcome).inc()
+        if not isinstance(result, Invocation):
+            raise result
+        return RunOutcome(
+            results=result.results,
+            function=function,
+            duration_us=result.duration_us,
+            fuel_used=result.fuel_used,
+            stdout=result.stdout,
+            stderr=result.stderr,
+            output_truncated=result.output_truncated,
+        )
+
+    def _acquire(self) -> None:
+        self._pending += 1
+        self._depth.set(self._pending)
+
+    def _release(self) -> None:
+        self._pending -= 1
+        self._depth.set(self._pending)
+
+    def _pool(self, pool: ThreadPoolExecutor | None) -> ThreadPoolExecutor:
+        if pool is None:
+            raise RuntimeError("the runner is not running; use `async with runner:`")
+        return pool
+
+
+def _invoke(
+    target: Function, values: Sequence[Number], limits: Limits
+) -> tuple[Invocation | WessError, float]:
+    """Runs on a pool thread; returns the error instead of raising it, with the time."""
+    start = time.perf_counter()
+    try:
+        result: Invocation | WessError = target.invoke_values(values, limits=limits)
+    except WessError as exc:
+        result = exc
+    return result, time.perf_counter() - start
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is counting any more
+        loop.call_soon_threadsafe(callback)
