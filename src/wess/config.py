@@ -46,8 +46,8 @@ class ServerSettings(_Section):
 
 class DatabaseSettings(_Section):
     path: Path = Field(Path("./data"), description="Directory of the embedded RocksDB store.")
-    url: str = Field(
-        "", description="Storage URL (memory://, rocksdb:///path); empty means RocksDB at path."
+    url: str | None = Field(
+        None, description="Storage URL (memory://, rocksdb:///path); unset: RocksDB at path."
     )
 
     @property

@@ -1,0 +1,51 @@
+"""Damage behind Wess's back: a module whose bytes no longer match its digest never runs."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import rocksdict
+
+from tests.api.conftest import assert_problem, make_settings, open_client
+from tests.fixtures import wasm
+from wess.storage.rocks import WASM as WASM_PREFIX
+
+
+def tamper(path, module_id: str, data: bytes) -> None:
+    """Overwrite a module's stored bytes with the raw RocksDB API, as a disk fault might."""
+    options = rocksdict.Options(raw_mode=True)
+    db = rocksdict.Rdict(str(path), options=options)
+    try:
+        key = WASM_PREFIX + str(UUID(module_id)).encode()
+        assert db.get(key) is not None, "the key layout changed: update this test"
+        db.put(key, data)
+    finally:
+        db.close()
+
+
+async def test_tampered_module_is_500_integrity_error_and_never_runs(tmp_path):
+    """Reads verify the digest: 500 integrity_error, counted, and the guest is not run."""
+    settings = make_settings(WESS_DATABASE_URL="", WESS_DB_PATH=str(tmp_path / "db"))
+    async with open_client(settings) as client:
+        created = await client.post(
+            "/v1/modules", content=wasm("sum"), headers={"content-type": "application/wasm"}
+        )
+        module_id = created.json()["id"]
+    # Same length, different bytes, still a valid module: only the digest can tell.
+    forged = wasm("sum").replace(b"\x6a", b"\x6b")  # i32.add -> i32.sub
+    assert forged != wasm("sum")
+    tamper(tmp_path / "db", module_id, forged)
+
+    async with open_client(settings) as client:
+        run = await client.post(f"/v1/modules/{module_id}/run", json={"args": [5, 3]})
+        body = assert_problem(run, 500, "integrity_error")
+        assert module_id in body["detail"]
+        assert_problem(await client.get(f"/v1/modules/{module_id}/wasm"), 500, "integrity_error")
+        legacy = await client.post(f"/{module_id}", content=b"[5, 3]")
+        assert legacy.status_code == 500
+        metrics = (await client.get("/metrics")).text
+        assert "wess_integrity_errors_total 3.0" in metrics
+        invocations = [
+            line for line in metrics.splitlines() if line.startswith("wess_invocations_total{")
+        ]
+        assert invocations == []
