@@ -1,0 +1,1 @@
+"""Security: the server secret, and (later) authentication, authorization and audit."""
