@@ -75,12 +75,37 @@ class RunnerSettings(_Section):
     fuel: int | None = Field(
         None, ge=1, description="Fuel per call (instruction budget); unset means unmetered."
     )
-    workers: int = Field(0, ge=0, le=256, description="Invocation threads (0: one per core).")
+    workers: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Invocation threads (0: two per core, so one module "
+        "using every core still leaves threads for others).",
+    )
+    module_concurrency: int = Field(
+        0, ge=0, le=256, description="Calls of one module running at once (0: one per core)."
+    )
+    module_queue: int = Field(
+        64, ge=0, le=100_000, description="Calls of one module waiting for a slot before 503."
+    )
+    inline_fuel: int = Field(
+        100_000,
+        ge=0,
+        description="Fuel budget of the inline lane: calls that finish "
+        "within it run on the event loop, others move to the pool (0: always the pool).",
+    )
     channel_size: int = Field(
         256, ge=1, le=100_000, description="Invocations waiting or running before 503."
     )
     cache_size: int = Field(
         256 << 20, ge=0, description="Byte budget of the compiled-module cache."
+    )
+    prewarm: int = Field(
+        32,
+        ge=0,
+        le=10_000,
+        description="Most-invoked modules whose AOT artifacts load at start-up, "
+        "in the background (0: none).",
     )
 
 
@@ -98,6 +123,15 @@ class LimitsSettings(_Section):
         64 << 10, ge=0, le=16 << 20, description="Captured stdout/stderr per call, bytes."
     )
     max_page_size: int = Field(1000, ge=1, le=100_000, description="Largest listing page.")
+    compile_cpu_seconds: int = Field(
+        5, ge=1, le=3600, description="CPU time one compile of a module may use, s (422 past it)."
+    )
+    compile_memory: int = Field(
+        1 << 30,
+        ge=16 << 20,
+        le=64 << 30,
+        description="Memory one compile may add to its worker process, bytes (422 past it).",
+    )
 
     @property
     def max_json_body(self) -> int:

@@ -27,6 +27,10 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── Trap
     │   ├── MemoryLimitExceeded
     │   └── ExecutionTimeout
+    ├── Unauthenticated                 no credentials, or credentials that do not verify
+    ├── PermissionDenied                authenticated, but the role lacks the permission
+    ├── RateLimited                     a client or key sent too many requests; retry later
+    ├── QuotaExceeded                   a namespace used up a quota; waiting does not help
     ├── Overloaded                      a bounded queue is full; retry later
     ├── StorageError
     │   ├── StorageUnavailable
@@ -154,6 +158,48 @@ class MemoryLimitExceeded(ExecutionError):
 
 class ExecutionTimeout(ExecutionError):
     code = "timeout"
+
+
+# -- access -----------------------------------------------------------------------------------
+
+
+class Unauthenticated(WessError):
+    """The credentials are missing or do not verify.
+
+    ``reason`` (a ``wess.security.failures.AuthFailure`` value) and ``subject`` (the key
+    id or ``kid`` presented, if any) are for logs and ``wess_auth_failures_total{reason}``
+    only. They are attributes, not context, because context reaches the response body,
+    and a response must not tell an unknown key from a wrong secret.
+    """
+
+    code = "unauthenticated"
+
+    def __init__(self, detail: str, *, reason: str, subject: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.subject = subject
+
+
+class PermissionDenied(WessError):
+    """The caller is known but its role lacks the permission (never for other namespaces)."""
+
+    code = "permission_denied"
+
+
+class RateLimited(WessError):
+    """A client or key exceeded its rate limit. ``retry_after`` is in whole seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int, **context: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **context)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(WessError):
+    """A namespace reached a quota (modules, bytes); deleting or a larger quota helps."""
+
+    code = "quota_exceeded"
 
 
 # -- capacity and storage ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
-from wess.models import FunctionSignature, LegacyMetadata
+from wess.models import FunctionSignature, LegacyMetadata, SealedArtifact
 
 MESSAGE_VERSION = 1
 
@@ -28,6 +28,8 @@ class ModuleContent:
     functions: tuple[FunctionSignature, ...]
     default_function: str | None = None
     legacy_metadata: LegacyMetadata | None = None
+    artifact: SealedArtifact | None = None
+    """The module compiled while it was validated, committed in the same batch."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +69,30 @@ class DeleteModule:
     kind: Literal["delete"] = "delete"
 
 
-WriteJob = CreateModule | UpdateModule | DeleteModule
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreArtifact:
+    """Keep an artifact compiled after the upload (say, for a new wasmtime) beside its
+    module; refused unless the module still holds the bytes it was compiled from."""
+
+    module_id: UUID
+    artifact: SealedArtifact
+    request_id: str | None = None
+    version: int = MESSAGE_VERSION
+    kind: Literal["store_artifact"] = "store_artifact"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordUsage:
+    """Add invocation counts, gathered in memory since the last flush, to the store."""
+
+    counts: tuple[tuple[UUID, int], ...]
+    version: int = MESSAGE_VERSION
+    kind: Literal["record_usage"] = "record_usage"
+
+
+ModuleJob = CreateModule | UpdateModule | DeleteModule | StoreArtifact
+"""A job about one module, checked against that module as it stands."""
+WriteJob = ModuleJob | RecordUsage
 
 
 class ChangeKind(StrEnum):

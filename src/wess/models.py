@@ -94,6 +94,19 @@ class ModuleRecord:
         return self.info.digest
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SealedArtifact:
+    """A module compiled ahead of time for one engine ``flavor``, sealed by the runtime.
+
+    Opaque to storage and the workers: only the runtime that sealed it can check and
+    load ``data``. ``digest`` is the content digest of the module it was compiled from.
+    """
+
+    digest: str
+    flavor: str
+    data: bytes = field(repr=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """One page of a listing; ``next_cursor`` is None on the last page."""

@@ -7,11 +7,15 @@ server stops accepting first, then the Writer drains its queue, then the store c
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import signal
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from types import FrameType
+from urllib.parse import unquote, urlsplit
 
 import structlog
 import uvicorn
@@ -24,11 +28,17 @@ from wess.errors import StorageUnavailable, WessError
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.runtime import Limits, Runtime, RuntimeConfig
+from wess.runtime.artifact import ArtifactSealer
+from wess.runtime.isolated import IsolatedCompiler
+from wess.security.secrets import SECRET_BYTES, ServerSecret
 from wess.service import ModuleService
 from wess.storage import open_repository
 from wess.storage.instrumented import InstrumentedRepository
+from wess.workers.loader import ProgramLoader
 from wess.workers.reader import Reader
 from wess.workers.runner import Runner
+from wess.workers.usage import UsageCounter
+from wess.workers.warmup import Warmup
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
@@ -53,6 +63,24 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
     )
 
 
+def server_secret(settings: Settings) -> ServerSecret:
+    """The server secret, kept beside the data (in the RocksDB directory). A memory://
+    store keeps nothing across restarts, so it gets a throwaway secret."""
+    url = urlsplit(settings.database.effective_url)
+    if url.scheme == "rocksdb":
+        return ServerSecret.load_or_create(Path(unquote(url.path)))
+    return ServerSecret(secrets.token_bytes(SECRET_BYTES))
+
+
+def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
+    """Compile worker processes for ``runtime``'s engine, under the configured caps."""
+    return IsolatedCompiler(
+        runtime.config,
+        cpu_seconds=settings.limits.compile_cpu_seconds,
+        memory_bytes=settings.limits.compile_memory,
+    )
+
+
 @asynccontextmanager
 async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[ApiState]:
     """Open storage, the workers and the service; close them in reverse order."""
@@ -72,14 +100,41 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             page_limit_max=settings.limits.max_page_size,
         )
         limits = runtime_limits(settings)
-        with Runtime(limits=limits, config=runtime_config(settings)) as runtime:
+        artifact_key = server_secret(settings).derive("artifacts")
+        with (
+            Runtime(limits=limits, config=runtime_config(settings)) as runtime,
+            isolated_compiler(settings, runtime) as compiler,
+        ):
+            programs = ProgramLoader(
+                runtime,
+                metrics=metrics,
+                sealer=ArtifactSealer(artifact_key, flavor=runtime.flavor),
+                compiler=compiler,
+                artifacts=reader.get_artifact,
+                store=writer.submit,
+            )
+            usage = UsageCounter(writer.submit)
+            cores = os.cpu_count() or 2
             runner = Runner(
                 runtime,
                 metrics=metrics,
-                workers=settings.runner.workers or None,
+                workers=settings.runner.workers or 2 * cores,
                 max_pending=settings.runner.channel_size,
+                inline_fuel=settings.runner.inline_fuel,
+                module_concurrency=settings.runner.module_concurrency or cores,
+                module_queue=settings.runner.module_queue,
+                programs=programs,
+                usage=usage,
             )
-            async with runner, writer:
+            warmup = Warmup(
+                most_used=reader.most_used,
+                fetch=reader.get,
+                prewarm=runner.prewarm,
+                limit=settings.runner.prewarm,
+            )
+            # Closed in reverse: warm-up stops, usage counts and fresh artifacts reach
+            # the Writer, then the Writer drains.
+            async with runner, writer, programs, usage, warmup:
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
                 service = ModuleService(
@@ -104,6 +159,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     max_module_size=settings.limits.max_module_size,
                     max_json_body=settings.limits.max_json_body,
                     max_page_size=settings.limits.max_page_size,
+                    warmup=warmup,
                 )
 
 

@@ -192,8 +192,8 @@ class ModuleService:
         name = upload.name if upload.name is not None else str(module_id)
         if not 1 <= len(name) <= NAME_MAX or not name.isprintable():
             raise InvalidRequest(f"name must be 1 to {NAME_MAX} printable characters", field="name")
-        analysis = await self._runner.analyze(upload.wasm)
-        functions = analysis.functions
+        prepared = await self._runner.prepare(upload.wasm)
+        functions = prepared.analysis.functions
         if upload.default_function is not None:
             signature = _find(functions, upload.default_function)
             mismatch = _mismatch(signature, upload)
@@ -214,6 +214,7 @@ class ModuleService:
             functions=functions,
             default_function=upload.default_function,
             legacy_metadata=upload.legacy_metadata,
+            artifact=prepared.artifact,
         )
 
 

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from wess.errors import StorageError
-from wess.models import ModuleInfo, ModuleRecord
+from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
 from wess.storage import Change, ModuleRepository
+from wess.storage.base import UsageRanking
 
 
 class CountingRepository:
@@ -48,6 +49,16 @@ class CountingRepository:
     async def count(self, *, namespace: str | None = None) -> int:
         self.calls["count"] += 1
         return await self.inner.count(namespace=namespace)
+
+    async def get_artifact(
+        self, module_id: UUID, *, digest: str, flavor: str
+    ) -> SealedArtifact | None:
+        self.calls["get_artifact"] += 1
+        return await self.inner.get_artifact(module_id, digest=digest, flavor=flavor)
+
+    async def most_used(self, limit: int) -> UsageRanking:
+        self.calls["most_used"] += 1
+        return await self.inner.most_used(limit)
 
     async def commit(self, changes: Sequence[Change]) -> None:
         self.calls["commit"] += 1

@@ -13,8 +13,15 @@ import pytest
 
 from tests.storage.builders import make_record, unique_wasm
 from wess.errors import IntegrityError, StorageUnavailable
-from wess.models import ModuleInfo
-from wess.storage import ModuleRepository, PutModule, RemoveModule, open_repository
+from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
+from wess.storage import (
+    AddUsage,
+    ModuleRepository,
+    PutArtifact,
+    PutModule,
+    RemoveModule,
+    open_repository,
+)
 
 URLS: dict[str, Callable[[Path], str]] = {
     "memory": lambda tmp: "memory://",
@@ -209,8 +216,135 @@ async def test_every_call_after_close_is_unavailable(repository: ModuleRepositor
         repository.count(),
         repository.commit([RemoveModule(record.id)]),
         repository.ping(),
+        repository.get_artifact(record.id, digest=record.digest, flavor=FLAVOR),
+        repository.most_used(1),
     ]
     for call in calls:
         with pytest.raises(StorageUnavailable):
             await call
     await repository.aclose()
+
+
+# -- artifacts and usage counts -----------------------------------------------------------------
+
+
+FLAVOR = "wasmtime-1+abc"
+
+
+def artifact_of(record: ModuleRecord, flavor: str = FLAVOR, data: bytes = b"aot") -> SealedArtifact:
+    return SealedArtifact(digest=record.digest, flavor=flavor, data=data)
+
+
+async def test_artifact_is_read_back_by_digest_and_flavor(repository: ModuleRepository) -> None:
+    """An artifact committed with its module reads back as stored; another flavor or
+    digest is simply absent."""
+    record = make_record()
+    artifact = artifact_of(record, data=bytes(range(256)) * 4)
+    await repository.commit([PutModule(record), PutArtifact(record.id, artifact)])
+    found = await repository.get_artifact(record.id, digest=record.digest, flavor=artifact.flavor)
+    assert found == artifact
+    assert await repository.get_artifact(record.id, digest=record.digest, flavor="other") is None
+    assert (
+        await repository.get_artifact(record.id, digest="sha256:0", flavor=artifact.flavor) is None
+    )
+    assert (
+        await repository.get_artifact(uuid4(), digest=record.digest, flavor=artifact.flavor) is None
+    )
+
+
+async def test_artifacts_of_several_flavors_live_side_by_side(repository: ModuleRepository) -> None:
+    """Two flavors of the same bytes are kept apart; listing and counting ignore them."""
+    record = make_record()
+    first, second = artifact_of(record, "f1", b"one"), artifact_of(record, "f2", b"two")
+    await repository.commit([PutModule(record)])
+    await repository.commit([PutArtifact(record.id, first), PutArtifact(record.id, second)])
+    assert await repository.get_artifact(record.id, digest=record.digest, flavor="f1") == first
+    assert await repository.get_artifact(record.id, digest=record.digest, flavor="f2") == second
+    assert ids(await repository.list(namespace=None, after=None, limit=10)) == [record.id]
+    assert await repository.count() == 1
+
+
+async def test_new_bytes_remove_the_old_artifacts_in_the_same_commit(
+    repository: ModuleRepository,
+) -> None:
+    """A put with another digest drops every artifact of the old bytes; a put of the same
+    bytes keeps them; an artifact committed after the new put survives."""
+    first = make_record()
+    old = artifact_of(first)
+    await repository.commit([PutModule(first), PutArtifact(first.id, old)])
+    await repository.commit([PutModule(dataclasses.replace(first))])  # same bytes again
+    assert await repository.get_artifact(first.id, digest=first.digest, flavor=old.flavor) == old
+    second = make_record(first.id, wasm=unique_wasm("v2"), revision=2)
+    new = artifact_of(second, data=b"new")
+    await repository.commit([PutModule(second), PutArtifact(second.id, new)])
+    assert await repository.get_artifact(first.id, digest=first.digest, flavor=old.flavor) is None
+    assert await repository.get_artifact(second.id, digest=second.digest, flavor=new.flavor) == new
+
+
+async def test_remove_drops_artifacts_and_usage(repository: ModuleRepository) -> None:
+    """Removing a module removes its artifacts and its count with it; a module stored
+    again under the same id starts with neither."""
+    record = make_record()
+    artifact = artifact_of(record)
+    await repository.commit(
+        [PutModule(record), PutArtifact(record.id, artifact), AddUsage(((record.id, 5),))]
+    )
+    await repository.commit([RemoveModule(record.id)])
+    assert (
+        await repository.get_artifact(record.id, digest=record.digest, flavor=artifact.flavor)
+        is None
+    )
+    assert await repository.most_used(10) == []
+    await repository.commit([PutModule(record)])
+    assert (
+        await repository.get_artifact(record.id, digest=record.digest, flavor=artifact.flavor)
+        is None
+    )
+    assert await repository.most_used(10) == []
+
+
+async def test_artifact_for_absent_or_changed_module_is_dropped(
+    repository: ModuleRepository,
+) -> None:
+    """An artifact whose module is absent, or holds other bytes by then (even earlier in
+    the same commit), is not stored: nothing is left orphaned."""
+    absent = make_record()
+    await repository.commit([PutArtifact(absent.id, artifact_of(absent))])
+    assert await repository.get_artifact(absent.id, digest=absent.digest, flavor=FLAVOR) is None
+    first = make_record()
+    second = make_record(first.id, wasm=unique_wasm("v2"), revision=2)
+    await repository.commit([PutModule(first)])
+    await repository.commit([PutModule(second), PutArtifact(first.id, artifact_of(first))])
+    assert await repository.get_artifact(first.id, digest=first.digest, flavor=FLAVOR) is None
+    removed = make_record()
+    await repository.commit(
+        [
+            PutModule(removed),
+            RemoveModule(removed.id),
+            PutArtifact(removed.id, artifact_of(removed)),
+        ]
+    )
+    assert await repository.get_artifact(removed.id, digest=removed.digest, flavor=FLAVOR) is None
+
+
+async def test_usage_adds_up_and_ranks_most_used_first(repository: ModuleRepository) -> None:
+    """Counts add across commits and within one; most_used ranks by count, then id, and
+    drops counts for modules that do not exist."""
+    a, b, c = make_record(), make_record(), make_record()
+    await repository.commit([PutModule(a), PutModule(b), PutModule(c)])
+    await repository.commit([AddUsage(((a.id, 2), (b.id, 7), (uuid4(), 100)))])
+    await repository.commit([AddUsage(((a.id, 3),)), AddUsage(((a.id, 4), (c.id, 1)))])
+    assert await repository.most_used(10) == [(a.id, 9), (b.id, 7), (c.id, 1)]
+    assert await repository.most_used(2) == [(a.id, 9), (b.id, 7)]
+    await repository.commit([PutModule(make_record(a.id, wasm=unique_wasm("a2"), revision=2))])
+    assert (await repository.most_used(1))[0] == (a.id, 9)  # new bytes keep the count
+
+
+async def test_negative_usage_is_refused_before_anything_is_written(
+    repository: ModuleRepository,
+) -> None:
+    """A commit holding a negative count raises ValueError and applies nothing."""
+    record = make_record()
+    with pytest.raises(ValueError, match="only grow"):
+        await repository.commit([PutModule(record), AddUsage(((record.id, -1),))])
+    assert await repository.get_info(record.id) is None

@@ -10,10 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 import wess
 from wess.api import legacy, openapi, ops, problems, v1
-from wess.api.middleware import RequestContext, request_id_of
+from wess.api.answers import error_response
+from wess.api.fastlane import RunRoutes
+from wess.api.middleware import RequestContext, answer_unexpected, request_id_of
 from wess.api.state import ApiState
 from wess.errors import InvalidRequest, MethodNotAllowed, NotFound, WessError
 from wess.observability.metrics import Metrics
@@ -31,10 +34,21 @@ ROUTERS = (ops.router, v1.router, legacy.router)
 """In matching order: the original API's catch-all ``/{module_id}`` comes last."""
 
 
-def create_app(state: ApiState, *, access_log: bool = True) -> FastAPI:
+def create_app(state: ApiState, *, access_log: bool = True) -> ASGIApp:
     """Build the app around ``state``, whose live resources the caller opened (the
     composition root opens them before serving and closes them after, so a store that
-    cannot open stops start-up with a clear message instead of a half-started server)."""
+    cannot open stops start-up with a clear message instead of a half-started server).
+
+    The outermost layer gives every request its id, metrics and access log; the run
+    routes, which users hammer, are served by ``RunRoutes`` without the framework's
+    layers; everything else goes through FastAPI.
+    """
+    api = build_api(state)
+    return RequestContext(RunRoutes(api, state=state), metrics=state.metrics, access_log=access_log)
+
+
+def build_api(state: ApiState) -> FastAPI:
+    """The FastAPI application: every route, its OpenAPI description, error mapping."""
     metrics = state.metrics
     app = FastAPI(
         title="Wess",
@@ -49,32 +63,14 @@ def create_app(state: ApiState, *, access_log: bool = True) -> FastAPI:
     app.add_exception_handler(WessError, _on_wess_error(metrics))  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _on_http_exception(metrics))  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error(metrics))  # type: ignore[arg-type]
-    app.add_middleware(RequestContext, metrics=metrics, access_log=access_log)
+    app.add_exception_handler(Exception, _on_unexpected(metrics))
     openapi.install(app)
     return app
 
 
-def _answer(
-    request: Request, exc: WessError, metrics: Metrics, headers: dict[str, str] | None = None
-) -> Response:
-    metrics.errors.labels(code=exc.code).inc()
-    kind = problems.kind_of(exc)
-    log = logger.warning if kind.status >= 500 else logger.debug
-    log("request failed", code=exc.code, status=kind.status, detail=exc.detail)
-    if _is_legacy(request):
-        response = problems.legacy_response(exc)
-    else:
-        response = problems.problem_response(
-            exc, request_id=request_id_of(request.scope), instance=request.url.path
-        )
-    if headers:
-        response.headers.update(headers)
-    return response
-
-
 def _on_wess_error(metrics: Metrics) -> Callable[[Request, WessError], Response]:
     def handle(request: Request, exc: WessError) -> Response:
-        return _answer(request, exc, metrics)
+        return error_response(request.scope, exc, metrics)
 
     return handle
 
@@ -94,7 +90,17 @@ def _on_http_exception(metrics: Metrics) -> Callable[[Request, HTTPException], R
             error = NotFound(f"no route matches {request.url.path}")
         else:
             error = InvalidRequest(str(exc.detail))
-        return _answer(request, error, metrics, headers=headers)
+        return error_response(request.scope, error, metrics, headers=headers)
+
+    return handle
+
+
+def _on_unexpected(metrics: Metrics) -> Callable[[Request, Exception], Response]:
+    """Starlette's outermost error layer answers with this, then re-raises."""
+
+    def handle(request: Request, exc: Exception) -> Response:
+        answer_unexpected(request.scope, exc, metrics)
+        return problems.problem_response(exc, request_id=request_id_of(request.scope))
 
     return handle
 
@@ -104,7 +110,9 @@ def _on_validation_error(metrics: Metrics) -> Callable[[Request, RequestValidati
         details = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        return _answer(request, InvalidRequest(f"the request is invalid: {details}"), metrics)
+        return error_response(
+            request.scope, InvalidRequest(f"the request is invalid: {details}"), metrics
+        )
 
     return handle
 
@@ -120,8 +128,3 @@ def _allowed_methods(request: Request) -> list[str]:
         if regex is not None and methods and regex.match(path):
             allowed |= set(methods)
     return sorted(allowed)
-
-
-def _is_legacy(request: Request) -> bool:
-    route = request.scope.get("route")
-    return legacy.LEGACY_TAG in (getattr(route, "tags", None) or ())

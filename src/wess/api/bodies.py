@@ -8,27 +8,40 @@ from uuid import UUID
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
+from starlette.types import Receive, Scope
 
 from wess.errors import InvalidModuleId, InvalidRequest, MalformedJson, PayloadTooLarge
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+class ClientGone(Exception):
+    """The client disconnected before sending its whole body."""
+
+
 async def read_body(request: Request, *, limit: int) -> bytes:
     """The whole body, refusing (413) as soon as it is known to exceed ``limit``."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(
-            f"the body is {declared} bytes; the limit is {limit} bytes", limit=limit
-        )
-    chunks = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
+    return await read_scope_body(request.scope, request.receive, limit=limit)
+
+
+async def read_scope_body(scope: Scope, receive: Receive, *, limit: int) -> bytes:
+    """``read_body`` for plain ASGI callers."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise PayloadTooLarge(
+                f"the body is {value.decode()} bytes; the limit is {limit} bytes", limit=limit
+            )
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if len(body) > limit:
             raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes", limit=limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return body
 
 
 def parse_json(body: bytes) -> Any:

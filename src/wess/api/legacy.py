@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wess.api.answers import LEGACY_TAG
 from wess.api.bodies import parse_json, parse_module_id, read_body
 from wess.api.middleware import request_id_of
 from wess.api.resources import json_response
@@ -24,7 +25,6 @@ from wess.errors import InvalidRequest
 from wess.models import DEFAULT_NAMESPACE, LegacyMetadata, ModuleInfo, ValueType
 from wess.service import Upload, default_function_of
 
-LEGACY_TAG = "original Wess API"
 router = APIRouter(tags=[LEGACY_TAG])
 
 _ACCEPTED = {"description": "Accepted (durable)"}
@@ -98,13 +98,18 @@ async def run(request: Request, module_id: str) -> Response:
     if not isinstance(args, list):
         raise InvalidRequest("the body must be a JSON array of arguments, like [1, 2]")
     info = await state.service.info(target, namespace=DEFAULT_NAMESPACE)
-    function = (
-        info.legacy_metadata.function_name if info.legacy_metadata else default_function_of(info)
-    )
+    function = function_of(info)
     outcome = await state.service.run(
         target, namespace=DEFAULT_NAMESPACE, function=function, args=args
     )
     return json_response({"message": outcome.results})
+
+
+def function_of(info: ModuleInfo) -> str:
+    """The function ``POST /{id}`` runs: the one the client's metadata named."""
+    if info.legacy_metadata is not None:
+        return info.legacy_metadata.function_name
+    return default_function_of(info)
 
 
 def legacy_metadata_of(info: ModuleInfo) -> dict[str, Any]:

@@ -6,23 +6,33 @@ pays for one function frame, not for an extra task and memory streams per reques
 
 from __future__ import annotations
 
+import itertools
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wess.api import problems
+from wess.api.bodies import ClientGone
 from wess.observability.metrics import Metrics
 
 logger = structlog.get_logger("wess.http")
 
 REQUEST_ID_HEADER = b"x-request-id"
 REQUEST_ID_SCOPE_KEY = "wess.request_id"
+ANSWERED_SCOPE_KEY = "wess.unexpected_error_answered"
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED_ROUTE = "<unmatched>"
+
+
+def answer_unexpected(scope: Scope, exc: BaseException, metrics: Metrics) -> None:
+    """Log an exception Wess did not raise on purpose, with its traceback, and count it."""
+    scope[ANSWERED_SCOPE_KEY] = True
+    logger.error("unhandled error", path=scope.get("path"), exc_info=exc)
+    metrics.errors.labels(code=problems.code_of(exc)).inc()
 
 
 def request_id_of(scope: Scope) -> str:
@@ -40,13 +50,16 @@ class RequestContext:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        self._ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or self._ids.next()
         scope[REQUEST_ID_SCOPE_KEY] = request_id
+        # uvicorn runs each request in its own task, whose context is a copy: clearing
+        # first keeps one request's fields out of the next where a task serves several.
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         header = (REQUEST_ID_HEADER, request_id.encode())
@@ -64,9 +77,11 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientGone:
+            status = 499  # nginx's "client closed request": nobody is waiting for an answer
         except Exception as exc:
-            logger.exception("unhandled error", path=scope.get("path"))
-            self.metrics.errors.labels(code=problems.code_of(exc)).inc()
+            if not scope.get(ANSWERED_SCOPE_KEY):  # FastAPI's handler answered and logged it
+                answer_unexpected(scope, exc, self.metrics)
             if not started:
                 response = problems.problem_response(exc, request_id=request_id)
                 await response(scope, receive, send_with_id)
@@ -74,8 +89,7 @@ class RequestContext:
             elapsed = time.perf_counter() - start
             route = _route_template(scope)
             method = scope["method"]
-            self.metrics.http_requests.labels(method=method, route=route, status=status).inc()
-            self.metrics.http_latency.labels(method=method, route=route).observe(elapsed)
+            self.metrics.observe_request(method, route, status, elapsed)
             if self.access_log:
                 logger.info(
                     "request",
@@ -85,7 +99,21 @@ class RequestContext:
                     status=status,
                     duration_ms=round(elapsed * 1000, 3),
                 )
-            structlog.contextvars.clear_contextvars()
+
+
+class RequestIds:
+    """Request ids: 32 hex digits, a random prefix per process and a counter.
+
+    Unique without asking the kernel for randomness on every request (``uuid4`` reads
+    ``/dev/urandom`` each time, a measurable cost on the hot path here).
+    """
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(6)
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):020x}"
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

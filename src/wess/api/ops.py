@@ -24,12 +24,17 @@ async def healthz() -> Response:
     "/readyz", summary="Readiness", responses={200: {"model": Health}, 503: {"model": Health}}
 )
 async def readyz(request: Request) -> Response:
-    """Storage reachable and every worker running; 503 with the failing checks otherwise."""
-    readiness = await state_of(request).health.readiness()
-    return json_response(
-        {"status": "ready" if readiness.ready else "not ready", "checks": readiness.checks},
-        status=200 if readiness.ready else 503,
-    )
+    """Storage reachable and every worker running; 503 with the failing checks otherwise.
+    ``warmup`` reports the start-up warm-up of compiled modules and never fails readiness."""
+    state = state_of(request)
+    readiness = await state.health.readiness()
+    body: dict[str, object] = {
+        "status": "ready" if readiness.ready else "not ready",
+        "checks": readiness.checks,
+    }
+    if state.warmup is not None:
+        body["warmup"] = state.warmup.snapshot()
+    return json_response(body, status=200 if readiness.ready else 503)
 
 
 @router.get(

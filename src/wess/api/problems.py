@@ -45,6 +45,10 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.FunctionNotFound, ProblemKind(404, "Function not found", 404)),
     (errors.NotFound, ProblemKind(404, "Not found", 404)),
     (errors.PreconditionFailed, ProblemKind(412, "Precondition failed", 412)),
+    (errors.Unauthenticated, ProblemKind(401, "Unauthenticated", 401)),
+    (errors.PermissionDenied, ProblemKind(403, "Permission denied", 403)),
+    (errors.RateLimited, ProblemKind(429, "Too many requests", 429)),
+    (errors.QuotaExceeded, ProblemKind(507, "Quota exceeded", 507)),
     (errors.Trap, ProblemKind(422, "WebAssembly trap", 500)),
     (errors.MemoryLimitExceeded, ProblemKind(422, "Memory limit exceeded", 500)),
     (errors.ExecutionTimeout, ProblemKind(408, "Execution timed out", 500)),
@@ -119,8 +123,10 @@ def legacy_response(exc: BaseException) -> Response:
 
 
 def _headers(exc: BaseException) -> dict[str, str]:
-    if isinstance(exc, errors.Overloaded):
+    if isinstance(exc, errors.Overloaded | errors.RateLimited):
         return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, errors.Unauthenticated):
+        return {"WWW-Authenticate": 'Bearer realm="wess"'}
     if isinstance(exc, errors.StorageUnavailable):
         return {"Retry-After": "5"}
     return {}

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.service import ModuleService
+from wess.workers.warmup import Warmup
 
 DEFAULT_PAGE_SIZE = 100
 
@@ -22,6 +23,7 @@ class ApiState:
     max_json_body: int
     max_page_size: int
     default_page_size: int = DEFAULT_PAGE_SIZE
+    warmup: Warmup | None = None
 
 
 def state_of(request: Request) -> ApiState:

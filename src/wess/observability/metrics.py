@@ -30,6 +30,7 @@ LATENCY_BUCKETS = (
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -103,11 +104,26 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.artifacts = Counter(
+            "wess_artifacts_total",
+            "Stored AOT artifacts looked up on a compiled-cache miss: hit (loaded), miss "
+            "(none for this flavor), rejected (failed authentication), stale (authentic "
+            "but unusable by this wasmtime).",
+            ["outcome"],
+            registry=r,
+        )
         self.execution_seconds = Histogram(
             "wess_execution_duration_seconds",
             "Time spent running guest code, by outcome.",
             ["outcome"],
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inline_calls = Counter(
+            "wess_inline_calls_total",
+            "Calls tried on the event loop under the inline fuel budget: done there, or "
+            "moved to the pool because they needed more.",
+            ["outcome"],
             registry=r,
         )
         self.invocations = Counter(
@@ -117,12 +133,28 @@ class Metrics:
         self.queue_depth = Gauge(
             "wess_queue_depth", "Jobs waiting in each bounded queue.", ["queue"], registry=r
         )
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.queue_rejections = Counter(
             "wess_queue_rejections_total",
             "Jobs refused because a queue was full.",
             ["queue"],
             registry=r,
         )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one HTTP request and its latency (label children cached: this runs on
+        every request, and ``labels()`` costs more than the increment itself)."""
+        if method not in HTTP_METHODS:
+            method = "OTHER"  # client-chosen strings must not grow the label set
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children[key] = (
+                self.http_requests.labels(method=method, route=route, status=str(status)),
+                self.http_latency.labels(method=method, route=route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""

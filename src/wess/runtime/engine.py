@@ -52,14 +52,26 @@ class RuntimeConfig:
                 )
 
 
+def engine_settings(config: RuntimeConfig) -> dict[str, bool | int]:
+    """Every ``wasmtime.Config`` setting Wess changes from wasmtime's defaults.
+
+    They shape the generated code, so they are part of an AOT artifact's flavor
+    (``artifact.flavor_of``): add a setting here, never straight to the engine.
+    """
+    return {
+        "consume_fuel": True,
+        "epoch_interruption": True,
+        "max_wasm_stack": config.max_wasm_stack,
+        "wasm_threads": False,
+        "wasm_multi_memory": False,
+    }
+
+
 def build_engine(config: RuntimeConfig) -> wasmtime.Engine:
     """A wasmtime Engine with metering, interruption and Wess's feature set."""
     engine_config = wasmtime.Config()
-    engine_config.consume_fuel = True
-    engine_config.epoch_interruption = True
-    engine_config.max_wasm_stack = config.max_wasm_stack
-    engine_config.wasm_threads = False
-    engine_config.wasm_multi_memory = False
+    for name, value in engine_settings(config).items():
+        setattr(engine_config, name, value)
     return wasmtime.Engine(engine_config)
 
 

@@ -1,43 +1,35 @@
 """The Runtime: one engine, one linker, one epoch ticker and the compiled-module cache.
 
 ``load`` validates, analyses and compiles a module once per digest (concurrent loads
-of the same digest compile it once) and hands out ``Program``s; ``close`` stops the
-ticker. Nothing here knows HTTP, storage or metrics: events go to an optional
+of the same digest compile it once) and hands out ``Program``s; ``restore`` does the
+same from an AOT artifact and ``export`` makes one; ``close`` stops the ticker.
+Nothing here knows HTTP, storage or metrics: events go to an optional
 ``RuntimeObserver``.
 """
 
 from __future__ import annotations
 
-import ctypes
-import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from types import TracebackType
 
-import wasmtime
-from wasmtime import _ffi as ffi
-
-from wess.errors import CompileLimitExceeded, InvalidWasm, UnknownImport
+from wess.errors import InvalidWasm
 from wess.models import FunctionSignature, digest_of
-from wess.runtime.analysis import ModuleAnalysis, analyze_layout, unknown_import
+from wess.runtime.analysis import ModuleAnalysis
+from wess.runtime.artifact import Artifact, ArtifactUnusable, flavor_of
 from wess.runtime.codec import encoder_for
 from wess.runtime.compiled import Compiled, CompiledModuleCache
+from wess.runtime.compiling import artifact_of, compile_wasm, restore
 from wess.runtime.engine import EpochTicker, RuntimeConfig, build_engine
 from wess.runtime.fastcall import FastPath
-from wess.runtime.growguard import guard
 from wess.runtime.host import build_linker, random_i32
 from wess.runtime.invocation import Budgets, Caller
-from wess.runtime.layout import Layout, read_layout
 from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
 from wess.runtime.sandbox import Sandbox
-from wess.runtime.traps import reason_of
-from wess.runtime.wasmbin import Unsupported
-
-IMPORT_IN_MESSAGE = re.compile(r"`([^`]*)::([^`]*)`")
 
 
 class Runtime:
@@ -69,6 +61,7 @@ class Runtime:
             self.config.cache_bytes, self._observer
         )
         self._state = RuntimeState(self.limits)
+        self._flavor = flavor_of(self.config)
         self._lock = threading.Lock()
         self._loading: dict[str, Future[Program]] = {}
         self._ticker.start()
@@ -135,6 +128,36 @@ class Runtime:
         program = self.cached(digest)
         if program is not None:
             return program
+        return self._once(digest, lambda: self._compile(wasm, digest))
+
+    def restore(self, artifact: Artifact) -> Program:
+        """The Program of a trusted ``artifact`` (compiled by Wess, or opened by an
+        ``ArtifactSealer``), cached like a compiled one and identical in behaviour.
+
+        Raises ``ArtifactUnusable("stale")`` for an artifact of another flavor or one
+        this wasmtime refuses.
+        """
+        if self._state.closed:
+            raise RuntimeError("the runtime is closed")
+        if artifact.flavor != self.flavor:
+            raise ArtifactUnusable("stale", f"artifact of flavor {artifact.flavor}")
+        program = self._cache.get(artifact.digest)
+        if program is not None:
+            return program
+        return self._once(artifact.digest, lambda: self._restore(artifact))
+
+    def export(self, program: Program) -> Artifact:
+        """``program`` as an artifact of this runtime's flavor (``Module.serialize``)."""
+        return artifact_of(program.compiled, flavor=self.flavor)
+
+    @property
+    def flavor(self) -> str:
+        """What decides the code this runtime generates; see ``artifact.flavor_of``."""
+        return self._flavor
+
+    def _once(self, digest: str, build: Callable[[], Program]) -> Program:
+        """``build`` the Program of ``digest`` and cache it; concurrent callers wait
+        for the one build in progress (single flight)."""
         with self._lock:
             program = self._cache.get(digest)
             if program is not None:
@@ -146,8 +169,7 @@ class Runtime:
         if not owner:
             return loading.result()
         try:
-            self._observer.cache_miss()
-            program = self._compile(wasm, digest)
+            program = build()
             self._cache.put(digest, program, program.compiled.size)
             loading.set_result(program)
             return program
@@ -165,6 +187,10 @@ class Runtime:
             self._observer.cache_hit()
         return program
 
+    def holds(self, digest: str) -> bool:
+        """Whether the compiled module of ``digest`` is cached (not counted as a lookup)."""
+        return digest in self._cache
+
     def evict(self, digest: str) -> bool:
         """Forget the compiled module of ``digest``; calls holding it finish normally."""
         return self._cache.discard(digest)
@@ -172,54 +198,22 @@ class Runtime:
     # -- compiling ----------------------------------------------------------------------------
 
     def _compile(self, wasm: bytes, digest: str) -> Program:
-        if len(wasm) > self.config.max_module_bytes:
-            raise CompileLimitExceeded(
-                f"the module is {len(wasm)} bytes; the runtime compiles at most "
-                f"{self.config.max_module_bytes}",
-                limit=self.config.max_module_bytes,
-            )
+        self._observer.cache_miss()
         start = time.perf_counter()
-        try:
-            wasmtime.Module.validate(self._engine, wasm)
-        except wasmtime.WasmtimeError as exc:
-            reason = reason_of(str(exc))
-            raise InvalidWasm(f"invalid WebAssembly module: {reason}", reason=reason) from None
-        try:
-            layout = read_layout(wasm)
-        except Unsupported as exc:
-            raise InvalidWasm(f"Wess cannot read this module: {exc}") from None
-        analysis = analyze_layout(layout)
-        guarded = guard(wasm, layout)
-        module, patched = self._compile_module(guarded.wasm, wasm)
-        try:
-            pre = self._linker.instantiate_pre(module)
-        except wasmtime.WasmtimeError as exc:
-            raise _link_error(str(exc), layout) from None
-        compiled = Compiled(
+        compiled = compile_wasm(
+            self._engine,
+            self._linker,
+            wasm,
             digest=digest,
-            module=module,
-            pre=pre,
-            analysis=analysis,
-            footprint=guarded.footprint,
-            guarded=patched,
-            exports=frozenset(name for name, _, _ in layout.exports),
-            size=_image_size(module) + len(wasm),
+            max_module_bytes=self.config.max_module_bytes,
         )
         self._observer.compiled(digest, time.perf_counter() - start)
         return Program(compiled, self._caller, self._state)
 
-    def _compile_module(self, wasm: bytes, original: bytes) -> tuple[wasmtime.Module, bool]:
-        """The compiled module, and whether it is the patched one; should patching ever
-        produce something wasmtime refuses, the original compiles instead."""
-        try:
-            return wasmtime.Module(self._engine, wasm), wasm is not original
-        except wasmtime.WasmtimeError as exc:
-            if wasm is not original:
-                return self._compile_module(original, original)
-            reason = reason_of(str(exc))
-            raise CompileLimitExceeded(
-                f"the module could not be compiled: {reason}", reason=reason
-            ) from None
+    def _restore(self, artifact: Artifact) -> Program:
+        compiled = restore(self._engine, self._linker, artifact)
+        self._observer.cache_miss()  # counted once it is known no compile follows
+        return Program(compiled, self._caller, self._state)
 
     def _caller(self, compiled: Compiled, signature: FunctionSignature) -> Caller:
         encode = encoder_for(signature)
@@ -228,19 +222,3 @@ class Runtime:
             if caller is not None:
                 return caller
         return self._sandbox.caller(compiled, signature, encode)
-
-
-def _link_error(message: str, layout: Layout) -> UnknownImport:
-    reason = reason_of(message)
-    match = IMPORT_IN_MESSAGE.search(message)
-    if match is not None:
-        for item in layout.imports:
-            if (item.module, item.name) == match.groups():
-                return unknown_import(item, reason)
-    return UnknownImport(f"the module's imports cannot be provided: {reason}")
-
-
-def _image_size(module: wasmtime.Module) -> int:
-    start, end = ctypes.c_void_p(), ctypes.c_void_p()
-    ffi.wasmtime_module_image_range(module.ptr(), ctypes.byref(start), ctypes.byref(end))
-    return max((end.value or 0) - (start.value or 0), 0)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from wess.errors import ConfigError
 
-SECRET_FILE = "server.secret"
+SECRET_FILE = "server.secret"  # noqa: S105 (a file name, not a secret)
 SECRET_BYTES = 32
 
 

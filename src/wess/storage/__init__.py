@@ -15,12 +15,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from wess.errors import ConfigError
-from wess.storage.base import Change, ModuleRepository, PutModule, RemoveModule
+from wess.storage.base import (
+    AddUsage,
+    Change,
+    ModuleRepository,
+    PutArtifact,
+    PutModule,
+    RemoveModule,
+)
 
 __all__ = [
     "BACKENDS",
+    "AddUsage",
     "Change",
     "ModuleRepository",
+    "PutArtifact",
     "PutModule",
     "RemoveModule",
     "open_repository",

@@ -14,24 +14,47 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 from uuid import UUID
 
-from wess.models import ModuleInfo, ModuleRecord
+from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
 
 
 @dataclass(frozen=True, slots=True)
 class PutModule:
-    """Insert or replace a module: its metadata and bytes, together."""
+    """Insert or replace a module: its metadata and bytes, together. Artifacts of other
+    bytes (another digest) are removed with the change; its usage count stays."""
 
     record: ModuleRecord
 
 
 @dataclass(frozen=True, slots=True)
 class RemoveModule:
-    """Remove a module and everything stored beside it."""
+    """Remove a module and everything stored beside it (artifacts, usage count)."""
 
     module_id: UUID
 
 
-Change = PutModule | RemoveModule
+@dataclass(frozen=True, slots=True)
+class PutArtifact:
+    """Store an AOT artifact beside its module, keyed by (digest, flavor).
+
+    Applied only if the module, after the earlier changes of the same commit, exists
+    with the artifact's digest; otherwise it is dropped, never left orphaned.
+    """
+
+    module_id: UUID
+    artifact: SealedArtifact
+
+
+@dataclass(frozen=True, slots=True)
+class AddUsage:
+    """Add invocation counts to modules; counts of modules that do not exist are dropped."""
+
+    counts: tuple[tuple[UUID, int], ...]
+
+
+Change = PutModule | RemoveModule | PutArtifact | AddUsage
+
+UsageRanking = list[tuple[UUID, int]]
+"""(module id, invocation count) pairs, most invoked first."""
 
 
 @runtime_checkable
@@ -62,6 +85,19 @@ class ModuleRepository(Protocol):
 
     async def count(self, *, namespace: str | None = None) -> int:
         """How many modules are stored (in ``namespace``, or in all)."""
+        ...
+
+    async def get_artifact(
+        self, module_id: UUID, *, digest: str, flavor: str
+    ) -> SealedArtifact | None:
+        """The artifact stored for the module's bytes ``digest`` and ``flavor``, or None.
+
+        Returned as stored: only the runtime that sealed it can tell whether it is sound.
+        """
+        ...
+
+    async def most_used(self, limit: int) -> UsageRanking:
+        """Up to ``limit`` (module id, invocation count) pairs, most invoked first."""
         ...
 
     async def commit(self, changes: Sequence[Change]) -> None:

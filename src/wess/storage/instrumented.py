@@ -16,9 +16,9 @@ from uuid import UUID
 import structlog
 
 from wess.errors import IntegrityError, WessError
-from wess.models import ModuleInfo, ModuleRecord
+from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
 from wess.observability.metrics import Metrics
-from wess.storage.base import Change, ModuleRepository
+from wess.storage.base import Change, ModuleRepository, UsageRanking
 
 logger = structlog.get_logger(__name__)
 
@@ -52,6 +52,16 @@ class InstrumentedRepository:
     async def count(self, *, namespace: str | None = None) -> int:
         async with self._measure("count"):
             return await self._inner.count(namespace=namespace)
+
+    async def get_artifact(
+        self, module_id: UUID, *, digest: str, flavor: str
+    ) -> SealedArtifact | None:
+        async with self._measure("get_artifact", module_id):
+            return await self._inner.get_artifact(module_id, digest=digest, flavor=flavor)
+
+    async def most_used(self, limit: int) -> UsageRanking:
+        async with self._measure("most_used"):
+            return await self._inner.most_used(limit)
 
     async def commit(self, changes: Sequence[Change]) -> None:
         async with self._measure("commit"):

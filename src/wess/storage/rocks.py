@@ -1,20 +1,15 @@
 """``RocksRepository``: modules in an embedded RocksDB (rocksdict, raw mode, never pickle).
 
-Key layout, one column family, every key and value plain bytes:
-
-    ~format                         b"wess-rocks/1", written when the store is created
-    m:<uuid>                        the encoded ``ModuleInfo`` (records.py)
-    w:<uuid>                        the wasm bytes
-    n:<len16><namespace><uuid>      empty; the per-namespace listing index
-
-A module's metadata, bytes and index entry change in ONE synced ``WriteBatch``, so a
-crash leaves either all of them or none. Metadata lives apart from bytes, so
-``get_info``, ``list`` and ``count`` never read wasm. The WAL is replayed with
-``absolute_consistency``: a damaged log makes open fail rather than silently drop
-acknowledged writes (the default, point-in-time recovery, stops at the damage).
+Keys and values are plain bytes, laid out as ``rocks_layout`` describes. A module's
+metadata, bytes, index entry, artifacts and usage count change in ONE synced
+``WriteBatch``, so a crash leaves either all of them or none. Metadata lives apart
+from bytes, so ``get_info``, ``list`` and ``count`` never read wasm. The WAL is
+replayed with ``absolute_consistency``: a damaged log makes open fail rather than
+silently drop acknowledged writes (the default, point-in-time recovery, stops at the
+damage).
 
 rocksdict calls block, so reads run on a small thread pool and commits on one thread
-of their own (commits read the previous namespace, so they must not interleave).
+of their own (commits read what they change, so they must not interleave).
 """
 
 from __future__ import annotations
@@ -22,27 +17,35 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
-from rocksdict import DbClosedError, DBRecoveryMode, Options, Rdict, WriteBatch, WriteOptions
+from rocksdict import DbClosedError, DBRecoveryMode, Options, Rdict, WriteOptions
 
 from wess.errors import IntegrityError, StorageError, StorageUnavailable
-from wess.models import ModuleInfo, ModuleRecord
-from wess.storage.base import Change, PutModule, RemoveModule
-from wess.storage.records import decode_info, encode_info, verified_wasm
+from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
+from wess.storage.base import Change, UsageRanking
+from wess.storage.records import decode_info, verified_wasm
+from wess.storage.rocks_layout import (
+    FORMAT,
+    FORMAT_KEY,
+    META,
+    USAGE,
+    WASM,
+    BatchBuilder,
+    Staged,
+    artifact_key,
+    index_prefix,
+    scan,
+    stage,
+)
+from wess.storage.rocks_layout import module_key as _id
 
 T = TypeVar("T")
 
-FORMAT_KEY = b"~format"
-FORMAT = b"wess-rocks/1"
-META = b"m:"
-WASM = b"w:"
-INDEX = b"n:"
 READ_THREADS = 4
 
 
@@ -83,9 +86,21 @@ class RocksRepository:
         """How many modules are stored (in ``namespace``, or in all)."""
         return await self._run(self._reads, self._count, namespace)
 
+    async def get_artifact(
+        self, module_id: UUID, *, digest: str, flavor: str
+    ) -> SealedArtifact | None:
+        """The artifact stored for ``digest`` and ``flavor``, as stored, or None."""
+        key = artifact_key(_id(module_id), digest, flavor)
+        data = await self._run(self._reads, self._db.get, key, module_id=module_id)
+        return None if data is None else SealedArtifact(digest=digest, flavor=flavor, data=data)
+
+    async def most_used(self, limit: int) -> UsageRanking:
+        """Up to ``limit`` (module id, invocation count) pairs, most invoked first."""
+        return await self._run(self._reads, self._most_used, limit)
+
     async def commit(self, changes: Sequence[Change]) -> None:
         """Apply every change in one synced write batch; return once it is on disk."""
-        await self._run(self._writes, self._commit, [_staged(change) for change in changes])
+        await self._run(self._writes, self._commit, [stage(change) for change in changes])
 
     async def ping(self) -> None:
         """Read the format marker: a cheap, real read."""
@@ -143,31 +158,20 @@ class RocksRepository:
         prefix = META if namespace is None else index_prefix(namespace)
         return sum(1 for _ in scan(self._db, prefix, prefix))
 
+    def _most_used(self, limit: int) -> UsageRanking:
+        counts = [
+            (UUID(key[len(USAGE) :].decode()), int.from_bytes(value, "big"))
+            for key, value in scan(self._db, USAGE, USAGE)
+        ]
+        counts.sort(key=lambda pair: (-pair[1], str(pair[0])))
+        return counts[:limit]
+
     def _commit(self, changes: builtins.list[Staged]) -> None:
-        batch = WriteBatch(raw_mode=True)
-        namespaces: dict[bytes, str | None] = {}  # id -> namespace after earlier changes
-
-        def current_namespace(key: bytes) -> str | None:
-            if key not in namespaces:
-                meta = self._db.get(META + key)
-                namespaces[key] = None if meta is None else decode_info(meta).namespace
-            return namespaces[key]
-
-        for key, put in changes:
-            previous = current_namespace(key)
-            namespace = None if put is None else put.namespace
-            if previous is not None and previous != namespace:
-                batch.delete(index_prefix(previous) + key)
-            if put is None:
-                batch.delete(META + key)
-                batch.delete(WASM + key)
-            else:
-                batch.put(META + key, put.meta)
-                batch.put(WASM + key, put.wasm)
-                batch.put(index_prefix(put.namespace) + key, b"")
-            namespaces[key] = namespace
-        if len(batch):
-            self._db.write(batch, self._sync)
+        builder = BatchBuilder(self._db)
+        for change in changes:
+            builder.add(change)
+        if len(builder.batch):
+            self._db.write(builder.batch, self._sync)
 
     def _ping(self) -> None:
         if self._db.get(FORMAT_KEY) != FORMAT:
@@ -242,29 +246,6 @@ def _check_format(db: Rdict, path: str) -> None:
     )
 
 
-def scan(source: Any, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """Keys and values from ``start`` while they begin with ``prefix``.
-
-    Uses the raw iterator and checks its status: rocksdict's ``items()`` ends silently
-    on a checksum error, which would make a listing quietly incomplete.
-    """
-    iterator = source.iter()
-    iterator.seek(start)
-    while iterator.valid():
-        key: bytes = iterator.key()
-        if not key.startswith(prefix):
-            return
-        yield key, iterator.value()
-        iterator.next()
-    iterator.status()
-
-
-def index_prefix(namespace: str) -> bytes:
-    """``n:`` + length-prefixed namespace: no namespace's prefix starts another's."""
-    encoded = namespace.encode()
-    return INDEX + len(encoded).to_bytes(2, "big") + encoded
-
-
 def translate(exc: Exception, *, path: str, module_id: UUID | None = None) -> StorageError:
     """A rocksdict failure as a Wess error: "Corruption" means integrity, all else I/O."""
     message = str(exc)
@@ -275,31 +256,3 @@ def translate(exc: Exception, *, path: str, module_id: UUID | None = None) -> St
             module_id=None if module_id is None else str(module_id),
         )
     return StorageUnavailable(f"RocksDB store at {path} failed: {message}")
-
-
-@dataclass(frozen=True, slots=True)
-class Encoded:
-    """A module ready for the batch: encoded metadata and bytes."""
-
-    namespace: str
-    meta: bytes
-    wasm: bytes
-
-
-Staged = tuple[bytes, Encoded | None]
-"""One change as the write thread applies it: the id key, and what to put (None: remove)."""
-
-
-def _staged(change: Change) -> Staged:
-    # Encoding is pure and may raise ValueError: do it before any write, in the caller.
-    if isinstance(change, PutModule):
-        info = change.record.info
-        encoded = Encoded(info.namespace, encode_info(info), bytes(change.record.wasm))
-        return _id(info.id), encoded
-    if isinstance(change, RemoveModule):
-        return _id(change.module_id), None
-    raise TypeError(f"unknown change {change!r}")
-
-
-def _id(module_id: UUID) -> bytes:
-    return str(module_id).encode()

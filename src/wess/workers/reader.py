@@ -18,9 +18,9 @@ from uuid import UUID
 from wess.cache import ByteLRU
 from wess.errors import InvalidRequest, ModuleNotFound
 from wess.messages import ModuleChanged
-from wess.models import ModuleInfo, ModuleRecord, Page
+from wess.models import ModuleInfo, ModuleRecord, Page, SealedArtifact
 from wess.observability.metrics import Metrics
-from wess.storage.base import ModuleRepository
+from wess.storage.base import ModuleRepository, UsageRanking
 
 CACHE = "modules"
 RECORD_OVERHEAD = 1024
@@ -48,12 +48,13 @@ class Reader:
         self._repository = repository
         self._metrics = metrics
         self._page_limit_max = page_limit_max
+        hits = metrics.cache_hits.labels(cache=CACHE)
         self._cache: ByteLRU[UUID, ModuleRecord] = ByteLRU(
             cache_bytes,
             weigh=weigh,
             ttl_seconds=ttl_seconds,
             clock=clock,
-            on_hit=lambda _: metrics.cache_hits.labels(cache=CACHE).inc(),
+            on_hit=lambda _: hits.inc(),
             on_miss=lambda _: metrics.cache_misses.labels(cache=CACHE).inc(),
             on_evict=self._evicted,
         )
@@ -93,6 +94,17 @@ class Reader:
     async def count(self, *, namespace: str | None = None) -> int:
         """How many modules are stored (in ``namespace``, or in all)."""
         return await self._repository.count(namespace=namespace)
+
+    async def get_artifact(
+        self, module_id: UUID, digest: str, flavor: str
+    ) -> SealedArtifact | None:
+        """The module's stored artifact for ``digest`` and ``flavor``; never cached here
+        (the compiled-module cache holds what it becomes)."""
+        return await self._repository.get_artifact(module_id, digest=digest, flavor=flavor)
+
+    async def most_used(self, limit: int) -> UsageRanking:
+        """Up to ``limit`` (module id, invocation count) pairs, most invoked first."""
+        return await self._repository.most_used(limit)
 
     def on_module_changed(self, event: ModuleChanged) -> None:
         """Forget the changed module; subscribe this to the Writer."""

@@ -19,12 +19,18 @@ from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
 
+from prometheus_client import Counter, Histogram
+
 from wess.errors import Overloaded, WessError
 from wess.messages import ModuleChanged
 from wess.models import ModuleRecord
 from wess.observability.metrics import Metrics
 from wess.runtime import Function, Invocation, Limits, ModuleAnalysis, Program, Runtime
 from wess.runtime.codec import JsonValue, Number
+from wess.workers.bulkhead import Bulkheads
+from wess.workers.inline import InlineLane
+from wess.workers.loader import PreparedModule, ProgramLoader
+from wess.workers.usage import UsageCounter
 
 QUEUE = "runner"
 CACHE = "compiled"
@@ -48,15 +54,17 @@ class MetricsObserver:
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
+        self._hits = metrics.cache_hits.labels(cache=CACHE)
+        self._misses = metrics.cache_misses.labels(cache=CACHE)
 
     def compiled(self, digest: str, seconds: float) -> None:
         self._metrics.compile_seconds.observe(seconds)
 
     def cache_hit(self) -> None:
-        self._metrics.cache_hits.labels(cache=CACHE).inc()
+        self._hits.inc()
 
     def cache_miss(self) -> None:
-        self._metrics.cache_misses.labels(cache=CACHE).inc()
+        self._misses.inc()
 
     def evicted(self, digest: str) -> None:
         self._metrics.cache_evictions.labels(cache=CACHE).inc()
@@ -77,15 +85,28 @@ class Runner:
         workers: int | None = None,
         max_pending: int = 256,
         compile_workers: int = 1,
+        inline_fuel: int = 0,
+        module_concurrency: int | None = None,
+        module_queue: int = 64,
+        programs: ProgramLoader | None = None,
+        usage: UsageCounter | None = None,
     ) -> None:
         self._runtime = runtime
         self._metrics = metrics
         self._workers = workers or os.cpu_count() or 2
         self._compile_workers = compile_workers
         self._max_pending = max_pending
+        self._lanes = InlineLane(inline_fuel, metrics)
+        self._outcomes: dict[str, tuple[Histogram, Counter]] = {}
+        cores = os.cpu_count() or 2
+        self._bulkheads = Bulkheads(
+            concurrency=module_concurrency or min(self._workers, cores), queue=module_queue
+        )
         self._pending = 0
         self._observer = MetricsObserver(metrics)
         self._compiling: dict[str, asyncio.Future[Program]] = {}
+        self._programs = programs or ProgramLoader(runtime, metrics=metrics)
+        self._usage = usage
         self._invoke_pool: ThreadPoolExecutor | None = None
         self._compile_pool: ThreadPoolExecutor | None = None
         self._depth = metrics.queue_depth.labels(queue=QUEUE)
@@ -123,9 +144,20 @@ class Runner:
     # -- modules ------------------------------------------------------------------------------
 
     async def analyze(self, wasm: bytes) -> ModuleAnalysis:
-        """The functions and imports of an upload; compiles it in the compile pool."""
-        pool = self._pool(self._compile_pool)
-        return await asyncio.get_running_loop().run_in_executor(pool, self._runtime.analyze, wasm)
+        """The functions and imports of an upload; compiles it (see ``prepare``)."""
+        return (await self.prepare(wasm)).analysis
+
+    async def prepare(self, wasm: bytes) -> PreparedModule:
+        """Validate and compile an upload, in the isolated compiler when the loader has
+        one: its functions and imports, and its sealed artifact when artifacts are kept."""
+        return await self._programs.prepare(wasm, pool=self._pool(self._compile_pool))
+
+    async def prewarm(self, record: ModuleRecord) -> bool:
+        """Load ``record``'s stored artifact into the compiled cache, never compiling;
+        True if the module is compiled (or being loaded) afterwards."""
+        if self._runtime.holds(record.digest) or record.digest in self._compiling:
+            return True
+        return await self._programs.restore(record)
 
     def on_module_changed(self, event: ModuleChanged) -> None:
         """Forget the compiled module a change replaced or deleted."""
@@ -134,15 +166,15 @@ class Runner:
             self._runtime.evict(previous)
 
     async def _program(self, record: ModuleRecord) -> Program:
+        if self._usage is not None:
+            self._usage.count(record.id)
         program = self._runtime.cached(record.digest)
         if program is not None:
             return program
         compiling = self._compiling.get(record.digest)
-        if compiling is None:
-            load = partial(self._runtime.load, record.wasm, digest=record.digest)
-            compiling = asyncio.get_running_loop().run_in_executor(
-                self._pool(self._compile_pool), load
-            )
+        if compiling is None:  # the stored artifact first, else a compile (see loader)
+            load = self._programs.load(record, pool=self._pool(self._compile_pool))
+            compiling = asyncio.ensure_future(load)
             self._compiling[record.digest] = compiling
             compiling.add_done_callback(partial(self._compiled, record.digest))
         return await asyncio.shield(compiling)
@@ -178,23 +210,37 @@ class Runner:
             )
         self._acquire()
         submitted: Future[tuple[Invocation | WessError, float]] | None = None
+        admitted = False
         try:
             program = await self._program(record)
             target = program.function(function)
             values = target.decode(args)
             ceiling = self._runtime.limits
             applied = ceiling if limits is None or limits is ceiling else limits.within(ceiling)
-            submitted = pool.submit(_invoke, target, values, applied)
-            result, seconds = await asyncio.wrap_future(submitted)
+            attempt = self._lanes.attempt(record.digest, target, values, applied)
+            if attempt is not None:
+                result, seconds = attempt
+            else:
+                await self._bulkheads.acquire(record.id)
+                admitted = True
+                submitted = pool.submit(_invoke, target, values, applied)
+                result, seconds = await asyncio.wrap_future(submitted)
         finally:
+            free = partial(self._free, record.id if admitted else None)
             if submitted is None or submitted.done():
-                self._release()
-            else:  # the caller gave up; the slot frees when the guest really stops
+                free()
+            else:  # the caller gave up; the slots free when the guest really stops
                 loop = asyncio.get_running_loop()
-                submitted.add_done_callback(lambda _: _call_soon(loop, self._release))
+                submitted.add_done_callback(lambda _: _call_soon(loop, free))
         outcome = "ok" if isinstance(result, Invocation) else result.code
-        self._metrics.execution_seconds.labels(outcome=outcome).observe(seconds)
-        self._metrics.invocations.labels(outcome=outcome).inc()
+        observed = self._outcomes.get(outcome)
+        if observed is None:  # one pair per outcome code: labels() costs on every call
+            observed = self._outcomes[outcome] = (
+                self._metrics.execution_seconds.labels(outcome=outcome),
+                self._metrics.invocations.labels(outcome=outcome),
+            )
+        observed[0].observe(seconds)
+        observed[1].inc()
         if not isinstance(result, Invocation):
             raise result
         return RunOutcome(
@@ -206,6 +252,11 @@ class Runner:
             stderr=result.stderr,
             output_truncated=result.output_truncated,
         )
+
+    def _free(self, module: object | None) -> None:
+        if module is not None:
+            self._bulkheads.release(module)
+        self._release()
 
     def _acquire(self) -> None:
         self._pending += 1

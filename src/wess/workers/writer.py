@@ -1,8 +1,9 @@
 """``Writer``: the single consumer of write jobs, committing them in groups.
 
-Every create, update and delete goes through one bounded queue. The consumer takes a
-job, then whatever else is already waiting (up to ``max_batch``), checks each against
-the store and the jobs before it, and commits all the valid ones in ONE
+Every create, update and delete (and every artifact and usage count the Runner wants
+kept) goes through one bounded queue. The consumer takes a job, then whatever else is
+already waiting (up to ``max_batch``), checks each against the store and the jobs
+before it (``planning.plan``), and commits all the valid ones in ONE
 ``repository.commit`` (one fsync for the batch). Only then does it answer the callers
 and publish ``ModuleChanged`` to subscribers. A full queue answers ``Overloaded`` at
 once instead of letting callers pile up.
@@ -20,25 +21,12 @@ from uuid import UUID
 
 import structlog
 
-from wess.errors import (
-    InvalidRequest,
-    ModuleNotFound,
-    Overloaded,
-    PreconditionFailed,
-    StorageUnavailable,
-)
-from wess.messages import (
-    MESSAGE_VERSION,
-    ChangeKind,
-    CreateModule,
-    DeleteModule,
-    ModuleChanged,
-    UpdateModule,
-    WriteJob,
-)
-from wess.models import ModuleInfo, ModuleRecord
+from wess.errors import InvalidRequest, Overloaded, StorageUnavailable
+from wess.messages import MESSAGE_VERSION, ModuleChanged, RecordUsage, WriteJob
+from wess.models import ModuleInfo
 from wess.observability.metrics import Metrics
-from wess.storage.base import Change, ModuleRepository, PutModule, RemoveModule
+from wess.storage.base import AddUsage, ModuleRepository
+from wess.workers.planning import Planned, plan
 
 logger = structlog.get_logger(__name__)
 
@@ -49,15 +37,6 @@ Listener = Callable[[ModuleChanged], None]
 def utc_now() -> datetime:
     """The current time in UTC: the Writer's default clock."""
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """What one valid job becomes: the change to commit, the answer, the event."""
-
-    change: Change
-    info: ModuleInfo | None
-    event: ModuleChanged
 
 
 @dataclass(slots=True)
@@ -187,33 +166,32 @@ class Writer:
         state: dict[UUID, ModuleInfo | None] = {}  # after the earlier jobs of this batch
         accepted: list[tuple[_Pending, Planned]] = []
         for pending in batch:
-            module_id = pending.job.module_id
+            job = pending.job
             try:
-                if module_id not in state:
-                    state[module_id] = await self._repository.get_info(module_id)
-                planned = plan(pending.job, state[module_id], now=now)
+                if isinstance(job, RecordUsage):  # the store drops counts of absent modules
+                    planned = Planned((AddUsage(job.counts),), None, None)
+                else:
+                    if job.module_id not in state:
+                        state[job.module_id] = await self._repository.get_info(job.module_id)
+                    planned = plan(job, state[job.module_id], now=now)
+                    state[job.module_id] = planned.info
             except Exception as exc:
                 _fail(pending, exc)
                 continue
-            state[module_id] = planned.info
             accepted.append((pending, planned))
         if not accepted:
             return
         try:
-            await self._repository.commit([planned.change for _, planned in accepted])
+            await self._repository.commit([c for _, planned in accepted for c in planned.changes])
         except Exception as exc:
             logger.error("writer_commit_failed", jobs=len(accepted), error=str(exc))
             for pending, _ in accepted:
                 _fail(pending, exc)
             return
         for pending, planned in accepted:
-            job = pending.job
-            logger.info(
-                f"{job.kind.upper()} {job.module_id}",
-                module_id=str(job.module_id),
-                request_id=job.request_id,
-            )
-            self._publish(planned.event)
+            _log(pending.job)
+            if planned.event is not None:
+                self._publish(planned.event)
             if not pending.future.done():
                 pending.future.set_result(planned.info)
 
@@ -232,84 +210,15 @@ class Writer:
         self._metrics.queue_depth.labels(queue=QUEUE).set(self._queue.qsize())
 
 
-def plan(job: WriteJob, current: ModuleInfo | None, *, now: datetime) -> Planned:
-    """Check ``job`` against ``current`` (the module as it stands) and say what it does.
-
-    Pure: raises ``PreconditionFailed`` for a create over an existing id or an
-    ``if_match`` that does not hold, ``ModuleNotFound`` for an update or delete of a
-    module that is absent or lives in another namespace.
-    """
-    if isinstance(job, CreateModule):
-        if current is not None:
-            raise PreconditionFailed(
-                f"module {job.module_id} already exists", module_id=str(job.module_id)
-            )
-        return _put(job, job.namespace, revision=1, created=now, now=now, previous=None)
-    existing = _existing(job, current)
-    if isinstance(job, UpdateModule):
-        return _put(
-            job,
-            existing.namespace,
-            revision=existing.revision + 1,
-            created=existing.created_at,
-            now=now,
-            previous=existing.digest,
-        )
-    event = ModuleChanged(
-        change=ChangeKind.DELETED,
-        module_id=existing.id,
-        namespace=existing.namespace,
-        revision=existing.revision,
-        digest=None,
-        previous_digest=existing.digest,
+def _log(job: WriteJob) -> None:
+    if isinstance(job, RecordUsage):
+        logger.debug("RECORD_USAGE", modules=len(job.counts))
+        return
+    logger.info(
+        f"{job.kind.upper()} {job.module_id}",
+        module_id=str(job.module_id),
+        request_id=job.request_id,
     )
-    return Planned(RemoveModule(existing.id), None, event)
-
-
-def _existing(job: UpdateModule | DeleteModule, current: ModuleInfo | None) -> ModuleInfo:
-    if current is None or current.namespace != job.namespace:
-        raise ModuleNotFound(f"module {job.module_id} not found", module_id=str(job.module_id))
-    if job.if_match is not None and job.if_match not in ("*", current.digest):
-        raise PreconditionFailed(
-            f"module {job.module_id} has digest {current.digest}, not {job.if_match}",
-            module_id=str(job.module_id),
-            digest=current.digest,
-        )
-    return current
-
-
-def _put(
-    job: CreateModule | UpdateModule,
-    namespace: str,
-    *,
-    revision: int,
-    created: datetime,
-    now: datetime,
-    previous: str | None,
-) -> Planned:
-    content = job.content
-    info = ModuleInfo(
-        id=job.module_id,
-        namespace=namespace,
-        name=content.name,
-        digest=content.digest,
-        size=len(content.wasm),
-        revision=revision,
-        created_at=created,
-        updated_at=now,
-        functions=content.functions,
-        default_function=content.default_function,
-        legacy_metadata=content.legacy_metadata,
-    )
-    event = ModuleChanged(
-        change=ChangeKind.CREATED if previous is None else ChangeKind.UPDATED,
-        module_id=info.id,
-        namespace=namespace,
-        revision=revision,
-        digest=info.digest,
-        previous_digest=previous,
-    )
-    return Planned(PutModule(ModuleRecord(info=info, wasm=content.wasm)), info, event)
 
 
 def _fail(pending: _Pending, exc: BaseException) -> None:

@@ -1,0 +1,231 @@
+"""Rate limits per client IP and per API key or JWT subject, counted by ``limits``.
+
+Limits are written in the ``limits`` notation (``1000/minute``, ``10/second``). Each
+is a fixed window: one counter per (scope, identity, limit) that resets when the
+window ends; it costs one increment per request (two Redis round trips: the
+increment and the TTL) and allows at most twice the limit across a window edge.
+
+Counters live in process memory (one node) or in Redis (``redis://...``, shared by
+every node), chosen by URL scheme in ``open_rate_limiter``. The memory counter uses
+the synchronous ``limits`` storage: it does no I/O, so calling it from the event loop
+is safe, and it is the cheaper of the two ``limits`` memory storages.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.storage import MemoryStorage
+from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
+
+from wess.errors import ConfigError, RateLimited, StorageUnavailable
+from wess.security.rbac import Role
+
+DEFAULT_PER_IP = "1000/minute"
+DEFAULT_PER_ROLE: Mapping[Role, str] = MappingProxyType(
+    {
+        Role.ADMIN: "6000/minute",
+        Role.DEVELOPER: "3000/minute",
+        Role.INVOKER: "3000/minute",
+        Role.VIEWER: "600/minute",
+    }
+)
+
+
+class RateScope(StrEnum):
+    IP = "ip"
+    """``identity`` is the client address."""
+    KEY = "key"
+    """``identity`` is the API key id or JWT subject; the limit follows its role."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RatePolicy:
+    """Which limit applies to whom, in ``limits`` notation; validated on construction."""
+
+    per_ip: str = DEFAULT_PER_IP
+    per_role: Mapping[Role, str] = field(default_factory=lambda: dict(DEFAULT_PER_ROLE))
+    per_key: Mapping[str, str] = field(default_factory=dict)
+    """Overrides for single keys (by key id or JWT subject), over their role's limit."""
+
+    def __post_init__(self) -> None:
+        _item(self.per_ip, "per_ip")
+        missing = [role.value for role in Role if role not in self.per_role]
+        if missing:
+            raise ConfigError(f"rate_limits.per_role: no limit for {', '.join(missing)}")
+        for role, text in self.per_role.items():
+            _item(text, f"per_role.{role}")
+        for key_id, text in self.per_key.items():
+            _item(text, f"per_key.{key_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """The outcome of one check: whether to serve, and what to tell the client."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int
+    """Whole seconds until the window resets."""
+    retry_after: int | None
+    """Whole seconds to wait before retrying; None when allowed."""
+
+    def headers(self) -> dict[str, str]:
+        """``RateLimit-*`` headers (IETF httpapi draft), plus ``Retry-After`` if refused."""
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+    def enforce(self) -> None:
+        """Return if allowed; otherwise raise ``RateLimited``."""
+        if not self.allowed:
+            raise RateLimited(
+                "rate limit exceeded",
+                retry_after=self.retry_after or 1,
+                limit=self.limit,
+                reset=self.reset,
+            )
+
+
+def decide(limit: int, count: int, reset_in: float) -> RateDecision:
+    """The decision after the ``count``-th hit of a ``limit`` window ending in ``reset_in`` s."""
+    reset = max(0, math.ceil(reset_in))
+    allowed = count <= limit
+    return RateDecision(
+        allowed=allowed,
+        limit=limit,
+        remaining=max(0, limit - count),
+        reset=reset,
+        retry_after=None if allowed else max(1, reset),
+    )
+
+
+def tightest(*decisions: RateDecision) -> RateDecision:
+    """The decision to report when several limits apply: a refusal, else the least left."""
+    refused = [d for d in decisions if not d.allowed]
+    if refused:
+        return max(refused, key=lambda d: d.retry_after or 0)
+    return min(decisions, key=lambda d: (d.remaining, -d.reset))
+
+
+class RateCounter(Protocol):
+    """Counts hits in fixed windows; one implementation per storage."""
+
+    async def hit(self, key: str, *, window: int, cost: int) -> tuple[int, float]:
+        """Add ``cost`` to ``key``'s counter: (count now, seconds until it resets)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryCounter:
+    """Counters in this process (``limits`` ``MemoryStorage``)."""
+
+    def __init__(self) -> None:
+        self._storage = MemoryStorage()
+
+    async def hit(self, key: str, *, window: int, cost: int) -> tuple[int, float]:
+        count = self._storage.incr(key, window, amount=cost)
+        return count, self._storage.get_expiry(key) - time.time()
+
+    async def aclose(self) -> None:
+        self._storage.timer.cancel()
+
+
+class RedisCounter:
+    """Counters in Redis, shared by every node (``limits`` async ``RedisStorage``)."""
+
+    def __init__(self, url: str, *, key_prefix: str = "wess-ratelimit") -> None:
+        # Wess owns the pool so that it can close it; limits would not.
+        self._pool = ConnectionPool.from_url(url)
+        self._storage = RedisStorage(
+            f"async+{url}",
+            implementation="redispy",
+            key_prefix=key_prefix,
+            connection_pool=self._pool,  # type: ignore[arg-type]
+        )
+
+    async def hit(self, key: str, *, window: int, cost: int) -> tuple[int, float]:
+        try:
+            count = await self._storage.incr(key, window, amount=cost)
+            return count, await self._storage.get_expiry(key) - time.time()
+        except RedisError as exc:
+            # Whether to fail open is the caller's policy; this layer only reports.
+            raise StorageUnavailable(f"rate limit counters unavailable: {exc}") from exc
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+class RateLimiter:
+    """Checks and counts one request against the limit of a scope and identity."""
+
+    def __init__(self, policy: RatePolicy, counter: RateCounter) -> None:
+        self._counter = counter
+        self._per_ip = _item(policy.per_ip, "per_ip")
+        self._per_role = {role: _item(text, role) for role, text in policy.per_role.items()}
+        self._per_key = {key: _item(text, key) for key, text in policy.per_key.items()}
+
+    async def check(
+        self, scope: RateScope, identity: str, *, role: Role | None = None, cost: int = 1
+    ) -> RateDecision:
+        """Count a request of ``identity`` and decide; ``role`` is needed for ``KEY``."""
+        if scope is RateScope.IP:
+            item = self._per_ip
+        elif (override := self._per_key.get(identity)) is not None:
+            item = override
+        elif role is not None:
+            item = self._per_role[role]
+        else:
+            raise ValueError("a KEY check needs the caller's role")
+        window = item.get_expiry()
+        key = f"{scope}/{identity}/{item.amount}/{window}"
+        count, reset_in = await self._counter.hit(key, window=window, cost=cost)
+        return decide(item.amount, count, reset_in)
+
+    async def aclose(self) -> None:
+        await self._counter.aclose()
+
+
+COUNTERS = {"memory": "memory", "redis": "redis", "rediss": "redis"}
+"""URL scheme -> counter implementation."""
+
+
+def open_rate_limiter(
+    url: str, policy: RatePolicy, *, key_prefix: str = "wess-ratelimit"
+) -> RateLimiter:
+    """A limiter counting in ``memory://`` or in Redis (``redis://``, ``rediss://``)."""
+    scheme = urlsplit(url).scheme
+    kind = COUNTERS.get(scheme)
+    if kind == "memory":
+        return RateLimiter(policy, MemoryCounter())
+    if kind == "redis":
+        return RateLimiter(policy, RedisCounter(url, key_prefix=key_prefix))
+    raise ConfigError(
+        f"rate_limits.storage: unsupported scheme {scheme!r}; use memory:// or redis://"
+    )
+
+
+def _item(text: str, name: str) -> RateLimitItem:
+    try:
+        return parse(text)
+    except ValueError:
+        raise ConfigError(
+            f"rate_limits.{name}: {text!r} is not a limit such as '1000/minute'"
+        ) from None

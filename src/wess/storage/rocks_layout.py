@@ -1,0 +1,223 @@
+"""The RocksDB store's key layout, and how one commit becomes one ``WriteBatch``.
+
+One column family; every key and value is plain bytes:
+
+    ~format                         b"wess-rocks/1", written when the store is created
+    m:<uuid>                        the encoded ``ModuleInfo`` (records.py)
+    w:<uuid>                        the wasm bytes
+    n:<len16><namespace><uuid>      empty; the per-namespace listing index
+    a:<uuid>/<digest>/<flavor>      a sealed AOT artifact of the module's bytes
+    u:<uuid>                        how often the module was invoked (u64, big-endian)
+
+``BatchBuilder`` applies a commit's changes in order to the state they find (the
+store, then the earlier changes of the same commit), so a module's metadata, bytes,
+index entry, artifacts and count always change together: a new digest drops the
+artifacts of the old one, a removal drops everything, and an artifact or a count for
+a module that is gone (or changed meanwhile) is dropped instead of orphaned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from rocksdict import WriteBatch
+
+from wess.storage.base import AddUsage, Change, PutArtifact, PutModule, RemoveModule
+from wess.storage.records import decode_info, encode_info
+
+FORMAT_KEY = b"~format"
+FORMAT = b"wess-rocks/1"
+META = b"m:"
+WASM = b"w:"
+INDEX = b"n:"
+ARTIFACT = b"a:"
+USAGE = b"u:"
+SEPARATOR = b"/"
+COUNT_BYTES = 8
+MAX_COUNT = (1 << 64) - 1
+
+
+def module_key(module_id: UUID) -> bytes:
+    return str(module_id).encode()
+
+
+def index_prefix(namespace: str) -> bytes:
+    """``n:`` + length-prefixed namespace: no namespace's prefix starts another's."""
+    encoded = namespace.encode()
+    return INDEX + len(encoded).to_bytes(2, "big") + encoded
+
+
+def artifact_prefix(key: bytes) -> bytes:
+    return ARTIFACT + key + SEPARATOR
+
+
+def artifact_key(key: bytes, digest: str, flavor: str) -> bytes:
+    return artifact_prefix(key) + digest.encode() + SEPARATOR + flavor.encode()
+
+
+def scan(source: Any, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Keys and values from ``start`` while they begin with ``prefix``.
+
+    Uses the raw iterator and checks its status: rocksdict's ``items()`` ends silently
+    on a checksum error, which would make a listing quietly incomplete.
+    """
+    iterator = source.iter()
+    iterator.seek(start)
+    while iterator.valid():
+        key: bytes = iterator.key()
+        if not key.startswith(prefix):
+            return
+        yield key, iterator.value()
+        iterator.next()
+    iterator.status()
+
+
+def scan_keys(source: Any, prefix: bytes) -> Iterator[bytes]:
+    """The keys that begin with ``prefix``, without reading their values."""
+    iterator = source.iter()
+    iterator.seek(prefix)
+    while iterator.valid():
+        key: bytes = iterator.key()
+        if not key.startswith(prefix):
+            return
+        yield key
+        iterator.next()
+    iterator.status()
+
+
+# -- staging: encode every change before anything is written ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A module ready for the batch: encoded metadata and bytes."""
+
+    namespace: str
+    digest: str
+    meta: bytes
+    wasm: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StagedModule:
+    key: bytes
+    put: Encoded | None  # None: remove
+
+
+@dataclass(frozen=True, slots=True)
+class StagedArtifact:
+    key: bytes
+    digest: str
+    flavor: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StagedUsage:
+    counts: tuple[tuple[bytes, int], ...]
+
+
+Staged = StagedModule | StagedArtifact | StagedUsage
+
+
+def stage(change: Change) -> Staged:
+    """``change`` encoded; pure, and raises ``ValueError`` before anything is written."""
+    if isinstance(change, PutModule):
+        info = change.record.info
+        encoded = Encoded(info.namespace, info.digest, encode_info(info), bytes(change.record.wasm))
+        return StagedModule(module_key(info.id), encoded)
+    if isinstance(change, RemoveModule):
+        return StagedModule(module_key(change.module_id), None)
+    if isinstance(change, PutArtifact):
+        artifact = change.artifact
+        if any(SEPARATOR.decode() in part for part in (artifact.digest, artifact.flavor)):
+            raise ValueError(f"artifact digest and flavor may not contain {SEPARATOR!r}")
+        return StagedArtifact(
+            module_key(change.module_id), artifact.digest, artifact.flavor, bytes(artifact.data)
+        )
+    if isinstance(change, AddUsage):
+        if any(count < 0 for _, count in change.counts):
+            raise ValueError("usage counts only grow")
+        return StagedUsage(tuple((module_key(m), count) for m, count in change.counts))
+    raise TypeError(f"unknown change {change!r}")
+
+
+# -- one commit, one batch ----------------------------------------------------------------------
+
+
+class BatchBuilder:
+    """Turns staged changes into one ``WriteBatch`` against ``db`` as it is now.
+
+    Reads what it needs (a module's namespace and digest, its artifact keys, its count)
+    once, then follows the batch's own changes.
+    """
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
+        self.batch = WriteBatch(raw_mode=True)
+        self._modules: dict[bytes, tuple[str, str] | None] = {}  # key -> (namespace, digest)
+        self._artifacts: dict[bytes, set[bytes]] = {}
+        self._usage: dict[bytes, int] = {}
+
+    def add(self, staged: Staged) -> None:
+        if isinstance(staged, StagedModule):
+            self._module(staged.key, staged.put)
+        elif isinstance(staged, StagedArtifact):
+            current = self._current(staged.key)
+            if current is not None and current[1] == staged.digest:
+                key = artifact_key(staged.key, staged.digest, staged.flavor)
+                self.batch.put(key, staged.data)
+                self._artifact_keys(staged.key).add(key)
+        else:
+            for key, count in staged.counts:
+                if self._current(key) is not None:
+                    total = min(self._count(key) + count, MAX_COUNT)
+                    self._usage[key] = total
+                    self.batch.put(USAGE + key, total.to_bytes(COUNT_BYTES, "big"))
+
+    def _module(self, key: bytes, put: Encoded | None) -> None:
+        previous = self._current(key)
+        if previous is not None and (put is None or previous[0] != put.namespace):
+            self.batch.delete(index_prefix(previous[0]) + key)
+        keep = None if put is None else put.digest
+        artifacts = self._artifact_keys(key)
+        for stale in [k for k in artifacts if _artifact_digest(key, k) != keep]:
+            self.batch.delete(stale)
+            artifacts.discard(stale)
+        if put is None:
+            self.batch.delete(META + key)
+            self.batch.delete(WASM + key)
+            self.batch.delete(USAGE + key)
+            self._usage[key] = 0
+            self._modules[key] = None
+            return
+        self.batch.put(META + key, put.meta)
+        self.batch.put(WASM + key, put.wasm)
+        self.batch.put(index_prefix(put.namespace) + key, b"")
+        self._modules[key] = (put.namespace, put.digest)
+
+    def _current(self, key: bytes) -> tuple[str, str] | None:
+        if key not in self._modules:
+            meta = self._db.get(META + key)
+            info = None if meta is None else decode_info(meta)
+            self._modules[key] = None if info is None else (info.namespace, info.digest)
+        return self._modules[key]
+
+    def _artifact_keys(self, key: bytes) -> set[bytes]:
+        if key not in self._artifacts:
+            prefix = artifact_prefix(key)
+            self._artifacts[key] = set(scan_keys(self._db, prefix))
+        return self._artifacts[key]
+
+    def _count(self, key: bytes) -> int:
+        if key not in self._usage:
+            stored = self._db.get(USAGE + key)
+            self._usage[key] = 0 if stored is None else int.from_bytes(stored, "big")
+        return self._usage[key]
+
+
+def _artifact_digest(key: bytes, stored_key: bytes) -> str:
+    return stored_key[len(artifact_prefix(key)) :].split(SEPARATOR, 1)[0].decode()

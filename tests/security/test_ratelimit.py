@@ -1,0 +1,161 @@
+"""Rate limits: decisions, headers, policies, and counting in memory and in real Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from wess.errors import ConfigError, RateLimited, StorageUnavailable
+from wess.security.ratelimit import (
+    DEFAULT_PER_ROLE,
+    RateDecision,
+    RateLimiter,
+    RatePolicy,
+    RateScope,
+    decide,
+    open_rate_limiter,
+    tightest,
+)
+from wess.security.rbac import Role
+
+POLICY = RatePolicy(
+    per_ip="3/minute",
+    per_role={**DEFAULT_PER_ROLE, Role.VIEWER: "2/minute"},
+    per_key={"vip": "5/minute"},
+)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def limiter(request):
+    """The same limiter counting in process memory, then in the real Redis."""
+    if request.param == "memory":
+        rate_limiter = open_rate_limiter("memory://", POLICY)
+    else:
+        url, prefix = request.getfixturevalue("redis_url")
+        rate_limiter = open_rate_limiter(url, POLICY, key_prefix=prefix)
+    yield rate_limiter
+    await rate_limiter.aclose()
+
+
+def test_decide_counts_down_then_refuses_with_retry_after():
+    """Up to the limit requests are allowed with what is left; past it, refused with a wait."""
+    assert decide(3, 1, 59.2) == RateDecision(True, 3, 2, 60, None)
+    assert decide(3, 3, 10.0) == RateDecision(True, 3, 0, 10, None)
+    assert decide(3, 4, 10.0) == RateDecision(False, 3, 0, 10, 10)
+    assert decide(3, 9, 0.0).retry_after == 1
+
+
+def test_headers_follow_the_ietf_draft_and_add_retry_after_when_refused():
+    """RateLimit-Limit/Remaining/Reset always; Retry-After only on a refusal."""
+    assert decide(3, 1, 30).headers() == {
+        "RateLimit-Limit": "3",
+        "RateLimit-Remaining": "2",
+        "RateLimit-Reset": "30",
+    }
+    assert decide(3, 4, 30).headers()["Retry-After"] == "30"
+
+
+def test_enforce_raises_rate_limited_with_retry_after():
+    """A refused decision raises RateLimited carrying the seconds to wait."""
+    decide(3, 3, 30).enforce()
+    with pytest.raises(RateLimited) as caught:
+        decide(3, 4, 30).enforce()
+    assert caught.value.retry_after == 30
+
+
+def test_tightest_reports_a_refusal_first_then_the_least_remaining():
+    """With several limits, a refusal wins; otherwise the one closest to running out."""
+    loose, tight, refused = decide(100, 1, 60), decide(3, 2, 60), decide(3, 4, 5)
+    assert tightest(loose, tight) is tight
+    assert tightest(loose, refused, tight) is refused
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"per_ip": "lots"},
+        {"per_ip": "5/fortnight"},
+        {"per_role": {Role.ADMIN: "1/second"}},
+        {"per_key": {"k": "-1/minute"}},
+    ],
+)
+def test_bad_policies_are_config_errors(kwargs):
+    """Unparsable limits, or a role without a limit, are refused when the policy is built."""
+    with pytest.raises(ConfigError, match="rate_limits"):
+        RatePolicy(**kwargs)
+
+
+def test_unknown_storage_schemes_are_config_errors():
+    """Only memory:// and redis:// (rediss://) are accepted."""
+    with pytest.raises(ConfigError, match="memory:// or redis://"):
+        open_rate_limiter("memcached://localhost", POLICY)
+
+
+async def test_per_ip_limit_refuses_the_request_past_the_limit(limiter: RateLimiter):
+    """The fourth request of an IP in a 3/minute window is refused; other IPs are unaffected."""
+    decisions = [await limiter.check(RateScope.IP, "10.0.0.1") for _ in range(4)]
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert [d.remaining for d in decisions] == [2, 1, 0, 0]
+    assert all(0 < d.reset <= 60 for d in decisions)
+    assert decisions[-1].retry_after == decisions[-1].reset
+    assert (await limiter.check(RateScope.IP, "10.0.0.2")).allowed
+
+
+async def test_per_key_limits_follow_the_role_unless_overridden(limiter: RateLimiter):
+    """A key's limit is its role's, unless the policy names that key; counts are per key."""
+    viewer = [
+        (await limiter.check(RateScope.KEY, "k1", role=Role.VIEWER)).allowed for _ in range(3)
+    ]
+    assert viewer == [True, True, False]
+    vip = [(await limiter.check(RateScope.KEY, "vip", role=Role.VIEWER)).allowed for _ in range(6)]
+    assert vip == [True] * 5 + [False]
+    assert (await limiter.check(RateScope.KEY, "k2", role=Role.VIEWER)).limit == 2
+
+
+async def test_ip_and_key_counters_are_separate(limiter: RateLimiter):
+    """An identity used as an IP and as a key id is counted twice, once per scope."""
+    for _ in range(3):
+        await limiter.check(RateScope.IP, "same")
+    assert (await limiter.check(RateScope.KEY, "same", role=Role.ADMIN)).allowed
+
+
+async def test_cost_counts_several_hits_at_once(limiter: RateLimiter):
+    """A request may cost more than one hit."""
+    assert (await limiter.check(RateScope.IP, "10.0.0.3", cost=3)).remaining == 0
+    assert not (await limiter.check(RateScope.IP, "10.0.0.3")).allowed
+
+
+async def test_a_key_check_without_a_role_is_a_programming_error():
+    """KEY checks need the caller's role to pick the limit (unless overridden per key)."""
+    limiter = open_rate_limiter("memory://", POLICY)
+    try:
+        with pytest.raises(ValueError, match="role"):
+            await limiter.check(RateScope.KEY, "k1")
+        assert (await limiter.check(RateScope.KEY, "vip")).limit == 5
+    finally:
+        await limiter.aclose()
+
+
+def test_an_unreachable_service_skips_unless_services_are_required(monkeypatch):
+    """Without the service a test is skipped, or fails when WESS_REQUIRE_SERVICES=1."""
+    from tests.security.conftest import require_service
+    from tests.support import free_port
+
+    port = free_port()
+    monkeypatch.delenv("WESS_REQUIRE_SERVICES", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="not reachable"):
+        require_service("Nothing", "127.0.0.1", port)
+    monkeypatch.setenv("WESS_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="WESS_REQUIRE_SERVICES=1 requires it"):
+        require_service("Nothing", "127.0.0.1", port)
+
+
+async def test_an_unreachable_redis_is_reported_as_storage_unavailable():
+    """Redis errors become StorageUnavailable; failing open or closed is the caller's choice."""
+    from tests.support import free_port
+
+    limiter = open_rate_limiter(f"redis://127.0.0.1:{free_port()}/0", POLICY)
+    try:
+        with pytest.raises(StorageUnavailable, match="rate limit counters"):
+            await limiter.check(RateScope.IP, "10.0.0.1")
+    finally:
+        await limiter.aclose()

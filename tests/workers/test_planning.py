@@ -1,0 +1,62 @@
+"""plan(): what each write job becomes, checked without any I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+from uuid import uuid4
+
+import pytest
+
+from tests.storage.builders import T0, make_content, make_record, unique_wasm
+from wess.errors import ModuleNotFound, PreconditionFailed
+from wess.messages import CreateModule, DeleteModule, StoreArtifact, UpdateModule
+from wess.models import DEFAULT_NAMESPACE, SealedArtifact
+from wess.storage import PutArtifact, PutModule, RemoveModule
+from wess.workers.planning import plan
+
+
+def artifact_for(digest: str) -> SealedArtifact:
+    return SealedArtifact(digest=digest, flavor="wasmtime-1+abc", data=b"aot")
+
+
+def test_a_create_carries_its_artifact_into_the_same_commit() -> None:
+    """The artifact compiled at upload becomes a PutArtifact right after the PutModule."""
+    content = make_content()
+    content = dataclasses.replace(content, artifact=artifact_for(content.digest))
+    job = CreateModule(module_id=uuid4(), namespace=DEFAULT_NAMESPACE, content=content)
+    planned = plan(job, None, now=T0)
+    assert [type(change) for change in planned.changes] == [PutModule, PutArtifact]
+    assert planned.changes[1] == PutArtifact(job.module_id, content.artifact)
+
+
+def test_an_artifact_of_other_bytes_is_left_out() -> None:
+    """Content whose artifact names another digest commits the module alone."""
+    content = make_content()
+    content = dataclasses.replace(content, artifact=artifact_for("sha256:" + "0" * 64))
+    current = make_record().info
+    job = UpdateModule(module_id=current.id, namespace=current.namespace, content=content)
+    planned = plan(job, current, now=T0)
+    assert [type(change) for change in planned.changes] == [PutModule]
+
+
+def test_store_artifact_needs_the_module_with_those_bytes() -> None:
+    """StoreArtifact: the module must exist and hold the artifact's digest; it changes
+    nothing else and publishes no event."""
+    current = make_record().info
+    job = StoreArtifact(module_id=current.id, artifact=artifact_for(current.digest))
+    planned = plan(job, current, now=T0)
+    assert planned.changes == (PutArtifact(current.id, job.artifact),)
+    assert planned.info == current
+    assert planned.event is None
+    with pytest.raises(ModuleNotFound):
+        plan(job, None, now=T0)
+    replaced = make_record(current.id, wasm=unique_wasm("v2")).info
+    with pytest.raises(PreconditionFailed):
+        plan(job, replaced, now=T0)
+
+
+def test_a_delete_is_one_removal() -> None:
+    """A delete plans one RemoveModule (which takes artifacts and counts with it)."""
+    current = make_record().info
+    job = DeleteModule(module_id=current.id, namespace=current.namespace)
+    assert plan(job, current, now=T0).changes == (RemoveModule(current.id),)
