@@ -50,3 +50,33 @@ def test_every_error_code_is_documented():
     codes.add("internal_error")
     missing = sorted(code for code in codes if f"| `{code}` |" not in text)
     assert missing == []
+
+
+def test_public_api_is_sorted_and_matches_the_readme():
+    """wess.__all__ is sorted and is exactly the list the README gives."""
+    import re
+
+    import wess
+
+    assert wess.__all__ == sorted(wess.__all__)
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Embedding", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"`(\w+)`", section.split("`wess.__all__`", 1)[1])
+    assert listed == wess.__all__
+    for name in wess.__all__:
+        assert getattr(wess, name) is not None
+
+
+def test_readme_embedding_example_runs(monkeypatch, capsys):
+    """The README's embedding example runs as printed and prints what it promises."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Embedding", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "sum(i32, i32) -> (i32)"
+    assert lines[1] == "[3]"
+    assert lines[2].startswith("[3] ")
