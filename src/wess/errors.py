@@ -21,7 +21,8 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   └── CompileLimitExceeded
     ├── NotFound                        also: no such route
     │   ├── ModuleNotFound
-    │   └── FunctionNotFound
+    │   ├── FunctionNotFound
+    │   └── KeyNotFound
     ├── PreconditionFailed              If-Match did not match
     ├── ExecutionError                  the guest failed while running
     │   ├── Trap
@@ -129,6 +130,10 @@ class ModuleNotFound(NotFound):
 
 class FunctionNotFound(NotFound):
     code = "function_not_found"
+
+
+class KeyNotFound(NotFound):
+    code = "key_not_found"
 
 
 class PreconditionFailed(WessError):

@@ -9,11 +9,15 @@ once messages cross process boundaries.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
 from wess.models import FunctionSignature, LegacyMetadata, SealedArtifact
+from wess.security.audit import AuditFields
+from wess.security.crypto import Keyring
+from wess.security.tokens import ApiKey
 
 MESSAGE_VERSION = 1
 
@@ -33,6 +37,20 @@ class ModuleContent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Actor:
+    """Who asked for a change, as the audit log names them.
+
+    ``name`` is ``api_key:<id>``, ``jwt:<sub>``, or ``anonymous`` when authentication
+    is off. A job with an actor gets exactly one audit entry, in the same atomic batch
+    as its change (or alone, with the error's code as outcome, when it is refused).
+    Jobs without one (artifacts, usage counts) are Wess's own housekeeping.
+    """
+
+    name: str
+    client_ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateModule:
     """Store a new module under ``module_id`` (revision 1)."""
 
@@ -40,6 +58,7 @@ class CreateModule:
     namespace: str
     content: ModuleContent
     request_id: str | None = None
+    actor: Actor | None = None
     version: int = MESSAGE_VERSION
     kind: Literal["create"] = "create"
 
@@ -53,6 +72,7 @@ class UpdateModule:
     content: ModuleContent
     if_match: str | None = None
     request_id: str | None = None
+    actor: Actor | None = None
     version: int = MESSAGE_VERSION
     kind: Literal["update"] = "update"
 
@@ -65,6 +85,7 @@ class DeleteModule:
     namespace: str
     if_match: str | None = None
     request_id: str | None = None
+    actor: Actor | None = None
     version: int = MESSAGE_VERSION
     kind: Literal["delete"] = "delete"
 
@@ -90,15 +111,78 @@ class RecordUsage:
     kind: Literal["record_usage"] = "record_usage"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateApiKey:
+    """Store a new API key (its hash only; the token was shown once to its creator)."""
+
+    key: ApiKey
+    actor: Actor
+    request_id: str | None = None
+    version: int = MESSAGE_VERSION
+    kind: Literal["create_key"] = "create_key"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevokeApiKey:
+    """Delete an API key: refused at once by every check after the commit."""
+
+    key_id: str
+    actor: Actor
+    request_id: str | None = None
+    version: int = MESSAGE_VERSION
+    kind: Literal["revoke_key"] = "revoke_key"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TouchApiKeys:
+    """Record when keys were last used (gathered in memory, written in batches)."""
+
+    last_used: tuple[tuple[str, datetime], ...]
+    version: int = MESSAGE_VERSION
+    kind: Literal["touch_keys"] = "touch_keys"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordAudit:
+    """An audit entry with no change beside it: a refused request (authentication
+    failure, permission denial, rejected upload)."""
+
+    fields: AuditFields
+    version: int = MESSAGE_VERSION
+    kind: Literal["record_audit"] = "record_audit"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RotateKek:
+    """Re-wrap every stored data key under ``keyring.current`` (sealing any value stored
+    in plain text); writes wait while it runs, reads and runs do not."""
+
+    keyring: Keyring
+    actor: Actor
+    request_id: str | None = None
+    version: int = MESSAGE_VERSION
+    kind: Literal["rotate_kek"] = "rotate_kek"
+
+
 ModuleJob = CreateModule | UpdateModule | DeleteModule | StoreArtifact
 """A job about one module, checked against that module as it stands."""
-WriteJob = ModuleJob | RecordUsage
+KeyJob = CreateApiKey | RevokeApiKey | TouchApiKeys
+WriteJob = ModuleJob | RecordUsage | KeyJob | RecordAudit | RotateKek
 
 
 class ChangeKind(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKeyChanged:
+    """Published after a key was created or revoked; ``key`` is None after a revoke."""
+
+    key_id: str
+    key: ApiKey | None
+    version: int = MESSAGE_VERSION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -43,6 +43,7 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.ModuleRejected, ProblemKind(422, "Module rejected", 400)),
     (errors.ModuleNotFound, ProblemKind(404, "Module not found", 404)),
     (errors.FunctionNotFound, ProblemKind(404, "Function not found", 404)),
+    (errors.KeyNotFound, ProblemKind(404, "API key not found", 404)),
     (errors.NotFound, ProblemKind(404, "Not found", 404)),
     (errors.PreconditionFailed, ProblemKind(412, "Precondition failed", 412)),
     (errors.Unauthenticated, ProblemKind(401, "Unauthenticated", 401)),

@@ -15,6 +15,9 @@ from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
+from wess.security.audit import AuditEntry
+from wess.security.crypto import Keyring
+from wess.security.tokens import ApiKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,29 @@ class AddUsage:
     counts: tuple[tuple[UUID, int], ...]
 
 
-Change = PutModule | RemoveModule | PutArtifact | AddUsage
+@dataclass(frozen=True, slots=True)
+class PutApiKey:
+    """Insert or replace an API key record (its hash, never a token)."""
+
+    key: ApiKey
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveApiKey:
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppendAudit:
+    """Append one audit entry; entries are kept by ``seq`` and never changed."""
+
+    entry: AuditEntry
+
+
+Change = PutModule | RemoveModule | PutArtifact | AddUsage | PutApiKey | RemoveApiKey | AppendAudit
+
+NamespaceUsage = dict[str, tuple[int, int]]
+"""Namespace -> (modules stored, bytes of wasm stored)."""
 
 UsageRanking = list[tuple[UUID, int]]
 """(module id, invocation count) pairs, most invoked first."""
@@ -98,6 +123,31 @@ class ModuleRepository(Protocol):
 
     async def most_used(self, limit: int) -> UsageRanking:
         """Up to ``limit`` (module id, invocation count) pairs, most invoked first."""
+        ...
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None: ...
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        """Every key record, ordered by id."""
+        ...
+
+    async def audit_head(self) -> AuditEntry | None:
+        """The last audit entry (highest ``seq``), or None before the first."""
+        ...
+
+    async def list_audit(self, *, after: int, limit: int) -> list[AuditEntry]:
+        """Up to ``limit`` entries with ``seq > after``, in ``seq`` order."""
+        ...
+
+    async def namespace_usage(self) -> NamespaceUsage:
+        """Modules and wasm bytes stored per namespace (read once, at start-up)."""
+        ...
+
+    async def rewrap(self, keyring: Keyring) -> int:
+        """Seal every module and artifact value under ``keyring.current``: re-wrap the
+        data keys of sealed values, seal those stored in plain text. Returns how many
+        values were rewritten. Durable in synced batches; safe to run again after a crash.
+        """
         ...
 
     async def commit(self, changes: Sequence[Change]) -> None:
