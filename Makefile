@@ -25,5 +25,26 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
+# bench: every figure of docs/PERFORMANCE.md (P1-P7), about 4 minutes; never part of `make test`.
+# Its own environment holds the comparators' and the plots' packages, never .venv.
+BENCH_VENV  := .bench-venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): bench/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP)
+	@command -v wrk >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y wrk || \
+	        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }; \
+	    else \
+	        echo "make bench needs wrk (Debian package wrk): sudo apt-get install -y wrk" >&2; \
+	        exit 1; \
+	    fi; }
+	$(BENCH_VENV)/bin/python bench/run_all.py --python $(BIN)/python
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -80,6 +80,16 @@ class ServerProcess:
             self.process.kill()
             return self.process.wait()
 
+    @property
+    def token(self) -> str:
+        """The bootstrap admin key's token, written on first start."""
+        return (self.data_dir / "admin.key").read_text().strip()
+
+    def client(self, token: str | None = None, *, timeout: float = 30) -> httpx.Client:
+        """An HTTP client of this server, authenticated as ``token`` (default: admin)."""
+        headers = {"authorization": f"Bearer {token or self.token}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
     def kill(self) -> None:
         """kill -9: no chance to flush or drain anything."""
         self.stop(signal.SIGKILL)

@@ -21,7 +21,7 @@ from wess.errors import (
     PayloadTooLarge,
     SignatureMismatch,
 )
-from wess.messages import CreateModule, DeleteModule, ModuleContent, UpdateModule
+from wess.messages import Actor, CreateModule, DeleteModule, ModuleContent, UpdateModule
 from wess.models import (
     FunctionSignature,
     LegacyMetadata,
@@ -87,15 +87,26 @@ class ModuleService:
     # -- writes ---------------------------------------------------------------------------
 
     async def create(
-        self, upload: Upload, *, namespace: str, strict: bool, request_id: str | None = None
+        self,
+        upload: Upload,
+        *,
+        namespace: str,
+        strict: bool,
+        request_id: str | None = None,
+        actor: Actor | None = None,
     ) -> ModuleInfo:
-        """Validate and store a new module. ``strict`` rejects declared metadata that
-        disagrees with the module (/v1); otherwise it is logged and the module's own
-        signature is what runs (the original Wess)."""
+        """Validate and store a new module in ``namespace``. ``strict`` rejects declared
+        metadata that disagrees with the module (/v1); otherwise it is logged and the
+        module's own signature is what runs (the original Wess). ``actor`` is who asked,
+        for the audit entry the Writer commits with the module."""
         module_id = self._new_id()
         content = await self._validate(upload, strict=strict, module_id=module_id)
         job = CreateModule(
-            module_id=module_id, namespace=namespace, content=content, request_id=request_id
+            module_id=module_id,
+            namespace=namespace,
+            content=content,
+            request_id=request_id,
+            actor=actor,
         )
         info = await self._writer.submit(job)
         assert info is not None
@@ -106,21 +117,24 @@ class ModuleService:
         module_id: UUID,
         upload: Upload,
         *,
-        namespace: str,
+        namespace: str | None,
         strict: bool,
         if_match: str | None = None,
         request_id: str | None = None,
+        actor: Actor | None = None,
     ) -> ModuleInfo:
         """Replace a module's content; revision + 1. ``if_match`` guards against lost
-        updates (``PreconditionFailed`` when the current digest differs)."""
-        await self._reader.get_info(module_id, namespace=namespace)
+        updates (``PreconditionFailed`` when the current digest differs). ``namespace``
+        limits which modules may be replaced (None: any, for an admin)."""
+        current = await self._reader.get_info(module_id, namespace=namespace)
         content = await self._validate(upload, strict=strict, module_id=module_id)
         job = UpdateModule(
             module_id=module_id,
-            namespace=namespace,
+            namespace=current.namespace,
             content=content,
             if_match=if_match,
             request_id=request_id,
+            actor=actor,
         )
         info = await self._writer.submit(job)
         assert info is not None
@@ -130,12 +144,18 @@ class ModuleService:
         self,
         module_id: UUID,
         *,
-        namespace: str,
+        namespace: str | None,
         if_match: str | None = None,
         request_id: str | None = None,
+        actor: Actor | None = None,
     ) -> None:
+        current = await self._reader.get_info(module_id, namespace=namespace)
         job = DeleteModule(
-            module_id=module_id, namespace=namespace, if_match=if_match, request_id=request_id
+            module_id=module_id,
+            namespace=current.namespace,
+            if_match=if_match,
+            request_id=request_id,
+            actor=actor,
         )
         await self._writer.submit(job)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,18 +18,37 @@ from wess.server import open_state
 
 
 def make_settings(**env: str) -> Settings:
-    base = {"WESS_DATABASE_URL": "memory://", "WESS_RUNNER_TIMEOUT": "2000"}
+    """Memory storage; files (the admin key) in a fresh temporary directory."""
+    base = {
+        "WESS_DATABASE_URL": "memory://",
+        "WESS_DB_PATH": tempfile.mkdtemp(prefix="wess-api-"),
+        "WESS_RUNNER_TIMEOUT": "2000",
+    }
     return load_settings(env={**base, **env}).settings
 
 
+def admin_token(settings: Settings) -> str:
+    """The token of the admin key minted on first start."""
+    return (settings.database.path / "admin.key").read_text().strip()
+
+
 @asynccontextmanager
-async def open_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def open_client(
+    settings: Settings, *, as_admin: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over real components; by default authenticated as the bootstrap admin."""
     metrics = Metrics()
     async with open_state(settings, metrics=metrics) as state:
         app = create_app(state, access_log=False)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://wess") as client:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        headers = {}
+        if as_admin and settings.auth.enabled:
+            headers["authorization"] = f"Bearer {admin_token(settings)}"
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://wess", headers=headers
+        ) as client:
             client.state = state  # type: ignore[attr-defined]
+            client.settings = settings  # type: ignore[attr-defined]
             yield client
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 
 from tests.api.conftest import assert_problem
@@ -25,14 +27,7 @@ async def test_readyz_is_503_when_a_dependency_fails(client):
         raise RuntimeError("disk on fire")
 
     state: ApiState = client.state
-    failing = ApiState(
-        service=state.service,
-        metrics=state.metrics,
-        health=HealthCheck({"storage": broken}),
-        max_module_size=state.max_module_size,
-        max_json_body=state.max_json_body,
-        max_page_size=state.max_page_size,
-    )
+    failing = dataclasses.replace(state, health=HealthCheck({"storage": broken}))
     transport = httpx.ASGITransport(app=create_app(failing, access_log=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://wess") as other:
         response = await other.get("/readyz")

@@ -25,14 +25,14 @@ def test_restart_warms_up_from_artifacts(server_factory):
     """Runs counted before a graceful stop make the module warm after the restart:
     /readyz reports the warm-up, and nothing compiles in the new process."""
     server = server_factory()
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+    with server.client() as client:
         module = client.post("/v1/modules", content=wasm("sum"), headers=WASM).json()
         for _ in range(3):
             assert client.post(f"/v1/modules/{module['id']}/run", json={"args": [1, 2]}).is_success
     assert server.stop() == 0
 
     again = server_factory()
-    with httpx.Client(base_url=again.url, timeout=30) as client:
+    with again.client() as client:
         deadline = time.monotonic() + 10
         while (warmup := client.get("/readyz").json()["warmup"])["state"] != "done":
             assert time.monotonic() < deadline, warmup
@@ -49,7 +49,7 @@ def test_a_capped_compile_leaves_the_server_healthy(server_factory):
     """A module over the compile CPU cap is 422; the compile worker is replaced and the
     same process goes on accepting and running modules, then stops cleanly."""
     server = server_factory(WESS_LIMITS_COMPILE_CPU_SECONDS="1")
-    with httpx.Client(base_url=server.url, timeout=60) as client:
+    with server.client(timeout=60) as client:
         refused = client.post("/v1/modules", content=slow_to_compile(), headers=WASM)
         assert refused.status_code == 422
         assert refused.json()["code"] == "compile_limit_exceeded"

@@ -19,7 +19,7 @@ def test_restart_keeps_every_acknowledged_module(server_factory):
     """Modules acknowledged before a graceful stop are all there, intact, after a restart."""
     server = server_factory()
     created = {}
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+    with server.client() as client:
         for name in ("sum", "counter", "numbers", "traps"):
             response = client.post("/v1/modules", content=wasm(name), headers=WASM)
             assert response.status_code == 201, response.text
@@ -27,7 +27,7 @@ def test_restart_keeps_every_acknowledged_module(server_factory):
     assert server.stop() == 0
 
     again = server_factory()
-    with httpx.Client(base_url=again.url, timeout=30) as client:
+    with again.client() as client:
         for module_id, name in created.items():
             assert client.get(f"/v1/modules/{module_id}/wasm").content == wasm(name)
         run = client.post(f"/v1/modules/{next(iter(created))}/run", json={"args": [2, 3]})
@@ -42,7 +42,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_module(server_factory):
     stop = threading.Event()
 
     def writer() -> None:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with server.client() as client:
             while not stop.is_set():
                 try:
                     response = client.post("/v1/modules", content=wasm("sum"), headers=WASM)
@@ -66,7 +66,7 @@ def test_kill_9_during_writes_loses_no_acknowledged_module(server_factory):
         thread.join()
 
     again = server_factory()
-    with httpx.Client(base_url=again.url, timeout=30) as client:
+    with again.client() as client:
         missing = [i for i in acknowledged if client.get(f"/v1/modules/{i}").status_code != 200]
         assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged lost"
         count = client.get("/").json()["message"]

@@ -22,8 +22,10 @@ def shell_blocks(section: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", body, flags=re.S)
 
 
-def run_block(block: str, port: int) -> str:
+def run_block(block: str, port: int, data_dir: Path | None = None) -> str:
     script = "set -euo pipefail\n" + block.replace("localhost:8080", f"localhost:{port}")
+    if data_dir is not None:
+        script = script.replace("data/admin.key", str(data_dir / "admin.key"))
     result = subprocess.run(
         ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
@@ -51,14 +53,19 @@ def test_try_it_examples_work_verbatim(server_factory):
     """Every curl example of 'Try it' runs and answers what the comments promise."""
     server = server_factory()
     v1, legacy, ops = shell_blocks("Try it")
-    out = run_block(v1, server.port)
+    out = run_block(v1, server.port, server.data_dir)
+    assert '"namespace":"team-a"' in out  # uploaded with the developer key
     assert '"results":[3]' in out
+    assert '"code":"unauthenticated"' in out
+    assert " 401" in out
     assert '"function":"sum"' in out
     assert '"fuel_used"' in out
     assert '"code":"invalid_arguments"' in out
     assert '"revision":2' in out
     assert out.rstrip().endswith("204")
-    assert '{"message":[42]}' in run_block(legacy, server.port)
+    assert '{"message":[42]}' in run_block(
+        "export WESS_API_KEY=$(cat data/admin.key)\n" + legacy, server.port, server.data_dir
+    )
     ops_out = run_block(ops, server.port)
     assert '{"status":"ok"}' in ops_out
     assert '"status":"ready"' in ops_out
@@ -68,7 +75,12 @@ def test_try_it_examples_work_verbatim(server_factory):
 def test_command_line_examples(server_factory):
     """deploy prints an id; invoke prints the results; ls lists; rm deletes."""
     server = server_factory()
-    env = {"WESS_URL": server.url, "PATH": "/usr/bin:/bin", "COLUMNS": "250"}
+    env = {
+        "WESS_URL": server.url,
+        "WESS_API_KEY": server.token,
+        "PATH": "/usr/bin:/bin",
+        "COLUMNS": "250",
+    }
 
     def wess(*args: str) -> str:
         result = subprocess.run(
@@ -82,6 +94,10 @@ def test_command_line_examples(server_factory):
         assert result.returncode == 0, result.stderr
         return result.stdout
 
+    developer = wess("keys", "create", "--namespace", "team-a", "--role", "developer").strip()
+    assert developer.startswith("wess_")
+    assert "team-a" in wess("keys", "list")
+    env["WESS_API_KEY"] = developer
     module_id = wess("deploy", "examples/sum.wasm", "--name", "adder", "--function", "sum").strip()
     assert re.fullmatch(r"[0-9a-f-]{36}", module_id)
     assert wess("invoke", module_id, "sum", "1", "2").split() == ["[", "3", "]"]

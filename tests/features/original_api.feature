@@ -1,3 +1,4 @@
+@unauthenticated
 Feature: The original Wess API keeps working for existing clients
   The scenarios of the original Wess Behave suite, against a real server process.
   Clients send JSON bodies without a JSON content type, as its steps did.

@@ -80,7 +80,7 @@ def test_tightest_reports_a_refusal_first_then_the_least_remaining():
 )
 def test_bad_policies_are_config_errors(kwargs):
     """Unparsable limits, or a role without a limit, are refused when the policy is built."""
-    with pytest.raises(ConfigError, match="rate_limits"):
+    with pytest.raises(ConfigError, match="ratelimit"):
         RatePolicy(**kwargs)
 
 

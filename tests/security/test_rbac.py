@@ -27,9 +27,11 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.MODULE_DOWNLOAD,
         P.MODULE_RUN,
         P.PUBLIC,
+        P.METRICS_READ,
     },
-    Role.INVOKER: {P.MODULE_RUN, P.MODULE_READ, P.PUBLIC},
-    Role.VIEWER: {P.MODULE_READ, P.PUBLIC},
+    # /metrics "needs a key with the viewer role" (or any role above it) off loopback
+    Role.INVOKER: {P.MODULE_RUN, P.MODULE_READ, P.PUBLIC, P.METRICS_READ},
+    Role.VIEWER: {P.MODULE_READ, P.PUBLIC, P.METRICS_READ},
 }
 NAMESPACED = {
     P.MODULE_CREATE,

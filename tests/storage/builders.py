@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from tests.fixtures import wasm as fixture_wasm
@@ -17,6 +17,9 @@ from wess.models import (
     ValueType,
     digest_of,
 )
+from wess.security.audit import AuditEntry, AuditFields, chain
+from wess.security.rbac import Role
+from wess.security.tokens import ApiKey
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 SUM = FunctionSignature("sum", (ValueType.I32, ValueType.I32), (ValueType.I32,))
@@ -62,3 +65,37 @@ def make_content(wasm: bytes | None = None, *, name: str = "sum") -> ModuleConte
     return ModuleContent(
         name=name, wasm=body, digest=digest_of(body), functions=(SUM,), default_function="sum"
     )
+
+
+def make_key(key_id: str = "0123456789abcdef", *, namespace: str = DEFAULT_NAMESPACE) -> ApiKey:
+    """An API key record (the hash of some secret; no token exists for it)."""
+    return ApiKey(
+        id=key_id,
+        namespace=namespace,
+        role=Role.DEVELOPER,
+        name=f"key {key_id}",
+        created_at=T0,
+        expires_at=T0 + timedelta(days=30),
+        hash=hashlib.sha256(key_id.encode()).hexdigest(),
+    )
+
+
+def make_entries(count: int, *, after: AuditEntry | None = None) -> list[AuditEntry]:
+    """``count`` chained audit entries following ``after`` (None: from the first)."""
+    entries: list[AuditEntry] = []
+    previous = after
+    for _ in range(count):
+        seq = 1 if previous is None else previous.seq + 1
+        fields = AuditFields(
+            time="2025-01-02T03:04:05.678901Z",
+            actor="api_key:0123456789abcdef",
+            namespace=DEFAULT_NAMESPACE,
+            action="module.create",
+            target=f"target-{seq}",
+            outcome="ok",
+            request_id=f"req-{seq}",
+            client_ip="192.0.2.1",
+        )
+        previous = chain(previous, fields)
+        entries.append(previous)
+    return entries

@@ -1,20 +1,26 @@
 """CountingRepository: a real repository wrapped to count calls (the only test double).
 
 It can also hold ``get`` after the inner read returned, to open a race window on
-purpose, and fail ``commit`` with a given storage error.
+purpose, fail ``commit`` with a given storage error (before the inner commit, or after
+it, as when the disk took the write but the answer was lost), and hold ``rewrap``
+until told.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections import Counter
 from collections.abc import Sequence
 from uuid import UUID
 
 from wess.errors import StorageError
 from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
+from wess.security.audit import AuditEntry
+from wess.security.crypto import Keyring
+from wess.security.tokens import ApiKey
 from wess.storage import Change, ModuleRepository
-from wess.storage.base import UsageRanking
+from wess.storage.base import NamespaceUsage, UsageRanking
 
 
 class CountingRepository:
@@ -25,8 +31,13 @@ class CountingRepository:
         self.calls: Counter[str] = Counter()
         self.commit_sizes: list[int] = []
         self.commit_error: StorageError | None = None
+        self.error_after_commit: StorageError | None = None
         self.hold_gets: asyncio.Event | None = None
         self.get_read = asyncio.Event()  # set once a held get has read from the store
+        self.hold_rewrap: asyncio.Event | None = None
+        self.rewrap_started = asyncio.Event()
+        # every commit that reached the inner store
+        self.committed: builtins.list[builtins.list[Change]] = []
 
     async def get(self, module_id: UUID) -> ModuleRecord | None:
         self.calls["get"] += 1
@@ -60,12 +71,42 @@ class CountingRepository:
         self.calls["most_used"] += 1
         return await self.inner.most_used(limit)
 
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        self.calls["get_api_key"] += 1
+        return await self.inner.get_api_key(key_id)
+
+    async def list_api_keys(self) -> builtins.list[ApiKey]:
+        self.calls["list_api_keys"] += 1
+        return await self.inner.list_api_keys()
+
+    async def audit_head(self) -> AuditEntry | None:
+        self.calls["audit_head"] += 1
+        return await self.inner.audit_head()
+
+    async def list_audit(self, *, after: int, limit: int) -> builtins.list[AuditEntry]:
+        self.calls["list_audit"] += 1
+        return await self.inner.list_audit(after=after, limit=limit)
+
+    async def namespace_usage(self) -> NamespaceUsage:
+        self.calls["namespace_usage"] += 1
+        return await self.inner.namespace_usage()
+
+    async def rewrap(self, keyring: Keyring) -> int:
+        self.calls["rewrap"] += 1
+        self.rewrap_started.set()
+        if self.hold_rewrap is not None:
+            await self.hold_rewrap.wait()
+        return await self.inner.rewrap(keyring)
+
     async def commit(self, changes: Sequence[Change]) -> None:
         self.calls["commit"] += 1
         self.commit_sizes.append(len(changes))
         if self.commit_error is not None:
             raise self.commit_error
         await self.inner.commit(changes)
+        self.committed.append(list(changes))
+        if self.error_after_commit is not None:
+            raise self.error_after_commit
 
     async def ping(self) -> None:
         self.calls["ping"] += 1

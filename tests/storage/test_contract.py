@@ -11,14 +11,19 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from tests.storage.builders import make_record, unique_wasm
+from tests.storage.builders import make_entries, make_key, make_record, unique_wasm
 from wess.errors import IntegrityError, StorageUnavailable
 from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
+from wess.security.audit import verify
+from wess.security.crypto import Kek, Keyring
 from wess.storage import (
     AddUsage,
+    AppendAudit,
     ModuleRepository,
+    PutApiKey,
     PutArtifact,
     PutModule,
+    RemoveApiKey,
     RemoveModule,
     open_repository,
 )
@@ -30,11 +35,22 @@ URLS: dict[str, Callable[[Path], str]] = {
 }
 
 
+OLD = Kek(bytes(range(32)))
+NEW = Kek(bytes(range(1, 33)))
+
+
 @pytest.fixture(params=sorted(URLS))
 async def repository(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[ModuleRepository]:
     async with open_repository(URLS[request.param](tmp_path)) as repo:
+        yield repo
+
+
+@pytest.fixture(params=sorted(URLS))
+async def sealed(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ModuleRepository]:
+    """A repository that seals module bytes and artifacts under ``OLD``."""
+    async with open_repository(URLS[request.param](tmp_path), keyring=Keyring(OLD)) as repo:
         yield repo
 
 
@@ -218,6 +234,12 @@ async def test_every_call_after_close_is_unavailable(repository: ModuleRepositor
         repository.ping(),
         repository.get_artifact(record.id, digest=record.digest, flavor=FLAVOR),
         repository.most_used(1),
+        repository.get_api_key("k"),
+        repository.list_api_keys(),
+        repository.audit_head(),
+        repository.list_audit(after=0, limit=1),
+        repository.namespace_usage(),
+        repository.rewrap(Keyring(NEW)),
     ]
     for call in calls:
         with pytest.raises(StorageUnavailable):
@@ -348,3 +370,175 @@ async def test_negative_usage_is_refused_before_anything_is_written(
     with pytest.raises(ValueError, match="only grow"):
         await repository.commit([PutModule(record), AddUsage(((record.id, -1),))])
     assert await repository.get_info(record.id) is None
+
+
+# -- API keys -----------------------------------------------------------------------------------
+
+
+async def test_api_keys_are_kept_by_id_and_listed_in_id_order(
+    repository: ModuleRepository,
+) -> None:
+    """A put key reads back equal (hash, times, role); listing is ordered by id; a second
+    put replaces; a removal forgets it, and removing an absent key is no error."""
+    keys = [make_key(f"{i:016x}") for i in (3, 1, 2)]
+    await repository.commit([PutApiKey(key) for key in keys])
+    assert await repository.get_api_key(keys[0].id) == keys[0]
+    assert await repository.get_api_key("ffffffffffffffff") is None
+    assert [k.id for k in await repository.list_api_keys()] == sorted(k.id for k in keys)
+    touched = dataclasses.replace(keys[1], last_used_at=keys[1].created_at)
+    await repository.commit([PutApiKey(touched), RemoveApiKey(keys[2].id), RemoveApiKey("none")])
+    assert await repository.get_api_key(keys[1].id) == touched
+    assert await repository.get_api_key(keys[2].id) is None
+    assert await repository.list_api_keys() == sorted([keys[0], touched], key=lambda k: k.id)
+
+
+async def test_api_keys_do_not_count_as_modules(repository: ModuleRepository) -> None:
+    """Keys live apart from modules: listing, counting and usage ignore them."""
+    await repository.commit([PutApiKey(make_key())])
+    assert await repository.count() == 0
+    assert await repository.list(namespace=None, after=None, limit=10) == []
+    assert await repository.namespace_usage() == {}
+
+
+# -- the audit log ------------------------------------------------------------------------------
+
+
+async def test_audit_entries_read_back_in_seq_order(repository: ModuleRepository) -> None:
+    """Entries appended over several commits (past seq 255 and 65535's first byte) read back
+    in seq order, page by ``after``/``limit``, and still verify as a chain."""
+    assert await repository.audit_head() is None
+    assert await repository.list_audit(after=0, limit=10) == []
+    entries = make_entries(300)
+    for start in range(0, 300, 64):
+        await repository.commit([AppendAudit(e) for e in entries[start : start + 64]])
+    assert await repository.audit_head() == entries[-1]
+    assert await repository.list_audit(after=0, limit=1000) == entries
+    assert await repository.list_audit(after=254, limit=3) == entries[254:257]
+    assert await repository.list_audit(after=300, limit=10) == []
+    assert await repository.list_audit(after=0, limit=0) == []
+    assert verify(await repository.list_audit(after=0, limit=1000)).ok
+
+
+async def test_an_audit_entry_lands_in_the_same_commit_as_its_change(
+    repository: ModuleRepository,
+) -> None:
+    """A module, a key and their audit entries commit together, or (on failure) not at all."""
+    record, key = make_record(), make_key()
+    first, second = make_entries(2)
+    await repository.commit([PutModule(record), AppendAudit(first)])
+    assert await repository.audit_head() == first
+    bad = dataclasses.replace(
+        make_record(), info=dataclasses.replace(record.info, created_at=datetime(2025, 1, 1))
+    )
+    with pytest.raises(ValueError, match="naive"):
+        await repository.commit([PutApiKey(key), AppendAudit(second), PutModule(bad)])
+    assert await repository.audit_head() == first
+    assert await repository.get_api_key(key.id) is None
+
+
+async def test_audit_entries_are_never_replaced(repository: ModuleRepository) -> None:
+    """Appending a seq that exists (stored, or earlier in the same commit) raises ValueError
+    and applies nothing of that commit."""
+    first, second = make_entries(2)
+    await repository.commit([AppendAudit(first)])
+    record = make_record()
+    with pytest.raises(ValueError, match="exists already"):
+        await repository.commit([PutModule(record), AppendAudit(first)])
+    with pytest.raises(ValueError, match="exists already"):
+        await repository.commit([AppendAudit(second), AppendAudit(second)])
+    assert await repository.get_info(record.id) is None
+    assert await repository.list_audit(after=0, limit=10) == [first]
+
+
+# -- usage per namespace ------------------------------------------------------------------------
+
+
+async def test_namespace_usage_counts_modules_and_wasm_bytes(
+    repository: ModuleRepository,
+) -> None:
+    """Modules and bytes per namespace follow puts, replacements, moves and removals."""
+    a1 = make_record(namespace="a", wasm=unique_wasm("a1", 100))
+    a2 = make_record(namespace="a", wasm=unique_wasm("a2", 50))
+    b1 = make_record(namespace="b", wasm=unique_wasm("b1", 7))
+    await repository.commit([PutModule(a1), PutModule(a2), PutModule(b1)])
+    assert await repository.namespace_usage() == {"a": (2, 150), "b": (1, 7)}
+    bigger = make_record(a1.id, namespace="a", wasm=unique_wasm("a1v2", 300), revision=2)
+    moved = make_record(b1.id, namespace="c", wasm=b1.wasm, revision=2)
+    await repository.commit([PutModule(bigger), PutModule(moved), RemoveModule(a2.id)])
+    assert await repository.namespace_usage() == {"a": (1, 300), "c": (1, 7)}
+
+
+# -- encryption at rest -------------------------------------------------------------------------
+
+
+async def test_sealed_values_read_back_as_written(sealed: ModuleRepository) -> None:
+    """With a keyring, module bytes and artifacts read back as the plaintext they were;
+    metadata, listing and usage are unchanged."""
+    record = make_record(namespace="n")
+    artifact = artifact_of(record, data=b"aot image" * 50)
+    await sealed.commit([PutModule(record), PutArtifact(record.id, artifact)])
+    assert await sealed.get(record.id) == record
+    assert await sealed.get_artifact(record.id, digest=record.digest, flavor=FLAVOR) == artifact
+    assert await sealed.get_info(record.id) == record.info
+    assert await sealed.namespace_usage() == {"n": (1, record.info.size)}
+
+
+async def test_the_digest_is_still_checked_after_decryption(sealed: ModuleRepository) -> None:
+    """Bytes that decrypt fine but do not match the stored digest are an IntegrityError."""
+    record = make_record(digest="sha256:" + "0" * 64)
+    await sealed.commit([PutModule(record)])
+    with pytest.raises(IntegrityError, match="do not match their digest"):
+        await sealed.get(record.id)
+
+
+async def test_rewrap_seals_plain_values_and_is_idempotent(
+    repository: ModuleRepository,
+) -> None:
+    """Values stored without a keyring are sealed by rewrap (one per module bytes and
+    artifact), read back the same, and a second rewrap rewrites nothing."""
+    records = [make_record(wasm=unique_wasm(str(i))) for i in range(3)]
+    await repository.commit([PutModule(r) for r in records])
+    await repository.commit([PutArtifact(records[0].id, artifact_of(records[0]))])
+    assert await repository.rewrap(Keyring(OLD)) == 4
+    assert await repository.rewrap(Keyring(OLD)) == 0
+    for record in records:
+        assert await repository.get(record.id) == record
+    found = await repository.get_artifact(records[0].id, digest=records[0].digest, flavor=FLAVOR)
+    assert found == artifact_of(records[0])
+
+
+async def test_rotation_rewraps_under_the_new_kek(sealed: ModuleRepository) -> None:
+    """rewrap with a keyring whose current KEK is new rewrites every value; afterwards a
+    keyring holding only the new KEK reads everything, and later writes use it."""
+    old = make_record()
+    await sealed.commit([PutModule(old), PutArtifact(old.id, artifact_of(old))])
+    assert await sealed.rewrap(Keyring(NEW, [OLD])) == 2
+    assert await sealed.rewrap(Keyring(NEW)) == 0  # nothing is left under OLD
+    later = make_record()
+    await sealed.commit([PutModule(later)])
+    assert await sealed.get(old.id) == old
+    assert await sealed.get(later.id) == later
+    assert await sealed.get_artifact(old.id, digest=old.digest, flavor=FLAVOR) == artifact_of(old)
+
+
+async def test_rotation_without_the_old_kek_changes_nothing(sealed: ModuleRepository) -> None:
+    """A keyring that cannot unwrap a stored value is refused before anything is written,
+    naming the module; the store goes on with its old keyring."""
+    record = make_record()
+    await sealed.commit([PutModule(record)])
+    with pytest.raises(IntegrityError, match=str(record.id)):
+        await sealed.rewrap(Keyring(NEW))
+    assert await sealed.get(record.id) == record
+    await sealed.commit([PutModule(make_record())])
+    assert await sealed.rewrap(Keyring(OLD)) == 0
+
+
+async def test_plain_bytes_that_would_read_as_sealed_are_refused(
+    repository: ModuleRepository,
+) -> None:
+    """Without a keyring, bytes starting with the sealed-value magic are refused before
+    anything is written, so the first bytes always tell sealed from plain."""
+    record = make_record(wasm=b"wess-enc" + unique_wasm("x"))
+    with pytest.raises(ValueError, match="sealed"):
+        await repository.commit([PutModule(make_record()), PutModule(record)])
+    assert await repository.count() == 0

@@ -7,10 +7,11 @@ from uuid import uuid4
 import pytest
 from structlog.testing import capture_logs
 
-from tests.storage.builders import make_record
+from tests.storage.builders import make_entries, make_key, make_record
 from wess.errors import IntegrityError, StorageUnavailable
 from wess.observability.metrics import Metrics
-from wess.storage import ModuleRepository, PutModule
+from wess.security.crypto import Kek, Keyring
+from wess.storage import AppendAudit, ModuleRepository, PutApiKey, PutModule
 from wess.storage.instrumented import InstrumentedRepository
 from wess.storage.memory import MemoryRepository
 
@@ -74,3 +75,20 @@ async def test_integrity_errors_are_counted_and_logged_with_the_module() -> None
     (entry,) = [e for e in logs if e["event"] == "integrity_error"]
     assert entry["module_id"] == str(record.id)
     assert entry["log_level"] == "error"
+
+
+async def test_keys_audit_usage_and_rewrap_pass_through() -> None:
+    """The security-era calls reach the inner repository and are measured by name."""
+    metrics = Metrics()
+    repository = InstrumentedRepository(MemoryRepository(), metrics)
+    key, (entry,) = make_key(), make_entries(1)
+    await repository.commit([PutModule(make_record(namespace="n")), PutApiKey(key)])
+    await repository.commit([AppendAudit(entry)])
+    assert await repository.get_api_key(key.id) == key
+    assert await repository.list_api_keys() == [key]
+    assert await repository.audit_head() == entry
+    assert await repository.list_audit(after=0, limit=5) == [entry]
+    assert list(await repository.namespace_usage()) == ["n"]
+    assert await repository.rewrap(Keyring(Kek(bytes(32)))) == 1
+    for op in ("get_api_key", "list_api_keys", "audit_head", "list_audit", "rewrap"):
+        assert ops(metrics, op, "ok") == 1

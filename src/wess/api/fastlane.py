@@ -21,11 +21,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from wess.api import legacy, v1
 from wess.api.answers import error_response
 from wess.api.bodies import ClientGone, parse_json, parse_module_id, read_scope_body
+from wess.api.guard import namespace_scope
 from wess.api.resources import run_document
 from wess.api.runs import RUN_BODY_LIMIT, parse_run_request
 from wess.api.state import ApiState
 from wess.errors import InvalidRequest, WessError
-from wess.models import DEFAULT_NAMESPACE
+from wess.security.rbac import Permission
 
 V1_PREFIX = "/v1/modules/"
 V1_SUFFIX = "/run"
@@ -46,6 +47,7 @@ class RunRoutes:
     def __init__(self, app: ASGIApp, *, state: ApiState) -> None:
         self.app = app
         self._service = state.service
+        self._guard = state.guard
         self._metrics = state.metrics
         self._v1_route = _route(v1.router.routes, v1.run_function)
         self._legacy_route = _route(legacy.router.routes, legacy.run)
@@ -67,22 +69,25 @@ class RunRoutes:
         self, scope: Scope, receive: Receive, send: Send, raw_id: str, *, legacy_api: bool = False
     ) -> None:
         try:
+            principal = await self._guard.admit(scope, Permission.MODULE_RUN)
+            assert principal is not None  # MODULE_RUN is never public
+            reads = namespace_scope(principal)
             module_id = parse_module_id(raw_id)
             document = parse_json(await read_scope_body(scope, receive, limit=RUN_BODY_LIMIT))
             if legacy_api:
                 if not isinstance(document, list):
                     raise InvalidRequest("the body must be a JSON array of arguments, like [1, 2]")
-                info = await self._service.info(module_id, namespace=DEFAULT_NAMESPACE)
+                info = await self._service.info(module_id, namespace=reads)
                 function = legacy.function_of(info)
                 outcome = await self._service.run(
-                    module_id, namespace=DEFAULT_NAMESPACE, function=function, args=document
+                    module_id, namespace=reads, function=function, args=document
                 )
                 body = orjson.dumps({"message": outcome.results})
             else:
                 call = parse_run_request(document)
                 outcome = await self._service.run(
                     module_id,
-                    namespace=DEFAULT_NAMESPACE,
+                    namespace=reads,
                     function=call.function,
                     args=call.args,
                     limits=call.limits,

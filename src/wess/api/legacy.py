@@ -10,22 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wess.api.access import caller, guarded
 from wess.api.answers import LEGACY_TAG
 from wess.api.bodies import parse_json, parse_module_id, read_body
-from wess.api.middleware import request_id_of
+from wess.api.guard import requires
 from wess.api.resources import json_response
 from wess.api.runs import RUN_BODY_LIMIT
 from wess.api.schemas import LegacyModule
 from wess.api.state import ApiState, state_of
 from wess.errors import InvalidRequest
-from wess.models import DEFAULT_NAMESPACE, LegacyMetadata, ModuleInfo, ValueType
+from wess.models import LegacyMetadata, ModuleInfo, ValueType
+from wess.security.rbac import Permission
 from wess.service import Upload, default_function_of
 
-router = APIRouter(tags=[LEGACY_TAG])
+router = APIRouter(tags=[LEGACY_TAG], dependencies=[Depends(guarded)])
 
 _ACCEPTED = {"description": "Accepted (durable)"}
 
@@ -39,68 +41,98 @@ _ACCEPTED = {"description": "Accepted (durable)"}
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": LegacyModule.model_json_schema()}},
-        }
+        },
+        **requires(Permission.MODULE_CREATE, audit="module.create"),
     },
 )
 async def create(request: Request) -> Response:
     state = state_of(request)
+    who = caller(request.scope)
     upload = await _read_module(request, state)
     info = await state.service.create(
-        upload, namespace=DEFAULT_NAMESPACE, strict=False, request_id=request_id_of(request.scope)
+        upload, namespace=who.home, strict=False, request_id=who.request_id, actor=who.actor
     )
     return json_response({"message": {"id": str(info.id)}}, status=202)
 
 
-@router.get("/", status_code=202, summary="Count modules (original API)")
+@router.get(
+    "/",
+    status_code=202,
+    summary="Count modules (original API)",
+    openapi_extra=requires(Permission.MODULE_READ),
+)
 async def count(request: Request) -> Response:
-    total = await state_of(request).service.count(namespace=DEFAULT_NAMESPACE)
+    total = await state_of(request).service.count(namespace=caller(request.scope).reads)
     return json_response({"message": total}, status=202)
 
 
-@router.get("/{module_id}", status_code=202, summary="Read a module (original API)")
+@router.get(
+    "/{module_id}",
+    status_code=202,
+    summary="Read a module and its bytes (original API)",
+    openapi_extra=requires(Permission.MODULE_DOWNLOAD),
+)
 async def read(request: Request, module_id: str) -> Response:
     record = await state_of(request).service.get(
-        parse_module_id(module_id), namespace=DEFAULT_NAMESPACE
+        parse_module_id(module_id), namespace=caller(request.scope).reads
     )
     document = {"wasm": list(record.wasm), "metadata": legacy_metadata_of(record.info)}
     return json_response({"message": document}, status=202)
 
 
-@router.put("/{module_id}", status_code=202, summary="Replace a module (original API)")
+@router.put(
+    "/{module_id}",
+    status_code=202,
+    summary="Replace a module (original API)",
+    openapi_extra=requires(Permission.MODULE_UPDATE, audit="module.update"),
+)
 async def update(request: Request, module_id: str) -> Response:
     state = state_of(request)
+    who = caller(request.scope)
     target = parse_module_id(module_id)
     upload = await _read_module(request, state)
     info = await state.service.update(
         target,
         upload,
-        namespace=DEFAULT_NAMESPACE,
+        namespace=who.reads,
         strict=False,
-        request_id=request_id_of(request.scope),
+        request_id=who.request_id,
+        actor=who.actor,
     )
     return json_response({"message": {"id": str(info.id)}}, status=202)
 
 
-@router.delete("/{module_id}", status_code=202, summary="Delete a module (original API)")
+@router.delete(
+    "/{module_id}",
+    status_code=202,
+    summary="Delete a module (original API)",
+    openapi_extra=requires(Permission.MODULE_DELETE, audit="module.delete"),
+)
 async def delete(request: Request, module_id: str) -> Response:
+    who = caller(request.scope)
     target = parse_module_id(module_id)
     await state_of(request).service.delete(
-        target, namespace=DEFAULT_NAMESPACE, request_id=request_id_of(request.scope)
+        target, namespace=who.reads, request_id=who.request_id, actor=who.actor
     )
     return json_response({"message": {"id": str(target)}}, status=202)
 
 
-@router.post("/{module_id}", summary="Run the module's function (original API)")
+@router.post(
+    "/{module_id}",
+    summary="Run the module's function (original API)",
+    openapi_extra=requires(Permission.MODULE_RUN),
+)
 async def run(request: Request, module_id: str) -> Response:
+    """Served by ``fastlane.RunRoutes``; kept here for the framework and the docs."""
     state = state_of(request)
     target = parse_module_id(module_id)
     args = parse_json(await read_body(request, limit=RUN_BODY_LIMIT))
     if not isinstance(args, list):
         raise InvalidRequest("the body must be a JSON array of arguments, like [1, 2]")
-    info = await state.service.info(target, namespace=DEFAULT_NAMESPACE)
-    function = function_of(info)
+    reads = caller(request.scope).reads
+    info = await state.service.info(target, namespace=reads)
     outcome = await state.service.run(
-        target, namespace=DEFAULT_NAMESPACE, function=function, args=args
+        target, namespace=reads, function=function_of(info), args=args
     )
     return json_response({"message": outcome.results})
 

@@ -24,6 +24,8 @@ logger = structlog.get_logger("wess.http")
 REQUEST_ID_HEADER = b"x-request-id"
 REQUEST_ID_SCOPE_KEY = "wess.request_id"
 ANSWERED_SCOPE_KEY = "wess.unexpected_error_answered"
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+"""Sent on every HTTPS response: browsers then refuse plain HTTP for a year."""
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED_ROUTE = "<unmatched>"
 
@@ -62,7 +64,9 @@ class RequestContext:
         # first keeps one request's fields out of the next where a task serves several.
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        header = (REQUEST_ID_HEADER, request_id.encode())
+        extra = [(REQUEST_ID_HEADER, request_id.encode())]
+        if scope.get("scheme") == "https":
+            extra.append(HSTS)
         status = 500
         started = False
         start = time.perf_counter()
@@ -72,7 +76,7 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         try:

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wess.api.access import guarded
+from wess.api.guard import requires
 from wess.api.resources import json_response
 from wess.api.schemas import Health
 from wess.api.state import state_of
 from wess.observability.metrics import CONTENT_TYPE
+from wess.security.rbac import Permission
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], dependencies=[Depends(guarded)])
 
 
-@router.get("/healthz", summary="Liveness", responses={200: {"model": Health}})
+@router.get(
+    "/healthz",
+    summary="Liveness",
+    responses={200: {"model": Health}},
+    openapi_extra=requires(Permission.PUBLIC),
+)
 async def healthz() -> Response:
     """The process is up and its event loop answers."""
     return json_response({"status": "ok"})
 
 
 @router.get(
-    "/readyz", summary="Readiness", responses={200: {"model": Health}, 503: {"model": Health}}
+    "/readyz",
+    summary="Readiness",
+    responses={200: {"model": Health}, 503: {"model": Health}},
+    openapi_extra=requires(Permission.PUBLIC),
 )
 async def readyz(request: Request) -> Response:
     """Storage reachable and every worker running; 503 with the failing checks otherwise.
@@ -41,6 +52,7 @@ async def readyz(request: Request) -> Response:
     "/metrics",
     summary="Prometheus metrics",
     responses={200: {"content": {"text/plain": {}}, "description": "Metrics"}},
+    openapi_extra=requires(Permission.METRICS_READ),
 )
 async def metrics(request: Request) -> Response:
     return Response(state_of(request).metrics.render(), media_type=CONTENT_TYPE)

@@ -124,7 +124,14 @@ def legacy_response(exc: BaseException) -> Response:
 
 
 def _headers(exc: BaseException) -> dict[str, str]:
-    if isinstance(exc, errors.Overloaded | errors.RateLimited):
+    if isinstance(exc, errors.RateLimited):
+        return {
+            "Retry-After": str(exc.retry_after),
+            "RateLimit-Limit": str(exc.context.get("limit", "")),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(exc.context.get("reset", exc.retry_after)),
+        }
+    if isinstance(exc, errors.Overloaded):
         return {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, errors.Unauthenticated):
         return {"WWW-Authenticate": 'Bearer realm="wess"'}

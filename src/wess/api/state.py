@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from wess.api.guard import Guard
+from wess.auditing import Auditor, AuditTrail
+from wess.keys import KekRotator, KeyService
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.service import ModuleService
@@ -19,6 +22,11 @@ class ApiState:
     service: ModuleService
     metrics: Metrics
     health: HealthCheck
+    guard: Guard
+    auditor: Auditor
+    keys: KeyService
+    audit: AuditTrail
+    rotator: KekRotator | None = None
     max_module_size: int
     max_json_body: int
     max_page_size: int

@@ -16,13 +16,20 @@ from wess.service import Upload
 
 WASM_TYPES = frozenset({"application/wasm", "application/octet-stream"})
 JSON_TYPE = "application/json"
+UPLOAD_PARAMETERS = frozenset({"name", "function", "params", "results"})
 
 
 async def read_upload(request: Request, state: ApiState) -> Upload:
     kind = media_type(request)
     if kind in WASM_TYPES:
-        wasm = await read_body(request, limit=state.max_module_size)
         query = request.query_params
+        unknown = set(query) - UPLOAD_PARAMETERS
+        if unknown:  # namespace, owner, revision ... are Wess's to set, never the client's
+            raise InvalidRequest(
+                f"unknown query parameter(s): {', '.join(sorted(unknown))}; "
+                f"allowed: {', '.join(sorted(UPLOAD_PARAMETERS))}"
+            )
+        wasm = await read_body(request, limit=state.max_module_size)
         return Upload(
             wasm=wasm,
             name=query.get("name"),

@@ -1,37 +1,47 @@
-"""The /v1 API: modules as resources, runs as a sub-resource."""
+"""The /v1 API: modules as resources, runs as a sub-resource.
+
+Every route declares its permission (``requires``); the router's ``guarded``
+dependency enforces it. Reads and runs are limited to the caller's namespace (an
+admin's reach every namespace); new modules go to the caller's namespace.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
 from wess.api import openapi
+from wess.api.access import caller, guarded
 from wess.api.bodies import parse_json, parse_module_id, read_body
-from wess.api.middleware import request_id_of
+from wess.api.guard import requires
 from wess.api.resources import etag, json_response, module_document, parse_etag, run_document
 from wess.api.runs import RUN_BODY_LIMIT, parse_run_request
 from wess.api.schemas import ModulePage, ModuleResource, RunRequest, RunResult
 from wess.api.state import state_of
 from wess.api.uploads import read_upload
 from wess.errors import InvalidRequest
-from wess.models import DEFAULT_NAMESPACE
+from wess.security.rbac import Permission
 
-router = APIRouter(prefix="/v1", tags=["modules"])
+router = APIRouter(prefix="/v1", tags=["modules"], dependencies=[Depends(guarded)])
 
 
 @router.post(
     "/modules",
     status_code=201,
     summary="Upload a module",
-    responses=openapi.responses(201, ModuleResource, 400, 413, 415, 422, 503),
-    openapi_extra=openapi.UPLOAD_BODY,
+    responses=openapi.responses(201, ModuleResource, 400, 401, 403, 413, 415, 422, 429, 503, 507),
+    openapi_extra={
+        **openapi.UPLOAD_BODY,
+        **requires(Permission.MODULE_CREATE, audit="module.create"),
+    },
 )
 async def create_module(request: Request) -> Response:
     state = state_of(request)
+    who = caller(request.scope)
     upload = await read_upload(request, state)
     info = await state.service.create(
-        upload, namespace=DEFAULT_NAMESPACE, strict=True, request_id=request_id_of(request.scope)
+        upload, namespace=who.home, strict=True, request_id=who.request_id, actor=who.actor
     )
     location = f"/v1/modules/{info.id}"
     return json_response(
@@ -42,15 +52,15 @@ async def create_module(request: Request) -> Response:
 @router.get(
     "/modules",
     summary="List modules",
-    responses=openapi.responses(200, ModulePage, 400, 503),
-    openapi_extra=openapi.LIST_PARAMETERS,
+    responses=openapi.responses(200, ModulePage, 400, 401, 403, 429, 503),
+    openapi_extra={**openapi.LIST_PARAMETERS, **requires(Permission.MODULE_READ)},
 )
 async def list_modules(request: Request) -> Response:
     state = state_of(request)
     query = request.query_params
     limit = _int_param(query.get("limit"), "limit", default=state.default_page_size)
     page = await state.service.list(
-        namespace=DEFAULT_NAMESPACE, cursor=query.get("cursor") or None, limit=limit
+        namespace=caller(request.scope).reads, cursor=query.get("cursor") or None, limit=limit
     )
     return json_response(
         {
@@ -63,11 +73,12 @@ async def list_modules(request: Request) -> Response:
 @router.get(
     "/modules/{module_id}",
     summary="Read a module's metadata",
-    responses=openapi.responses(200, ModuleResource, 400, 404),
+    responses=openapi.responses(200, ModuleResource, 400, 401, 403, 404, 429),
+    openapi_extra=requires(Permission.MODULE_READ),
 )
 async def get_module(request: Request, module_id: str) -> Response:
     info = await state_of(request).service.info(
-        parse_module_id(module_id), namespace=DEFAULT_NAMESPACE
+        parse_module_id(module_id), namespace=caller(request.scope).reads
     )
     return json_response(module_document(info), headers={"ETag": etag(info.digest)})
 
@@ -75,11 +86,12 @@ async def get_module(request: Request, module_id: str) -> Response:
 @router.get(
     "/modules/{module_id}/wasm",
     summary="Download a module's bytes",
-    responses=openapi.responses(200, None, 400, 404, wasm=True),
+    responses=openapi.responses(200, None, 400, 401, 403, 404, 429, wasm=True),
+    openapi_extra=requires(Permission.MODULE_DOWNLOAD),
 )
 async def get_module_wasm(request: Request, module_id: str) -> Response:
     record = await state_of(request).service.get(
-        parse_module_id(module_id), namespace=DEFAULT_NAMESPACE
+        parse_module_id(module_id), namespace=caller(request.scope).reads
     )
     tag = etag(record.digest)
     if parse_etag(request.headers.get("if-none-match")) == record.digest:
@@ -90,20 +102,27 @@ async def get_module_wasm(request: Request, module_id: str) -> Response:
 @router.put(
     "/modules/{module_id}",
     summary="Replace a module",
-    responses=openapi.responses(200, ModuleResource, 400, 404, 412, 413, 415, 422, 503),
-    openapi_extra=openapi.UPLOAD_BODY,
+    responses=openapi.responses(
+        200, ModuleResource, 400, 401, 403, 404, 412, 413, 415, 422, 429, 503, 507
+    ),
+    openapi_extra={
+        **openapi.UPLOAD_BODY,
+        **requires(Permission.MODULE_UPDATE, audit="module.update"),
+    },
 )
 async def replace_module(request: Request, module_id: str) -> Response:
     state = state_of(request)
+    who = caller(request.scope)
     target = parse_module_id(module_id)
     upload = await read_upload(request, state)
     info = await state.service.update(
         target,
         upload,
-        namespace=DEFAULT_NAMESPACE,
+        namespace=who.reads,
         strict=True,
         if_match=parse_etag(request.headers.get("if-match")),
-        request_id=request_id_of(request.scope),
+        request_id=who.request_id,
+        actor=who.actor,
     )
     return json_response(module_document(info), headers={"ETag": etag(info.digest)})
 
@@ -112,14 +131,17 @@ async def replace_module(request: Request, module_id: str) -> Response:
     "/modules/{module_id}",
     status_code=204,
     summary="Delete a module",
-    responses=openapi.responses(204, None, 400, 404, 412, 503),
+    responses=openapi.responses(204, None, 400, 401, 403, 404, 412, 429, 503),
+    openapi_extra=requires(Permission.MODULE_DELETE, audit="module.delete"),
 )
 async def delete_module(request: Request, module_id: str) -> Response:
+    who = caller(request.scope)
     await state_of(request).service.delete(
         parse_module_id(module_id),
-        namespace=DEFAULT_NAMESPACE,
+        namespace=who.reads,
         if_match=parse_etag(request.headers.get("if-match")),
-        request_id=request_id_of(request.scope),
+        request_id=who.request_id,
+        actor=who.actor,
     )
     return Response(status_code=204)
 
@@ -127,15 +149,21 @@ async def delete_module(request: Request, module_id: str) -> Response:
 @router.post(
     "/modules/{module_id}/run",
     summary="Run a function",
-    responses=openapi.responses(200, RunResult, 400, 404, 408, 413, 422, 503),
-    openapi_extra=openapi.json_body(RunRequest),
+    responses=openapi.responses(200, RunResult, 400, 401, 403, 404, 408, 413, 422, 429, 503),
+    openapi_extra={**openapi.json_body(RunRequest), **requires(Permission.MODULE_RUN)},
 )
 async def run_function(request: Request, module_id: str) -> Response:
+    """Served by ``fastlane.RunRoutes``; this handler is the same operation for requests
+    that reach the framework (and describes it in ``/openapi.json``)."""
     state = state_of(request)
     target = parse_module_id(module_id)
     run = parse_run_request(parse_json(await read_body(request, limit=RUN_BODY_LIMIT)))
     outcome = await state.service.run(
-        target, namespace=DEFAULT_NAMESPACE, function=run.function, args=run.args, limits=run.limits
+        target,
+        namespace=caller(request.scope).reads,
+        function=run.function,
+        args=run.args,
+        limits=run.limits,
     )
     return json_response(run_document(outcome))
 

@@ -133,6 +133,36 @@ class Metrics:
         self.queue_depth = Gauge(
             "wess_queue_depth", "Jobs waiting in each bounded queue.", ["queue"], registry=r
         )
+        # security
+        self.auth_failures = Counter(
+            "wess_auth_failures_total",
+            "Requests refused authentication, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "wess_rate_limited_total",
+            "Requests refused by a rate limit, by scope (ip, key).",
+            ["scope"],
+            registry=r,
+        )
+        self.permission_denied = Counter(
+            "wess_permission_denied_total",
+            "Authenticated requests the role does not allow.",
+            registry=r,
+        )
+        self.sandbox_violations = Counter(
+            "wess_sandbox_violations_total",
+            "Guests stopped by the sandbox, by kind (trap kind, timeout, memory, compile_limit).",
+            ["kind"],
+            registry=r,
+        )
+        self.audit_dropped = Counter(
+            "wess_audit_dropped_total",
+            "Audit entries of refused requests that could not be "
+            "queued (the write queue was full).",
+            registry=r,
+        )
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.queue_rejections = Counter(
             "wess_queue_rejections_total",

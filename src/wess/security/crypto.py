@@ -92,6 +92,10 @@ class Keyring:
         self._keks = {kek.id: kek for kek in retired}
         self._keks[current.id] = current
 
+    def retired(self) -> list[Kek]:
+        """Every KEK held for opening only (not the current one)."""
+        return [kek for kek_id, kek in self._keks.items() if kek_id != self.current.id]
+
     def seal(self, plaintext: bytes, aad: bytes) -> bytes:
         """Encrypt ``plaintext`` for the record that ``aad`` identifies."""
         dek = AESGCM.generate_key(bit_length=KEY_BYTES * 8)

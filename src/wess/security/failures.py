@@ -37,6 +37,8 @@ class AuthFailure(StrEnum):
     MISSING_CLAIM = "missing_claim"
     """A required JWT claim (``exp``, ``sub``, namespace, role ...) is absent."""
     INVALID_CLAIM = "invalid_claim"
+    QUERY_STRING = "query_string"
+    """Credentials sent in the URL, where logs and proxies keep them: always refused."""
     """A JWT claim is present but unusable (an unknown role, an empty namespace)."""
 
 

@@ -62,7 +62,7 @@ class RatePolicy:
         _item(self.per_ip, "per_ip")
         missing = [role.value for role in Role if role not in self.per_role]
         if missing:
-            raise ConfigError(f"rate_limits.per_role: no limit for {', '.join(missing)}")
+            raise ConfigError(f"ratelimit.per_role: no limit for {', '.join(missing)}")
         for role, text in self.per_role.items():
             _item(text, f"per_role.{role}")
         for key_id, text in self.per_key.items():
@@ -218,7 +218,7 @@ def open_rate_limiter(
     if kind == "redis":
         return RateLimiter(policy, RedisCounter(url, key_prefix=key_prefix))
     raise ConfigError(
-        f"rate_limits.storage: unsupported scheme {scheme!r}; use memory:// or redis://"
+        f"ratelimit.storage: unsupported scheme {scheme!r}; use memory:// or redis://"
     )
 
 
@@ -227,5 +227,5 @@ def _item(text: str, name: str) -> RateLimitItem:
         return parse(text)
     except ValueError:
         raise ConfigError(
-            f"rate_limits.{name}: {text!r} is not a limit such as '1000/minute'"
+            f"ratelimit.{name}: {text!r} is not a limit such as '1000/minute'"
         ) from None

@@ -54,6 +54,8 @@ class Permission(StrEnum):
 class AuthMethod(StrEnum):
     API_KEY = "api_key"
     JWT = "jwt"
+    NONE = "none"
+    """Authentication is switched off (allowed on loopback binds only)."""
 
 
 NAMESPACED: frozenset[Permission] = frozenset(
@@ -70,9 +72,11 @@ NAMESPACED: frozenset[Permission] = frozenset(
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.DEVELOPER: NAMESPACED | {Permission.PUBLIC},
-    Role.INVOKER: frozenset({Permission.MODULE_RUN, Permission.MODULE_READ, Permission.PUBLIC}),
-    Role.VIEWER: frozenset({Permission.MODULE_READ, Permission.PUBLIC}),
+    Role.DEVELOPER: NAMESPACED | {Permission.PUBLIC, Permission.METRICS_READ},
+    Role.INVOKER: frozenset(
+        {Permission.MODULE_RUN, Permission.MODULE_READ, Permission.PUBLIC, Permission.METRICS_READ}
+    ),
+    Role.VIEWER: frozenset({Permission.MODULE_READ, Permission.PUBLIC, Permission.METRICS_READ}),
 }
 """What each role may do (within its own namespace, for namespaced permissions)."""
 

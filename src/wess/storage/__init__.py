@@ -6,6 +6,10 @@ module imports the concrete backends, and only when their scheme is asked for.
     memory://                       MemoryRepository (nothing durable)
     rocksdb:///var/lib/wess/db      RocksRepository at an absolute path
     rocksdb:data/db                 RocksRepository at a path relative to the working dir
+
+``open_repository(url, keyring=...)`` seals module bytes and artifacts at rest under the
+keyring's current KEK (``sealing``); a RocksDB store that holds sealed values refuses
+to open without one.
 """
 
 from __future__ import annotations
@@ -15,36 +19,45 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from wess.errors import ConfigError
+from wess.security.crypto import Keyring
 from wess.storage.base import (
     AddUsage,
+    AppendAudit,
     Change,
     ModuleRepository,
+    NamespaceUsage,
+    PutApiKey,
     PutArtifact,
     PutModule,
+    RemoveApiKey,
     RemoveModule,
 )
 
 __all__ = [
     "BACKENDS",
     "AddUsage",
+    "AppendAudit",
     "Change",
     "ModuleRepository",
+    "NamespaceUsage",
+    "PutApiKey",
     "PutArtifact",
     "PutModule",
+    "RemoveApiKey",
     "RemoveModule",
     "open_repository",
 ]
 
 
-async def _open_memory(url: SplitResult) -> ModuleRepository:
+async def _open_memory(url: SplitResult, keyring: Keyring | None) -> ModuleRepository:
     from wess.storage.memory import MemoryRepository
 
     if url.netloc or url.path not in ("", "/"):
         raise ConfigError(f"memory:// takes no location, got {url.geturl()!r}")
-    return MemoryRepository()
+    return MemoryRepository(keyring=keyring)
 
 
-async def _open_rocksdb(url: SplitResult) -> ModuleRepository:
+async def _open_rocksdb(url: SplitResult, keyring: Keyring | None) -> ModuleRepository:
     from wess.storage.rocks import RocksRepository
 
     if url.netloc or not url.path or url.query or url.fragment:
@@ -52,10 +65,10 @@ async def _open_rocksdb(url: SplitResult) -> ModuleRepository:
             f"a RocksDB URL names a directory: rocksdb:///absolute/path or "
             f"rocksdb:relative/path, got {url.geturl()!r}"
         )
-    return await RocksRepository.open(unquote(url.path))
+    return await RocksRepository.open(unquote(url.path), keyring=keyring)
 
 
-Opener = Callable[[SplitResult], Awaitable[ModuleRepository]]
+Opener = Callable[[SplitResult, Keyring | None], Awaitable[ModuleRepository]]
 
 BACKENDS: Mapping[str, Opener] = {
     "memory": _open_memory,
@@ -65,10 +78,14 @@ BACKENDS: Mapping[str, Opener] = {
 
 
 @contextlib.asynccontextmanager
-async def open_repository(url: str) -> AsyncIterator[ModuleRepository]:
+async def open_repository(
+    url: str, *, keyring: Keyring | None = None
+) -> AsyncIterator[ModuleRepository]:
     """Open the repository ``url`` names for the ``async with`` block, then close it.
 
-    Raises ``ConfigError`` for a scheme with no backend or a malformed location.
+    ``keyring`` seals module bytes and artifacts at rest (None: stored in plain text).
+    Raises ``ConfigError`` for a scheme with no backend, a malformed location, or an
+    encrypted store opened without a keyring.
     """
     parsed = urlsplit(url)
     opener = BACKENDS.get(parsed.scheme)
@@ -77,7 +94,7 @@ async def open_repository(url: str) -> AsyncIterator[ModuleRepository]:
         raise ConfigError(
             f"unknown storage scheme {parsed.scheme!r} in {url!r}; use one of: {allowed}"
         )
-    repository = await opener(parsed)
+    repository = await opener(parsed, keyring)
     try:
         yield repository
     finally:

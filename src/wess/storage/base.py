@@ -9,6 +9,7 @@ as the module change they belong to.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -127,7 +128,7 @@ class ModuleRepository(Protocol):
 
     async def get_api_key(self, key_id: str) -> ApiKey | None: ...
 
-    async def list_api_keys(self) -> list[ApiKey]:
+    async def list_api_keys(self) -> builtins.list[ApiKey]:
         """Every key record, ordered by id."""
         ...
 
@@ -135,7 +136,7 @@ class ModuleRepository(Protocol):
         """The last audit entry (highest ``seq``), or None before the first."""
         ...
 
-    async def list_audit(self, *, after: int, limit: int) -> list[AuditEntry]:
+    async def list_audit(self, *, after: int, limit: int) -> builtins.list[AuditEntry]:
         """Up to ``limit`` entries with ``seq > after``, in ``seq`` order."""
         ...
 

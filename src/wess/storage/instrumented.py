@@ -8,6 +8,7 @@ counted in ``integrity_errors`` and logged with the module it concerns.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -18,7 +19,10 @@ import structlog
 from wess.errors import IntegrityError, WessError
 from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
 from wess.observability.metrics import Metrics
-from wess.storage.base import Change, ModuleRepository, UsageRanking
+from wess.security.audit import AuditEntry
+from wess.security.crypto import Keyring
+from wess.security.tokens import ApiKey
+from wess.storage.base import Change, ModuleRepository, NamespaceUsage, UsageRanking
 
 logger = structlog.get_logger(__name__)
 
@@ -62,6 +66,30 @@ class InstrumentedRepository:
     async def most_used(self, limit: int) -> UsageRanking:
         async with self._measure("most_used"):
             return await self._inner.most_used(limit)
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        async with self._measure("get_api_key"):
+            return await self._inner.get_api_key(key_id)
+
+    async def list_api_keys(self) -> builtins.list[ApiKey]:
+        async with self._measure("list_api_keys"):
+            return await self._inner.list_api_keys()
+
+    async def audit_head(self) -> AuditEntry | None:
+        async with self._measure("audit_head"):
+            return await self._inner.audit_head()
+
+    async def list_audit(self, *, after: int, limit: int) -> builtins.list[AuditEntry]:
+        async with self._measure("list_audit"):
+            return await self._inner.list_audit(after=after, limit=limit)
+
+    async def namespace_usage(self) -> NamespaceUsage:
+        async with self._measure("namespace_usage"):
+            return await self._inner.namespace_usage()
+
+    async def rewrap(self, keyring: Keyring) -> int:
+        async with self._measure("rewrap"):
+            return await self._inner.rewrap(keyring)
 
     async def commit(self, changes: Sequence[Change]) -> None:
         async with self._measure("commit"):

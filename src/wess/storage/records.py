@@ -1,4 +1,4 @@
-"""The stored form of ``ModuleInfo``: pure encode/decode to and from bytes.
+"""The stored form of ``ModuleInfo``, API keys and audit entries: pure encode/decode.
 
 A record is an orjson object carrying ``schema_version``. Decoding refuses a version
 it does not know (newer or unknown) with ``IntegrityError`` instead of guessing, so a
@@ -23,6 +23,8 @@ from wess.models import (
     ValueType,
     digest_of,
 )
+from wess.security.audit import AuditEntry
+from wess.security.tokens import ApiKey
 
 
 def encode_info(info: ModuleInfo) -> bytes:
@@ -98,6 +100,58 @@ def verified_wasm(info: ModuleInfo, wasm: bytes) -> bytes:
             actual=actual,
         )
     return wasm
+
+
+def encode_api_key(key: ApiKey) -> bytes:
+    """The record bytes of an API key (its secret's HMAC, never a token)."""
+    return orjson.dumps({"schema_version": SCHEMA_VERSION, **key.to_dict()})
+
+
+def decode_api_key(data: bytes) -> ApiKey:
+    """The ``ApiKey`` stored in ``data``; ``IntegrityError`` if it is not one we can read."""
+    document = _document(data, "API key")
+    try:
+        return ApiKey.from_dict(document)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityError(
+            f"stored API key {document.get('id')} is malformed: {exc!r}", key_id=document.get("id")
+        ) from exc
+
+
+def encode_audit(entry: AuditEntry) -> bytes:
+    """The record bytes of an audit entry: its fields as they were hashed."""
+    return orjson.dumps({"schema_version": SCHEMA_VERSION, **entry.to_dict()})
+
+
+def decode_audit(data: bytes) -> AuditEntry:
+    """The ``AuditEntry`` stored in ``data``; ``IntegrityError`` if it is not one we can read.
+
+    Whether it is the entry that was written is for ``security.audit.verify`` to say.
+    """
+    document = _document(data, "audit entry")
+    document.pop("schema_version")
+    try:
+        return AuditEntry.from_dict(document)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityError(
+            f"stored audit entry {document.get('seq')} is malformed: {exc!r}"
+        ) from exc
+
+
+def _document(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise IntegrityError(f"stored {what} is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise IntegrityError(f"stored {what} is not a JSON object")
+    version = document.get("schema_version")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise IntegrityError(
+            f"stored {what} has schema_version {version!r}; this Wess reads only "
+            f"schema_version {SCHEMA_VERSION}"
+        )
+    return document
 
 
 def _info_from(document: Mapping[str, Any]) -> ModuleInfo:

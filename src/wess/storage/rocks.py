@@ -8,8 +8,14 @@ replayed with ``absolute_consistency``: a damaged log makes open fail rather tha
 silently drop acknowledged writes (the default, point-in-time recovery, stops at the
 damage).
 
-rocksdict calls block, so reads run on a small thread pool and commits on one thread
-of their own (commits read what they change, so they must not interleave).
+With a ``Keyring``, module bytes and artifacts are sealed before they are written and
+opened when read (``sealing``); the first sealed value records ``~sealed``, and a store
+holding that marker refuses to open without a keyring. Values stored in plain text
+before stay readable until ``rewrap`` seals them.
+
+rocksdict calls block, so reads run on a small thread pool and commits (and rewraps)
+on one thread of their own (commits read what they change, so they must not
+interleave).
 """
 
 from __future__ import annotations
@@ -25,24 +31,34 @@ from uuid import UUID
 
 from rocksdict import DbClosedError, DBRecoveryMode, Options, Rdict, WriteOptions
 
-from wess.errors import IntegrityError, StorageError, StorageUnavailable
+from wess.errors import ConfigError, IntegrityError, StorageError, StorageUnavailable
 from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
-from wess.storage.base import Change, UsageRanking
-from wess.storage.records import decode_info, verified_wasm
+from wess.security.audit import AuditEntry
+from wess.security.crypto import Keyring
+from wess.security.tokens import ApiKey
+from wess.storage.base import Change, NamespaceUsage, UsageRanking
+from wess.storage.records import decode_api_key, decode_audit, decode_info, verified_wasm
 from wess.storage.rocks_layout import (
+    API_KEY,
+    AUDIT,
     FORMAT,
     FORMAT_KEY,
     META,
+    SEALED_KEY,
+    SEQ_BYTES,
     USAGE,
     WASM,
     BatchBuilder,
-    Staged,
+    api_key_key,
     artifact_key,
+    audit_key,
     index_prefix,
     scan,
     stage,
 )
 from wess.storage.rocks_layout import module_key as _id
+from wess.storage.rocks_rotation import check_keyring, rewrap_values
+from wess.storage.sealing import ENCRYPTED_STORE, MARKER, artifact_aad, unseal, wasm_aad
 
 T = TypeVar("T")
 
@@ -52,9 +68,11 @@ READ_THREADS = 4
 class RocksRepository:
     """A ``ModuleRepository`` in a RocksDB directory. Build it with ``await open(path)``."""
 
-    def __init__(self, db: Rdict, path: str) -> None:
+    def __init__(self, db: Rdict, path: str, *, keyring: Keyring | None = None) -> None:
         self._db = db
         self._path = path
+        self._keyring = keyring
+        self._marked = db.get(SEALED_KEY) is not None  # holds sealed values already
         self._closed = False
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="wess-rocks-read")
         self._writes = ThreadPoolExecutor(1, thread_name_prefix="wess-rocks-write")
@@ -62,11 +80,20 @@ class RocksRepository:
         self._sync.sync = True
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str]) -> RocksRepository:
-        """Open (or create) the store at ``path``; ``StorageUnavailable`` if it is damaged."""
+    async def open(
+        cls, path: str | os.PathLike[str], *, keyring: Keyring | None = None
+    ) -> RocksRepository:
+        """Open (or create) the store at ``path``, sealing values with ``keyring`` if given.
+
+        ``StorageUnavailable`` if it is damaged; ``ConfigError`` if it holds sealed
+        values and no keyring is given.
+        """
         location = str(Path(path))
         db = await asyncio.to_thread(open_database, location)
-        return cls(db, location)
+        if keyring is None and db.get(SEALED_KEY) is not None:
+            db.close()
+            raise ConfigError(f"{location}: {ENCRYPTED_STORE}", path=location)
+        return cls(db, location, keyring=keyring)
 
     async def get(self, module_id: UUID) -> ModuleRecord | None:
         """The module with its bytes, verified against the stored digest, or None."""
@@ -90,17 +117,41 @@ class RocksRepository:
         self, module_id: UUID, *, digest: str, flavor: str
     ) -> SealedArtifact | None:
         """The artifact stored for ``digest`` and ``flavor``, as stored, or None."""
-        key = artifact_key(_id(module_id), digest, flavor)
-        data = await self._run(self._reads, self._db.get, key, module_id=module_id)
-        return None if data is None else SealedArtifact(digest=digest, flavor=flavor, data=data)
+        return await self._run(
+            self._reads, self._get_artifact, module_id, digest, flavor, module_id=module_id
+        )
 
     async def most_used(self, limit: int) -> UsageRanking:
         """Up to ``limit`` (module id, invocation count) pairs, most invoked first."""
         return await self._run(self._reads, self._most_used, limit)
 
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        return await self._run(self._reads, self._get_api_key, key_id)
+
+    async def list_api_keys(self) -> builtins.list[ApiKey]:
+        """Every key record, ordered by id."""
+        return await self._run(self._reads, self._list_api_keys)
+
+    async def audit_head(self) -> AuditEntry | None:
+        """The last audit entry (highest ``seq``), or None before the first."""
+        return await self._run(self._reads, self._audit_head)
+
+    async def list_audit(self, *, after: int, limit: int) -> builtins.list[AuditEntry]:
+        """Up to ``limit`` entries with ``seq > after``, in ``seq`` order."""
+        return await self._run(self._reads, self._list_audit, after, limit)
+
+    async def namespace_usage(self) -> NamespaceUsage:
+        """Modules and wasm bytes per namespace: one scan of the metadata."""
+        return await self._run(self._reads, self._namespace_usage)
+
+    async def rewrap(self, keyring: Keyring) -> int:
+        """Seal every module and artifact value under ``keyring.current`` and use
+        ``keyring`` from now on; see ``rocks_rotation``."""
+        return await self._run(self._writes, self._rewrap, keyring)
+
     async def commit(self, changes: Sequence[Change]) -> None:
         """Apply every change in one synced write batch; return once it is on disk."""
-        await self._run(self._writes, self._commit, [stage(change) for change in changes])
+        await self._run(self._writes, self._commit, builtins.list(changes))
 
     async def ping(self) -> None:
         """Read the format marker: a cheap, real read."""
@@ -126,7 +177,27 @@ class RocksRepository:
             raise IntegrityError(
                 f"module {module_id} has metadata but no stored bytes", module_id=str(module_id)
             )
-        return ModuleRecord(info=info, wasm=verified_wasm(info, wasm))
+        plain = unseal(
+            self._keyring,
+            wasm,
+            wasm_aad(info.id, info.digest),
+            module_id=module_id,
+            what="the stored bytes",
+        )
+        return ModuleRecord(info=info, wasm=verified_wasm(info, plain))
+
+    def _get_artifact(self, module_id: UUID, digest: str, flavor: str) -> SealedArtifact | None:
+        stored = self._db.get(artifact_key(_id(module_id), digest, flavor))
+        if stored is None:
+            return None
+        data = unseal(
+            self._keyring,
+            stored,
+            artifact_aad(module_id, digest, flavor),
+            module_id=module_id,
+            what=f"the {flavor} artifact",
+        )
+        return SealedArtifact(digest=digest, flavor=flavor, data=data)
 
     def _get_info(self, module_id: UUID) -> ModuleInfo | None:
         meta = self._db.get(META + _id(module_id))
@@ -166,12 +237,56 @@ class RocksRepository:
         counts.sort(key=lambda pair: (-pair[1], str(pair[0])))
         return counts[:limit]
 
-    def _commit(self, changes: builtins.list[Staged]) -> None:
+    def _get_api_key(self, key_id: str) -> ApiKey | None:
+        stored = self._db.get(api_key_key(key_id))
+        return None if stored is None else decode_api_key(stored)
+
+    def _list_api_keys(self) -> builtins.list[ApiKey]:
+        return [decode_api_key(value) for _, value in scan(self._db, API_KEY, API_KEY)]
+
+    def _audit_head(self) -> AuditEntry | None:
+        iterator = self._db.iter()
+        iterator.seek_for_prev(AUDIT + b"\xff" * SEQ_BYTES)
+        found = iterator.valid() and iterator.key().startswith(AUDIT)
+        head = decode_audit(iterator.value()) if found else None
+        iterator.status()
+        return head
+
+    def _list_audit(self, after: int, limit: int) -> builtins.list[AuditEntry]:
+        found: builtins.list[AuditEntry] = []
+        if limit <= 0:
+            return found
+        for _, value in scan(self._db, AUDIT, audit_key(max(after, 0) + 1)):
+            found.append(decode_audit(value))
+            if len(found) >= limit:
+                break
+        return found
+
+    def _namespace_usage(self) -> NamespaceUsage:
+        usage: NamespaceUsage = {}
+        for _, value in scan(self._db.snapshot(), META, META):
+            info = decode_info(value)
+            modules, size = usage.get(info.namespace, (0, 0))
+            usage[info.namespace] = (modules + 1, size + info.size)
+        return usage
+
+    def _commit(self, changes: builtins.list[Change]) -> None:
         builder = BatchBuilder(self._db)
         for change in changes:
-            builder.add(change)
+            builder.add(stage(change, self._keyring))
+        marking = self._keyring is not None and builder.values_written > 0 and not self._marked
+        if marking:
+            builder.batch.put(SEALED_KEY, MARKER)
         if len(builder.batch):
             self._db.write(builder.batch, self._sync)
+            self._marked = self._marked or marking
+
+    def _rewrap(self, keyring: Keyring) -> int:
+        check_keyring(self._db, keyring)  # refuses before anything changes
+        self._keyring = keyring  # reads from now on open old and new values alike
+        count = rewrap_values(self._db, keyring, sync=self._sync, marked=self._marked)
+        self._marked = self._marked or count > 0
+        return count
 
     def _ping(self) -> None:
         if self._db.get(FORMAT_KEY) != FORMAT:

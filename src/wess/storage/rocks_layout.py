@@ -3,11 +3,15 @@
 One column family; every key and value is plain bytes:
 
     ~format                         b"wess-rocks/1", written when the store is created
+    ~sealed                         b"aes-256-gcm/1", written with the first sealed value
     m:<uuid>                        the encoded ``ModuleInfo`` (records.py)
-    w:<uuid>                        the wasm bytes
+    w:<uuid>                        the wasm bytes, sealed when a keyring is configured
     n:<len16><namespace><uuid>      empty; the per-namespace listing index
-    a:<uuid>/<digest>/<flavor>      a sealed AOT artifact of the module's bytes
+    a:<uuid>/<digest>/<flavor>      an AOT artifact of the module's bytes (sealed likewise)
     u:<uuid>                        how often the module was invoked (u64, big-endian)
+    k:<key id>                      an API key record (records.py)
+    l:<seq>                         an audit entry; seq is a u64, big-endian, so the
+                                    log iterates in sequence order
 
 ``BatchBuilder`` applies a commit's changes in order to the state they find (the
 store, then the earlier changes of the same commit), so a module's metadata, bytes,
@@ -25,16 +29,31 @@ from uuid import UUID
 
 from rocksdict import WriteBatch
 
-from wess.storage.base import AddUsage, Change, PutArtifact, PutModule, RemoveModule
-from wess.storage.records import decode_info, encode_info
+from wess.security.crypto import Keyring
+from wess.storage.base import (
+    AddUsage,
+    AppendAudit,
+    Change,
+    PutApiKey,
+    PutArtifact,
+    PutModule,
+    RemoveApiKey,
+    RemoveModule,
+)
+from wess.storage.records import decode_info, encode_api_key, encode_audit, encode_info
+from wess.storage.sealing import artifact_aad, seal, wasm_aad
 
 FORMAT_KEY = b"~format"
 FORMAT = b"wess-rocks/1"
+SEALED_KEY = b"~sealed"
 META = b"m:"
 WASM = b"w:"
 INDEX = b"n:"
 ARTIFACT = b"a:"
 USAGE = b"u:"
+API_KEY = b"k:"
+AUDIT = b"l:"
+SEQ_BYTES = 8
 SEPARATOR = b"/"
 COUNT_BYTES = 8
 MAX_COUNT = (1 << 64) - 1
@@ -48,6 +67,17 @@ def index_prefix(namespace: str) -> bytes:
     """``n:`` + length-prefixed namespace: no namespace's prefix starts another's."""
     encoded = namespace.encode()
     return INDEX + len(encoded).to_bytes(2, "big") + encoded
+
+
+def audit_key(seq: int) -> bytes:
+    """``l:`` + the sequence number as a fixed-width u64: byte order is number order."""
+    if not 0 < seq < 1 << (8 * SEQ_BYTES):
+        raise ValueError(f"audit sequence numbers run from 1 to 2**64 - 1, not {seq}")
+    return AUDIT + seq.to_bytes(SEQ_BYTES, "big")
+
+
+def api_key_key(key_id: str) -> bytes:
+    return API_KEY + key_id.encode()
 
 
 def artifact_prefix(key: bytes) -> bytes:
@@ -120,14 +150,28 @@ class StagedUsage:
     counts: tuple[tuple[bytes, int], ...]
 
 
-Staged = StagedModule | StagedArtifact | StagedUsage
+@dataclass(frozen=True, slots=True)
+class StagedApiKey:
+    key: bytes
+    value: bytes | None  # None: remove
 
 
-def stage(change: Change) -> Staged:
-    """``change`` encoded; pure, and raises ``ValueError`` before anything is written."""
+@dataclass(frozen=True, slots=True)
+class StagedAudit:
+    key: bytes
+    value: bytes
+
+
+Staged = StagedModule | StagedArtifact | StagedUsage | StagedApiKey | StagedAudit
+
+
+def stage(change: Change, keyring: Keyring | None) -> Staged:
+    """``change`` encoded, and module bytes and artifacts sealed with ``keyring`` (if
+    any); pure, and raises ``ValueError`` before anything is written."""
     if isinstance(change, PutModule):
         info = change.record.info
-        encoded = Encoded(info.namespace, info.digest, encode_info(info), bytes(change.record.wasm))
+        wasm = seal(keyring, change.record.wasm, wasm_aad(info.id, info.digest))
+        encoded = Encoded(info.namespace, info.digest, encode_info(info), wasm)
         return StagedModule(module_key(info.id), encoded)
     if isinstance(change, RemoveModule):
         return StagedModule(module_key(change.module_id), None)
@@ -135,13 +179,23 @@ def stage(change: Change) -> Staged:
         artifact = change.artifact
         if any(SEPARATOR.decode() in part for part in (artifact.digest, artifact.flavor)):
             raise ValueError(f"artifact digest and flavor may not contain {SEPARATOR!r}")
+        aad = artifact_aad(change.module_id, artifact.digest, artifact.flavor)
         return StagedArtifact(
-            module_key(change.module_id), artifact.digest, artifact.flavor, bytes(artifact.data)
+            module_key(change.module_id),
+            artifact.digest,
+            artifact.flavor,
+            seal(keyring, artifact.data, aad),
         )
     if isinstance(change, AddUsage):
         if any(count < 0 for _, count in change.counts):
             raise ValueError("usage counts only grow")
         return StagedUsage(tuple((module_key(m), count) for m, count in change.counts))
+    if isinstance(change, PutApiKey):
+        return StagedApiKey(api_key_key(change.key.id), encode_api_key(change.key))
+    if isinstance(change, RemoveApiKey):
+        return StagedApiKey(api_key_key(change.key_id), None)
+    if isinstance(change, AppendAudit):
+        return StagedAudit(audit_key(change.entry.seq), encode_audit(change.entry))
     raise TypeError(f"unknown change {change!r}")
 
 
@@ -161,6 +215,9 @@ class BatchBuilder:
         self._modules: dict[bytes, tuple[str, str] | None] = {}  # key -> (namespace, digest)
         self._artifacts: dict[bytes, set[bytes]] = {}
         self._usage: dict[bytes, int] = {}
+        self._audit: set[bytes] = set()
+        self.values_written = 0
+        """Module bytes and artifacts put in the batch (sealed, with a keyring)."""
 
     def add(self, staged: Staged) -> None:
         if isinstance(staged, StagedModule):
@@ -171,6 +228,18 @@ class BatchBuilder:
                 key = artifact_key(staged.key, staged.digest, staged.flavor)
                 self.batch.put(key, staged.data)
                 self._artifact_keys(staged.key).add(key)
+                self.values_written += 1
+        elif isinstance(staged, StagedApiKey):
+            if staged.value is None:
+                self.batch.delete(staged.key)
+            else:
+                self.batch.put(staged.key, staged.value)
+        elif isinstance(staged, StagedAudit):
+            if staged.key in self._audit or self._db.get(staged.key) is not None:
+                seq = int.from_bytes(staged.key[len(AUDIT) :], "big")
+                raise ValueError(f"audit entry {seq} exists already; entries never change")
+            self._audit.add(staged.key)
+            self.batch.put(staged.key, staged.value)
         else:
             for key, count in staged.counts:
                 if self._current(key) is not None:
@@ -196,6 +265,7 @@ class BatchBuilder:
             return
         self.batch.put(META + key, put.meta)
         self.batch.put(WASM + key, put.wasm)
+        self.values_written += 1
         self.batch.put(index_prefix(put.namespace) + key, b"")
         self._modules[key] = (put.namespace, put.digest)
 

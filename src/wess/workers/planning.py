@@ -1,37 +1,54 @@
-"""What a write job does: a pure check of one job against the module as it stands.
+"""What a write job does: a pure check of one job against what it finds.
 
-The Writer reads the current module, asks ``plan`` what the job becomes (the storage
-changes to commit, the module as it will then be, the event to publish) and commits
-the plans of a whole batch at once. No I/O here, so every rule is tested directly.
+The Writer reads the current module (or API key), asks ``plan`` (``plan_key``,
+``plan_touch``) what the job becomes (the storage changes to commit, the module as it
+will then be, the event to publish) and commits the plans of a whole batch at once. No
+I/O here, so every rule is tested directly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from wess.errors import ModuleNotFound, PreconditionFailed
+from wess.errors import KeyNotFound, ModuleNotFound, PreconditionFailed
 from wess.messages import (
+    ApiKeyChanged,
     ChangeKind,
+    CreateApiKey,
     CreateModule,
     DeleteModule,
     ModuleChanged,
     ModuleJob,
+    RevokeApiKey,
     StoreArtifact,
+    TouchApiKeys,
     UpdateModule,
 )
 from wess.models import ModuleInfo, ModuleRecord
-from wess.storage.base import Change, PutArtifact, PutModule, RemoveModule
+from wess.security.tokens import ApiKey, touched
+from wess.storage.base import (
+    Change,
+    PutApiKey,
+    PutArtifact,
+    PutModule,
+    RemoveApiKey,
+    RemoveModule,
+)
+
+Event = ModuleChanged | ApiKeyChanged
 
 
 @dataclass(frozen=True, slots=True)
 class Planned:
     """What one valid job becomes: the changes to commit, the module after them (the
-    answer to the caller), and the event to publish (None when no module changed)."""
+    answer to the caller), and the event to publish (None when nothing others cache
+    changed)."""
 
     changes: tuple[Change, ...]
     info: ModuleInfo | None
-    event: ModuleChanged | None
+    event: Event | None
 
 
 def plan(job: ModuleJob, current: ModuleInfo | None, *, now: datetime) -> Planned:
@@ -132,3 +149,30 @@ def _put(
     if artifact is not None and artifact.digest == content.digest:
         changes += (PutArtifact(job.module_id, artifact),)
     return Planned(changes, info, event)
+
+
+def plan_key(job: CreateApiKey | RevokeApiKey, current: ApiKey | None) -> Planned:
+    """Check a key job against ``current`` (the key with that id, as it stands).
+
+    Raises ``PreconditionFailed`` for a create over an existing id, ``KeyNotFound`` for
+    a revoke of an absent key.
+    """
+    if isinstance(job, CreateApiKey):
+        if current is not None:
+            raise PreconditionFailed(f"API key {job.key.id} already exists", key_id=job.key.id)
+        event = ApiKeyChanged(key_id=job.key.id, key=job.key)
+        return Planned((PutApiKey(job.key),), None, event)
+    if current is None:
+        raise KeyNotFound(f"API key {job.key_id} not found", key_id=job.key_id)
+    return Planned((RemoveApiKey(job.key_id),), None, ApiKeyChanged(key_id=job.key_id, key=None))
+
+
+def plan_touch(job: TouchApiKeys, current: Mapping[str, ApiKey | None]) -> tuple[ApiKey, ...]:
+    """The keys of ``job`` with their new last-used time: only those that still exist
+    (``current`` maps every id of the job) and whose time moves forward."""
+    keys: dict[str, ApiKey] = {}
+    for key_id, at in job.last_used:
+        key = keys.get(key_id) or current.get(key_id)
+        if key is not None and (moved := touched(key, at)) is not key:
+            keys[key_id] = moved
+    return tuple(keys.values())

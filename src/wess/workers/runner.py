@@ -19,9 +19,18 @@ from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
 
+import structlog
 from prometheus_client import Counter, Histogram
 
-from wess.errors import Overloaded, WessError
+from wess.errors import (
+    CompileLimitExceeded,
+    ExecutionError,
+    ExecutionTimeout,
+    MemoryLimitExceeded,
+    Overloaded,
+    Trap,
+    WessError,
+)
 from wess.messages import ModuleChanged
 from wess.models import ModuleRecord
 from wess.observability.metrics import Metrics
@@ -31,6 +40,8 @@ from wess.workers.bulkhead import Bulkheads
 from wess.workers.inline import InlineLane
 from wess.workers.loader import PreparedModule, ProgramLoader
 from wess.workers.usage import UsageCounter
+
+logger = structlog.get_logger(__name__)
 
 QUEUE = "runner"
 CACHE = "compiled"
@@ -150,7 +161,11 @@ class Runner:
     async def prepare(self, wasm: bytes) -> PreparedModule:
         """Validate and compile an upload, in the isolated compiler when the loader has
         one: its functions and imports, and its sealed artifact when artifacts are kept."""
-        return await self._programs.prepare(wasm, pool=self._pool(self._compile_pool))
+        try:
+            return await self._programs.prepare(wasm, pool=self._pool(self._compile_pool))
+        except CompileLimitExceeded as exc:
+            self._violation("compile_limit", exc)
+            raise
 
     async def prewarm(self, record: ModuleRecord) -> bool:
         """Load ``record``'s stored artifact into the compiled cache, never compiling;
@@ -242,6 +257,8 @@ class Runner:
         observed[0].observe(seconds)
         observed[1].inc()
         if not isinstance(result, Invocation):
+            if isinstance(result, ExecutionError):
+                self._violation(violation_kind(result), result, module_id=str(record.id))
             raise result
         return RunOutcome(
             results=result.results,
@@ -252,6 +269,11 @@ class Runner:
             stderr=result.stderr,
             output_truncated=result.output_truncated,
         )
+
+    def _violation(self, kind: str, error: WessError, **context: str) -> None:
+        """A guest stopped by the sandbox: counted and logged as a security event."""
+        self._metrics.sandbox_violations.labels(kind=kind).inc()
+        logger.info("sandbox violation", kind=kind, code=error.code, detail=error.detail, **context)
 
     def _free(self, module: object | None) -> None:
         if module is not None:
@@ -270,6 +292,17 @@ class Runner:
         if pool is None:
             raise RuntimeError("the runner is not running; use `async with runner:`")
         return pool
+
+
+def violation_kind(error: ExecutionError) -> str:
+    """The ``kind`` label of a sandbox violation: the trap kind, timeout or memory."""
+    if isinstance(error, Trap):
+        return error.kind
+    if isinstance(error, MemoryLimitExceeded):
+        return "memory"
+    if isinstance(error, ExecutionTimeout):
+        return "timeout"
+    return error.code
 
 
 def _invoke(

@@ -1,12 +1,17 @@
 """``Writer``: the single consumer of write jobs, committing them in groups.
 
-Every create, update and delete (and every artifact and usage count the Runner wants
-kept) goes through one bounded queue. The consumer takes a job, then whatever else is
-already waiting (up to ``max_batch``), checks each against the store and the jobs
-before it (``planning.plan``), and commits all the valid ones in ONE
-``repository.commit`` (one fsync for the batch). Only then does it answer the callers
-and publish ``ModuleChanged`` to subscribers. A full queue answers ``Overloaded`` at
-once instead of letting callers pile up.
+Every change to the store goes through one bounded queue: creates, updates and deletes,
+the artifacts and usage counts the Runner wants kept, API keys, audit-only entries and
+key rotations. The consumer takes a job, then whatever else is already waiting (up to
+``max_batch``), checks each against the store and the jobs before it (``batch``), and
+commits all the valid ones in ONE ``repository.commit`` (one fsync for the batch).
+
+Every job that names an actor gets exactly one audit entry in that same commit, a
+refused one too (its outcome is the error's code; it is answered once its entry is
+durable, and with the commit's error if the commit fails). Only after the commit does
+the Writer publish ``ModuleChanged`` and ``ApiKeyChanged`` and answer the callers. A
+``RotateKek`` runs between batches: the jobs before it commit first, those after it
+wait. A full queue answers ``Overloaded`` at once instead of letting callers pile up.
 """
 
 from __future__ import annotations
@@ -17,21 +22,40 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from uuid import UUID
+from typing import TypeVar, overload
 
 import structlog
 
 from wess.errors import InvalidRequest, Overloaded, StorageUnavailable
-from wess.messages import MESSAGE_VERSION, ModuleChanged, RecordUsage, WriteJob
+from wess.messages import (
+    MESSAGE_VERSION,
+    ApiKeyChanged,
+    CreateApiKey,
+    ModuleChanged,
+    ModuleJob,
+    RecordAudit,
+    RecordUsage,
+    RevokeApiKey,
+    RotateKek,
+    TouchApiKeys,
+    WriteJob,
+)
 from wess.models import ModuleInfo
 from wess.observability.metrics import Metrics
-from wess.storage.base import AddUsage, ModuleRepository
-from wess.workers.planning import Planned, plan
+from wess.storage.base import AppendAudit, ModuleRepository
+from wess.workers.audit_log import AuditChain, audit_fields, outcome_of
+from wess.workers.batch import BatchPlan, Step, changes_of
+from wess.workers.quotas import NamespaceQuotas, QuotaLedger
 
 logger = structlog.get_logger(__name__)
 
 QUEUE = "writer"
+E = TypeVar("E", ModuleChanged, ApiKeyChanged)
 Listener = Callable[[ModuleChanged], None]
+KeyListener = Callable[[ApiKeyChanged], None]
+Result = ModuleInfo | int | None
+"""What ``submit`` answers: the module's info (None after a delete and for jobs that
+are not about a module), or the number of values a rotation rewrapped."""
 
 
 def utc_now() -> datetime:
@@ -42,11 +66,15 @@ def utc_now() -> datetime:
 @dataclass(slots=True)
 class _Pending:
     job: WriteJob
-    future: asyncio.Future[ModuleInfo | None] = field(repr=False)
+    future: asyncio.Future[Result] = field(repr=False)
 
 
 class Writer:
-    """Serialises every write through one consumer task; see the module docstring."""
+    """Serialises every write through one consumer task; see the module docstring.
+
+    ``quotas`` (None: unlimited) are checked against the usage read once, when the
+    Writer starts, and kept current as batches commit; so is the head of the audit log.
+    """
 
     def __init__(
         self,
@@ -56,6 +84,7 @@ class Writer:
         queue_size: int = 1024,
         max_batch: int = 256,
         clock: Callable[[], datetime] = utc_now,
+        quotas: NamespaceQuotas | None = None,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             raise ValueError("queue_size and max_batch must be at least 1")
@@ -63,8 +92,13 @@ class Writer:
         self._metrics = metrics
         self._max_batch = max_batch
         self._clock = clock
+        self._quotas = quotas
+        self._ledger: QuotaLedger | None = None
+        self._audit = AuditChain(None)
+        self._stale = True  # the audit head and usage must be read before the first batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=queue_size)
         self._listeners: list[Listener] = []
+        self._key_listeners: list[KeyListener] = []
         self._task: asyncio.Task[None] | None = None
         self._accepting = False
 
@@ -82,9 +116,16 @@ class Writer:
         """Call ``listener`` with every ``ModuleChanged``, after the change is durable."""
         self._listeners.append(listener)
 
+    def subscribe_keys(self, listener: KeyListener) -> None:
+        """Call ``listener`` with every ``ApiKeyChanged`` (a key created or revoked),
+        after the change is durable and before its submitter is answered."""
+        self._key_listeners.append(listener)
+
     async def __aenter__(self) -> Writer:
+        """Read the audit log's head (and the usage, with quotas), then start consuming."""
         if self._task is not None:
             raise RuntimeError("a Writer runs once")
+        await self._resync()
         self._task = asyncio.create_task(self._consume(), name="wess-writer")
         self._accepting = True
         return self
@@ -110,8 +151,18 @@ class Writer:
                 _fail(self._queue.get_nowait(), StorageUnavailable("the writer stopped"))
                 self._queue.task_done()
 
-    async def submit(self, job: WriteJob) -> ModuleInfo | None:
-        """Queue ``job`` and wait until it is durable: the stored info (None for a delete).
+    @overload
+    async def submit(self, job: RotateKek) -> int: ...
+    @overload
+    async def submit(
+        self, job: CreateApiKey | RevokeApiKey | TouchApiKeys | RecordAudit | RecordUsage
+    ) -> None: ...
+    @overload
+    async def submit(self, job: ModuleJob) -> ModuleInfo | None: ...
+    async def submit(self, job: WriteJob) -> Result:
+        """Queue ``job`` and wait until it is durable. Answers the stored info for a
+        module job (None for a delete), the number of values rewrapped for a
+        ``RotateKek``, None for the rest.
 
         Raises ``Overloaded`` at once when the queue is full. If the caller is cancelled
         while waiting, the job still completes exactly once.
@@ -160,51 +211,107 @@ class Writer:
                 for _ in batch:
                     self._queue.task_done()
 
+    async def _resync(self) -> None:
+        """Read the audit log's head and the usage again: at start, and after a failed
+        commit (which may have reached the disk all the same)."""
+        self._audit = AuditChain(await self._repository.audit_head())
+        if self._quotas is not None:
+            self._ledger = QuotaLedger(self._quotas, await self._repository.namespace_usage())
+        self._stale = False
+
     async def _apply(self, batch: list[_Pending]) -> None:
-        self._metrics.writer_batch_size.observe(len(batch))
-        now = self._clock()
-        state: dict[UUID, ModuleInfo | None] = {}  # after the earlier jobs of this batch
-        accepted: list[tuple[_Pending, Planned]] = []
+        """Commit the jobs between rotations as batches; run each rotation alone."""
+        if self._stale:
+            await self._resync()
+        run: list[_Pending] = []
         for pending in batch:
+            if isinstance(pending.job, RotateKek):
+                await self._commit(run)
+                run = []
+                await self._rotate(pending, pending.job)
+            else:
+                run.append(pending)
+        await self._commit(run)
+
+    async def _commit(self, run: list[_Pending]) -> None:
+        if not run:
+            return
+        self._metrics.writer_batch_size.observe(len(run))
+        batch = BatchPlan(
+            self._repository,
+            now=self._clock(),
+            usage=self._ledger.draft() if self._ledger is not None else None,
+        )
+        steps: list[tuple[_Pending, Step]] = []
+        for pending in run:
             job = pending.job
-            try:
-                if isinstance(job, RecordUsage):  # the store drops counts of absent modules
-                    planned = Planned((AddUsage(job.counts),), None, None)
-                else:
-                    if job.module_id not in state:
-                        state[job.module_id] = await self._repository.get_info(job.module_id)
-                    planned = plan(job, state[job.module_id], now=now)
-                    state[job.module_id] = planned.info
-            except Exception as exc:
-                _fail(pending, exc)
-                continue
-            accepted.append((pending, planned))
-        if not accepted:
+            assert not isinstance(job, RotateKek)  # rotations run between batches
+            step = await batch.add(job)
+            if step.error is not None and step.audit is None:
+                _fail(pending, step.error)  # nothing to record: answer at once
+            else:
+                steps.append((pending, step))
+        entries = self._audit.extend([step.audit for _, step in steps if step.audit])
+        changes = changes_of([step for _, step in steps], entries)
+        if not changes:  # say, touches of keys revoked meanwhile
+            for pending, step in steps:
+                _answer(pending, step)
             return
         try:
-            await self._repository.commit([c for _, planned in accepted for c in planned.changes])
+            await self._repository.commit(changes)
         except Exception as exc:
-            logger.error("writer_commit_failed", jobs=len(accepted), error=str(exc))
-            for pending, _ in accepted:
+            self._commit_failed(exc, len(steps))
+            for pending, _ in steps:
                 _fail(pending, exc)
             return
-        for pending, planned in accepted:
-            _log(pending.job)
-            if planned.event is not None:
-                self._publish(planned.event)
-            if not pending.future.done():
-                pending.future.set_result(planned.info)
+        self._audit.advance(entries)
+        if self._ledger is not None and batch.usage is not None:
+            self._ledger.merge(batch.usage)
+        for pending, step in steps:
+            if step.planned is not None:
+                _log(pending.job)
+                if step.planned.event is not None:
+                    self._publish(step.planned.event)
+            _answer(pending, step)
 
-    def _publish(self, event: ModuleChanged) -> None:
-        for listener in self._listeners:
-            try:
-                listener(event)
-            except Exception:
-                logger.exception(
-                    "module_changed_listener_failed",
-                    module_id=str(event.module_id),
-                    listener=repr(listener),
-                )
+    async def _rotate(self, pending: _Pending, job: RotateKek) -> None:
+        """Rewrap every stored value under the new KEK, then record it in the audit log."""
+        try:
+            count: int | None = await self._repository.rewrap(job.keyring)
+            error: Exception | None = None
+        except Exception as exc:
+            count, error = None, exc
+            logger.error("kek_rotation_failed", kek_id=job.keyring.current.id, error=str(exc))
+        target = job.keyring.current.id + ("" if count is None else f" rewrapped={count}")
+        fields = audit_fields(job, outcome=outcome_of(error), now=self._clock(), target=target)
+        assert fields is not None  # a RotateKek always names its actor
+        entries = self._audit.extend([fields])
+        try:
+            await self._repository.commit([AppendAudit(entries[0])])
+        except Exception as exc:
+            self._commit_failed(exc, 1)
+            _fail(pending, error or exc)
+            return
+        self._audit.advance(entries)
+        if error is not None:
+            _fail(pending, error)
+            return
+        logger.info(
+            f"ROTATE_KEK {job.keyring.current.id}", rewrapped=count, request_id=job.request_id
+        )
+        if not pending.future.done():
+            pending.future.set_result(count)
+
+    def _commit_failed(self, exc: Exception, jobs: int) -> None:
+        logger.error("writer_commit_failed", jobs=jobs, error=str(exc))
+        self._stale = True
+
+    def _publish(self, event: ModuleChanged | ApiKeyChanged) -> None:
+        if isinstance(event, ApiKeyChanged):
+            _notify(self._key_listeners, event, "key_changed_listener_failed", key_id=event.key_id)
+        else:
+            module_id = str(event.module_id)
+            _notify(self._listeners, event, "module_changed_listener_failed", module_id=module_id)
 
     def _report_depth(self) -> None:
         self._metrics.queue_depth.labels(queue=QUEUE).set(self._queue.qsize())
@@ -213,12 +320,34 @@ class Writer:
 def _log(job: WriteJob) -> None:
     if isinstance(job, RecordUsage):
         logger.debug("RECORD_USAGE", modules=len(job.counts))
-        return
-    logger.info(
-        f"{job.kind.upper()} {job.module_id}",
-        module_id=str(job.module_id),
-        request_id=job.request_id,
-    )
+    elif isinstance(job, TouchApiKeys):
+        logger.debug("TOUCH_KEYS", keys=len(job.last_used))
+    elif isinstance(job, RecordAudit):
+        logger.debug("RECORD_AUDIT", action=job.fields.action, outcome=job.fields.outcome)
+    elif isinstance(job, CreateApiKey | RevokeApiKey):
+        key_id = job.key.id if isinstance(job, CreateApiKey) else job.key_id
+        logger.info(f"{job.kind.upper()} {key_id}", key_id=key_id, request_id=job.request_id)
+    elif not isinstance(job, RotateKek):
+        logger.info(
+            f"{job.kind.upper()} {job.module_id}",
+            module_id=str(job.module_id),
+            request_id=job.request_id,
+        )
+
+
+def _notify(listeners: list[Callable[[E], None]], event: E, failed: str, **context: str) -> None:
+    for listener in listeners:
+        try:
+            listener(event)
+        except Exception:
+            logger.exception(failed, listener=repr(listener), **context)
+
+
+def _answer(pending: _Pending, step: Step) -> None:
+    if step.error is not None:
+        _fail(pending, step.error)
+    elif not pending.future.done():
+        pending.future.set_result(step.planned.info if step.planned is not None else None)
 
 
 def _fail(pending: _Pending, exc: BaseException) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import requests
 from behave import then, when
 from tests.fixtures import wasm
 
@@ -14,7 +13,7 @@ WASM = {"content-type": "application/wasm"}
 
 @when('uploading "{module}" to /v1 with function "{function}"')
 def upload(context, module, function):
-    context.response = requests.post(
+    context.response = context.http.post(
         f"{context.url}/v1/modules",
         data=wasm(module),
         params={"function": function},
@@ -25,7 +24,7 @@ def upload(context, module, function):
 
 @when('uploading raw bytes "{text}" to /v1')
 def upload_raw(context, text):
-    context.response = requests.post(
+    context.response = context.http.post(
         f"{context.url}/v1/modules", data=text.encode(), headers=WASM, timeout=TIMEOUT
     )
 
@@ -46,7 +45,7 @@ def save_resource_id(context, alias):
 
 @when('running "{function}" of "{alias}" with args "{args}" on /v1')
 def run(context, function, alias, args):
-    context.response = requests.post(
+    context.response = context.http.post(
         f"{context.url}/v1/modules/{context.ids[alias]}/run",
         json={"function": function, "args": json.loads(args)},
         timeout=TIMEOUT,
@@ -55,7 +54,7 @@ def run(context, function, alias, args):
 
 @when('running "{function}" of "{alias}" with limits \'{limits}\' on /v1')
 def run_with_limits(context, function, alias, limits):
-    context.response = requests.post(
+    context.response = context.http.post(
         f"{context.url}/v1/modules/{context.ids[alias]}/run",
         json={"function": function, "limits": json.loads(limits)},
         timeout=TIMEOUT,
@@ -69,7 +68,7 @@ def check_results(context, expected):
 
 @when('replacing "{alias}" with "{module}" on /v1')
 def replace(context, alias, module):
-    context.response = requests.put(
+    context.response = context.http.put(
         f"{context.url}/v1/modules/{context.ids[alias]}",
         data=wasm(module),
         headers=WASM,
@@ -84,14 +83,14 @@ def check_revision(context, revision):
 
 @when('deleting "{alias}" on /v1')
 def delete(context, alias):
-    context.response = requests.delete(
+    context.response = context.http.delete(
         f"{context.url}/v1/modules/{context.ids[alias]}", timeout=TIMEOUT
     )
 
 
 @when('reading "{alias}" on /v1')
 def read(context, alias):
-    context.response = requests.get(
+    context.response = context.http.get(
         f"{context.url}/v1/modules/{context.ids[alias]}", timeout=TIMEOUT
     )
 

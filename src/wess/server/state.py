@@ -1,40 +1,35 @@
-"""The composition root: settings -> storage -> workers -> service -> app -> server.
+"""Opening Wess's live parts in dependency order, and closing them in reverse.
 
-Everything live is opened here, in dependency order, and closed in reverse: the HTTP
-server stops accepting first, then the Writer drains its queue, then the store closes.
+settings -> secret -> storage -> Writer/Reader -> runtime -> Runner -> security -> service.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
-import signal
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from types import FrameType
 from urllib.parse import unquote, urlsplit
 
 import structlog
-import uvicorn
-import uvloop
 
-from wess.api.app import create_app
 from wess.api.state import ApiState
 from wess.config import Settings
-from wess.errors import StorageUnavailable, WessError
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.runtime import Limits, Runtime, RuntimeConfig
 from wess.runtime.artifact import ArtifactSealer
 from wess.runtime.isolated import IsolatedCompiler
+from wess.security.crypto import Keyring
+from wess.security.keyfiles import load_keyring
 from wess.security.secrets import SECRET_BYTES, ServerSecret
+from wess.server.security import open_security
 from wess.service import ModuleService
 from wess.storage import open_repository
 from wess.storage.instrumented import InstrumentedRepository
 from wess.workers.loader import ProgramLoader
+from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import Reader
 from wess.workers.runner import Runner
 from wess.workers.usage import UsageCounter
@@ -63,13 +58,35 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
     )
 
 
+def data_dir(settings: Settings) -> Path:
+    """Where Wess keeps its files: the RocksDB directory (else ``database.path``)."""
+    url = urlsplit(settings.database.effective_url)
+    return Path(unquote(url.path)) if url.scheme == "rocksdb" else settings.database.path
+
+
 def server_secret(settings: Settings) -> ServerSecret:
     """The server secret, kept beside the data (in the RocksDB directory). A memory://
     store keeps nothing across restarts, so it gets a throwaway secret."""
-    url = urlsplit(settings.database.effective_url)
-    if url.scheme == "rocksdb":
-        return ServerSecret.load_or_create(Path(unquote(url.path)))
+    if urlsplit(settings.database.effective_url).scheme == "rocksdb":
+        return ServerSecret.load_or_create(data_dir(settings))
     return ServerSecret(secrets.token_bytes(SECRET_BYTES))
+
+
+def namespace_quotas(settings: Settings) -> NamespaceQuotas | None:
+    """The per-namespace quotas; None when there are none (the Writer then skips
+    counting every namespace's usage at start-up)."""
+    quotas = settings.quotas
+    if quotas.max_modules is None and quotas.max_bytes is None:
+        return None
+    return NamespaceQuotas(
+        default=Quota(max_modules=quotas.max_modules, max_bytes=quotas.max_bytes)
+    )
+
+
+def keyring_of(settings: Settings) -> Keyring | None:
+    """The key-encryption keys, when encryption at rest is on."""
+    path = settings.security.encryption_key_file
+    return load_keyring(path) if path is not None else None
 
 
 def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
@@ -84,13 +101,16 @@ def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
 @asynccontextmanager
 async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[ApiState]:
     """Open storage, the workers and the service; close them in reverse order."""
-    async with open_repository(settings.database.effective_url) as store:
+    secret = server_secret(settings)
+    keyring = keyring_of(settings)
+    async with open_repository(settings.database.effective_url, keyring=keyring) as store:
         repository = InstrumentedRepository(store, metrics)
         writer = Writer(
             repository,
             metrics=metrics,
             queue_size=settings.writer.channel_size,
             max_batch=settings.writer.max_batch,
+            quotas=namespace_quotas(settings),
         )
         reader = Reader(
             repository,
@@ -100,7 +120,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             page_limit_max=settings.limits.max_page_size,
         )
         limits = runtime_limits(settings)
-        artifact_key = server_secret(settings).derive("artifacts")
+        artifact_key = secret.derive("artifacts")
         with (
             Runtime(limits=limits, config=runtime_config(settings)) as runtime,
             isolated_compiler(settings, runtime) as compiler,
@@ -152,15 +172,29 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         "runner": _running("runner", lambda: runner.running),
                     }
                 )
-                yield ApiState(
-                    service=service,
+                async with open_security(
+                    settings,
+                    repository=repository,
+                    writer=writer,
+                    secret=secret,
+                    keyring=keyring,
+                    data_dir=data_dir(settings),
                     metrics=metrics,
-                    health=health,
-                    max_module_size=settings.limits.max_module_size,
-                    max_json_body=settings.limits.max_json_body,
-                    max_page_size=settings.limits.max_page_size,
-                    warmup=warmup,
-                )
+                ) as security:
+                    yield ApiState(
+                        service=service,
+                        metrics=metrics,
+                        health=health,
+                        guard=security.guard,
+                        auditor=security.auditor,
+                        keys=security.keys,
+                        audit=security.audit,
+                        rotator=security.rotator,
+                        max_module_size=settings.limits.max_module_size,
+                        max_json_body=settings.limits.max_json_body,
+                        max_page_size=settings.limits.max_page_size,
+                        warmup=warmup,
+                    )
 
 
 def _running(name: str, is_running: Callable[[], bool]) -> Callable[[], Awaitable[None]]:
@@ -169,68 +203,3 @@ def _running(name: str, is_running: Callable[[], bool]) -> Callable[[], Awaitabl
             raise RuntimeError(f"the {name} is not running")
 
     return probe
-
-
-async def serve(settings: Settings) -> None:
-    """Open everything, serve HTTP until SIGINT/SIGTERM, then close everything."""
-    metrics = Metrics()
-    async with open_state(settings, metrics=metrics) as state:
-        app = create_app(state, access_log=True)
-        config = uvicorn.Config(
-            app,
-            host=settings.server.host,
-            port=settings.server.port,
-            http="httptools",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=int(settings.server.shutdown_timeout),
-        )
-        logger.info(
-            "wess serving",
-            url=f"http://{settings.server.host}:{settings.server.port}",
-            storage=settings.database.effective_url,
-        )
-        with _signals_handled_by_uvicorn():
-            await uvicorn.Server(config).serve()
-        logger.info("draining and closing")
-    logger.info("wess stopped")
-
-
-@contextmanager
-def _signals_handled_by_uvicorn() -> Iterator[None]:
-    """uvicorn stops on SIGINT/SIGTERM, then re-raises the signal to the handler that was
-    installed before it: make that a no-op, so Wess goes on to drain the Writer and close
-    the store instead of dying with the signal's default action."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, _already_stopping) for sig in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _already_stopping(signum: int, frame: FrameType | None) -> None:
-    logger.info("stop signal received", signal=signal.Signals(signum).name)
-
-
-def run_server(settings: Settings) -> int:
-    """Blocking entry point for ``wess serve``; returns the process exit status."""
-    try:
-        uvloop.run(serve(settings))
-    except StorageUnavailable as exc:
-        logger.error("cannot start: storage unavailable", detail=exc.detail)
-        return 1
-    except WessError as exc:
-        logger.error("cannot start", code=exc.code, detail=exc.detail)
-        return 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        return 0
-    return 0

@@ -1,0 +1,191 @@
+"""Administration: API keys, the audit log, and key-encryption-key rotation (admin only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from wess.api import openapi
+from wess.api.access import caller, guarded
+from wess.api.bodies import parse_json, read_body, validate
+from wess.api.guard import requires
+from wess.api.resources import json_response
+from wess.api.state import state_of
+from wess.errors import InvalidRequest
+from wess.security.audit import AuditEntry
+from wess.security.rbac import Permission, Role
+from wess.security.tokens import ApiKey
+
+router = APIRouter(prefix="/v1", tags=["administration"], dependencies=[Depends(guarded)])
+KEY_BODY_LIMIT = 4096
+AUDIT_PAGE_MAX = 1000
+
+
+class KeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    namespace: str = Field(..., min_length=1, max_length=64, examples=["team-a"])
+    role: Role
+    name: str = Field("", max_length=128, description="A label for people, e.g. ci-deploy.")
+    expires_at: AwareDatetime | None = Field(None, description="RFC 3339 with an offset.")
+
+
+class KeyResource(BaseModel):
+    id: str
+    namespace: str
+    role: Role
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class IssuedKeyResource(KeyResource):
+    token: str = Field(..., description="Shown in this response only; Wess keeps its HMAC.")
+
+
+@router.post(
+    "/keys",
+    status_code=201,
+    summary="Create an API key",
+    responses=openapi.responses(201, IssuedKeyResource, 400, 401, 403, 429, 503),
+    openapi_extra={
+        **openapi.json_body(KeyRequest),
+        **requires(Permission.KEY_MANAGE, audit="key.create"),
+    },
+)
+async def create_key(request: Request) -> Response:
+    state = state_of(request)
+    who = caller(request.scope)
+    body = validate(KeyRequest, parse_json(await read_body(request, limit=KEY_BODY_LIMIT)))
+    issued = await state.keys.create(
+        namespace=body.namespace,
+        role=body.role,
+        name=body.name,
+        expires_at=body.expires_at,
+        actor=who.actor,
+        request_id=who.request_id,
+    )
+    document = {**key_document(issued.key), "token": issued.token}
+    return json_response(
+        document,
+        status=201,
+        headers={"Location": f"/v1/keys/{issued.key.id}", "Cache-Control": "no-store"},
+    )
+
+
+@router.get(
+    "/keys",
+    summary="List API keys",
+    responses=openapi.responses(200, None, 401, 403, 429),
+    openapi_extra=requires(Permission.KEY_MANAGE),
+)
+async def list_keys(request: Request) -> Response:
+    keys = await state_of(request).keys.list()
+    return json_response({"items": [key_document(key) for key in keys]})
+
+
+@router.delete(
+    "/keys/{key_id}",
+    status_code=204,
+    summary="Revoke an API key (at once)",
+    responses=openapi.responses(204, None, 401, 403, 404, 429, 503),
+    openapi_extra=requires(Permission.KEY_MANAGE, audit="key.revoke"),
+)
+async def revoke_key(request: Request, key_id: str) -> Response:
+    who = caller(request.scope)
+    await state_of(request).keys.revoke(key_id, actor=who.actor, request_id=who.request_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/audit",
+    summary="Read the audit log",
+    responses=openapi.responses(200, None, 400, 401, 403, 429),
+    openapi_extra={
+        **requires(Permission.AUDIT_READ),
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": kind},
+                "description": text,
+            }
+            for name, kind, text in (
+                ("after", "integer", "Entries after this sequence number (a next_cursor)."),
+                ("limit", "integer", f"Page size, 1 to {AUDIT_PAGE_MAX}."),
+                ("actor", "string", "Only this actor (api_key:<id>, jwt:<sub>)."),
+                ("action", "string", "Only this action (module.create, key.revoke ...)."),
+                ("namespace", "string", "Only this namespace."),
+                ("outcome", "string", "Only this outcome (ok, or an error code)."),
+            )
+        ],
+    },
+)
+async def read_audit(request: Request) -> Response:
+    query = request.query_params
+    after = _whole(query.get("after"), "after", default=0, low=0)
+    limit = _whole(query.get("limit"), "limit", default=100, low=1, high=AUDIT_PAGE_MAX)
+    wanted = {
+        field: query[field]
+        for field in ("actor", "action", "namespace", "outcome")
+        if query.get(field)
+    }
+
+    def match(entry: AuditEntry) -> bool:
+        return all(getattr(entry, field) == value for field, value in wanted.items())
+
+    entries, cursor = await state_of(request).audit.page(
+        after=after, limit=limit, match=match if wanted else None
+    )
+    return json_response(
+        {
+            "items": [entry.to_dict() for entry in entries],
+            "next_cursor": str(cursor) if cursor is not None else None,
+        }
+    )
+
+
+@router.post(
+    "/admin/rotate-kek",
+    summary="Rotate the key-encryption key",
+    responses=openapi.responses(200, None, 401, 403, 409, 429, 503),
+    openapi_extra=requires(Permission.KEY_MANAGE, audit="kek.rotate"),
+)
+async def rotate_kek(request: Request) -> Response:
+    state = state_of(request)
+    if state.rotator is None:
+        raise InvalidRequest("encryption at rest is off: set security.encryption_key_file")
+    who = caller(request.scope)
+    kek_id, rewrapped = await state.rotator.rotate(actor=who.actor, request_id=who.request_id)
+    return json_response({"kek_id": kek_id, "rewrapped": rewrapped})
+
+
+def key_document(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "namespace": key.namespace,
+        "role": key.role.value,
+        "name": key.name,
+        "created_at": key.created_at.isoformat(),
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+    }
+
+
+def _whole(raw: str | None, name: str, *, default: int, low: int, high: int | None = None) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"{name}={raw!r} is not a whole number", field=name) from None
+    if value < low or (high is not None and value > high):
+        bound = f"{low} to {high}" if high is not None else f">= {low}"
+        raise InvalidRequest(f"{name} must be {bound}, got {value}", field=name)
+    return value

@@ -1,0 +1,121 @@
+"""Recording refused requests in the audit log.
+
+Changes are audited by the Writer, in the same batch as the change. What never reaches
+the Writer as a change (a failed authentication, a permission denial, an upload
+rejected before it was queued) is recorded here, as an audit-only job. Marking an error
+as audited makes sure a request gets exactly one entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from wess.errors import Overloaded, StorageError, WessError
+from wess.messages import RecordAudit
+from wess.observability.metrics import Metrics
+from wess.security.audit import AuditEntry, AuditFields
+from wess.storage.base import ModuleRepository
+from wess.workers.writer import Writer
+
+logger = structlog.get_logger(__name__)
+
+AUDITED = "audited"
+"""Attribute set on an exception once an audit entry records it."""
+
+
+def is_audited(exc: BaseException) -> bool:
+    return bool(getattr(exc, AUDITED, False))
+
+
+def mark_audited(exc: BaseException) -> None:
+    setattr(exc, AUDITED, True)
+
+
+def timestamp(now: datetime) -> str:
+    """RFC 3339 in UTC with microseconds: the audit log's time format."""
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Auditor:
+    """Queues audit-only entries; never fails the request it describes."""
+
+    def __init__(
+        self, writer: Writer, *, metrics: Metrics, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self._writer = writer
+        self._metrics = metrics
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def refused(
+        self,
+        exc: WessError,
+        *,
+        actor: str,
+        action: str,
+        namespace: str | None,
+        target: str | None,
+        request_id: str | None,
+        client_ip: str | None,
+    ) -> None:
+        """Record that ``action`` by ``actor`` was refused with ``exc``; mark ``exc``."""
+        if is_audited(exc):
+            return
+        mark_audited(exc)
+        fields = AuditFields(
+            time=timestamp(self._clock()),
+            actor=actor,
+            namespace=namespace,
+            action=action,
+            target=target,
+            outcome=exc.code,
+            request_id=request_id,
+            client_ip=client_ip,
+        )
+        try:
+            await self._writer.submit(RecordAudit(fields=fields))
+        except (Overloaded, StorageError) as failure:
+            self._metrics.audit_dropped.inc()
+            logger.error(
+                "audit entry not recorded",
+                action=action,
+                outcome=exc.code,
+                actor=actor,
+                reason=failure.code,
+            )
+
+
+class AuditTrail:
+    """Reading the audit log: pages in ``seq`` order, optionally filtered.
+
+    A filtered page scans at most ``SCAN_FACTOR`` times the page size, so a rare
+    filter cannot make one request read the whole log; ``next_after`` continues the scan.
+    """
+
+    SCAN_FACTOR = 20
+
+    def __init__(self, repository: ModuleRepository) -> None:
+        self._repository = repository
+
+    async def page(
+        self, *, after: int, limit: int, match: Callable[[AuditEntry], bool] | None = None
+    ) -> tuple[list[AuditEntry], int | None]:
+        """Matching entries with ``seq > after`` and where to continue (None: the end)."""
+        found: list[AuditEntry] = []
+        cursor = after
+        budget = limit * self.SCAN_FACTOR if match is not None else limit
+        while len(found) < limit and budget > 0:
+            batch = await self._repository.list_audit(after=cursor, limit=min(budget, 500))
+            if not batch:
+                return found, None
+            for entry in batch:
+                cursor = entry.seq
+                budget -= 1
+                if match is None or match(entry):
+                    found.append(entry)
+                    if len(found) == limit:
+                        break
+        more = await self._repository.list_audit(after=cursor, limit=1)
+        return found, (cursor if more else None)

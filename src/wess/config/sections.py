@@ -1,0 +1,230 @@
+"""The configuration's sections: frozen, validated pydantic models with documented defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+JSON_BYTES_PER_WASM_BYTE = 4
+"""Worst case of the legacy form: ``255,`` is four bytes of JSON for one byte of wasm."""
+JSON_BODY_SLACK = 64 * 1024
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", min_length=1, description="Address to bind.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port to bind.")
+    shutdown_timeout: float = Field(
+        10.0, gt=0, le=600, description="Seconds to drain requests and queued writes on stop."
+    )
+
+
+class DatabaseSettings(_Section):
+    path: Path = Field(Path("./data"), description="Directory of the embedded RocksDB store.")
+    url: str | None = Field(
+        None, description="Storage URL (memory://, rocksdb:///path); unset: RocksDB at path."
+    )
+
+    @property
+    def effective_url(self) -> str:
+        return self.url or f"rocksdb:{quote(str(self.path))}"
+
+
+class ReaderSettings(_Section):
+    cache_size: int = Field(
+        64 << 20, ge=0, description="Byte budget of the Reader's module cache (0 disables it)."
+    )
+    ttl: float = Field(300.0, gt=0, description="Seconds a cached module stays valid.")
+
+
+class WriterSettings(_Section):
+    channel_size: int = Field(1024, ge=1, le=1_000_000, description="Bound of the write queue.")
+    max_batch: int = Field(256, ge=1, le=10_000, description="Most jobs per group commit.")
+
+
+class RunnerSettings(_Section):
+    timeout: int = Field(5000, ge=1, le=3_600_000, description="Wall-clock limit per call, ms.")
+    max_memory: int = Field(
+        256 << 20, ge=64 << 10, le=4 << 30, description="Linear memory per instance, bytes."
+    )
+    fuel: int | None = Field(
+        None, ge=1, description="Fuel per call (instruction budget); unset means unmetered."
+    )
+    workers: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Invocation threads (0: two per core, so one module "
+        "using every core still leaves threads for others).",
+    )
+    module_concurrency: int = Field(
+        0, ge=0, le=256, description="Calls of one module running at once (0: one per core)."
+    )
+    module_queue: int = Field(
+        64, ge=0, le=100_000, description="Calls of one module waiting for a slot before 503."
+    )
+    inline_fuel: int = Field(
+        100_000,
+        ge=0,
+        description="Fuel budget of the inline lane: calls that finish "
+        "within it run on the event loop, others move to the pool (0: always the pool).",
+    )
+    channel_size: int = Field(
+        256, ge=1, le=100_000, description="Invocations waiting or running before 503."
+    )
+    cache_size: int = Field(
+        256 << 20, ge=0, description="Byte budget of the compiled-module cache."
+    )
+    prewarm: int = Field(
+        32,
+        ge=0,
+        le=10_000,
+        description="Most-invoked modules whose AOT artifacts load at start-up, "
+        "in the background (0: none).",
+    )
+
+
+class LimitsSettings(_Section):
+    max_module_size: int = Field(
+        2 << 20, ge=1024, le=64 << 20, description="Largest accepted module, bytes (413 past it)."
+    )
+    max_args: int = Field(10, ge=0, le=1000, description="Most arguments per call.")
+    max_stack: int = Field(
+        512 << 10, ge=64 << 10, le=64 << 20, description="Wasm stack per call, bytes."
+    )
+    max_table_elements: int = Field(100_000, ge=0, description="Table elements per instance.")
+    max_instances: int = Field(10, ge=1, le=10_000, description="Instances per invocation.")
+    max_output: int = Field(
+        64 << 10, ge=0, le=16 << 20, description="Captured stdout/stderr per call, bytes."
+    )
+    max_page_size: int = Field(1000, ge=1, le=100_000, description="Largest listing page.")
+    compile_cpu_seconds: int = Field(
+        5, ge=1, le=3600, description="CPU time one compile of a module may use, s (422 past it)."
+    )
+    compile_memory: int = Field(
+        1 << 30,
+        ge=16 << 20,
+        le=64 << 30,
+        description="Memory one compile may add to its worker process, bytes (422 past it).",
+    )
+
+    @property
+    def max_json_body(self) -> int:
+        """The JSON upload forms must fit a full-size module in their encoding."""
+        return self.max_module_size * JSON_BYTES_PER_WASM_BYTE + JSON_BODY_SLACK
+
+
+class LoggingSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level written."
+    )
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="json lines, console, or auto (console on a TTY)."
+    )
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _lowercase(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+class AuthSettings(_Section):
+    enabled: bool = Field(
+        True,
+        description="Require an API key or JWT; false is refused unless server.host "
+        "is a loopback address.",
+    )
+    metrics: Literal["auto", "open", "key"] = Field(
+        "auto",
+        description="/metrics access: auto (open on a loopback bind, a key "
+        "otherwise), open, or key (any role).",
+    )
+    jwt_issuer: str | None = Field(None, description="Accept JWTs from this issuer (iss).")
+    jwt_audience: str | None = Field(None, description="Accept JWTs for this audience (aud).")
+    jwt_algorithms: str = Field(
+        "RS256,ES256", description="Comma-separated JWT algorithms: RS256, ES256, HS256."
+    )
+    jwt_public_key_file: Path | None = Field(None, description="PEM public key for JWTs.")
+    jwt_jwks_file: Path | None = Field(None, description="JWKS file of public keys for JWTs.")
+    jwt_hs256_secret_file: Path | None = Field(
+        None, description="File holding the HS256 secret (>= 32 bytes)."
+    )
+    jwt_namespace_claim: str = Field("wess_ns", description="JWT claim naming the namespace.")
+    jwt_role_claim: str = Field("wess_role", description="JWT claim naming the role.")
+
+    @property
+    def jwt_configured(self) -> bool:
+        return self.jwt_issuer is not None
+
+
+class RatelimitSettings(_Section):
+    per_ip: str = Field(
+        "1000/minute",
+        description="Requests per client address (limits notation, e.g. 1000/minute).",
+    )
+    per_key: str | None = Field(
+        None,
+        description="Requests per API key or JWT subject; unset: by role (admin "
+        "6000, developer and invoker 3000, viewer 600 per minute).",
+    )
+    storage: str = Field(
+        "memory://", description="Counter storage: memory:// (one node) or redis://host:port."
+    )
+
+
+class SecuritySettings(_Section):
+    encryption_key_file: Path | None = Field(
+        None,
+        description="Key-encryption key (base64, 32 bytes; `wess keys generate-kek`): "
+        "module bytes and artifacts are sealed with AES-256-GCM when set.",
+    )
+
+
+class TlsSettings(_Section):
+    cert_file: Path | None = Field(None, description="Certificate chain (PEM): serve HTTPS.")
+    key_file: Path | None = Field(None, description="Private key (PEM) of cert_file.")
+    client_ca_file: Path | None = Field(
+        None, description="CA (PEM) that client certificates must chain to (mTLS)."
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+
+class QuotasSettings(_Section):
+    max_modules: int | None = Field(
+        None, ge=1, description="Modules per namespace (507 past it); unset: unlimited."
+    )
+    max_bytes: int | None = Field(
+        None, ge=1, description="Stored wasm bytes per namespace (507); unset: unlimited."
+    )
+
+
+class Settings(_Section):
+    """The whole validated configuration."""
+
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    reader: ReaderSettings = ReaderSettings()
+    writer: WriterSettings = WriterSettings()
+    runner: RunnerSettings = RunnerSettings()
+    limits: LimitsSettings = LimitsSettings()
+    logging: LoggingSettings = LoggingSettings()
+    auth: AuthSettings = AuthSettings()
+    ratelimit: RatelimitSettings = RatelimitSettings()
+    security: SecuritySettings = SecuritySettings()
+    tls: TlsSettings = TlsSettings()
+    quotas: QuotasSettings = QuotasSettings()
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    name: info.annotation  # type: ignore[misc]
+    for name, info in Settings.model_fields.items()
+}

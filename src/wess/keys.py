@@ -1,0 +1,163 @@
+"""Managing API keys: mint, list, revoke (all through the Writer, all audited)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from wess.errors import InvalidRequest, WessError
+from wess.messages import Actor, CreateApiKey, RevokeApiKey, RotateKek, TouchApiKeys
+from wess.security.crypto import Keyring
+from wess.security.keyfiles import begin_rotation
+from wess.security.rbac import Role
+from wess.security.tokens import ApiKey, IssuedKey, KeyVerifier, issue_key
+from wess.storage.base import ModuleRepository
+from wess.workers.writer import Writer
+
+logger = structlog.get_logger(__name__)
+
+NAMESPACE_MAX = 64
+
+
+class KeyService:
+    """Issues keys (the token is returned once, only its HMAC is stored) and revokes them.
+
+    A revoked key is refused by the very next check: the Writer's ``ApiKeyChanged``
+    reaches the in-memory verifier before the revoke is answered.
+    """
+
+    def __init__(
+        self,
+        *,
+        writer: Writer,
+        repository: ModuleRepository,
+        hash_key: bytes,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._writer = writer
+        self._repository = repository
+        self._hash_key = hash_key
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def create(
+        self,
+        *,
+        namespace: str,
+        role: Role,
+        name: str,
+        expires_at: datetime | None,
+        actor: Actor,
+        request_id: str | None = None,
+    ) -> IssuedKey:
+        now = self._clock()
+        if not namespace or len(namespace) > NAMESPACE_MAX or not namespace.isprintable():
+            raise InvalidRequest(
+                f"namespace must be 1 to {NAMESPACE_MAX} printable characters", field="namespace"
+            )
+        if expires_at is not None and expires_at <= now:
+            raise InvalidRequest("expires_at must be in the future", field="expires_at")
+        issued = issue_key(
+            hash_key=self._hash_key,
+            namespace=namespace,
+            role=role,
+            name=name,
+            now=now,
+            expires_at=expires_at,
+        )
+        await self._writer.submit(CreateApiKey(key=issued.key, actor=actor, request_id=request_id))
+        return issued
+
+    async def list(self) -> list[ApiKey]:
+        return await self._repository.list_api_keys()
+
+    async def revoke(self, key_id: str, *, actor: Actor, request_id: str | None = None) -> None:
+        await self._writer.submit(RevokeApiKey(key_id=key_id, actor=actor, request_id=request_id))
+
+
+class KekRotator:
+    """``POST /v1/admin/rotate-kek``: a new key-encryption key, every data key re-wrapped.
+
+    Writes wait while the Writer re-wraps; reads and runs go on. See
+    ``security.keyfiles`` for why a crash at any point loses nothing.
+    """
+
+    def __init__(self, *, path: Path, keyring: Keyring, writer: Writer) -> None:
+        self._path = path
+        self._keyring = keyring
+        self._writer = writer
+        self._lock = asyncio.Lock()
+
+    async def rotate(self, *, actor: Actor, request_id: str | None = None) -> tuple[str, int]:
+        """The new KEK's id and how many stored values were re-wrapped."""
+        async with self._lock:
+            rotation = begin_rotation(self._path, self._keyring)
+            job = RotateKek(keyring=rotation.keyring, actor=actor, request_id=request_id)
+            rewrapped = await self._writer.submit(job)
+            self._keyring = rotation.finish()
+            return rotation.new.id, rewrapped if isinstance(rewrapped, int) else 0
+
+
+BOOTSTRAP_ACTOR = Actor(name="system:bootstrap")
+
+
+class WriterKeyStore:
+    """The ``KeyStore`` Protocol over the store (reads) and the Writer (audited writes)."""
+
+    def __init__(self, *, repository: ModuleRepository, writer: Writer) -> None:
+        self._repository = repository
+        self._writer = writer
+
+    async def get_by_id(self, key_id: str) -> ApiKey | None:
+        return await self._repository.get_api_key(key_id)
+
+    async def put(self, key: ApiKey) -> None:
+        await self._writer.submit(CreateApiKey(key=key, actor=BOOTSTRAP_ACTOR))
+
+    async def delete(self, key_id: str) -> bool:
+        await self._writer.submit(RevokeApiKey(key_id=key_id, actor=BOOTSTRAP_ACTOR))
+        return True
+
+    async def list(self, *, namespace: str | None = None) -> tuple[ApiKey, ...]:
+        keys = await self._repository.list_api_keys()
+        return tuple(k for k in keys if namespace is None or k.namespace == namespace)
+
+
+class KeyUsageFlusher:
+    """Writes keys' last-used times every ``period`` seconds and at shutdown, in one job:
+    a key check on the hot path only touches memory."""
+
+    def __init__(self, verifier: KeyVerifier, writer: Writer, *, period: float = 30.0) -> None:
+        self._verifier = verifier
+        self._writer = writer
+        self._period = period
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> KeyUsageFlusher:
+        self._task = asyncio.create_task(self._loop(), name="wess-key-usage")
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def flush(self) -> None:
+        used = self._verifier.drain_last_used()
+        if not used:
+            return
+        try:
+            await self._writer.submit(TouchApiKeys(last_used=tuple(used.items())))
+        except WessError as exc:  # housekeeping: never worth failing over
+            logger.warning("key last-used times not recorded", reason=exc.code, keys=len(used))
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._period)
+            await self.flush()

@@ -1,0 +1,80 @@
+"""The key-encryption key on disk, and rotating it without losing a readable byte.
+
+``security.encryption_key_file`` (say ``kek``) holds the current KEK. Rotation:
+
+1. a new KEK is written to ``kek.next`` (mode 0600, synced);
+2. every stored data key is re-wrapped under it (the Writer runs this);
+3. the old file becomes ``kek.retired-<id>`` and ``kek.next`` becomes ``kek`` (renames).
+
+A crash between any two steps leaves every value readable: start-up loads ``kek``,
+``kek.next`` and every ``kek.retired-*`` into the keyring (the current one seals,
+all of them open). Retired files may be deleted once no backup needs them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from wess.security.crypto import Kek, Keyring, generate_kek, load_kek
+
+NEXT_SUFFIX = ".next"
+RETIRED_INFIX = ".retired-"
+
+
+def load_keyring(path: Path) -> Keyring:
+    """The keyring for ``path``: its KEK seals; ``.next`` and retired KEKs open too."""
+    current = load_kek(path)
+    others = [load_kek(p) for p in sorted(path.parent.glob(path.name + RETIRED_INFIX + "*"))]
+    pending = path.with_name(path.name + NEXT_SUFFIX)
+    if pending.exists():
+        others.append(load_kek(pending))
+    return Keyring(current, others)
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """A rotation in progress: the keyring to re-wrap under, and how to finish it."""
+
+    path: Path
+    old: Kek
+    new: Kek
+    keyring: Keyring
+
+    def finish(self) -> Keyring:
+        """Once every data key is re-wrapped: make the new KEK the file's key."""
+        retired = self.path.with_name(f"{self.path.name}{RETIRED_INFIX}{self.old.id}")
+        os.replace(self.path, retired)
+        os.replace(self.path.with_name(self.path.name + NEXT_SUFFIX), self.path)
+        _sync_directory(self.path.parent)
+        return self.keyring
+
+
+def begin_rotation(path: Path, keyring: Keyring) -> Rotation:
+    """Write a new KEK to ``<path>.next`` and return the keyring that seals with it."""
+    pending = path.with_name(path.name + NEXT_SUFFIX)
+    write_kek_file(pending, generate_kek(), replace=True)
+    new = load_kek(pending)
+    old = keyring.current
+    return Rotation(path=path, old=old, new=new, keyring=Keyring(new, [old, *keyring.retired()]))
+
+
+def write_kek_file(path: Path, text: str, *, replace: bool = False) -> None:
+    """Write a KEK file, private from its first byte, synced before returning."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (0 if replace else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.write(fd, text.encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,27 @@
+"""The composition root: settings -> storage -> workers -> service -> app -> server.
+
+Everything live is opened in dependency order (``state.open_state``) and closed in
+reverse: the HTTP server stops accepting first, then the Writer drains its queue, then
+the store closes (``serving``).
+"""
+
+from __future__ import annotations
+
+from wess.server.serving import run_server, serve
+from wess.server.state import (
+    isolated_compiler,
+    open_state,
+    runtime_config,
+    runtime_limits,
+    server_secret,
+)
+
+__all__ = [
+    "isolated_compiler",
+    "open_state",
+    "run_server",
+    "runtime_config",
+    "runtime_limits",
+    "serve",
+    "server_secret",
+]

@@ -1,0 +1,147 @@
+"""Assembling the security parts: keys, JWTs, rate limits, the guard, audit, KEK rotation."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from wess.api.guard import Guard, GuardPolicy
+from wess.auditing import Auditor, AuditTrail
+from wess.config import Settings
+from wess.errors import ConfigError
+from wess.keys import KekRotator, KeyService, KeyUsageFlusher, WriterKeyStore
+from wess.messages import ApiKeyChanged
+from wess.observability.metrics import Metrics
+from wess.security.bootstrap import bootstrap_admin
+from wess.security.crypto import Keyring
+from wess.security.jwt import JwtSettings, JwtVerifier
+from wess.security.ratelimit import DEFAULT_PER_ROLE, RatePolicy, open_rate_limiter
+from wess.security.rbac import Role
+from wess.security.secrets import ServerSecret
+from wess.security.tokens import HASH_LABEL, KeyVerifier
+from wess.storage.base import ModuleRepository
+from wess.workers.writer import Writer
+
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+@dataclass(frozen=True, slots=True)
+class Security:
+    guard: Guard
+    auditor: Auditor
+    keys: KeyService
+    audit: AuditTrail
+    rotator: KekRotator | None
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_auth_setting(settings: Settings) -> None:
+    """Authentication may only be switched off on a server nobody else can reach."""
+    if not settings.auth.enabled and not is_loopback(settings.server.host):
+        raise ConfigError(
+            f"auth.enabled = false is refused: server.host = {settings.server.host!r} is "
+            "reachable from other machines; bind to 127.0.0.1 (or ::1) to run without "
+            "authentication, or keep it on"
+        )
+
+
+def metrics_open(settings: Settings) -> bool:
+    mode = settings.auth.metrics
+    return mode == "open" or (mode == "auto" and is_loopback(settings.server.host))
+
+
+def rate_policy(settings: Settings) -> RatePolicy:
+    per_key = settings.ratelimit.per_key
+    per_role = {role: per_key for role in Role} if per_key else dict(DEFAULT_PER_ROLE)
+    return RatePolicy(per_ip=settings.ratelimit.per_ip, per_role=per_role)
+
+
+def jwt_verifier(settings: Settings) -> JwtVerifier | None:
+    auth = settings.auth
+    if not auth.jwt_configured:
+        return None
+    if auth.jwt_audience is None:
+        raise ConfigError("auth.jwt_audience is required when auth.jwt_issuer is set")
+    secret = auth.jwt_hs256_secret_file.read_bytes().strip() if auth.jwt_hs256_secret_file else None
+    return JwtVerifier.from_settings(
+        JwtSettings(
+            issuer=auth.jwt_issuer or "",
+            audience=auth.jwt_audience,
+            algorithms=tuple(a.strip() for a in auth.jwt_algorithms.split(",") if a.strip()),
+            public_key_file=auth.jwt_public_key_file,
+            jwks_file=auth.jwt_jwks_file,
+            hs256_secret=secret,
+            namespace_claim=auth.jwt_namespace_claim,
+            role_claim=auth.jwt_role_claim,
+        )
+    )
+
+
+@asynccontextmanager
+async def open_security(
+    settings: Settings,
+    *,
+    repository: ModuleRepository,
+    writer: Writer,
+    secret: ServerSecret,
+    keyring: Keyring | None,
+    data_dir: Path,
+    metrics: Metrics,
+) -> AsyncIterator[Security]:
+    """The security parts, with the Writer running; on first start (auth on, no admin
+    key yet) an admin key is minted and its token written to ``<data dir>/admin.key``."""
+    check_auth_setting(settings)
+    hash_key = secret.derive(HASH_LABEL)
+    verifier = KeyVerifier(hash_key=hash_key, keys=await repository.list_api_keys())
+
+    def follow(event: ApiKeyChanged) -> None:
+        if event.key is None:
+            verifier.remove(event.key_id)
+        else:
+            verifier.add(event.key)
+
+    writer.subscribe_keys(follow)
+    if settings.auth.enabled:
+        store = WriterKeyStore(repository=repository, writer=writer)
+        await bootstrap_admin(store, hash_key=hash_key, data_dir=data_dir, now=datetime.now(UTC))
+    auditor = Auditor(writer, metrics=metrics)
+    limiter = open_rate_limiter(settings.ratelimit.storage, rate_policy(settings))
+    try:
+        guard = Guard(
+            policy=GuardPolicy(
+                auth_enabled=settings.auth.enabled, metrics_open=metrics_open(settings)
+            ),
+            keys=verifier,
+            jwt=jwt_verifier(settings),
+            limiter=limiter,
+            auditor=auditor,
+            metrics=metrics,
+        )
+        key_file = settings.security.encryption_key_file
+        rotator = (
+            KekRotator(path=key_file, keyring=keyring, writer=writer)
+            if keyring is not None and key_file is not None
+            else None
+        )
+        async with KeyUsageFlusher(verifier, writer):
+            yield Security(
+                guard=guard,
+                auditor=auditor,
+                keys=KeyService(writer=writer, repository=repository, hash_key=hash_key),
+                audit=AuditTrail(repository),
+                rotator=rotator,
+            )
+    finally:
+        await limiter.aclose()

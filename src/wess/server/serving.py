@@ -1,0 +1,107 @@
+"""Serving HTTP(S) until a stop signal, then closing everything in order."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import structlog
+import uvicorn
+import uvloop
+
+from wess.api.app import create_app
+from wess.config import Settings
+from wess.errors import ConfigError, StorageUnavailable, WessError
+from wess.observability.metrics import Metrics
+from wess.security.tls import TlsSettings as ServerTls
+from wess.security.tls import server_context
+from wess.server.state import open_state
+
+logger = structlog.get_logger(__name__)
+
+
+async def serve(settings: Settings) -> None:
+    """Open everything, serve HTTP until SIGINT/SIGTERM, then close everything."""
+    metrics = Metrics()
+    tls = tls_context(settings)  # a bad certificate stops start-up before anything opens
+    async with open_state(settings, metrics=metrics) as state:
+        app = create_app(state, access_log=True)
+        config = uvicorn.Config(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            http="httptools",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=int(settings.server.shutdown_timeout),
+            ssl_context_factory=(lambda *_: tls) if tls is not None else None,
+        )
+        scheme = "https" if tls is not None else "http"
+        logger.info(
+            "wess serving",
+            url=f"{scheme}://{settings.server.host}:{settings.server.port}",
+            storage=settings.database.effective_url,
+        )
+        with _signals_handled_by_uvicorn():
+            await uvicorn.Server(config).serve()
+        logger.info("draining and closing")
+    logger.info("wess stopped")
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """HTTPS only, TLS 1.2 or newer, client certificates when a CA is configured."""
+    tls = settings.tls
+    if tls.cert_file is None and tls.key_file is None:
+        if tls.client_ca_file is not None:
+            raise ConfigError("tls.client_ca_file needs tls.cert_file and tls.key_file")
+        return None
+    if tls.cert_file is None or tls.key_file is None:
+        raise ConfigError("tls.cert_file and tls.key_file go together: set both")
+    return server_context(
+        ServerTls(cert_file=tls.cert_file, key_file=tls.key_file, client_ca_file=tls.client_ca_file)
+    )
+
+
+@contextmanager
+def _signals_handled_by_uvicorn() -> Iterator[None]:
+    """uvicorn stops on SIGINT/SIGTERM, then re-raises the signal to the handler that was
+    installed before it: make that a no-op, so Wess goes on to drain the Writer and close
+    the store instead of dying with the signal's default action."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _already_stopping) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _already_stopping(signum: int, frame: FrameType | None) -> None:
+    logger.info("stop signal received", signal=signal.Signals(signum).name)
+
+
+def run_server(settings: Settings) -> int:
+    """Blocking entry point for ``wess serve``; returns the process exit status."""
+    try:
+        uvloop.run(serve(settings))
+    except StorageUnavailable as exc:
+        logger.error("cannot start: storage unavailable", detail=exc.detail)
+        return 1
+    except WessError as exc:
+        logger.error("cannot start", code=exc.code, detail=exc.detail)
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return 0
+    return 0

@@ -1,0 +1,95 @@
+"""Key rotation in the RocksDB store: every module and artifact value sealed under the
+current KEK.
+
+``check_keyring`` reads every value first and refuses, before anything changes, if the
+new keyring cannot unwrap one of them (a retired KEK file left out of the
+configuration). ``rewrap_values`` then rewrites, in synced batches of ``CHUNK``, the
+values that need it: data keys wrapped under another KEK are re-wrapped (the payload is
+not touched), plain values are sealed. A value already under the current KEK is
+skipped, so a rotation cut short by a crash is finished by running it again; values not
+reached yet stay readable meanwhile, since the keyring holds the retired KEKs.
+
+Afterwards the memtable is flushed and the whole key range compacted: the versions just
+replaced (plain text, data keys wrapped under the retired KEK) are dropped from the SST
+files now instead of lingering until some later compaction.
+
+Blocking; the repository runs these on its write thread, so no commit interleaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+from rocksdict import WriteBatch, WriteOptions
+
+from wess.errors import IntegrityError
+from wess.security.crypto import Keyring
+from wess.storage.records import decode_info
+from wess.storage.rocks_layout import ARTIFACT, META, SEALED_KEY, SEPARATOR, WASM, scan
+from wess.storage.sealing import MARKER, artifact_aad, check_opens, reseal, wasm_aad
+
+CHUNK = 256
+"""Values rewritten per synced batch."""
+
+
+def check_keyring(db: Any, keyring: Keyring) -> None:
+    """``IntegrityError`` naming a module whose value ``keyring`` cannot unwrap."""
+    known: set[str] = set()
+    for _, stored, _, module_id, what in _values(db):
+        check_opens(keyring, stored, known, module_id=module_id, what=what)
+
+
+def rewrap_values(db: Any, keyring: Keyring, *, sync: WriteOptions, marked: bool) -> int:
+    """Rewrite every value not sealed under ``keyring.current``; how many were rewritten.
+
+    ``marked``: the store records that it holds sealed values already; otherwise the
+    first batch records it.
+    """
+    count = 0
+    batch = WriteBatch(raw_mode=True)
+    pending = 0
+    for key, stored, aad, module_id, what in _values(db):
+        resealed = reseal(keyring, stored, aad, module_id=module_id, what=what)
+        if resealed is None:
+            continue
+        if not marked:
+            batch.put(SEALED_KEY, MARKER)
+            marked = True
+        batch.put(key, resealed)
+        pending += 1
+        if pending >= CHUNK:
+            db.write(batch, sync)
+            count, pending = count + pending, 0
+            batch = WriteBatch(raw_mode=True)
+    if pending:
+        db.write(batch, sync)
+        count += pending
+    if count:
+        db.flush()
+        db.compact_range(None, None)
+    return count
+
+
+def _values(db: Any) -> Iterator[tuple[bytes, bytes, bytes, str, str]]:
+    """(key, stored value, associated data, module id, what it is) of every value that
+    is sealed when a keyring is configured: module bytes, then artifacts."""
+    for key, stored in scan(db, WASM, WASM):
+        module_key = key[len(WASM) :]
+        meta = db.get(META + module_key)
+        if meta is None:
+            module_id = module_key.decode(errors="replace")
+            raise IntegrityError(
+                f"module {module_id} has stored bytes but no metadata", module_id=module_id
+            )
+        info = decode_info(meta)
+        yield key, stored, wasm_aad(info.id, info.digest), str(info.id), "the stored bytes"
+    for key, stored in scan(db, ARTIFACT, ARTIFACT):
+        parts = key[len(ARTIFACT) :].split(SEPARATOR, 2)
+        try:
+            module_id, digest, flavor = (part.decode() for part in parts)
+            aad = artifact_aad(UUID(module_id), digest, flavor)
+        except ValueError:
+            raise IntegrityError(f"artifact key {key!r} is malformed") from None
+        yield key, stored, aad, module_id, f"the {flavor} artifact"

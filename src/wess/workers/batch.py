@@ -1,0 +1,133 @@
+"""One batch of write jobs, checked in order against the store and against each other.
+
+The Writer hands every job of a batch to ``BatchPlan.add``. It reads what the job needs
+once (a module's info, an API key), then follows the batch's own earlier jobs, so a
+create then an update of one id in one batch gives revision 2. Each job becomes a
+``Step``: what it commits (or the error that refused it), and the fields of its audit
+entry, if it names an actor. Quotas are checked here, against the usage as the earlier
+jobs of the batch leave it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from wess.messages import (
+    CreateApiKey,
+    CreateModule,
+    DeleteModule,
+    RecordAudit,
+    RecordUsage,
+    RevokeApiKey,
+    StoreArtifact,
+    TouchApiKeys,
+    UpdateModule,
+)
+from wess.models import ModuleInfo
+from wess.security.audit import AuditEntry, AuditFields
+from wess.security.tokens import ApiKey
+from wess.storage.base import AddUsage, AppendAudit, Change, ModuleRepository, PutApiKey
+from wess.workers.audit_log import audit_fields, outcome_of
+from wess.workers.planning import Planned, plan, plan_key, plan_touch
+from wess.workers.quotas import UsageDraft
+
+BatchJob = (
+    CreateModule
+    | UpdateModule
+    | DeleteModule
+    | StoreArtifact
+    | RecordUsage
+    | CreateApiKey
+    | RevokeApiKey
+    | TouchApiKeys
+    | RecordAudit
+)
+"""Every job but ``RotateKek``, which runs between batches."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One job of the batch: ``planned`` if it is valid, else the ``error`` refusing it;
+    ``audit`` holds its entry's fields (None: the job names no actor)."""
+
+    planned: Planned | None
+    error: Exception | None
+    audit: AuditFields | None
+
+
+class BatchPlan:
+    """The state a batch's jobs are checked against: the store, then the earlier jobs."""
+
+    def __init__(
+        self, repository: ModuleRepository, *, now: datetime, usage: UsageDraft | None
+    ) -> None:
+        self._repository = repository
+        self._now = now
+        self._usage = usage
+        self._modules: dict[UUID, ModuleInfo | None] = {}
+        self._keys: dict[str, ApiKey | None] = {}
+
+    @property
+    def usage(self) -> UsageDraft | None:
+        """The namespaces' usage after the valid jobs so far (None: no quotas)."""
+        return self._usage
+
+    async def add(self, job: BatchJob) -> Step:
+        """Check ``job`` after the earlier ones; never raises for a refused job."""
+        namespace: str | None = None
+        try:
+            if isinstance(job, RevokeApiKey) and (key := await self._key(job.key_id)):
+                namespace = key.namespace  # the revoked key's, for the audit entry
+            planned, error = await self._plan(job), None
+        except Exception as exc:  # refused, or what it needs could not be read
+            planned, error = None, exc
+        fields = audit_fields(job, outcome=outcome_of(error), now=self._now, namespace=namespace)
+        return Step(planned, error, fields)
+
+    async def _plan(self, job: BatchJob) -> Planned:
+        if isinstance(job, RecordUsage):  # the store drops counts of absent modules
+            return Planned((AddUsage(job.counts),), None, None)
+        if isinstance(job, RecordAudit):
+            return Planned((), None, None)
+        if isinstance(job, CreateApiKey | RevokeApiKey):
+            key_id = job.key.id if isinstance(job, CreateApiKey) else job.key_id
+            planned = plan_key(job, await self._key(key_id))
+            self._keys[key_id] = job.key if isinstance(job, CreateApiKey) else None
+            return planned
+        if isinstance(job, TouchApiKeys):
+            current = {key_id: await self._key(key_id) for key_id, _ in job.last_used}
+            keys = plan_touch(job, current)
+            self._keys.update((key.id, key) for key in keys)
+            return Planned(tuple(PutApiKey(key) for key in keys), None, None)
+        current_info = await self._module(job.module_id)
+        planned = plan(job, current_info, now=self._now)
+        if self._usage is not None and not isinstance(job, StoreArtifact):
+            self._usage.charge(current_info, planned.info)
+        self._modules[job.module_id] = planned.info
+        return planned
+
+    async def _module(self, module_id: UUID) -> ModuleInfo | None:
+        if module_id not in self._modules:
+            self._modules[module_id] = await self._repository.get_info(module_id)
+        return self._modules[module_id]
+
+    async def _key(self, key_id: str) -> ApiKey | None:
+        if key_id not in self._keys:
+            self._keys[key_id] = await self._repository.get_api_key(key_id)
+        return self._keys[key_id]
+
+
+def changes_of(steps: Sequence[Step], entries: Sequence[AuditEntry]) -> list[Change]:
+    """One commit for the batch: each job's changes, then its audit entry (``entries``
+    holds one per step with ``audit``, in order)."""
+    changes: list[Change] = []
+    appended = iter(entries)
+    for step in steps:
+        if step.planned is not None:
+            changes += step.planned.changes
+        if step.audit is not None:
+            changes.append(AppendAudit(next(appended)))
+    return changes

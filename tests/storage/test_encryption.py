@@ -1,0 +1,275 @@
+"""Encryption at rest in the RocksDB store: what reaches the disk, and what refuses to open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+import wasmtime
+from rocksdict import Options, Rdict, WriteOptions
+
+from tests.storage.builders import make_record, unique_wasm
+from wess.errors import ConfigError, IntegrityError
+from wess.models import ModuleRecord, SealedArtifact, digest_of
+from wess.runtime import Limits, Runtime
+from wess.runtime.artifact import ArtifactSealer
+from wess.security.crypto import Kek, Keyring
+from wess.storage import PutArtifact, PutModule, open_repository, rocks_rotation
+from wess.storage.rocks import RocksRepository, open_database
+from wess.storage.sealing import MAGIC
+
+OLD = Kek(bytes(range(32)))
+NEW = Kek(bytes(range(1, 33)))
+
+# 80 bytes with no repeated run, so no compressor can hide it: if any file holds the
+# module's plaintext, a search finds this.
+CANARY = f"wess-canary-{uuid4().hex}-{uuid4().hex}".encode()
+assert len(CANARY) >= 64
+
+
+def canary_module() -> tuple[ModuleRecord, SealedArtifact]:
+    """A module whose data segment is ``CANARY``, and its real AOT artifact (which holds
+    the data segment too)."""
+    wat = f"""(module (memory (export "memory") 1)
+      (data (i32.const 16) "{CANARY.decode()}")
+      (func (export "answer") (result i32) i32.const 42))"""
+    wasm = bytes(wasmtime.wat2wasm(wat))
+    with Runtime(limits=Limits()) as runtime:
+        program = runtime.load(wasm, digest=digest_of(wasm))
+        artifact = ArtifactSealer(bytes(32), flavor=runtime.flavor).seal(runtime.export(program))
+    assert CANARY in wasm
+    assert CANARY in artifact.data
+    return make_record(wasm=wasm), artifact
+
+
+def files_holding(directory: Path, needle: bytes) -> list[str]:
+    """Every file under ``directory`` (SST, WAL, MANIFEST, OPTIONS, LOG ...) holding ``needle``."""
+    return sorted(
+        str(path.relative_to(directory))
+        for path in directory.rglob("*")
+        if path.is_file() and needle in path.read_bytes()
+    )
+
+
+def flush(directory: Path) -> None:
+    """Move everything from the WAL into SST files, as a long-running store would."""
+    db = Rdict(str(directory), Options(raw_mode=True))
+    try:
+        db.flush()
+    finally:
+        db.close()
+
+
+def raw(directory: Path) -> Rdict:
+    return Rdict(str(directory), Options(raw_mode=True))
+
+
+def stored(db: Rdict, key: bytes) -> bytes:
+    value = db[key]
+    assert isinstance(value, bytes)
+    return value
+
+
+def wasm_key(record: ModuleRecord) -> bytes:
+    return b"w:" + str(record.id).encode()
+
+
+@pytest.mark.parametrize("encrypted", [True, False], ids=["encrypted", "plain"])
+async def test_no_file_of_an_encrypted_store_holds_module_plaintext(
+    tmp_path: Path, encrypted: bool
+) -> None:
+    """With a keyring, neither the WAL (while the store is open) nor the SST files (once
+    it is closed, which flushes) nor any other file holds the module's data segment, in
+    its bytes or in its artifact; without one, they do (so this test can fail)."""
+    record, artifact = canary_module()
+    keyring = Keyring(OLD) if encrypted else None
+    repo = await RocksRepository.open(tmp_path, keyring=keyring)
+    try:
+        await repo.commit([PutModule(record), PutArtifact(record.id, artifact)])
+        assert await repo.get(record.id) == record
+        in_wal = files_holding(tmp_path, CANARY)
+    finally:
+        await repo.aclose()
+    flush(tmp_path)
+    in_sst = files_holding(tmp_path, CANARY)
+    if encrypted:
+        assert in_wal == in_sst == []
+    else:
+        assert any(name.endswith(".log") for name in in_wal)
+        assert any(name.endswith(".sst") for name in in_sst)
+
+
+async def test_rewrap_leaves_no_plaintext_stored_before_encryption(tmp_path: Path) -> None:
+    """Values written in plain text, then sealed by rewrap, leave no old copy behind: the
+    rotation flushes and compacts, so older versions are dropped from every file."""
+    record, artifact = canary_module()
+    async with open_repository(f"rocksdb:{tmp_path}") as repo:
+        await repo.commit([PutModule(record), PutArtifact(record.id, artifact)])
+    flush(tmp_path)
+    assert files_holding(tmp_path, CANARY)
+    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+        assert await repo.rewrap(Keyring(OLD)) == 2
+        assert await repo.get(record.id) == record
+        stored = await repo.get_artifact(record.id, digest=record.digest, flavor=artifact.flavor)
+        assert stored == artifact
+    assert files_holding(tmp_path, CANARY) == []
+
+
+async def test_an_encrypted_store_refuses_to_open_without_a_keyring(tmp_path: Path) -> None:
+    """Once a sealed value is stored, opening without a keyring is a ConfigError that says
+    what to configure; a store that never held one opens either way."""
+    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)):
+        pass  # opened with a keyring, nothing written: nothing is sealed yet
+    async with open_repository(f"rocksdb:{tmp_path}") as repo:
+        await repo.ping()
+    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+        await repo.commit([PutModule(make_record())])
+    with pytest.raises(ConfigError) as caught:
+        async with open_repository(f"rocksdb:{tmp_path}"):
+            pass
+    assert "this store is encrypted; configure security.encryption_key_file" in str(caught.value)
+    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+        await repo.ping()  # the refusal left the store closed and usable
+
+
+async def test_plain_values_stay_readable_once_encryption_is_on(tmp_path: Path) -> None:
+    """Bytes stored before a keyring was configured read back as they are; new ones are
+    sealed (they start with the sealed-value magic, not with \\0asm)."""
+    before, after = make_record(), make_record()
+    async with open_repository(f"rocksdb:{tmp_path}") as repo:
+        await repo.commit([PutModule(before)])
+    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+        await repo.commit([PutModule(after)])
+        assert await repo.get(before.id) == before
+        assert await repo.get(after.id) == after
+    with raw(tmp_path) as db:
+        assert stored(db, wasm_key(before)).startswith(b"\0asm")
+        assert stored(db, wasm_key(after)).startswith(MAGIC)
+        assert db[b"~sealed"] == b"aes-256-gcm/1"
+
+
+# -- every failure to open is an IntegrityError naming the module -------------------------------
+
+
+async def sealed_store(tmp_path: Path, *records: ModuleRecord) -> None:
+    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+        await repo.commit([PutModule(r) for r in records])
+
+
+async def failure_reading(tmp_path: Path, record: ModuleRecord, keyring: Keyring) -> str:
+    async with open_repository(f"rocksdb:{tmp_path}", keyring=keyring) as repo:
+        assert await repo.get_info(record.id) == record.info  # metadata is not sealed
+        with pytest.raises(IntegrityError) as caught:
+            await repo.get(record.id)
+    assert caught.value.context["module_id"] == str(record.id)
+    return str(caught.value)
+
+
+async def test_bytes_moved_to_another_module_do_not_open(tmp_path: Path) -> None:
+    """Two modules with the very same bytes: swapping their sealed values fails, because
+    each blob is bound to its module id."""
+    first = make_record()
+    second = make_record(wasm=first.wasm)
+    await sealed_store(tmp_path, first, second)
+    with raw(tmp_path) as db:
+        db[wasm_key(first)], db[wasm_key(second)] = db[wasm_key(second)], db[wasm_key(first)]
+    message = await failure_reading(tmp_path, first, Keyring(OLD))
+    assert f"the stored bytes of module {first.id} cannot be decrypted" in message
+
+
+async def test_an_altered_byte_does_not_open(tmp_path: Path) -> None:
+    """One flipped bit in the ciphertext fails authentication."""
+    record = make_record()
+    await sealed_store(tmp_path, record)
+    with raw(tmp_path) as db:
+        value = bytearray(stored(db, wasm_key(record)))
+        value[-20] ^= 0x01
+        db[wasm_key(record)] = bytes(value)
+    assert "does not authenticate" in await failure_reading(tmp_path, record, Keyring(OLD))
+
+
+async def test_a_kek_missing_from_the_keyring_is_named(tmp_path: Path) -> None:
+    """Opened with a keyring that lacks the KEK the value was sealed under, the error names
+    the module and the KEK."""
+    record = make_record()
+    await sealed_store(tmp_path, record)
+    message = await failure_reading(tmp_path, record, Keyring(NEW))
+    assert OLD.id in message
+
+
+async def test_a_sealed_value_without_any_keyring_is_refused(tmp_path: Path) -> None:
+    """If the marker is gone (removed by hand), a sealed value is still never taken for
+    wasm: reading it without a keyring is an IntegrityError."""
+    record = make_record()
+    await sealed_store(tmp_path, record)
+    with raw(tmp_path) as db:
+        del db[b"~sealed"]
+    async with open_repository(f"rocksdb:{tmp_path}") as repo:
+        with pytest.raises(IntegrityError, match="no key-encryption key is configured"):
+            await repo.get(record.id)
+
+
+async def test_an_artifact_moved_to_another_flavor_does_not_open(tmp_path: Path) -> None:
+    """Artifacts are bound to their flavor (and digest and module) as well."""
+    record = make_record()
+    artifact = SealedArtifact(digest=record.digest, flavor="f1", data=b"image")
+    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+        await repo.commit([PutModule(record), PutArtifact(record.id, artifact)])
+    prefix = b"a:" + str(record.id).encode() + b"/" + record.digest.encode() + b"/"
+    with raw(tmp_path) as db:
+        db[prefix + b"f2"] = db[prefix + b"f1"]
+    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+        assert await repo.get_artifact(record.id, digest=record.digest, flavor="f1") == artifact
+        with pytest.raises(IntegrityError, match=f"f2 artifact of module {record.id}"):
+            await repo.get_artifact(record.id, digest=record.digest, flavor="f2")
+
+
+# -- rotation cut short -------------------------------------------------------------------------
+
+
+class CrashAfter:
+    """A database handle whose ``write`` dies after ``writes`` synced batches: a crash
+    right after a chunk of the rotation became durable."""
+
+    def __init__(self, db: Rdict, writes: int) -> None:
+        self._db = db
+        self._left = writes
+
+    def write(self, batch: Any, options: WriteOptions) -> None:
+        if not self._left:
+            raise SystemExit("crash")
+        self._db.write(batch, options)
+        self._left -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+async def test_a_rotation_cut_short_is_finished_by_running_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a crash mid-rotation, every value reads back (old and new KEK are both in the
+    keyring), and running the rotation again rewrites only what was left."""
+    records = [make_record(wasm=unique_wasm(str(i))) for i in range(10)]
+    await sealed_store(tmp_path, *records)
+    monkeypatch.setattr(rocks_rotation, "CHUNK", 3)
+    db = open_database(str(tmp_path))
+    sync = WriteOptions()
+    sync.sync = True
+    try:
+        with pytest.raises(SystemExit):
+            rocks_rotation.rewrap_values(
+                CrashAfter(db, 2), Keyring(NEW, [OLD]), sync=sync, marked=True
+            )
+    finally:
+        db.close()
+    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(NEW, [OLD])) as repo:
+        for record in records:
+            assert await repo.get(record.id) == record
+        assert await repo.rewrap(Keyring(NEW, [OLD])) == 10 - 6
+        assert await repo.rewrap(Keyring(NEW, [OLD])) == 0
+    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(NEW)) as repo:
+        for record in records:
+            assert await repo.get(record.id) == record

@@ -1,0 +1,62 @@
+"""Write jobs and a clock for the Writer tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+from tests.storage.builders import make_content, unique_wasm
+from wess.messages import Actor, CreateModule, DeleteModule, UpdateModule
+from wess.models import DEFAULT_NAMESPACE
+
+ALICE = Actor(name="api_key:00000000000a11ce", client_ip="192.0.2.7")
+
+
+class StepClock:
+    """A UTC clock that advances one second per reading."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 6, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def create(
+    module_id: UUID | None = None,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    seed: str = "1",
+    size: int = 64,
+    actor: Actor | None = None,
+    request_id: str | None = None,
+) -> CreateModule:
+    return CreateModule(
+        module_id=module_id or uuid4(),
+        namespace=namespace,
+        content=make_content(unique_wasm(seed, size)),
+        actor=actor,
+        request_id=request_id,
+    )
+
+
+def update(
+    job: CreateModule,
+    *,
+    seed: str = "2",
+    size: int = 64,
+    actor: Actor | None = None,
+    if_match: str | None = None,
+) -> UpdateModule:
+    return UpdateModule(
+        module_id=job.module_id,
+        namespace=job.namespace,
+        content=make_content(unique_wasm(seed, size)),
+        actor=actor,
+        if_match=if_match,
+    )
+
+
+def delete(job: CreateModule, *, actor: Actor | None = None) -> DeleteModule:
+    return DeleteModule(module_id=job.module_id, namespace=job.namespace, actor=actor)

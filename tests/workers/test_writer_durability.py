@@ -1,0 +1,101 @@
+"""Writer over RocksDB, killed with SIGKILL: every acknowledged change has its audit entry."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from wess.security.audit import verify
+from wess.security.crypto import Kek, Keyring
+from wess.storage.rocks import RocksRepository
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+KEK = bytes(range(32))
+
+# Eight tasks create modules through one Writer (so batches hold several jobs and their
+# entries), each printing a module id once submit() returned, i.e. once acknowledged.
+# It never stops by itself: the test kills it.
+WRITER_SCRIPT = """
+import asyncio, logging, os, sys, uuid
+sys.path.insert(0, {src!r})
+import structlog
+structlog.configure(  # stdout carries the acknowledged ids only
+    wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+    logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+)
+from wess.messages import Actor, CreateModule, ModuleContent
+from wess.models import digest_of
+from wess.observability.metrics import Metrics
+from wess.security.crypto import Kek, Keyring
+from wess.storage.rocks import RocksRepository
+from wess.workers.writer import Writer
+
+async def main(path, encrypted):
+    keyring = Keyring(Kek(bytes(range(32)))) if encrypted else None
+    repo = await RocksRepository.open(path, keyring=keyring)
+    actor = Actor(name="api_key:00000000000a11ce", client_ip="192.0.2.7")
+    async with Writer(repo, metrics=Metrics(), max_batch=16) as writer:
+        async def create(task):
+            for i in range(1_000_000):
+                wasm = b"\\0asm\\1\\0\\0\\0" + os.urandom(200 + i % 64)
+                content = ModuleContent(name=f"m{{task}}-{{i}}", wasm=wasm,
+                                        digest=digest_of(wasm), functions=())
+                job = CreateModule(module_id=uuid.uuid4(), namespace="default",
+                                   content=content, actor=actor, request_id=f"{{task}}-{{i}}")
+                await writer.submit(job)
+                print(job.module_id, flush=True)
+        await asyncio.gather(*(create(task) for task in range(8)))
+
+asyncio.run(main(sys.argv[1], sys.argv[2] == "1"))
+"""
+
+
+def run_until_killed(path: Path, *, encrypted: bool, kill_after: int) -> list[UUID]:
+    """Start the writer; SIGKILL it once ``kill_after`` creates were acknowledged."""
+    script = WRITER_SCRIPT.format(src=SRC)
+    acknowledged: list[UUID] = []
+    command = [sys.executable, "-c", script, str(path / "db"), "1" if encrypted else "0"]
+    log = path / "writer.log"
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True) as process,
+    ):
+        assert process.stdout is not None
+        for line in process.stdout:  # lines printed before the kill are still read
+            acknowledged.append(UUID(line.strip()))
+            if len(acknowledged) == kill_after:
+                os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, log.read_text()
+    return acknowledged
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_kill_9_keeps_every_acknowledged_change_and_its_audit_entry(
+    tmp_path: Path, encrypted: bool
+) -> None:
+    """After kill -9, every module whose create was acknowledged is there with its bytes,
+    its module.create entry is in the log, and the whole log verifies as one chain."""
+    acknowledged = run_until_killed(tmp_path, encrypted=encrypted, kill_after=120)
+    assert len(acknowledged) >= 120
+    keyring = Keyring(Kek(KEK)) if encrypted else None
+    repository = await RocksRepository.open(tmp_path / "db", keyring=keyring)
+    try:
+        entries = await repository.list_audit(after=0, limit=1_000_000)
+        result = verify(entries)
+        assert result.ok, result
+        assert entries[-1] == await repository.audit_head()
+        audited = {e.target for e in entries if (e.action, e.outcome) == ("module.create", "ok")}
+        for module_id in acknowledged:
+            record = await repository.get(module_id)
+            assert record is not None, f"acknowledged module {module_id} was lost"
+            assert str(module_id) in audited, f"module {module_id} has no audit entry"
+        assert len(audited) == await repository.count()  # no entry without its module
+    finally:
+        await repository.aclose()

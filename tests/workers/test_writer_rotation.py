@@ -1,0 +1,116 @@
+"""Writer: RotateKek re-wraps the store between batches, audited, answered with a count."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.storage.counting import CountingRepository
+from tests.workers.jobs import ALICE, StepClock, create
+from wess.errors import IntegrityError
+from wess.messages import RotateKek
+from wess.models import SealedArtifact
+from wess.observability.metrics import Metrics
+from wess.security.audit import verify
+from wess.security.crypto import Kek, Keyring
+from wess.storage.base import AppendAudit, PutArtifact, PutModule
+from wess.storage.memory import MemoryRepository
+from wess.workers.writer import Writer
+
+OLD = Kek(bytes(range(32)))
+NEW = Kek(bytes(range(1, 33)))
+
+
+@pytest.fixture
+async def sealed() -> AsyncIterator[CountingRepository]:
+    repository = CountingRepository(MemoryRepository(keyring=Keyring(OLD)))
+    yield repository
+    await repository.aclose()
+
+
+@pytest.fixture
+async def writer(sealed: CountingRepository, metrics: Metrics) -> AsyncIterator[Writer]:
+    async with Writer(sealed, metrics=metrics, clock=StepClock()) as writer:
+        yield writer
+
+
+async def test_rotation_answers_the_count_and_is_audited(
+    writer: Writer, sealed: CountingRepository
+) -> None:
+    """Every stored value is re-wrapped under the new KEK; the submitter gets how many,
+    and one kek.rotate entry records the new KEK and the count."""
+    for seed in "abc":
+        info = await writer.submit(create(seed=seed))
+        assert info is not None
+        artifact = SealedArtifact(digest=info.digest, flavor="f", data=b"aot")
+        await sealed.inner.commit([PutArtifact(info.id, artifact)])
+    rewrapped = await writer.submit(
+        RotateKek(keyring=Keyring(NEW, [OLD]), actor=ALICE, request_id="rot-1")
+    )
+    assert rewrapped == 6
+    (entry,) = await sealed.inner.list_audit(after=0, limit=10)
+    assert (entry.action, entry.target, entry.outcome, entry.namespace, entry.request_id) == (
+        "kek.rotate",
+        f"{NEW.id} rewrapped=6",
+        "ok",
+        None,
+        "rot-1",
+    )
+    assert await sealed.inner.rewrap(Keyring(NEW)) == 0  # nothing is left under OLD
+
+
+async def test_later_writes_are_sealed_under_the_new_kek(
+    writer: Writer, sealed: CountingRepository
+) -> None:
+    """After the rotation the store seals with the new keyring: a keyring holding only
+    the new KEK reads a module written afterwards."""
+    await writer.submit(RotateKek(keyring=Keyring(NEW, [OLD]), actor=ALICE))
+    job = create(seed="after")
+    await writer.submit(job)
+    assert await sealed.inner.rewrap(Keyring(NEW)) == 0
+    record = await sealed.inner.get(job.module_id)
+    assert record is not None
+    assert record.wasm == job.content.wasm
+
+
+async def test_rotation_runs_between_batches(writer: Writer, sealed: CountingRepository) -> None:
+    """Jobs queued before a rotation commit first; jobs queued after it wait until the
+    rotation is done, then commit in a batch of their own."""
+    sealed.hold_rewrap = asyncio.Event()
+    before, after = create(seed="before"), create(seed="after")
+    submitted = [
+        asyncio.ensure_future(writer.submit(before)),
+        asyncio.ensure_future(writer.submit(RotateKek(keyring=Keyring(NEW, [OLD]), actor=ALICE))),
+        asyncio.ensure_future(writer.submit(after)),
+    ]
+    await sealed.rewrap_started.wait()
+    await asyncio.sleep(0.01)
+    assert [task.done() for task in submitted] == [True, False, False]
+    assert await sealed.inner.get_info(after.module_id) is None
+    sealed.hold_rewrap.set()
+    await asyncio.gather(*submitted)
+    assert [[type(c) for c in changes] for changes in sealed.committed] == [
+        [PutModule],
+        [AppendAudit],
+        [PutModule],
+    ]
+
+
+async def test_a_refused_rotation_is_audited_and_changes_nothing(
+    writer: Writer, sealed: CountingRepository
+) -> None:
+    """A keyring that cannot open what is stored (the old KEK left out) is refused with
+    IntegrityError, audited with that outcome, and the store keeps its keyring."""
+    job = create(seed="x")
+    await writer.submit(job)
+    with pytest.raises(IntegrityError, match=str(job.module_id)):
+        await writer.submit(RotateKek(keyring=Keyring(NEW), actor=ALICE))
+    entries = await sealed.inner.list_audit(after=0, limit=10)
+    assert [(e.action, e.target, e.outcome) for e in entries] == [
+        ("kek.rotate", NEW.id, "integrity_error")
+    ]
+    await writer.submit(create(seed="y", actor=ALICE))
+    assert verify(await sealed.inner.list_audit(after=0, limit=10)).ok
+    assert await sealed.inner.rewrap(Keyring(OLD)) == 0
