@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -32,10 +33,24 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    ca_file: Path | None = None
+    """Set for a server with TLS: its URL is https and clients verify against this CA."""
+    client_cert: tuple[Path, Path] | None = None
+    """A client certificate and key, for a server that requires mTLS."""
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ca_file is not None else "http"
+        host = "localhost" if self.ca_file is not None else "127.0.0.1"
+        return f"{scheme}://{host}:{self.port}"
+
+    def _tls(self) -> dict[str, object]:
+        if self.ca_file is None:
+            return {}
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        if self.client_cert is not None:
+            context.load_cert_chain(*(str(p) for p in self.client_cert))
+        return {"verify": context}
 
     def start(self) -> ServerProcess:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("WESS_")}
@@ -62,7 +77,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"wess exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=1.0, **self._tls()).status_code == 200:  # type: ignore[arg-type]
                     return self
             except httpx.HTTPError:
                 pass
@@ -88,7 +103,7 @@ class ServerProcess:
     def client(self, token: str | None = None, *, timeout: float = 30) -> httpx.Client:
         """An HTTP client of this server, authenticated as ``token`` (default: admin)."""
         headers = {"authorization": f"Bearer {token or self.token}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout, **self._tls())  # type: ignore[arg-type]
 
     def kill(self) -> None:
         """kill -9: no chance to flush or drain anything."""

@@ -34,13 +34,13 @@ def admin_token(settings: Settings) -> str:
 
 @asynccontextmanager
 async def open_client(
-    settings: Settings, *, as_admin: bool = True
+    settings: Settings, *, as_admin: bool = True, client_ip: str = "203.0.113.7"
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app over real components; by default authenticated as the bootstrap admin."""
     metrics = Metrics()
     async with open_state(settings, metrics=metrics) as state:
         app = create_app(state, access_log=False)
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
         headers = {}
         if as_admin and settings.auth.enabled:
             headers["authorization"] = f"Bearer {admin_token(settings)}"

@@ -46,6 +46,8 @@ async def test_tampered_module_is_500_integrity_error_and_never_runs(tmp_path):
         metrics = (await client.get("/metrics")).text
         assert "wess_integrity_errors_total 3.0" in metrics
         invocations = [
-            line for line in metrics.splitlines() if line.startswith("wess_invocations_total{")
+            line
+            for line in metrics.splitlines()
+            if line.startswith("wess_execution_duration_seconds_count{")
         ]
         assert invocations == []

@@ -159,3 +159,21 @@ async def test_an_unreachable_redis_is_reported_as_storage_unavailable():
             await limiter.check(RateScope.IP, "10.0.0.1")
     finally:
         await limiter.aclose()
+
+
+async def test_memory_counter_windows_reset_and_expired_ones_are_swept():
+    """A window resets when it ends; ended windows are dropped, so memory stays bounded."""
+    from wess.security.ratelimit import MemoryCounter
+
+    now = [100.0]
+    counter = MemoryCounter(clock=lambda: now[0])
+    assert await counter.hit("a", window=60, cost=1) == (1, 60.0)
+    assert (await counter.hit("a", window=60, cost=2))[0] == 3
+    now[0] = 161.0
+    assert await counter.hit("a", window=60, cost=1) == (1, 60.0)
+    for n in range(MemoryCounter.SWEEP_EVERY):
+        await counter.hit(f"client-{n}", window=1, cost=1)
+    now[0] = 500.0
+    for _ in range(MemoryCounter.SWEEP_EVERY):
+        await counter.hit("b", window=60, cost=1)
+    assert len(counter) == 1  # only the live window of "b" remains

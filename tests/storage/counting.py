@@ -2,8 +2,8 @@
 
 It can also hold ``get`` after the inner read returned, to open a race window on
 purpose, fail ``commit`` with a given storage error (before the inner commit, or after
-it, as when the disk took the write but the answer was lost), and hold ``rewrap``
-until told.
+it, as when the disk took the write but the answer was lost), fail a transaction's
+reads of given modules, and hold ``rewrap`` until told.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from wess.security.audit import AuditEntry
 from wess.security.crypto import Keyring
 from wess.security.tokens import ApiKey
 from wess.storage import Change, ModuleRepository
-from wess.storage.base import NamespaceUsage, UsageRanking
+from wess.storage.base import NamespaceUsage, StoreView, Transaction, UsageRanking
 
 
 class CountingRepository:
@@ -38,6 +38,8 @@ class CountingRepository:
         self.rewrap_started = asyncio.Event()
         # every commit that reached the inner store
         self.committed: builtins.list[builtins.list[Change]] = []
+        # module ids a transaction's view fails to read, with the error it raises
+        self.unreadable: dict[UUID, StorageError] = {}
 
     async def get(self, module_id: UUID) -> ModuleRecord | None:
         self.calls["get"] += 1
@@ -108,6 +110,27 @@ class CountingRepository:
         if self.error_after_commit is not None:
             raise self.error_after_commit
 
+    async def transact(self, work: Transaction) -> None:
+        """Counted as ``transact``, and as a ``commit`` of what ``work`` answers (none
+        when it answers nothing); the commit errors apply to it as to ``commit``."""
+        self.calls["transact"] += 1
+        changes: builtins.list[Change] = []
+
+        def counted(view: StoreView) -> builtins.list[Change]:
+            changes.extend(work(_FailingView(view, self.unreadable)))
+            if changes:
+                self.calls["commit"] += 1
+                self.commit_sizes.append(len(changes))
+                if self.commit_error is not None:
+                    raise self.commit_error
+            return changes
+
+        await self.inner.transact(counted)
+        if changes:
+            self.committed.append(changes)
+            if self.error_after_commit is not None:
+                raise self.error_after_commit
+
     async def ping(self) -> None:
         self.calls["ping"] += 1
         await self.inner.ping()
@@ -115,3 +138,20 @@ class CountingRepository:
     async def aclose(self) -> None:
         self.calls["aclose"] += 1
         await self.inner.aclose()
+
+
+class _FailingView:
+    """A transaction's view that fails to read the modules in ``unreadable``."""
+
+    def __init__(self, view: StoreView, unreadable: dict[UUID, StorageError]) -> None:
+        self._view = view
+        self._unreadable = unreadable
+
+    def get_infos(self, module_ids: Sequence[UUID]) -> dict[UUID, ModuleInfo | None]:
+        for module_id in module_ids:
+            if module_id in self._unreadable:
+                raise self._unreadable[module_id]
+        return self._view.get_infos(module_ids)
+
+    def get_api_key(self, key_id: str) -> ApiKey | None:
+        return self._view.get_api_key(key_id)

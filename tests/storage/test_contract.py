@@ -19,12 +19,14 @@ from wess.security.crypto import Kek, Keyring
 from wess.storage import (
     AddUsage,
     AppendAudit,
+    Change,
     ModuleRepository,
     PutApiKey,
     PutArtifact,
     PutModule,
     RemoveApiKey,
     RemoveModule,
+    StoreView,
     open_repository,
 )
 
@@ -200,6 +202,55 @@ async def test_a_commit_that_fails_applies_nothing(repository: ModuleRepository)
         await repository.commit([PutModule(good), PutModule(bad)])
     assert await repository.get(good.id) is None
     assert await repository.count() == 0
+
+
+async def test_a_transaction_reads_the_store_then_commits_what_it_answers(
+    repository: ModuleRepository,
+) -> None:
+    """transact hands ``work`` a view of the store as it is (infos, absent ones as None,
+    API keys), then commits the changes ``work`` answers, like commit."""
+    stored, key = make_record(namespace="old"), make_key()
+    await repository.commit([PutModule(stored), PutApiKey(key)])
+    fresh = make_record()
+    moved = make_record(stored.id, namespace="new", revision=2)
+    seen: list[object] = []
+
+    def work(view: StoreView) -> list[Change]:
+        seen.append(view.get_infos([stored.id, fresh.id]))
+        seen.append((view.get_api_key(key.id), view.get_api_key("ffffffffffffffff")))
+        return [PutModule(fresh), PutModule(moved)]
+
+    await repository.transact(work)
+    assert seen == [{stored.id: stored.info, fresh.id: None}, (key, None)]
+    assert await repository.get(fresh.id) == fresh
+    assert await repository.get(stored.id) == moved
+    # what the view read of the moved module is what its commit changed: no stale index
+    assert await repository.count(namespace="old") == 0
+    assert ids(await repository.list(namespace="new", after=None, limit=10)) == [stored.id]
+
+
+async def test_a_transaction_whose_work_raises_commits_nothing(
+    repository: ModuleRepository,
+) -> None:
+    """Whatever ``work`` raises propagates from transact, and nothing is stored."""
+    record = make_record()
+
+    def work(view: StoreView) -> list[Change]:
+        view.get_infos([record.id])
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        await repository.transact(work)
+    assert await repository.count() == 0
+
+
+async def test_a_transaction_that_answers_nothing_writes_nothing(
+    repository: ModuleRepository,
+) -> None:
+    """An empty answer is a transaction that only read."""
+    await repository.transact(lambda view: [])
+    assert await repository.count() == 0
+    assert await repository.audit_head() is None
 
 
 async def test_bytes_not_matching_their_digest_are_refused(repository: ModuleRepository) -> None:

@@ -11,7 +11,7 @@ from tests.storage.builders import make_entries, make_key, make_record
 from wess.errors import IntegrityError, StorageUnavailable
 from wess.observability.metrics import Metrics
 from wess.security.crypto import Kek, Keyring
-from wess.storage import AppendAudit, ModuleRepository, PutApiKey, PutModule
+from wess.storage import AppendAudit, Change, ModuleRepository, PutApiKey, PutModule, StoreView
 from wess.storage.instrumented import InstrumentedRepository
 from wess.storage.memory import MemoryRepository
 
@@ -92,3 +92,31 @@ async def test_keys_audit_usage_and_rewrap_pass_through() -> None:
     assert await repository.rewrap(Keyring(Kek(bytes(32)))) == 1
     for op in ("get_api_key", "list_api_keys", "audit_head", "list_audit", "rewrap"):
         assert ops(metrics, op, "ok") == 1
+
+
+async def test_a_transaction_is_measured_and_its_reads_report_rot() -> None:
+    """transact is one measured call; an IntegrityError from a read inside it is counted
+    and logged like one from a call, even when the transaction handles it."""
+    metrics = Metrics()
+    inner = MemoryRepository()
+    repository = InstrumentedRepository(inner, metrics)
+    rotten = make_record()
+    inner._records[str(rotten.id)] = (b"not a record", rotten.wasm)  # rot under the wrapper
+    fresh = make_record()
+    caught: list[IntegrityError] = []
+
+    def work(view: StoreView) -> list[Change]:
+        try:
+            view.get_infos([rotten.id])
+        except IntegrityError as exc:
+            caught.append(exc)
+        return [PutModule(fresh)]
+
+    with capture_logs() as logs:
+        await repository.transact(work)
+    assert len(caught) == 1
+    assert await repository.get_info(fresh.id) == fresh.info
+    assert ops(metrics, "transact", "ok") == 1
+    assert metrics.registry.get_sample_value("wess_integrity_errors_total") == 1
+    (entry,) = [e for e in logs if e["event"] == "integrity_error"]
+    assert entry["module_id"] == str(rotten.id)

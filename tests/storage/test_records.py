@@ -30,6 +30,37 @@ def test_stored_form_is_plain_json_with_a_schema_version() -> None:
     assert document["functions"][0] == {"name": "sum", "params": ["i32", "i32"], "results": ["i32"]}
 
 
+def test_stored_form_is_byte_for_byte_the_documented_layout() -> None:
+    """encode_info writes exactly the object it always wrote, key order included: ids and
+    times as strings, signatures as {name, params, results}, legacy metadata as its
+    fields (stores written before read the same, and so do other tools)."""
+    info = make_record(legacy=True).info
+    legacy = info.legacy_metadata
+    assert legacy is not None
+    expected = {
+        "schema_version": SCHEMA_VERSION,
+        "id": str(info.id),
+        "namespace": info.namespace,
+        "name": info.name,
+        "digest": info.digest,
+        "size": info.size,
+        "revision": info.revision,
+        "created_at": "2025-01-02T03:04:05.678901+00:00",
+        "updated_at": "2025-01-02T03:04:05.678901+00:00",
+        "functions": [
+            {"name": "sum", "params": ["i32", "i32"], "results": ["i32"]},
+            {"name": "nothing", "params": [], "results": []},
+        ],
+        "default_function": "sum",
+        "legacy_metadata": {
+            "function_name": legacy.function_name,
+            "args": list(legacy.args),
+            "return_type": list(legacy.return_type),
+        },
+    }
+    assert encode_info(info) == orjson.dumps(expected)
+
+
 def test_times_in_other_zones_are_stored_as_utc() -> None:
     """A timestamp with an offset is converted, not kept in its zone."""
     info = make_record().info

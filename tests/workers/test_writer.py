@@ -192,6 +192,36 @@ async def test_concurrent_submits_are_group_committed(
     await inner.aclose()
 
 
+async def test_a_batch_is_read_and_committed_in_one_transaction(
+    writer: Writer, repository: CountingRepository
+) -> None:
+    """A batch of N jobs costs one ``transact`` (one thread hop for RocksDB: the reads of
+    all its modules and its commit) and one commit, never a read per job."""
+    jobs = [create(seed=str(i)) for i in range(20)]
+    infos = await asyncio.gather(*(writer.submit(job) for job in jobs))
+    assert [info.id for info in infos if info is not None] == [j.module_id for j in jobs]
+    assert (repository.calls["transact"], repository.calls["commit"]) == (1, 1)
+    assert repository.calls["get_info"] == repository.calls["get"] == 0
+
+
+async def test_a_module_that_cannot_be_read_refuses_only_its_jobs(
+    writer: Writer, repository: CountingRepository
+) -> None:
+    """If the batch's read fails for one module, its jobs get the error; the other jobs
+    of the batch are still checked and committed."""
+    unreadable, fine = create(seed="bad"), create(seed="good")
+    repository.unreadable[unreadable.module_id] = StorageUnavailable("disk hiccup")
+    failed, stored = await asyncio.gather(
+        writer.submit(unreadable), writer.submit(fine), return_exceptions=True
+    )
+    assert isinstance(failed, StorageUnavailable)
+    assert not isinstance(stored, BaseException)
+    assert stored is not None
+    assert stored.id == fine.module_id
+    assert repository.commit_sizes == [1]
+    assert await repository.inner.get_info(unreadable.module_id) is None
+
+
 async def test_a_full_queue_answers_overloaded_at_once(
     repository: CountingRepository, metrics: Metrics
 ) -> None:
@@ -219,6 +249,20 @@ async def test_a_commit_failure_fails_every_job_of_the_batch(
     repository.commit_error = None
     assert await repository.inner.count() == 0
     assert await writer.submit(create(seed="after")) is not None  # the writer lives on
+
+
+async def test_a_refused_job_keeps_its_own_error_when_the_commit_fails(
+    writer: Writer, repository: CountingRepository
+) -> None:
+    """A job refused on its own (no audit entry: nothing of it is committed) is answered
+    with its own error, not the error of the commit that failed for the others."""
+    repository.commit_error = StorageUnavailable("disk on fire")
+    missing = UpdateModule(module_id=uuid4(), namespace=DEFAULT_NAMESPACE, content=make_content())
+    refused, failed = await asyncio.gather(
+        writer.submit(missing), writer.submit(create()), return_exceptions=True
+    )
+    assert isinstance(refused, ModuleNotFound)
+    assert isinstance(failed, StorageUnavailable)
 
 
 async def test_a_cancelled_caller_still_gets_its_write_done_once(

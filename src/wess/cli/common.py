@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,7 +62,9 @@ class Client:
         token = key if key else _default_token()
         self._url = url.rstrip("/")
         self._headers = {"authorization": f"Bearer {token}"} if token else {}
-        self._verify: bool | str = str(ca) if ca is not None else True
+        self._verify: bool | ssl.SSLContext = (
+            ssl.create_default_context(cafile=str(ca)) if ca is not None else True
+        )
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {**self._headers, **kwargs.pop("headers", {})}

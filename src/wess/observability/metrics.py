@@ -119,15 +119,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.inline_calls = Counter(
-            "wess_inline_calls_total",
-            "Calls tried on the event loop under the inline fuel budget: done there, or "
-            "moved to the pool because they needed more.",
-            ["outcome"],
+        self.inline_fallbacks = Counter(
+            "wess_inline_fallbacks_total",
+            "Calls tried on the event loop that needed more than the inline fuel budget and "
+            "were run again on the pool (invocations by outcome are "
+            "wess_execution_duration_seconds_count).",
             registry=r,
-        )
-        self.invocations = Counter(
-            "wess_invocations_total", "Function invocations by outcome.", ["outcome"], registry=r
         )
         # queues
         self.queue_depth = Gauge(

@@ -40,8 +40,7 @@ class InlineLane:
         self._fuel = inline_fuel
         self._skips: dict[tuple[str, str], int] = {}
         self._last: tuple[Limits | None, Limits | None] = (None, None)
-        self._done = metrics.inline_calls.labels(outcome="done")
-        self._missed = metrics.inline_calls.labels(outcome="moved_to_pool")
+        self._missed = metrics.inline_fallbacks
 
     def attempt(
         self, digest: str, target: Function, values: Sequence[Number], limits: Limits
@@ -71,7 +70,6 @@ class InlineLane:
         except WessError as error:
             result = error
         seconds = time.perf_counter() - start
-        self._done.inc()
         if isinstance(result, Invocation) and limits.fuel is None:
             result = result._replace(fuel_used=None)  # the budget was ours, not the caller's
         return result, seconds

@@ -20,7 +20,7 @@ from functools import partial
 from types import TracebackType
 
 import structlog
-from prometheus_client import Counter, Histogram
+from prometheus_client import Histogram
 
 from wess.errors import (
     CompileLimitExceeded,
@@ -108,7 +108,7 @@ class Runner:
         self._compile_workers = compile_workers
         self._max_pending = max_pending
         self._lanes = InlineLane(inline_fuel, metrics)
-        self._outcomes: dict[str, tuple[Histogram, Counter]] = {}
+        self._outcomes: dict[str, Histogram] = {}
         cores = os.cpu_count() or 2
         self._bulkheads = Bulkheads(
             concurrency=module_concurrency or min(self._workers, cores), queue=module_queue
@@ -249,13 +249,11 @@ class Runner:
                 submitted.add_done_callback(lambda _: _call_soon(loop, free))
         outcome = "ok" if isinstance(result, Invocation) else result.code
         observed = self._outcomes.get(outcome)
-        if observed is None:  # one pair per outcome code: labels() costs on every call
-            observed = self._outcomes[outcome] = (
-                self._metrics.execution_seconds.labels(outcome=outcome),
-                self._metrics.invocations.labels(outcome=outcome),
+        if observed is None:  # one child per outcome code: labels() costs on every call
+            observed = self._outcomes[outcome] = self._metrics.execution_seconds.labels(
+                outcome=outcome
             )
-        observed[0].observe(seconds)
-        observed[1].inc()
+        observed.observe(seconds)  # its _count{outcome} is the invocation count
         if not isinstance(result, Invocation):
             if isinstance(result, ExecutionError):
                 self._violation(violation_kind(result), result, module_id=str(record.id))
