@@ -332,3 +332,23 @@ async def test_unlisted_methods_are_405(client):
         response = await client.request(method, path)
         assert_problem(response, 405, "method_not_allowed")
         assert response.headers["allow"]
+
+
+async def test_namespace_quotas_are_507_with_a_clear_problem():
+    """Past quotas.max_modules (or max_bytes) a namespace's upload is 507, naming the quota;
+    other namespaces are unaffected, and deleting frees room."""
+    async with open_client(make_settings(WESS_QUOTAS_MAX_MODULES="2")) as client:
+        team_a = await mint(client, "team-a", "developer")
+        team_b = await mint(client, "team-b", "developer")
+        first = await upload_as(client, team_a)
+        await upload_as(client, team_a)
+        refused = await client.post(
+            "/v1/modules", content=wasm("sum"), headers={**WASM, **bearer(team_a)}
+        )
+        body = assert_problem(refused, 507, "quota_exceeded")
+        assert "team-a" in body["detail"]
+        await upload_as(client, team_b)
+        assert (
+            await client.delete(f"/v1/modules/{first}", headers=bearer(team_a))
+        ).status_code == 204
+        await upload_as(client, team_a)
