@@ -3,8 +3,10 @@
 In-process, on the same disk, in alternating rounds (fresh store each run, median):
 
 - Wess: ``wess.workers.writer.Writer`` over ``wess.storage.rocks.RocksRepository``
-  (with ``Metrics()``), 32 asyncio producers each submitting ``CreateModule`` jobs one
-  after another; a job counts once ``submit`` returned, i.e. once it is synced.
+  wrapped in ``InstrumentedRepository`` (with ``Metrics()``) and run on uvloop, as
+  ``wess serve`` composes and runs them; 32 asyncio producers each submitting
+  ``CreateModule`` jobs one after another; a job counts once ``submit`` returned, i.e.
+  once it is synced.
 - comparator: one ``rocksdict.Rdict`` (raw mode), a loop of ``put`` with
   ``WriteOptions.sync = True``, one put per record, of the same records: the module's
   encoded metadata followed by its bytes, 1 KB in all.
@@ -27,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+import uvloop
 import wrk
 from figures import Row, emit, median, ratio, say
 from rocksdict import Options, Rdict, WriteOptions
@@ -36,6 +39,7 @@ from wess.messages import CreateModule, ModuleContent
 from wess.models import DEFAULT_NAMESPACE, FunctionSignature, ModuleInfo, ValueType, digest_of
 from wess.observability.logging import configure_logging
 from wess.observability.metrics import Metrics
+from wess.storage.instrumented import InstrumentedRepository
 from wess.storage.records import encode_info
 from wess.storage.rocks import RocksRepository
 from wess.workers.writer import Writer
@@ -88,7 +92,7 @@ def stored_form(create: CreateModule) -> bytes:
 async def writer_rate(directory: Path, seconds: float, size: int) -> tuple[float, float]:
     """Acknowledged writes/s of the Writer, and its mean jobs per group commit."""
     metrics = Metrics()
-    repository = await RocksRepository.open(directory)
+    repository = InstrumentedRepository(await RocksRepository.open(directory), metrics)
     try:
         async with Writer(repository, metrics=metrics) as writer:
             start = time.perf_counter()
@@ -178,7 +182,8 @@ def main() -> None:
             for side in sides:
                 directory = Path(scratch) / f"{side}-{number}"
                 if side == "writer":
-                    rate, batch = asyncio.run(writer_rate(directory, options.seconds, size))
+                    # uvloop, as in the server (wess.server.serving)
+                    rate, batch = uvloop.run(writer_rate(directory, options.seconds, size))
                     writer_runs.append(rate)
                     batch_sizes.append(batch)
                     say(f"  round {number + 1}: Writer {rate:8.0f} writes/s (batch {batch:.1f})")
@@ -197,6 +202,8 @@ def main() -> None:
     share = ratio(wess, loop)
     info = [
         f"records: {RECORD_BYTES} bytes each (encoded metadata + {size} bytes of module)",
+        "Writer as wess serve runs it: over InstrumentedRepository(RocksRepository), on "
+        "uvloop, logging each write (JSON, info) to a file",
         "Writer writes/s per round: " + ", ".join(f"{r:.0f}" for r in writer_runs),
         "Writer mean jobs per group commit: " + ", ".join(f"{b:.1f}" for b in batch_sizes),
         "loop writes/s per round: " + ", ".join(f"{r:.0f}" for r in loop_runs),

@@ -31,6 +31,8 @@ from wess.storage.base import (
     PutModule,
     RemoveApiKey,
     RemoveModule,
+    StoreView,
+    Transaction,
 )
 
 __all__ = [
@@ -45,6 +47,8 @@ __all__ = [
     "PutModule",
     "RemoveApiKey",
     "RemoveModule",
+    "StoreView",
+    "Transaction",
     "open_repository",
 ]
 

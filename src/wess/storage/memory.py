@@ -30,6 +30,7 @@ from wess.storage.base import (
     PutModule,
     RemoveApiKey,
     RemoveModule,
+    Transaction,
     UsageRanking,
 )
 from wess.storage.records import (
@@ -59,6 +60,7 @@ class MemoryRepository:
         self._keys: dict[str, bytes] = {}
         self._audit: dict[int, bytes] = {}
         self._closed = False
+        self._view = _MemoryView(self._records, self._keys)
 
     async def get(self, module_id: UUID) -> ModuleRecord | None:
         """The module with its verified bytes, or None."""
@@ -74,8 +76,7 @@ class MemoryRepository:
     async def get_info(self, module_id: UUID) -> ModuleInfo | None:
         """The module's metadata, or None."""
         self._check_open()
-        stored = self._records.get(str(module_id))
-        return None if stored is None else decode_info(stored[0])
+        return self._view.get_infos((module_id,))[module_id]
 
     async def list(
         self, *, namespace: str | None, after: UUID | None, limit: int
@@ -122,8 +123,7 @@ class MemoryRepository:
 
     async def get_api_key(self, key_id: str) -> ApiKey | None:
         self._check_open()
-        stored = self._keys.get(key_id)
-        return None if stored is None else decode_api_key(stored)
+        return self._view.get_api_key(key_id)
 
     async def list_api_keys(self) -> builtins.list[ApiKey]:
         """Every key record, ordered by id."""
@@ -208,6 +208,11 @@ class MemoryRepository:
         for apply in staged:
             apply()
 
+    async def transact(self, work: Transaction) -> None:
+        """Call ``work`` with the store as it is and commit what it answers, at once."""
+        self._check_open()
+        await self.commit(work(self._view))
+
     async def ping(self) -> None:
         """Raise ``StorageUnavailable`` once closed."""
         self._check_open()
@@ -271,3 +276,22 @@ class MemoryRepository:
     def _check_open(self) -> None:
         if self._closed:
             raise StorageUnavailable("the in-memory module store is closed")
+
+
+class _MemoryView:
+    """The ``StoreView`` of a ``MemoryRepository``: its dicts, read as they are."""
+
+    def __init__(self, records: dict[str, Stored], keys: dict[str, bytes]) -> None:
+        self._records = records
+        self._keys = keys
+
+    def get_infos(self, module_ids: Sequence[UUID]) -> dict[UUID, ModuleInfo | None]:
+        found: dict[UUID, ModuleInfo | None] = {}
+        for module_id in module_ids:
+            stored = self._records.get(str(module_id))
+            found[module_id] = None if stored is None else decode_info(stored[0])
+        return found
+
+    def get_api_key(self, key_id: str) -> ApiKey | None:
+        stored = self._keys.get(key_id)
+        return None if stored is None else decode_api_key(stored)

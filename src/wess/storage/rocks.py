@@ -15,7 +15,10 @@ before stay readable until ``rewrap`` seals them.
 
 rocksdict calls block, so reads run on a small thread pool and commits (and rewraps)
 on one thread of their own (commits read what they change, so they must not
-interleave).
+interleave). A ``transact`` runs the Writer's reads for a batch and its commit in one
+call on that thread. rocksdict holds the GIL through a write, sync included, so a hop
+frees the event loop for nothing while a batch commits, and costs ~50-100 us: one per
+batch, not one per read.
 """
 
 from __future__ import annotations
@@ -29,14 +32,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
-from rocksdict import DbClosedError, DBRecoveryMode, Options, Rdict, WriteOptions
+from rocksdict import (
+    BlockBasedOptions,
+    DbClosedError,
+    DBRecoveryMode,
+    Options,
+    Rdict,
+    WriteOptions,
+)
 
 from wess.errors import ConfigError, IntegrityError, StorageError, StorageUnavailable
 from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
 from wess.security.audit import AuditEntry
 from wess.security.crypto import Keyring
 from wess.security.tokens import ApiKey
-from wess.storage.base import Change, NamespaceUsage, UsageRanking
+from wess.storage.base import Change, NamespaceUsage, Transaction, UsageRanking
 from wess.storage.records import decode_api_key, decode_audit, decode_info, verified_wasm
 from wess.storage.rocks_layout import (
     API_KEY,
@@ -49,6 +59,7 @@ from wess.storage.rocks_layout import (
     USAGE,
     WASM,
     BatchBuilder,
+    ModuleStates,
     api_key_key,
     artifact_key,
     audit_key,
@@ -63,6 +74,8 @@ from wess.storage.sealing import ENCRYPTED_STORE, MARKER, artifact_aad, unseal, 
 T = TypeVar("T")
 
 READ_THREADS = 4
+BLOOM_BITS_PER_KEY = 10  # ~1% false positives, ~1.25 bytes per key
+MEMTABLE_BLOOM = 0.02  # of the write buffer (64 MB): about 1.3 MB
 
 
 class RocksRepository:
@@ -153,6 +166,11 @@ class RocksRepository:
         """Apply every change in one synced write batch; return once it is on disk."""
         await self._run(self._writes, self._commit, builtins.list(changes))
 
+    async def transact(self, work: Transaction) -> None:
+        """Run ``work`` and commit what it answers on the commit thread: one hop, and no
+        other commit can come in between its reads and its commit."""
+        await self._run(self._writes, self._transact, work)
+
     async def ping(self) -> None:
         """Read the format marker: a cheap, real read."""
         await self._run(self._reads, self._ping)
@@ -202,6 +220,23 @@ class RocksRepository:
     def _get_info(self, module_id: UUID) -> ModuleInfo | None:
         meta = self._db.get(META + _id(module_id))
         return None if meta is None else decode_info(meta)
+
+    def _get_infos(
+        self, module_ids: Sequence[UUID], known: ModuleStates | None = None
+    ) -> dict[UUID, ModuleInfo | None]:
+        """The infos of ``module_ids``; what it finds also goes into ``known``, by key."""
+        if not module_ids:
+            return {}
+        keys = [_id(module_id) for module_id in module_ids]
+        # One multi-get: every key read at the same sequence number.
+        found: Any = self._db[[META + key for key in keys]]
+        infos: dict[UUID, ModuleInfo | None] = {}
+        for module_id, key, meta in zip(module_ids, keys, found, strict=True):
+            info = None if meta is None else decode_info(meta)
+            infos[module_id] = info
+            if known is not None:
+                known[key] = None if info is None else (info.namespace, info.digest)
+        return infos
 
     def _list(
         self, namespace: str | None, after: UUID | None, limit: int
@@ -270,8 +305,8 @@ class RocksRepository:
             usage[info.namespace] = (modules + 1, size + info.size)
         return usage
 
-    def _commit(self, changes: builtins.list[Change]) -> None:
-        builder = BatchBuilder(self._db)
+    def _commit(self, changes: builtins.list[Change], *, known: ModuleStates | None = None) -> None:
+        builder = BatchBuilder(self._db, known=known)
         for change in changes:
             builder.add(stage(change, self._keyring))
         marking = self._keyring is not None and builder.values_written > 0 and not self._marked
@@ -280,6 +315,12 @@ class RocksRepository:
         if len(builder.batch):
             self._db.write(builder.batch, self._sync)
             self._marked = self._marked or marking
+
+    def _transact(self, work: Transaction) -> None:
+        view = _RocksView(self)
+        changes = builtins.list(work(view))
+        # Same thread, no write in between: what the view read is what the batch finds.
+        self._commit(changes, known=view.known)
 
     def _rewrap(self, keyring: Keyring) -> int:
         check_keyring(self._db, keyring)  # refuses before anything changes
@@ -312,12 +353,35 @@ class RocksRepository:
             if self._closed:  # the executor refused work because aclose() started
                 raise StorageUnavailable(f"RocksDB store at {self._path} is closed") from exc
             raise
-        except (DbClosedError, OSError) as exc:
-            raise translate(exc, path=self._path, module_id=module_id) from exc
         except Exception as exc:
-            if type(exc) is not Exception:  # ours (WessError) or a bug: not a backend failure
+            if not backend_failure(exc):
                 raise
             raise translate(exc, path=self._path, module_id=module_id) from exc
+
+
+class _RocksView:
+    """The ``StoreView`` of one transaction, read on the commit thread: blocking reads,
+    with rocksdict's errors translated as ``RocksRepository._run`` translates them.
+    ``known`` keeps what it found of each module, which the commit then need not read
+    again."""
+
+    def __init__(self, repository: RocksRepository) -> None:
+        self._repository = repository
+        self.known: ModuleStates = {}
+
+    def get_infos(self, module_ids: Sequence[UUID]) -> dict[UUID, ModuleInfo | None]:
+        return self._translated(lambda: self._repository._get_infos(module_ids, self.known))
+
+    def get_api_key(self, key_id: str) -> ApiKey | None:
+        return self._translated(lambda: self._repository._get_api_key(key_id))
+
+    def _translated(self, read: Callable[[], T]) -> T:
+        try:
+            return read()
+        except Exception as exc:
+            if not backend_failure(exc):
+                raise
+            raise translate(exc, path=self._repository._path) from exc
 
 
 def open_database(path: str) -> Rdict:
@@ -326,6 +390,15 @@ def open_database(path: str) -> Rdict:
     options.create_if_missing(True)
     options.set_paranoid_checks(True)
     options.set_wal_recovery_mode(DBRecoveryMode.absolute_consistency())
+    # Every create looks up an id that is not there. Bloom filters (on table files, and
+    # on the memtable for whole keys) answer "absent" without searching: a batch's
+    # multi-get of 32 new ids drops from ~130 us to ~8 us. Files written before keep
+    # working without one; the memtable's filter takes MEMTABLE_BLOOM of its size.
+    table = BlockBasedOptions()
+    table.set_bloom_filter(BLOOM_BITS_PER_KEY, False)
+    options.set_block_based_table_factory(table)
+    options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM)
+    options.set_memtable_whole_key_filtering(True)
     try:
         db = Rdict(path, options)
     except Exception as exc:
@@ -359,6 +432,12 @@ def _check_format(db: Rdict, path: str) -> None:
     raise StorageUnavailable(
         f"{path} holds {found}, not a Wess store this version reads ({FORMAT!r})", path=path
     )
+
+
+def backend_failure(exc: Exception) -> bool:
+    """Whether rocksdict raised ``exc`` (it raises plain ``Exception``, ``DbClosedError``
+    or ``OSError``), rather than Wess (a ``WessError``) or a bug."""
+    return isinstance(exc, DbClosedError | OSError) or type(exc) is Exception
 
 
 def translate(exc: Exception, *, path: str, module_id: UUID | None = None) -> StorageError:

@@ -170,7 +170,9 @@ def stage(change: Change, keyring: Keyring | None) -> Staged:
     any); pure, and raises ``ValueError`` before anything is written."""
     if isinstance(change, PutModule):
         info = change.record.info
-        wasm = seal(keyring, change.record.wasm, wasm_aad(info.id, info.digest))
+        # The associated data only matters to a keyring: not built per write without one.
+        aad = b"" if keyring is None else wasm_aad(info.id, info.digest)
+        wasm = seal(keyring, change.record.wasm, aad)
         encoded = Encoded(info.namespace, info.digest, encode_info(info), wasm)
         return StagedModule(module_key(info.id), encoded)
     if isinstance(change, RemoveModule):
@@ -202,20 +204,26 @@ def stage(change: Change, keyring: Keyring | None) -> Staged:
 # -- one commit, one batch ----------------------------------------------------------------------
 
 
+ModuleStates = dict[bytes, tuple[str, str] | None]
+"""Module key -> (namespace, digest) as stored, None: absent."""
+
+
 class BatchBuilder:
     """Turns staged changes into one ``WriteBatch`` against ``db`` as it is now.
 
     Reads what it needs (a module's namespace and digest, its artifact keys, its count)
-    once, then follows the batch's own changes.
+    once, then follows the batch's own changes. ``known`` holds modules already read
+    from ``db`` as it is now (on the same thread, with no write since), taken as read.
     """
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, *, known: ModuleStates | None = None) -> None:
         self._db = db
         self.batch = WriteBatch(raw_mode=True)
-        self._modules: dict[bytes, tuple[str, str] | None] = {}  # key -> (namespace, digest)
+        self._modules: ModuleStates = {} if known is None else known
         self._artifacts: dict[bytes, set[bytes]] = {}
         self._usage: dict[bytes, int] = {}
         self._audit: set[bytes] = set()
+        self._prefixes: dict[str, bytes] = {}
         self.values_written = 0
         """Module bytes and artifacts put in the batch (sealed, with a keyring)."""
 
@@ -250,12 +258,15 @@ class BatchBuilder:
     def _module(self, key: bytes, put: Encoded | None) -> None:
         previous = self._current(key)
         if previous is not None and (put is None or previous[0] != put.namespace):
-            self.batch.delete(index_prefix(previous[0]) + key)
-        keep = None if put is None else put.digest
-        artifacts = self._artifact_keys(key)
-        for stale in [k for k in artifacts if _artifact_digest(key, k) != keep]:
-            self.batch.delete(stale)
-            artifacts.discard(stale)
+            self.batch.delete(self._index(previous[0]) + key)
+        # An absent module has no artifacts (they are only ever stored beside one, and go
+        # with it), unless this batch stored some: no scan for a new module.
+        if previous is not None or key in self._artifacts:
+            keep = None if put is None else put.digest
+            artifacts = self._artifact_keys(key)
+            for stale in [k for k in artifacts if _artifact_digest(key, k) != keep]:
+                self.batch.delete(stale)
+                artifacts.discard(stale)
         if put is None:
             self.batch.delete(META + key)
             self.batch.delete(WASM + key)
@@ -266,8 +277,14 @@ class BatchBuilder:
         self.batch.put(META + key, put.meta)
         self.batch.put(WASM + key, put.wasm)
         self.values_written += 1
-        self.batch.put(index_prefix(put.namespace) + key, b"")
+        self.batch.put(self._index(put.namespace) + key, b"")
         self._modules[key] = (put.namespace, put.digest)
+
+    def _index(self, namespace: str) -> bytes:
+        prefix = self._prefixes.get(namespace)
+        if prefix is None:
+            prefix = self._prefixes[namespace] = index_prefix(namespace)
+        return prefix
 
     def _current(self, key: bytes) -> tuple[str, str] | None:
         if key not in self._modules:

@@ -1,7 +1,9 @@
 """One batch of write jobs, checked in order against the store and against each other.
 
-The Writer hands every job of a batch to ``BatchPlan.add``. It reads what the job needs
-once (a module's info, an API key), then follows the batch's own earlier jobs, so a
+Pure but for the reads of ``BatchPlan.read``, which the Writer runs inside the batch's
+``transact`` (on the storage's thread): it reads what the jobs need at once (the
+modules' infos in one multi-get, the API keys key jobs name). ``BatchPlan.add`` then
+checks each job, in order, against the store and the batch's own earlier jobs, so a
 create then an update of one id in one batch gives revision 2. Each job becomes a
 ``Step``: what it commits (or the error that refused it), and the fields of its audit
 entry, if it names an actor. Quotas are checked here, against the usage as the earlier
@@ -10,7 +12,7 @@ jobs of the batch leave it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -29,7 +31,7 @@ from wess.messages import (
 from wess.models import ModuleInfo
 from wess.security.audit import AuditEntry, AuditFields
 from wess.security.tokens import ApiKey
-from wess.storage.base import AddUsage, AppendAudit, Change, ModuleRepository, PutApiKey
+from wess.storage.base import AddUsage, AppendAudit, Change, PutApiKey, StoreView
 from wess.workers.audit_log import audit_fields, outcome_of
 from wess.workers.planning import Planned, plan, plan_key, plan_touch
 from wess.workers.quotas import UsageDraft
@@ -47,6 +49,9 @@ BatchJob = (
 )
 """Every job but ``RotateKek``, which runs between batches."""
 
+MODULE_JOBS = (CreateModule, UpdateModule, DeleteModule, StoreArtifact)
+"""The job types about one module (``ModuleJob``), for ``isinstance``."""
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -59,65 +64,97 @@ class Step:
 
 
 class BatchPlan:
-    """The state a batch's jobs are checked against: the store, then the earlier jobs."""
+    """The state a batch's jobs are checked against: the store, then the earlier jobs.
 
-    def __init__(
-        self, repository: ModuleRepository, *, now: datetime, usage: UsageDraft | None
-    ) -> None:
-        self._repository = repository
+    ``read`` first (once, for the whole batch), then ``add`` each job in order.
+    """
+
+    def __init__(self, *, now: datetime, usage: UsageDraft | None) -> None:
         self._now = now
         self._usage = usage
         self._modules: dict[UUID, ModuleInfo | None] = {}
         self._keys: dict[str, ApiKey | None] = {}
+        self._unread: dict[UUID | str, Exception] = {}  # reads that failed, by id
 
     @property
     def usage(self) -> UsageDraft | None:
         """The namespaces' usage after the valid jobs so far (None: no quotas)."""
         return self._usage
 
-    async def add(self, job: BatchJob) -> Step:
+    def read(self, store: StoreView, jobs: Sequence[BatchJob]) -> None:
+        """Read what ``jobs`` need before any is checked: the infos of their modules in
+        one multi-get, then the API keys that key jobs name. A read that fails refuses
+        only the jobs that need it: if the batch's read fails, each module is read
+        alone to find which."""
+        module_ids = [job.module_id for job in jobs if isinstance(job, MODULE_JOBS)]
+        if module_ids:
+            try:
+                self._modules.update(store.get_infos(module_ids))
+            except Exception:
+                for module_id in dict.fromkeys(module_ids):
+                    try:
+                        self._modules.update(store.get_infos((module_id,)))
+                    except Exception as exc:
+                        self._unread[module_id] = exc
+        for key_id in dict.fromkeys(_key_ids(jobs)):
+            try:
+                self._keys[key_id] = store.get_api_key(key_id)
+            except Exception as exc:
+                self._unread[key_id] = exc
+
+    def add(self, job: BatchJob) -> Step:
         """Check ``job`` after the earlier ones; never raises for a refused job."""
         namespace: str | None = None
         try:
-            if isinstance(job, RevokeApiKey) and (key := await self._key(job.key_id)):
+            if isinstance(job, RevokeApiKey) and (key := self._key(job.key_id)):
                 namespace = key.namespace  # the revoked key's, for the audit entry
-            planned, error = await self._plan(job), None
+            planned, error = self._plan(job), None
         except Exception as exc:  # refused, or what it needs could not be read
             planned, error = None, exc
         fields = audit_fields(job, outcome=outcome_of(error), now=self._now, namespace=namespace)
         return Step(planned, error, fields)
 
-    async def _plan(self, job: BatchJob) -> Planned:
+    def _plan(self, job: BatchJob) -> Planned:
+        if isinstance(job, MODULE_JOBS):
+            current_info = self._module(job.module_id)
+            planned = plan(job, current_info, now=self._now)
+            if self._usage is not None and not isinstance(job, StoreArtifact):
+                self._usage.charge(current_info, planned.info)
+            self._modules[job.module_id] = planned.info
+            return planned
         if isinstance(job, RecordUsage):  # the store drops counts of absent modules
             return Planned((AddUsage(job.counts),), None, None)
         if isinstance(job, RecordAudit):
             return Planned((), None, None)
         if isinstance(job, CreateApiKey | RevokeApiKey):
             key_id = job.key.id if isinstance(job, CreateApiKey) else job.key_id
-            planned = plan_key(job, await self._key(key_id))
+            planned = plan_key(job, self._key(key_id))
             self._keys[key_id] = job.key if isinstance(job, CreateApiKey) else None
             return planned
-        if isinstance(job, TouchApiKeys):
-            current = {key_id: await self._key(key_id) for key_id, _ in job.last_used}
-            keys = plan_touch(job, current)
-            self._keys.update((key.id, key) for key in keys)
-            return Planned(tuple(PutApiKey(key) for key in keys), None, None)
-        current_info = await self._module(job.module_id)
-        planned = plan(job, current_info, now=self._now)
-        if self._usage is not None and not isinstance(job, StoreArtifact):
-            self._usage.charge(current_info, planned.info)
-        self._modules[job.module_id] = planned.info
-        return planned
+        current = {key_id: self._key(key_id) for key_id, _ in job.last_used}
+        keys = plan_touch(job, current)
+        self._keys.update((key.id, key) for key in keys)
+        return Planned(tuple(PutApiKey(key) for key in keys), None, None)
 
-    async def _module(self, module_id: UUID) -> ModuleInfo | None:
-        if module_id not in self._modules:
-            self._modules[module_id] = await self._repository.get_info(module_id)
+    def _module(self, module_id: UUID) -> ModuleInfo | None:
+        if self._unread and module_id in self._unread:
+            raise self._unread[module_id]
         return self._modules[module_id]
 
-    async def _key(self, key_id: str) -> ApiKey | None:
-        if key_id not in self._keys:
-            self._keys[key_id] = await self._repository.get_api_key(key_id)
+    def _key(self, key_id: str) -> ApiKey | None:
+        if self._unread and key_id in self._unread:
+            raise self._unread[key_id]
         return self._keys[key_id]
+
+
+def _key_ids(jobs: Sequence[BatchJob]) -> Iterator[str]:
+    for job in jobs:
+        if isinstance(job, CreateApiKey):
+            yield job.key.id
+        elif isinstance(job, RevokeApiKey):
+            yield job.key_id
+        elif isinstance(job, TouchApiKeys):
+            yield from (key_id for key_id, _ in job.last_used)
 
 
 def changes_of(steps: Sequence[Step], entries: Sequence[AuditEntry]) -> list[Change]:
