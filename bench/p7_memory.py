@@ -126,7 +126,8 @@ def main() -> None:
         start = time.perf_counter()
         ids = in_parallel(server, wasms, upload)
         upload_s = time.perf_counter() - start
-        say(f"  {len(ids)} stored in {upload_s:.1f} s; RSS {server.rss_bytes() / MB:.0f} MB")
+        stored_rss = server.rss_bytes()
+        say(f"  {len(ids)} stored in {upload_s:.1f} s; RSS {stored_rss / MB:.0f} MB")
         step = max(1, len(ids) // options.invoke)
         chosen = [(ids[i], i) for i in range(0, len(ids), step)][: options.invoke]
         say(f"P7: invoking {len(chosen)} of them (every {step}th)")
@@ -169,8 +170,8 @@ def main() -> None:
         ),
     ]
     info = [
-        f"RSS: {baseline / MB:.0f} MB right after start-up, {rss / MB:.0f} MB at the end, "
-        f"peak (VmHWM) {peak / MB:.0f} MB",
+        f"RSS: {baseline / MB:.0f} MB right after start-up, {stored_rss / MB:.0f} MB once "
+        f"stored, {rss / MB:.0f} MB at the end, peak (VmHWM) {peak / MB:.0f} MB",
         f"compiled cache: {compiled_entries or 0:.0f} entries, "
         f"{(compiled or 0) / MB:.1f} MB of a {compiled_budget / MB:.0f} MB budget",
         f"module (Reader) cache: {(modules_cache or 0) / MB:.1f} MB of a "
@@ -192,6 +193,7 @@ def main() -> None:
             "rss_bytes": rss,
             "peak_rss_bytes": peak,
             "baseline_rss_bytes": baseline,
+            "stored_rss_bytes": stored_rss,
             "compiled_cache_bytes": compiled,
             "compiled_cache_budget": compiled_budget,
         },

@@ -72,17 +72,26 @@ class ServerProcess:
                 env=environment,
                 cwd=self.data_dir.parent,
             )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.kill()  # never leave a server behind, whatever went wrong
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"wess exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1.0, **self._tls()).status_code == 200:  # type: ignore[arg-type]
-                    return self
+                response = httpx.get(f"{self.url}/readyz", timeout=1.0, **self._tls())  # type: ignore[arg-type]
+                if response.status_code == 200:
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        self.stop()
         raise RuntimeError(f"wess did not become ready in {READY_TIMEOUT}s:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:

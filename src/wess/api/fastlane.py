@@ -98,5 +98,6 @@ class RunRoutes:
         except WessError as exc:
             await error_response(scope, exc, self._metrics)(scope, receive, send)
             return
-        await send({"type": "http.response.start", "status": 200, "headers": JSON_HEADERS})
+        headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

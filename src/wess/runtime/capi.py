@@ -58,3 +58,13 @@ class CApi:
 def pointer_to(obj: Any) -> ctypes.c_void_p:
     """The pointer behind a wasmtime-py object, as a ctypes argument."""
     return ctypes.cast(obj, ctypes.c_void_p)
+
+
+def address_of(pointer: Any) -> ctypes.c_void_p:
+    """A copy of the ctypes ``pointer``'s value as a plain ``c_void_p``.
+
+    For objects made per module: ``ctypes.cast`` files the source pointer in its own
+    ``_objects``, a reference cycle that keeps it until the cyclic collector runs, and
+    the copy holds no reference at all (keep the owner alive another way).
+    """
+    return ctypes.c_void_p(ctypes.c_void_p.from_buffer(pointer).value)

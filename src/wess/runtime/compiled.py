@@ -1,8 +1,10 @@
 """Compiled modules, and the cache that keeps them by digest within a byte budget.
 
-Least recently used entries leave first once the byte budget is exceeded; an entry
-larger than the whole budget is not kept. Thread-safe: invocations on many threads
-look programs up while the compile pool adds them.
+An entry counts what its module holds in memory (``compiling.resident_size``), and
+grows as its functions are first called (``grow``). Least recently used entries leave
+first once the byte budget is exceeded; an entry larger than the whole budget is not
+kept. Thread-safe: invocations on many threads look programs up while the compile pool
+adds them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ class Compiled:
 
     ``pre`` is the module with its imports resolved, instantiated afresh per call;
     ``guarded`` says refused grows are recorded (see ``growguard``); ``exports`` holds
-    every export name, callable or not; ``size`` is what it counts against the cache.
+    every export name, callable or not; ``wasm_size`` is the length of the module's
+    bytes (not kept); ``size`` is what it counts against the cache, an estimate of the
+    memory it holds (``compiling.resident_size``).
     """
 
     digest: str
@@ -37,6 +41,7 @@ class Compiled:
     footprint: Footprint
     guarded: bool
     exports: frozenset[str]
+    wasm_size: int
     size: int
 
 
@@ -59,21 +64,43 @@ class CompiledModuleCache(Generic[T]):
             return entry[0]
 
     def put(self, digest: str, value: T, size: int) -> None:
-        evicted: list[str] = []
+        """Hold ``value`` under ``digest``, counted as ``size`` bytes."""
         with self._lock:
-            previous = self._entries.pop(digest, None)
-            if previous is not None:
-                self._bytes -= previous[1]
-            if size <= self._budget:
-                self._entries[digest] = (value, size)
-                self._bytes += size
-            while self._bytes > self._budget:
-                oldest, (_, oldest_size) = self._entries.popitem(last=False)
-                self._bytes -= oldest_size
-                evicted.append(oldest)
+            evicted = self._place(digest, value, size)
             total, entries = self._bytes, len(self._entries)
-        for digest_out in evicted:
-            self._observer.evicted(digest_out)
+        self._report(evicted, total, entries)
+
+    def grow(self, digest: str, value: T, by: int) -> None:
+        """Count ``by`` more bytes for ``digest`` if it still holds ``value`` (now the
+        most recently used); others leave to make room, as for ``put``."""
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None or entry[0] is not value:
+                return
+            evicted = self._place(digest, value, entry[1] + by)
+            total, entries = self._bytes, len(self._entries)
+        self._report(evicted, total, entries)
+
+    def _place(self, digest: str, value: T, size: int) -> list[str]:
+        """``put`` under the lock: the digests it pushed out."""
+        evicted: list[str] = []
+        previous = self._entries.pop(digest, None)
+        if previous is not None:
+            self._bytes -= previous[1]
+        if size <= self._budget:
+            self._entries[digest] = (value, size)
+            self._bytes += size
+        elif previous is not None:
+            evicted.append(digest)
+        while self._bytes > self._budget:
+            oldest, (_, oldest_size) = self._entries.popitem(last=False)
+            self._bytes -= oldest_size
+            evicted.append(oldest)
+        return evicted
+
+    def _report(self, evicted: list[str], total: int, entries: int) -> None:
+        for digest in evicted:
+            self._observer.evicted(digest)
         self._observer.cache_size(total, entries)
 
     def discard(self, digest: str) -> bool:

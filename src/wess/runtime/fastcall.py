@@ -32,7 +32,7 @@ from wasmtime import _ffi as ffi
 
 from wess.errors import ExecutionError
 from wess.models import FunctionSignature, ValueType
-from wess.runtime.capi import CApi, Handle, pointer_to
+from wess.runtime.capi import CApi, Handle, address_of, pointer_to
 from wess.runtime.codec import Encoder, Number
 from wess.runtime.compiled import Compiled
 from wess.runtime.growguard import GUARD_EXPORT
@@ -62,6 +62,8 @@ TRAP = EXTERN + ((ctypes.sizeof(ffi.wasmtime_extern_t) + 15) // 16) * 16
 FUEL = TRAP + 8
 VALUES = FUEL + 8
 MIN_SLOTS = 16
+SHAPES = 256
+"""Most signatures whose value layouts a ``FastPath`` keeps for reuse."""
 
 
 class _Scratch:
@@ -102,13 +104,21 @@ class _Budget:
 
 
 class FastPath:
-    """Builds C API callers for modules without WASI imports."""
+    """Builds C API callers for modules without WASI imports.
+
+    What callers can share, they share: the engine pointer, the limits as C arguments
+    (``budget``) and, per signature, the value layout (``shape``). A caller lives as
+    long as its module stays compiled, so this keeps each one small.
+    """
 
     def __init__(self, engine: wasmtime.Engine, budgets: Budgets) -> None:
         self.api = CApi()
         self.engine = engine
+        self.engine_arg = pointer_to(engine.ptr())
         self.budgets = budgets
         self.local = threading.local()  # each thread's scratch buffer, shared by functions
+        self._shapes: dict[tuple[tuple[ValueType, ...], tuple[ValueType, ...]], _Shape] = {}
+        self._budget: _Budget | None = None
 
     def caller(
         self, compiled: Compiled, signature: FunctionSignature, encode: Encoder
@@ -116,6 +126,23 @@ class FastPath:
         if compiled.analysis.uses_wasi:
             return None
         return _FastCaller(self, compiled, signature, encode)
+
+    def shape(self, signature: FunctionSignature) -> _Shape:
+        """The layout of ``signature``'s values; the first ``SHAPES`` kept for reuse."""
+        key = (signature.params, signature.results)
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = _Shape(*key)
+            if len(self._shapes) < SHAPES:
+                self._shapes[key] = shape
+        return shape
+
+    def budget(self, limits: Limits) -> _Budget:
+        """``limits`` as C arguments (remembered for the last limits seen)."""
+        budget = self._budget
+        if budget is None or budget.limits is not limits:
+            budget = self._budget = _Budget(limits, *self.budgets.of(limits))
+        return budget
 
 
 def _layout(types: Sequence[ValueType], *, kinds: bool) -> struct.Struct:
@@ -152,27 +179,64 @@ def _packer(params: Sequence[ValueType]) -> Packer:
     )
 
 
+class _Shape:
+    """The values of one signature in the scratch buffer, and their counts as C
+    arguments: the same for every function of that signature."""
+
+    __slots__ = ("large", "pack", "params", "params_arg", "results", "results_arg", "unpack")
+
+    def __init__(self, params: tuple[ValueType, ...], results: tuple[ValueType, ...]) -> None:
+        self.pack = _packer(params)
+        self.unpack = _layout(results, kinds=False).unpack_from
+        self.params = len(params)
+        self.results = len(results)
+        self.params_arg = ctypes.c_size_t(self.params)
+        self.results_arg = ctypes.c_size_t(self.results)
+        self.large = max(self.params, self.results) > MIN_SLOTS  # may outgrow a scratch
+
+
 class _FastCaller:
+    __slots__ = (
+        "_api",
+        "_budget",
+        "_compiled",
+        "_encode",
+        "_engine",
+        "_export",
+        "_export_size",
+        "_large",
+        "_local",
+        "_name",
+        "_pack",
+        "_params",
+        "_params_arg",
+        "_path",
+        "_pre",
+        "_results",
+        "_results_arg",
+        "_unpack",
+    )
     path = "fast"
 
     def __init__(
         self, path: FastPath, compiled: Compiled, signature: FunctionSignature, encode: Encoder
     ) -> None:
+        shape = path.shape(signature)
         self._api = path.api
-        self._budgets = path.budgets
-        self._engine = pointer_to(path.engine.ptr())
-        self._pre = pointer_to(compiled.pre.ptr())
+        self._path = path
+        self._engine = path.engine_arg
+        self._pre = address_of(compiled.pre.ptr())
         self._compiled = compiled  # keeps the module and InstancePre alive
         self._name = signature.name
         self._export = signature.name.encode()
         self._export_size = ctypes.c_size_t(len(self._export))
-        self._pack = _packer(signature.params)
-        self._unpack = _layout(signature.results, kinds=False).unpack_from
-        self._params = len(signature.params)
-        self._results = len(signature.results)
-        self._params_arg = ctypes.c_size_t(self._params)
-        self._results_arg = ctypes.c_size_t(self._results)
-        self._large = max(self._params, self._results) > MIN_SLOTS  # may outgrow a scratch
+        self._pack = shape.pack
+        self._unpack = shape.unpack
+        self._params = shape.params
+        self._results = shape.results
+        self._params_arg = shape.params_arg
+        self._results_arg = shape.results_arg
+        self._large = shape.large
         self._encode = encode
         self._budget: _Budget | None = None
         self._local = path.local
@@ -181,7 +245,7 @@ class _FastCaller:
         api = self._api
         budget = self._budget
         if budget is None or budget.limits is not limits:
-            budget = self._budget = _Budget(limits, *self._budgets.of(limits))
+            budget = self._budget = self._path.budget(limits)
         try:
             scratch: _Scratch = self._local.scratch
             if self._large and (scratch.params < self._params or scratch.results < self._results):

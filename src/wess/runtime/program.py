@@ -82,12 +82,23 @@ class Function:
 
 
 class Program:
-    """A validated, compiled and linked module, shared by every call of it."""
+    """A validated, compiled and linked module, shared by every call of it.
 
-    def __init__(self, compiled: Compiled, callers: CallerFactory, state: RuntimeState) -> None:
+    ``on_function`` hears of each ``Function`` made (the Runtime counts its memory).
+    """
+
+    def __init__(
+        self,
+        compiled: Compiled,
+        callers: CallerFactory,
+        state: RuntimeState,
+        *,
+        on_function: Callable[[Program], None] | None = None,
+    ) -> None:
         self._compiled = compiled
         self._callers = callers
         self._state = state
+        self._on_function = on_function
         self._by_name = {f.name: f for f in compiled.analysis.functions}
         self._functions: dict[str, Function] = {}
         self.functions: Mapping[str, FunctionSignature] = MappingProxyType(self._by_name)
@@ -116,7 +127,10 @@ class Program:
         if signature is None:
             raise self._not_found(name)
         function = Function(signature, self._callers(self._compiled, signature), self._state)
-        return self._functions.setdefault(name, function)
+        kept = self._functions.setdefault(name, function)
+        if kept is function and self._on_function is not None:
+            self._on_function(self)
+        return kept
 
     def _not_found(self, name: str) -> FunctionNotFound:
         callable_names = ", ".join(self._by_name) or "none"

@@ -2,7 +2,8 @@
 
 ``load`` validates, analyses and compiles a module once per digest (concurrent loads
 of the same digest compile it once) and hands out ``Program``s; ``restore`` does the
-same from an AOT artifact and ``export`` makes one; ``close`` stops the ticker.
+same from an AOT artifact and ``export`` makes one; ``compile`` makes a Program the
+cache does not keep; ``close`` stops the ticker.
 Nothing here knows HTTP, storage or metrics: events go to an optional
 ``RuntimeObserver``.
 """
@@ -21,7 +22,7 @@ from wess.runtime.analysis import ModuleAnalysis
 from wess.runtime.artifact import Artifact, ArtifactUnusable, flavor_of
 from wess.runtime.codec import encoder_for
 from wess.runtime.compiled import Compiled, CompiledModuleCache
-from wess.runtime.compiling import artifact_of, compile_wasm, restore
+from wess.runtime.compiling import FUNCTION_OVERHEAD, artifact_of, compile_wasm, restore
 from wess.runtime.engine import EpochTicker, RuntimeConfig, build_engine
 from wess.runtime.fastcall import FastPath
 from wess.runtime.host import build_linker, random_i32
@@ -119,16 +120,25 @@ class Runtime:
         ``digest`` may be passed when the caller already knows it (``models.digest_of``
         of these bytes), to skip hashing.
         """
-        if self._state.closed:
-            raise RuntimeError("the runtime is closed")
-        if not isinstance(wasm, (bytes, bytearray, memoryview)):
-            raise InvalidWasm(f"a module must be bytes, got {type(wasm).__name__}")
-        wasm = bytes(wasm)
+        wasm = self._accept(wasm)
         digest = digest if digest is not None else digest_of(wasm)
         program = self.cached(digest)
         if program is not None:
             return program
-        return self._once(digest, lambda: self._compile(wasm, digest))
+
+        def build() -> Program:
+            self._observer.cache_miss()
+            return self._compile(wasm, digest)
+
+        return self._once(digest, build)
+
+    def compile(self, wasm: bytes, *, digest: str | None = None) -> Program:
+        """A Program for ``wasm`` that the cache does not hold: compiled afresh, and
+        freed once the caller lets go of it. For a caller that keeps the module's
+        artifact rather than its program (``export``), such as an upload whose artifact
+        is stored and serves the first run."""
+        wasm = self._accept(wasm)
+        return self._compile(wasm, digest if digest is not None else digest_of(wasm))
 
     def restore(self, artifact: Artifact) -> Program:
         """The Program of a trusted ``artifact`` (compiled by Wess, or opened by an
@@ -197,8 +207,14 @@ class Runtime:
 
     # -- compiling ----------------------------------------------------------------------------
 
+    def _accept(self, wasm: object) -> bytes:
+        if self._state.closed:
+            raise RuntimeError("the runtime is closed")
+        if not isinstance(wasm, (bytes, bytearray, memoryview)):
+            raise InvalidWasm(f"a module must be bytes, got {type(wasm).__name__}")
+        return bytes(wasm)
+
     def _compile(self, wasm: bytes, digest: str) -> Program:
-        self._observer.cache_miss()
         start = time.perf_counter()
         compiled = compile_wasm(
             self._engine,
@@ -208,12 +224,19 @@ class Runtime:
             max_module_bytes=self.config.max_module_bytes,
         )
         self._observer.compiled(digest, time.perf_counter() - start)
-        return Program(compiled, self._caller, self._state)
+        return self._program(compiled)
 
     def _restore(self, artifact: Artifact) -> Program:
         compiled = restore(self._engine, self._linker, artifact)
         self._observer.cache_miss()  # counted once it is known no compile follows
-        return Program(compiled, self._caller, self._state)
+        return self._program(compiled)
+
+    def _program(self, compiled: Compiled) -> Program:
+        return Program(compiled, self._caller, self._state, on_function=self._function_made)
+
+    def _function_made(self, program: Program) -> None:
+        """A function's caller holds memory too: counted while its program is cached."""
+        self._cache.grow(program.digest, program, FUNCTION_OVERHEAD)
 
     def _caller(self, compiled: Compiled, signature: FunctionSignature) -> Caller:
         encode = encoder_for(signature)

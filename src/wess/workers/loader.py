@@ -11,10 +11,12 @@ the background: the Runner never writes storage itself.
 Uploads compile here too (``prepare``), in the isolated compiler when there is one,
 so a module that makes the compiler spin or balloon is refused with
 ``CompileLimitExceeded`` instead of hurting the server; its artifact travels with the
-create or update job and is committed in the same batch as the module. Stored modules
-that must compile again go through the isolated compiler as well: a new wasmtime or
-engine setting can make the same bytes costlier to compile than when they were
-accepted.
+create or update job and is committed in the same batch as the module. The upload
+leaves the compiled cache alone: that artifact serves the module's first run, so
+storing thousands of modules that are seldom run costs the server no memory. Stored
+modules that must compile again go through the isolated compiler as well: a new
+wasmtime or engine setting can make the same bytes costlier to compile than when they
+were accepted.
 """
 
 from __future__ import annotations
@@ -101,7 +103,9 @@ class ProgramLoader:
 
     async def prepare(self, wasm: bytes, *, pool: Executor) -> PreparedModule:
         """Validate and compile an upload: ``InvalidWasm``, ``UnknownImport``,
-        ``CompileLimitExceeded``. The program is cached, so its first run compiles nothing."""
+        ``CompileLimitExceeded``. When artifacts are kept, the sealed artifact is all
+        that is kept (the first run loads it instead of compiling); else the program
+        is cached, so its first run compiles nothing."""
         return await asyncio.get_running_loop().run_in_executor(pool, self._prepare, wasm)
 
     async def load(self, record: ModuleRecord, *, pool: Executor) -> Program:
@@ -173,21 +177,35 @@ class ProgramLoader:
     def _prepare(self, wasm: bytes) -> PreparedModule:
         digest = digest_of(wasm)
         program = self._runtime.cached(digest)
-        artifact = None
-        if program is None:
-            program, artifact = self._compile(wasm, digest)
         sealer = self._sealer
-        sealed = None if sealer is None else self._seal(sealer, program, artifact)
-        return PreparedModule(program.analysis, sealed)
+        if sealer is None or self._artifacts is None:  # no artifact will serve a run
+            artifact = None
+            if program is None:
+                program, artifact = self._compile(wasm, digest)
+            sealed = None if sealer is None else self._seal(sealer, program, artifact)
+            return PreparedModule(program.analysis, sealed)
+        # The artifact, stored with the module, serves its first run: an upload keeps
+        # nothing in this process (most stored modules are never run, or not soon).
+        if program is not None:
+            artifact = self._runtime.export(program)
+        elif self._compiler is not None:
+            artifact = self._isolated(self._compiler, wasm, digest)
+        else:
+            artifact = self._runtime.export(self._runtime.compile(wasm, digest=digest))
+        return PreparedModule(artifact.analysis, sealer.seal(artifact))
+
+    def _isolated(self, compiler: IsolatedCompiler, wasm: bytes, digest: str) -> Artifact:
+        start = time.perf_counter()
+        artifact = compiler.compile(wasm, digest=digest)
+        self._metrics.compile_seconds.observe(time.perf_counter() - start)
+        return artifact
 
     def _compile(self, wasm: bytes, digest: str) -> tuple[Program, Artifact | None]:
         """Compile in the isolated compiler, whose artifact comes with the program, or
         in-process (no artifact until one is exported)."""
         if self._compiler is None:
             return self._runtime.load(wasm, digest=digest), None
-        start = time.perf_counter()
-        artifact = self._compiler.compile(wasm, digest=digest)
-        self._metrics.compile_seconds.observe(time.perf_counter() - start)
+        artifact = self._isolated(self._compiler, wasm, digest)
         return self._runtime.restore(artifact), artifact
 
     def _compile_and_seal(
