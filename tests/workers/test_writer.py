@@ -362,3 +362,22 @@ async def test_stopping_drains_queued_jobs_then_refuses_new_ones(
     assert await repository.inner.count() == 20
     with pytest.raises(StorageUnavailable, match="not running"):
         await writer.submit(create())
+
+
+async def test_if_the_consumer_dies_no_job_waits_forever(repository, metrics):
+    """Should the consumer task ever die, queued jobs fail with StorageUnavailable and
+    new ones are refused, instead of waiting for an answer that never comes."""
+    writer = Writer(repository, metrics=metrics)
+    async with writer:
+
+        def explode() -> None:
+            raise RuntimeError("disk on fire")
+
+        writer._report_depth = explode  # the consumer calls it outside its own guard
+        pending = asyncio.ensure_future(writer.submit(create(uuid4())))
+        with pytest.raises(StorageUnavailable, match="disk on fire"):
+            await asyncio.wait_for(pending, timeout=10)
+        assert not writer.running
+        with pytest.raises(StorageUnavailable):
+            await writer.submit(create(uuid4()))
+        del writer._report_depth  # the class's own again, for a clean stop

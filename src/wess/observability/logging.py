@@ -13,6 +13,7 @@ loggers (uvicorn's) still work, rendered into the same shape by a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -38,22 +39,47 @@ PRE_CHAIN: list[Any] = [
 
 
 class NamedBytesLogger:
-    """Writes rendered lines to a binary stream; knows its own name (for ``logger``)."""
+    """Writes rendered lines to a binary stream; knows its own name (for ``logger``).
 
-    __slots__ = ("_lock", "_stream", "name")
+    Logging never raises: a closed stream, a full disk or a broken pipe (the log
+    collector died) must not take down the component that logged, such as the Writer
+    in the middle of a batch. The line is dropped and counted in ``dropped``, and the
+    first failure is reported once on the process's original stderr.
+    """
 
-    def __init__(self, stream: BinaryIO, name: str, lock: threading.Lock) -> None:
+    __slots__ = ("_lock", "_state", "_stream", "name")
+
+    def __init__(self, stream: BinaryIO, name: str, lock: threading.Lock,
+                 state: DropState) -> None:
         self._stream = stream
         self._lock = lock
+        self._state = state
         self.name = name
 
     def msg(self, message: bytes | str) -> None:
         data = message if isinstance(message, bytes) else message.encode()
         with self._lock:
-            self._stream.write(data + b"\n")
-            self._stream.flush()
+            try:
+                self._stream.write(data + b"\n")
+                self._stream.flush()
+            except (OSError, ValueError) as exc:
+                self._state.dropped(exc)
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class DropState:
+    """Counts log lines that could not be written; tells stderr about the first one."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def dropped(self, exc: BaseException) -> None:
+        self.count += 1
+        fallback = sys.__stderr__
+        if self.count == 1 and fallback is not None:
+            with contextlib.suppress(Exception):
+                fallback.write(f"wess: log lines are being dropped: {exc!r}\n")
 
 
 class NamedBytesLoggerFactory:
@@ -62,10 +88,11 @@ class NamedBytesLoggerFactory:
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
         self._lock = threading.Lock()
+        self.drops = DropState()
 
     def __call__(self, *args: Any) -> NamedBytesLogger:
         name = str(args[0]) if args else "wess"
-        return NamedBytesLogger(self._stream, name, self._lock)
+        return NamedBytesLogger(self._stream, name, self._lock, self.drops)
 
 
 def add_logger_name(

@@ -115,6 +115,7 @@ class Writer:
         self._listeners: list[Listener] = []
         self._key_listeners: list[KeyListener] = []
         self._task: asyncio.Task[None] | None = None
+        self._in_hand: list[_Pending] = []  # the batch being applied
         self._accepting = False
 
     @property
@@ -142,8 +143,24 @@ class Writer:
             raise RuntimeError("a Writer runs once")
         await self._resync()
         self._task = asyncio.create_task(self._consume(), name="wess-writer")
+        self._task.add_done_callback(self._consumer_ended)
         self._accepting = True
         return self
+
+    def _consumer_ended(self, task: asyncio.Task[None]) -> None:
+        """The consumer only ends when stopped; if it ever dies, no job may wait forever:
+        refuse new ones and fail every queued one with the reason."""
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        self._accepting = False
+        logger.error("writer_crashed", error=repr(error))
+        for pending in [*self._in_hand, *self._queue]:
+            _fail(pending, StorageUnavailable(f"the writer stopped: {error!r}"))
+        self._in_hand = []
+        self._queue.clear()
+        self._finished(self._unfinished)
+        self._report_depth()
 
     async def __aexit__(
         self,
@@ -160,7 +177,8 @@ class Writer:
                 await self._drained.wait()
         finally:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # a crash was already reported (and its jobs failed) by _consumer_ended
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             while self._queue:  # only if stopping was itself cancelled
                 _fail(self._queue.popleft(), StorageUnavailable("the writer stopped"))
@@ -220,7 +238,7 @@ class Writer:
                 finally:
                     self._arrived = None
             take = min(len(queue), self._max_batch)
-            batch = [queue.popleft() for _ in range(take)]
+            batch = self._in_hand = [queue.popleft() for _ in range(take)]
             self._report_depth()
             try:
                 await self._apply(batch)

@@ -1,0 +1,40 @@
+"""Structured logging: JSON lines with the documented fields, and never a crash."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import structlog
+
+from wess.observability.logging import NamedBytesLoggerFactory, configure_logging
+
+
+def test_json_lines_carry_level_time_logger_and_context():
+    """Each line is JSON with level, timestamp, logger, event and the bound context."""
+    stream = io.StringIO()
+    configure_logging(level="info", format="json", stream=stream)
+    structlog.contextvars.bind_contextvars(request_id="r-1", module_id="m-1")
+    try:
+        structlog.get_logger("wess.test.fields").info("CREATE m-1", extra=1)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    entry = json.loads(stream.getvalue().splitlines()[-1])
+    assert entry["event"] == "CREATE m-1"
+    assert entry["level"] == "info"
+    assert entry["logger"] == "wess.test.fields"
+    assert entry["request_id"] == "r-1"
+    assert entry["module_id"] == "m-1"
+    assert "timestamp" in entry
+
+
+def test_a_broken_log_stream_never_raises_and_counts_dropped_lines():
+    """A closed stream (or a broken pipe) drops the line instead of raising into the
+    caller: a logging failure must not stop the Writer mid-batch."""
+    closed = io.BytesIO()
+    closed.close()
+    factory = NamedBytesLoggerFactory(closed)
+    logger = factory("wess.test")
+    logger.msg(b'{"event": "lost"}')
+    logger.msg("also lost")
+    assert factory.drops.count == 2
