@@ -39,7 +39,7 @@ async def open_client(
     """The app over real components; by default authenticated as the bootstrap admin."""
     metrics = Metrics()
     async with open_state(settings, metrics=metrics) as state:
-        app = create_app(state, access_log=False)
+        app = create_app(state, access_log=None)
         transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
         headers = {}
         if as_admin and settings.auth.enabled:

@@ -28,7 +28,7 @@ async def test_readyz_is_503_when_a_dependency_fails(client):
 
     state: ApiState = client.state
     failing = dataclasses.replace(state, health=HealthCheck({"storage": broken}))
-    transport = httpx.ASGITransport(app=create_app(failing, access_log=False))
+    transport = httpx.ASGITransport(app=create_app(failing, access_log=None))
     async with httpx.AsyncClient(transport=transport, base_url="http://wess") as other:
         response = await other.get("/readyz")
     assert response.status_code == 503

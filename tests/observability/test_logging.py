@@ -38,3 +38,25 @@ def test_a_broken_log_stream_never_raises_and_counts_dropped_lines():
     logger.msg(b'{"event": "lost"}')
     logger.msg("also lost")
     assert factory.drops.count == 2
+
+
+async def test_access_lines_are_json_with_context_and_flushed_per_loop_turn():
+    """An access line has the usual fields plus the request's context, and reaches the
+    stream by the end of the event loop turn that wrote it."""
+    import asyncio
+
+    from wess.observability.logging import AccessLog
+
+    stream = io.StringIO()
+    access = AccessLog(stream)
+    structlog.contextvars.bind_contextvars(request_id="r-9")
+    try:
+        access(method="GET", route="/healthz", path="/healthz", status=200, duration_ms=0.1)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    await asyncio.sleep(0)
+    entry = json.loads(stream.getvalue().splitlines()[-1])
+    assert entry["event"] == "request"
+    assert entry["status"] == 200
+    assert entry["request_id"] == "r-9"
+    assert {"level", "timestamp", "logger"} <= set(entry)

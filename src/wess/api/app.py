@@ -19,6 +19,7 @@ from wess.api.fastlane import RunRoutes
 from wess.api.middleware import RequestContext, answer_unexpected, request_id_of
 from wess.api.state import ApiState
 from wess.errors import InvalidRequest, MethodNotAllowed, NotFound, WessError
+from wess.observability.logging import AccessLog
 from wess.observability.metrics import Metrics
 
 logger = structlog.get_logger("wess.http")
@@ -34,7 +35,7 @@ ROUTERS = (ops.router, admin.router, v1.router, legacy.router)
 """In matching order: the original API's catch-all ``/{module_id}`` comes last."""
 
 
-def create_app(state: ApiState, *, access_log: bool = True) -> ASGIApp:
+def create_app(state: ApiState, *, access_log: AccessLog | None = None) -> ASGIApp:
     """Build the app around ``state``, whose live resources the caller opened (the
     composition root opens them before serving and closes them after, so a store that
     cannot open stops start-up with a clear message instead of a half-started server).

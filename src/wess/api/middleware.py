@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wess.api import problems
 from wess.api.bodies import ClientGone
+from wess.observability.logging import AccessLog
 from wess.observability.metrics import Metrics
 
 logger = structlog.get_logger("wess.http")
@@ -48,7 +49,9 @@ class RequestContext:
     access log, and turns an unexpected exception into a bare 500 whose traceback goes
     only to the log."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, access_log: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, access_log: AccessLog | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
@@ -94,9 +97,8 @@ class RequestContext:
             route = _route_template(scope)
             method = scope["method"]
             self.metrics.observe_request(method, route, status, elapsed)
-            if self.access_log:
-                logger.info(
-                    "request",
+            if self.access_log is not None:
+                self.access_log(
                     method=method,
                     route=route,
                     path=scope.get("path"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import ssl
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import uvloop
 from wess.api.app import create_app
 from wess.config import Settings
 from wess.errors import ConfigError, StorageUnavailable, WessError
+from wess.observability.logging import AccessLog
 from wess.observability.metrics import Metrics
 from wess.security.tls import TlsSettings as ServerTls
 from wess.security.tls import server_context
@@ -30,7 +32,11 @@ async def serve(settings: Settings) -> None:
     metrics = Metrics()
     tls = tls_context(settings)  # a bad certificate stops start-up before anything opens
     async with open_state(settings, metrics=metrics) as state:
-        app = create_app(state, access_log=True)
+        access = AccessLog(
+            json=settings.logging.format == "json"
+            or (settings.logging.format == "auto" and not sys.stderr.isatty())
+        )
+        app = create_app(state, access_log=access)
         config = uvicorn.Config(
             app,
             host=settings.server.host,
