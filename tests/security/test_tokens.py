@@ -251,3 +251,36 @@ def test_token_file_is_never_seen_partial_or_public(tmp_path):
         done.set()
         watcher.join()
     assert all(entry == (0o600, token + "\n") for entry in seen)
+
+
+def test_a_remembered_token_is_refused_once_revoked_replaced_or_expired():
+    """Verified tokens are remembered for speed, but a revoke, a replacement of the key
+    record or its expiry refuses the very next check."""
+    import pytest
+
+    from wess.errors import Unauthenticated
+    from wess.security.rbac import Role
+    from wess.security.tokens import KeyVerifier, issue_key
+
+    now = [1_000.0]
+    hash_key = b"k" * 32
+    issued = issue_key(
+        hash_key=hash_key,
+        namespace="a",
+        role=Role.VIEWER,
+        name="t",
+        now=datetime.fromtimestamp(now[0], UTC),
+        expires_at=datetime.fromtimestamp(now[0] + 60, UTC),
+    )
+    verifier = KeyVerifier(hash_key=hash_key, keys=[issued.key], clock=lambda: now[0])
+    assert verifier.verify(issued.token).namespace == "a"
+    assert verifier.verify(issued.token).namespace == "a"  # from memory
+    now[0] += 61
+    with pytest.raises(Unauthenticated):
+        verifier.verify(issued.token)
+    now[0] -= 61
+    verifier.add(issued.key)
+    assert verifier.verify(issued.token)
+    verifier.remove(issued.key.id)
+    with pytest.raises(Unauthenticated):
+        verifier.verify(issued.token)

@@ -157,7 +157,14 @@ class Guard:
         return self._jwt.verify(token)
 
     async def _limit(self, scope: RateScope, identity: str, role: Role | None) -> None:
-        decision = await self._limiter.check(scope, identity, role=role)
+        limiter = self._limiter
+        if limiter.local:  # no I/O: no coroutine, no allocation for an allowed request
+            refusal = limiter.exceeded_now(scope, identity, role=role)
+            if refusal is None:
+                return
+            decision = refusal
+        else:
+            decision = await limiter.check(scope, identity, role=role)
         if not decision.allowed:
             self._limited[scope].inc()
             logger.warning("rate limited", scope=scope.value, identity=identity)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -147,10 +147,13 @@ class MemoryCounter:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._windows: dict[str, list[float]] = {}  # key -> [window end, count]
+        self._windows: dict[Hashable, list[float]] = {}  # key -> [window end, count]
         self._hits = 0
 
     async def hit(self, key: str, *, window: int, cost: int) -> tuple[int, float]:
+        return self.hit_now(key, window=window, cost=cost)
+
+    def hit_now(self, key: Hashable, *, window: int, cost: int) -> tuple[int, float]:
         now = self._clock()
         entry = self._windows.get(key)
         if entry is None or entry[0] <= now:
@@ -206,10 +209,52 @@ class RateLimiter:
         self._per_role = {role: _item(text, role) for role, text in policy.per_role.items()}
         self._per_key = {key: _item(text, key) for key, text in policy.per_key.items()}
 
+    @property
+    def local(self) -> bool:
+        """True when counting needs no I/O, so ``check_now`` may be used."""
+        return isinstance(self._counter, MemoryCounter)
+
     async def check(
         self, scope: RateScope, identity: str, *, role: Role | None = None, cost: int = 1
     ) -> RateDecision:
         """Count a request of ``identity`` and decide; ``role`` is needed for ``KEY``."""
+        item, key, window = self._slot(scope, identity, role)
+        count, reset_in = await self._counter.hit(key, window=window, cost=cost)
+        return decide(item.amount, count, reset_in)
+
+    def check_now(
+        self, scope: RateScope, identity: str, *, role: Role | None = None, cost: int = 1
+    ) -> RateDecision:
+        """``check`` without awaiting, for a ``local`` limiter (the request hot path)."""
+        counter = self._counter
+        if not isinstance(counter, MemoryCounter):
+            raise RuntimeError("check_now needs a local (memory) counter")
+        item, key, window = self._slot(scope, identity, role)
+        count, reset_in = counter.hit_now(key, window=window, cost=cost)
+        return decide(item.amount, count, reset_in)
+
+    def exceeded_now(
+        self, scope: RateScope, identity: str, *, role: Role | None = None
+    ) -> RateDecision | None:
+        """For a ``local`` limiter: count one request; the refusal when over the limit,
+        else None. The request hot path: nothing is allocated for an allowed request
+        but the counter's own key."""
+        counter = self._counter
+        if not isinstance(counter, MemoryCounter):
+            raise RuntimeError("exceeded_now needs a local (memory) counter")
+        if scope is RateScope.IP:
+            item = self._per_ip
+        else:
+            item = self._per_key.get(identity) or self._per_role[role]  # type: ignore[index]
+        amount = item.amount
+        count, reset_in = counter.hit_now(
+            (scope, identity, amount), window=item.get_expiry(), cost=1
+        )
+        return None if count <= amount else decide(amount, count, reset_in)
+
+    def _slot(
+        self, scope: RateScope, identity: str, role: Role | None
+    ) -> tuple[RateLimitItem, str, int]:
         if scope is RateScope.IP:
             item = self._per_ip
         elif (override := self._per_key.get(identity)) is not None:
@@ -219,9 +264,7 @@ class RateLimiter:
         else:
             raise ValueError("a KEY check needs the caller's role")
         window = item.get_expiry()
-        key = f"{scope}/{identity}/{item.amount}/{window}"
-        count, reset_in = await self._counter.hit(key, window=window, cost=cost)
-        return decide(item.amount, count, reset_in)
+        return item, f"{scope}/{identity}/{item.amount}/{window}", window
 
     async def aclose(self) -> None:
         await self._counter.aclose()

@@ -32,6 +32,9 @@ HASH_LABEL = "api-keys"
 """The ``ServerSecret.derive`` label of the key that hashes API key secrets."""
 
 _SECRET_CHARS = len(base64.urlsafe_b64encode(bytes(SECRET_BYTES)).rstrip(b"="))
+VERIFIED_MAX = 4096
+"""Most tokens remembered as verified; the memory is emptied when it fills."""
+
 _TOKEN = re.compile(
     rf"{TOKEN_PREFIX}_(?P<id>[0-9a-f]{{{KEY_ID_HEX}}})_(?P<secret>[A-Za-z0-9_-]{{{_SECRET_CHARS}}})"
 )
@@ -182,6 +185,9 @@ class KeyVerifier:
         self._mac = hmac.new(hash_key, digestmod=hashlib.sha256)
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
+        # Tokens that verified, by their exact text: a repeat costs one dict lookup
+        # instead of a regex and an HMAC. Only an exact, complete token can hit.
+        self._verified: dict[str, tuple[str, _Entry]] = {}
         self._last_used: dict[str, float] = {}
         self.load(keys)
 
@@ -194,6 +200,7 @@ class KeyVerifier:
     def load(self, keys: Iterable[ApiKey]) -> None:
         """Replace every key held with ``keys``."""
         self._entries = {key.id: _entry(key) for key in keys}
+        self._verified.clear()
 
     def add(self, key: ApiKey) -> None:
         self._entries[key.id] = _entry(key)
@@ -201,6 +208,7 @@ class KeyVerifier:
     def remove(self, key_id: str) -> None:
         self._entries.pop(key_id, None)
         self._last_used.pop(key_id, None)
+        self._verified.clear()  # revoked now, for every token that was remembered
 
     def verify(self, token: str) -> Principal:
         """The principal ``token`` speaks for; ``Unauthenticated`` with a reason if none.
@@ -208,6 +216,17 @@ class KeyVerifier:
         The reasons are checked in this order, so only the holder of a right secret
         learns that the key has expired.
         """
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            known_id, known = remembered
+            now = self._clock()
+            # still the same key record (a revoke or replace drops it from _entries)
+            if self._entries.get(known_id) is known and (
+                known.expires is None or known.expires > now
+            ):
+                self._last_used[known_id] = now
+                return known.principal
+            del self._verified[token]
         match = _TOKEN.fullmatch(token)
         if match is None:
             raise refuse(AuthFailure.MALFORMED)
@@ -225,6 +244,9 @@ class KeyVerifier:
         if entry.expires is not None and entry.expires <= now:
             raise refuse(AuthFailure.EXPIRED, subject=key_id)
         self._last_used[key_id] = now
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[token] = (key_id, entry)
         return entry.principal
 
     def drain_last_used(self) -> dict[str, datetime]:

@@ -227,7 +227,11 @@ class Runner:
         submitted: Future[tuple[Invocation | WessError, float]] | None = None
         admitted = False
         try:
-            program = await self._program(record)
+            program = self._runtime.cached(record.digest)
+            if program is None:
+                program = await self._program(record)
+            elif self._usage is not None:
+                self._usage.count(record.id)
             target = program.function(function)
             values = target.decode(args)
             ceiling = self._runtime.limits
