@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from wess.security.keyfiles import begin_rotation
 from wess.security.rbac import Role
 from wess.security.tokens import ApiKey, IssuedKey, KeyVerifier, issue_key
 from wess.storage.base import ModuleRepository
+from wess.workers.periodic import PeriodicFlush
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
@@ -127,26 +127,16 @@ class WriterKeyStore:
         return tuple(k for k in keys if namespace is None or k.namespace == namespace)
 
 
-class KeyUsageFlusher:
+class KeyUsageFlusher(PeriodicFlush):
     """Writes keys' last-used times every ``period`` seconds and at shutdown, in one job:
     a key check on the hot path only touches memory."""
 
+    name = "wess-key-usage"
+
     def __init__(self, verifier: KeyVerifier, writer: Writer, *, period: float = 30.0) -> None:
+        super().__init__(interval=period)
         self._verifier = verifier
         self._writer = writer
-        self._period = period
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> KeyUsageFlusher:
-        self._task = asyncio.create_task(self._loop(), name="wess-key-usage")
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.flush()
 
     async def flush(self) -> None:
         used = self._verifier.drain_last_used()
@@ -156,8 +146,3 @@ class KeyUsageFlusher:
             await self._writer.submit(TouchApiKeys(last_used=tuple(used.items())))
         except WessError as exc:  # housekeeping: never worth failing over
             logger.warning("key last-used times not recorded", reason=exc.code, keys=len(used))
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._period)
-            await self.flush()

@@ -23,17 +23,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wess.runtime.layout import (
+from wess.runtime.layout import Layout
+from wess.runtime.wasmbin import (
     CODE,
     EXPORT,
     FUNCTION,
     GLOBAL,
+    MAGIC,
     SECTION_ORDER,
     TYPE,
-    Layout,
-)
-from wess.runtime.wasmbin import (
-    MAGIC,
     Unsupported,
     read_uleb,
     scan,

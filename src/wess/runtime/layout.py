@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from wess.runtime.wasmbin import (
+    EXPORT,
+    FUNCTION,
+    GLOBAL,
+    IMPORT,
     MAGIC,
+    MEMORY,
+    TABLE,
+    TYPE,
     Unsupported,
     read_uleb,
     scan,
@@ -19,23 +26,6 @@ from wess.runtime.wasmbin import (
     skip_valtype,
 )
 
-TYPE, IMPORT, FUNCTION, TABLE, MEMORY, GLOBAL, EXPORT = 1, 2, 3, 4, 5, 6, 7
-START, ELEMENT, CODE, DATA, DATACOUNT, TAG = 8, 9, 10, 11, 12, 13
-SECTION_ORDER = {
-    TYPE: 1,
-    IMPORT: 2,
-    FUNCTION: 3,
-    TABLE: 4,
-    MEMORY: 5,
-    TAG: 6,
-    GLOBAL: 7,
-    EXPORT: 8,
-    START: 9,
-    ELEMENT: 10,
-    DATACOUNT: 11,
-    CODE: 12,
-    DATA: 13,
-}
 EXTERN_KINDS = ("func", "table", "memory", "global", "tag")
 VALTYPE_NAMES = {
     0x7F: "i32",

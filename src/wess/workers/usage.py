@@ -8,17 +8,15 @@ counts decide which modules start warm after a restart (``warmup``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from uuid import UUID
 
 import structlog
 
 from wess.errors import WessError
 from wess.messages import RecordUsage
+from wess.workers.periodic import PeriodicFlush
 
 logger = structlog.get_logger(__name__)
 
@@ -26,12 +24,14 @@ FLUSH_INTERVAL = 30.0
 """Seconds between flushes: at most this much counting is lost to a crash."""
 
 
-class UsageCounter:
+class UsageCounter(PeriodicFlush):
     """Counts invocations per module and flushes them to ``submit`` (``Writer.submit``).
 
     Use ``async with``: the flush task runs inside it, and leaving it flushes once more
     (leave it before the Writer stops).
     """
+
+    name = "wess-usage"
 
     def __init__(
         self,
@@ -39,12 +39,9 @@ class UsageCounter:
         *,
         interval: float = FLUSH_INTERVAL,
     ) -> None:
-        if interval <= 0:
-            raise ValueError("interval must be positive")
+        super().__init__(interval=interval)
         self._submit = submit
-        self._interval = interval
         self._counts: Counter[UUID] = Counter()
-        self._task: asyncio.Task[None] | None = None
 
     def count(self, module_id: UUID) -> None:
         """One more invocation of ``module_id``."""
@@ -66,25 +63,3 @@ class UsageCounter:
         except WessError as exc:
             self._counts.update(counts)
             logger.warning("usage counts not stored yet", modules=len(counts), detail=str(exc))
-
-    async def __aenter__(self) -> UsageCounter:
-        self._task = asyncio.create_task(self._flush_periodically(), name="wess-usage")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.flush()
-
-    async def _flush_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.flush()
