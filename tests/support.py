@@ -13,8 +13,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 READY_TIMEOUT = 30.0
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip the test when ``host:port`` does not answer, or fail if WESS_REQUIRE_SERVICES=1.
+
+    CI sets WESS_REQUIRE_SERVICES=1 so that a missing service fails loudly instead of
+    quietly skipping the tests that need it.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return
+    except OSError as exc:
+        reason = f"{name} is not reachable on {host}:{port} ({exc.strerror or exc})"
+    if os.environ.get("WESS_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason}, and WESS_REQUIRE_SERVICES=1 requires it")
+    pytest.skip(reason)
 
 
 def free_port() -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 
@@ -15,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.api.conftest import assert_problem, make_settings, open_client
 from tests.api.security_helpers import WASM, bearer, mint
 from tests.fixtures import wasm
+from tests.support import require_service
 from wess.errors import ConfigError
 from wess.observability.metrics import Metrics
 from wess.server import open_state
@@ -182,22 +181,10 @@ async def test_sandbox_violations_are_counted_by_kind(client):
         assert f'wess_sandbox_violations_total{{kind="{kind}"}} 1.0' in text
 
 
-def redis_url() -> str:
-    """The local Redis, or a skip (a failure when CI says services must be there)."""
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return "redis://127.0.0.1:6379/0"
-    except OSError:
-        if os.environ.get("WESS_REQUIRE_SERVICES") == "1":
-            pytest.fail(
-                "Redis is required (WESS_REQUIRE_SERVICES=1) but 127.0.0.1:6379 does not answer"
-            )
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
-
-
 async def test_nodes_sharing_redis_share_the_rate_limit():
     """Two servers counting in the same Redis enforce one limit between them."""
-    url = redis_url()
+    require_service("Redis", "127.0.0.1", 6379)
+    url = "redis://127.0.0.1:6379/0"
     env = {"WESS_RATELIMIT_STORAGE": url, "WESS_RATELIMIT_PER_IP": "4/minute"}
     first_settings = make_settings(**env)
     second_settings = make_settings(**env)
