@@ -137,8 +137,7 @@ async def test_a_key_check_without_a_role_is_a_programming_error():
 
 def test_an_unreachable_service_skips_unless_services_are_required(monkeypatch):
     """Without the service a test is skipped, or fails when WESS_REQUIRE_SERVICES=1."""
-    from tests.support import require_service
-    from tests.support import free_port
+    from tests.support import free_port, require_service
 
     port = free_port()
     monkeypatch.delenv("WESS_REQUIRE_SERVICES", raising=False)
