@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from structlog.testing import capture_logs
 
 from tests.storage.builders import make_content, unique_wasm
 from tests.storage.counting import CountingRepository
+from tests.workers.jobs import StepClock, create
 from wess.errors import (
     InvalidRequest,
     ModuleNotFound,
@@ -21,7 +21,7 @@ from wess.errors import (
     PreconditionFailed,
     StorageUnavailable,
 )
-from wess.messages import ChangeKind, CreateModule, DeleteModule, ModuleChanged, UpdateModule
+from wess.messages import ChangeKind, DeleteModule, ModuleChanged, UpdateModule
 from wess.models import DEFAULT_NAMESPACE
 from wess.observability.metrics import Metrics
 from wess.storage.memory import MemoryRepository
@@ -29,29 +29,10 @@ from wess.storage.rocks import RocksRepository
 from wess.workers.writer import Writer
 
 
-class StepClock:
-    """A UTC clock that advances one second per reading."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 6, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
 @pytest.fixture
 async def writer(repository: CountingRepository, metrics: Metrics) -> AsyncIterator[Writer]:
     async with Writer(repository, metrics=metrics, clock=StepClock()) as writer:
         yield writer
-
-
-def create(
-    module_id: UUID | None = None, *, namespace: str = DEFAULT_NAMESPACE, seed: str = "1"
-) -> CreateModule:
-    return CreateModule(
-        module_id=module_id or uuid4(), namespace=namespace, content=make_content(unique_wasm(seed))
-    )
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:

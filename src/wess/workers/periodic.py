@@ -15,6 +15,15 @@ from types import TracebackType
 from typing import Self
 
 
+async def stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background task and wait until it has really stopped."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 class PeriodicFlush(ABC):
     """Call ``flush`` every ``interval`` seconds inside ``async with``, and at exit."""
 
@@ -40,11 +49,8 @@ class PeriodicFlush(ABC):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop(self._task)
+        self._task = None
         await self.flush()
 
     async def _flush_periodically(self) -> None:

@@ -11,7 +11,6 @@ server unready.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Literal, TypedDict
@@ -22,6 +21,7 @@ import structlog
 from wess.errors import WessError
 from wess.models import ModuleRecord
 from wess.storage.base import UsageRanking
+from wess.workers.periodic import stop
 
 logger = structlog.get_logger(__name__)
 
@@ -88,10 +88,7 @@ class Warmup:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop(self._task)
 
     async def _run(self) -> None:
         try:
