@@ -2,8 +2,8 @@
 
 In-process, on the same disk, in alternating rounds (fresh store each run, median):
 
-- Wess: ``wess.workers.writer.Writer`` over ``wess.storage.rocks.RocksRepository``
-  wrapped in ``InstrumentedRepository`` (with ``Metrics()``) and run on uvloop, as
+- Wess: ``wess.workers.writer.Writer`` over ``wess.storage.rocks.RocksStore``
+  wrapped in ``MeasuredStore`` (with ``Metrics()``) and run on uvloop, as
   ``wess serve`` composes and runs them; 32 asyncio producers each submitting
   ``CreateModule`` jobs one after another; a job counts once ``submit`` returned, i.e.
   once it is synced.
@@ -39,9 +39,9 @@ from wess.messages import CreateModule, ModuleContent
 from wess.models import DEFAULT_NAMESPACE, FunctionSignature, ModuleInfo, ValueType, digest_of
 from wess.observability.logging import configure_logging
 from wess.observability.metrics import Metrics
-from wess.storage.instrumented import InstrumentedRepository
+from wess.storage.measured import MeasuredStore
 from wess.storage.records import encode_info
-from wess.storage.rocks import RocksRepository
+from wess.storage.rocks import RocksStore
 from wess.workers.writer import Writer
 
 GOAL = 5.0
@@ -92,7 +92,7 @@ def stored_form(create: CreateModule) -> bytes:
 async def writer_rate(directory: Path, seconds: float, size: int) -> tuple[float, float]:
     """Acknowledged writes/s of the Writer, and its mean jobs per group commit."""
     metrics = Metrics()
-    repository = InstrumentedRepository(await RocksRepository.open(directory), metrics)
+    repository = MeasuredStore(await RocksStore.open(directory), metrics)
     try:
         async with Writer(repository, metrics=metrics) as writer:
             start = time.perf_counter()
@@ -202,7 +202,7 @@ def main() -> None:
     share = ratio(wess, loop)
     info = [
         f"records: {RECORD_BYTES} bytes each (encoded metadata + {size} bytes of module)",
-        "Writer as wess serve runs it: over InstrumentedRepository(RocksRepository), on "
+        "Writer as wess serve runs it: over MeasuredStore(RocksStore), on "
         "uvloop, logging each write (JSON, info) to a file",
         "Writer writes/s per round: " + ", ".join(f"{r:.0f}" for r in writer_runs),
         "Writer mean jobs per group commit: " + ", ".join(f"{b:.1f}" for b in batch_sizes),

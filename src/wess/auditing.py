@@ -15,9 +15,9 @@ import structlog
 
 from wess.errors import Overloaded, StorageError, WessError
 from wess.messages import RecordAudit
+from wess.models import AuditEntry, AuditFields
 from wess.observability.metrics import Metrics
-from wess.security.audit import AuditEntry, AuditFields
-from wess.storage.base import ModuleRepository
+from wess.storage import AuditStore
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
@@ -96,8 +96,8 @@ class AuditTrail:
 
     SCAN_FACTOR = 20
 
-    def __init__(self, repository: ModuleRepository) -> None:
-        self._repository = repository
+    def __init__(self, audit: AuditStore) -> None:
+        self._audit = audit
 
     async def page(
         self, *, after: int, limit: int, match: Callable[[AuditEntry], bool] | None = None
@@ -107,7 +107,7 @@ class AuditTrail:
         cursor = after
         budget = limit * self.SCAN_FACTOR if match is not None else limit
         while len(found) < limit and budget > 0:
-            batch = await self._repository.list_audit(after=cursor, limit=min(budget, 500))
+            batch = await self._audit.list(after=cursor, limit=min(budget, 500))
             if not batch:
                 return found, None
             for entry in batch:
@@ -117,5 +117,5 @@ class AuditTrail:
                     found.append(entry)
                     if len(found) == limit:
                         break
-        more = await self._repository.list_audit(after=cursor, limit=1)
+        more = await self._audit.list(after=cursor, limit=1)
         return found, (cursor if more else None)

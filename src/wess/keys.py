@@ -11,11 +11,11 @@ import structlog
 
 from wess.errors import InvalidRequest, WessError
 from wess.messages import Actor, CreateApiKey, RevokeApiKey, RotateKek, TouchApiKeys
+from wess.models import ApiKey, Role
 from wess.security.crypto import Keyring
 from wess.security.keyfiles import begin_rotation
-from wess.security.rbac import Role
-from wess.security.tokens import ApiKey, IssuedKey, KeyVerifier, issue_key
-from wess.storage.base import ModuleRepository
+from wess.security.tokens import IssuedKey, KeyVerifier, issue_key
+from wess.storage import ApiKeyStore
 from wess.workers.periodic import PeriodicFlush
 from wess.workers.writer import Writer
 
@@ -35,12 +35,12 @@ class KeyService:
         self,
         *,
         writer: Writer,
-        repository: ModuleRepository,
+        keys: ApiKeyStore,
         hash_key: bytes,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._writer = writer
-        self._repository = repository
+        self._keys = keys
         self._hash_key = hash_key
         self._clock = clock or (lambda: datetime.now(UTC))
 
@@ -73,7 +73,7 @@ class KeyService:
         return issued
 
     async def list(self) -> list[ApiKey]:
-        return await self._repository.list_api_keys()
+        return await self._keys.list()
 
     async def revoke(self, key_id: str, *, actor: Actor, request_id: str | None = None) -> None:
         await self._writer.submit(RevokeApiKey(key_id=key_id, actor=actor, request_id=request_id))
@@ -96,35 +96,14 @@ class KekRotator:
         """The new KEK's id and how many stored values were re-wrapped."""
         async with self._lock:
             rotation = begin_rotation(self._path, self._keyring)
-            job = RotateKek(keyring=rotation.keyring, actor=actor, request_id=request_id)
+            job = RotateKek(kek_id=rotation.new.id, actor=actor, request_id=request_id)
             rewrapped = await self._writer.submit(job)
             self._keyring = rotation.finish()
             return rotation.new.id, rewrapped if isinstance(rewrapped, int) else 0
 
 
 BOOTSTRAP_ACTOR = Actor(name="system:bootstrap")
-
-
-class WriterKeyStore:
-    """The ``KeyStore`` Protocol over the store (reads) and the Writer (audited writes)."""
-
-    def __init__(self, *, repository: ModuleRepository, writer: Writer) -> None:
-        self._repository = repository
-        self._writer = writer
-
-    async def get_by_id(self, key_id: str) -> ApiKey | None:
-        return await self._repository.get_api_key(key_id)
-
-    async def put(self, key: ApiKey) -> None:
-        await self._writer.submit(CreateApiKey(key=key, actor=BOOTSTRAP_ACTOR))
-
-    async def delete(self, key_id: str) -> bool:
-        await self._writer.submit(RevokeApiKey(key_id=key_id, actor=BOOTSTRAP_ACTOR))
-        return True
-
-    async def list(self, *, namespace: str | None = None) -> tuple[ApiKey, ...]:
-        keys = await self._repository.list_api_keys()
-        return tuple(k for k in keys if namespace is None or k.namespace == namespace)
+"""The audit log's name for the admin key minted at the first start."""
 
 
 class KeyUsageFlusher(PeriodicFlush):

@@ -14,10 +14,7 @@ from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
-from wess.models import FunctionSignature, LegacyMetadata, SealedArtifact
-from wess.security.audit import AuditFields
-from wess.security.crypto import Keyring
-from wess.security.tokens import ApiKey
+from wess.models import ApiKey, AuditFields, FunctionSignature, LegacyMetadata, SealedArtifact
 
 MESSAGE_VERSION = 1
 
@@ -154,10 +151,12 @@ class RecordAudit:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RotateKek:
-    """Re-wrap every stored data key under ``keyring.current`` (sealing any value stored
-    in plain text); writes wait while it runs, reads and runs do not."""
+    """Re-wrap every stored data key under the KEK ``kek_id`` (sealing any value stored
+    in plain text); writes wait while it runs, reads and runs do not. The Writer finds
+    the key itself, by id, among the configured key files: key material never travels
+    in a message."""
 
-    keyring: Keyring
+    kek_id: str
     actor: Actor
     request_id: str | None = None
     version: int = MESSAGE_VERSION

@@ -1,11 +1,14 @@
-"""Frozen domain types: what a stored module is, independent of storage and HTTP."""
+"""Frozen domain types: what Wess stores (modules, API keys, audit entries), independent
+of storage and HTTP. Storage encodes these; nothing here does I/O."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 SCHEMA_VERSION = 1
@@ -118,3 +121,104 @@ class Page:
 def digest_of(wasm: bytes) -> str:
     """The content digest Wess uses everywhere: ``sha256:<hex>`` of the bytes."""
     return "sha256:" + hashlib.sha256(wasm).hexdigest()
+
+
+class Role(StrEnum):
+    """What an API key or token may do; ``security.rbac`` says which permissions each grants."""
+
+    ADMIN = "admin"
+    DEVELOPER = "developer"
+    INVOKER = "invoker"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKey:
+    """A stored API key: who it speaks for, and the HMAC of its secret (hex)."""
+
+    id: str
+    namespace: str
+    role: Role
+    name: str
+    """A label for people ("ci-deploy"); not used for any decision."""
+    created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    hash: str = field(repr=False)
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping (ISO 8601 times)."""
+        return {
+            "id": self.id,
+            "namespace": self.namespace,
+            "role": self.role.value,
+            "name": self.name,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": _iso(self.expires_at),
+            "last_used_at": _iso(self.last_used_at),
+            "hash": self.hash,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ApiKey:
+        return cls(
+            id=data["id"],
+            namespace=data["namespace"],
+            role=Role(data["role"]),
+            name=data["name"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            expires_at=_time(data.get("expires_at")),
+            last_used_at=_time(data.get("last_used_at")),
+            hash=data["hash"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditFields:
+    """What the caller says about one action; ``security.audit.chain`` adds sequence
+    and hashes."""
+
+    time: str
+    """RFC 3339 in UTC (``2026-01-31T12:00:00.000000Z``); a string so it hashes stably."""
+    actor: str
+    namespace: str | None
+    action: str
+    target: str | None
+    outcome: str
+    request_id: str | None
+    client_ip: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    """One entry of the audit log, chained to the one before it (``security.audit``)."""
+
+    seq: int
+    time: str
+    actor: str
+    namespace: str | None
+    action: str
+    target: str | None
+    outcome: str
+    request_id: str | None
+    client_ip: str | None
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditEntry:
+        return cls(**data)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None

@@ -13,7 +13,7 @@ from tests.api.conftest import assert_problem, make_settings, open_client
 from tests.fixtures import wasm
 from tests.fixtures.generated import slow_to_compile
 from wess.config import Settings
-from wess.storage.rocks_layout import ARTIFACT, artifact_prefix, module_key
+from wess.storage.rocks.layout import ARTIFACT, artifact_prefix, module_key
 
 WASM = {"content-type": "application/wasm"}
 

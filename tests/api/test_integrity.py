@@ -8,7 +8,7 @@ import rocksdict
 
 from tests.api.conftest import assert_problem, make_settings, open_client
 from tests.fixtures import wasm
-from wess.storage.rocks import WASM as WASM_PREFIX
+from wess.storage.rocks.layout import WASM as WASM_PREFIX
 
 
 def tamper(path, module_id: str, data: bytes) -> None:

@@ -7,16 +7,8 @@ import dataclasses
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from wess.security.audit import (
-    GENESIS,
-    AuditEntry,
-    AuditFields,
-    Break,
-    canonical,
-    chain,
-    entry_hash,
-    verify,
-)
+from wess.models import AuditEntry, AuditFields
+from wess.security.audit import GENESIS, Break, canonical, chain, entry_hash, verify
 
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
 OPTIONAL = st.none() | TEXT

@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from wess.errors import ConfigError, Unauthenticated
+from wess.models import Role
 from wess.security.failures import AuthFailure
 from wess.security.jwt import JwtSettings, JwtVerifier, VerificationKey
-from wess.security.rbac import AuthMethod, Role
+from wess.security.rbac import AuthMethod
 
 ISSUER, AUDIENCE = "https://idp.example", "wess"
 HS_SECRET = b"h" * 32

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wess.errors import ConfigError, RateLimited, StorageUnavailable
+from wess.models import Role
 from wess.security.ratelimit import (
     DEFAULT_PER_ROLE,
     RateDecision,
@@ -15,7 +16,6 @@ from wess.security.ratelimit import (
     open_rate_limiter,
     tightest,
 )
-from wess.security.rbac import Role
 
 POLICY = RatePolicy(
     per_ip="3/minute",

@@ -7,14 +7,8 @@ import itertools
 import pytest
 
 from wess.errors import ModuleNotFound, PermissionDenied, Unauthenticated
-from wess.security.rbac import (
-    AuthMethod,
-    Outcome,
-    Permission,
-    Principal,
-    Role,
-    authorize,
-)
+from wess.models import Role
+from wess.security.rbac import AuthMethod, Outcome, Permission, Principal, authorize
 
 P = Permission
 EXPECTED: dict[Role, set[Permission]] = {

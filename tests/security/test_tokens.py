@@ -11,15 +11,14 @@ import pytest
 import structlog
 
 from wess.errors import ConfigError, Unauthenticated
+from wess.models import ApiKey, Role
 from wess.security.bootstrap import ADMIN_KEY_FILE, bootstrap_admin, write_token_file
 from wess.security.failures import AuthFailure
-from wess.security.rbac import AuthMethod, Role
+from wess.security.rbac import AuthMethod
 from wess.security.secrets import ServerSecret
 from wess.security.tokens import (
     HASH_LABEL,
-    ApiKey,
     KeyVerifier,
-    MemoryKeyStore,
     issue_key,
     secret_hash,
     touched,
@@ -163,54 +162,53 @@ def test_touched_never_moves_last_use_backwards():
     assert touched(key, NOW + timedelta(seconds=1)).last_used_at == NOW + timedelta(seconds=1)
 
 
-async def test_memory_store_gets_lists_by_namespace_and_deletes():
-    """The in-memory KeyStore finds by id, lists (optionally one namespace) and forgets."""
-    a, b = mint(namespace="a"), mint(namespace="b")
-    store = MemoryKeyStore([a.key])
-    await store.put(b.key)
-    assert await store.get_by_id(a.key.id) == a.key
-    assert set(await store.list()) == {a.key, b.key}
-    assert await store.list(namespace="b") == (b.key,)
-    assert await store.delete(a.key.id) is True
-    assert await store.delete(a.key.id) is False
-    assert await store.get_by_id(a.key.id) is None
+class KeyList:
+    """Where bootstrap finds existing keys and stores the one it mints."""
 
+    def __init__(self) -> None:
+        self.keys: list[ApiKey] = []
 
-async def test_a_verifier_loads_every_key_of_a_store():
-    """KeyVerifier.from_store reads the store once; its keys then verify without I/O."""
-    a, b = mint(namespace="a"), mint(namespace="b", role=Role.VIEWER)
-    verifier = await KeyVerifier.from_store(MemoryKeyStore([a.key, b.key]), hash_key=HASH_KEY)
-    assert verifier.verify(a.token).namespace == "a"
-    assert verifier.verify(b.token).role is Role.VIEWER
+    async def existing(self) -> list[ApiKey]:
+        return list(self.keys)
+
+    async def store(self, key: ApiKey) -> None:
+        self.keys.append(key)
 
 
 async def test_bootstrap_writes_a_private_admin_token_once(tmp_path):
     """The first start writes admin.key (0600) with a working admin token; later starts don't."""
-    store = MemoryKeyStore()
+    keys = KeyList()
+    start = {"existing": keys.existing, "store": keys.store, "hash_key": HASH_KEY}
     with structlog.testing.capture_logs() as logs:
-        record = await bootstrap_admin(store, hash_key=HASH_KEY, data_dir=tmp_path, now=NOW)
+        record = await bootstrap_admin(**start, data_dir=tmp_path, now=NOW)
     assert record is not None
     assert record.role is Role.ADMIN
     path = tmp_path / ADMIN_KEY_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     token = path.read_text().strip()
-    verifier = await KeyVerifier.from_store(store, hash_key=HASH_KEY)
+    verifier = KeyVerifier(hash_key=HASH_KEY, keys=keys.keys)
     assert verifier.verify(token).role is Role.ADMIN
     assert token not in repr(logs)
     assert token.split("_", 2)[2] not in repr(logs)
-    assert await bootstrap_admin(store, hash_key=HASH_KEY, data_dir=tmp_path, now=NOW) is None
+    assert await bootstrap_admin(**start, data_dir=tmp_path, now=NOW) is None
+    assert len(keys.keys) == 1
     assert [p.name for p in tmp_path.iterdir()] == [ADMIN_KEY_FILE]
 
 
 async def test_bootstrap_leaves_no_file_when_the_store_fails(tmp_path):
     """If the record cannot be stored, the token file is removed again."""
 
-    class BrokenStore(MemoryKeyStore):
-        async def put(self, key):
-            raise OSError("disk full")
+    async def broken(key: ApiKey) -> None:
+        raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        await bootstrap_admin(BrokenStore(), hash_key=HASH_KEY, data_dir=tmp_path, now=NOW)
+        await bootstrap_admin(
+            existing=KeyList().existing,
+            store=broken,
+            hash_key=HASH_KEY,
+            data_dir=tmp_path,
+            now=NOW,
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -259,7 +257,7 @@ def test_a_remembered_token_is_refused_once_revoked_replaced_or_expired():
     import pytest
 
     from wess.errors import Unauthenticated
-    from wess.security.rbac import Role
+    from wess.models import Role
     from wess.security.tokens import KeyVerifier, issue_key
 
     now = [1_000.0]

@@ -10,16 +10,20 @@ from tests.fixtures import wasm as fixture_wasm
 from wess.messages import ModuleContent
 from wess.models import (
     DEFAULT_NAMESPACE,
+    ApiKey,
+    AuditEntry,
+    AuditFields,
     FunctionSignature,
     LegacyMetadata,
     ModuleInfo,
     ModuleRecord,
+    Role,
+    SealedArtifact,
     ValueType,
     digest_of,
 )
-from wess.security.audit import AuditEntry, AuditFields, chain
-from wess.security.rbac import Role
-from wess.security.tokens import ApiKey
+from wess.security.audit import chain
+from wess.security.crypto import Kek
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 SUM = FunctionSignature("sum", (ValueType.I32, ValueType.I32), (ValueType.I32,))
@@ -99,3 +103,17 @@ def make_entries(count: int, *, after: AuditEntry | None = None) -> list[AuditEn
         previous = chain(previous, fields)
         entries.append(previous)
     return entries
+
+
+FLAVOR = "wasmtime-1+abc"
+OLD = Kek(bytes(range(32)))
+NEW = Kek(bytes(range(1, 33)))
+
+
+def artifact_of(record: ModuleRecord, flavor: str = FLAVOR, data: bytes = b"aot") -> SealedArtifact:
+    """An artifact of ``record``'s bytes (storage never looks inside)."""
+    return SealedArtifact(digest=record.digest, flavor=flavor, data=data)
+
+
+def ids(infos: list[ModuleInfo]) -> list[UUID]:
+    return [info.id for info in infos]

@@ -16,8 +16,10 @@ from wess.models import ModuleRecord, SealedArtifact, digest_of
 from wess.runtime import Limits, Runtime
 from wess.runtime.artifact import ArtifactSealer
 from wess.security.crypto import Kek, Keyring
-from wess.storage import PutArtifact, PutModule, open_repository, rocks_rotation
-from wess.storage.rocks import RocksRepository, open_database
+from wess.storage import PutArtifact, PutModule, open_store
+from wess.storage.rocks import RocksStore
+from wess.storage.rocks import admin as rocks_rotation
+from wess.storage.rocks.database import open_database
 from wess.storage.sealing import MAGIC
 
 OLD = Kek(bytes(range(32)))
@@ -85,10 +87,10 @@ async def test_no_file_of_an_encrypted_store_holds_module_plaintext(
     its bytes or in its artifact; without one, they do (so this test can fail)."""
     record, artifact = canary_module()
     keyring = Keyring(OLD) if encrypted else None
-    repo = await RocksRepository.open(tmp_path, keyring=keyring)
+    repo = await RocksStore.open(tmp_path, keyring=keyring)
     try:
         await repo.commit([PutModule(record), PutArtifact(record.id, artifact)])
-        assert await repo.get(record.id) == record
+        assert await repo.modules.get(record.id) == record
         in_wal = files_holding(tmp_path, CANARY)
     finally:
         await repo.aclose()
@@ -105,14 +107,16 @@ async def test_rewrap_leaves_no_plaintext_stored_before_encryption(tmp_path: Pat
     """Values written in plain text, then sealed by rewrap, leave no old copy behind: the
     rotation flushes and compacts, so older versions are dropped from every file."""
     record, artifact = canary_module()
-    async with open_repository(f"rocksdb:{tmp_path}") as repo:
+    async with open_store(f"rocksdb:{tmp_path}") as repo:
         await repo.commit([PutModule(record), PutArtifact(record.id, artifact)])
     flush(tmp_path)
     assert files_holding(tmp_path, CANARY)
-    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
-        assert await repo.rewrap(Keyring(OLD)) == 2
-        assert await repo.get(record.id) == record
-        stored = await repo.get_artifact(record.id, digest=record.digest, flavor=artifact.flavor)
+    async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+        assert await repo.admin.rewrap(Keyring(OLD)) == 2
+        assert await repo.modules.get(record.id) == record
+        stored = await repo.modules.get_artifact(
+            record.id, digest=record.digest, flavor=artifact.flavor
+        )
         assert stored == artifact
     assert files_holding(tmp_path, CANARY) == []
 
@@ -120,17 +124,17 @@ async def test_rewrap_leaves_no_plaintext_stored_before_encryption(tmp_path: Pat
 async def test_an_encrypted_store_refuses_to_open_without_a_keyring(tmp_path: Path) -> None:
     """Once a sealed value is stored, opening without a keyring is a ConfigError that says
     what to configure; a store that never held one opens either way."""
-    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)):
+    async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)):
         pass  # opened with a keyring, nothing written: nothing is sealed yet
-    async with open_repository(f"rocksdb:{tmp_path}") as repo:
+    async with open_store(f"rocksdb:{tmp_path}") as repo:
         await repo.ping()
-    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+    async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
         await repo.commit([PutModule(make_record())])
     with pytest.raises(ConfigError) as caught:
-        async with open_repository(f"rocksdb:{tmp_path}"):
+        async with open_store(f"rocksdb:{tmp_path}"):
             pass
     assert "this store is encrypted; configure security.encryption_key_file" in str(caught.value)
-    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+    async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
         await repo.ping()  # the refusal left the store closed and usable
 
 
@@ -138,12 +142,12 @@ async def test_plain_values_stay_readable_once_encryption_is_on(tmp_path: Path) 
     """Bytes stored before a keyring was configured read back as they are; new ones are
     sealed (they start with the sealed-value magic, not with \\0asm)."""
     before, after = make_record(), make_record()
-    async with open_repository(f"rocksdb:{tmp_path}") as repo:
+    async with open_store(f"rocksdb:{tmp_path}") as repo:
         await repo.commit([PutModule(before)])
-    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+    async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
         await repo.commit([PutModule(after)])
-        assert await repo.get(before.id) == before
-        assert await repo.get(after.id) == after
+        assert await repo.modules.get(before.id) == before
+        assert await repo.modules.get(after.id) == after
     with raw(tmp_path) as db:
         assert stored(db, wasm_key(before)).startswith(b"\0asm")
         assert stored(db, wasm_key(after)).startswith(MAGIC)
@@ -154,15 +158,15 @@ async def test_plain_values_stay_readable_once_encryption_is_on(tmp_path: Path) 
 
 
 async def sealed_store(tmp_path: Path, *records: ModuleRecord) -> None:
-    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+    async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
         await repo.commit([PutModule(r) for r in records])
 
 
 async def failure_reading(tmp_path: Path, record: ModuleRecord, keyring: Keyring) -> str:
-    async with open_repository(f"rocksdb:{tmp_path}", keyring=keyring) as repo:
-        assert await repo.get_info(record.id) == record.info  # metadata is not sealed
+    async with open_store(f"rocksdb:{tmp_path}", keyring=keyring) as repo:
+        assert await repo.modules.get_info(record.id) == record.info  # metadata is not sealed
         with pytest.raises(IntegrityError) as caught:
-            await repo.get(record.id)
+            await repo.modules.get(record.id)
     assert caught.value.context["module_id"] == str(record.id)
     return str(caught.value)
 
@@ -206,24 +210,27 @@ async def test_a_sealed_value_without_any_keyring_is_refused(tmp_path: Path) -> 
     await sealed_store(tmp_path, record)
     with raw(tmp_path) as db:
         del db[b"~sealed"]
-    async with open_repository(f"rocksdb:{tmp_path}") as repo:
+    async with open_store(f"rocksdb:{tmp_path}") as repo:
         with pytest.raises(IntegrityError, match="no key-encryption key is configured"):
-            await repo.get(record.id)
+            await repo.modules.get(record.id)
 
 
 async def test_an_artifact_moved_to_another_flavor_does_not_open(tmp_path: Path) -> None:
     """Artifacts are bound to their flavor (and digest and module) as well."""
     record = make_record()
     artifact = SealedArtifact(digest=record.digest, flavor="f1", data=b"image")
-    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+    async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
         await repo.commit([PutModule(record), PutArtifact(record.id, artifact)])
     prefix = b"a:" + str(record.id).encode() + b"/" + record.digest.encode() + b"/"
     with raw(tmp_path) as db:
         db[prefix + b"f2"] = db[prefix + b"f1"]
-    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
-        assert await repo.get_artifact(record.id, digest=record.digest, flavor="f1") == artifact
+    async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
+        assert (
+            await repo.modules.get_artifact(record.id, digest=record.digest, flavor="f1")
+            == artifact
+        )
         with pytest.raises(IntegrityError, match=f"f2 artifact of module {record.id}"):
-            await repo.get_artifact(record.id, digest=record.digest, flavor="f2")
+            await repo.modules.get_artifact(record.id, digest=record.digest, flavor="f2")
 
 
 # -- rotation cut short -------------------------------------------------------------------------
@@ -265,11 +272,11 @@ async def test_a_rotation_cut_short_is_finished_by_running_it_again(
             )
     finally:
         db.close()
-    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(NEW, [OLD])) as repo:
+    async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(NEW, [OLD])) as repo:
         for record in records:
-            assert await repo.get(record.id) == record
-        assert await repo.rewrap(Keyring(NEW, [OLD])) == 10 - 6
-        assert await repo.rewrap(Keyring(NEW, [OLD])) == 0
-    async with open_repository(f"rocksdb:{tmp_path}", keyring=Keyring(NEW)) as repo:
+            assert await repo.modules.get(record.id) == record
+        assert await repo.admin.rewrap(Keyring(NEW, [OLD])) == 10 - 6
+        assert await repo.admin.rewrap(Keyring(NEW, [OLD])) == 0
+    async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(NEW)) as repo:
         for record in records:
-            assert await repo.get(record.id) == record
+            assert await repo.modules.get(record.id) == record

@@ -1,4 +1,4 @@
-"""open_repository: one table from URL scheme to backend."""
+"""open_store: one table from URL scheme to backend."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import pytest
 
 from tests.storage.builders import make_record
 from wess.errors import ConfigError, StorageUnavailable
-from wess.storage import BACKENDS, PutModule, open_repository
-from wess.storage.memory import MemoryRepository
-from wess.storage.rocks import RocksRepository
+from wess.storage import BACKENDS, PutModule, open_store
+from wess.storage.memory import MemoryStore
+from wess.storage.rocks import RocksStore
 
 
 async def test_memory_scheme_opens_a_memory_repository() -> None:
-    """memory:// gives a MemoryRepository, closed when the block ends."""
-    async with open_repository("memory://") as repository:
-        assert isinstance(repository, MemoryRepository)
+    """memory:// gives a MemoryStore, closed when the block ends."""
+    async with open_store("memory://") as repository:
+        assert isinstance(repository, MemoryStore)
         await repository.ping()
     with pytest.raises(StorageUnavailable):
         await repository.ping()
@@ -26,17 +26,17 @@ async def test_rocksdb_absolute_path(tmp_path: Path) -> None:
     """rocksdb:///abs/path opens RocksDB in that directory; data survives a reopen."""
     record = make_record()
     url = f"rocksdb://{tmp_path / 'store'}"
-    async with open_repository(url) as repository:
-        assert isinstance(repository, RocksRepository)
+    async with open_store(url) as repository:
+        assert isinstance(repository, RocksStore)
         await repository.commit([PutModule(record)])
-    async with open_repository(url) as repository:
-        assert await repository.get(record.id) == record
+    async with open_store(url) as repository:
+        assert await repository.modules.get(record.id) == record
     assert (tmp_path / "store" / "CURRENT").exists()
 
 
 async def test_rocksdb_single_slash_absolute_path(tmp_path: Path) -> None:
     """rocksdb:/abs/path (the form config builds from a path) is absolute too."""
-    async with open_repository(f"rocksdb:{tmp_path / 'db'}") as repository:
+    async with open_store(f"rocksdb:{tmp_path / 'db'}") as repository:
         await repository.ping()
     assert (tmp_path / "db" / "CURRENT").exists()
 
@@ -44,7 +44,7 @@ async def test_rocksdb_single_slash_absolute_path(tmp_path: Path) -> None:
 async def test_rocksdb_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """rocksdb:relative/path is relative to the working directory."""
     monkeypatch.chdir(tmp_path)
-    async with open_repository("rocksdb:data/db") as repository:
+    async with open_store("rocksdb:data/db") as repository:
         await repository.ping()
     assert (tmp_path / "data" / "db" / "CURRENT").exists()
 
@@ -52,7 +52,7 @@ async def test_rocksdb_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyP
 async def test_unknown_scheme_names_it_and_the_allowed_ones() -> None:
     """An unknown scheme is a ConfigError listing what is allowed."""
     with pytest.raises(ConfigError) as caught:
-        async with open_repository("mysql://localhost/wess"):
+        async with open_store("mysql://localhost/wess"):
             pass
     message = str(caught.value)
     assert "'mysql'" in message
@@ -64,7 +64,7 @@ async def test_unknown_scheme_names_it_and_the_allowed_ones() -> None:
 async def test_malformed_locations_are_config_errors(url: str) -> None:
     """A RocksDB URL with a host or without a path, or memory with a location, is refused."""
     with pytest.raises(ConfigError):
-        async with open_repository(url):
+        async with open_store(url):
             pass
 
 

@@ -19,7 +19,7 @@ from tests.storage.builders import make_record, unique_wasm
 from wess.errors import IntegrityError, StorageUnavailable
 from wess.models import SCHEMA_VERSION, digest_of
 from wess.storage import PutModule
-from wess.storage.rocks import RocksRepository
+from wess.storage.rocks import RocksStore
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -31,11 +31,11 @@ import asyncio, os, sys, uuid
 sys.path.insert(0, {src!r})
 from datetime import UTC, datetime
 from wess.models import ModuleInfo, ModuleRecord, digest_of
-from wess.storage.base import PutModule
-from wess.storage.rocks import RocksRepository
+from wess.storage import PutModule
+from wess.storage.rocks import RocksStore
 
 async def main(path, limit):
-    repo = await RocksRepository.open(path)
+    repo = await RocksStore.open(path)
     for i in range(limit):
         module_id = uuid.uuid4()
         wasm = os.urandom(300 + i % 50)
@@ -97,16 +97,16 @@ def flip_byte_inside(directory: Path, payload: bytes) -> None:
 async def test_modules_survive_close_and_reopen(tmp_path: Path) -> None:
     """What a commit acknowledged is there, intact, after the store is closed and reopened."""
     records = [make_record(wasm=unique_wasm(str(i), 500)) for i in range(20)]
-    repo = await RocksRepository.open(tmp_path)
+    repo = await RocksStore.open(tmp_path)
     await repo.commit([PutModule(r) for r in records[:10]])
     for record in records[10:]:
         await repo.commit([PutModule(record)])
     await repo.aclose()
-    repo = await RocksRepository.open(tmp_path)
+    repo = await RocksStore.open(tmp_path)
     try:
         for record in records:
-            assert await repo.get(record.id) == record
-        assert await repo.count() == 20
+            assert await repo.modules.get(record.id) == record
+        assert await repo.modules.count() == 20
     finally:
         await repo.aclose()
 
@@ -115,10 +115,10 @@ async def test_kill_9_loses_no_acknowledged_write(tmp_path: Path) -> None:
     """A writer killed with SIGKILL mid-stream keeps every id it printed after commit()."""
     acknowledged = run_writer(tmp_path, limit=100_000, kill_after=40)
     assert len(acknowledged) >= 40
-    repo = await RocksRepository.open(tmp_path)
+    repo = await RocksStore.open(tmp_path)
     try:
         for module_id, digest in acknowledged.items():
-            record = await repo.get(module_id)
+            record = await repo.modules.get(module_id)
             assert record is not None, f"acknowledged module {module_id} was lost"
             assert record.digest == digest == digest_of(record.wasm)
     finally:
@@ -144,7 +144,7 @@ async def test_a_damaged_wal_refuses_to_open(tmp_path: Path) -> None:
     shutil.copytree(store, tmp_path / "copy")
 
     with pytest.raises(StorageUnavailable) as caught:
-        await RocksRepository.open(store)
+        await RocksStore.open(store)
     message = str(caught.value)
     assert "damaged" in message
     assert "Corruption" in message
@@ -164,7 +164,7 @@ async def test_a_flipped_byte_in_an_sst_value_is_an_integrity_error(tmp_path: Pa
     """Damage to a value flushed into an SST file is caught; wrong bytes are never returned."""
     payload = os.urandom(5000)  # random: incompressible, so it sits in the file as written
     record = make_record(wasm=payload)
-    repo = await RocksRepository.open(tmp_path)
+    repo = await RocksStore.open(tmp_path)
     await repo.commit([PutModule(record)])
     await repo.aclose()
     db = Rdict(str(tmp_path), raw_options())
@@ -172,10 +172,10 @@ async def test_a_flipped_byte_in_an_sst_value_is_an_integrity_error(tmp_path: Pa
     db.close()
     flip_byte_inside(tmp_path, payload)
 
-    repo = await RocksRepository.open(tmp_path)
+    repo = await RocksStore.open(tmp_path)
     try:
         with pytest.raises(IntegrityError, match=str(record.id)):
-            await repo.get(record.id)
+            await repo.modules.get(record.id)
     finally:
         await repo.aclose()
 
@@ -183,20 +183,20 @@ async def test_a_flipped_byte_in_an_sst_value_is_an_integrity_error(tmp_path: Pa
 async def test_bytes_rewritten_behind_wess_fail_the_digest_check(tmp_path: Path) -> None:
     """Bytes that RocksDB holds intact but that are not the module's are caught by sha256."""
     record = make_record()
-    repo = await RocksRepository.open(tmp_path)
+    repo = await RocksStore.open(tmp_path)
     await repo.commit([PutModule(record)])
     await repo.aclose()
     with Rdict(str(tmp_path), raw_options()) as db:
         db[b"w:" + str(record.id).encode()] = b"\0asm-but-not-these-bytes"
-    repo = await RocksRepository.open(tmp_path)
+    repo = await RocksStore.open(tmp_path)
     try:
         with pytest.raises(IntegrityError) as caught:
-            await repo.get(record.id)
+            await repo.modules.get(record.id)
         assert record.digest in str(caught.value)
         assert digest_of(b"\0asm-but-not-these-bytes") in str(caught.value)
         # metadata reads never touch the bytes, so they still work
-        assert await repo.get_info(record.id) == record.info
-        assert await repo.count() == 1
+        assert await repo.modules.get_info(record.id) == record.info
+        assert await repo.modules.count() == 1
     finally:
         await repo.aclose()
 
@@ -204,7 +204,7 @@ async def test_bytes_rewritten_behind_wess_fail_the_digest_check(tmp_path: Path)
 async def test_values_on_disk_are_the_raw_bytes_not_pickles(tmp_path: Path) -> None:
     """Plain rocksdict in raw mode reads back the wasm as written and the record as JSON."""
     record = make_record()
-    repo = await RocksRepository.open(tmp_path)
+    repo = await RocksStore.open(tmp_path)
     await repo.commit([PutModule(record)])
     await repo.aclose()
     with Rdict(str(tmp_path), raw_options()) as db:
@@ -220,17 +220,17 @@ async def test_values_on_disk_are_the_raw_bytes_not_pickles(tmp_path: Path) -> N
 async def test_a_record_from_a_newer_wess_is_refused(tmp_path: Path) -> None:
     """A record with a schema_version this Wess does not know raises IntegrityError."""
     record = make_record()
-    repo = await RocksRepository.open(tmp_path)
+    repo = await RocksStore.open(tmp_path)
     await repo.commit([PutModule(record)])
     await repo.aclose()
     with Rdict(str(tmp_path), raw_options()) as db:
         key = b"m:" + str(record.id).encode()
         stored = orjson.loads(db[key])
         db[key] = orjson.dumps({**stored, "schema_version": SCHEMA_VERSION + 1})
-    repo = await RocksRepository.open(tmp_path)
+    repo = await RocksStore.open(tmp_path)
     try:
         with pytest.raises(IntegrityError, match="schema_version"):
-            await repo.get_info(record.id)
+            await repo.modules.get_info(record.id)
     finally:
         await repo.aclose()
 
@@ -240,14 +240,14 @@ async def test_a_directory_of_foreign_rocksdb_data_is_refused(tmp_path: Path) ->
     with Rdict(str(tmp_path), raw_options()) as db:
         db[b"someone"] = b"else's data"
     with pytest.raises(StorageUnavailable, match="format marker"):
-        await RocksRepository.open(tmp_path)
+        await RocksStore.open(tmp_path)
 
 
 async def test_a_store_already_open_is_unavailable(tmp_path: Path) -> None:
     """Opening a directory another handle holds fails with StorageUnavailable (the lock)."""
-    repo = await RocksRepository.open(tmp_path)
+    repo = await RocksStore.open(tmp_path)
     try:
         with pytest.raises(StorageUnavailable, match="cannot open"):
-            await RocksRepository.open(tmp_path)
+            await RocksStore.open(tmp_path)
     finally:
         await repo.aclose()

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.storage.counting import CountingRepository
 from wess.observability.metrics import Metrics
-from wess.storage.memory import MemoryRepository
+from wess.storage.memory import MemoryStore
+from wess.testing import RecordingStore
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def metrics() -> Metrics:
 
 
 @pytest.fixture
-async def repository() -> AsyncIterator[CountingRepository]:
-    repository = CountingRepository(MemoryRepository())
+async def repository() -> AsyncIterator[RecordingStore]:
+    repository = RecordingStore(MemoryStore())
     yield repository
     await repository.aclose()

@@ -18,7 +18,7 @@ from wess.observability.metrics import Metrics
 from wess.runtime import Limits, Runtime, RuntimeConfig
 from wess.runtime.artifact import ArtifactSealer
 from wess.runtime.isolated import IsolatedCompiler
-from wess.storage.base import ModuleRepository
+from wess.storage import Store
 from wess.workers.loader import ProgramLoader
 from wess.workers.reader import Reader
 from wess.workers.runner import Runner
@@ -30,6 +30,7 @@ KEY = bytes(range(32))
 
 @dataclass
 class Serving:
+    store: Store
     runtime: Runtime
     metrics: Metrics
     reader: Reader
@@ -70,7 +71,7 @@ class Serving:
 
 @asynccontextmanager
 async def serving(
-    repository: ModuleRepository,
+    repository: Store,
     *,
     config: RuntimeConfig | None = None,
     compiler: IsolatedCompiler | None = None,
@@ -80,7 +81,7 @@ async def serving(
     and closed in the composition root's order."""
     metrics = Metrics()
     with Runtime(limits=Limits(timeout_ms=2000), config=config) as runtime:
-        reader = Reader(repository, metrics=metrics)
+        reader = Reader(repository.modules, metrics=metrics)
         writer = Writer(repository, metrics=metrics)
         programs = ProgramLoader(
             runtime,
@@ -95,4 +96,4 @@ async def serving(
         async with runner, writer, programs, usage:
             writer.subscribe(reader.on_module_changed)
             writer.subscribe(runner.on_module_changed)
-            yield Serving(runtime, metrics, reader, writer, runner, usage)
+            yield Serving(repository, runtime, metrics, reader, writer, runner, usage)

@@ -36,7 +36,7 @@ KEYRING = Keyring(Kek(bytes(32)))
         (delete(create(), actor=ALICE), "module.delete", None),
         (CreateApiKey(key=make_key(), actor=ALICE), "key.create", make_key().id),
         (RevokeApiKey(key_id="k1", actor=ALICE), "key.revoke", "k1"),
-        (RotateKek(keyring=KEYRING, actor=ALICE), "kek.rotate", KEYRING.current.id),
+        (RotateKek(kek_id=KEYRING.current.id, actor=ALICE), "kek.rotate", KEYRING.current.id),
     ],
 )
 def test_every_audited_job_names_its_action_and_target(

@@ -7,7 +7,6 @@ from uuid import uuid4
 
 import pytest
 
-from tests.storage.counting import CountingRepository
 from tests.workers.serving import serving
 from wess.errors import ModuleNotFound, PreconditionFailed
 from wess.messages import StoreArtifact
@@ -16,17 +15,18 @@ from wess.runtime import RuntimeConfig
 from wess.runtime.artifact import flavor_of
 from wess.runtime.isolated import IsolatedCompiler
 from wess.storage import PutArtifact
+from wess.testing import RecordingStore
 
 SMALL_STACK = RuntimeConfig(max_wasm_stack=256 << 10)
 
 
 async def stored(
-    repository: CountingRepository, info: ModuleInfo, flavor: str
+    repository: RecordingStore, info: ModuleInfo, flavor: str
 ) -> SealedArtifact | None:
-    return await repository.get_artifact(info.id, digest=info.digest, flavor=flavor)
+    return await repository.modules.get_artifact(info.id, digest=info.digest, flavor=flavor)
 
 
-async def test_upload_artifact_is_used_after_a_restart(repository: CountingRepository) -> None:
+async def test_upload_artifact_is_used_after_a_restart(repository: RecordingStore) -> None:
     """The artifact made while validating an upload is committed with the module; after
     a restart the first run loads it: a hit, and no compile."""
     async with serving(repository) as first:
@@ -41,7 +41,7 @@ async def test_upload_artifact_is_used_after_a_restart(repository: CountingRepos
 
 
 async def test_missing_artifact_compiles_once_and_keeps_a_fresh_one(
-    repository: CountingRepository,
+    repository: RecordingStore,
 ) -> None:
     """A module stored without an artifact compiles on its first run (a miss) and the
     Writer stores the new artifact, which the next restart uses."""
@@ -58,7 +58,7 @@ async def test_missing_artifact_compiles_once_and_keeps_a_fresh_one(
 
 
 async def test_tampered_artifact_is_rejected_recompiled_and_replaced(
-    repository: CountingRepository,
+    repository: RecordingStore,
 ) -> None:
     """An artifact whose bytes changed fails its seal: counted as rejected, never
     deserialized, the module compiles, and a sound artifact replaces the forged one."""
@@ -82,7 +82,7 @@ async def test_tampered_artifact_is_rejected_recompiled_and_replaced(
         assert (third.artifacts("hit"), third.compiles) == (1, 0)
 
 
-async def test_artifact_under_another_key_is_rejected(repository: CountingRepository) -> None:
+async def test_artifact_under_another_key_is_rejected(repository: RecordingStore) -> None:
     """A server with another secret cannot use (or be fooled by) this one's artifacts."""
     async with serving(repository) as first:
         info = await first.create("sum")
@@ -92,7 +92,7 @@ async def test_artifact_under_another_key_is_rejected(repository: CountingReposi
 
 
 async def test_flavor_change_misses_and_stores_the_new_flavor(
-    repository: CountingRepository,
+    repository: RecordingStore,
 ) -> None:
     """A runtime built differently (another stack size) finds no artifact of its flavor,
     compiles, and stores one beside the old flavor's."""
@@ -109,7 +109,7 @@ async def test_flavor_change_misses_and_stores_the_new_flavor(
 
 
 async def test_artifact_of_bytes_no_longer_stored_is_refused(
-    repository: CountingRepository,
+    repository: RecordingStore,
 ) -> None:
     """A StoreArtifact for bytes the module does not hold (any more) fails its
     precondition, and one for a module that is gone is not found; nothing is stored."""
@@ -124,12 +124,14 @@ async def test_artifact_of_bytes_no_longer_stored_is_refused(
             await service.writer.submit(StoreArtifact(module_id=uuid4(), artifact=artifact))
     assert await stored(repository, other, artifact.flavor) is not None  # its own, untouched
     assert (
-        await repository.get_artifact(other.id, digest=artifact.digest, flavor=artifact.flavor)
+        await repository.modules.get_artifact(
+            other.id, digest=artifact.digest, flavor=artifact.flavor
+        )
         is None
     )
 
 
-async def test_uploads_compile_in_the_isolated_compiler(repository: CountingRepository) -> None:
+async def test_uploads_compile_in_the_isolated_compiler(repository: RecordingStore) -> None:
     """With an isolated compiler the upload compiles in a worker process and nothing is
     loaded in the server: its artifact, committed with the module, serves the first run
     (compiling nothing more) and a restart."""
@@ -147,7 +149,7 @@ async def test_uploads_compile_in_the_isolated_compiler(repository: CountingRepo
             assert (again.artifacts("hit"), again.compiles) == (1, 0)
 
 
-async def test_uploads_leave_the_compiled_cache_empty(repository: CountingRepository) -> None:
+async def test_uploads_leave_the_compiled_cache_empty(repository: RecordingStore) -> None:
     """Storing modules keeps only their artifacts: the compiled cache stays empty and
     its gauges at zero, and each module's first run loads its artifact (a hit, no
     second compile), which then stays cached."""
@@ -164,7 +166,7 @@ async def test_uploads_leave_the_compiled_cache_empty(repository: CountingReposi
 
 
 async def test_upload_of_a_cached_module_reuses_its_program(
-    repository: CountingRepository,
+    repository: RecordingStore,
 ) -> None:
     """Uploading bytes whose program is already cached compiles nothing: the artifact
     comes from that program."""

@@ -8,12 +8,12 @@ from uuid import uuid4
 import pytest
 
 from tests.storage.builders import make_record, unique_wasm
-from tests.storage.counting import CountingRepository
 from tests.workers.jobs import ALICE, create, delete, update
 from wess.errors import QuotaExceeded, StorageUnavailable
 from wess.models import ModuleInfo
 from wess.observability.metrics import Metrics
-from wess.storage.base import PutModule
+from wess.storage import PutModule
+from wess.testing import RecordingStore
 from wess.workers.quotas import NamespaceQuotas, Quota, QuotaLedger
 from wess.workers.writer import Writer
 
@@ -107,7 +107,7 @@ def quotas(**limits: int) -> NamespaceQuotas:
 
 
 async def test_usage_stored_before_the_writer_started_counts(
-    repository: CountingRepository, metrics: Metrics
+    repository: RecordingStore, metrics: Metrics
 ) -> None:
     """The Writer reads the usage once at start: modules already stored use up quota,
     and the refusal is audited as quota_exceeded."""
@@ -116,14 +116,14 @@ async def test_usage_stored_before_the_writer_started_counts(
         await writer.submit(create(seed="second"))
         with pytest.raises(QuotaExceeded, match="'default' holds 2 modules"):
             await writer.submit(create(seed="third", actor=ALICE))
-    assert repository.calls["namespace_usage"] == 1
-    assert await repository.inner.count() == 2
-    (entry,) = await repository.inner.list_audit(after=0, limit=10)
+    assert repository.calls["modules.namespace_usage"] == 1
+    assert await repository.inner.modules.count() == 2
+    (entry,) = await repository.inner.audit.list(after=0, limit=10)
     assert (entry.action, entry.outcome) == ("module.create", "quota_exceeded")
 
 
 async def test_jobs_of_one_batch_count_against_each_other(
-    repository: CountingRepository, metrics: Metrics
+    repository: RecordingStore, metrics: Metrics
 ) -> None:
     """Three creates in one batch under max_modules=2: the third is refused alone."""
     async with Writer(repository, metrics=metrics, quotas=quotas(max_modules=2)) as writer:
@@ -135,7 +135,7 @@ async def test_jobs_of_one_batch_count_against_each_other(
 
 
 async def test_deletes_and_shrinking_updates_free_quota(
-    repository: CountingRepository, metrics: Metrics
+    repository: RecordingStore, metrics: Metrics
 ) -> None:
     """max_bytes=200: an update replaces bytes rather than adding them, a delete frees its
     bytes, and a namespace's usage never limits another's."""
@@ -152,11 +152,12 @@ async def test_deletes_and_shrinking_updates_free_quota(
             await writer.submit(create(seed="f", size=1))
         await writer.submit(delete(first))
         await writer.submit(create(seed="f", size=50))
-    assert await repository.inner.namespace_usage() == {"default": (2, 200), "other": (1, 100)}
+    usage = await repository.inner.modules.namespace_usage()
+    assert usage == {"default": (2, 200), "other": (1, 100)}
 
 
 async def test_a_failed_commit_charges_nothing(
-    repository: CountingRepository, metrics: Metrics
+    repository: RecordingStore, metrics: Metrics
 ) -> None:
     """Creates whose commit failed do not use up quota."""
     async with Writer(repository, metrics=metrics, quotas=quotas(max_modules=1)) as writer:
@@ -165,13 +166,13 @@ async def test_a_failed_commit_charges_nothing(
             await writer.submit(create(seed="lost"))
         repository.commit_error = None
         await writer.submit(create(seed="kept"))
-    assert await repository.inner.count() == 1
+    assert await repository.inner.modules.count() == 1
 
 
 async def test_without_quotas_usage_is_never_read(
-    repository: CountingRepository, metrics: Metrics
+    repository: RecordingStore, metrics: Metrics
 ) -> None:
     """quotas=None: no scan at start-up, no limit."""
     async with Writer(repository, metrics=metrics) as writer:
         await asyncio.gather(*(writer.submit(create(seed=str(i))) for i in range(5)))
-    assert repository.calls["namespace_usage"] == 0
+    assert repository.calls["modules.namespace_usage"] == 0

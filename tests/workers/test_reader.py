@@ -8,12 +8,12 @@ from uuid import UUID, uuid4
 import pytest
 
 from tests.storage.builders import make_content, make_record, unique_wasm
-from tests.storage.counting import CountingRepository
 from wess.errors import IntegrityError, InvalidRequest, ModuleNotFound
 from wess.messages import ChangeKind, ModuleChanged, UpdateModule
 from wess.models import DEFAULT_NAMESPACE, ModuleRecord
 from wess.observability.metrics import Metrics
 from wess.storage import PutModule
+from wess.testing import RecordingStore
 from wess.workers.reader import RECORD_OVERHEAD, Reader, decode_cursor, encode_cursor
 from wess.workers.writer import Writer
 
@@ -34,12 +34,14 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def reader(repository: CountingRepository, metrics: Metrics, clock: FakeClock) -> Reader:
-    return Reader(repository, metrics=metrics, ttl_seconds=60.0, clock=clock, page_limit_max=50)
+def reader(repository: RecordingStore, metrics: Metrics, clock: FakeClock) -> Reader:
+    return Reader(
+        repository.modules, metrics=metrics, ttl_seconds=60.0, clock=clock, page_limit_max=50
+    )
 
 
 async def stored(
-    repository: CountingRepository, count: int = 1, *, namespace: str = DEFAULT_NAMESPACE
+    repository: RecordingStore, count: int = 1, *, namespace: str = DEFAULT_NAMESPACE
 ) -> list[ModuleRecord]:
     """``count`` distinct records committed straight to the store (not through the Reader)."""
     records = [
@@ -65,13 +67,13 @@ def changed(record: ModuleRecord) -> ModuleChanged:
 
 
 async def test_second_get_is_served_from_the_cache(
-    reader: Reader, repository: CountingRepository, metrics: Metrics
+    reader: Reader, repository: RecordingStore, metrics: Metrics
 ) -> None:
     """The first get reads the store and fills the cache; the next one does not read."""
     (record,) = await stored(repository)
     assert await reader.get(record.id) == record
     assert await reader.get(record.id) == record
-    assert repository.calls["get"] == 1
+    assert repository.calls["modules.get"] == 1
     assert cache_sample(metrics, "wess_cache_misses_total") == 1
     assert cache_sample(metrics, "wess_cache_hits_total") == 1
     assert cache_sample(metrics, "wess_cache_entries") == 1
@@ -79,7 +81,7 @@ async def test_second_get_is_served_from_the_cache(
 
 
 async def test_absent_or_foreign_modules_are_not_found(
-    reader: Reader, repository: CountingRepository
+    reader: Reader, repository: RecordingStore
 ) -> None:
     """An absent id, or one in another namespace (cached or not), is ModuleNotFound."""
     (record,) = await stored(repository, namespace="team")
@@ -96,18 +98,18 @@ async def test_absent_or_foreign_modules_are_not_found(
         await reader.get_info(uuid4())
 
 
-async def test_get_info_does_not_read_bytes(reader: Reader, repository: CountingRepository) -> None:
+async def test_get_info_does_not_read_bytes(reader: Reader, repository: RecordingStore) -> None:
     """get_info uses the cached record when there is one, else the store's get_info."""
     first, second = await stored(repository, 2)
     assert await reader.get_info(first.id) == first.info
-    assert (repository.calls["get"], repository.calls["get_info"]) == (0, 1)
+    assert (repository.calls["modules.get"], repository.calls["modules.get_info"]) == (0, 1)
     await reader.get(second.id)
     assert await reader.get_info(second.id) == second.info
-    assert repository.calls["get_info"] == 1
+    assert repository.calls["modules.get_info"] == 1
 
 
 async def test_module_changed_drops_the_cached_record(
-    reader: Reader, repository: CountingRepository, metrics: Metrics
+    reader: Reader, repository: RecordingStore, metrics: Metrics
 ) -> None:
     """After an update through the Writer, the next get returns the new content."""
     (record,) = await stored(repository)
@@ -123,57 +125,55 @@ async def test_module_changed_drops_the_cached_record(
 
 
 async def test_a_read_racing_an_update_does_not_cache_the_old_record(
-    reader: Reader, repository: CountingRepository, metrics: Metrics
+    reader: Reader, repository: RecordingStore, metrics: Metrics
 ) -> None:
     """A get that read the old record before an update committed, and finishes after the
     invalidation, returns what it read but does not put it in the cache."""
     (record,) = await stored(repository)
-    repository.hold_gets = asyncio.Event()
+    gate = repository.hold("modules.get", after=True)
     slow = asyncio.create_task(reader.get(record.id))
-    await repository.get_read.wait()  # it has the old record in hand
+    await gate.reached.wait()  # it has the old record in hand
     async with Writer(repository, metrics=metrics) as writer:
         writer.subscribe(reader.on_module_changed)
         content = make_content(unique_wasm("new"))
         await writer.submit(
             UpdateModule(module_id=record.id, namespace=record.info.namespace, content=content)
         )
-    repository.hold_gets.set()
+    gate.open()
     assert (await slow).digest == record.digest
     assert (await reader.get(record.id)).digest == content.digest
-    assert repository.calls["get"] == 2
+    assert repository.calls["modules.get"] == 2
 
 
 async def test_a_read_started_after_the_change_still_fills_the_cache(
-    reader: Reader, repository: CountingRepository
+    reader: Reader, repository: RecordingStore
 ) -> None:
     """The race guard only skips reads that overlapped a change; later ones cache again."""
     (record,) = await stored(repository)
     reader.on_module_changed(changed(record))
     await reader.get(record.id)
     await reader.get(record.id)
-    assert repository.calls["get"] == 1
+    assert repository.calls["modules.get"] == 1
 
 
 async def test_entries_expire_after_the_ttl(
-    reader: Reader, repository: CountingRepository, clock: FakeClock
+    reader: Reader, repository: RecordingStore, clock: FakeClock
 ) -> None:
     """Once ttl_seconds passed on the clock, get reads the store again."""
     (record,) = await stored(repository)
     await reader.get(record.id)
     clock.now += 59.0
     await reader.get(record.id)
-    assert repository.calls["get"] == 1
+    assert repository.calls["modules.get"] == 1
     clock.now += 1.0
     await reader.get(record.id)
-    assert repository.calls["get"] == 2
+    assert repository.calls["modules.get"] == 2
 
 
-async def test_the_cache_is_bounded_by_bytes(
-    repository: CountingRepository, metrics: Metrics
-) -> None:
+async def test_the_cache_is_bounded_by_bytes(repository: RecordingStore, metrics: Metrics) -> None:
     """Records beyond cache_bytes evict the least recently used; an oversized one is skipped."""
     size = 1000 + RECORD_OVERHEAD
-    reader = Reader(repository, metrics=metrics, cache_bytes=2 * size)
+    reader = Reader(repository.modules, metrics=metrics, cache_bytes=2 * size)
     small = [make_record(wasm=unique_wasm(str(i), 1000)) for i in range(3)]
     huge = make_record(wasm=unique_wasm("huge", 3 * size))
     await repository.inner.commit([PutModule(r) for r in [*small, huge]])
@@ -183,23 +183,23 @@ async def test_the_cache_is_bounded_by_bytes(
     assert cache_sample(metrics, "wess_cache_bytes") == 2 * size
     await reader.get(huge.id)
     await reader.get(huge.id)
-    assert repository.calls["get"] == 5  # 3 small + the huge one twice
+    assert repository.calls["modules.get"] == 5  # 3 small + the huge one twice
     assert cache_sample(metrics, "wess_cache_entries") == 2
 
 
 async def test_a_zero_budget_disables_the_cache(
-    repository: CountingRepository, metrics: Metrics
+    repository: RecordingStore, metrics: Metrics
 ) -> None:
     """cache_bytes=0 caches nothing: every get reads the store."""
-    reader = Reader(repository, metrics=metrics, cache_bytes=0)
+    reader = Reader(repository.modules, metrics=metrics, cache_bytes=0)
     (record,) = await stored(repository)
     assert await reader.get(record.id) == record
     assert await reader.get(record.id) == record
-    assert repository.calls["get"] == 2
+    assert repository.calls["modules.get"] == 2
 
 
 async def test_integrity_errors_propagate_and_are_never_cached(
-    reader: Reader, repository: CountingRepository
+    reader: Reader, repository: RecordingStore
 ) -> None:
     """A record failing its digest check raises IntegrityError on every get."""
     record = make_record(digest="sha256:" + "0" * 64)
@@ -207,11 +207,11 @@ async def test_integrity_errors_propagate_and_are_never_cached(
     for _ in range(2):
         with pytest.raises(IntegrityError):
             await reader.get(record.id)
-    assert repository.calls["get"] == 2
+    assert repository.calls["modules.get"] == 2
 
 
 async def test_listing_pages_until_next_cursor_is_none(
-    reader: Reader, repository: CountingRepository
+    reader: Reader, repository: RecordingStore
 ) -> None:
     """Pages of ``limit`` follow id order; the last page (even a full one) has no cursor."""
     records = await stored(repository, 9)
@@ -230,7 +230,7 @@ async def test_listing_pages_until_next_cursor_is_none(
 
 
 async def test_listing_by_namespace_and_counting(
-    reader: Reader, repository: CountingRepository
+    reader: Reader, repository: RecordingStore
 ) -> None:
     """A namespace narrows both the listing and the count."""
     team = await stored(repository, 2, namespace="team")

@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
-from tests.storage.counting import CountingRepository
 from tests.workers.serving import Serving, serving
 from wess.models import ModuleInfo
 from wess.storage import AddUsage
+from wess.testing import RecordingStore
 from wess.workers.warmup import Warmup
 
 
 def warmup_of(service: Serving, limit: int) -> Warmup:
     return Warmup(
-        most_used=service.reader.most_used,
+        most_used=service.store.usage.most_used,
         fetch=service.reader.get,
         prewarm=service.runner.prewarm,
         limit=limit,
     )
 
 
-async def three_used_modules(repository: CountingRepository) -> list[ModuleInfo]:
+async def three_used_modules(repository: RecordingStore) -> list[ModuleInfo]:
     """sum (used 9 times), counter (5), numbers (1), each with its artifact."""
     async with serving(repository) as first:
         infos = [await first.create(name) for name in ("sum", "counter", "numbers")]
@@ -31,7 +31,7 @@ async def three_used_modules(repository: CountingRepository) -> list[ModuleInfo]
 
 
 async def test_warmup_loads_the_top_modules_without_compiling(
-    repository: CountingRepository,
+    repository: RecordingStore,
 ) -> None:
     """With limit 2, the two most-used modules are compiled-cache hits after the warm-up;
     the third is not loaded; nothing compiles."""
@@ -49,7 +49,7 @@ async def test_warmup_loads_the_top_modules_without_compiling(
 
 
 async def test_modules_without_a_usable_artifact_are_skipped(
-    repository: CountingRepository,
+    repository: RecordingStore,
 ) -> None:
     """A used module without an artifact is skipped, not compiled; a count for a module
     that never existed is not even ranked."""
@@ -66,7 +66,7 @@ async def test_modules_without_a_usable_artifact_are_skipped(
 
 
 async def test_progress_is_visible_while_running_and_zero_disables(
-    repository: CountingRepository,
+    repository: RecordingStore,
 ) -> None:
     """The snapshot says running until the work is done; limit 0 is done at once."""
     infos = await three_used_modules(repository)
@@ -75,7 +75,7 @@ async def test_progress_is_visible_while_running_and_zero_disables(
 
         async def slow_most_used(limit: int) -> list[tuple[UUID, int]]:
             await release.wait()
-            return await restarted.reader.most_used(limit)
+            return await restarted.store.usage.most_used(limit)
 
         warmup = Warmup(
             most_used=slow_most_used,

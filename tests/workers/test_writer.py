@@ -12,7 +12,6 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.storage.builders import make_content, unique_wasm
-from tests.storage.counting import CountingRepository
 from tests.workers.jobs import StepClock, create
 from wess.errors import (
     InvalidRequest,
@@ -24,13 +23,14 @@ from wess.errors import (
 from wess.messages import ChangeKind, DeleteModule, ModuleChanged, UpdateModule
 from wess.models import DEFAULT_NAMESPACE
 from wess.observability.metrics import Metrics
-from wess.storage.memory import MemoryRepository
-from wess.storage.rocks import RocksRepository
+from wess.storage.memory import MemoryStore
+from wess.storage.rocks import RocksStore
+from wess.testing import RecordingStore
 from wess.workers.writer import Writer
 
 
 @pytest.fixture
-async def writer(repository: CountingRepository, metrics: Metrics) -> AsyncIterator[Writer]:
+async def writer(repository: RecordingStore, metrics: Metrics) -> AsyncIterator[Writer]:
     async with Writer(repository, metrics=metrics, clock=StepClock()) as writer:
         yield writer
 
@@ -39,7 +39,7 @@ def sample(metrics: Metrics, name: str, **labels: str) -> float:
     return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
-async def test_create_stores_revision_one(writer: Writer, repository: CountingRepository) -> None:
+async def test_create_stores_revision_one(writer: Writer, repository: RecordingStore) -> None:
     """A create answers the stored info: revision 1, created_at == updated_at == clock()."""
     job = create(seed="c")
     info = await writer.submit(job)
@@ -47,7 +47,7 @@ async def test_create_stores_revision_one(writer: Writer, repository: CountingRe
     assert (info.id, info.revision, info.namespace) == (job.module_id, 1, DEFAULT_NAMESPACE)
     assert info.created_at == info.updated_at
     assert (info.digest, info.size) == (job.content.digest, len(job.content.wasm))
-    assert await repository.inner.get_info(job.module_id) == info
+    assert await repository.inner.modules.get_info(job.module_id) == info
 
 
 async def test_update_bumps_revision_and_keeps_created_at(writer: Writer) -> None:
@@ -66,16 +66,14 @@ async def test_update_bumps_revision_and_keeps_created_at(writer: Writer) -> Non
     assert (updated.digest, updated.name) == (content.digest, "renamed")
 
 
-async def test_delete_removes_and_answers_none(
-    writer: Writer, repository: CountingRepository
-) -> None:
+async def test_delete_removes_and_answers_none(writer: Writer, repository: RecordingStore) -> None:
     """A delete answers None and the module is gone."""
     job = create()
     await writer.submit(job)
     assert (
         await writer.submit(DeleteModule(module_id=job.module_id, namespace=job.namespace)) is None
     )
-    assert await repository.inner.get_info(job.module_id) is None
+    assert await repository.inner.modules.get_info(job.module_id) is None
 
 
 async def test_create_of_an_existing_id_fails(writer: Writer) -> None:
@@ -122,9 +120,7 @@ async def test_if_match_must_hold(writer: Writer) -> None:
         await writer.submit(dataclasses.replace(delete, if_match="*"))
 
 
-async def test_jobs_of_one_batch_see_each_other(
-    writer: Writer, repository: CountingRepository
-) -> None:
+async def test_jobs_of_one_batch_see_each_other(writer: Writer, repository: RecordingStore) -> None:
     """Validated in order: create then update in one batch gives revision 2; a second create
     of the same id fails alone while the others of the batch commit together."""
     job = create(seed="one")
@@ -149,7 +145,7 @@ async def test_jobs_of_one_batch_see_each_other(
     assert not isinstance(other_info, BaseException)
     assert repository.calls["commit"] == 1
     assert repository.commit_sizes == [3]
-    stored = await repository.inner.get_info(job.module_id)
+    stored = await repository.inner.modules.get_info(job.module_id)
     assert stored is not None
     assert stored.revision == 2
 
@@ -159,13 +155,13 @@ async def test_concurrent_submits_are_group_committed(
     backend: str, tmp_path: Path, metrics: Metrics
 ) -> None:
     """N concurrent submits take fewer than N commits (one fsync per batch), all applied."""
-    store = await RocksRepository.open(tmp_path) if backend == "rocksdb" else MemoryRepository()
-    inner = CountingRepository(store)
+    store = await RocksStore.open(tmp_path) if backend == "rocksdb" else MemoryStore()
+    inner = RecordingStore(store)
     n = 200
     async with Writer(inner, metrics=metrics, max_batch=64) as writer:
         infos = await asyncio.gather(*(writer.submit(create(seed=str(i))) for i in range(n)))
     assert all(info is not None for info in infos)
-    assert await inner.inner.count() == n
+    assert await inner.inner.modules.count() == n
     assert inner.calls["commit"] < n
     assert max(inner.commit_sizes) <= 64
     assert sample(metrics, "wess_writer_batch_jobs_count") == inner.calls["commit"]
@@ -174,7 +170,7 @@ async def test_concurrent_submits_are_group_committed(
 
 
 async def test_a_batch_is_read_and_committed_in_one_transaction(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """A batch of N jobs costs one ``transact`` (one thread hop for RocksDB: the reads of
     all its modules and its commit) and one commit, never a read per job."""
@@ -182,11 +178,11 @@ async def test_a_batch_is_read_and_committed_in_one_transaction(
     infos = await asyncio.gather(*(writer.submit(job) for job in jobs))
     assert [info.id for info in infos if info is not None] == [j.module_id for j in jobs]
     assert (repository.calls["transact"], repository.calls["commit"]) == (1, 1)
-    assert repository.calls["get_info"] == repository.calls["get"] == 0
+    assert repository.calls["modules.get_info"] == repository.calls["modules.get"] == 0
 
 
 async def test_a_module_that_cannot_be_read_refuses_only_its_jobs(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """If the batch's read fails for one module, its jobs get the error; the other jobs
     of the batch are still checked and committed."""
@@ -200,11 +196,11 @@ async def test_a_module_that_cannot_be_read_refuses_only_its_jobs(
     assert stored is not None
     assert stored.id == fine.module_id
     assert repository.commit_sizes == [1]
-    assert await repository.inner.get_info(unreadable.module_id) is None
+    assert await repository.inner.modules.get_info(unreadable.module_id) is None
 
 
 async def test_a_full_queue_answers_overloaded_at_once(
-    repository: CountingRepository, metrics: Metrics
+    repository: RecordingStore, metrics: Metrics
 ) -> None:
     """Past queue_size waiting jobs, submit raises Overloaded(retry_after=1) and counts it."""
     async with Writer(repository, metrics=metrics, queue_size=2) as writer:
@@ -220,7 +216,7 @@ async def test_a_full_queue_answers_overloaded_at_once(
 
 
 async def test_a_commit_failure_fails_every_job_of_the_batch(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """When the commit raises, each job of that batch gets the StorageError; none is stored."""
     repository.commit_error = StorageUnavailable("disk on fire")
@@ -228,12 +224,12 @@ async def test_a_commit_failure_fails_every_job_of_the_batch(
     results = await asyncio.gather(*(writer.submit(j) for j in jobs), return_exceptions=True)
     assert all(isinstance(r, StorageUnavailable) for r in results)
     repository.commit_error = None
-    assert await repository.inner.count() == 0
+    assert await repository.inner.modules.count() == 0
     assert await writer.submit(create(seed="after")) is not None  # the writer lives on
 
 
 async def test_a_refused_job_keeps_its_own_error_when_the_commit_fails(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """A job refused on its own (no audit entry: nothing of it is committed) is answered
     with its own error, not the error of the commit that failed for the others."""
@@ -247,7 +243,7 @@ async def test_a_refused_job_keeps_its_own_error_when_the_commit_fails(
 
 
 async def test_a_cancelled_caller_still_gets_its_write_done_once(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """Cancelling the awaiting caller neither loses nor repeats the queued write."""
     job = create()
@@ -257,7 +253,7 @@ async def test_a_cancelled_caller_still_gets_its_write_done_once(
     with pytest.raises(asyncio.CancelledError):
         await task
     await writer.submit(create(seed="later"))  # the earlier batch is done by now
-    info = await repository.inner.get_info(job.module_id)
+    info = await repository.inner.modules.get_info(job.module_id)
     assert info is not None
     assert info.revision == 1
     with pytest.raises(PreconditionFailed):
@@ -329,7 +325,7 @@ async def test_unknown_message_versions_are_rejected(writer: Writer) -> None:
 
 
 async def test_stopping_drains_queued_jobs_then_refuses_new_ones(
-    repository: CountingRepository, metrics: Metrics
+    repository: RecordingStore, metrics: Metrics
 ) -> None:
     """Leaving ``async with`` finishes every queued job; afterwards submit is refused."""
     writer = Writer(repository, metrics=metrics)
@@ -340,7 +336,7 @@ async def test_stopping_drains_queued_jobs_then_refuses_new_ones(
         assert writer.depth == 20
     assert not writer.running
     assert all(task.done() and task.result() is not None for task in tasks)
-    assert await repository.inner.count() == 20
+    assert await repository.inner.modules.count() == 20
     with pytest.raises(StorageUnavailable, match="not running"):
         await writer.submit(create())
 

@@ -10,29 +10,29 @@ from uuid import uuid4
 
 import pytest
 
-from tests.storage.counting import CountingRepository
 from tests.workers.jobs import ALICE, StepClock, create, delete, update
 from wess.errors import ModuleNotFound, PreconditionFailed, StorageUnavailable
 from wess.messages import Actor, DeleteModule, RecordAudit, StoreArtifact
-from wess.models import SealedArtifact
+from wess.models import AuditEntry, AuditFields, SealedArtifact
 from wess.observability.metrics import Metrics
-from wess.security.audit import AuditEntry, AuditFields, verify
-from wess.storage.base import AppendAudit, PutModule
+from wess.security.audit import verify
+from wess.storage import AppendAudit, PutModule
+from wess.testing import RecordingStore
 from wess.workers.writer import Writer
 
 
 @pytest.fixture
-async def writer(repository: CountingRepository, metrics: Metrics) -> AsyncIterator[Writer]:
+async def writer(repository: RecordingStore, metrics: Metrics) -> AsyncIterator[Writer]:
     async with Writer(repository, metrics=metrics, clock=StepClock()) as writer:
         yield writer
 
 
-async def audit_log(repository: CountingRepository) -> list[AuditEntry]:
-    return await repository.inner.list_audit(after=0, limit=10_000)
+async def audit_log(repository: RecordingStore) -> list[AuditEntry]:
+    return await repository.inner.audit.list(after=0, limit=10_000)
 
 
 async def test_an_audited_create_commits_its_entry_with_the_module(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """One commit holds the module and its entry, whose fields say who did what, when
     (the Writer's clock, RFC 3339 UTC with microseconds), from where, and how it went."""
@@ -53,7 +53,7 @@ async def test_an_audited_create_commits_its_entry_with_the_module(
 
 
 async def test_updates_and_deletes_are_audited_with_their_actions(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """update and delete give module.update and module.delete, chained after the create."""
     job = create(actor=ALICE)
@@ -70,7 +70,7 @@ async def test_updates_and_deletes_are_audited_with_their_actions(
 
 
 async def test_refused_jobs_are_audited_in_the_same_batch(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """In one batch, valid and refused jobs each get their entry, in job order, in one
     commit; a refused job's outcome is its error's code and its caller gets the error."""
@@ -101,7 +101,7 @@ async def test_refused_jobs_are_audited_in_the_same_batch(
 
 
 async def test_a_batch_of_refused_jobs_still_commits_their_entries(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """With no valid change at all, the entries are committed alone."""
     with pytest.raises(ModuleNotFound):
@@ -112,7 +112,7 @@ async def test_a_batch_of_refused_jobs_still_commits_their_entries(
 
 
 async def test_jobs_without_an_actor_are_not_audited(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """Wess's own jobs (artifacts, usage) and actor-less module jobs leave no entry."""
     job = create()
@@ -127,7 +127,7 @@ async def test_jobs_without_an_actor_are_not_audited(
 
 
 async def test_record_audit_appends_its_fields_as_they_are(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """An audit-only job's fields (their own time included) become the next entry."""
     fields = AuditFields(
@@ -149,7 +149,7 @@ async def test_record_audit_appends_its_fields_as_they_are(
 
 
 async def test_a_failed_commit_leaves_no_gap_in_the_chain(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """When a commit fails, its entries are not stored and the head does not move: every
     job of the batch (a refused one too) gets the storage error, and the next entry
@@ -170,7 +170,7 @@ async def test_a_failed_commit_leaves_no_gap_in_the_chain(
 
 
 async def test_a_commit_that_landed_but_failed_does_not_wedge_the_chain(
-    writer: Writer, repository: CountingRepository
+    writer: Writer, repository: RecordingStore
 ) -> None:
     """If a commit reached the store but reported failure, the Writer reads the head
     again before the next batch instead of reusing a sequence number."""
@@ -185,7 +185,7 @@ async def test_a_commit_that_landed_but_failed_does_not_wedge_the_chain(
 
 
 async def test_the_chain_continues_from_the_stored_head_after_a_restart(
-    repository: CountingRepository, metrics: Metrics
+    repository: RecordingStore, metrics: Metrics
 ) -> None:
     """A new Writer over the same store reads the head once and chains after it."""
     async with Writer(repository, metrics=metrics) as first:
@@ -196,11 +196,11 @@ async def test_the_chain_continues_from_the_stored_head_after_a_restart(
     entries = await audit_log(repository)
     assert [e.seq for e in entries] == [1, 2, 3]
     assert verify(entries).ok
-    assert repository.calls["audit_head"] == 2
+    assert repository.calls["audit.head"] == 2
 
 
 async def test_entry_times_are_utc_with_microseconds(
-    repository: CountingRepository, metrics: Metrics
+    repository: RecordingStore, metrics: Metrics
 ) -> None:
     """A clock in another zone is written as UTC, with all six digits of microseconds."""
     moment = datetime(2026, 1, 31, 14, 0, 0, 120, tzinfo=timezone(timedelta(hours=2)))

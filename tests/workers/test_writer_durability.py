@@ -13,7 +13,7 @@ import pytest
 
 from wess.security.audit import verify
 from wess.security.crypto import Kek, Keyring
-from wess.storage.rocks import RocksRepository
+from wess.storage.rocks import RocksStore
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 KEK = bytes(range(32))
@@ -33,12 +33,12 @@ from wess.messages import Actor, CreateModule, ModuleContent
 from wess.models import digest_of
 from wess.observability.metrics import Metrics
 from wess.security.crypto import Kek, Keyring
-from wess.storage.rocks import RocksRepository
+from wess.storage.rocks import RocksStore
 from wess.workers.writer import Writer
 
 async def main(path, encrypted):
     keyring = Keyring(Kek(bytes(range(32)))) if encrypted else None
-    repo = await RocksRepository.open(path, keyring=keyring)
+    repo = await RocksStore.open(path, keyring=keyring)
     actor = Actor(name="api_key:00000000000a11ce", client_ip="192.0.2.7")
     async with Writer(repo, metrics=Metrics(), max_batch=16) as writer:
         async def create(task):
@@ -85,17 +85,17 @@ async def test_kill_9_keeps_every_acknowledged_change_and_its_audit_entry(
     acknowledged = run_until_killed(tmp_path, encrypted=encrypted, kill_after=120)
     assert len(acknowledged) >= 120
     keyring = Keyring(Kek(KEK)) if encrypted else None
-    repository = await RocksRepository.open(tmp_path / "db", keyring=keyring)
+    repository = await RocksStore.open(tmp_path / "db", keyring=keyring)
     try:
-        entries = await repository.list_audit(after=0, limit=1_000_000)
+        entries = await repository.audit.list(after=0, limit=1_000_000)
         result = verify(entries)
         assert result.ok, result
-        assert entries[-1] == await repository.audit_head()
+        assert entries[-1] == await repository.audit.head()
         audited = {e.target for e in entries if (e.action, e.outcome) == ("module.create", "ok")}
         for module_id in acknowledged:
-            record = await repository.get(module_id)
+            record = await repository.modules.get(module_id)
             assert record is not None, f"acknowledged module {module_id} was lost"
             assert str(module_id) in audited, f"module {module_id} has no audit entry"
-        assert len(audited) == await repository.count()  # no entry without its module
+        assert len(audited) == await repository.modules.count()  # no entry without its module
     finally:
         await repository.aclose()

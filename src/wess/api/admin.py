@@ -17,9 +17,8 @@ from wess.api.guard import requires
 from wess.api.resources import json_response
 from wess.api.state import state_of
 from wess.errors import InvalidRequest
-from wess.security.audit import AuditEntry
-from wess.security.rbac import Permission, Role
-from wess.security.tokens import ApiKey
+from wess.models import ApiKey, AuditEntry, Role
+from wess.security.rbac import Permission
 
 router = APIRouter(prefix="/v1", tags=["administration"], dependencies=[Depends(guarded)])
 KEY_BODY_LIMIT = 4096

@@ -28,12 +28,12 @@ from starlette.types import Scope
 from wess.api.middleware import request_id_of
 from wess.auditing import Auditor, mark_audited
 from wess.errors import PermissionDenied, RateLimited, Unauthenticated, WessError
-from wess.models import DEFAULT_NAMESPACE
+from wess.models import DEFAULT_NAMESPACE, Role
 from wess.observability.metrics import Metrics
 from wess.security.failures import AuthFailure, refuse
 from wess.security.jwt import JwtVerifier
 from wess.security.ratelimit import RateLimiter, RateScope
-from wess.security.rbac import NAMESPACED, AuthMethod, Permission, Principal, Role, authorize
+from wess.security.rbac import NAMESPACED, AuthMethod, Permission, Principal, authorize
 from wess.security.tokens import KeyVerifier
 
 logger = structlog.get_logger("wess.security")

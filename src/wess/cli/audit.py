@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from wess.cli.common import DEFAULT_URL, CaOption, Client, KeyOption, UrlOption, err, out
-from wess.security.audit import AuditEntry, verify
+from wess.models import AuditEntry
+from wess.security.audit import verify
 
 app = typer.Typer(help="The audit log.", no_args_is_help=True)
 PAGE = 1000

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from wess.cli.common import DEFAULT_URL, CaOption, Client, KeyOption, UrlOption, out
+from wess.models import Role
 from wess.security.crypto import generate_kek
-from wess.security.rbac import Role
 
 app = typer.Typer(help="Manage API keys and key-encryption keys.", no_args_is_help=True)
 

@@ -19,45 +19,10 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from wess.models import AuditEntry, AuditFields
+
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first entry."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuditFields:
-    """What the caller says about one action; ``chain`` adds sequence and hashes."""
-
-    time: str
-    """RFC 3339 in UTC (``2026-01-31T12:00:00.000000Z``); a string so it hashes stably."""
-    actor: str
-    namespace: str | None
-    action: str
-    target: str | None
-    outcome: str
-    request_id: str | None
-    client_ip: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuditEntry:
-    seq: int
-    time: str
-    actor: str
-    namespace: str | None
-    action: str
-    target: str | None
-    outcome: str
-    request_id: str | None
-    client_ip: str | None
-    prev_hash: str
-    hash: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AuditEntry:
-        return cls(**data)
 
 
 def canonical(fields: Mapping[str, Any]) -> bytes:

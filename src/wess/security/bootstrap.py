@@ -9,15 +9,15 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 import structlog
 
 from wess.errors import ConfigError
-from wess.models import DEFAULT_NAMESPACE
-from wess.security.rbac import Role
-from wess.security.tokens import ApiKey, KeyStore, issue_key
+from wess.models import DEFAULT_NAMESPACE, ApiKey, Role
+from wess.security.tokens import issue_key
 
 ADMIN_KEY_FILE = "admin.key"
 ADMIN_KEY_NAME = "bootstrap admin"
@@ -26,27 +26,29 @@ logger = structlog.get_logger(__name__)
 
 
 async def bootstrap_admin(
-    store: KeyStore,
     *,
+    existing: Callable[[], Awaitable[Sequence[ApiKey]]],
+    store: Callable[[ApiKey], Awaitable[None]],
     hash_key: bytes,
     data_dir: Path,
     now: datetime,
     namespace: str = DEFAULT_NAMESPACE,
 ) -> ApiKey | None:
-    """Create an admin key and its token file if the store holds no admin key yet.
+    """Create an admin key and its token file if ``existing()`` holds no admin key yet;
+    ``store`` keeps the new record.
 
     Returns the new record, or None when an admin key already exists. The file is
     written before the record is stored, so a crash leaves at worst a useless file,
     never a stored admin key whose token nobody has.
     """
-    if any(key.role is Role.ADMIN for key in await store.list()):
+    if any(key.role is Role.ADMIN for key in await existing()):
         return None
     issued = issue_key(
         hash_key=hash_key, namespace=namespace, role=Role.ADMIN, name=ADMIN_KEY_NAME, now=now
     )
     path = write_token_file(data_dir / ADMIN_KEY_FILE, issued.token)
     try:
-        await store.put(issued.key)
+        await store(issued.key)
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from wess.errors import ConfigError
+from wess.models import Role
 from wess.security.failures import AuthFailure, refuse
-from wess.security.rbac import AuthMethod, Principal, Role
+from wess.security.rbac import AuthMethod, Principal
 
 SUPPORTED_ALGORITHMS = ("RS256", "ES256", "HS256")
 MIN_HMAC_SECRET = 32

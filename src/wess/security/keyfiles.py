@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from wess.errors import ConfigError
 from wess.security.crypto import Kek, Keyring, generate_kek, load_kek
 
 NEXT_SUFFIX = ".next"
@@ -31,6 +32,19 @@ def load_keyring(path: Path) -> Keyring:
     if pending.exists():
         others.append(load_kek(pending))
     return Keyring(current, others)
+
+
+def keyring_sealing_with(path: Path, kek_id: str) -> Keyring:
+    """The keyring of every KEK file of ``path`` (current, ``.next``, retired) with the
+    KEK ``kek_id`` as the one that seals; ``ConfigError`` if no file holds it. The
+    Writer resolves a ``RotateKek`` with this: the job names the key, the files hold it.
+    """
+    keyring = load_keyring(path)
+    keks = [keyring.current, *keyring.retired()]
+    chosen = next((kek for kek in keks if kek.id == kek_id), None)
+    if chosen is None:
+        raise ConfigError(f"no key-encryption key file beside {path} holds {kek_id}")
+    return Keyring(chosen, [kek for kek in keks if kek.id != kek_id])
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 from wess.errors import ConfigError, RateLimited, StorageUnavailable
-from wess.security.rbac import Role
+from wess.models import Role
 
 DEFAULT_PER_IP = "1000/minute"
 DEFAULT_PER_ROLE: Mapping[Role, str] = MappingProxyType(

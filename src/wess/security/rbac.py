@@ -25,14 +25,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from wess.errors import PermissionDenied, WessError
+from wess.models import Role
 from wess.security.failures import AuthFailure, refuse
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    DEVELOPER = "developer"
-    INVOKER = "invoker"
-    VIEWER = "viewer"
 
 
 class Permission(StrEnum):

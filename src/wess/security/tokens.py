@@ -17,13 +17,13 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
+from wess.models import ApiKey, Role
 from wess.security.failures import AuthFailure, refuse
-from wess.security.rbac import AuthMethod, Principal, Role
+from wess.security.rbac import AuthMethod, Principal
 
 TOKEN_PREFIX = "wess"  # noqa: S105 - the public prefix of every token
 SECRET_BYTES = 32
@@ -38,50 +38,6 @@ VERIFIED_MAX = 4096
 _TOKEN = re.compile(
     rf"{TOKEN_PREFIX}_(?P<id>[0-9a-f]{{{KEY_ID_HEX}}})_(?P<secret>[A-Za-z0-9_-]{{{_SECRET_CHARS}}})"
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ApiKey:
-    """A stored API key: who it speaks for, and the HMAC of its secret (hex)."""
-
-    id: str
-    namespace: str
-    role: Role
-    name: str
-    """A label for people ("ci-deploy"); not used for any decision."""
-    created_at: datetime
-    expires_at: datetime | None = None
-    last_used_at: datetime | None = None
-    hash: str = field(repr=False)
-
-    def expired(self, now: datetime) -> bool:
-        return self.expires_at is not None and self.expires_at <= now
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping (ISO 8601 times) for a store to keep."""
-        return {
-            "id": self.id,
-            "namespace": self.namespace,
-            "role": self.role.value,
-            "name": self.name,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": _iso(self.expires_at),
-            "last_used_at": _iso(self.last_used_at),
-            "hash": self.hash,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ApiKey:
-        return cls(
-            id=data["id"],
-            namespace=data["namespace"],
-            role=Role(data["role"]),
-            name=data["name"],
-            created_at=datetime.fromisoformat(data["created_at"]),
-            expires_at=_time(data.get("expires_at")),
-            last_used_at=_time(data.get("last_used_at")),
-            hash=data["hash"],
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,44 +77,6 @@ def secret_hash(hash_key: bytes, secret: str) -> bytes:
     return hmac.digest(hash_key, secret.encode("ascii"), "sha256")
 
 
-class KeyStore(Protocol):
-    """Where API key records live (one row per key, looked up by id)."""
-
-    async def get_by_id(self, key_id: str) -> ApiKey | None: ...
-
-    async def put(self, key: ApiKey) -> None:
-        """Insert or replace the record with ``key.id``."""
-        ...
-
-    async def delete(self, key_id: str) -> bool:
-        """Revoke: forget the key; False if there was none."""
-        ...
-
-    async def list(self, *, namespace: str | None = None) -> tuple[ApiKey, ...]:
-        """Every key (of ``namespace``, if given), oldest first."""
-        ...
-
-
-class MemoryKeyStore:
-    """A ``KeyStore`` in a dict: for tests and single-process embedding."""
-
-    def __init__(self, keys: Iterable[ApiKey] = ()) -> None:
-        self._keys = {key.id: key for key in keys}
-
-    async def get_by_id(self, key_id: str) -> ApiKey | None:
-        return self._keys.get(key_id)
-
-    async def put(self, key: ApiKey) -> None:
-        self._keys[key.id] = key
-
-    async def delete(self, key_id: str) -> bool:
-        return self._keys.pop(key_id, None) is not None
-
-    async def list(self, *, namespace: str | None = None) -> tuple[ApiKey, ...]:
-        keys = (k for k in self._keys.values() if namespace in (None, k.namespace))
-        return tuple(sorted(keys, key=lambda k: (k.created_at, k.id)))
-
-
 @dataclass(frozen=True, slots=True)
 class _Entry:
     digest: bytes
@@ -190,12 +108,6 @@ class KeyVerifier:
         self._verified: dict[str, tuple[str, _Entry]] = {}
         self._last_used: dict[str, float] = {}
         self.load(keys)
-
-    @classmethod
-    async def from_store(
-        cls, store: KeyStore, *, hash_key: bytes, clock: Callable[[], float] = time.time
-    ) -> KeyVerifier:
-        return cls(hash_key=hash_key, keys=await store.list(), clock=clock)
 
     def load(self, keys: Iterable[ApiKey]) -> None:
         """Replace every key held with ``keys``."""
@@ -268,11 +180,3 @@ def _entry(key: ApiKey) -> _Entry:
     )
     expires = key.expires_at.timestamp() if key.expires_at is not None else None
     return _Entry(bytes.fromhex(key.hash), expires, principal)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None

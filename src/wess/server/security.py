@@ -13,17 +13,17 @@ from wess.api.guard import Guard, GuardPolicy
 from wess.auditing import Auditor, AuditTrail
 from wess.config import Settings
 from wess.errors import ConfigError
-from wess.keys import KekRotator, KeyService, KeyUsageFlusher, WriterKeyStore
-from wess.messages import ApiKeyChanged
+from wess.keys import BOOTSTRAP_ACTOR, KekRotator, KeyService, KeyUsageFlusher
+from wess.messages import ApiKeyChanged, CreateApiKey
+from wess.models import ApiKey, Role
 from wess.observability.metrics import Metrics
 from wess.security.bootstrap import bootstrap_admin
 from wess.security.crypto import Keyring
 from wess.security.jwt import JwtSettings, JwtVerifier
 from wess.security.ratelimit import DEFAULT_PER_ROLE, RatePolicy, open_rate_limiter
-from wess.security.rbac import Role
 from wess.security.secrets import ServerSecret
 from wess.security.tokens import HASH_LABEL, KeyVerifier
-from wess.storage.base import ModuleRepository
+from wess.storage import Store
 from wess.workers.writer import Writer
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
@@ -93,7 +93,7 @@ def jwt_verifier(settings: Settings) -> JwtVerifier | None:
 async def open_security(
     settings: Settings,
     *,
-    repository: ModuleRepository,
+    store: Store,
     writer: Writer,
     secret: ServerSecret,
     keyring: Keyring | None,
@@ -104,7 +104,7 @@ async def open_security(
     key yet) an admin key is minted and its token written to ``<data dir>/admin.key``."""
     check_auth_setting(settings)
     hash_key = secret.derive(HASH_LABEL)
-    verifier = KeyVerifier(hash_key=hash_key, keys=await repository.list_api_keys())
+    verifier = KeyVerifier(hash_key=hash_key, keys=await store.keys.list())
 
     def follow(event: ApiKeyChanged) -> None:
         if event.key is None:
@@ -114,8 +114,17 @@ async def open_security(
 
     writer.subscribe_keys(follow)
     if settings.auth.enabled:
-        store = WriterKeyStore(repository=repository, writer=writer)
-        await bootstrap_admin(store, hash_key=hash_key, data_dir=data_dir, now=datetime.now(UTC))
+
+        async def keep(key: ApiKey) -> None:
+            await writer.submit(CreateApiKey(key=key, actor=BOOTSTRAP_ACTOR))
+
+        await bootstrap_admin(
+            existing=store.keys.list,
+            store=keep,
+            hash_key=hash_key,
+            data_dir=data_dir,
+            now=datetime.now(UTC),
+        )
     auditor = Auditor(writer, metrics=metrics)
     limiter = open_rate_limiter(settings.ratelimit.storage, rate_policy(settings))
     try:
@@ -139,8 +148,8 @@ async def open_security(
             yield Security(
                 guard=guard,
                 auditor=auditor,
-                keys=KeyService(writer=writer, repository=repository, hash_key=hash_key),
-                audit=AuditTrail(repository),
+                keys=KeyService(writer=writer, keys=store.keys, hash_key=hash_key),
+                audit=AuditTrail(store.audit),
                 rotator=rotator,
             )
     finally:

@@ -9,6 +9,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -22,12 +23,12 @@ from wess.runtime import Limits, Runtime, RuntimeConfig
 from wess.runtime.artifact import ArtifactSealer
 from wess.runtime.isolated import IsolatedCompiler
 from wess.security.crypto import Keyring
-from wess.security.keyfiles import load_keyring
+from wess.security.keyfiles import keyring_sealing_with, load_keyring
 from wess.security.secrets import SECRET_BYTES, ServerSecret
 from wess.server.security import open_security
 from wess.service import ModuleService
-from wess.storage import open_repository
-from wess.storage.instrumented import InstrumentedRepository
+from wess.storage import open_store
+from wess.storage.measured import MeasuredStore
 from wess.workers.loader import ProgramLoader
 from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import Reader
@@ -103,17 +104,19 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
     """Open storage, the workers and the service; close them in reverse order."""
     secret = server_secret(settings)
     keyring = keyring_of(settings)
-    async with open_repository(settings.database.effective_url, keyring=keyring) as store:
-        repository = InstrumentedRepository(store, metrics)
+    key_file = settings.security.encryption_key_file
+    async with open_store(settings.database.effective_url, keyring=keyring) as opened:
+        store = MeasuredStore(opened, metrics)
         writer = Writer(
-            repository,
+            store,
             metrics=metrics,
             queue_size=settings.writer.channel_size,
             max_batch=settings.writer.max_batch,
             quotas=namespace_quotas(settings),
+            keyrings=None if key_file is None else partial(keyring_sealing_with, key_file),
         )
         reader = Reader(
-            repository,
+            store.modules,
             metrics=metrics,
             cache_bytes=settings.reader.cache_size,
             ttl_seconds=settings.reader.ttl,
@@ -147,7 +150,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 usage=usage,
             )
             warmup = Warmup(
-                most_used=reader.most_used,
+                most_used=store.usage.most_used,
                 fetch=reader.get,
                 prewarm=runner.prewarm,
                 limit=settings.runner.prewarm,
@@ -167,14 +170,14 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 )
                 health = HealthCheck(
                     {
-                        "storage": repository.ping,
+                        "storage": store.ping,
                         "writer": _running("writer", lambda: writer.running),
                         "runner": _running("runner", lambda: runner.running),
                     }
                 )
                 async with open_security(
                     settings,
-                    repository=repository,
+                    store=store,
                     writer=writer,
                     secret=secret,
                     keyring=keyring,

@@ -1,13 +1,13 @@
-"""Module storage: the ``ModuleRepository`` Protocol and the one factory that picks a backend.
+"""Storage: the ``Store`` Protocol, its concept stores, and the one factory that picks a backend.
 
 The backend comes from the URL scheme, through ``BACKENDS`` and nowhere else; only this
 module imports the concrete backends, and only when their scheme is asked for.
 
-    memory://                       MemoryRepository (nothing durable)
-    rocksdb:///var/lib/wess/db      RocksRepository at an absolute path
-    rocksdb:data/db                 RocksRepository at a path relative to the working dir
+    memory://                       MemoryStore (nothing durable)
+    rocksdb:///var/lib/wess/db      RocksStore at an absolute path
+    rocksdb:data/db                 RocksStore at a path relative to the working dir
 
-``open_repository(url, keyring=...)`` seals module bytes and artifacts at rest under the
+``open_store(url, keyring=...)`` seals module bytes and artifacts at rest under the
 keyring's current KEK (``sealing``); a RocksDB store that holds sealed values refuses
 to open without one.
 """
@@ -20,59 +20,63 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from wess.errors import ConfigError
 from wess.security.crypto import Keyring
-from wess.storage.base import (
-    AddUsage,
-    AppendAudit,
-    Change,
-    ModuleRepository,
+from wess.storage.admin import StoreAdmin
+from wess.storage.audit import AppendAudit, AuditStore
+from wess.storage.base import Change, Store, StoreView, Transaction
+from wess.storage.keys import ApiKeyStore, PutApiKey, RemoveApiKey
+from wess.storage.modules import (
+    ModuleStore,
     NamespaceUsage,
-    PutApiKey,
     PutArtifact,
     PutModule,
-    RemoveApiKey,
     RemoveModule,
-    StoreView,
-    Transaction,
 )
+from wess.storage.usage import AddUsage, UsageRanking, UsageStore
 
 __all__ = [
     "BACKENDS",
     "AddUsage",
+    "ApiKeyStore",
     "AppendAudit",
+    "AuditStore",
     "Change",
-    "ModuleRepository",
+    "ModuleStore",
     "NamespaceUsage",
     "PutApiKey",
     "PutArtifact",
     "PutModule",
     "RemoveApiKey",
     "RemoveModule",
+    "Store",
+    "StoreAdmin",
     "StoreView",
     "Transaction",
-    "open_repository",
+    "UsageRanking",
+    "UsageStore",
+    "open_store",
 ]
 
 
-async def _open_memory(url: SplitResult, keyring: Keyring | None) -> ModuleRepository:
-    from wess.storage.memory import MemoryRepository
+async def _open_memory(url: SplitResult, keyring: Keyring | None) -> Store:
+    from wess.storage.memory import MemoryStore
 
     if url.netloc or url.path not in ("", "/"):
         raise ConfigError(f"memory:// takes no location, got {url.geturl()!r}")
-    return MemoryRepository(keyring=keyring)
+    return MemoryStore(keyring=keyring)
 
 
-async def _open_rocksdb(url: SplitResult, keyring: Keyring | None) -> ModuleRepository:
-    from wess.storage.rocks import RocksRepository
+async def _open_rocksdb(url: SplitResult, keyring: Keyring | None) -> Store:
+    from wess.storage.rocks import RocksStore
 
     if url.netloc or not url.path or url.query or url.fragment:
         raise ConfigError(
             f"a RocksDB URL names a directory: rocksdb:///absolute/path or "
             f"rocksdb:relative/path, got {url.geturl()!r}"
         )
-    return await RocksRepository.open(unquote(url.path), keyring=keyring)
+    return await RocksStore.open(unquote(url.path), keyring=keyring)
 
 
-Opener = Callable[[SplitResult, Keyring | None], Awaitable[ModuleRepository]]
+Opener = Callable[[SplitResult, Keyring | None], Awaitable[Store]]
 
 BACKENDS: Mapping[str, Opener] = {
     "memory": _open_memory,
@@ -82,10 +86,8 @@ BACKENDS: Mapping[str, Opener] = {
 
 
 @contextlib.asynccontextmanager
-async def open_repository(
-    url: str, *, keyring: Keyring | None = None
-) -> AsyncIterator[ModuleRepository]:
-    """Open the repository ``url`` names for the ``async with`` block, then close it.
+async def open_store(url: str, *, keyring: Keyring | None = None) -> AsyncIterator[Store]:
+    """Open the store ``url`` names for the ``async with`` block, then close it.
 
     ``keyring`` seals module bytes and artifacts at rest (None: stored in plain text).
     Raises ``ConfigError`` for a scheme with no backend, a malformed location, or an
@@ -98,8 +100,8 @@ async def open_repository(
         raise ConfigError(
             f"unknown storage scheme {parsed.scheme!r} in {url!r}; use one of: {allowed}"
         )
-    repository = await opener(parsed, keyring)
+    store = await opener(parsed, keyring)
     try:
-        yield repository
+        yield store
     finally:
-        await repository.aclose()
+        await store.aclose()

@@ -1,9 +1,13 @@
-"""``MemoryRepository``: the in-memory ``ModuleRepository`` that tests and embeddings use.
+"""``MemoryStore``: the in-memory ``Store`` that tests and embeddings use.
 
 It keeps the same stored form as the RocksDB backend (encoded records beside the
 bytes, sealed when a keyring is given) so that a record that would not survive
 encoding, bytes that do not match their digest, or a value that does not decrypt fail
 here exactly as they would on disk. Nothing is durable.
+
+One ``_Tables`` holds everything; each concept store reads its part of it, and
+``MemoryStore.commit`` stages every change before it applies any, so a commit lands
+whole or not at all.
 """
 
 from __future__ import annotations
@@ -16,23 +20,12 @@ from functools import partial
 from uuid import UUID
 
 from wess.errors import StorageUnavailable
-from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
-from wess.security.audit import AuditEntry
+from wess.models import ApiKey, AuditEntry, ModuleInfo, ModuleRecord, SealedArtifact
 from wess.security.crypto import Keyring
-from wess.security.tokens import ApiKey
-from wess.storage.base import (
-    AddUsage,
-    AppendAudit,
-    Change,
-    NamespaceUsage,
-    PutApiKey,
-    PutArtifact,
-    PutModule,
-    RemoveApiKey,
-    RemoveModule,
-    Transaction,
-    UsageRanking,
-)
+from wess.storage.audit import AppendAudit
+from wess.storage.base import Change, Transaction
+from wess.storage.keys import PutApiKey, RemoveApiKey
+from wess.storage.modules import NamespaceUsage, PutArtifact, PutModule, RemoveModule
 from wess.storage.records import (
     decode_api_key,
     decode_audit,
@@ -43,123 +36,164 @@ from wess.storage.records import (
     verified_wasm,
 )
 from wess.storage.sealing import artifact_aad, check_opens, reseal, seal, unseal, wasm_aad
+from wess.storage.usage import AddUsage, UsageRanking
 
 Stored = tuple[bytes, bytes]
 """A module as stored: encoded metadata and bytes."""
 
 
-class MemoryRepository:
-    """Modules in a dict; every commit is applied all at once or not at all."""
+class _Tables:
+    """Everything a ``MemoryStore`` holds, in its stored (encoded, sealed) form."""
 
-    def __init__(self, *, keyring: Keyring | None = None) -> None:
-        self._keyring = keyring
-        self._records: dict[str, Stored] = {}
-        self._order: list[str] = []  # ids as strings, sorted: the listing order
-        self._artifacts: dict[str, dict[tuple[str, str], bytes]] = {}  # id -> (digest, flavor)
-        self._usage: dict[str, int] = {}
-        self._keys: dict[str, bytes] = {}
-        self._audit: dict[int, bytes] = {}
-        self._closed = False
-        self._view = _MemoryView(self._records, self._keys)
+    def __init__(self, keyring: Keyring | None) -> None:
+        self.keyring = keyring
+        self.records: dict[str, Stored] = {}
+        self.order: list[str] = []  # ids as strings, sorted: the listing order
+        self.artifacts: dict[str, dict[tuple[str, str], bytes]] = {}  # id -> (digest, flavor)
+        self.usage: dict[str, int] = {}
+        self.keys: dict[str, bytes] = {}
+        self.audit: dict[int, bytes] = {}
+        self.closed = False
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise StorageUnavailable("the in-memory store is closed")
+
+    def infos(self, module_ids: Sequence[UUID]) -> dict[UUID, ModuleInfo | None]:
+        found: dict[UUID, ModuleInfo | None] = {}
+        for module_id in module_ids:
+            stored = self.records.get(str(module_id))
+            found[module_id] = None if stored is None else decode_info(stored[0])
+        return found
+
+    def api_key(self, key_id: str) -> ApiKey | None:
+        stored = self.keys.get(key_id)
+        return None if stored is None else decode_api_key(stored)
+
+
+class MemoryModules:
+    """The ``ModuleStore`` of a ``MemoryStore``."""
+
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
 
     async def get(self, module_id: UUID) -> ModuleRecord | None:
-        """The module with its verified bytes, or None."""
-        self._check_open()
-        stored = self._records.get(str(module_id))
+        self._t.check_open()
+        stored = self._t.records.get(str(module_id))
         if stored is None:
             return None
         info = decode_info(stored[0])
         aad = wasm_aad(info.id, info.digest)
-        wasm = unseal(self._keyring, stored[1], aad, module_id=module_id, what="the stored bytes")
+        wasm = unseal(self._t.keyring, stored[1], aad, module_id=module_id, what="the stored bytes")
         return ModuleRecord(info=info, wasm=verified_wasm(info, wasm))
 
     async def get_info(self, module_id: UUID) -> ModuleInfo | None:
-        """The module's metadata, or None."""
-        self._check_open()
-        return self._view.get_infos((module_id,))[module_id]
+        self._t.check_open()
+        return self._t.infos((module_id,))[module_id]
 
     async def list(
         self, *, namespace: str | None, after: UUID | None, limit: int
-    ) -> list[ModuleInfo]:
-        """Up to ``limit`` modules ordered by id, strictly after ``after``."""
-        self._check_open()
-        start = 0 if after is None else bisect.bisect_right(self._order, str(after))
-        found: list[ModuleInfo] = []
-        for key in itertools.islice(self._order, start, None):
+    ) -> builtins.list[ModuleInfo]:
+        self._t.check_open()
+        order = self._t.order
+        start = 0 if after is None else bisect.bisect_right(order, str(after))
+        found: builtins.list[ModuleInfo] = []
+        for key in itertools.islice(order, start, None):
             if len(found) >= limit:
                 break
-            info = decode_info(self._records[key][0])
+            info = decode_info(self._t.records[key][0])
             if namespace is None or info.namespace == namespace:
                 found.append(info)
         return found
 
     async def count(self, *, namespace: str | None = None) -> int:
-        """How many modules are stored (in ``namespace``, or in all)."""
-        self._check_open()
+        self._t.check_open()
+        records = self._t.records
         if namespace is None:
-            return len(self._records)
-        return sum(
-            1 for meta, _ in self._records.values() if decode_info(meta).namespace == namespace
-        )
-
-    async def get_artifact(
-        self, module_id: UUID, *, digest: str, flavor: str
-    ) -> SealedArtifact | None:
-        """The artifact stored for ``digest`` and ``flavor``, as stored, or None."""
-        self._check_open()
-        stored = self._artifacts.get(str(module_id), {}).get((digest, flavor))
-        if stored is None:
-            return None
-        aad = artifact_aad(module_id, digest, flavor)
-        what = f"the {flavor} artifact"
-        data = unseal(self._keyring, stored, aad, module_id=module_id, what=what)
-        return SealedArtifact(digest=digest, flavor=flavor, data=data)
-
-    async def most_used(self, limit: int) -> UsageRanking:
-        """Up to ``limit`` (module id, invocation count) pairs, most invoked first."""
-        self._check_open()
-        ranked = sorted(self._usage.items(), key=lambda item: (-item[1], item[0]))
-        return [(UUID(key), count) for key, count in ranked[:limit]]
-
-    async def get_api_key(self, key_id: str) -> ApiKey | None:
-        self._check_open()
-        return self._view.get_api_key(key_id)
-
-    async def list_api_keys(self) -> builtins.list[ApiKey]:
-        """Every key record, ordered by id."""
-        self._check_open()
-        return [decode_api_key(self._keys[key_id]) for key_id in sorted(self._keys)]
-
-    async def audit_head(self) -> AuditEntry | None:
-        """The last audit entry (highest ``seq``), or None before the first."""
-        self._check_open()
-        return decode_audit(self._audit[max(self._audit)]) if self._audit else None
-
-    async def list_audit(self, *, after: int, limit: int) -> builtins.list[AuditEntry]:
-        """Up to ``limit`` entries with ``seq > after``, in ``seq`` order."""
-        self._check_open()
-        seqs = sorted(seq for seq in self._audit if seq > after)[: max(limit, 0)]
-        return [decode_audit(self._audit[seq]) for seq in seqs]
+            return len(records)
+        return sum(1 for meta, _ in records.values() if decode_info(meta).namespace == namespace)
 
     async def namespace_usage(self) -> NamespaceUsage:
-        """Modules and wasm bytes stored per namespace."""
-        self._check_open()
+        self._t.check_open()
         usage: NamespaceUsage = {}
-        for meta, _ in self._records.values():
+        for meta, _ in self._t.records.values():
             info = decode_info(meta)
             modules, size = usage.get(info.namespace, (0, 0))
             usage[info.namespace] = (modules + 1, size + info.size)
         return usage
 
+    async def get_artifact(
+        self, module_id: UUID, *, digest: str, flavor: str
+    ) -> SealedArtifact | None:
+        self._t.check_open()
+        stored = self._t.artifacts.get(str(module_id), {}).get((digest, flavor))
+        if stored is None:
+            return None
+        aad = artifact_aad(module_id, digest, flavor)
+        what = f"the {flavor} artifact"
+        data = unseal(self._t.keyring, stored, aad, module_id=module_id, what=what)
+        return SealedArtifact(digest=digest, flavor=flavor, data=data)
+
+
+class MemoryApiKeys:
+    """The ``ApiKeyStore`` of a ``MemoryStore``."""
+
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        self._t.check_open()
+        return self._t.api_key(key_id)
+
+    async def list(self) -> builtins.list[ApiKey]:
+        self._t.check_open()
+        return [decode_api_key(self._t.keys[key_id]) for key_id in sorted(self._t.keys)]
+
+
+class MemoryAudit:
+    """The ``AuditStore`` of a ``MemoryStore``."""
+
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def head(self) -> AuditEntry | None:
+        self._t.check_open()
+        audit = self._t.audit
+        return decode_audit(audit[max(audit)]) if audit else None
+
+    async def list(self, *, after: int, limit: int) -> builtins.list[AuditEntry]:
+        self._t.check_open()
+        seqs = sorted(seq for seq in self._t.audit if seq > after)[: max(limit, 0)]
+        return [decode_audit(self._t.audit[seq]) for seq in seqs]
+
+
+class MemoryUsage:
+    """The ``UsageStore`` of a ``MemoryStore``."""
+
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def most_used(self, limit: int) -> UsageRanking:
+        self._t.check_open()
+        ranked = sorted(self._t.usage.items(), key=lambda item: (-item[1], item[0]))
+        return [(UUID(key), count) for key, count in ranked[:limit]]
+
+
+class MemoryAdmin:
+    """The ``StoreAdmin`` of a ``MemoryStore``."""
+
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
     async def rewrap(self, keyring: Keyring) -> int:
         """Seal every value under ``keyring.current`` and use ``keyring`` from now on;
         nothing changes if ``keyring`` cannot unwrap one of them."""
-        self._check_open()
-        values = list(self._values())
+        self._t.check_open()
+        values = builtins.list(self._values())
         known: set[str] = set()
         for _, stored, _, module_id, what in values:
             check_opens(keyring, stored, known, module_id=module_id, what=what)
-        self._keyring = keyring
+        self._t.keyring = keyring
         count = 0
         for put, stored, aad, module_id, what in values:
             resealed = reseal(keyring, stored, aad, module_id=module_id, what=what)
@@ -168,130 +202,152 @@ class MemoryRepository:
                 count += 1
         return count
 
-    async def commit(self, changes: Sequence[Change]) -> None:
-        """Apply every change at once: all are encoded before any is applied."""
-        self._check_open()
-        staged: list[Callable[[], object]] = []  # applying cannot fail: all checks come first
-        appended: set[int] = set()
-        for change in changes:
-            if isinstance(change, PutModule):
-                info = change.record.info
-                wasm = seal(self._keyring, change.record.wasm, wasm_aad(info.id, info.digest))
-                staged.append(partial(self._apply, str(info.id), (encode_info(info), wasm)))
-            elif isinstance(change, RemoveModule):
-                staged.append(partial(self._apply, str(change.module_id), None))
-            elif isinstance(change, PutArtifact):
-                artifact = change.artifact
-                aad = artifact_aad(change.module_id, artifact.digest, artifact.flavor)
-                data = seal(self._keyring, artifact.data, aad)
-                staged.append(partial(self._put_artifact, change, data))
-            elif isinstance(change, AddUsage):
-                if any(count < 0 for _, count in change.counts):
-                    raise ValueError("usage counts only grow")
-                staged.append(partial(self._add_usage, change))
-            elif isinstance(change, PutApiKey):
-                staged.append(
-                    partial(self._keys.__setitem__, change.key.id, encode_api_key(change.key))
-                )
-            elif isinstance(change, RemoveApiKey):
-                staged.append(partial(self._keys.pop, change.key_id, None))
-            elif isinstance(change, AppendAudit):
-                seq = change.entry.seq
-                if seq < 1:
-                    raise ValueError(f"audit sequence numbers start at 1, not {seq}")
-                if seq in self._audit or seq in appended:
-                    raise ValueError(f"audit entry {seq} exists already; entries never change")
-                appended.add(seq)
-                staged.append(partial(self._audit.__setitem__, seq, encode_audit(change.entry)))
-            else:
-                raise TypeError(f"unknown change {change!r}")
-        for apply in staged:
-            apply()
-
-    async def transact(self, work: Transaction) -> None:
-        """Call ``work`` with the store as it is and commit what it answers, at once."""
-        self._check_open()
-        await self.commit(work(self._view))
-
-    async def ping(self) -> None:
-        """Raise ``StorageUnavailable`` once closed."""
-        self._check_open()
-
-    async def aclose(self) -> None:
-        """Drop everything; later calls raise ``StorageUnavailable``."""
-        self._closed = True
-        self._records.clear()
-        self._order.clear()
-        self._artifacts.clear()
-        self._usage.clear()
-        self._keys.clear()
-        self._audit.clear()
-
     def _values(self) -> Iterator[tuple[Callable[[bytes], None], bytes, bytes, str, str]]:
         """(replace it, stored value, associated data, module id, what it is) of every
         module and artifact value."""
-        for key, (meta, wasm) in self._records.items():
+        records = self._t.records
+        for key, (meta, wasm) in records.items():
             info = decode_info(meta)
-            put = partial(self._replace_wasm, key, meta)
+            put = partial(_replace_wasm, records, key, meta)
             yield put, wasm, wasm_aad(info.id, info.digest), key, "the stored bytes"
-        for key, artifacts in self._artifacts.items():
+        for key, artifacts in self._t.artifacts.items():
             for (digest, flavor), data in artifacts.items():
                 put = partial(artifacts.__setitem__, (digest, flavor))
                 aad = artifact_aad(UUID(key), digest, flavor)
                 yield put, data, aad, key, f"the {flavor} artifact"
 
-    def _replace_wasm(self, key: str, meta: bytes, wasm: bytes) -> None:
-        self._records[key] = (meta, wasm)
+
+def _replace_wasm(records: dict[str, Stored], key: str, meta: bytes, wasm: bytes) -> None:
+    records[key] = (meta, wasm)
+
+
+class MemoryStore:
+    """A ``Store`` in dicts; every commit is applied all at once or not at all."""
+
+    def __init__(self, *, keyring: Keyring | None = None) -> None:
+        self._t = _Tables(keyring)
+        self._modules = MemoryModules(self._t)
+        self._keys = MemoryApiKeys(self._t)
+        self._audit = MemoryAudit(self._t)
+        self._usage = MemoryUsage(self._t)
+        self._admin = MemoryAdmin(self._t)
+
+    @property
+    def modules(self) -> MemoryModules:
+        return self._modules
+
+    @property
+    def keys(self) -> MemoryApiKeys:
+        return self._keys
+
+    @property
+    def audit(self) -> MemoryAudit:
+        return self._audit
+
+    @property
+    def usage(self) -> MemoryUsage:
+        return self._usage
+
+    @property
+    def admin(self) -> MemoryAdmin:
+        return self._admin
+
+    async def commit(self, changes: Sequence[Change]) -> None:
+        """Apply every change at once: all are encoded and checked before any is applied."""
+        self._t.check_open()
+        appended: set[int] = set()
+        staged = [self._stage(change, appended) for change in changes]
+        for apply in staged:  # applying cannot fail: every check came first
+            apply()
+
+    async def transact(self, work: Transaction) -> None:
+        """Call ``work`` with the store as it is and commit what it answers, at once."""
+        self._t.check_open()
+        await self.commit(work(_MemoryView(self._t)))
+
+    async def ping(self) -> None:
+        """Raise ``StorageUnavailable`` once closed."""
+        self._t.check_open()
+
+    async def aclose(self) -> None:
+        """Drop everything; later calls raise ``StorageUnavailable``."""
+        t = self._t
+        t.closed = True
+        for table in (t.records, t.artifacts, t.usage, t.keys, t.audit):
+            table.clear()
+        t.order.clear()
+
+    def _stage(self, change: Change, appended: set[int]) -> Callable[[], object]:
+        t = self._t
+        if isinstance(change, PutModule):
+            info = change.record.info
+            wasm = seal(t.keyring, change.record.wasm, wasm_aad(info.id, info.digest))
+            return partial(self._apply, str(info.id), (encode_info(info), wasm))
+        if isinstance(change, RemoveModule):
+            return partial(self._apply, str(change.module_id), None)
+        if isinstance(change, PutArtifact):
+            artifact = change.artifact
+            aad = artifact_aad(change.module_id, artifact.digest, artifact.flavor)
+            return partial(self._put_artifact, change, seal(t.keyring, artifact.data, aad))
+        if isinstance(change, AddUsage):
+            if any(count < 0 for _, count in change.counts):
+                raise ValueError("usage counts only grow")
+            return partial(self._add_usage, change)
+        if isinstance(change, PutApiKey):
+            return partial(t.keys.__setitem__, change.key.id, encode_api_key(change.key))
+        if isinstance(change, RemoveApiKey):
+            return partial(t.keys.pop, change.key_id, None)
+        if isinstance(change, AppendAudit):
+            seq = change.entry.seq
+            if seq < 1:
+                raise ValueError(f"audit sequence numbers start at 1, not {seq}")
+            if seq in t.audit or seq in appended:
+                raise ValueError(f"audit entry {seq} exists already; entries never change")
+            appended.add(seq)
+            return partial(t.audit.__setitem__, seq, encode_audit(change.entry))
+        raise TypeError(f"unknown change {change!r}")
 
     def _put_artifact(self, change: PutArtifact, data: bytes) -> None:
-        stored = self._records.get(str(change.module_id))
+        stored = self._t.records.get(str(change.module_id))
         artifact = change.artifact
         if stored is not None and decode_info(stored[0]).digest == artifact.digest:
-            artifacts = self._artifacts.setdefault(str(change.module_id), {})
+            artifacts = self._t.artifacts.setdefault(str(change.module_id), {})
             artifacts[(artifact.digest, artifact.flavor)] = data
 
     def _add_usage(self, change: AddUsage) -> None:
+        t = self._t
         for module_id, count in change.counts:
             key = str(module_id)
-            if key in self._records:
-                self._usage[key] = self._usage.get(key, 0) + count
+            if key in t.records:
+                t.usage[key] = t.usage.get(key, 0) + count
 
     def _apply(self, key: str, stored: Stored | None) -> None:
-        present = key in self._records
+        t = self._t
+        present = key in t.records
         if stored is None:
             if present:
-                del self._records[key]
-                self._order.pop(bisect.bisect_left(self._order, key))
-            self._artifacts.pop(key, None)
-            self._usage.pop(key, None)
+                del t.records[key]
+                t.order.pop(bisect.bisect_left(t.order, key))
+            t.artifacts.pop(key, None)
+            t.usage.pop(key, None)
             return
         digest = decode_info(stored[0]).digest
-        artifacts = self._artifacts.get(key, {})
+        artifacts = t.artifacts.get(key, {})
         for stale in [k for k in artifacts if k[0] != digest]:
             del artifacts[stale]
         if not present:
-            bisect.insort(self._order, key)
-        self._records[key] = stored
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageUnavailable("the in-memory module store is closed")
+            bisect.insort(t.order, key)
+        t.records[key] = stored
 
 
 class _MemoryView:
-    """The ``StoreView`` of a ``MemoryRepository``: its dicts, read as they are."""
+    """The ``StoreView`` of a ``MemoryStore``: its tables, read as they are."""
 
-    def __init__(self, records: dict[str, Stored], keys: dict[str, bytes]) -> None:
-        self._records = records
-        self._keys = keys
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
 
     def get_infos(self, module_ids: Sequence[UUID]) -> dict[UUID, ModuleInfo | None]:
-        found: dict[UUID, ModuleInfo | None] = {}
-        for module_id in module_ids:
-            stored = self._records.get(str(module_id))
-            found[module_id] = None if stored is None else decode_info(stored[0])
-        return found
+        return self._t.infos(module_ids)
 
     def get_api_key(self, key_id: str) -> ApiKey | None:
-        stored = self._keys.get(key_id)
-        return None if stored is None else decode_api_key(stored)
+        return self._t.api_key(key_id)

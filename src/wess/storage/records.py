@@ -17,14 +17,14 @@ import orjson
 from wess.errors import IntegrityError
 from wess.models import (
     SCHEMA_VERSION,
+    ApiKey,
+    AuditEntry,
     FunctionSignature,
     LegacyMetadata,
     ModuleInfo,
     ValueType,
     digest_of,
 )
-from wess.security.audit import AuditEntry
-from wess.security.tokens import ApiKey
 
 
 def encode_info(info: ModuleInfo) -> bytes:

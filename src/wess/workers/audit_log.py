@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from wess.errors import WessError
 from wess.messages import Actor, CreateApiKey, RecordAudit, RevokeApiKey, RotateKek, WriteJob
-from wess.security.audit import AuditEntry, AuditFields, chain
+from wess.models import AuditEntry, AuditFields
+from wess.security.audit import chain
 
 OK = "ok"
 INTERNAL = "internal_error"
@@ -83,7 +84,7 @@ def _target(job: WriteJob) -> str | None:
     if isinstance(job, RevokeApiKey):
         return job.key_id
     if isinstance(job, RotateKek):
-        return job.keyring.current.id
+        return job.kek_id
     module_id = getattr(job, "module_id", None)
     return None if module_id is None else str(module_id)
 

@@ -28,10 +28,8 @@ from wess.messages import (
     TouchApiKeys,
     UpdateModule,
 )
-from wess.models import ModuleInfo
-from wess.security.audit import AuditEntry, AuditFields
-from wess.security.tokens import ApiKey
-from wess.storage.base import AddUsage, AppendAudit, Change, PutApiKey, StoreView
+from wess.models import ApiKey, AuditEntry, AuditFields, ModuleInfo
+from wess.storage import AddUsage, AppendAudit, Change, PutApiKey, StoreView
 from wess.workers.audit_log import audit_fields, outcome_of
 from wess.workers.planning import Planned, plan, plan_key, plan_touch
 from wess.workers.quotas import UsageDraft

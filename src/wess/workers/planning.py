@@ -26,9 +26,9 @@ from wess.messages import (
     TouchApiKeys,
     UpdateModule,
 )
-from wess.models import ModuleInfo, ModuleRecord
-from wess.security.tokens import ApiKey, touched
-from wess.storage.base import (
+from wess.models import ApiKey, ModuleInfo, ModuleRecord
+from wess.security.tokens import touched
+from wess.storage import (
     Change,
     PutApiKey,
     PutArtifact,

@@ -1,6 +1,6 @@
 """Namespace quotas: how many modules, and how many bytes of wasm, a namespace may keep.
 
-The Writer loads the usage once (``ModuleRepository.namespace_usage``) and keeps it
+The Writer loads the usage once (``ModuleStore.namespace_usage``) and keeps it
 current itself: it is the only writer. Each batch works on a ``UsageDraft`` (the usage
 as the batch's earlier jobs left it), merged into the ``QuotaLedger`` only once the
 batch is committed, so a failed commit charges nothing.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from wess.errors import QuotaExceeded
 from wess.models import ModuleInfo
-from wess.storage.base import NamespaceUsage
+from wess.storage import NamespaceUsage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

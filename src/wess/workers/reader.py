@@ -20,7 +20,7 @@ from wess.errors import InvalidRequest, ModuleNotFound
 from wess.messages import ModuleChanged
 from wess.models import ModuleInfo, ModuleRecord, Page, SealedArtifact
 from wess.observability.metrics import Metrics
-from wess.storage.base import ModuleRepository, UsageRanking
+from wess.storage import ModuleStore
 
 CACHE = "modules"
 RECORD_OVERHEAD = 1024
@@ -37,7 +37,7 @@ class Reader:
 
     def __init__(
         self,
-        repository: ModuleRepository,
+        modules: ModuleStore,
         *,
         metrics: Metrics,
         cache_bytes: int = 64 << 20,
@@ -45,7 +45,7 @@ class Reader:
         clock: Callable[[], float] = time.monotonic,
         page_limit_max: int = 1000,
     ) -> None:
-        self._repository = repository
+        self._modules = modules
         self._metrics = metrics
         self._page_limit_max = page_limit_max
         hits = metrics.cache_hits.labels(cache=CACHE)
@@ -73,7 +73,7 @@ class Reader:
     async def get_info(self, module_id: UUID, *, namespace: str | None = None) -> ModuleInfo:
         """The module's metadata, without reading its bytes when they are not cached."""
         record = self._cache.get(module_id)
-        info = record.info if record is not None else await self._repository.get_info(module_id)
+        info = record.info if record is not None else await self._modules.get_info(module_id)
         if info is None or not _visible(info, namespace):
             raise _not_found(module_id)
         return info
@@ -86,25 +86,21 @@ class Reader:
                 field="limit",
             )
         after = None if cursor is None else decode_cursor(cursor)
-        found = await self._repository.list(namespace=namespace, after=after, limit=limit + 1)
+        found = await self._modules.list(namespace=namespace, after=after, limit=limit + 1)
         items = tuple(found[:limit])
         more = len(found) > limit
         return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
 
     async def count(self, *, namespace: str | None = None) -> int:
         """How many modules are stored (in ``namespace``, or in all)."""
-        return await self._repository.count(namespace=namespace)
+        return await self._modules.count(namespace=namespace)
 
     async def get_artifact(
         self, module_id: UUID, digest: str, flavor: str
     ) -> SealedArtifact | None:
         """The module's stored artifact for ``digest`` and ``flavor``; never cached here
         (the compiled-module cache holds what it becomes)."""
-        return await self._repository.get_artifact(module_id, digest=digest, flavor=flavor)
-
-    async def most_used(self, limit: int) -> UsageRanking:
-        """Up to ``limit`` (module id, invocation count) pairs, most invoked first."""
-        return await self._repository.most_used(limit)
+        return await self._modules.get_artifact(module_id, digest=digest, flavor=flavor)
 
     def on_module_changed(self, event: ModuleChanged) -> None:
         """Forget the changed module; subscribe this to the Writer."""
@@ -117,7 +113,7 @@ class Reader:
         self._reading[module_id] = self._reading.get(module_id, 0) + 1
         generation = self._generation.get(module_id, 0)
         try:
-            record = await self._repository.get(module_id)
+            record = await self._modules.get(module_id)
             if record is not None and self._generation.get(module_id, 0) == generation:
                 self._cache.put(module_id, record)
                 self._report()

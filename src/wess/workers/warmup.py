@@ -20,7 +20,7 @@ import structlog
 
 from wess.errors import WessError
 from wess.models import ModuleRecord
-from wess.storage.base import UsageRanking
+from wess.storage import UsageRanking
 from wess.workers.periodic import stop
 
 logger = structlog.get_logger(__name__)
@@ -38,7 +38,7 @@ class WarmupSnapshot(TypedDict):
 class Warmup:
     """Loads the artifacts of the ``limit`` most-invoked modules once, in the background.
 
-    ``most_used`` is ``Reader.most_used``, ``fetch`` is ``Reader.get`` and ``prewarm``
+    ``most_used`` is ``UsageStore.most_used``, ``fetch`` is ``Reader.get`` and ``prewarm``
     is ``Runner.prewarm``. ``limit=0`` disables it (done at once). Use ``async with``.
     """
 

@@ -4,7 +4,7 @@ Every change to the store goes through one bounded queue: creates, updates and d
 the artifacts and usage counts the Runner wants kept, API keys, audit-only entries and
 key rotations. The consumer takes a job, then whatever else is already waiting (up to
 ``max_batch``), checks each against the store and the jobs before it (``batch``), and
-commits all the valid ones in ONE ``repository.commit`` (one fsync for the batch).
+commits all the valid ones in ONE ``store.commit`` (one fsync for the batch).
 
 Every job that names an actor gets exactly one audit entry in that same commit, a
 refused one too (its outcome is the error's code; it is answered once its entry is
@@ -15,7 +15,7 @@ wait. A full queue answers ``Overloaded`` at once instead of letting callers pil
 
 Every acknowledged write pays for the consumer's path, so it works per batch where it
 can: the batch's reads (every module it names, in one multi-get), its checks and its
-commit run as ONE ``repository.transact`` (for RocksDB one thread hop, where a read per
+commit run as ONE ``store.transact`` (for RocksDB one thread hop, where a read per
 job used to cost a hop each); the queue is a plain deque drained in one go, and each
 caller waits on its own future, nothing more.
 """
@@ -34,7 +34,7 @@ from typing import TypeVar, overload
 
 import structlog
 
-from wess.errors import InvalidRequest, Overloaded, StorageUnavailable
+from wess.errors import ConfigError, InvalidRequest, Overloaded, StorageUnavailable
 from wess.messages import (
     MESSAGE_VERSION,
     ApiKeyChanged,
@@ -48,10 +48,10 @@ from wess.messages import (
     TouchApiKeys,
     WriteJob,
 )
-from wess.models import ModuleInfo
+from wess.models import AuditEntry, ModuleInfo
 from wess.observability.metrics import Metrics
-from wess.security.audit import AuditEntry
-from wess.storage.base import AppendAudit, Change, ModuleRepository, StoreView
+from wess.security.crypto import Keyring
+from wess.storage import AppendAudit, Change, Store, StoreView
 from wess.workers.audit_log import AuditChain, audit_fields, outcome_of
 from wess.workers.batch import MODULE_JOBS, BatchJob, BatchPlan, Step, changes_of
 from wess.workers.quotas import NamespaceQuotas, QuotaLedger
@@ -87,17 +87,19 @@ class Writer:
 
     def __init__(
         self,
-        repository: ModuleRepository,
+        store: Store,
         *,
         metrics: Metrics,
         queue_size: int = 1024,
         max_batch: int = 256,
         clock: Callable[[], datetime] = utc_now,
         quotas: NamespaceQuotas | None = None,
+        keyrings: Callable[[str], Keyring] | None = None,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             raise ValueError("queue_size and max_batch must be at least 1")
-        self._repository = repository
+        self._store = store
+        self._keyrings = keyrings
         self._metrics = metrics
         self._max_batch = max_batch
         self._clock = clock
@@ -262,9 +264,9 @@ class Writer:
     async def _resync(self) -> None:
         """Read the audit log's head and the usage again: at start, and after a failed
         commit (which may have reached the disk all the same)."""
-        self._audit = AuditChain(await self._repository.audit_head())
+        self._audit = AuditChain(await self._store.audit.head())
         if self._quotas is not None:
-            self._ledger = QuotaLedger(self._quotas, await self._repository.namespace_usage())
+            self._ledger = QuotaLedger(self._quotas, await self._store.modules.namespace_usage())
         self._stale = False
 
     async def _apply(self, batch: list[_Pending]) -> None:
@@ -307,7 +309,7 @@ class Writer:
             return changes_of(recorded, entries)
 
         try:
-            await self._repository.transact(check)
+            await self._store.transact(check)
         except Exception as exc:
             self._commit_failed(exc, len(run))
             for pending, step in itertools.zip_longest(run, steps):
@@ -327,17 +329,17 @@ class Writer:
     async def _rotate(self, pending: _Pending, job: RotateKek) -> None:
         """Rewrap every stored value under the new KEK, then record it in the audit log."""
         try:
-            count: int | None = await self._repository.rewrap(job.keyring)
+            count: int | None = await self._store.admin.rewrap(self._keyring_for(job.kek_id))
             error: Exception | None = None
         except Exception as exc:
             count, error = None, exc
-            logger.error("kek_rotation_failed", kek_id=job.keyring.current.id, error=str(exc))
-        target = job.keyring.current.id + ("" if count is None else f" rewrapped={count}")
+            logger.error("kek_rotation_failed", kek_id=job.kek_id, error=str(exc))
+        target = job.kek_id + ("" if count is None else f" rewrapped={count}")
         fields = audit_fields(job, outcome=outcome_of(error), now=self._clock(), target=target)
         assert fields is not None  # a RotateKek always names its actor
         entries = self._audit.extend([fields])
         try:
-            await self._repository.commit([AppendAudit(entries[0])])
+            await self._store.commit([AppendAudit(entries[0])])
         except Exception as exc:
             self._commit_failed(exc, 1)
             _fail(pending, error or exc)
@@ -346,11 +348,17 @@ class Writer:
         if error is not None:
             _fail(pending, error)
             return
-        logger.info(
-            f"ROTATE_KEK {job.keyring.current.id}", rewrapped=count, request_id=job.request_id
-        )
+        logger.info(f"ROTATE_KEK {job.kek_id}", rewrapped=count, request_id=job.request_id)
         if not pending.future.done():
             pending.future.set_result(count)
+
+    def _keyring_for(self, kek_id: str) -> Keyring:
+        if self._keyrings is None:
+            raise ConfigError(
+                "encryption at rest is not configured (security.encryption_key_file); "
+                "there is no key-encryption key to rotate"
+            )
+        return self._keyrings(kek_id)
 
     def _commit_failed(self, exc: Exception, jobs: int) -> None:
         logger.error("writer_commit_failed", jobs=jobs, error=str(exc))

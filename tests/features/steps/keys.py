@@ -8,7 +8,8 @@ import requests
 from behave import then, when
 from tests.fixtures import wasm
 
-from wess.security.audit import AuditEntry, verify
+from wess.models import AuditEntry
+from wess.security.audit import verify
 
 TIMEOUT = 30
 

@@ -13,7 +13,7 @@ Afterwards the memtable is flushed and the whole key range compacted: the versio
 replaced (plain text, data keys wrapped under the retired KEK) are dropped from the SST
 files now instead of lingering until some later compaction.
 
-Blocking; the repository runs these on its write thread, so no commit interleaves.
+``RocksAdmin.rewrap`` runs both on the store's write thread, so no commit interleaves.
 """
 
 from __future__ import annotations
@@ -27,11 +27,32 @@ from rocksdict import WriteBatch, WriteOptions
 from wess.errors import IntegrityError
 from wess.security.crypto import Keyring
 from wess.storage.records import decode_info
-from wess.storage.rocks_layout import ARTIFACT, META, SEALED_KEY, SEPARATOR, WASM, scan
+from wess.storage.rocks.database import RocksDatabase
+from wess.storage.rocks.layout import ARTIFACT, META, SEALED_KEY, SEPARATOR, WASM, scan
 from wess.storage.sealing import MARKER, artifact_aad, check_opens, reseal, wasm_aad
 
 CHUNK = 256
 """Values rewritten per synced batch."""
+
+
+class RocksAdmin:
+    """The ``StoreAdmin`` of a ``RocksStore``."""
+
+    def __init__(self, database: RocksDatabase) -> None:
+        self._d = database
+
+    async def rewrap(self, keyring: Keyring) -> int:
+        """Seal every module and artifact value under ``keyring.current`` and use
+        ``keyring`` from now on."""
+        return await self._d.write(self._rewrap, keyring)
+
+    def _rewrap(self, keyring: Keyring) -> int:
+        d = self._d
+        check_keyring(d.db, keyring)  # refuses before anything changes
+        d.keyring = keyring  # reads from now on open old and new values alike
+        count = rewrap_values(d.db, keyring, sync=d.sync, marked=d.marked)
+        d.marked = d.marked or count > 0
+        return count
 
 
 def check_keyring(db: Any, keyring: Keyring) -> None:

@@ -1,0 +1,19 @@
+"""Administering a store as a whole: work over every stored value, not one concept."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from wess.security.crypto import Keyring
+
+
+@runtime_checkable
+class StoreAdmin(Protocol):
+    async def rewrap(self, keyring: Keyring) -> int:
+        """Seal every module and artifact value under ``keyring.current``: re-wrap the
+        data keys of sealed values, seal those stored in plain text, and use
+        ``keyring`` from now on. Returns how many values were rewritten. Refuses, before
+        anything changes, if ``keyring`` cannot open one of them. Durable in synced
+        batches; safe to run again after a crash.
+        """
+        ...

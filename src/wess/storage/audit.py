@@ -1,0 +1,27 @@
+"""The audit log store: entries kept by sequence number, appended, never changed."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from wess.models import AuditEntry
+
+
+@dataclass(frozen=True, slots=True)
+class AppendAudit:
+    """Append one audit entry; an entry whose ``seq`` is stored already is refused."""
+
+    entry: AuditEntry
+
+
+@runtime_checkable
+class AuditStore(Protocol):
+    async def head(self) -> AuditEntry | None:
+        """The last entry (highest ``seq``), or None before the first."""
+        ...
+
+    async def list(self, *, after: int, limit: int) -> builtins.list[AuditEntry]:
+        """Up to ``limit`` entries with ``seq > after``, in ``seq`` order."""
+        ...

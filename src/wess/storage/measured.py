@@ -1,0 +1,193 @@
+"""``MeasuredStore``: any ``Store`` with metrics and integrity logging, written once.
+
+Every call of a concept store (``modules.get``, ``keys.list``, ...) and every
+``commit``, ``transact``, ``ping`` and ``aclose`` records ``storage_ops{op,outcome}``
+(outcome ``ok`` or the error's stable code) and ``storage_latency{op}``; every
+``IntegrityError`` that passes through is counted in ``integrity_errors`` and logged
+with the module it concerns. The concept stores are wrapped by one generic proxy, so a
+method added to a Protocol is measured without a line here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+import structlog
+from prometheus_client import Counter, Histogram
+
+from wess.errors import IntegrityError, WessError
+from wess.models import ApiKey, ModuleInfo
+from wess.observability.metrics import Metrics
+from wess.storage.admin import StoreAdmin
+from wess.storage.audit import AuditStore
+from wess.storage.base import Change, Store, StoreView, Transaction
+from wess.storage.keys import ApiKeyStore
+from wess.storage.modules import ModuleStore
+from wess.storage.usage import UsageStore
+
+logger = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+
+class _Meter:
+    """Records one storage operation; the metric children of successful calls are
+    looked up once per operation, not per call."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._ok: dict[str, tuple[Counter, Histogram]] = {}
+
+    async def measure(self, op: str, call: Awaitable[T], module_id: UUID | None = None) -> T:
+        started = time.perf_counter()
+        try:
+            result = await call
+        except BaseException as exc:
+            self._failed(op, exc, module_id)
+            self._metrics.storage_latency.labels(op=op).observe(time.perf_counter() - started)
+            raise
+        done, latency = self._ok.get(op) or self._children(op)
+        done.inc()
+        latency.observe(time.perf_counter() - started)
+        return result
+
+    def integrity_error(self, op: str, exc: IntegrityError, module_id: UUID | None) -> None:
+        self._metrics.integrity_errors.inc()
+        logger.error(
+            "integrity_error",
+            op=op,
+            module_id=exc.context.get("module_id") or _str(module_id),
+            detail=exc.detail,
+        )
+
+    def _children(self, op: str) -> tuple[Counter, Histogram]:
+        children = (
+            self._metrics.storage_ops.labels(op=op, outcome="ok"),
+            self._metrics.storage_latency.labels(op=op),
+        )
+        self._ok[op] = children
+        return children
+
+    def _failed(self, op: str, exc: BaseException, module_id: UUID | None) -> None:
+        if isinstance(exc, IntegrityError):
+            self.integrity_error(op, exc, module_id)
+        if isinstance(exc, WessError):
+            outcome = exc.code
+        else:
+            outcome = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+        self._metrics.storage_ops.labels(op=op, outcome=outcome).inc()
+
+
+class _Measured:
+    """Any concept store, each of its async methods measured as ``<concept>.<method>``.
+
+    A method's wrapper is made on first use and kept on the instance, so later calls
+    find it without ``__getattr__``. A first positional ``UUID`` names the module an
+    integrity error concerns.
+    """
+
+    def __init__(self, inner: object, concept: str, meter: _Meter) -> None:
+        self._inner = inner
+        self._concept = concept
+        self._meter = meter
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._inner, name)
+        if name.startswith("_") or not asyncio.iscoroutinefunction(method):
+            return method
+        op = f"{self._concept}.{name}"
+        meter = self._meter
+
+        async def measured(*args: Any, **kwargs: Any) -> Any:
+            module_id = args[0] if args and isinstance(args[0], UUID) else None
+            return await meter.measure(op, method(*args, **kwargs), module_id)
+
+        setattr(self, name, measured)
+        return measured
+
+
+class MeasuredStore:
+    """Wraps ``inner``; behaves exactly like it, and measures every call."""
+
+    def __init__(self, inner: Store, metrics: Metrics) -> None:
+        self._inner = inner
+        self._meter = _Meter(metrics)
+        meter = self._meter
+        self._modules = cast(ModuleStore, _Measured(inner.modules, "modules", meter))
+        self._keys = cast(ApiKeyStore, _Measured(inner.keys, "keys", meter))
+        self._audit = cast(AuditStore, _Measured(inner.audit, "audit", meter))
+        self._usage = cast(UsageStore, _Measured(inner.usage, "usage", meter))
+        self._admin = cast(StoreAdmin, _Measured(inner.admin, "admin", meter))
+
+    @property
+    def inner(self) -> Store:
+        """The wrapped store."""
+        return self._inner
+
+    @property
+    def modules(self) -> ModuleStore:
+        return self._modules
+
+    @property
+    def keys(self) -> ApiKeyStore:
+        return self._keys
+
+    @property
+    def audit(self) -> AuditStore:
+        return self._audit
+
+    @property
+    def usage(self) -> UsageStore:
+        return self._usage
+
+    @property
+    def admin(self) -> StoreAdmin:
+        return self._admin
+
+    async def commit(self, changes: Sequence[Change]) -> None:
+        return await self._meter.measure("commit", self._inner.commit(changes))
+
+    async def transact(self, work: Transaction) -> None:
+        def watched(view: StoreView) -> Sequence[Change]:
+            return work(_WatchedView(view, self._meter.integrity_error))
+
+        return await self._meter.measure("transact", self._inner.transact(watched))
+
+    async def ping(self) -> None:
+        return await self._meter.measure("ping", self._inner.ping())
+
+    async def aclose(self) -> None:
+        return await self._meter.measure("close", self._inner.aclose())
+
+
+class _WatchedView:
+    """A transaction's view whose reads count and log integrity errors, like the
+    wrapper's own calls (a read the Writer makes inside ``transact`` may find rot)."""
+
+    def __init__(
+        self, view: StoreView, report: Callable[[str, IntegrityError, UUID | None], None]
+    ) -> None:
+        self._view = view
+        self._report = report
+
+    def get_infos(self, module_ids: Sequence[UUID]) -> dict[UUID, ModuleInfo | None]:
+        try:
+            return self._view.get_infos(module_ids)
+        except IntegrityError as exc:
+            self._report("get_infos", exc, module_ids[0] if len(module_ids) == 1 else None)
+            raise
+
+    def get_api_key(self, key_id: str) -> ApiKey | None:
+        try:
+            return self._view.get_api_key(key_id)
+        except IntegrityError as exc:
+            self._report("get_api_key", exc, None)
+            raise
+
+
+def _str(module_id: UUID | None) -> str | None:
+    return None if module_id is None else str(module_id)

@@ -1,0 +1,137 @@
+"""``RocksModules``: the ``ModuleStore`` of a ``RocksStore``.
+
+Metadata lives apart from bytes, so ``get_info``, ``list`` and ``count`` never read
+wasm; a module read takes both keys in one multi-get, at one sequence number, so it
+never sees half an update.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from wess.errors import IntegrityError
+from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
+from wess.storage.modules import NamespaceUsage
+from wess.storage.records import decode_info, verified_wasm
+from wess.storage.rocks.batch import ModuleStates
+from wess.storage.rocks.database import RocksDatabase
+from wess.storage.rocks.layout import META, WASM, artifact_key, index_prefix, module_key, scan
+from wess.storage.sealing import artifact_aad, unseal, wasm_aad
+
+
+class RocksModules:
+    def __init__(self, database: RocksDatabase) -> None:
+        self._d = database
+
+    async def get(self, module_id: UUID) -> ModuleRecord | None:
+        return await self._d.read(self._get, module_id, module_id=module_id)
+
+    async def get_info(self, module_id: UUID) -> ModuleInfo | None:
+        return await self._d.read(self._get_info, module_id, module_id=module_id)
+
+    async def list(
+        self, *, namespace: str | None, after: UUID | None, limit: int
+    ) -> builtins.list[ModuleInfo]:
+        return await self._d.read(self._list, namespace, after, limit)
+
+    async def count(self, *, namespace: str | None = None) -> int:
+        return await self._d.read(self._count, namespace)
+
+    async def namespace_usage(self) -> NamespaceUsage:
+        """One scan of the metadata."""
+        return await self._d.read(self._namespace_usage)
+
+    async def get_artifact(
+        self, module_id: UUID, *, digest: str, flavor: str
+    ) -> SealedArtifact | None:
+        return await self._d.read(
+            self._get_artifact, module_id, digest, flavor, module_id=module_id
+        )
+
+    # -- blocking parts, run on the read threads (and by a transaction's view) ---------------
+
+    def get_infos(
+        self, module_ids: Sequence[UUID], known: ModuleStates | None = None
+    ) -> dict[UUID, ModuleInfo | None]:
+        """The infos of ``module_ids`` in one multi-get (every key read at the same
+        sequence number); what it finds also goes into ``known``, by key."""
+        if not module_ids:
+            return {}
+        keys = [module_key(module_id) for module_id in module_ids]
+        found: Any = self._d.db[[META + key for key in keys]]
+        infos: dict[UUID, ModuleInfo | None] = {}
+        for module_id, key, meta in zip(module_ids, keys, found, strict=True):
+            info = None if meta is None else decode_info(meta)
+            infos[module_id] = info
+            if known is not None:
+                known[key] = None if info is None else (info.namespace, info.digest)
+        return infos
+
+    def _get(self, module_id: UUID) -> ModuleRecord | None:
+        key = module_key(module_id)
+        found: Any = self._d.db[[META + key, WASM + key]]
+        meta, wasm = found
+        if meta is None:
+            return None
+        info = decode_info(meta)
+        if wasm is None:
+            raise IntegrityError(
+                f"module {module_id} has metadata but no stored bytes", module_id=str(module_id)
+            )
+        aad = wasm_aad(info.id, info.digest)
+        plain = unseal(self._d.keyring, wasm, aad, module_id=module_id, what="the stored bytes")
+        return ModuleRecord(info=info, wasm=verified_wasm(info, plain))
+
+    def _get_info(self, module_id: UUID) -> ModuleInfo | None:
+        meta = self._d.db.get(META + module_key(module_id))
+        return None if meta is None else decode_info(meta)
+
+    def _get_artifact(self, module_id: UUID, digest: str, flavor: str) -> SealedArtifact | None:
+        stored = self._d.db.get(artifact_key(module_key(module_id), digest, flavor))
+        if stored is None:
+            return None
+        data = unseal(
+            self._d.keyring,
+            stored,
+            artifact_aad(module_id, digest, flavor),
+            module_id=module_id,
+            what=f"the {flavor} artifact",
+        )
+        return SealedArtifact(digest=digest, flavor=flavor, data=data)
+
+    def _list(
+        self, namespace: str | None, after: UUID | None, limit: int
+    ) -> builtins.list[ModuleInfo]:
+        snapshot = self._d.db.snapshot()
+        prefix = META if namespace is None else index_prefix(namespace)
+        start = prefix + (b"" if after is None else module_key(after))
+        found: builtins.list[ModuleInfo] = []
+        for key, value in scan(snapshot, prefix, start):
+            if len(found) >= limit:
+                break
+            if after is not None and key == start:
+                continue
+            if namespace is None:
+                found.append(decode_info(value))
+                continue
+            meta_key = META + key[len(prefix) :]
+            meta = next((v for k, v in scan(snapshot, meta_key, meta_key)), None)
+            if meta is None:
+                raise IntegrityError(f"listing index of {namespace!r} names a missing module")
+            found.append(decode_info(meta))
+        return found
+
+    def _count(self, namespace: str | None) -> int:
+        prefix = META if namespace is None else index_prefix(namespace)
+        return sum(1 for _ in scan(self._d.db, prefix, prefix))
+
+    def _namespace_usage(self) -> NamespaceUsage:
+        usage: NamespaceUsage = {}
+        for _, value in scan(self._d.db.snapshot(), META, META):
+            info = decode_info(value)
+            modules, size = usage.get(info.namespace, (0, 0))
+            usage[info.namespace] = (modules + 1, size + info.size)
+        return usage
