@@ -1,9 +1,11 @@
 """Recording refused requests in the audit log.
 
-Changes are audited by the Writer, in the same batch as the change. What never reaches
-the Writer as a change (a failed authentication, a permission denial, an upload
-rejected before it was queued) is recorded here, as an audit-only job. Marking an error
-as audited makes sure a request gets exactly one entry.
+A change is audited by the Writer, in the same batch as the change. Every refusal is
+recorded here, as an audit-only job: a failed authentication or a permission denial
+(by the guard), and a state-changing request that failed after it was admitted (by the
+route's dependency), whether it failed before reaching the Writer (an invalid upload)
+or the Writer refused its job (a precondition, a quota), which then committed nothing.
+So each request leaves exactly one entry, and no error carries a flag about it.
 """
 
 from __future__ import annotations
@@ -18,25 +20,10 @@ from wess.messages import RecordAudit
 from wess.models import AuditEntry, AuditFields
 from wess.observability.metrics import Metrics
 from wess.storage import AuditStore
+from wess.workers.audit_log import timestamp
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
-
-AUDITED = "audited"
-"""Attribute set on an exception once an audit entry records it."""
-
-
-def is_audited(exc: BaseException) -> bool:
-    return bool(getattr(exc, AUDITED, False))
-
-
-def mark_audited(exc: BaseException) -> None:
-    setattr(exc, AUDITED, True)
-
-
-def timestamp(now: datetime) -> str:
-    """RFC 3339 in UTC with microseconds: the audit log's time format."""
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Auditor:
@@ -60,10 +47,7 @@ class Auditor:
         request_id: str | None,
         client_ip: str | None,
     ) -> None:
-        """Record that ``action`` by ``actor`` was refused with ``exc``; mark ``exc``."""
-        if is_audited(exc):
-            return
-        mark_audited(exc)
+        """Record that ``action`` by ``actor`` was refused with ``exc``."""
         fields = AuditFields(
             time=timestamp(self._clock()),
             actor=actor,

@@ -69,11 +69,12 @@ async def test_updates_and_deletes_are_audited_with_their_actions(
     assert verify(entries).ok
 
 
-async def test_refused_jobs_are_audited_in_the_same_batch(
+async def test_refused_jobs_leave_no_entry_and_valid_ones_one_each(
     writer: Writer, repository: RecordingStore
 ) -> None:
-    """In one batch, valid and refused jobs each get their entry, in job order, in one
-    commit; a refused job's outcome is its error's code and its caller gets the error."""
+    """In one batch, each valid job gets its entry in the batch's one commit; a refused
+    job commits nothing, entry included (its request records the refusal), and its
+    caller gets the error."""
     job = create(actor=ALICE)
     missing = DeleteModule(module_id=uuid4(), namespace=job.namespace, actor=ALICE)
     results = await asyncio.gather(
@@ -81,9 +82,10 @@ async def test_refused_jobs_are_audited_in_the_same_batch(
         writer.submit(missing),
         writer.submit(create(job.module_id, seed="again", actor=ALICE)),
         writer.submit(update(job, actor=ALICE, if_match="sha256:" + "0" * 64)),
+        writer.submit(create(seed="other", actor=ALICE)),
         return_exceptions=True,
     )
-    assert [type(r) for r in results[1:]] == [
+    assert [type(r) for r in results[1:4]] == [
         ModuleNotFound,
         PreconditionFailed,
         PreconditionFailed,
@@ -92,23 +94,19 @@ async def test_refused_jobs_are_audited_in_the_same_batch(
     entries = await audit_log(repository)
     assert [(e.action, e.outcome) for e in entries] == [
         ("module.create", "ok"),
-        ("module.delete", "module_not_found"),
-        ("module.create", "precondition_failed"),
-        ("module.update", "precondition_failed"),
+        ("module.create", "ok"),
     ]
-    assert entries[1].target == str(missing.module_id)
     assert verify(entries).ok
 
 
-async def test_a_batch_of_refused_jobs_still_commits_their_entries(
+async def test_a_batch_of_refused_jobs_commits_nothing(
     writer: Writer, repository: RecordingStore
 ) -> None:
-    """With no valid change at all, the entries are committed alone."""
+    """With no valid job at all, nothing is committed."""
     with pytest.raises(ModuleNotFound):
         await writer.submit(DeleteModule(module_id=uuid4(), namespace="ns", actor=ALICE))
-    assert repository.commit_sizes == [1]
-    (entry,) = await audit_log(repository)
-    assert (entry.namespace, entry.outcome) == ("ns", "module_not_found")
+    assert repository.commit_sizes == []
+    assert await audit_log(repository) == []
 
 
 async def test_jobs_without_an_actor_are_not_audited(
@@ -152,8 +150,8 @@ async def test_a_failed_commit_leaves_no_gap_in_the_chain(
     writer: Writer, repository: RecordingStore
 ) -> None:
     """When a commit fails, its entries are not stored and the head does not move: every
-    job of the batch (a refused one too) gets the storage error, and the next entry
-    takes the sequence number the failed one would have had."""
+    valid job of the batch gets the storage error (a refused one its own error), and the
+    next entry takes the sequence number the failed one would have had."""
     await writer.submit(create(actor=ALICE))
     repository.commit_error = StorageUnavailable("disk on fire")
     results = await asyncio.gather(
@@ -161,7 +159,7 @@ async def test_a_failed_commit_leaves_no_gap_in_the_chain(
         writer.submit(DeleteModule(module_id=uuid4(), namespace="ns", actor=ALICE)),
         return_exceptions=True,
     )
-    assert all(isinstance(r, StorageUnavailable) for r in results)
+    assert [type(r) for r in results] == [StorageUnavailable, ModuleNotFound]
     repository.commit_error = None
     await writer.submit(create(seed="next", actor=ALICE))
     entries = await audit_log(repository)

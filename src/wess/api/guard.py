@@ -26,7 +26,7 @@ import structlog
 from starlette.types import Scope
 
 from wess.api.middleware import request_id_of
-from wess.auditing import Auditor, mark_audited
+from wess.auditing import Auditor
 from wess.errors import PermissionDenied, RateLimited, Unauthenticated, WessError
 from wess.models import DEFAULT_NAMESPACE, Role
 from wess.observability.metrics import Metrics
@@ -175,8 +175,7 @@ class Guard:
                 limit=decision.limit,
                 reset=decision.reset,
             )
-            mark_audited(error)
-            raise error
+            raise error  # not audited: a flood of these must not fill the log
 
     async def _refused(
         self, scope: Scope, exc: WessError, principal: Principal | None, action: str, ip: str | None

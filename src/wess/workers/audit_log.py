@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from wess.errors import WessError
 from wess.messages import Actor, CreateApiKey, RecordAudit, RevokeApiKey, RotateKek, WriteJob
 from wess.models import AuditEntry, AuditFields
 from wess.security.audit import chain
 
 OK = "ok"
-INTERNAL = "internal_error"
 
 ACTIONS = {
     "create": "module.create",
@@ -34,13 +32,6 @@ ACTIONS = {
 def timestamp(now: datetime) -> str:
     """RFC 3339 in UTC with microseconds: ``2026-01-31T12:00:00.000000Z``."""
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def outcome_of(error: BaseException | None) -> str:
-    """``ok``, or the stable code of the error that refused the job."""
-    if error is None:
-        return OK
-    return error.code if isinstance(error, WessError) else INTERNAL
 
 
 def audit_fields(

@@ -5,9 +5,10 @@ Pure but for the reads of ``BatchPlan.read``, which the Writer runs inside the b
 modules' infos in one multi-get, the API keys key jobs name). ``BatchPlan.add`` then
 checks each job, in order, against the store and the batch's own earlier jobs, so a
 create then an update of one id in one batch gives revision 2. Each job becomes a
-``Step``: what it commits (or the error that refused it), and the fields of its audit
-entry, if it names an actor. Quotas are checked here, against the usage as the earlier
-jobs of the batch leave it.
+``Step``: what it commits and the fields of its audit entry (if it names an actor), or
+the error that refused it. A refused job commits nothing, its audit entry included: the
+request it came from records the refusal, so each request leaves exactly one entry.
+Quotas are checked here, against the usage as the earlier jobs of the batch leave it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from wess.messages import (
 )
 from wess.models import ApiKey, AuditEntry, AuditFields, ModuleInfo
 from wess.storage import AddUsage, AppendAudit, Change, PutApiKey, StoreView
-from wess.workers.audit_log import audit_fields, outcome_of
+from wess.workers.audit_log import OK, audit_fields
 from wess.workers.planning import Planned, plan, plan_key, plan_touch
 from wess.workers.quotas import UsageDraft
 
@@ -54,7 +55,7 @@ MODULE_JOBS = (CreateModule, UpdateModule, DeleteModule, StoreArtifact)
 @dataclass(frozen=True, slots=True)
 class Step:
     """One job of the batch: ``planned`` if it is valid, else the ``error`` refusing it;
-    ``audit`` holds its entry's fields (None: the job names no actor)."""
+    ``audit`` holds the fields of a valid job's entry (None: refused, or no actor)."""
 
     planned: Planned | None
     error: Exception | None
@@ -109,8 +110,10 @@ class BatchPlan:
             planned, error = self._plan(job), None
         except Exception as exc:  # refused, or what it needs could not be read
             planned, error = None, exc
-        fields = audit_fields(job, outcome=outcome_of(error), now=self._now, namespace=namespace)
-        return Step(planned, error, fields)
+        if error is not None:  # the request path records the refusal (``Auditor``)
+            return Step(None, error, None)
+        fields = audit_fields(job, outcome=OK, now=self._now, namespace=namespace)
+        return Step(planned, None, fields)
 
     def _plan(self, job: BatchJob) -> Planned:
         if isinstance(job, MODULE_JOBS):

@@ -6,10 +6,11 @@ key rotations. The consumer takes a job, then whatever else is already waiting (
 ``max_batch``), checks each against the store and the jobs before it (``batch``), and
 commits all the valid ones in ONE ``store.commit`` (one fsync for the batch).
 
-Every job that names an actor gets exactly one audit entry in that same commit, a
-refused one too (its outcome is the error's code; it is answered once its entry is
-durable, and with the commit's error if the commit fails). Only after the commit does
-the Writer publish ``ModuleChanged`` and ``ApiKeyChanged`` and answer the callers. A
+Every valid job that names an actor gets exactly one audit entry, in that same commit.
+A refused job commits nothing and is answered with its error at once; the request it
+came from records the refusal (``auditing.Auditor``), so a request is audited by one
+party only. Only after the commit does the Writer publish ``ModuleChanged`` and
+``ApiKeyChanged`` and answer the callers. A
 ``RotateKek`` runs between batches: the jobs before it commit first, those after it
 wait. A full queue answers ``Overloaded`` at once instead of letting callers pile up.
 
@@ -52,7 +53,7 @@ from wess.models import AuditEntry, ModuleInfo
 from wess.observability.metrics import Metrics
 from wess.security.crypto import Keyring
 from wess.storage import AppendAudit, Change, Store, StoreView
-from wess.workers.audit_log import AuditChain, audit_fields, outcome_of
+from wess.workers.audit_log import OK, AuditChain, audit_fields
 from wess.workers.batch import MODULE_JOBS, BatchJob, BatchPlan, Step, changes_of
 from wess.workers.quotas import NamespaceQuotas, QuotaLedger
 
@@ -304,16 +305,16 @@ class Writer:
             # Writer's state (the audit head and the ledger move after the commit).
             batch.read(store, jobs)
             steps.extend(batch.add(job) for job in jobs)
-            recorded = [step for step in steps if not _refused_unrecorded(step)]
-            entries.extend(self._audit.extend([step.audit for step in recorded if step.audit]))
-            return changes_of(recorded, entries)
+            valid = [step for step in steps if step.error is None]
+            entries.extend(self._audit.extend([step.audit for step in valid if step.audit]))
+            return changes_of(valid, entries)
 
         try:
             await self._store.transact(check)
         except Exception as exc:
             self._commit_failed(exc, len(run))
             for pending, step in itertools.zip_longest(run, steps):
-                refused = step is not None and _refused_unrecorded(step)
+                refused = step is not None and step.error is not None
                 _fail(pending, step.error if refused and step.error is not None else exc)
             return
         self._audit.advance(entries)
@@ -327,27 +328,25 @@ class Writer:
             _answer(pending, step)
 
     async def _rotate(self, pending: _Pending, job: RotateKek) -> None:
-        """Rewrap every stored value under the new KEK, then record it in the audit log."""
+        """Rewrap every stored value under the new KEK, then record it in the audit log
+        (a refused rotation is recorded by the request that asked for it)."""
         try:
-            count: int | None = await self._store.admin.rewrap(self._keyring_for(job.kek_id))
-            error: Exception | None = None
+            count = await self._store.admin.rewrap(self._keyring_for(job.kek_id))
         except Exception as exc:
-            count, error = None, exc
             logger.error("kek_rotation_failed", kek_id=job.kek_id, error=str(exc))
-        target = job.kek_id + ("" if count is None else f" rewrapped={count}")
-        fields = audit_fields(job, outcome=outcome_of(error), now=self._clock(), target=target)
+            _fail(pending, exc)
+            return
+        target = f"{job.kek_id} rewrapped={count}"
+        fields = audit_fields(job, outcome=OK, now=self._clock(), target=target)
         assert fields is not None  # a RotateKek always names its actor
         entries = self._audit.extend([fields])
         try:
             await self._store.commit([AppendAudit(entries[0])])
         except Exception as exc:
             self._commit_failed(exc, 1)
-            _fail(pending, error or exc)
+            _fail(pending, exc)
             return
         self._audit.advance(entries)
-        if error is not None:
-            _fail(pending, error)
-            return
         logger.info(f"ROTATE_KEK {job.kek_id}", rewrapped=count, request_id=job.request_id)
         if not pending.future.done():
             pending.future.set_result(count)
@@ -400,12 +399,6 @@ def _notify(listeners: list[Callable[[E], None]], event: E, failed: str) -> None
                 logger.exception(failed, listener=repr(listener), key_id=event.key_id)
             else:
                 logger.exception(failed, listener=repr(listener), module_id=str(event.module_id))
-
-
-def _refused_unrecorded(step: Step) -> bool:
-    """A refused job with no audit entry: nothing of it is committed, its answer is its
-    own error whatever becomes of the batch."""
-    return step.error is not None and step.audit is None
 
 
 def _answer(pending: _Pending, step: Step) -> None:

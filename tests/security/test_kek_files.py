@@ -1,0 +1,38 @@
+"""KEK files: the keyring a rotation seals with is found by the new KEK's id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wess.errors import ConfigError
+from wess.security.crypto import generate_kek
+from wess.security.keyfiles import (
+    begin_rotation,
+    keyring_sealing_with,
+    load_keyring,
+    write_kek_file,
+)
+
+
+def test_the_keyring_of_a_rotation_in_progress_is_found_by_the_new_kek_id(tmp_path: Path) -> None:
+    """While ``kek.next`` waits, its id names a keyring that seals with it and still
+    opens with the old KEK: what the Writer rewraps under."""
+    path = tmp_path / "kek"
+    write_kek_file(path, generate_kek())
+    old = load_keyring(path)
+    rotation = begin_rotation(path, old)
+    keyring = keyring_sealing_with(path, rotation.new.id)
+    assert keyring.current.id == rotation.new.id
+    assert [kek.id for kek in keyring.retired()] == [old.current.id]
+    sealed = old.seal(b"payload", b"aad")
+    assert keyring.open(sealed, b"aad") == b"payload"
+
+
+def test_an_unknown_kek_id_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    """No file holds the id: the error names it and the key file."""
+    path = tmp_path / "kek"
+    write_kek_file(path, generate_kek())
+    with pytest.raises(ConfigError, match=r"kek-0000 .*|.*kek-0000"):
+        keyring_sealing_with(path, "kek-0000")
