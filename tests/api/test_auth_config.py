@@ -10,13 +10,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.api.conftest import assert_problem, make_settings, open_client
 from tests.api.security_helpers import WASM, bearer, mint
 from tests.fixtures import wasm
 from tests.support import require_service
 from wess.errors import ConfigError
 from wess.observability.metrics import Metrics
 from wess.server import open_state
+from wess.testing import assert_problem, open_client, test_settings
 
 ISSUER = "https://idp.example"
 AUDIENCE = "wess"
@@ -51,7 +51,7 @@ def token(key, **claims) -> str:
 
 
 def jwt_settings(public_key_file):
-    return make_settings(
+    return test_settings(
         WESS_AUTH_JWT_ISSUER=ISSUER,
         WESS_AUTH_JWT_AUDIENCE=AUDIENCE,
         WESS_AUTH_JWT_ALGORITHMS="RS256",
@@ -143,11 +143,11 @@ def _hs256_confusion(key) -> str:
 
 async def test_metrics_are_open_on_loopback_and_need_a_key_elsewhere():
     """/metrics: open on a loopback bind; on any other bind, any role's key."""
-    async with open_client(make_settings(), as_admin=False) as client:
+    async with open_client(test_settings(), as_admin=False) as client:
         assert (await client.get("/metrics")).status_code == 200
-    async with open_client(make_settings(WESS_SERVER_HOST="0.0.0.0")) as admin:
+    async with open_client(test_settings(WESS_SERVER_HOST="0.0.0.0")) as admin:
         viewer = await mint(admin, "team-a", "viewer")
-        async with open_client(make_settings(WESS_SERVER_HOST="0.0.0.0"), as_admin=False) as client:
+        async with open_client(test_settings(WESS_SERVER_HOST="0.0.0.0"), as_admin=False) as client:
             assert_problem(await client.get("/metrics"), 401, "unauthenticated")
         ok = await admin.get("/metrics", headers=bearer(viewer))
         assert ok.status_code == 200
@@ -158,10 +158,10 @@ async def test_auth_off_is_refused_unless_bound_to_loopback():
     """WESS_AUTH_ENABLED=false on 0.0.0.0 stops start-up; on 127.0.0.1 everyone is admin."""
     with pytest.raises(ConfigError, match=r"auth\.enabled"):
         async with open_state(
-            make_settings(WESS_AUTH_ENABLED="false", WESS_SERVER_HOST="0.0.0.0"), metrics=Metrics()
+            test_settings(WESS_AUTH_ENABLED="false", WESS_SERVER_HOST="0.0.0.0"), metrics=Metrics()
         ):
             pass
-    async with open_client(make_settings(WESS_AUTH_ENABLED="false"), as_admin=False) as client:
+    async with open_client(test_settings(WESS_AUTH_ENABLED="false"), as_admin=False) as client:
         assert (
             await client.post("/v1/modules", content=wasm("sum"), headers=WASM)
         ).status_code == 201
@@ -186,8 +186,8 @@ async def test_nodes_sharing_redis_share_the_rate_limit():
     require_service("Redis", "127.0.0.1", 6379)
     url = "redis://127.0.0.1:6379/0"
     env = {"WESS_RATELIMIT_STORAGE": url, "WESS_RATELIMIT_PER_IP": "4/minute"}
-    first_settings = make_settings(**env)
-    second_settings = make_settings(**env)
+    first_settings = test_settings(**env)
+    second_settings = test_settings(**env)
     address = f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"  # fresh per run
     async with (
         open_client(first_settings, client_ip=address) as first,

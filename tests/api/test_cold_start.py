@@ -9,17 +9,17 @@ from uuid import UUID
 import httpx
 import rocksdict
 
-from tests.api.conftest import assert_problem, make_settings, open_client
 from tests.fixtures import wasm
 from tests.fixtures.generated import slow_to_compile
 from wess.config import Settings
 from wess.storage.rocks.layout import ARTIFACT, artifact_prefix, module_key
+from wess.testing import assert_problem, open_client, test_settings
 
 WASM = {"content-type": "application/wasm"}
 
 
 def rocks_settings(path: Path, **env: str) -> Settings:
-    return make_settings(WESS_DATABASE_URL="", WESS_DB_PATH=str(path), **env)
+    return test_settings(WESS_DATABASE_URL="", WESS_DB_PATH=str(path), **env)
 
 
 def sample(text: str, name: str) -> float:
@@ -150,7 +150,7 @@ async def test_put_and_delete_remove_the_artifacts_with_the_module(tmp_path: Pat
 async def test_compile_over_the_cpu_cap_is_422_and_the_server_keeps_serving() -> None:
     """An upload that takes more CPU to compile than limits.compile_cpu_seconds is
     refused with 422 compile_limit_exceeded; the next uploads and runs work."""
-    settings = make_settings(WESS_LIMITS_COMPILE_CPU_SECONDS="1")
+    settings = test_settings(WESS_LIMITS_COMPILE_CPU_SECONDS="1")
     async with open_client(settings) as client:
         refused = await client.post("/v1/modules", content=slow_to_compile(), headers=WASM)
         body = assert_problem(refused, 422, "compile_limit_exceeded")
@@ -163,7 +163,7 @@ async def test_compile_over_the_cpu_cap_is_422_and_the_server_keeps_serving() ->
 async def test_compile_over_the_memory_cap_is_422_and_the_server_keeps_serving() -> None:
     """An upload whose compile needs more memory than limits.compile_memory is refused
     with 422 compile_limit_exceeded; the server goes on serving."""
-    settings = make_settings(WESS_LIMITS_COMPILE_MEMORY=str(32 << 20))
+    settings = test_settings(WESS_LIMITS_COMPILE_MEMORY=str(32 << 20))
     async with open_client(settings) as client:
         refused = await client.post("/v1/modules", content=slow_to_compile(), headers=WASM)
         body = assert_problem(refused, 422, "compile_limit_exceeded")

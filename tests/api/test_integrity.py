@@ -6,9 +6,9 @@ from uuid import UUID
 
 import rocksdict
 
-from tests.api.conftest import assert_problem, make_settings, open_client
 from tests.fixtures import wasm
 from wess.storage.rocks.layout import WASM as WASM_PREFIX
+from wess.testing import assert_problem, open_client, test_settings
 
 
 def tamper(path, module_id: str, data: bytes) -> None:
@@ -25,7 +25,7 @@ def tamper(path, module_id: str, data: bytes) -> None:
 
 async def test_tampered_module_is_500_integrity_error_and_never_runs(tmp_path):
     """Reads verify the digest: 500 integrity_error, counted, and the guest is not run."""
-    settings = make_settings(WESS_DATABASE_URL="", WESS_DB_PATH=str(tmp_path / "db"))
+    settings = test_settings(WESS_DATABASE_URL="", WESS_DB_PATH=str(tmp_path / "db"))
     async with open_client(settings) as client:
         created = await client.post(
             "/v1/modules", content=wasm("sum"), headers={"content-type": "application/wasm"}

@@ -6,10 +6,10 @@ import dataclasses
 
 import httpx
 
-from tests.api.conftest import assert_problem
 from wess.api.app import create_app
 from wess.api.state import ApiState
 from wess.observability.health import HealthCheck
+from wess.testing import assert_problem
 
 
 async def test_healthz_and_readyz(client):

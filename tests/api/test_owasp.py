@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.api.conftest import assert_problem, make_settings, open_client
 from tests.api.security_helpers import WASM, bearer, mint, upload_as
 from tests.fixtures import wasm
 from wess.api.app import ROUTERS, build_api
 from wess.api.guard import declared
+from wess.testing import assert_problem, open_client, test_settings
 
 LEGACY_BODY = json.dumps(
     {
@@ -97,7 +97,7 @@ async def test_modules_land_in_the_callers_namespace_and_admins_see_all(client):
 async def test_missing_malformed_and_unknown_credentials_are_401(authorization):
     """No credentials, a malformed header, an unknown key or an unsigned JWT: 401 with
     WWW-Authenticate, and one generic message whatever the reason."""
-    async with open_client(make_settings(), as_admin=False) as client:
+    async with open_client(test_settings(), as_admin=False) as client:
         headers = {"authorization": authorization} if authorization is not None else {}
         response = await client.get("/v1/modules", headers=headers)
         body = assert_problem(response, 401, "unauthenticated")
@@ -184,7 +184,7 @@ async def test_key_requests_reject_unknown_fields(client):
 
 async def test_rate_limit_per_client_address_is_429_with_headers():
     """Past the per-address limit: 429, Retry-After and RateLimit-* headers, counted."""
-    async with open_client(make_settings(WESS_RATELIMIT_PER_IP="5/minute")) as client:
+    async with open_client(test_settings(WESS_RATELIMIT_PER_IP="5/minute")) as client:
         statuses = [(await client.get("/healthz")).status_code for _ in range(5)]
         assert statuses == [200] * 5
         response = await client.get("/healthz")
@@ -197,7 +197,7 @@ async def test_rate_limit_per_client_address_is_429_with_headers():
 async def test_rate_limit_per_key_is_429():
     """Past the per-key limit: 429 for that key, while another key still gets in."""
     async with open_client(
-        make_settings(WESS_RATELIMIT_PER_KEY="3/minute", WESS_RATELIMIT_PER_IP="1000/minute")
+        test_settings(WESS_RATELIMIT_PER_KEY="3/minute", WESS_RATELIMIT_PER_IP="1000/minute")
     ) as client:
         viewer = await mint(client, "team-a", "viewer")
         other = await mint(client, "team-b", "viewer")
@@ -337,7 +337,7 @@ async def test_unlisted_methods_are_405(client):
 async def test_namespace_quotas_are_507_with_a_clear_problem():
     """Past quotas.max_modules (or max_bytes) a namespace's upload is 507, naming the quota;
     other namespaces are unaffected, and deleting frees room."""
-    async with open_client(make_settings(WESS_QUOTAS_MAX_MODULES="2")) as client:
+    async with open_client(test_settings(WESS_QUOTAS_MAX_MODULES="2")) as client:
         team_a = await mint(client, "team-a", "developer")
         team_b = await mint(client, "team-b", "developer")
         first = await upload_as(client, team_a)

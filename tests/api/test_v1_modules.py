@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import re
 
-from tests.api.conftest import assert_problem, make_settings, open_client
 from tests.fixtures import wasm
 from wess.models import digest_of
+from wess.testing import assert_problem, open_client, test_settings
 
 WASM = {"content-type": "application/wasm"}
 
@@ -102,7 +102,7 @@ async def test_modules_importing_what_wess_provides_are_accepted(upload):
 
 async def test_too_large_is_413():
     """A module over limits.max_module_size is refused, in both forms, without storing it."""
-    async with open_client(make_settings(WESS_LIMITS_MAX_MODULE_SIZE="1024")) as client:
+    async with open_client(test_settings(WESS_LIMITS_MAX_MODULE_SIZE="1024")) as client:
         big = wasm("sum") + b"\0" * 2000
         raw = await client.post("/v1/modules", content=big, headers=WASM)
         assert_problem(raw, 413, "payload_too_large")

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from tests.api.conftest import assert_problem, make_settings, open_client
 from tests.fixtures import wasm
+from wess.testing import assert_problem, open_client, test_settings
 
 
 async def test_run_sum(client, upload):
@@ -190,7 +190,7 @@ async def test_randomi32_host_function(client, upload):
 
 async def test_full_runner_queue_is_503_with_retry_after():
     """When the runner's bounded queue is full, callers get 503 and Retry-After at once."""
-    settings = make_settings(WESS_RUNNER_CHANNEL_SIZE="1", WESS_RUNNER_WORKERS="1")
+    settings = test_settings(WESS_RUNNER_CHANNEL_SIZE="1", WESS_RUNNER_WORKERS="1")
     async with open_client(settings) as client:
         created = await client.post(
             "/v1/modules", content=wasm("traps"), headers={"content-type": "application/wasm"}

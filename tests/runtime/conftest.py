@@ -1,13 +1,13 @@
-"""Runtimes on both call paths, and an observer that counts what it hears."""
+"""Runtimes on both call paths, and an observer that keeps what it hears."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
 from wess.runtime import Runtime, RuntimeConfig
+from wess.testing import RecordingObserver
 
 PATHS = ("fast", "documented")
 
@@ -20,32 +20,6 @@ def runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
         yield rt
 
 
-@dataclass
-class CountingObserver:
-    """A RuntimeObserver that keeps every event."""
-
-    compiles: list[str] = field(default_factory=list)
-    hits: int = 0
-    misses: int = 0
-    evictions: list[str] = field(default_factory=list)
-    sizes: list[tuple[int, int]] = field(default_factory=list)
-
-    def compiled(self, digest: str, seconds: float) -> None:
-        self.compiles.append(digest)
-
-    def cache_hit(self) -> None:
-        self.hits += 1
-
-    def cache_miss(self) -> None:
-        self.misses += 1
-
-    def evicted(self, digest: str) -> None:
-        self.evictions.append(digest)
-
-    def cache_size(self, total_bytes: int, entries: int) -> None:
-        self.sizes.append((total_bytes, entries))
-
-
 @pytest.fixture
-def observer() -> CountingObserver:
-    return CountingObserver()
+def observer() -> RecordingObserver:
+    return RecordingObserver()

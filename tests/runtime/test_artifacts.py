@@ -7,7 +7,6 @@ import dataclasses
 import pytest
 
 from tests.fixtures import wasm
-from tests.runtime.conftest import CountingObserver
 from wess.errors import MemoryLimitExceeded
 from wess.models import SealedArtifact
 from wess.runtime import Limits, Runtime, RuntimeConfig
@@ -18,6 +17,7 @@ from wess.runtime.artifact import (
     encode_artifact,
     flavor_of,
 )
+from wess.testing import RecordingObserver
 
 KEY = bytes(range(32))
 
@@ -27,7 +27,7 @@ def sealed_sum(runtime: Runtime, name: str = "sum") -> tuple[SealedArtifact, Art
     return sealer.seal(runtime.export(runtime.load(wasm(name)))), sealer
 
 
-def test_restored_program_behaves_like_the_compiled_one(observer: CountingObserver) -> None:
+def test_restored_program_behaves_like_the_compiled_one(observer: RecordingObserver) -> None:
     """A program restored in a fresh runtime from an artifact has the same functions and
     results, and compiles nothing."""
     with Runtime() as first:

@@ -12,10 +12,10 @@ import pytest
 import wasmtime
 
 from tests.fixtures import wasm
-from tests.runtime.conftest import CountingObserver
 from wess.models import digest_of
 from wess.runtime import Program, Runtime, RuntimeConfig
 from wess.runtime.compiling import FUNCTION_OVERHEAD
+from wess.testing import RecordingObserver
 
 
 def constant(c: int) -> bytes:
@@ -46,7 +46,7 @@ def references(program: Program) -> list[weakref.ref[object]]:
     return [weakref.ref(program), weakref.ref(compiled.pre), weakref.ref(compiled.module)]
 
 
-def counted(observer: CountingObserver) -> int:
+def counted(observer: RecordingObserver) -> int:
     """The bytes the cache last reported."""
     return observer.sizes[-1][0]
 
@@ -70,7 +70,7 @@ def test_an_evicted_program_is_freed(
         assert [ref() for ref in held] == [None, None, None]
 
 
-def test_programs_pushed_out_of_the_budget_are_freed(observer: CountingObserver) -> None:
+def test_programs_pushed_out_of_the_budget_are_freed(observer: RecordingObserver) -> None:
     """A program the cache drops to stay within its byte budget is freed as well."""
     with Runtime(observer=observer) as probe:
         probe.load(constant(0)).function("sum")(1, 1)
@@ -89,7 +89,7 @@ def test_programs_pushed_out_of_the_budget_are_freed(observer: CountingObserver)
         assert counted(observer) == size
 
 
-def test_compile_leaves_the_cache_alone(observer: CountingObserver) -> None:
+def test_compile_leaves_the_cache_alone(observer: RecordingObserver) -> None:
     """``compile`` gives a working program the cache does not keep or count: no lookup
     is counted, its functions add nothing, and a later load compiles again."""
     with Runtime(observer=observer) as rt:
@@ -102,7 +102,7 @@ def test_compile_leaves_the_cache_alone(observer: CountingObserver) -> None:
 
 
 def test_the_cache_counts_the_code_image_and_each_function_made(
-    observer: CountingObserver,
+    observer: RecordingObserver,
 ) -> None:
     """A module counts its code image in whole pages plus its bookkeeping, not its wasm
     bytes (which it does not keep); each function adds its caller once, when first

@@ -8,10 +8,10 @@ import pytest
 import wasmtime
 
 from tests.fixtures import wasm
-from tests.runtime.conftest import CountingObserver
 from wess.errors import CompileLimitExceeded, InvalidWasm, UnknownImport
 from wess.models import FunctionSignature, ValueType, digest_of
 from wess.runtime import ModuleAnalysis, Runtime, RuntimeConfig
+from wess.testing import RecordingObserver
 
 
 def module(text: str) -> bytes:
@@ -98,7 +98,7 @@ def test_module_size_limit() -> None:
         rt.load(wasm("sum"))
 
 
-def test_loading_twice_compiles_once(observer: CountingObserver) -> None:
+def test_loading_twice_compiles_once(observer: RecordingObserver) -> None:
     """Compiled modules are cached by digest: the second load is a hit, not a compile."""
     with Runtime(observer=observer) as rt:
         first = rt.load(wasm("sum"))
@@ -109,7 +109,7 @@ def test_loading_twice_compiles_once(observer: CountingObserver) -> None:
         assert rt.cached(digest_of(wasm("sum"))) is first
 
 
-def test_concurrent_loads_compile_once(observer: CountingObserver) -> None:
+def test_concurrent_loads_compile_once(observer: RecordingObserver) -> None:
     """Threads loading the same new module at once share one compile."""
     with Runtime(observer=observer) as rt:
         barrier = threading.Barrier(8)
@@ -128,7 +128,7 @@ def test_concurrent_loads_compile_once(observer: CountingObserver) -> None:
         assert all(p is programs[0] for p in programs)
 
 
-def test_evict_forgets_a_digest(observer: CountingObserver) -> None:
+def test_evict_forgets_a_digest(observer: RecordingObserver) -> None:
     """evict drops the compiled module; programs already held keep working."""
     with Runtime(observer=observer) as rt:
         program = rt.load(wasm("sum"))
@@ -141,7 +141,7 @@ def test_evict_forgets_a_digest(observer: CountingObserver) -> None:
         assert len(observer.compiles) == 2
 
 
-def test_cache_stays_within_its_byte_budget(observer: CountingObserver) -> None:
+def test_cache_stays_within_its_byte_budget(observer: RecordingObserver) -> None:
     """Past the byte budget the least recently used module leaves the cache."""
     with Runtime(observer=observer) as probe:
         size = probe.load(wasm("sum")).compiled.size
@@ -153,7 +153,7 @@ def test_cache_stays_within_its_byte_budget(observer: CountingObserver) -> None:
         assert observer.evictions
 
 
-def test_analysis_is_cached_with_the_program(observer: CountingObserver) -> None:
+def test_analysis_is_cached_with_the_program(observer: RecordingObserver) -> None:
     """analyze compiles and caches, so the first run after an upload compiles nothing."""
     with Runtime(observer=observer) as rt:
         rt.analyze(wasm("sum"))

@@ -117,3 +117,21 @@ def artifact_of(record: ModuleRecord, flavor: str = FLAVOR, data: bytes = b"aot"
 
 def ids(infos: list[ModuleInfo]) -> list[UUID]:
     return [info.id for info in infos]
+
+
+def fixture_record(name: str, *, wasm_bytes: bytes | None = None) -> ModuleRecord:
+    """A record of the fixture module ``name`` (or ``wasm_bytes``) as the Runner gets it:
+    real wasm, no declared functions."""
+    binary = wasm_bytes if wasm_bytes is not None else fixture_wasm(name)
+    info = ModuleInfo(
+        id=uuid4(),
+        namespace=DEFAULT_NAMESPACE,
+        name=name,
+        digest=digest_of(binary),
+        size=len(binary),
+        revision=1,
+        created_at=T0,
+        updated_at=T0,
+        functions=(),
+    )
+    return ModuleRecord(info=info, wasm=binary)

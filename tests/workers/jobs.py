@@ -1,8 +1,7 @@
-"""Write jobs and a clock for the Writer tests."""
+"""Write jobs for the Writer tests."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from tests.storage.builders import make_content, unique_wasm
@@ -10,17 +9,6 @@ from wess.messages import Actor, CreateModule, DeleteModule, UpdateModule
 from wess.models import DEFAULT_NAMESPACE
 
 ALICE = Actor(name="api_key:00000000000a11ce", client_ip="192.0.2.7")
-
-
-class StepClock:
-    """A UTC clock that advances one second per reading."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 6, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 def create(

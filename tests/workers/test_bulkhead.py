@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.workers.test_runner import record
+from tests.storage.builders import fixture_record as record
 from wess.errors import ExecutionTimeout, Overloaded
 from wess.observability.metrics import Metrics
 from wess.runtime import Limits, Runtime

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fixtures import wasm
-from tests.workers.test_runner import record
+from tests.storage.builders import fixture_record as record
 from wess.errors import Trap
 from wess.observability.metrics import Metrics
 from wess.runtime import Limits, Runtime

@@ -13,19 +13,9 @@ from wess.messages import ChangeKind, ModuleChanged, UpdateModule
 from wess.models import DEFAULT_NAMESPACE, ModuleRecord
 from wess.observability.metrics import Metrics
 from wess.storage import PutModule
-from wess.testing import RecordingStore
+from wess.testing import FakeClock, RecordingStore
 from wess.workers.reader import RECORD_OVERHEAD, Reader, decode_cursor, encode_cursor
 from wess.workers.writer import Writer
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -36,7 +26,11 @@ def clock() -> FakeClock:
 @pytest.fixture
 def reader(repository: RecordingStore, metrics: Metrics, clock: FakeClock) -> Reader:
     return Reader(
-        repository.modules, metrics=metrics, ttl_seconds=60.0, clock=clock, page_limit_max=50
+        repository.modules,
+        metrics=metrics,
+        ttl_seconds=60.0,
+        clock=clock.monotonic,
+        page_limit_max=50,
     )
 
 
@@ -162,10 +156,10 @@ async def test_entries_expire_after_the_ttl(
     """Once ttl_seconds passed on the clock, get reads the store again."""
     (record,) = await stored(repository)
     await reader.get(record.id)
-    clock.now += 59.0
+    clock.advance(59.0)
     await reader.get(record.id)
     assert repository.calls["modules.get"] == 1
-    clock.now += 1.0
+    clock.advance(1.0)
     await reader.get(record.id)
     assert repository.calls["modules.get"] == 2
 

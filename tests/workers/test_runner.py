@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
-from uuid import uuid4
 
 import pytest
 
 from tests.fixtures import wasm
+from tests.storage.builders import fixture_record as record
 from wess.errors import (
     ExecutionTimeout,
     FunctionNotFound,
@@ -20,27 +19,9 @@ from wess.errors import (
     UnknownImport,
 )
 from wess.messages import ChangeKind, ModuleChanged
-from wess.models import ModuleInfo, ModuleRecord, digest_of
 from wess.observability.metrics import Metrics
 from wess.runtime import Limits, Runtime
 from wess.workers.runner import Runner, RunOutcome
-
-
-def record(name: str, *, wasm_bytes: bytes | None = None) -> ModuleRecord:
-    binary = wasm_bytes if wasm_bytes is not None else wasm(name)
-    now = datetime.now(UTC)
-    info = ModuleInfo(
-        id=uuid4(),
-        namespace="default",
-        name=name,
-        digest=digest_of(binary),
-        size=len(binary),
-        revision=1,
-        created_at=now,
-        updated_at=now,
-        functions=(),
-    )
-    return ModuleRecord(info=info, wasm=binary)
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:

@@ -12,7 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.storage.builders import make_content, unique_wasm
-from tests.workers.jobs import StepClock, create
+from tests.workers.jobs import create
 from wess.errors import (
     InvalidRequest,
     ModuleNotFound,
@@ -25,13 +25,13 @@ from wess.models import DEFAULT_NAMESPACE
 from wess.observability.metrics import Metrics
 from wess.storage.memory import MemoryStore
 from wess.storage.rocks import RocksStore
-from wess.testing import RecordingStore
+from wess.testing import FakeClock, RecordingStore
 from wess.workers.writer import Writer
 
 
 @pytest.fixture
 async def writer(repository: RecordingStore, metrics: Metrics) -> AsyncIterator[Writer]:
-    async with Writer(repository, metrics=metrics, clock=StepClock()) as writer:
+    async with Writer(repository, metrics=metrics, clock=FakeClock(step=1)) as writer:
         yield writer
 
 

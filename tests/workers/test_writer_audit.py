@@ -10,20 +10,20 @@ from uuid import uuid4
 
 import pytest
 
-from tests.workers.jobs import ALICE, StepClock, create, delete, update
+from tests.workers.jobs import ALICE, create, delete, update
 from wess.errors import ModuleNotFound, PreconditionFailed, StorageUnavailable
 from wess.messages import Actor, DeleteModule, RecordAudit, StoreArtifact
 from wess.models import AuditEntry, AuditFields, SealedArtifact
 from wess.observability.metrics import Metrics
 from wess.security.audit import verify
 from wess.storage import AppendAudit, PutModule
-from wess.testing import RecordingStore
+from wess.testing import FakeClock, RecordingStore
 from wess.workers.writer import Writer
 
 
 @pytest.fixture
 async def writer(repository: RecordingStore, metrics: Metrics) -> AsyncIterator[Writer]:
-    async with Writer(repository, metrics=metrics, clock=StepClock()) as writer:
+    async with Writer(repository, metrics=metrics, clock=FakeClock(step=1)) as writer:
         yield writer
 
 

@@ -10,18 +10,18 @@ from datetime import timedelta
 import pytest
 
 from tests.storage.builders import T0, make_key
-from tests.workers.jobs import ALICE, StepClock
+from tests.workers.jobs import ALICE
 from wess.errors import KeyNotFound, PreconditionFailed
 from wess.messages import ApiKeyChanged, CreateApiKey, ModuleChanged, RevokeApiKey, TouchApiKeys
 from wess.observability.metrics import Metrics
 from wess.storage import PutApiKey
-from wess.testing import RecordingStore
+from wess.testing import FakeClock, RecordingStore
 from wess.workers.writer import Writer
 
 
 @pytest.fixture
 async def writer(repository: RecordingStore, metrics: Metrics) -> AsyncIterator[Writer]:
-    async with Writer(repository, metrics=metrics, clock=StepClock()) as writer:
+    async with Writer(repository, metrics=metrics, clock=FakeClock(step=1)) as writer:
         yield writer
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.workers.jobs import ALICE, StepClock, create
+from tests.workers.jobs import ALICE, create
 from wess.errors import ConfigError, IntegrityError
 from wess.messages import RotateKek
 from wess.models import SealedArtifact
@@ -16,7 +16,7 @@ from wess.security.audit import verify
 from wess.security.crypto import Kek, Keyring
 from wess.storage import AppendAudit, PutArtifact, PutModule
 from wess.storage.memory import MemoryStore
-from wess.testing import RecordingStore
+from wess.testing import FakeClock, RecordingStore
 from wess.workers.writer import Writer
 
 OLD = Kek(bytes(range(32)))
@@ -41,7 +41,7 @@ async def writer(
     sealed: RecordingStore, metrics: Metrics, keyrings: dict[str, Keyring]
 ) -> AsyncIterator[Writer]:
     async with Writer(
-        sealed, metrics=metrics, clock=StepClock(), keyrings=keyrings.__getitem__
+        sealed, metrics=metrics, clock=FakeClock(step=1), keyrings=keyrings.__getitem__
     ) as writer:
         yield writer
 
@@ -128,7 +128,7 @@ async def test_a_rotation_without_encryption_configured_is_refused(
 ) -> None:
     """A Writer given no key files answers a rotation with a ConfigError that says so,
     and rewraps nothing."""
-    async with Writer(sealed, metrics=metrics, clock=StepClock()) as writer:
+    async with Writer(sealed, metrics=metrics, clock=FakeClock(step=1)) as writer:
         with pytest.raises(ConfigError, match="encryption at rest is not configured"):
             await writer.submit(RotateKek(kek_id=NEW.id, actor=ALICE))
     assert sealed.calls["admin.rewrap"] == 0

@@ -5,6 +5,7 @@ Like ``structlog.testing`` and httpx's ``MockTransport``, these ship with the pa
 - ``FakeClock``: time that moves only when told.
 - ``MemoryStore``: the in-memory ``Store`` (every concept, nothing durable).
 - ``RecordingStore``: any ``Store``, its calls counted, failed or held on demand.
+- ``RecordingObserver``: the runtime's cache and compile events, kept for assertions.
 - ``test_settings``, ``open_client``: a started Wess (the real app over real parts) and
   an HTTP client of it, in process; ``assert_problem`` checks an error answer.
 """
@@ -12,12 +13,14 @@ Like ``structlog.testing`` and httpx's ``MockTransport``, these ship with the pa
 from wess.storage.memory import MemoryStore
 from wess.testing.app import TestClient, admin_token, assert_problem, open_client, test_settings
 from wess.testing.clock import FakeClock
+from wess.testing.observer import RecordingObserver
 from wess.testing.store import Gate, RecordingStore
 
 __all__ = [
     "FakeClock",
     "Gate",
     "MemoryStore",
+    "RecordingObserver",
     "RecordingStore",
     "TestClient",
     "admin_token",
