@@ -104,34 +104,32 @@ def test_exclusive_never_clobbers_a_file_created_meanwhile(tmp_path, monkeypatch
     assert names(tmp_path) == ["server.secret"]
 
 
-@pytest.mark.parametrize("exclusive", [False, True], ids=["replace", "exclusive"])
-def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch, exclusive):
-    """A disk that fills up mid-write: the error surfaces, the target is untouched (or
-    still absent), and the temporary file is gone."""
+@pytest.mark.parametrize(
+    ("step", "error", "before"),
+    [
+        ("write", errno.ENOSPC, b"old"),  # the disk fills up mid-write
+        ("fsync", errno.EIO, b"old"),
+        ("replace", errno.EIO, b"old"),  # written and synced, then the rename fails
+        ("write", errno.ENOSPC, None),
+        ("link", errno.EIO, None),  # exclusive: written and synced, then the link fails
+    ],
+)
+def test_a_failure_at_any_step_leaves_the_old_state_and_no_temporary_file(
+    tmp_path, monkeypatch, step, error, before
+):
+    """Whatever step fails, the error surfaces, the target is as it was (the old bytes,
+    or still absent for an exclusive write) and the temporary file is gone."""
     path = tmp_path / "target"
-    monkeypatch.setattr(os, "write", failing(OSError(errno.ENOSPC, "No space left on device")))
-    with pytest.raises(OSError, match="No space left"):
-        write_file(path, b"new", exclusive=exclusive)
-    assert names(tmp_path) == []
-    monkeypatch.undo()
-    path.write_bytes(b"old")
-    monkeypatch.setattr(os, "write", failing(OSError(errno.ENOSPC, "No space left on device")))
-    with pytest.raises(OSError, match="No space left"):
-        write_file(path, b"new")
-    assert path.read_bytes() == b"old"
-    assert names(tmp_path) == ["target"]
-
-
-def test_a_crash_between_the_write_and_the_rename_keeps_the_old_file(tmp_path, monkeypatch):
-    """The new bytes were written and synced, then the rename failed: the old file is
-    whole and no temporary file is left."""
-    path = tmp_path / "kek.next"
-    write_file(path, b"old")
-    monkeypatch.setattr(os, "replace", failing(OSError(errno.EIO, "I/O error")))
-    with pytest.raises(OSError, match="I/O error"):
-        write_file(path, b"new")
-    assert path.read_bytes() == b"old"
-    assert names(tmp_path) == ["kek.next"]
+    if before is not None:
+        path.write_bytes(before)
+    monkeypatch.setattr(os, step, failing(OSError(error, os.strerror(error))))
+    with pytest.raises(OSError, match=os.strerror(error)):
+        write_file(path, b"new", exclusive=before is None)
+    if before is None:
+        assert names(tmp_path) == []
+    else:
+        assert path.read_bytes() == before
+        assert names(tmp_path) == ["target"]
 
 
 def test_the_directory_is_synced_after_the_file_is_in_place(tmp_path, monkeypatch):
