@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_BENCH = REPO.parent / "shared" / "bench"
+BENCH = REPO / "bench"
+"""This folder: the figure scripts and the comparators they measure Wess against."""
 EXAMPLES = REPO / "examples"
 
 

@@ -2,11 +2,11 @@
 
 Every contender runs in this one process, in interleaved rounds, and the median of the
 rounds is reported with the ratios P1 asks for (<= 0.25 x naive_fresh and <= 0.5 x
-extism_reused; see ../shared/bench/README.md). Wess calls go through the public
+extism_reused; the comparators are bench/naive_invoke.py). Wess calls go through the public
 embedding API, ``Function.__call__``: a fresh Store and instance per call with the
 Runtime's limits (memory, tables, instances, fuel budget, epoch deadline) applied.
 
-    .venv/bin/python bench/p1_invoke.py [--calls 20000] [--rounds 9] [--naive PATH]
+    .venv/bin/python bench/p1_invoke.py [--calls 20000] [--rounds 9] [--quick]
                                         [--extism-site DIR]
 
 extism_reused needs the ``extism`` package. It never goes into the project's
@@ -19,31 +19,20 @@ The last line printed is the figure's result as JSON (see figures.py).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
+import naive_invoke
 import wasmtime
-from figures import SHARED_BENCH, Row, emit, ratio
+from figures import Row, emit, ratio
 
 from wess.runtime import Runtime, RuntimeConfig
 
-DEFAULT_NAIVE = SHARED_BENCH / "naive_invoke.py"
 GOAL_NAIVE = 0.25
 GOAL_EXTISM = 0.5
-
-
-def load_comparators(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("naive_invoke", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"cannot load the comparators from {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def wess_contender(wasm: bytes, *, fast_path: bool) -> tuple[Callable[[int], float], Runtime]:
@@ -65,9 +54,6 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20_000, help="calls per round")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument(
-        "--naive", type=Path, default=DEFAULT_NAIVE, help="path of the shared naive_invoke.py"
-    )
-    parser.add_argument(
         "--extism-site", type=Path, help="site-packages holding extism (the bench venv's)"
     )
     parser.add_argument("--quick", action="store_true", help="short runs, to try the harness")
@@ -77,21 +63,20 @@ def main() -> None:
     if options.extism_site is not None:
         sys.path.append(str(options.extism_site))
 
-    comparators = load_comparators(options.naive)
-    wasm = bytes(wasmtime.wat2wasm(comparators.SUM_WAT))
+    wasm = bytes(wasmtime.wat2wasm(naive_invoke.SUM_WAT))
     fast, fast_runtime = wess_contender(wasm, fast_path=True)
     documented, documented_runtime = wess_contender(wasm, fast_path=False)
     contenders: dict[str, Callable[[int], float]] = {
         "wess (fast path)": fast,
         "wess (documented path)": documented,
-        "naive_fresh": comparators.naive_fresh,
+        "naive_fresh": naive_invoke.naive_fresh,
     }
     try:
         import extism
     except ImportError:
         print("extism_reused: skipped, extism is not installed")
     else:
-        contenders["extism_reused"] = comparators.extism_reused
+        contenders["extism_reused"] = naive_invoke.extism_reused
 
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for run in contenders.values():

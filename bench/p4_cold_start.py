@@ -9,7 +9,7 @@ start-up warm-up has nothing to load and the run takes the stored-artifact path)
 The compile time is the median of in-process compiles of the same module by a fresh
 ``wess.runtime.Runtime`` with the server's engine configuration (``Runtime.load``:
 validate, analyse, rewrite, compile, link; what a miss without an artifact costs).
-Goal (../shared/bench/README.md): first_invoke_ms <= 0.05 x compile_ms.
+Goal (P4 in docs/PERFORMANCE.md): first_invoke_ms <= 0.05 x compile_ms.
 
     .venv/bin/python bench/p4_cold_start.py [--rounds 3] [--compiles 3]
 

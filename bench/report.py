@@ -167,7 +167,8 @@ def markdown(
     )
     add("")
     add(
-        "Every figure is a ratio against a comparator from `../shared/bench/` measured on "
+        "Every figure is a ratio against a comparator kept in `bench/` (`naive_invoke.py`, "
+        "`floor_app.py`: the same code paths as the project's reference comparators) measured on "
         "the same machine in the same run, in alternating rounds (medians reported): "
         "absolute numbers on these shared 2-core machines drift from run to run, ratios "
         "taken side by side hold, though other work on the machine during a run still adds "
@@ -177,7 +178,7 @@ def markdown(
         "default level) but for its rate limits, raised far above the bench's load so the "
         "limiter still counts every request yet refuses none of the bench's own, in a fresh "
         "temporary data directory, and the floor app started "
-        "exactly as `../shared/bench/README.md` shows. When Wess writes "
+        "exactly as the docstring of `bench/floor_app.py` shows. When Wess writes "
         "`<data dir>/admin.key` at start-up, every request carries it as a bearer token."
     )
     add("")

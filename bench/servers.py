@@ -1,7 +1,7 @@
-"""Real server processes for the HTTP figures: ``wess serve`` and the shared floor app.
+"""Real server processes for the HTTP figures: ``wess serve`` and the floor app.
 
-Both are started the way a person would start them (the floor exactly as
-``../shared/bench/README.md`` shows), on free loopback ports, each with its output in
+Both are started the way a person would start them (the floor, ``bench/floor_app.py``,
+exactly as its docstring shows), on free loopback ports, each with its output in
 a log file, and stopped with SIGTERM when the ``with`` block ends. Wess runs with its
 default settings: every ``WESS_*`` variable of the caller's environment is dropped (so
 nothing, e.g. a quieter log level, switches a production feature off). Only two kinds
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from figures import EXAMPLES, SHARED_BENCH, say
+from figures import BENCH, EXAMPLES, say
 
 BENCH_RATE = "1000000/second"
 """Rate limits for the bench: far above its load, so the limiter counts every request
@@ -175,14 +175,15 @@ def _status_kib(pid: int, key: str) -> int:
 
 
 @contextlib.contextmanager
-def floor_server(*, shared: Path = SHARED_BENCH) -> Iterator[Server]:
-    """``uvicorn floor_app:app`` with the flags of the shared README, on 9901 if free."""
+def floor_server() -> Iterator[Server]:
+    """``uvicorn floor_app:app`` (``bench/floor_app.py``) with the flags its docstring
+    gives, on 9901 if free."""
     port = free_port(FLOOR_PORT)
     command = [
         str(BIN / "uvicorn"),
         "floor_app:app",
         "--app-dir",
-        str(shared),
+        str(BENCH),
         "--port",
         str(port),
         "--loop",

@@ -6,18 +6,28 @@ logs are shipped and kept, and a token there would be a standing admin credentia
 
 from __future__ import annotations
 
+<<<<<<< HEAD
 import contextlib
 import os
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
+=======
+>>>>>>> h1
 from datetime import datetime
 from pathlib import Path
 
 import structlog
 
 from wess.errors import ConfigError
+<<<<<<< HEAD
 from wess.models import DEFAULT_NAMESPACE, ApiKey, Role
 from wess.security.tokens import issue_key
+=======
+from wess.files import write_file
+from wess.models import DEFAULT_NAMESPACE
+from wess.security.rbac import Role
+from wess.security.tokens import ApiKey, KeyStore, issue_key
+>>>>>>> h1
 
 ADMIN_KEY_FILE = "admin.key"
 ADMIN_KEY_NAME = "bootstrap admin"
@@ -59,36 +69,14 @@ async def bootstrap_admin(
 def write_token_file(path: Path, token: str) -> Path:
     """Write ``token`` to ``path`` (mode 0600) all at once; refuse to replace a file.
 
-    The bytes go to a private temporary file created with ``O_CREAT | O_EXCL`` and mode
-    0600 (so no other user can read it at any moment, whatever the umask), which is
-    then hard-linked into place: readers see the whole token or no file at all.
+    ``wess.files.write_file``, exclusive: no other user can read the token at any
+    moment, whatever the umask; readers see the whole token or no file at all; and a
+    token file already there (one an operator has not collected yet) is never
+    overwritten.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        try:
-            os.write(fd, f"{token}\n".encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            raise ConfigError(
-                f"{path} already exists; move it away to mint a new admin key"
-            ) from None
-    finally:
-        temporary.unlink(missing_ok=True)
-    _sync_directory(path.parent)
+        write_file(path, f"{token}\n".encode("ascii"), mode=0o600, exclusive=True)
+    except FileExistsError:
+        raise ConfigError(f"{path} already exists; move it away to mint a new admin key") from None
     return path
-
-
-def _sync_directory(directory: Path) -> None:
-    # Makes the new directory entry durable; some file systems cannot open a directory.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -2,13 +2,16 @@
 
 ``security.encryption_key_file`` (say ``kek``) holds the current KEK. Rotation:
 
-1. a new KEK is written to ``kek.next`` (mode 0600, synced);
+1. a new KEK is written to ``kek.next`` (whole or not at all, mode 0600, synced:
+   ``wess.files.write_file``);
 2. every stored data key is re-wrapped under it (the Writer runs this);
 3. the old file becomes ``kek.retired-<id>`` and ``kek.next`` becomes ``kek`` (renames).
 
 A crash between any two steps leaves every value readable: start-up loads ``kek``,
 ``kek.next`` and every ``kek.retired-*`` into the keyring (the current one seals,
-all of them open). Retired files may be deleted once no backup needs them.
+all of them open). A rotation begun while an unfinished ``kek.next`` waits retires
+that one first, so two cut-short rotations in a row lose no key. Retired files may be
+deleted once no backup needs them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wess.errors import ConfigError
+from wess.files import sync_directory, write_file
 from wess.security.crypto import Kek, Keyring, generate_kek, load_kek
 
 NEXT_SUFFIX = ".next"
@@ -61,34 +65,22 @@ class Rotation:
         retired = self.path.with_name(f"{self.path.name}{RETIRED_INFIX}{self.old.id}")
         os.replace(self.path, retired)
         os.replace(self.path.with_name(self.path.name + NEXT_SUFFIX), self.path)
-        _sync_directory(self.path.parent)
+        sync_directory(self.path.parent)
         return self.keyring
 
 
 def begin_rotation(path: Path, keyring: Keyring) -> Rotation:
-    """Write a new KEK to ``<path>.next`` and return the keyring that seals with it."""
+    """Write a new KEK to ``<path>.next`` and return the keyring that seals with it.
+
+    A ``.next`` left by a rotation that was cut short may already seal some values, so
+    it is retired (renamed, never overwritten) before the new one is written.
+    """
     pending = path.with_name(path.name + NEXT_SUFFIX)
-    write_kek_file(pending, generate_kek(), replace=True)
+    if pending.exists():
+        unfinished = load_kek(pending)
+        os.replace(pending, path.with_name(f"{path.name}{RETIRED_INFIX}{unfinished.id}"))
+        sync_directory(path.parent)
+    write_file(pending, generate_kek().encode("ascii"), mode=0o600)
     new = load_kek(pending)
     old = keyring.current
     return Rotation(path=path, old=old, new=new, keyring=Keyring(new, [old, *keyring.retired()]))
-
-
-def write_kek_file(path: Path, text: str, *, replace: bool = False) -> None:
-    """Write a KEK file, private from its first byte, synced before returning."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (0 if replace else os.O_EXCL)
-    fd = os.open(path, flags, 0o600)
-    try:
-        os.write(fd, text.encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    _sync_directory(path.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -76,9 +76,9 @@ class RateDecision:
     limit: int
     remaining: int
     reset: int
-    """Whole seconds until the window resets."""
+    """Whole seconds until the window resets, from 0 (it ends now) to the window's length."""
     retry_after: int | None
-    """Whole seconds to wait before retrying; None when allowed."""
+    """Whole seconds to wait before retrying, at least 1; None when allowed."""
 
     def headers(self) -> dict[str, str]:
         """``RateLimit-*`` headers (IETF httpapi draft), plus ``Retry-After`` if refused."""
@@ -102,9 +102,17 @@ class RateDecision:
             )
 
 
-def decide(limit: int, count: int, reset_in: float) -> RateDecision:
-    """The decision after the ``count``-th hit of a ``limit`` window ending in ``reset_in`` s."""
-    reset = max(0, math.ceil(reset_in))
+def decide(limit: int, count: int, reset_in: float, *, window: int) -> RateDecision:
+    """The decision after the ``count``-th hit of a ``limit`` window ending in ``reset_in`` s.
+
+    At the window's edge: ``RateLimit-Reset`` is the seconds left rounded up and kept
+    within ``[0, window]``. It is 0 when the window ends now (or has just ended: Redis
+    reports a key that expired between its increment and its TTL as no time left); a
+    float clock's rounding (``(t + 60) - t`` may be 60.000000000007) never makes it
+    longer than the window. A refusal's ``Retry-After`` is at least 1, so a client
+    never retries at once into the same refusal.
+    """
+    reset = min(window, max(0, math.ceil(reset_in)))
     allowed = count <= limit
     return RateDecision(
         allowed=allowed,
@@ -176,9 +184,20 @@ class MemoryCounter:
 
 
 class RedisCounter:
-    """Counters in Redis, shared by every node (``limits`` async ``RedisStorage``)."""
+    """Counters in Redis, shared by every node (``limits`` async ``RedisStorage``).
 
-    def __init__(self, url: str, *, key_prefix: str = "wess-ratelimit") -> None:
+    ``clock`` is the wall clock (seconds since the epoch) that turns the key's expiry
+    into seconds left: ``limits`` reports the expiry as wall time.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        key_prefix: str = "wess-ratelimit",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock = clock
         # Wess owns the pool so that it can close it; limits would not.
         self._pool = ConnectionPool.from_url(url)
         self._storage = RedisStorage(
@@ -191,7 +210,7 @@ class RedisCounter:
     async def hit(self, key: str, *, window: int, cost: int) -> tuple[int, float]:
         try:
             count = await self._storage.incr(key, window, amount=cost)
-            return count, await self._storage.get_expiry(key) - time.time()
+            return count, await self._storage.get_expiry(key) - self._clock()
         except RedisError as exc:
             # Whether to fail open is the caller's policy; this layer only reports.
             raise StorageUnavailable(f"rate limit counters unavailable: {exc}") from exc
@@ -220,7 +239,7 @@ class RateLimiter:
         """Count a request of ``identity`` and decide; ``role`` is needed for ``KEY``."""
         item, key, window = self._slot(scope, identity, role)
         count, reset_in = await self._counter.hit(key, window=window, cost=cost)
-        return decide(item.amount, count, reset_in)
+        return decide(item.amount, count, reset_in, window=window)
 
     def check_now(
         self, scope: RateScope, identity: str, *, role: Role | None = None, cost: int = 1
@@ -231,7 +250,7 @@ class RateLimiter:
             raise RuntimeError("check_now needs a local (memory) counter")
         item, key, window = self._slot(scope, identity, role)
         count, reset_in = counter.hit_now(key, window=window, cost=cost)
-        return decide(item.amount, count, reset_in)
+        return decide(item.amount, count, reset_in, window=window)
 
     def exceeded_now(
         self, scope: RateScope, identity: str, *, role: Role | None = None
@@ -246,11 +265,9 @@ class RateLimiter:
             item = self._per_ip
         else:
             item = self._per_key.get(identity) or self._per_role[role]  # type: ignore[index]
-        amount = item.amount
-        count, reset_in = counter.hit_now(
-            (scope, identity, amount), window=item.get_expiry(), cost=1
-        )
-        return None if count <= amount else decide(amount, count, reset_in)
+        amount, window = item.amount, item.get_expiry()
+        count, reset_in = counter.hit_now((scope, identity, amount), window=window, cost=1)
+        return None if count <= amount else decide(amount, count, reset_in, window=window)
 
     def _slot(
         self, scope: RateScope, identity: str, role: Role | None

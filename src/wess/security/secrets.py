@@ -7,7 +7,6 @@ use says nothing about another.
 
 from __future__ import annotations
 
-import os
 import secrets
 import stat
 from pathlib import Path
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from wess.errors import ConfigError
+from wess.files import write_file
 
 SECRET_FILE = "server.secret"  # noqa: S105 (a file name, not a secret)
 SECRET_BYTES = 32
@@ -31,18 +31,27 @@ class ServerSecret:
 
     @classmethod
     def load_or_create(cls, directory: Path) -> ServerSecret:
-        """Read ``<directory>/server.secret``; create it (0600) on first start."""
+        """Read ``<directory>/server.secret``; create it (0600) on first start.
+
+        The file is created whole or not at all (``wess.files.write_file``, exclusive:
+        two servers starting at once on one directory keep the first one's secret), so
+        a crash during the first start leaves no file and the next start creates it.
+
+        A file of the wrong size is never replaced: API key hashes and artifact seals
+        were derived from the secret it held, and a new secret would silently lock out
+        every key. An empty file is what versions before the atomic write could leave
+        after a crash during their first start; start-up stops with a ``ConfigError``
+        that names the file and says what to do.
+        """
         path = directory / SECRET_FILE
         directory.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return cls._read(path)
-        try:
-            os.write(fd, secrets.token_bytes(SECRET_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if not path.exists():
+            try:
+                write_file(path, secrets.token_bytes(SECRET_BYTES), mode=0o600, exclusive=True)
+            except FileExistsError:
+                pass  # another process created it just now: read theirs
+            except OSError as exc:
+                raise ConfigError(f"cannot create the server secret {path}: {exc}") from exc
         return cls._read(path)
 
     @classmethod
@@ -51,11 +60,18 @@ class ServerSecret:
         if mode & 0o077:
             raise ConfigError(f"{path} is readable by other users (mode {mode:o}); chmod 600 it")
         material = path.read_bytes()
+        if not material:
+            raise ConfigError(
+                f"the server secret {path} is empty: an earlier start was probably cut "
+                "short while creating it. If no API key was ever minted with this data "
+                "directory (its first start failed), delete the file and start again. "
+                "Otherwise restore it from a backup: API key hashes depend on it."
+            )
         if len(material) != SECRET_BYTES:
             raise ConfigError(
-                f"{path} holds {len(material)} bytes, not {SECRET_BYTES}: it is damaged; "
-                "restore it from a backup (keys derived from it, such as API key hashes, "
-                "depend on it)"
+                f"the server secret {path} holds {len(material)} bytes, not {SECRET_BYTES}: "
+                "it is damaged; restore it from a backup (keys derived from it, such as "
+                "API key hashes, depend on it)"
             )
         return cls(material)
 
