@@ -7,13 +7,9 @@ from pathlib import Path
 import pytest
 
 from wess.errors import ConfigError
+from wess.files import write_file
 from wess.security.crypto import generate_kek
-from wess.security.keyfiles import (
-    begin_rotation,
-    keyring_sealing_with,
-    load_keyring,
-    write_kek_file,
-)
+from wess.security.keyfiles import begin_rotation, keyring_sealing_with, load_keyring
 
 
 def test_the_keyring_of_a_rotation_in_progress_is_found_by_the_new_kek_id(tmp_path: Path) -> None:
