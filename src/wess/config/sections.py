@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from wess.runtime.limits import BY_NAME
 
 JSON_BYTES_PER_WASM_BYTE = 4
 """Worst case of the legacy form: ``255,`` is four bytes of JSON for one byte of wasm."""
 JSON_BODY_SLACK = 64 * 1024
 
 
+LIMIT = "limit"
+"""The key of a field's ``json_schema_extra`` naming the sandbox limit it configures."""
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def limit_field(name: str) -> Any:
+    """The field configuring the sandbox limit ``name``: its default, bounds and meaning
+    come from ``wess.runtime.limits``, never spelt out here."""
+    spec = BY_NAME[name]
+    unset = "; unset: no limit" if spec.default is None else ""
+    lowered = f"; a run request may lower it (`limits.{name}`)" if spec.per_call else ""
+    return Field(
+        spec.default,
+        ge=spec.minimum,
+        le=spec.maximum,
+        description=f"{spec.description} ({spec.unit}){unset}{lowered}.",
+        json_schema_extra={LIMIT: name},
+    )
 
 
 class ServerSettings(_Section):
@@ -49,13 +70,9 @@ class WriterSettings(_Section):
 
 
 class RunnerSettings(_Section):
-    timeout: int = Field(5000, ge=1, le=3_600_000, description="Wall-clock limit per call, ms.")
-    max_memory: int = Field(
-        256 << 20, ge=64 << 10, le=4 << 30, description="Linear memory per instance, bytes."
-    )
-    fuel: int | None = Field(
-        None, ge=1, description="Fuel per call (instruction budget); unset means unmetered."
-    )
+    timeout: int = limit_field("timeout_ms")
+    max_memory: int = limit_field("max_memory")
+    fuel: int | None = limit_field("fuel")
     workers: int = Field(
         0,
         ge=0,
@@ -98,11 +115,9 @@ class LimitsSettings(_Section):
     max_stack: int = Field(
         512 << 10, ge=64 << 10, le=64 << 20, description="Wasm stack per call, bytes."
     )
-    max_table_elements: int = Field(100_000, ge=0, description="Table elements per instance.")
-    max_instances: int = Field(10, ge=1, le=10_000, description="Instances per invocation.")
-    max_output: int = Field(
-        64 << 10, ge=0, le=16 << 20, description="Captured stdout/stderr per call, bytes."
-    )
+    max_table_elements: int = limit_field("max_table_elements")
+    max_instances: int = limit_field("max_instances")
+    max_output: int = limit_field("max_output")
     max_page_size: int = Field(1000, ge=1, le=100_000, description="Largest listing page.")
     compile_cpu_seconds: int = Field(
         5, ge=1, le=3600, description="CPU time one compile of a module may use, s (422 past it)."
@@ -223,8 +238,27 @@ class Settings(_Section):
     tls: TlsSettings = TlsSettings()
     quotas: QuotasSettings = QuotasSettings()
 
+    @property
+    def sandbox_limits(self) -> dict[str, int | None]:
+        """Every configured sandbox limit by its name in ``wess.runtime.limits``."""
+        return {name: getattr(getattr(self, s), key) for name, (s, key) in LIMIT_KEYS.items()}
+
 
 SECTIONS: dict[str, type[_Section]] = {
     name: info.annotation  # type: ignore[misc]
     for name, info in Settings.model_fields.items()
 }
+
+
+def _limit_keys() -> dict[str, tuple[str, str]]:
+    keys: dict[str, tuple[str, str]] = {}
+    for section, model in SECTIONS.items():
+        for key, info in model.model_fields.items():
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and LIMIT in extra:
+                keys[str(extra[LIMIT])] = (section, key)
+    return keys
+
+
+LIMIT_KEYS: dict[str, tuple[str, str]] = _limit_keys()
+"""Sandbox limit name -> (section, key) of the configuration that sets it."""

@@ -41,14 +41,7 @@ logger = structlog.get_logger(__name__)
 
 def runtime_limits(settings: Settings) -> Limits:
     """The configured sandbox limits of every call (requests may only lower them)."""
-    return Limits(
-        max_memory=settings.runner.max_memory,
-        timeout_ms=settings.runner.timeout,
-        fuel=settings.runner.fuel,
-        max_table_elements=settings.limits.max_table_elements,
-        max_instances=settings.limits.max_instances,
-        max_output=settings.limits.max_output,
-    )
+    return Limits.from_values(settings.sandbox_limits)
 
 
 def runtime_config(settings: Settings) -> RuntimeConfig:
