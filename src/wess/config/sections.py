@@ -9,6 +9,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wess.runtime.limits import BY_NAME
+from wess.workers.pool import MODULE_CALLS_PER_CORE, THREADS_PER_CORE
 
 JSON_BYTES_PER_WASM_BYTE = 4
 """Worst case of the legacy form: ``255,`` is four bytes of JSON for one byte of wasm."""
@@ -77,11 +78,15 @@ class RunnerSettings(_Section):
         0,
         ge=0,
         le=256,
-        description="Invocation threads (0: two per core, so one module "
+        description=f"Invocation threads (0: {THREADS_PER_CORE} per core, so one module "
         "using every core still leaves threads for others).",
     )
     module_concurrency: int = Field(
-        0, ge=0, le=256, description="Calls of one module running at once (0: one per core)."
+        0,
+        ge=0,
+        le=256,
+        description=f"Calls of one module running at once (0: {MODULE_CALLS_PER_CORE} per "
+        "core, at most runner.workers).",
     )
     module_queue: int = Field(
         64, ge=0, le=100_000, description="Calls of one module waiting for a slot before 503."

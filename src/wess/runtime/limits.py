@@ -117,13 +117,13 @@ class Limits:
         minimum=0,
         unit="elements",
         per_call=False,
-        description="Elements of each table",
+        description="Size of each table",
     )
     max_instances: int = _limit(
         10,
         minimum=1,
         maximum=10_000,
-        unit="instances",
+        unit="count",
         per_call=False,
         description="Instances one call may create",
     )
@@ -133,7 +133,7 @@ class Limits:
         maximum=16 * MIB,
         unit="bytes",
         per_call=False,
-        description="Captured stdout, and stderr, of a call (the rest is dropped)",
+        description="Captured stdout, and stderr, of a call, past which output is dropped",
     )
 
     def __post_init__(self) -> None:

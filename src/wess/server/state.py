@@ -5,7 +5,6 @@ settings -> secret -> storage -> Writer/Reader -> runtime -> Runner -> security 
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -127,14 +126,13 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 store=writer.submit,
             )
             usage = UsageCounter(writer.submit)
-            cores = os.cpu_count() or 2
             runner = Runner(
                 runtime,
                 metrics=metrics,
-                workers=settings.runner.workers or 2 * cores,
+                workers=settings.runner.workers or None,
                 max_pending=settings.runner.channel_size,
                 inline_fuel=settings.runner.inline_fuel,
-                module_concurrency=settings.runner.module_concurrency or cores,
+                module_concurrency=settings.runner.module_concurrency or None,
                 module_queue=settings.runner.module_queue,
                 programs=programs,
                 usage=usage,
