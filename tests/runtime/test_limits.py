@@ -159,7 +159,15 @@ def test_invalid_configured_limits(kwargs: dict[str, object]) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"epoch_tick_ms": 0}, {"max_wasm_stack": 0}, {"cache_bytes": -1}, {"fast_path": 1}]
+    "kwargs",
+    [
+        {"epoch_tick_ms": 0},
+        {"max_wasm_stack": 0},
+        {"cache_bytes": -1},
+        {"cache_entries": -1},
+        {"epoch_tick_ms": None},
+        {"fast_path": 1},
+    ],
 )
 def test_invalid_runtime_config(kwargs: dict[str, object]) -> None:
     """RuntimeConfig is validated when built: ConfigError."""
