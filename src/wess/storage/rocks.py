@@ -76,6 +76,7 @@ T = TypeVar("T")
 READ_THREADS = 4
 BLOOM_BITS_PER_KEY = 10  # ~1% false positives, ~1.25 bytes per key
 MEMTABLE_BLOOM = 0.02  # of the write buffer (64 MB): about 1.3 MB
+UNLIMITED_OPEN_FILES = -1  # RocksDB's default: every table file stays open
 
 
 class RocksRepository:
@@ -94,15 +95,19 @@ class RocksRepository:
 
     @classmethod
     async def open(
-        cls, path: str | os.PathLike[str], *, keyring: Keyring | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        keyring: Keyring | None = None,
+        max_open_files: int = UNLIMITED_OPEN_FILES,
     ) -> RocksRepository:
         """Open (or create) the store at ``path``, sealing values with ``keyring`` if given.
 
         ``StorageUnavailable`` if it is damaged; ``ConfigError`` if it holds sealed
-        values and no keyring is given.
+        values and no keyring is given. ``max_open_files`` goes to RocksDB as is.
         """
         location = str(Path(path))
-        db = await asyncio.to_thread(open_database, location)
+        db = await asyncio.to_thread(open_database, location, max_open_files=max_open_files)
         if keyring is None and db.get(SEALED_KEY) is not None:
             db.close()
             raise ConfigError(f"{location}: {ENCRYPTED_STORE}", path=location)
@@ -384,9 +389,13 @@ class _RocksView:
             raise translate(exc, path=self._repository._path) from exc
 
 
-def open_database(path: str) -> Rdict:
-    """Open the raw-mode database at ``path`` with strict recovery, or explain why not."""
+def open_database(path: str, *, max_open_files: int = UNLIMITED_OPEN_FILES) -> Rdict:
+    """Open the raw-mode database at ``path`` with strict recovery, or explain why not.
+
+    ``max_open_files`` caps the table files RocksDB keeps open (-1: all of them).
+    """
     options = Options(raw_mode=True)
+    options.set_max_open_files(max_open_files)
     options.create_if_missing(True)
     options.set_paranoid_checks(True)
     options.set_wal_recovery_mode(DBRecoveryMode.absolute_consistency())
