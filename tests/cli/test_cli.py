@@ -48,3 +48,13 @@ def test_config_show_reports_bad_values(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["config", "show"])
     assert result.exit_code == 2
     assert "server.port" in result.output
+
+
+def test_config_errors_print_brackets_and_long_lines_as_written(monkeypatch, tmp_path):
+    """An error naming a [section] prints it (it is text, not console markup), on one line."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wess.toml").write_text("[servr]\nport = 1\n")
+    result = CliRunner().invoke(app, ["config", "show"], env={"COLUMNS": "40"})
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: config file wess.toml: unknown section [servr]; ")
+    assert result.stderr.count("\n") == 1
