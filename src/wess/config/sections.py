@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wess.config.sizes import CacheSize, CacheSizeField
 from wess.runtime.limits import BY_NAME
 from wess.workers.pool import MODULE_CALLS_PER_CORE, THREADS_PER_CORE
 
 JSON_BYTES_PER_WASM_BYTE = 4
 """Worst case of the legacy form: ``255,`` is four bytes of JSON for one byte of wasm."""
 JSON_BODY_SLACK = 64 * 1024
+MIN_OPEN_FILES = 20
+"""RocksDB raises any smaller max_open_files to 20; refusing it says so."""
+MAX_OPEN_FILES = 0x400000
+"""RocksDB lowers any larger max_open_files to this (or to the process's file limit)."""
 
 
 LIMIT = "limit"
@@ -40,10 +45,19 @@ def limit_field(name: str) -> Any:
 
 
 class ServerSettings(_Section):
-    host: str = Field("127.0.0.1", min_length=1, description="Address to bind.")
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="Address to bind (the original Wess's `address`)."
+    )
     port: int = Field(8080, ge=1, le=65535, description="TCP port to bind.")
     shutdown_timeout: float = Field(
         10.0, gt=0, le=600, description="Seconds to drain requests and queued writes on stop."
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Server processes. Multi-process serving is not available yet: "
+        "`wess serve` refuses more than 1 (runner.workers sets the invocation threads).",
     )
 
 
@@ -52,15 +66,62 @@ class DatabaseSettings(_Section):
     url: str | None = Field(
         None, description="Storage URL (memory://, rocksdb:///path); unset: RocksDB at path."
     )
+    db: Literal["rocksdb"] | None = Field(
+        None,
+        description='Storage engine, as the original Wess names it: only "rocksdb" '
+        "(unset: from url).",
+    )
+    stage: str | None = Field(
+        None,
+        description="Accepted from the original Wess, which read it and never used it "
+        "(its server always opened ./rocksdb/prod): no effect.",
+    )
+    max_open_files: int | None = Field(
+        None,
+        ge=MIN_OPEN_FILES,
+        le=MAX_OPEN_FILES,
+        description="Files RocksDB keeps open at once (its max_open_files); unset: no limit.",
+    )
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _only_rocksdb(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and value.lower() == "rocksdb"):
+            return None if value is None else "rocksdb"
+        raise ValueError(
+            f'{value!r} is not a storage engine Wess has: it stores modules in RocksDB, "rocksdb" '
+            '(database.url = "memory://" keeps them in memory, for tests)'
+        )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatabaseSettings:
+        scheme = urlsplit(self.url).scheme if self.url else "rocksdb"
+        if self.db is not None and scheme != self.db:
+            raise ValueError(f'db = "{self.db}" disagrees with url = "{self.url}": set one')
+        if self.max_open_files is not None and scheme != "rocksdb":
+            raise ValueError(f'max_open_files applies to RocksDB, and url is "{self.url}"')
+        if self.max_open_files is not None and urlsplit(self.url or "").query:
+            raise ValueError("max_open_files is set both here and in url: set one")
+        return self
 
     @property
     def effective_url(self) -> str:
-        return self.url or f"rocksdb:{quote(str(self.path))}"
+        url = self.url or f"rocksdb:{quote(str(self.path))}"
+        return url if self.max_open_files is None else f"{url}?max_open_files={self.max_open_files}"
 
 
 class ReaderSettings(_Section):
-    cache_size: int = Field(
-        64 << 20, ge=0, description="Byte budget of the Reader's module cache (0 disables it)."
+    cache_size: CacheSizeField = Field(
+        CacheSize(max_bytes=64 << 20),
+        description="What the Reader's module cache holds: a byte budget with a unit, or a "
+        "number of modules as in the original Wess (see Cache sizes); 0 disables it.",
+    )
+    channel_size: int = Field(
+        1024,
+        ge=1,
+        le=1_000_000,
+        description="Module reads from the store (the Reader's cache misses) waiting or "
+        "running before 503.",
     )
     ttl: float = Field(300.0, gt=0, description="Seconds a cached module stays valid.")
 
@@ -100,8 +161,10 @@ class RunnerSettings(_Section):
     channel_size: int = Field(
         256, ge=1, le=100_000, description="Invocations waiting or running before 503."
     )
-    cache_size: int = Field(
-        256 << 20, ge=0, description="Byte budget of the compiled-module cache."
+    cache_size: CacheSizeField = Field(
+        CacheSize(max_bytes=256 << 20),
+        description="What the compiled-module cache holds: a byte budget with a unit, or a "
+        "number of modules (see Cache sizes).",
     )
     prewarm: int = Field(
         32,

@@ -46,7 +46,8 @@ def runtime_limits(settings: Settings) -> Limits:
 def runtime_config(settings: Settings) -> RuntimeConfig:
     return RuntimeConfig(
         max_wasm_stack=settings.limits.max_stack,
-        cache_bytes=settings.runner.cache_size,
+        cache_bytes=settings.runner.cache_size.max_bytes,
+        cache_entries=settings.runner.cache_size.max_entries,
     )
 
 
@@ -107,7 +108,9 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
         reader = Reader(
             repository,
             metrics=metrics,
-            cache_bytes=settings.reader.cache_size,
+            cache_bytes=settings.reader.cache_size.max_bytes,
+            cache_entries=settings.reader.cache_size.max_entries,
+            queue_size=settings.reader.channel_size,
             ttl_seconds=settings.reader.ttl,
             page_limit_max=settings.limits.max_page_size,
         )
