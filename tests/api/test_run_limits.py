@@ -81,3 +81,20 @@ async def test_a_limit_past_its_bound_is_a_400_naming_it(client, upload) -> None
     spec = BY_NAME["max_memory"]
     response = await client.post(url, json={"args": [1, 2], "limits": {spec.name: -1}})
     assert f"limits.{spec.name}" in assert_problem(response, 400, "invalid_request")["detail"]
+
+
+@pytest.mark.parametrize("spec", LIMITS, ids=lambda spec: spec.name)
+def test_the_docs_show_each_limit_with_its_key_bounds_and_default(spec: LimitSpec) -> None:
+    """docs/configuration.md's limits table has one row per limit naming its key, whether
+    a request may lower it, its default and its bounds."""
+    text = (ROOT / "docs/configuration.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith(f"| `{spec.name}` |")]
+    assert len(rows) == 1
+    cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    section, key = LIMIT_KEYS[spec.name]
+    assert cells[1] == f"`{section}.{key}`"
+    assert (cells[2] != "no") == spec.per_call
+    assert cells[3] == f"`{'unset' if spec.default is None else spec.default}`"
+    assert cells[4] == f"{spec.minimum} … {spec.maximum}"
+    key_row = next(line for line in text.splitlines() if line.startswith(f"| `{section}.{key}` |"))
+    assert f">= {spec.minimum}, <= {spec.maximum}" in key_row
