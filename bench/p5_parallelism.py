@@ -23,6 +23,8 @@ import wasmtime
 from figures import Row, emit, median, ratio, say
 from servers import Server, production_features, wess_server
 
+from wess.workers.pool import THREADS_PER_CORE
+
 GOAL = 1.15
 RUNNER_TIMEOUT_MS = 120_000
 CALL_TIMEOUT_MS = 60_000
@@ -131,7 +133,8 @@ def main() -> None:
         f"spin(n) with n = {n:,} iterations, calibrated to {options.target:g} s here",
         "one call per round (s): " + ", ".join(f"{t:.3f}" for t in singles),
         "two concurrent calls per round, wall (s): " + ", ".join(f"{t:.3f}" for t in pairs),
-        f"machine cores: {os.cpu_count()}; server runner.workers at its default (one per core)",
+        f"machine cores: {os.cpu_count()}; server runner.workers at its default "
+        f"({THREADS_PER_CORE} per core)",
         f"server started with WESS_RUNNER_TIMEOUT={RUNNER_TIMEOUT_MS}; "
         f"each call sends limits.timeout_ms={CALL_TIMEOUT_MS}",
         *(f"{name}: {'on' if f.on else 'OFF'}" for name, f in features.items()),

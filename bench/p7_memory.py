@@ -107,7 +107,10 @@ def configured_cache_budgets(server: Server) -> tuple[int, int]:
     """``runner.cache_size`` and ``reader.cache_size`` as the server resolved them."""
     with cwd(server.workdir):  # the server's working directory: same (absent) wess.toml
         settings = load_settings(env=server.env, flags=server.flags).settings
-    return settings.runner.cache_size, settings.reader.cache_size
+    runner, reader = settings.runner.cache_size.max_bytes, settings.reader.cache_size.max_bytes
+    if runner is None or reader is None:
+        raise SystemExit("P7 compares caches with byte budgets; this server counts entries")
+    return runner, reader
 
 
 def main() -> None:

@@ -163,3 +163,41 @@ def test_concurrent_use_keeps_the_books_straight() -> None:
         thread.join()
     held = [cache.get(str(k)) for k in range(97)]
     assert cache.bytes == sum(len(v) for v in held if v is not None) <= 1000
+
+
+def test_an_entry_bound_evicts_the_least_recently_used() -> None:
+    """With max_entries, one entry too many pushes out the least recently used one,
+    whatever the weights (the original Wess counted modules, not bytes)."""
+    evicted: list[str] = []
+    cache: ByteLRU[str, bytes] = ByteLRU(None, max_entries=2, weigh=len, on_evict=evicted.append)
+    cache.put("a", b"x" * 1000)
+    cache.put("b", b"x" * 1000)
+    cache.get("a")
+    cache.put("c", b"x")
+    assert evicted == ["b"]
+    assert (len(cache), cache.bytes) == (2, 1001)
+    assert (cache.max_bytes, cache.max_entries) == (None, 2)
+
+
+def test_both_bounds_apply_together() -> None:
+    """Bytes and entries bound the cache at once: whichever is crossed evicts."""
+    cache: ByteLRU[str, bytes] = ByteLRU(10, max_entries=3, weigh=len)
+    for key in "abcd":
+        cache.put(key, b"1")
+    assert len(cache) == 3
+    cache.put("e", b"123456789")
+    assert (len(cache), cache.bytes) == (2, 10)
+
+
+def test_no_entries_caches_nothing() -> None:
+    """max_entries=0 is a disabled cache: every put is refused."""
+    cache: ByteLRU[str, bytes] = ByteLRU(None, max_entries=0, weigh=len)
+    assert not cache.put("a", b"1")
+    assert cache.get("a") is None
+
+
+@pytest.mark.parametrize("bounds", [{"max_bytes": -1}, {"max_bytes": None, "max_entries": -1}])
+def test_negative_bounds_are_refused(bounds: dict[str, int | None]) -> None:
+    """A negative bound is a programming error."""
+    with pytest.raises(ValueError, match="must be >= 0"):
+        ByteLRU(weigh=len, **bounds)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from wess.config import effective_items, load_settings
+from wess.config.sizes import CacheSize
 from wess.errors import ConfigError
 
 
@@ -49,7 +50,8 @@ def test_layers_apply_in_order_and_record_their_source(tmp_path):
         ("WESS_LOG_LEVEL", "logging.level", "debug"),
         ("WESS_RUNNER_TIMEOUT", "runner.timeout", 30000),
         ("WESS_RUNNER_MAX_MEMORY", "runner.max_memory", 1 << 20),
-        ("WESS_READER_CACHE_SIZE", "reader.cache_size", 1024),
+        ("WESS_READER_CACHE_SIZE", "reader.cache_size", CacheSize(max_entries=1024)),
+        ("WESS_READER_CACHE_SIZE", "reader.cache_size", CacheSize(max_bytes=1 << 20)),
         ("WESS_READER_TTL", "reader.ttl", 1.5),
         ("WESS_LIMITS_MAX_ARGS", "limits.max_args", 3),
     ],

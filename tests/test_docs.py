@@ -4,15 +4,72 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wess.config import reference_markdown
+import pytest
+
+from wess.cli.docs import render
+from wess.config import SECTIONS, reference_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_configuration_reference_is_current():
-    """docs/configuration.md lists every key with its current default and bounds."""
+    """docs/configuration.md's generated parts (sections, serve flags, example error,
+    sandbox limits, every key) are what the code generates now."""
     text = (ROOT / "docs/configuration.md").read_text()
-    assert reference_markdown() in text, "regenerate with `wess config reference`"
+    assert render(text) == text, (
+        "regenerate with `wess config reference --write docs/configuration.md`"
+    )
+    assert reference_markdown() in text
+
+
+def test_rendering_fails_when_a_part_is_missing():
+    """A generated part cannot silently disappear from the page."""
+    text = (ROOT / "docs/configuration.md").read_text()
+    start = text.index("<!-- generated: flags -->")
+    end = text.index("<!-- end: flags -->") + len("<!-- end: flags -->")
+    with pytest.raises(ValueError, match="flags"):
+        render(text[:start] + text[end:])
+
+
+def test_every_section_and_serve_flag_is_documented():
+    """Each section of the settings and each option of `wess serve` appears in the page."""
+    import typer
+
+    from wess.cli import app
+
+    text = (ROOT / "docs/configuration.md").read_text()
+    for section in SECTIONS:
+        assert f"### [{section}]" in text
+        assert f"`[{section}]`" in text
+    serve = typer.main.get_command(app).commands["serve"]
+    for option in serve.params:
+        assert f"| `{option.opts[0]}` |" in text
+
+
+def test_the_example_error_is_what_wess_prints(monkeypatch, tmp_path):
+    """The documented example error is what `wess config show` prints for that file."""
+    from typer.testing import CliRunner
+
+    from wess.cli import app
+    from wess.config.reference import EXAMPLE_BAD_FILE
+
+    text = (ROOT / "docs/configuration.md").read_text()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wess.toml").write_text(EXAMPLE_BAD_FILE)
+    result = CliRunner().invoke(app, ["config", "show", "--config", "wess.toml"], env={})
+    assert result.exit_code == 2
+    assert f"```\n{result.stderr}```" in text
+    assert f"```toml\n{EXAMPLE_BAD_FILE}```" in text
+
+
+def test_the_original_wess_files_are_shown_verbatim():
+    """The original Wess's wess.toml and ARCH.md example, which a test loads, are the
+    ones docs/configuration.md shows."""
+    from tests.test_config_original import ARCH_EXAMPLE, ORIGINAL_WESS_TOML
+
+    text = (ROOT / "docs/configuration.md").read_text()
+    for example in (ORIGINAL_WESS_TOML, ARCH_EXAMPLE):
+        assert f"```toml\n{example}```" in text
 
 
 def test_readme_config_table_matches_the_defaults():

@@ -14,9 +14,12 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "models": set(),
     "messages": {"models"},
-    "config": {"errors"},
+    "files": set(),
+    # config derives its documented defaults and bounds from the parts' own pure
+    # descriptions (the sandbox limits, the invocation pool), never the reverse
+    "config": {"errors", "runtime", "workers"},
     "runtime": {"errors", "models"},
-    "security": {"errors", "models"},
+    "security": {"errors", "models", "files"},
     "observability": {"errors", "models"},
     "cache": {"errors"},
     "storage": {"errors", "models", "security", "observability"},
@@ -24,7 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "auditing": CORE | {"observability", "storage", "workers"},
     "keys": CORE | {"security", "storage", "workers"},
     "service": CORE | {"runtime", "workers"},
-    "api": CORE | {"(root)", "auditing", "keys", "observability", "security", "service", "workers"},
+    "api": CORE
+    | {"(root)", "auditing", "keys", "observability", "runtime", "security", "service", "workers"},
 }
 """Package -> the packages it may import. Above these sit ``server`` (the composition
 root), ``cli`` and ``testing``, which may import anything below them."""

@@ -1,4 +1,5 @@
-"""``ByteLRU``: a least-recently-used cache bounded by the total weight of its values.
+"""``ByteLRU``: a least-recently-used cache bounded by the total weight of its values,
+by how many it holds, or by both.
 
 Pure policy: no I/O, no metrics of its own. The owner gives the ``weigh`` function,
 an optional time-to-live with a monotonic clock, and hooks that it can turn into
@@ -28,17 +29,20 @@ class _Entry(Generic[V]):
 
 
 class ByteLRU(Generic[K, V]):
-    """At most ``max_bytes`` of values (as ``weigh`` counts them), least recently used out first.
+    """At most ``max_bytes`` of values (as ``weigh`` counts them) and at most
+    ``max_entries`` of them, least recently used out first; None lifts either bound.
 
     ``on_hit``/``on_miss`` see every ``get``; ``on_evict`` sees entries the cache drops
     on its own (over budget or expired), not those removed by ``pop``/``clear``/``put``.
-    A value heavier than the whole budget is not cached at all.
+    A value heavier than the whole budget is not cached at all, nor is anything when
+    ``max_entries`` is 0.
     """
 
     def __init__(
         self,
-        max_bytes: int,
+        max_bytes: int | None,
         *,
+        max_entries: int | None = None,
         weigh: Callable[[V], int],
         ttl_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -46,11 +50,14 @@ class ByteLRU(Generic[K, V]):
         on_miss: Hook[K] | None = None,
         on_evict: Hook[K] | None = None,
     ) -> None:
-        if max_bytes < 0:
-            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+        if max_bytes is not None and max_bytes < 0:
+            raise ValueError(f"max_bytes must be >= 0 or None, got {max_bytes}")
+        if max_entries is not None and max_entries < 0:
+            raise ValueError(f"max_entries must be >= 0 or None, got {max_entries}")
         if ttl_seconds is not None and ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds must be > 0 or None, got {ttl_seconds}")
         self._max_bytes = max_bytes
+        self._max_entries = max_entries
         self._weigh = weigh
         self._ttl = ttl_seconds
         self._clock = clock
@@ -62,9 +69,14 @@ class ByteLRU(Generic[K, V]):
         self._lock = threading.Lock()
 
     @property
-    def max_bytes(self) -> int:
-        """The budget."""
+    def max_bytes(self) -> int | None:
+        """The byte budget (None: unbounded)."""
         return self._max_bytes
+
+    @property
+    def max_entries(self) -> int | None:
+        """The most entries held at once (None: unbounded)."""
+        return self._max_entries
 
     @property
     def bytes(self) -> int:
@@ -93,19 +105,19 @@ class ByteLRU(Generic[K, V]):
         """Hold ``value`` under ``key``, evicting the least recently used to fit.
 
         Returns False, and drops any older value under ``key``, when ``value`` alone
-        is heavier than the budget.
+        is heavier than the budget, or the cache may hold no entry at all.
         """
         weight = self._weigh(value)
         evicted: list[K] = []
         with self._lock:
             if key in self._entries:
                 self._remove(key)
-            if weight > self._max_bytes:
+            if not self._fits(weight, 1):
                 return False
             expires_at = None if self._ttl is None else self._clock() + self._ttl
             self._entries[key] = _Entry(value, weight, expires_at)
             self._bytes += weight
-            while self._bytes > self._max_bytes:
+            while not self._fits(self._bytes, len(self._entries)):
                 oldest = next(iter(self._entries))
                 self._remove(oldest)
                 evicted.append(oldest)
@@ -126,6 +138,11 @@ class ByteLRU(Generic[K, V]):
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+
+    def _fits(self, weight: int, entries: int) -> bool:
+        return (self._max_bytes is None or weight <= self._max_bytes) and (
+            self._max_entries is None or entries <= self._max_entries
+        )
 
     def _remove(self, key: K) -> None:
         entry = self._entries.pop(key)

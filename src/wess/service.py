@@ -8,7 +8,7 @@ change and through the Reader for every read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
@@ -32,6 +32,7 @@ from wess.models import (
     digest_of,
 )
 from wess.runtime import Limits
+from wess.runtime.limits import PER_CALL
 from wess.workers.reader import Reader
 from wess.workers.runner import Runner, RunOutcome
 from wess.workers.writer import Writer
@@ -55,11 +56,20 @@ class Upload:
 
 @dataclass(frozen=True, slots=True)
 class RunLimits:
-    """Per-request limits; each may lower, never raise, the configured one."""
+    """Per-request limits by name; each may lower, never raise, the configured one.
 
-    timeout_ms: int | None = None
-    max_memory: int | None = None
-    fuel: int | None = None
+    Only the limits ``wess.runtime.limits.PER_CALL`` names may be asked for per call.
+    """
+
+    asked: Mapping[str, int]
+
+    def __post_init__(self) -> None:
+        refused = sorted(self.asked.keys() - set(PER_CALL))
+        if refused:
+            raise InvalidRequest(
+                f"{', '.join(refused)} cannot be set per call; allowed: {', '.join(PER_CALL)}",
+                field="limits",
+            )
 
 
 class ModuleService:
@@ -194,9 +204,7 @@ class ModuleService:
         name = function or default_function_of(record.info)
         effective = self._limits
         if limits is not None:
-            effective = self._limits.narrowed(
-                timeout_ms=limits.timeout_ms, max_memory=limits.max_memory, fuel=limits.fuel
-            )
+            effective = self._limits.narrowed(**limits.asked)
         structlog.contextvars.bind_contextvars(module_id=str(module_id), function=name)
         return await self._runner.run(record, name, args, limits=effective)
 

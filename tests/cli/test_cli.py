@@ -48,3 +48,36 @@ def test_config_show_reports_bad_values(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["config", "show"])
     assert result.exit_code == 2
     assert "server.port" in result.output
+
+
+def test_config_errors_print_brackets_and_long_lines_as_written(monkeypatch, tmp_path):
+    """An error naming a [section] prints it (it is text, not console markup), on one line."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wess.toml").write_text("[servr]\nport = 1\n")
+    result = CliRunner().invoke(app, ["config", "show"], env={"COLUMNS": "40"})
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: config file wess.toml: unknown section [servr]; ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_config_reference_prints_and_writes_the_generated_parts(tmp_path):
+    """`wess config reference` prints every generated part; --write fills a page's
+    marked parts and leaves its prose alone; a page missing a part is an error."""
+    from wess.cli.docs import PARTS
+
+    printed = CliRunner().invoke(app, ["config", "reference"])
+    assert printed.exit_code == 0
+    assert "| `server.port` |" in printed.stdout
+    assert "| `--data-dir` |" in printed.stdout
+    page = tmp_path / "page.md"
+    page.write_text(
+        "prose\n" + "".join(f"<!-- generated: {n} -->\n<!-- end: {n} -->\n" for n in PARTS)
+    )
+    written = CliRunner().invoke(app, ["config", "reference", "--write", str(page)])
+    assert written.exit_code == 0, written.output
+    assert page.read_text().startswith("prose\n<!-- generated: sections -->\n`[server]`")
+    assert "| `server.port` |" in page.read_text()
+    page.write_text("prose only\n")
+    refused = CliRunner().invoke(app, ["config", "reference", "--write", str(page)])
+    assert refused.exit_code == 1
+    assert "expected each of" in refused.stderr

@@ -7,6 +7,7 @@ import pytest
 from wess.errors import ConfigError, InvalidRequest
 from wess.runtime import Limits, RuntimeConfig
 from wess.runtime.engine import EpochTicker, build_engine
+from wess.runtime.limits import BY_NAME, LIMITS, PER_CALL
 
 
 def test_defaults() -> None:
@@ -22,6 +23,50 @@ def test_defaults() -> None:
         limits.max_output,
     ) == (256 << 20, 5000, None, 100_000, 10, 64 << 10)
     assert not limits.metered
+
+
+def test_the_description_covers_every_field() -> None:
+    """LIMITS describes each field of Limits once, in order, with its default inside
+    its bounds; the per-call ones are those a run request may lower."""
+    assert [spec.name for spec in LIMITS] == [
+        "max_memory",
+        "timeout_ms",
+        "fuel",
+        "max_table_elements",
+        "max_instances",
+        "max_output",
+    ]
+    defaults = Limits()
+    for spec in LIMITS:
+        assert getattr(defaults, spec.name) == spec.default
+        assert spec.default is None or spec.minimum <= spec.default <= spec.maximum
+        assert spec.unit
+        assert spec.description
+    assert PER_CALL == ("max_memory", "timeout_ms", "fuel")
+
+
+@pytest.mark.parametrize("spec", LIMITS, ids=lambda spec: spec.name)
+def test_bounds_hold_for_construction_and_narrowing(spec) -> None:
+    """The same bounds refuse a configured value (ConfigError) and a requested one
+    (InvalidRequest), just past either end."""
+    ceiling = Limits.from_values({spec.name: spec.maximum})
+    assert ceiling.narrowed(**{spec.name: spec.minimum}) == Limits.from_values(
+        {spec.name: spec.minimum}
+    )
+    for outside in (spec.minimum - 1, spec.maximum + 1):
+        with pytest.raises(ConfigError, match=spec.name):
+            Limits.from_values({spec.name: outside})
+        with pytest.raises(InvalidRequest, match=f"{spec.name} must be an integer"):
+            ceiling.narrowed(**{spec.name: outside})
+
+
+def test_unknown_limit_names_are_refused() -> None:
+    """A misspelt limit is an error, never silently ignored."""
+    with pytest.raises(TypeError, match="timeout"):
+        Limits().narrowed(timeout=10)
+    with pytest.raises(ConfigError, match="timeout"):
+        Limits.from_values({"timeout": 10})
+    assert BY_NAME["fuel"].default is None
 
 
 def test_narrowed_lowers() -> None:
@@ -42,7 +87,7 @@ def test_narrowed_equal_is_allowed() -> None:
     [
         ("timeout_ms", 5001, 5000),
         ("max_memory", (256 << 20) + 1, 256 << 20),
-        ("max_output", 1 << 30, 64 << 10),
+        ("max_output", (64 << 10) + 1, 64 << 10),
     ],
 )
 def test_narrowed_refuses_to_raise(field: str, asked: int, maximum: int) -> None:
@@ -100,6 +145,10 @@ def test_within_checks_every_field() -> None:
         {"max_memory": 1 << 64},
         {"fuel": 1 << 63},
         {"timeout_ms": 3_600_001},
+        {"max_memory": (4 << 30) + 1},
+        {"max_instances": 10_001},
+        {"max_output": (16 << 20) + 1},
+        {"fuel": 0},
     ],
 )
 def test_invalid_configured_limits(kwargs: dict[str, object]) -> None:
@@ -110,7 +159,15 @@ def test_invalid_configured_limits(kwargs: dict[str, object]) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"epoch_tick_ms": 0}, {"max_wasm_stack": 0}, {"cache_bytes": -1}, {"fast_path": 1}]
+    "kwargs",
+    [
+        {"epoch_tick_ms": 0},
+        {"max_wasm_stack": 0},
+        {"cache_bytes": -1},
+        {"cache_entries": -1},
+        {"epoch_tick_ms": None},
+        {"fast_path": 1},
+    ],
 )
 def test_invalid_runtime_config(kwargs: dict[str, object]) -> None:
     """RuntimeConfig is validated when built: ConfigError."""

@@ -153,6 +153,20 @@ def test_cache_stays_within_its_byte_budget(observer: RecordingObserver) -> None
         assert observer.evictions
 
 
+def test_cache_can_count_modules_instead_of_bytes(observer: RecordingObserver) -> None:
+    """With cache_entries and no byte budget, the cache holds that many modules, however
+    large; the least recently used one leaves first."""
+    config = RuntimeConfig(cache_bytes=None, cache_entries=2)
+    with Runtime(observer=observer, config=config) as rt:
+        first = rt.load(wasm("sum")).digest
+        second = rt.load(wasm("counter")).digest
+        rt.load(wasm("sum"))
+        rt.load(wasm("numbers"))
+        assert observer.evictions == [second]
+        assert [entries for _, entries in observer.sizes][-1] == 2
+        assert rt.cached(first) is not None
+
+
 def test_analysis_is_cached_with_the_program(observer: RecordingObserver) -> None:
     """analyze compiles and caches, so the first run after an upload compiles nothing."""
     with Runtime(observer=observer) as rt:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from wess.errors import InvalidRequest
+from wess.runtime.limits import BY_NAME, PER_CALL
 from wess.service import RunLimits
 
 RUN_BODY_LIMIT = 64 * 1024
 """Arguments are at most a few numbers; this bounds what a run request may send."""
 RUN_FIELDS = frozenset({"function", "args", "limits"})
-LIMIT_FIELDS = ("timeout_ms", "max_memory", "fuel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +48,22 @@ def _limits(raw: Any) -> RunLimits | None:
         return None
     if not isinstance(raw, dict):
         raise InvalidRequest("limits must be an object", field="limits")
-    unknown = raw.keys() - set(LIMIT_FIELDS)
+    unknown = raw.keys() - set(PER_CALL)
     if unknown:
         raise InvalidRequest(
-            f"unknown limit(s): {', '.join(sorted(unknown))}; allowed: {', '.join(LIMIT_FIELDS)}",
+            f"unknown limit(s): {', '.join(sorted(unknown))}; allowed: {', '.join(PER_CALL)}",
             field="limits",
         )
-    values: dict[str, int | None] = {}
-    for name in LIMIT_FIELDS:
-        value = raw.get(name)
-        if value is not None and (type(value) is not int or value < 1):
+    asked: dict[str, int] = {}
+    for name, value in raw.items():
+        if value is None:
+            continue
+        spec = BY_NAME[name]
+        if type(value) is not int or not spec.minimum <= value <= spec.maximum:
             raise InvalidRequest(
-                f"limits.{name} must be a positive whole number", field=f"limits.{name}"
+                f"limits.{name} must be a whole number from {spec.minimum} to {spec.maximum} "
+                f"({spec.unit})",
+                field=f"limits.{name}",
             )
-        values[name] = value
-    return RunLimits(**values)
+        asked[name] = value
+    return RunLimits(asked)

@@ -8,11 +8,12 @@ and these models describe them in ``/openapi.json``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from wess.models import ValueType
+from wess.runtime.limits import BY_NAME, PER_CALL
 
 JsonNumber = int | float | Literal["NaN", "Infinity", "-Infinity"]
 
@@ -41,10 +42,25 @@ class ModuleUpload(_Strict):
     )
 
 
-class RunLimitsDocument(_Strict):
-    timeout_ms: int | None = Field(None, ge=1, description="Lower wall-clock limit, ms.")
-    max_memory: int | None = Field(None, ge=1, description="Lower memory limit, bytes.")
-    fuel: int | None = Field(None, ge=1, description="Instruction budget for this call.")
+def _lowered(name: str) -> Any:
+    spec = BY_NAME[name]
+    return (
+        int | None,
+        Field(
+            None,
+            ge=spec.minimum,
+            le=spec.maximum,
+            description=f"{spec.description} ({spec.unit}); at most the configured value.",
+        ),
+    )
+
+
+RunLimitsDocument: type[BaseModel] = create_model(
+    "RunLimitsDocument",
+    __base__=_Strict,
+    __doc__="Limits lowered for this call only (``wess.runtime.limits.PER_CALL``).",
+    **{name: _lowered(name) for name in PER_CALL},
+)
 
 
 class RunRequest(_Strict):

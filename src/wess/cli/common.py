@@ -17,7 +17,8 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_KEY_FILE = Path("data/admin.key")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+"""Errors print exactly as written: a `[section]` is text, and a long line is not wrapped."""
 
 UrlOption = Annotated[
     str, typer.Option("--url", envvar="WESS_URL", help="Base URL of the Wess server.")

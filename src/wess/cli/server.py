@@ -9,11 +9,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wess.cli.common import ConfigOption, loaded, out, settings
-from wess.config import effective_items, reference_markdown
+from wess.cli.common import ConfigOption, err, loaded, out, settings
+from wess.config import effective_items
 
 app = typer.Typer()
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+
+SERVE_FLAGS = {
+    "host": "server.host",
+    "port": "server.port",
+    "data_dir": "database.path",
+    "tls_cert": "tls.cert_file",
+    "tls_key": "tls.key_file",
+}
+"""Each ``wess serve`` option that sets a configuration key, and the key it sets."""
 
 
 @app.command()
@@ -29,16 +38,14 @@ def serve(
     from wess.observability.logging import configure_logging
     from wess.server import run_server
 
-    chosen = settings(
-        config,
-        {
-            "server.host": host,
-            "server.port": port,
-            "database.path": data_dir,
-            "tls.cert_file": tls_cert,
-            "tls.key_file": tls_key,
-        },
-    )
+    given = {
+        "host": host,
+        "port": port,
+        "data_dir": data_dir,
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
+    }
+    chosen = settings(config, {SERVE_FLAGS[name]: value for name, value in given.items()})
     configure_logging(level=chosen.logging.level, format=chosen.logging.format)
     raise typer.Exit(run_server(chosen))
 
@@ -54,6 +61,21 @@ def config_show(config: ConfigOption = None) -> None:
 
 
 @config_app.command("reference")
-def config_reference() -> None:
-    """Print every configuration key as Markdown (as in docs/configuration.md)."""
-    print(reference_markdown())
+def config_reference(
+    write: Annotated[
+        Path | None,
+        typer.Option(help="Rewrite the generated parts of this file (docs/configuration.md)."),
+    ] = None,
+) -> None:
+    """Print the generated parts of docs/configuration.md: sections, flags, keys, limits."""
+    from wess.cli.docs import configuration_parts, render
+
+    if write is None:
+        print("\n".join(configuration_parts().values()))
+        return
+    try:
+        text = render(write.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        err.print(f"error: {write}: {exc}")
+        raise typer.Exit(1) from None
+    write.write_text(text, encoding="utf-8")

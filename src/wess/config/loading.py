@@ -17,11 +17,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from wess.config.rules import allowed
 from wess.config.sections import SECTIONS, Settings
 from wess.errors import ConfigError
 
 ENV_PREFIX = "WESS_"
 ENV_ALIASES = {"WESS_DB_PATH": ("database", "path"), "WESS_LOG_LEVEL": ("logging", "level")}
+KEY_ALIASES = {("server", "address"): ("server", "host")}
+"""Keys of the original Wess that are another name for one of ours, in any layer."""
 CONFIG_FILE_ENV = "WESS_CONFIG"
 DEFAULT_CONFIG_FILE = Path("wess.toml")
 
@@ -47,21 +50,37 @@ def load_settings(
     (``"server.port"``) to values; None values are ignored.
     """
     environ = dict(os.environ) if env is None else dict(env)
-    layers: list[tuple[str, dict[str, dict[str, Any]]]] = []
-
     path = config_file or _config_file_from(environ)
-    if path is not None:
-        layers.append((f"file {path}", _read_toml(path)))
+    document = None if path is None else (f"file {path}", _read_toml(path))
+    return _layered(document, environ, flags or {})
+
+
+def settings_from_toml(
+    text: str, *, name: str = "wess.toml", env: Mapping[str, str] | None = None
+) -> LoadedSettings:
+    """``load_settings`` for a file's content: ``name`` is what messages call the file,
+    and ``env`` the environment (none by default). Raises ConfigError the same way."""
+    return _layered((f"file {name}", _parse_toml(text, name)), dict(env or {}), {})
+
+
+def _layered(
+    document: tuple[str, dict[str, dict[str, Any]]] | None,
+    environ: Mapping[str, str],
+    flags: Mapping[str, Any],
+) -> LoadedSettings:
+    layers = [] if document is None else [document]
     layers.append(("environment", _from_env(environ)))
-    layers.append(("flag", _from_flags(flags or {})))
+    layers.append(("flag", _from_flags(flags)))
 
     merged: dict[str, dict[str, Any]] = {}
     origin: dict[str, str] = {}
     for label, layer in layers:
+        _refuse_disagreeing_aliases(label, layer)
         for section, values in layer.items():
             for key, value in values.items():
-                merged.setdefault(section, {})[key] = value
-                origin[f"{section}.{key}"] = _label(label, section, key, environ)
+                target, name = KEY_ALIASES.get((section, key), (section, key))
+                merged.setdefault(target, {})[name] = value
+                origin[f"{target}.{name}"] = _label(label, section, key, environ)
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
@@ -90,11 +109,17 @@ def _config_file_from(environ: Mapping[str, str]) -> Path | None:
 
 def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    return _parse_toml(text, path)
+
+
+def _parse_toml(text: str, path: Path | str) -> dict[str, dict[str, Any]]:
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     for section, values in document.items():
@@ -138,7 +163,21 @@ def _from_flags(flags: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return layer
 
 
+def _refuse_disagreeing_aliases(label: str, layer: Mapping[str, Mapping[str, Any]]) -> None:
+    """One layer may give a key under both names only if it gives one value."""
+    for (section, alias), (target, key) in KEY_ALIASES.items():
+        given, aliased = layer.get(target, {}), layer.get(section, {})
+        if key in given and alias in aliased and given[key] != aliased[alias]:
+            raise ConfigError(
+                f"invalid configuration ({label}): {target}.{key} = {given[key]!r} and "
+                f"{section}.{alias} = {aliased[alias]!r} disagree; {alias} is the original "
+                f"Wess's name for {key}: set one"
+            )
+
+
 def _label(label: str, section: str, key: str, environ: Mapping[str, str]) -> str:
+    if (section, key) in KEY_ALIASES and label != "environment":
+        return f"{label}, as {section}.{key}"
     if label != "environment":
         return label
     for alias, target in ENV_ALIASES.items():
@@ -153,33 +192,31 @@ def _explain(
     lines = []
     for error in exc.errors():
         location = [str(part) for part in error["loc"]]
+        message = _message(error)
+        if len(location) < 2:
+            lines.append(f"[{location[0] if location else ''}] is invalid: {message}")
+            continue
         dotted = ".".join(location[:2])
-        section_values = merged.get(location[0], {}) if location else {}
-        value = section_values.get(location[1]) if len(location) > 1 else None
-        source = origin.get(dotted, "default")
-        allowed = _allowed(error)
+        value = merged.get(location[0], {}).get(location[1])
+        allowed = _allowed(location[0], location[1])
         lines.append(
-            f"{dotted} = {value!r} (from {source}) is invalid: {error['msg']}"
+            f"{dotted} = {value!r} (from {origin.get(dotted, 'default')}) is invalid: {message}"
             + (f"; allowed: {allowed}" if allowed else "")
         )
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
-def _allowed(error: Mapping[str, Any]) -> str:
-    ctx = error.get("ctx") or {}
-    if error["type"] == "extra_forbidden":
-        section = error["loc"][0] if error["loc"] else ""
-        model = SECTIONS.get(str(section))
-        return ", ".join(model.model_fields) if model else ", ".join(SECTIONS)
-    bounds = [
-        f"{label} {ctx[name]}"
-        for name, label in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
-        if name in ctx
-    ]
-    if bounds:
-        return " and ".join(bounds)
-    if error["type"].startswith("int_"):
-        return "a whole number"
-    if error["type"].startswith(("float_", "bool_")):
-        return "a number" if error["type"].startswith("float_") else "true or false"
-    return ""
+def _message(error: Mapping[str, Any]) -> str:
+    """pydantic's message, without the "Value error, " it puts before our own sentences."""
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _allowed(section: str, key: str) -> str:
+    model = SECTIONS.get(section)
+    if model is None:
+        return ", ".join(SECTIONS)
+    field = model.model_fields.get(key)
+    if field is None:
+        aliases = [alias for (s, alias) in KEY_ALIASES if s == section]
+        return ", ".join([*model.model_fields, *aliases])
+    return allowed(field)

@@ -3,25 +3,61 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
-from urllib.parse import quote
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from wess.config.sizes import CacheSize, CacheSizeField
+from wess.runtime.limits import BY_NAME
+from wess.workers.pool import MODULE_CALLS_PER_CORE, THREADS_PER_CORE
 
 JSON_BYTES_PER_WASM_BYTE = 4
 """Worst case of the legacy form: ``255,`` is four bytes of JSON for one byte of wasm."""
 JSON_BODY_SLACK = 64 * 1024
+MIN_OPEN_FILES = 20
+"""RocksDB raises any smaller max_open_files to 20; refusing it says so."""
+MAX_OPEN_FILES = 0x400000
+"""RocksDB lowers any larger max_open_files to this (or to the process's file limit)."""
+
+
+LIMIT = "limit"
+"""The key of a field's ``json_schema_extra`` naming the sandbox limit it configures."""
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def limit_field(name: str) -> Any:
+    """The field configuring the sandbox limit ``name``: its default, bounds and meaning
+    come from ``wess.runtime.limits``, never spelt out here."""
+    spec = BY_NAME[name]
+    unset = "; unset: no limit" if spec.default is None else ""
+    lowered = f"; a run request may lower it (`limits.{name}`)" if spec.per_call else ""
+    return Field(
+        spec.default,
+        ge=spec.minimum,
+        le=spec.maximum,
+        description=f"{spec.description} ({spec.unit}){unset}{lowered}.",
+        json_schema_extra={LIMIT: name},
+    )
+
+
 class ServerSettings(_Section):
-    host: str = Field("127.0.0.1", min_length=1, description="Address to bind.")
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="Address to bind (the original Wess's `address`)."
+    )
     port: int = Field(8080, ge=1, le=65535, description="TCP port to bind.")
     shutdown_timeout: float = Field(
         10.0, gt=0, le=600, description="Seconds to drain requests and queued writes on stop."
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Server processes. Multi-process serving is not available yet: "
+        "`wess serve` refuses more than 1 (runner.workers sets the invocation threads).",
     )
 
 
@@ -30,15 +66,62 @@ class DatabaseSettings(_Section):
     url: str | None = Field(
         None, description="Storage URL (memory://, rocksdb:///path); unset: RocksDB at path."
     )
+    db: Literal["rocksdb"] | None = Field(
+        None,
+        description='Storage engine, as the original Wess names it: only "rocksdb" '
+        "(unset: from url).",
+    )
+    stage: str | None = Field(
+        None,
+        description="Accepted from the original Wess, which read it and never used it "
+        "(its server always opened ./rocksdb/prod): no effect.",
+    )
+    max_open_files: int | None = Field(
+        None,
+        ge=MIN_OPEN_FILES,
+        le=MAX_OPEN_FILES,
+        description="Files RocksDB keeps open at once (its max_open_files); unset: no limit.",
+    )
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _only_rocksdb(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and value.lower() == "rocksdb"):
+            return None if value is None else "rocksdb"
+        raise ValueError(
+            f'{value!r} is not a storage engine Wess has: it stores modules in RocksDB, "rocksdb" '
+            '(database.url = "memory://" keeps them in memory, for tests)'
+        )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatabaseSettings:
+        scheme = urlsplit(self.url).scheme if self.url else "rocksdb"
+        if self.db is not None and scheme != self.db:
+            raise ValueError(f'db = "{self.db}" disagrees with url = "{self.url}": set one')
+        if self.max_open_files is not None and scheme != "rocksdb":
+            raise ValueError(f'max_open_files applies to RocksDB, and url is "{self.url}"')
+        if self.max_open_files is not None and urlsplit(self.url or "").query:
+            raise ValueError("max_open_files is set both here and in url: set one")
+        return self
 
     @property
     def effective_url(self) -> str:
-        return self.url or f"rocksdb:{quote(str(self.path))}"
+        url = self.url or f"rocksdb:{quote(str(self.path))}"
+        return url if self.max_open_files is None else f"{url}?max_open_files={self.max_open_files}"
 
 
 class ReaderSettings(_Section):
-    cache_size: int = Field(
-        64 << 20, ge=0, description="Byte budget of the Reader's module cache (0 disables it)."
+    cache_size: CacheSizeField = Field(
+        CacheSize(max_bytes=64 << 20),
+        description="What the Reader's module cache holds: a byte budget with a unit, or a "
+        "number of modules as in the original Wess (see Cache sizes); 0 disables it.",
+    )
+    channel_size: int = Field(
+        1024,
+        ge=1,
+        le=1_000_000,
+        description="Module reads from the store (the Reader's cache misses) waiting or "
+        "running before 503.",
     )
     ttl: float = Field(300.0, gt=0, description="Seconds a cached module stays valid.")
 
@@ -49,22 +132,22 @@ class WriterSettings(_Section):
 
 
 class RunnerSettings(_Section):
-    timeout: int = Field(5000, ge=1, le=3_600_000, description="Wall-clock limit per call, ms.")
-    max_memory: int = Field(
-        256 << 20, ge=64 << 10, le=4 << 30, description="Linear memory per instance, bytes."
-    )
-    fuel: int | None = Field(
-        None, ge=1, description="Fuel per call (instruction budget); unset means unmetered."
-    )
+    timeout: int = limit_field("timeout_ms")
+    max_memory: int = limit_field("max_memory")
+    fuel: int | None = limit_field("fuel")
     workers: int = Field(
         0,
         ge=0,
         le=256,
-        description="Invocation threads (0: two per core, so one module "
+        description=f"Invocation threads (0: {THREADS_PER_CORE} per core, so one module "
         "using every core still leaves threads for others).",
     )
     module_concurrency: int = Field(
-        0, ge=0, le=256, description="Calls of one module running at once (0: one per core)."
+        0,
+        ge=0,
+        le=256,
+        description=f"Calls of one module running at once (0: {MODULE_CALLS_PER_CORE} per "
+        "core, at most runner.workers).",
     )
     module_queue: int = Field(
         64, ge=0, le=100_000, description="Calls of one module waiting for a slot before 503."
@@ -78,8 +161,10 @@ class RunnerSettings(_Section):
     channel_size: int = Field(
         256, ge=1, le=100_000, description="Invocations waiting or running before 503."
     )
-    cache_size: int = Field(
-        256 << 20, ge=0, description="Byte budget of the compiled-module cache."
+    cache_size: CacheSizeField = Field(
+        CacheSize(max_bytes=256 << 20),
+        description="What the compiled-module cache holds: a byte budget with a unit, or a "
+        "number of modules (see Cache sizes).",
     )
     prewarm: int = Field(
         32,
@@ -98,11 +183,9 @@ class LimitsSettings(_Section):
     max_stack: int = Field(
         512 << 10, ge=64 << 10, le=64 << 20, description="Wasm stack per call, bytes."
     )
-    max_table_elements: int = Field(100_000, ge=0, description="Table elements per instance.")
-    max_instances: int = Field(10, ge=1, le=10_000, description="Instances per invocation.")
-    max_output: int = Field(
-        64 << 10, ge=0, le=16 << 20, description="Captured stdout/stderr per call, bytes."
-    )
+    max_table_elements: int = limit_field("max_table_elements")
+    max_instances: int = limit_field("max_instances")
+    max_output: int = limit_field("max_output")
     max_page_size: int = Field(1000, ge=1, le=100_000, description="Largest listing page.")
     compile_cpu_seconds: int = Field(
         5, ge=1, le=3600, description="CPU time one compile of a module may use, s (422 past it)."
@@ -223,8 +306,27 @@ class Settings(_Section):
     tls: TlsSettings = TlsSettings()
     quotas: QuotasSettings = QuotasSettings()
 
+    @property
+    def sandbox_limits(self) -> dict[str, int | None]:
+        """Every configured sandbox limit by its name in ``wess.runtime.limits``."""
+        return {name: getattr(getattr(self, s), key) for name, (s, key) in LIMIT_KEYS.items()}
+
 
 SECTIONS: dict[str, type[_Section]] = {
     name: info.annotation  # type: ignore[misc]
     for name, info in Settings.model_fields.items()
 }
+
+
+def _limit_keys() -> dict[str, tuple[str, str]]:
+    keys: dict[str, tuple[str, str]] = {}
+    for section, model in SECTIONS.items():
+        for key, info in model.model_fields.items():
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and LIMIT in extra:
+                keys[str(extra[LIMIT])] = (section, key)
+    return keys
+
+
+LIMIT_KEYS: dict[str, tuple[str, str]] = _limit_keys()
+"""Sandbox limit name -> (section, key) of the configuration that sets it."""

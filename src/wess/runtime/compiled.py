@@ -2,9 +2,9 @@
 
 An entry counts what its module holds in memory (``compiling.resident_size``), and
 grows as its functions are first called (``grow``). Least recently used entries leave
-first once the byte budget is exceeded; an entry larger than the whole budget is not
-kept. Thread-safe: invocations on many threads look programs up while the compile pool
-adds them.
+first once the byte budget, or the bound on entries, is exceeded; an entry larger than
+the whole budget is not kept. Thread-safe: invocations on many threads look programs up
+while the compile pool adds them.
 """
 
 from __future__ import annotations
@@ -46,10 +46,14 @@ class Compiled:
 
 
 class CompiledModuleCache(Generic[T]):
-    """``digest -> (value, size)`` under a byte budget, least recently used first out."""
+    """``digest -> (value, size)`` under a byte budget and at most ``max_entries``
+    entries (None lifts either), least recently used first out."""
 
-    def __init__(self, budget: int, observer: RuntimeObserver) -> None:
+    def __init__(
+        self, budget: int | None, observer: RuntimeObserver, *, max_entries: int | None = None
+    ) -> None:
         self._budget = budget
+        self._max_entries = max_entries
         self._observer = observer
         self._entries: OrderedDict[str, tuple[T, int]] = OrderedDict()
         self._bytes = 0
@@ -87,16 +91,21 @@ class CompiledModuleCache(Generic[T]):
         previous = self._entries.pop(digest, None)
         if previous is not None:
             self._bytes -= previous[1]
-        if size <= self._budget:
+        if self._fits(size, 1):
             self._entries[digest] = (value, size)
             self._bytes += size
         elif previous is not None:
             evicted.append(digest)
-        while self._bytes > self._budget:
+        while not self._fits(self._bytes, len(self._entries)):
             oldest, (_, oldest_size) = self._entries.popitem(last=False)
             self._bytes -= oldest_size
             evicted.append(oldest)
         return evicted
+
+    def _fits(self, size: int, entries: int) -> bool:
+        return (self._budget is None or size <= self._budget) and (
+            self._max_entries is None or entries <= self._max_entries
+        )
 
     def _report(self, evicted: list[str], total: int, entries: int) -> None:
         for digest in evicted:

@@ -27,14 +27,16 @@ class RuntimeConfig:
 
     ``max_wasm_stack`` is the guest stack per call (bytes), set explicitly on the
     engine; ``epoch_tick_ms`` the period of the epoch ticker, so a timeout fires at
-    most one tick late; ``cache_bytes`` the budget of the compiled-module cache;
+    most one tick late; ``cache_bytes`` the byte budget of the compiled-module cache
+    and ``cache_entries`` the most modules it holds (None lifts either bound);
     ``max_module_bytes`` the largest module it compiles; ``fast_path`` calls guest
     functions through wasmtime's C API directly where it can (see ``fastcall``).
     """
 
     max_wasm_stack: int = 512 << 10
     epoch_tick_ms: int = 10
-    cache_bytes: int = 256 << 20
+    cache_bytes: int | None = 256 << 20
+    cache_entries: int | None = None
     max_module_bytes: int = 64 << 20
     fast_path: bool = True
 
@@ -44,6 +46,8 @@ class RuntimeConfig:
             if field.name == "fast_path":
                 if not isinstance(value, bool):
                     raise ConfigError(f"fast_path must be a bool, got {value!r}")
+                continue
+            if value is None and field.name in ("cache_bytes", "cache_entries"):
                 continue
             minimum = 1 if field.name in ("epoch_tick_ms", "max_wasm_stack") else 0
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:

@@ -2,22 +2,79 @@
 
 ``Limits`` is a value. The configured limits are the ceiling of every call; a request
 may ask for lower ones through ``Limits.narrowed`` and never for higher ones.
+
+``Limits`` is also the one description of the sandbox limits: each field declares its
+default, bounds, unit and meaning, and whether a run request may lower it
+(``LIMITS``, ``PER_CALL``). The configuration section, the HTTP request schema, the
+per-call narrowing and docs/configuration.md are derived from it, so they cannot drift.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import TypeGuard
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeGuard, cast
 
 from wess.errors import ConfigError, InvalidRequest
 
 MIB = 1 << 20
 KIB = 1 << 10
+GIB = 1 << 30
 MAXIMUM = (1 << 63) - 1
 """The largest value of most limits: wasmtime takes them as signed 64-bit integers."""
 MAX_TIMEOUT_MS = 3_600_000
 """One hour: closing a Runtime advances the epoch past every deadline it gave out, one
 tick at a time, to interrupt calls still running."""
+
+_SPEC = "wess.limit"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitSpec:
+    """One sandbox limit, as every layer shows it.
+
+    ``default`` None means the limit is off unless set (only fuel: unmetered);
+    ``minimum`` and ``maximum`` bound it everywhere (configuration, requests, the
+    embedding API); ``per_call`` says a run request may lower it.
+    """
+
+    name: str
+    default: int | None
+    minimum: int
+    maximum: int
+    unit: str
+    description: str
+    per_call: bool
+
+    def check(self, value: object, *, error: type[ConfigError] | type[InvalidRequest]) -> int:
+        """``value`` if it is an integer within the bounds, else ``error`` naming the limit."""
+        if not _is_count(value) or not self.minimum <= value <= self.maximum:
+            raise error(
+                f"{self.name} must be an integer in [{self.minimum}, {self.maximum}], "
+                f"got {_short(value)}",
+                field=self.name,
+            )
+        return value
+
+
+def _limit(
+    default: int | None,
+    *,
+    minimum: int,
+    maximum: int = MAXIMUM,
+    unit: str,
+    per_call: bool,
+    description: str,
+) -> Any:
+    """A ``Limits`` field carrying its description (read back into ``LIMITS``)."""
+    meta = {
+        "minimum": minimum,
+        "maximum": maximum,
+        "unit": unit,
+        "per_call": per_call,
+        "description": description,
+    }
+    return field(default=default, metadata={_SPEC: meta})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,98 +89,115 @@ class Limits:
     output is dropped and marked truncated.
     """
 
-    max_memory: int = 256 * MIB
-    timeout_ms: int = 5000
-    fuel: int | None = None
-    max_table_elements: int = 100_000
-    max_instances: int = 10
-    max_output: int = 64 * KIB
+    max_memory: int = _limit(
+        256 * MIB,
+        minimum=0,
+        maximum=4 * GIB,
+        unit="bytes",
+        per_call=True,
+        description="Linear memory of each instance",
+    )
+    timeout_ms: int = _limit(
+        5000,
+        minimum=1,
+        maximum=MAX_TIMEOUT_MS,
+        unit="ms",
+        per_call=True,
+        description="Wall-clock time of a call",
+    )
+    fuel: int | None = _limit(
+        None,
+        minimum=1,
+        unit="fuel units",
+        per_call=True,
+        description="Instruction budget of a call",
+    )
+    max_table_elements: int = _limit(
+        100_000,
+        minimum=0,
+        unit="elements",
+        per_call=False,
+        description="Size of each table",
+    )
+    max_instances: int = _limit(
+        10,
+        minimum=1,
+        maximum=10_000,
+        unit="count",
+        per_call=False,
+        description="Instances one call may create",
+    )
+    max_output: int = _limit(
+        64 * KIB,
+        minimum=0,
+        maximum=16 * MIB,
+        unit="bytes",
+        per_call=False,
+        description="Captured stdout, and stderr, of a call, past which output is dropped",
+    )
 
     def __post_init__(self) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if value is None and field.name == "fuel":
-                continue
-            low, high = _MINIMUM[field.name], _MAXIMUM.get(field.name, MAXIMUM)
-            if not _is_count(value) or not low <= value <= high:
-                raise ConfigError(
-                    f"limit {field.name} must be an integer in [{low}, {high}], "
-                    f"got {_short(value)}",
-                    field=field.name,
-                )
+        for spec in LIMITS:
+            value = getattr(self, spec.name)
+            if value is not None or spec.default is not None:
+                spec.check(value, error=ConfigError)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, int | None]) -> Limits:
+        """Limits from a mapping of limit names (``LIMITS``) to values; absent ones
+        keep their default. ``ConfigError`` for a name that is not a limit."""
+        unknown = values.keys() - BY_NAME.keys()
+        if unknown:
+            raise ConfigError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+        return cls(**values)  # type: ignore[arg-type]  # checked by __post_init__
 
     @property
     def metered(self) -> bool:
         """True when a fuel budget applies (and ``fuel_used`` is reported)."""
         return self.fuel is not None
 
-    def narrowed(
-        self,
-        *,
-        max_memory: object = None,
-        timeout_ms: object = None,
-        fuel: object = None,
-        max_table_elements: object = None,
-        max_instances: object = None,
-        max_output: object = None,
-    ) -> Limits:
+    def narrowed(self, **asked: object) -> Limits:
         """These limits lowered by per-request values (``None``: keep this one).
 
         A value above the ceiling raises ``InvalidRequest`` naming the field, the value
-        asked for and the maximum; so does a value that is not a non-negative integer.
-        Asking for fuel when the ceiling is unmetered is lowering, and is allowed.
+        asked for and the maximum; so does a value outside the limit's bounds. Asking
+        for fuel when the ceiling is unmetered is lowering, and is allowed. A name that
+        is not a limit is a ``TypeError``, as for any unknown keyword.
         """
-        requested = {
-            "max_memory": max_memory,
-            "timeout_ms": timeout_ms,
-            "fuel": fuel,
-            "max_table_elements": max_table_elements,
-            "max_instances": max_instances,
-            "max_output": max_output,
-        }
         changes: dict[str, int] = {}
-        for name, asked in requested.items():
-            if asked is None:
+        for name, value in asked.items():
+            spec = BY_NAME.get(name)
+            if spec is None:
+                raise TypeError(f"narrowed() got an unexpected limit {name!r}")
+            if value is None:
                 continue
-            low, high = _MINIMUM[name], _MAXIMUM.get(name, MAXIMUM)
-            if not _is_count(asked) or not low <= asked <= high:
-                raise InvalidRequest(
-                    f"{name} must be an integer in [{low}, {high}], got {_short(asked)}", field=name
-                )
+            lowered = spec.check(value, error=InvalidRequest)
             ceiling: int | None = getattr(self, name)
-            if ceiling is not None and asked > ceiling:
+            if ceiling is not None and lowered > ceiling:
                 raise InvalidRequest(
-                    f"{name} may only be lowered: asked for {asked}, the maximum is {ceiling}",
+                    f"{name} may only be lowered: asked for {lowered}, the maximum is {ceiling}",
                     field=name,
-                    asked=asked,
+                    asked=lowered,
                     maximum=ceiling,
                 )
-            changes[name] = asked
+            changes[name] = lowered
         return replace(self, **changes) if changes else self
 
     def within(self, ceiling: Limits) -> Limits:
         """``ceiling.narrowed`` by every field of these limits: proof they raise nothing."""
-        return ceiling.narrowed(
-            max_memory=self.max_memory,
-            timeout_ms=self.timeout_ms,
-            fuel=self.fuel,
-            max_table_elements=self.max_table_elements,
-            max_instances=self.max_instances,
-            max_output=self.max_output,
-        )
+        return ceiling.narrowed(**{spec.name: getattr(self, spec.name) for spec in LIMITS})
 
 
-_MINIMUM = {
-    "max_memory": 0,
-    "timeout_ms": 1,
-    "fuel": 0,
-    "max_table_elements": 0,
-    "max_instances": 1,
-    "max_output": 0,
-}
+LIMITS: tuple[LimitSpec, ...] = tuple(
+    LimitSpec(name=f.name, default=cast("int | None", f.default), **f.metadata[_SPEC])
+    for f in fields(Limits)
+)
+"""Every sandbox limit, in declaration order."""
 
+BY_NAME: Mapping[str, LimitSpec] = {spec.name: spec for spec in LIMITS}
 
-_MAXIMUM = {"timeout_ms": MAX_TIMEOUT_MS}
+PER_CALL: tuple[str, ...] = tuple(spec.name for spec in LIMITS if spec.per_call)
+"""The limits a run request may lower (``"limits": {...}`` of ``POST .../run``)."""
 
 
 def _is_count(value: object) -> TypeGuard[int]:

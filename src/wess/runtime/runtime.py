@@ -59,7 +59,7 @@ class Runtime:
         self._sandbox = Sandbox(self._engine, self._budgets)
         self._fast = FastPath(self._engine, self._budgets) if self.config.fast_path else None
         self._cache: CompiledModuleCache[Program] = CompiledModuleCache(
-            self.config.cache_bytes, self._observer
+            self.config.cache_bytes, self._observer, max_entries=self.config.cache_entries
         )
         self._state = RuntimeState(self.limits)
         self._flavor = flavor_of(self.config)

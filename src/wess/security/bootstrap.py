@@ -6,28 +6,16 @@ logs are shipped and kept, and a token there would be a standing admin credentia
 
 from __future__ import annotations
 
-<<<<<<< HEAD
-import contextlib
-import os
-import secrets
 from collections.abc import Awaitable, Callable, Sequence
-=======
->>>>>>> h1
 from datetime import datetime
 from pathlib import Path
 
 import structlog
 
 from wess.errors import ConfigError
-<<<<<<< HEAD
+from wess.files import write_file
 from wess.models import DEFAULT_NAMESPACE, ApiKey, Role
 from wess.security.tokens import issue_key
-=======
-from wess.files import write_file
-from wess.models import DEFAULT_NAMESPACE
-from wess.security.rbac import Role
-from wess.security.tokens import ApiKey, KeyStore, issue_key
->>>>>>> h1
 
 ADMIN_KEY_FILE = "admin.key"
 ADMIN_KEY_NAME = "bootstrap admin"

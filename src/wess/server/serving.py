@@ -29,6 +29,7 @@ logger = structlog.get_logger(__name__)
 
 async def serve(settings: Settings) -> None:
     """Open everything, serve HTTP until SIGINT/SIGTERM, then close everything."""
+    refuse_unavailable(settings)
     metrics = Metrics()
     tls = tls_context(settings)  # a bad certificate stops start-up before anything opens
     async with open_state(settings, metrics=metrics) as state:
@@ -59,6 +60,17 @@ async def serve(settings: Settings) -> None:
             await uvicorn.Server(config).serve()
         logger.info("draining and closing")
     logger.info("wess stopped")
+
+
+def refuse_unavailable(settings: Settings) -> None:
+    """Stop start-up on a setting Wess accepts but cannot honour yet, saying so."""
+    if settings.server.workers > 1:
+        raise ConfigError(
+            f"server.workers = {settings.server.workers}: multi-process serving is not "
+            "available yet; Wess serves from one process, with runner.workers invocation "
+            "threads. Set server.workers = 1, or remove it.",
+            key="server.workers",
+        )
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

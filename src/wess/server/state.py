@@ -5,7 +5,6 @@ settings -> secret -> storage -> Writer/Reader -> runtime -> Runner -> security 
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -42,20 +41,14 @@ logger = structlog.get_logger(__name__)
 
 def runtime_limits(settings: Settings) -> Limits:
     """The configured sandbox limits of every call (requests may only lower them)."""
-    return Limits(
-        max_memory=settings.runner.max_memory,
-        timeout_ms=settings.runner.timeout,
-        fuel=settings.runner.fuel,
-        max_table_elements=settings.limits.max_table_elements,
-        max_instances=settings.limits.max_instances,
-        max_output=settings.limits.max_output,
-    )
+    return Limits.from_values(settings.sandbox_limits)
 
 
 def runtime_config(settings: Settings) -> RuntimeConfig:
     return RuntimeConfig(
         max_wasm_stack=settings.limits.max_stack,
-        cache_bytes=settings.runner.cache_size,
+        cache_bytes=settings.runner.cache_size.max_bytes,
+        cache_entries=settings.runner.cache_size.max_entries,
     )
 
 
@@ -118,7 +111,9 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
         reader = Reader(
             store.modules,
             metrics=metrics,
-            cache_bytes=settings.reader.cache_size,
+            cache_bytes=settings.reader.cache_size.max_bytes,
+            cache_entries=settings.reader.cache_size.max_entries,
+            queue_size=settings.reader.channel_size,
             ttl_seconds=settings.reader.ttl,
             page_limit_max=settings.limits.max_page_size,
         )
@@ -137,14 +132,13 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 store=writer.submit,
             )
             usage = UsageCounter(writer.submit)
-            cores = os.cpu_count() or 2
             runner = Runner(
                 runtime,
                 metrics=metrics,
-                workers=settings.runner.workers or 2 * cores,
+                workers=settings.runner.workers or None,
                 max_pending=settings.runner.channel_size,
                 inline_fuel=settings.runner.inline_fuel,
-                module_concurrency=settings.runner.module_concurrency or cores,
+                module_concurrency=settings.runner.module_concurrency or None,
                 module_queue=settings.runner.module_queue,
                 programs=programs,
                 usage=usage,

@@ -6,6 +6,7 @@ module imports the concrete backends, and only when their scheme is asked for.
     memory://                       MemoryStore (nothing durable)
     rocksdb:///var/lib/wess/db      RocksStore at an absolute path
     rocksdb:data/db                 RocksStore at a path relative to the working dir
+    rocksdb:data/db?max_open_files=1000   ... keeping at most 1000 table files open
 
 ``open_store(url, keyring=...)`` seals module bytes and artifacts at rest under the
 keyring's current KEK (``sealing``); a RocksDB store that holds sealed values refuses
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from wess.errors import ConfigError
 from wess.security.crypto import Keyring
@@ -66,14 +67,29 @@ async def _open_memory(url: SplitResult, keyring: Keyring | None) -> Store:
 
 
 async def _open_rocksdb(url: SplitResult, keyring: Keyring | None) -> Store:
-    from wess.storage.rocks import RocksStore
+    from wess.storage.rocks import UNLIMITED_OPEN_FILES, RocksStore
 
-    if url.netloc or not url.path or url.query or url.fragment:
+    if url.netloc or not url.path or url.fragment:
         raise ConfigError(
             f"a RocksDB URL names a directory: rocksdb:///absolute/path or "
             f"rocksdb:relative/path, got {url.geturl()!r}"
         )
-    return await RocksStore.open(unquote(url.path), keyring=keyring)
+    options = _rocksdb_options(url)
+    max_open_files = options.get("max_open_files", UNLIMITED_OPEN_FILES)
+    return await RocksStore.open(unquote(url.path), keyring=keyring, max_open_files=max_open_files)
+
+
+def _rocksdb_options(url: SplitResult) -> dict[str, int]:
+    """The options a RocksDB URL may carry in its query: ``?max_open_files=N``."""
+    options: dict[str, int] = {}
+    for name, values in parse_qs(url.query, keep_blank_values=True, strict_parsing=False).items():
+        if name != "max_open_files" or len(values) != 1 or not values[0].lstrip("-").isdigit():
+            raise ConfigError(
+                f"a RocksDB URL takes one option, ?max_open_files=<whole number>, "
+                f"got {url.geturl()!r}"
+            )
+        options[name] = int(values[0])
+    return options
 
 
 Opener = Callable[[SplitResult, Keyring | None], Awaitable[Store]]

@@ -5,24 +5,30 @@ a time-to-live, and dropped when the Writer publishes ``ModuleChanged``. A looku
 was already reading the store when a change was published does not put what it read
 into the cache: per-key generations, counted only while a read is in flight, tell it
 that its copy may be stale.
+
+Cache misses are bounded like every queue: at most ``queue_size`` module reads from the
+store may be waiting or running at once; one more is refused with ``Overloaded``
+straight away.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from uuid import UUID
 
 from wess.cache import ByteLRU
-from wess.errors import InvalidRequest, ModuleNotFound
+from wess.errors import InvalidRequest, ModuleNotFound, Overloaded
 from wess.messages import ModuleChanged
 from wess.models import ModuleInfo, ModuleRecord, Page, SealedArtifact
 from wess.observability.metrics import Metrics
 from wess.storage import ModuleStore
 
 CACHE = "modules"
+QUEUE = "reader"
 RECORD_OVERHEAD = 1024
 """Bytes charged per cached record on top of its wasm: the metadata and bookkeeping."""
 
@@ -40,17 +46,23 @@ class Reader:
         modules: ModuleStore,
         *,
         metrics: Metrics,
-        cache_bytes: int = 64 << 20,
+        cache_bytes: int | None = 64 << 20,
+        cache_entries: int | None = None,
         ttl_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         page_limit_max: int = 1000,
+        queue_size: int = 1024,
     ) -> None:
         self._modules = modules
         self._metrics = metrics
         self._page_limit_max = page_limit_max
+        self._queue_size = queue_size
+        self._store_reads = 0
+        self._depth = metrics.queue_depth.labels(queue=QUEUE)
         hits = metrics.cache_hits.labels(cache=CACHE)
         self._cache: ByteLRU[UUID, ModuleRecord] = ByteLRU(
             cache_bytes,
+            max_entries=cache_entries,
             weigh=weigh,
             ttl_seconds=ttl_seconds,
             clock=clock,
@@ -73,7 +85,11 @@ class Reader:
     async def get_info(self, module_id: UUID, *, namespace: str | None = None) -> ModuleInfo:
         """The module's metadata, without reading its bytes when they are not cached."""
         record = self._cache.get(module_id)
-        info = record.info if record is not None else await self._modules.get_info(module_id)
+        if record is not None:
+            info: ModuleInfo | None = record.info
+        else:
+            with self._store_read():
+                info = await self._modules.get_info(module_id)
         if info is None or not _visible(info, namespace):
             raise _not_found(module_id)
         return info
@@ -113,7 +129,8 @@ class Reader:
         self._reading[module_id] = self._reading.get(module_id, 0) + 1
         generation = self._generation.get(module_id, 0)
         try:
-            record = await self._modules.get(module_id)
+            with self._store_read():
+                record = await self._modules.get(module_id)
             if record is not None and self._generation.get(module_id, 0) == generation:
                 self._cache.put(module_id, record)
                 self._report()
@@ -123,6 +140,25 @@ class Reader:
             if not self._reading[module_id]:
                 del self._reading[module_id]
                 self._generation.pop(module_id, None)
+
+    @contextlib.contextmanager
+    def _store_read(self) -> Iterator[None]:
+        """One module read from the store, admitted while fewer than ``queue_size`` are."""
+        if self._store_reads >= self._queue_size:
+            self._metrics.queue_rejections.labels(queue=QUEUE).inc()
+            raise Overloaded(
+                f"the Reader already has {self._store_reads} module reads waiting or running, "
+                "the most it may (reader.channel_size); retry shortly",
+                retry_after=1,
+                queue=QUEUE,
+            )
+        self._store_reads += 1
+        self._depth.set(self._store_reads)
+        try:
+            yield
+        finally:
+            self._store_reads -= 1
+            self._depth.set(self._store_reads)
 
     def _evicted(self, _: UUID) -> None:
         self._metrics.cache_evictions.labels(cache=CACHE).inc()

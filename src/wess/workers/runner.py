@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +38,7 @@ from wess.runtime.codec import JsonValue, Number
 from wess.workers.bulkhead import Bulkheads
 from wess.workers.inline import InlineLane
 from wess.workers.loader import PreparedModule, ProgramLoader
+from wess.workers.pool import pool_size
 from wess.workers.usage import UsageCounter
 
 logger = structlog.get_logger(__name__)
@@ -104,15 +104,13 @@ class Runner:
     ) -> None:
         self._runtime = runtime
         self._metrics = metrics
-        self._workers = workers or os.cpu_count() or 2
+        pool = pool_size(workers=workers, module_concurrency=module_concurrency)
+        self._workers = pool.workers
         self._compile_workers = compile_workers
         self._max_pending = max_pending
         self._lanes = InlineLane(inline_fuel, metrics)
         self._outcomes: dict[str, Histogram] = {}
-        cores = os.cpu_count() or 2
-        self._bulkheads = Bulkheads(
-            concurrency=module_concurrency or min(self._workers, cores), queue=module_queue
-        )
+        self._bulkheads = Bulkheads(concurrency=pool.module_concurrency, queue=module_queue)
         self._pending = 0
         self._observer = MetricsObserver(metrics)
         self._compiling: dict[str, asyncio.Future[Program]] = {}

@@ -37,6 +37,7 @@ T = TypeVar("T")
 READ_THREADS = 4
 BLOOM_BITS_PER_KEY = 10  # ~1% false positives, ~1.25 bytes per key
 MEMTABLE_BLOOM = 0.02  # of the write buffer (64 MB): about 1.3 MB
+UNLIMITED_OPEN_FILES = -1  # RocksDB's default: every table file stays open
 
 
 class RocksDatabase:
@@ -104,9 +105,13 @@ class RocksDatabase:
             raise translate(exc, path=self.path, module_id=module_id) from exc
 
 
-def open_database(path: str) -> Rdict:
-    """Open the raw-mode database at ``path`` with strict recovery, or explain why not."""
+def open_database(path: str, *, max_open_files: int = UNLIMITED_OPEN_FILES) -> Rdict:
+    """Open the raw-mode database at ``path`` with strict recovery, or explain why not.
+
+    ``max_open_files`` caps the table files RocksDB keeps open (-1: all of them).
+    """
     options = Options(raw_mode=True)
+    options.set_max_open_files(max_open_files)
     options.create_if_missing(True)
     options.set_paranoid_checks(True)
     options.set_wal_recovery_mode(DBRecoveryMode.absolute_consistency())

@@ -32,7 +32,7 @@ from wess.storage.base import Change, Transaction
 from wess.storage.rocks.admin import RocksAdmin
 from wess.storage.rocks.audit import RocksAudit
 from wess.storage.rocks.batch import BatchBuilder, ModuleStates, stage
-from wess.storage.rocks.database import RocksDatabase, open_database
+from wess.storage.rocks.database import UNLIMITED_OPEN_FILES, RocksDatabase, open_database
 from wess.storage.rocks.keys import RocksApiKeys
 from wess.storage.rocks.layout import FORMAT, FORMAT_KEY, SEALED_KEY
 from wess.storage.rocks.modules import RocksModules
@@ -53,15 +53,19 @@ class RocksStore:
 
     @classmethod
     async def open(
-        cls, path: str | os.PathLike[str], *, keyring: Keyring | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        keyring: Keyring | None = None,
+        max_open_files: int = UNLIMITED_OPEN_FILES,
     ) -> RocksStore:
         """Open (or create) the store at ``path``, sealing values with ``keyring`` if given.
 
         ``StorageUnavailable`` if it is damaged; ``ConfigError`` if it holds sealed
-        values and no keyring is given.
+        values and no keyring is given. ``max_open_files`` goes to RocksDB as is.
         """
         location = str(Path(path))
-        db = await asyncio.to_thread(open_database, location)
+        db = await asyncio.to_thread(open_database, location, max_open_files=max_open_files)
         if keyring is None and db.get(SEALED_KEY) is not None:
             db.close()
             raise ConfigError(f"{location}: {ENCRYPTED_STORE}", path=location)
