@@ -184,7 +184,9 @@ class ModuleService:
         args: Sequence[object],
         limits: RunLimits | None = None,
     ) -> RunOutcome:
-        """Run one function of a stored module in a fresh sandbox."""
+        """Run one function of a stored module in a fresh sandbox; without a ``function``,
+        its default (``default_function_of``), resolved from the record read to run it:
+        one read per run."""
         if len(args) > self._max_args:
             raise InvalidArguments(
                 f"at most {self._max_args} arguments are accepted, got {len(args)}",
@@ -240,7 +242,9 @@ class ModuleService:
 
 def default_function_of(info: ModuleInfo) -> str:
     """The function a call without a name runs: the declared default, else the only
-    export; anything else is ambiguous and must be named."""
+    export; anything else is ambiguous and must be named. A module uploaded through the
+    original API has the function its metadata names as its default (an update keeps
+    the two together), so its runs need nothing else."""
     if info.default_function:
         return info.default_function
     if len(info.functions) == 1:
