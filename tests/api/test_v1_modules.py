@@ -84,6 +84,9 @@ async def test_invalid_wasm_is_422(client):
     """Bytes that are not a valid module are refused with wasmtime's reason."""
     response = await client.post("/v1/modules", content=b"\0asm\x01\0\0\0garbage", headers=WASM)
     assert_problem(response, 422, "invalid_wasm")
+    not_wasm = await client.post("/v1/modules", content=b"hello world", headers=WASM)
+    detail = assert_problem(not_wasm, 422, "invalid_wasm")["detail"]
+    assert detail.endswith("actual=[0x68, 0x65, 0x6c, 0x6c] (at offset 0x0)")
 
 
 async def test_unknown_import_is_422_naming_it(client):
