@@ -11,6 +11,7 @@ from rich.table import Table
 
 from wess.cli.common import ConfigOption, loaded, out, settings
 from wess.config import effective_items, reference_markdown
+from wess.errors import WessError
 
 app = typer.Typer()
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -40,7 +41,11 @@ def serve(
         },
     )
     configure_logging(level=chosen.logging.level, format=chosen.logging.format)
-    raise typer.Exit(run_server(chosen))
+    try:
+        run_server(chosen)
+    except WessError as exc:  # logged already; this is the sentence for whoever started it
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
 
 
 @config_app.command("show")
