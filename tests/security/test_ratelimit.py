@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wess.errors import ConfigError, RateLimited, StorageUnavailable
+from wess.errors import ConfigError, StorageUnavailable
 from wess.security.ratelimit import (
     DEFAULT_PER_ROLE,
     RateDecision,
@@ -13,7 +13,6 @@ from wess.security.ratelimit import (
     RateScope,
     decide,
     open_rate_limiter,
-    tightest,
 )
 from wess.security.rbac import Role
 
@@ -42,31 +41,6 @@ def test_decide_counts_down_then_refuses_with_retry_after():
     assert decide(3, 3, 10.0) == RateDecision(True, 3, 0, 10, None)
     assert decide(3, 4, 10.0) == RateDecision(False, 3, 0, 10, 10)
     assert decide(3, 9, 0.0).retry_after == 1
-
-
-def test_headers_follow_the_ietf_draft_and_add_retry_after_when_refused():
-    """RateLimit-Limit/Remaining/Reset always; Retry-After only on a refusal."""
-    assert decide(3, 1, 30).headers() == {
-        "RateLimit-Limit": "3",
-        "RateLimit-Remaining": "2",
-        "RateLimit-Reset": "30",
-    }
-    assert decide(3, 4, 30).headers()["Retry-After"] == "30"
-
-
-def test_enforce_raises_rate_limited_with_retry_after():
-    """A refused decision raises RateLimited carrying the seconds to wait."""
-    decide(3, 3, 30).enforce()
-    with pytest.raises(RateLimited) as caught:
-        decide(3, 4, 30).enforce()
-    assert caught.value.retry_after == 30
-
-
-def test_tightest_reports_a_refusal_first_then_the_least_remaining():
-    """With several limits, a refusal wins; otherwise the one closest to running out."""
-    loose, tight, refused = decide(100, 1, 60), decide(3, 2, 60), decide(3, 4, 5)
-    assert tightest(loose, tight) is tight
-    assert tightest(loose, refused, tight) is refused
 
 
 @pytest.mark.parametrize(
