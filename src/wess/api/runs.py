@@ -3,11 +3,11 @@
 ``POST /v1/modules/{id}/run`` and the original ``POST /{id}`` are what users hammer, so
 their endpoint is a plain ASGI app (``RunEndpoint``): one bounded body read, one JSON
 parse, the service call and one JSON dump, without FastAPI's request and dependency
-machinery. Each is registered in its router as a ``RunRoute`` (FastAPI wraps only
-functions in its own layers; a Starlette route takes an ASGI app as it is) with its
-``openapi.Operation``, so ``/openapi.json`` describes it and the guard reads its
-permission like any other route's. ``fastlane.RunRoutes`` hands the plainest run
-requests to the same endpoints before FastAPI's routing.
+machinery. Each is registered in its router as a ``RunRoute``: a Starlette route, which
+calls an ASGI app as it is (FastAPI's routes wrap a handler function in their request
+and dependency layers), with its ``openapi.Operation``, so ``/openapi.json`` describes
+it and the guard reads its permission like any other route's. ``fastlane.RunRoutes``
+hands the plainest run requests to the same endpoints before FastAPI's routing.
 
 Bodies are parsed by hand because argument values must reach the codec exactly as sent
 (a schema library would coerce ``"5"`` or ``true`` to numbers).
