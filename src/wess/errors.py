@@ -36,7 +36,8 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     ├── StorageError
     │   ├── StorageUnavailable
     │   └── IntegrityError              stored bytes do not match their digest, or are corrupt
-    └── ConfigError                     a configuration value is invalid
+    ├── ConfigError                     a configuration value is invalid
+    └── CannotListen                    the server's address is taken, or not its to bind
 """
 
 from __future__ import annotations
@@ -234,3 +235,9 @@ class IntegrityError(StorageError):
 
 class ConfigError(WessError):
     code = "config_error"
+
+
+class CannotListen(WessError):
+    """The server cannot listen on its address (in use, not this machine's, privileged)."""
+
+    code = "cannot_listen"

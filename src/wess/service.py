@@ -9,7 +9,7 @@ change and through the Reader for every read.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID, uuid4
 
 import structlog
@@ -133,11 +133,17 @@ class ModuleService:
         request_id: str | None = None,
         actor: Actor | None = None,
     ) -> ModuleInfo:
-        """Replace a module's content; revision + 1. ``if_match`` guards against lost
-        updates (``PreconditionFailed`` when the current digest differs). ``namespace``
-        limits which modules may be replaced (None: any, for an admin)."""
+        """Replace a module's content; revision + 1. What ``upload`` leaves unsaid is kept
+        (``carried_over``): its name, its default function (which the new bytes must
+        still export, as declared: ``SignatureMismatch`` otherwise) and the original
+        API's metadata. ``if_match`` guards against lost updates (``PreconditionFailed``
+        when the current digest differs). ``namespace`` limits which modules may be
+        replaced (None: any, for an admin)."""
         current = await self._reader.get_info(module_id, namespace=namespace)
-        content = await self._validate(upload, strict=strict, module_id=module_id)
+        kept = carried_over(upload, current)
+        content = await self._validate(
+            kept.upload, strict=strict, module_id=module_id, default_kept=kept.default_kept
+        )
         job = UpdateModule(
             module_id=module_id,
             namespace=current.namespace,
@@ -194,7 +200,9 @@ class ModuleService:
         args: Sequence[object],
         limits: RunLimits | None = None,
     ) -> RunOutcome:
-        """Run one function of a stored module in a fresh sandbox."""
+        """Run one function of a stored module in a fresh sandbox; without a ``function``,
+        its default (``default_function_of``), resolved from the record read to run it:
+        one read per run."""
         if len(args) > self._max_args:
             raise InvalidArguments(
                 f"at most {self._max_args} arguments are accepted, got {len(args)}",
@@ -210,7 +218,12 @@ class ModuleService:
 
     # -- validation -----------------------------------------------------------------------
 
-    async def _validate(self, upload: Upload, *, strict: bool, module_id: UUID) -> ModuleContent:
+    async def _validate(
+        self, upload: Upload, *, strict: bool, module_id: UUID, default_kept: bool = False
+    ) -> ModuleContent:
+        """``upload`` checked and analysed. A default function the client named that the
+        module lacks, or declared otherwise, is refused when ``strict`` (else logged); one
+        an update kept (``default_kept``) is always refused: runs rely on it."""
         if len(upload.wasm) > self._max_module_size:
             raise PayloadTooLarge(
                 f"the module is {len(upload.wasm)} bytes; the limit is "
@@ -226,8 +239,8 @@ class ModuleService:
             signature = _find(functions, upload.default_function)
             mismatch = _mismatch(signature, upload)
             if signature is None or mismatch:
-                detail = _describe_mismatch(upload, signature, functions)
-                if strict:
+                detail = _describe_mismatch(upload, signature, functions, kept=default_kept)
+                if strict or default_kept:
                     raise SignatureMismatch(detail, function=upload.default_function)
                 logger.warning(
                     "declared metadata disagrees with the module; "
@@ -246,9 +259,51 @@ class ModuleService:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """An update's upload with what it left unsaid taken from the module it replaces."""
+
+    upload: Upload
+    default_kept: bool
+    """The default function is the module's current one, not one the client named."""
+
+
+def carried_over(upload: Upload, current: ModuleInfo) -> Carried:
+    """What replacing ``current`` with ``upload`` stores: the upload's own attributes,
+    and the module's name and default function where the upload names none.
+
+    A kept default function keeps the signature it was declared with: the one the
+    upload declares (params or results without a function apply to it), else the
+    original API's metadata, which is kept too. A newly named default function comes
+    with the upload's own metadata (the original API's, or none for /v1).
+    """
+    name = upload.name if upload.name is not None else current.name
+    function = current.default_function
+    if upload.default_function is not None or function is None:
+        return Carried(replace(upload, name=name), default_kept=False)
+    params, results = upload.declared_params, upload.declared_results
+    legacy = current.legacy_metadata  # when set, it names ``function``
+    if legacy is not None and params is None and results is None:
+        params = tuple(ValueType(t.lower()) for t in legacy.args)
+        results = tuple(ValueType(t.lower()) for t in legacy.return_type)
+    else:
+        legacy = None  # the upload declared the signature anew
+    kept = replace(
+        upload,
+        name=name,
+        default_function=function,
+        declared_params=params,
+        declared_results=results,
+        legacy_metadata=legacy,
+    )
+    return Carried(kept, default_kept=True)
+
+
 def default_function_of(info: ModuleInfo) -> str:
     """The function a call without a name runs: the declared default, else the only
-    export; anything else is ambiguous and must be named."""
+    export; anything else is ambiguous and must be named. A module uploaded through the
+    original API has the function its metadata names as its default (an update keeps
+    the two together), so its runs need nothing else."""
     if info.default_function:
         return info.default_function
     if len(info.functions) == 1:
@@ -270,11 +325,21 @@ def _mismatch(signature: FunctionSignature | None, upload: Upload) -> bool:
 
 
 def _describe_mismatch(
-    upload: Upload, signature: FunctionSignature | None, functions: Sequence[FunctionSignature]
+    upload: Upload,
+    signature: FunctionSignature | None,
+    functions: Sequence[FunctionSignature],
+    *,
+    kept: bool = False,
 ) -> str:
     name = upload.default_function
     if signature is None:
         exported = ", ".join(f.name for f in functions) or "none"
+        if kept:
+            return (
+                f"the update names no default function, so {name!r} stays the default, but "
+                f"the new module does not export it (it exports: {exported}); export "
+                f"{name!r} or name another default function"
+            )
         return f"the module exports no function {name!r}; it exports: {exported}"
     declared = FunctionSignature(
         name=signature.name,
@@ -283,6 +348,12 @@ def _describe_mismatch(
             upload.declared_results if upload.declared_results is not None else signature.results
         ),
     )
+    if kept:
+        return (
+            f"the update keeps {name!r} as the default function, declared as "
+            f"{declared.describe()}, but the new module exports {signature.describe()}; "
+            f"keep that signature or name the function again to declare it anew"
+        )
     return (
         f"function {name!r} was declared as {declared.describe()} "
         f"but the module exports {signature.describe()}"

@@ -6,6 +6,7 @@ import json
 import uuid
 
 import pytest
+import wasmtime
 from structlog.testing import capture_logs
 
 from tests.fixtures import wasm
@@ -82,6 +83,50 @@ async def test_update_and_delete(client):
     gone = await client.get(f"/{module_id}")
     assert gone.status_code == 404
     assert set(gone.json()) == {"message"}
+
+
+async def test_update_keeps_the_name(client):
+    """The original API's PUT sends bytes and metadata, never a name: the name stays."""
+    created = await client.post(
+        "/v1/modules",
+        content=wasm("sum"),
+        headers={"content-type": "application/wasm"},
+        params={"name": "adder", "function": "sum"},
+    )
+    module = created.json()
+    updated = await client.put(
+        f"/{module['id']}", content=legacy_body("counter", "bump", [], ["I32"])
+    )
+    assert updated.status_code == 202, updated.text
+    resource = (await client.get(f"/v1/modules/{module['id']}")).json()
+    assert (resource["name"], resource["default_function"]) == ("adder", "bump")
+
+
+async def test_a_v1_update_keeps_the_original_metadata(client):
+    """A /v1 PUT with only bytes keeps the function and metadata the original API set,
+    so its clients run and read the module as before; bytes whose function no longer
+    matches that metadata are refused."""
+    module_id = await create(client)
+    replaced = await client.put(
+        f"/v1/modules/{module_id}",
+        content=wasm("sum"),
+        headers={"content-type": "application/wasm"},
+    )
+    assert replaced.status_code == 200, replaced.text
+    assert (await client.post(f"/{module_id}", content=b"[40, 2]")).json() == {"message": [42]}
+    meta = (await client.get(f"/{module_id}")).json()["message"]["metadata"]
+    assert meta == {"functionName": "sum", "returnType": ["I32"], "args": ["I32", "I32"]}
+    wide = wasmtime.wat2wasm(
+        '(module (func (export "sum") (param i64 i64) (result i64) '
+        "local.get 0 local.get 1 i64.add))"
+    )
+    refused = await client.put(
+        f"/v1/modules/{module_id}",
+        content=bytes(wide),
+        headers={"content-type": "application/wasm"},
+    )
+    assert refused.status_code == 422
+    assert "sum(i32, i32) -> (i32)" in refused.json()["detail"]
 
 
 async def test_disagreeing_metadata_is_accepted_with_a_warning(client):

@@ -84,6 +84,9 @@ async def test_invalid_wasm_is_422(client):
     """Bytes that are not a valid module are refused with wasmtime's reason."""
     response = await client.post("/v1/modules", content=b"\0asm\x01\0\0\0garbage", headers=WASM)
     assert_problem(response, 422, "invalid_wasm")
+    not_wasm = await client.post("/v1/modules", content=b"hello world", headers=WASM)
+    detail = assert_problem(not_wasm, 422, "invalid_wasm")["detail"]
+    assert detail.endswith("actual=[0x68, 0x65, 0x6c, 0x6c] (at offset 0x0)")
 
 
 async def test_unknown_import_is_422_naming_it(client):
@@ -204,6 +207,50 @@ async def test_replace_bumps_the_revision_and_honours_if_match(client, upload):
     assert replaced.headers["etag"] == f'"{body["digest"]}"'
     run = await client.post(f"{url}/run", json={"function": "bump"})
     assert run.json()["results"] == [1]
+
+
+async def test_replace_keeps_what_the_update_does_not_change(client):
+    """A PUT with only new bytes keeps the name and the default function: a caller that
+    runs the default function still reaches it."""
+    created = await client.post(
+        "/v1/modules",
+        content=wasm("sum"),
+        headers=WASM,
+        params={"name": "adder", "function": "sum"},
+    )
+    module = created.json()
+    url = f"/v1/modules/{module['id']}"
+    replaced = await client.put(url, content=wasm("sum"), headers=WASM)
+    assert replaced.status_code == 200, replaced.text
+    body = replaced.json()
+    assert (body["name"], body["default_function"], body["revision"]) == ("adder", "sum", 2)
+    run = await client.post(f"{url}/run", json={"args": [1, 2]})
+    assert run.status_code == 200, run.text
+    assert run.json()["results"] == [3]
+    renamed = await client.put(
+        url, content=wasm("counter"), headers=WASM, params={"name": "tally", "function": "bump"}
+    )
+    assert (renamed.json()["name"], renamed.json()["default_function"]) == ("tally", "bump")
+
+
+async def test_replace_without_the_kept_default_function_is_422(client, upload):
+    """New bytes that no longer export the kept default function, or export it with
+    another signature than declared, are refused with a problem that says so; the module
+    is unchanged."""
+    module = await upload("sum", function="sum", params="i32,i32", results="i32")
+    url = f"/v1/modules/{module['id']}"
+    missing = assert_problem(
+        await client.put(url, content=wasm("counter"), headers=WASM), 422, "signature_mismatch"
+    )
+    assert "'sum' stays the default" in missing["detail"]
+    assert "bump" in missing["detail"]
+    changed = assert_problem(
+        await client.put(url, content=wasm("sum"), headers=WASM, params={"params": "i64,i64"}),
+        422,
+        "signature_mismatch",
+    )
+    assert "keeps 'sum' as the default function" in changed["detail"]
+    assert (await client.get(url)).json()["revision"] == 1
 
 
 async def test_replace_unknown_is_404(client):

@@ -10,6 +10,8 @@ Feature: The /v1 API
     Then the response status code is "200"
     And the results are "[3]"
     When replacing "v1_sum" with "counter" on /v1
+    Then the response is a problem "422" "signature_mismatch"
+    When replacing "v1_sum" with "counter" and function "bump" on /v1
     Then the response status code is "200"
     And the resource revision is "2"
     When running "bump" of "v1_sum" with args "[]" on /v1

@@ -21,8 +21,8 @@ from wess.runtime.codec import (
     I64_MAX,
     I64_MIN,
     arity_message,
-    decode_arguments,
-    encode_results,
+    decoder_for,
+    encoder_for,
 )
 
 I32, I64, F32, F64 = ValueType.I32, ValueType.I64, ValueType.F32, ValueType.F64
@@ -58,7 +58,7 @@ def test_arity_message() -> None:
 def test_integers_out_of_range_are_refused(kind: ValueType, value: int) -> None:
     """Integers outside the signed range of their type are refused, never wrapped."""
     with pytest.raises(InvalidArguments, match=f"argument 1 of f must be an {kind}, an integer"):
-        decode_arguments(sig(kind), [value])
+        decoder_for(sig(kind))([value])
 
 
 @pytest.mark.parametrize("kind", [I32, I64])
@@ -67,7 +67,7 @@ def test_integers_must_be_json_integers(kind: ValueType, value: object) -> None:
     """Floats (even integral ones), booleans, strings, null and containers are not
     integers."""
     with pytest.raises(InvalidArguments, match=f"must be an {kind} integer; got"):
-        decode_arguments(sig(kind), [value])
+        decoder_for(sig(kind))([value])
 
 
 @pytest.mark.parametrize("kind", [F32, F64])
@@ -75,28 +75,28 @@ def test_integers_must_be_json_integers(kind: ValueType, value: object) -> None:
 def test_floats_accept_only_numbers_and_three_strings(kind: ValueType, value: object) -> None:
     """Floats take numbers and "NaN", "Infinity", "-Infinity"; nothing else."""
     with pytest.raises(InvalidArguments, match=f"must be an {kind} number"):
-        decode_arguments(sig(kind), [value])
+        decoder_for(sig(kind))([value])
 
 
 def test_f32_overflow_is_refused() -> None:
     """A finite value that would round past the f32 range is refused, not made infinite."""
-    assert decode_arguments(sig(F32), [F32_MAX]) == [F32_MAX]
+    assert decoder_for(sig(F32))([F32_MAX]) == [F32_MAX]
     for value in (1e39, -1e39, 2 * F32_MAX, 10**39):
         with pytest.raises(InvalidArguments, match="beyond the f32 range"):
-            decode_arguments(sig(F32), [value])
+            decoder_for(sig(F32))([value])
 
 
 def test_huge_integer_for_f64_is_refused() -> None:
     """An integer too large for a double is an argument error, not an OverflowError."""
     with pytest.raises(InvalidArguments, match="beyond the f64 range"):
-        decode_arguments(sig(F64), [10**400])
+        decoder_for(sig(F64))([10**400])
 
 
 def test_arguments_must_be_an_array() -> None:
     """Anything but a JSON array of arguments is refused."""
     for args in ({"a": 1}, "12", 12, None):
         with pytest.raises(InvalidArguments, match="must be a JSON array"):
-            decode_arguments(sig(I32), args)
+            decoder_for(sig(I32))(args)
 
 
 def test_the_failing_argument_is_named() -> None:
@@ -106,14 +106,14 @@ def test_the_failing_argument_is_named() -> None:
         match=r"^argument 2 of f must be an i64 integer; "
         r"got a boolean \(true\)$",
     ) as caught:
-        decode_arguments(sig(I32, I64), [1, True])
+        decoder_for(sig(I32, I64))([1, True])
     assert caught.value.context["argument"] == 2
 
 
 def test_results_are_json_safe() -> None:
     """Non-finite floats become strings, integers stay exact, finite floats stay floats."""
     signature = sig(results=(F64, F32, F64, I64, I32, F64))
-    encoded = encode_results(signature, [math.nan, math.inf, -math.inf, I64_MIN, -1, 0.5])
+    encoded = encoder_for(signature)([math.nan, math.inf, -math.inf, I64_MIN, -1, 0.5])
     assert encoded == ["NaN", "Infinity", "-Infinity", I64_MIN, -1, 0.5]
     json.dumps(encoded, allow_nan=False)
 
@@ -134,7 +134,7 @@ signatures = st.lists(st.sampled_from([I32, I64, F32, F64]), max_size=4).map(
 def test_decoding_never_crashes(signature: FunctionSignature, args: object) -> None:
     """Any JSON value as the arguments either decodes or raises InvalidArguments."""
     try:
-        values = decode_arguments(signature, args)
+        values = decoder_for(signature)(args)
     except InvalidArguments:
         return
     assert len(values) == len(signature.params)
@@ -144,7 +144,7 @@ def test_decoding_never_crashes(signature: FunctionSignature, args: object) -> N
 def test_decoding_any_list_never_crashes(signature: FunctionSignature, args: list[object]) -> None:
     """Any JSON array either decodes into values of the right types or is refused."""
     try:
-        values = decode_arguments(signature, args)
+        values = decoder_for(signature)(args)
     except InvalidArguments:
         return
     for kind, value in zip(signature.params, values, strict=True):
@@ -157,14 +157,14 @@ def test_decoding_any_list_never_crashes(signature: FunctionSignature, args: lis
 @given(st.integers(min_value=I32_MIN, max_value=I32_MAX))
 def test_every_i32_is_accepted(value: int) -> None:
     """Every integer of the signed i32 range decodes to itself."""
-    assert decode_arguments(sig(I32), [value]) == [value]
+    assert decoder_for(sig(I32))([value]) == [value]
 
 
 @given(st.integers().filter(lambda v: not I32_MIN <= v <= I32_MAX))
 def test_no_integer_outside_i32_is_accepted(value: int) -> None:
     """No integer outside the signed i32 range decodes."""
     with pytest.raises(InvalidArguments):
-        decode_arguments(sig(I32), [value])
+        decoder_for(sig(I32))([value])
 
 
 @pytest.fixture(scope="module")

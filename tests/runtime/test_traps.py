@@ -45,7 +45,7 @@ def test_details_carry_no_backtrace(runtime: Runtime) -> None:
     """Details quote wasmtime's reason without its wasm backtrace or any traceback."""
     with pytest.raises(Trap) as caught:
         runtime.load(wasm("traps")).function("recurse")(0)
-    assert caught.value.detail == "recurse trapped: call stack exhausted"
+    assert caught.value.detail == "recurse trapped: call stack exhausted."
     assert "Traceback" not in str(caught.value)
     assert "backtrace" not in str(caught.value)
 

@@ -6,7 +6,6 @@ import itertools
 
 import pytest
 
-from wess.errors import ModuleNotFound, PermissionDenied, Unauthenticated
 from wess.models import Role
 from wess.security.rbac import AuthMethod, Outcome, Permission, Principal, authorize
 
@@ -79,20 +78,11 @@ def test_bytes_are_for_developers_and_admins_only():
     assert allowed == {Role.ADMIN, Role.DEVELOPER}
 
 
-def test_enforce_raises_the_error_each_outcome_calls_for():
-    """Allowed returns; not-found raises the caller's 404; forbidden 403; anonymous 401."""
-
-    def missing():
-        return ModuleNotFound("no such module")
-
-    authorize(who(Role.VIEWER), P.MODULE_READ, namespace="team-a").enforce(not_found=missing)
-    with pytest.raises(ModuleNotFound):
-        authorize(who(Role.VIEWER), P.MODULE_READ, namespace="team-b").enforce(not_found=missing)
-    with pytest.raises(PermissionDenied, match="viewer"):
-        authorize(who(Role.VIEWER), P.MODULE_RUN, namespace="team-a").enforce(not_found=missing)
-    with pytest.raises(Unauthenticated) as caught:
-        authorize(None, P.MODULE_RUN, namespace="team-a").enforce(not_found=missing)
-    assert caught.value.reason == "missing"
+def test_a_refusal_says_why():
+    """The reason of a refusal (the 403's detail) names the role and the permission."""
+    decision = authorize(who(Role.VIEWER), P.MODULE_RUN, namespace="team-a")
+    assert decision.outcome is Outcome.FORBIDDEN
+    assert decision.reason == f"the viewer role does not grant {P.MODULE_RUN}"
 
 
 def test_principal_names_itself_for_the_audit_log():

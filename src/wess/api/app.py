@@ -40,12 +40,12 @@ def create_app(state: ApiState, *, access_log: AccessLog | None = None) -> ASGIA
     composition root opens them before serving and closes them after, so a store that
     cannot open stops start-up with a clear message instead of a half-started server).
 
-    The outermost layer gives every request its id, metrics and access log; the run
-    routes, which users hammer, are served by ``RunRoutes`` without the framework's
-    layers; everything else goes through FastAPI.
+    The outermost layer gives every request its id, metrics and access log; plain run
+    requests, which users hammer, go from ``RunRoutes`` straight to their route's
+    endpoint; everything else goes through FastAPI (the run routes included).
     """
     api = build_api(state)
-    return RequestContext(RunRoutes(api, state=state), metrics=state.metrics, access_log=access_log)
+    return RequestContext(RunRoutes(api), metrics=state.metrics, access_log=access_log)
 
 
 def build_api(state: ApiState) -> FastAPI:
@@ -65,7 +65,7 @@ def build_api(state: ApiState) -> FastAPI:
     app.add_exception_handler(HTTPException, _on_http_exception(metrics))  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_validation_error(metrics))  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected(metrics))
-    openapi.install(app)
+    openapi.install(app, [route for router in ROUTERS for route in router.routes])
     return app
 
 

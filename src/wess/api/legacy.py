@@ -14,13 +14,14 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
+from wess.api import openapi
 from wess.api.access import caller, guarded
 from wess.api.answers import LEGACY_TAG
 from wess.api.bodies import parse_json, parse_module_id, read_body
 from wess.api.guard import requires
 from wess.api.resources import json_response
-from wess.api.runs import RUN_BODY_LIMIT
-from wess.api.schemas import LegacyModule
+from wess.api.runs import LEGACY_ARGUMENTS_SCHEMA, RunRoute
+from wess.api.schemas import LegacyModule, LegacyRunResult
 from wess.api.state import ApiState, state_of
 from wess.errors import InvalidRequest
 from wess.models import LegacyMetadata, ModuleInfo, ValueType
@@ -117,31 +118,29 @@ async def delete(request: Request, module_id: str) -> Response:
     return json_response({"message": {"id": str(target)}}, status=202)
 
 
-@router.post(
-    "/{module_id}",
-    summary="Run the module's function (original API)",
-    openapi_extra=requires(Permission.MODULE_RUN),
-)
-async def run(request: Request, module_id: str) -> Response:
-    """Served by ``fastlane.RunRoutes``; kept here for the framework and the docs."""
-    state = state_of(request)
-    target = parse_module_id(module_id)
-    args = parse_json(await read_body(request, limit=RUN_BODY_LIMIT))
-    if not isinstance(args, list):
-        raise InvalidRequest("the body must be a JSON array of arguments, like [1, 2]")
-    reads = caller(request.scope).reads
-    info = await state.service.info(target, namespace=reads)
-    outcome = await state.service.run(
-        target, namespace=reads, function=function_of(info), args=args
+router.routes.append(
+    RunRoute(
+        "/{module_id}",
+        legacy=True,
+        operation=openapi.Operation(
+            operation_id="run_legacy",
+            summary="Run the module's function (original API)",
+            description="Runs the function the module's metadata names with the arguments "
+            "in the body; answers the results as the original Wess did.",
+            tags=(LEGACY_TAG,),
+            request_body={
+                "required": True,
+                "content": {"application/json": {"schema": LEGACY_ARGUMENTS_SCHEMA}},
+            },
+            responses=openapi.legacy_responses(
+                LegacyRunResult, 400, 401, 403, 404, 413, 429, 500, 503
+            ),
+            extra=requires(Permission.MODULE_RUN),
+        ),
     )
-    return json_response({"message": outcome.results})
-
-
-def function_of(info: ModuleInfo) -> str:
-    """The function ``POST /{id}`` runs: the one the client's metadata named."""
-    if info.legacy_metadata is not None:
-        return info.legacy_metadata.function_name
-    return default_function_of(info)
+)
+"""Served by a plain ASGI endpoint (``runs.RunEndpoint``); last, like the other
+catch-all ``/{module_id}`` routes."""
 
 
 def legacy_metadata_of(info: ModuleInfo) -> dict[str, Any]:

@@ -1,23 +1,35 @@
-"""OpenAPI descriptions of bodies that handlers read by hand.
+"""OpenAPI descriptions of what FastAPI cannot infer.
 
 Handlers read bodies themselves (two upload forms, strict argument values), so FastAPI
-cannot infer their schemas; these helpers declare them, and ``install`` adds the models
-they reference to ``components.schemas``.
+cannot infer their schemas; these helpers declare them. The run routes' endpoints are
+plain ASGI apps, which FastAPI does not describe at all: their routes carry an
+``Operation`` instead. ``install`` adds those operations to the document, and the models
+everything references to ``components.schemas``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from starlette.routing import BaseRoute, Route
 
 from wess.api.problems import PROBLEM_CONTENT_TYPE
-from wess.api.schemas import ModuleUpload, Problem, RunRequest
+from wess.api.schemas import LegacyError, ModuleUpload, Problem, RunRequest
 
 REF = "#/components/schemas/{model}"
 EXTRA_MODELS: tuple[type[BaseModel], ...] = (ModuleUpload, RunRequest, Problem)
+MODULE_ID_PARAMETER: dict[str, Any] = {
+    "name": "module_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+    "description": "The module's id.",
+}
 
 PROBLEM_DESCRIPTIONS = {
     400: "Invalid id, malformed JSON, invalid request or arguments",
@@ -28,6 +40,11 @@ PROBLEM_DESCRIPTIONS = {
     415: "Unsupported content type",
     422: "Invalid module, unknown import, signature mismatch, trap or memory limit",
     503: "Overloaded or storage unavailable; retry after Retry-After seconds",
+}
+LEGACY_DESCRIPTIONS = {
+    **PROBLEM_DESCRIPTIONS,
+    400: "Invalid id, malformed JSON, invalid arguments, or an invalid module",
+    500: "A trap, the time limit or the memory limit (the original API's status)",
 }
 
 
@@ -123,16 +140,73 @@ def responses(
     return documented
 
 
-def install(app: FastAPI) -> None:
-    """Generate the document once, with the hand-read bodies' models in components."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Operation:
+    """One operation as ``/openapi.json`` shows it, declared beside a route whose
+    endpoint is a plain ASGI app. ``responses`` is what ``responses`` returns; ``extra``
+    holds the ``x-wess-*`` members (``guard.requires``), which the guard reads too."""
+
+    operation_id: str
+    summary: str
+    description: str
+    tags: tuple[str, ...]
+    request_body: dict[str, Any]
+    responses: dict[int | str, dict[str, Any]]
+    extra: dict[str, str]
+    parameters: tuple[dict[str, Any], ...] = (MODULE_ID_PARAMETER,)
+
+    def document(self) -> dict[str, Any]:
+        responses: dict[str, Any] = {}
+        for status, response in self.responses.items():
+            shown = {key: value for key, value in response.items() if key != "model"}
+            if "model" in response:
+                shown["content"] = {"application/json": {"schema": _ref(response["model"])}}
+            responses[str(status)] = shown
+        return {
+            "tags": list(self.tags),
+            "summary": self.summary,
+            "description": self.description,
+            "operationId": self.operation_id,
+            "parameters": list(self.parameters),
+            "requestBody": self.request_body,
+            "responses": responses,
+            **self.extra,
+        }
+
+    def response_models(self) -> list[type[BaseModel]]:
+        return [response["model"] for response in self.responses.values() if "model" in response]
+
+
+def legacy_responses(model: type[BaseModel], *errors: int) -> dict[int | str, dict[str, Any]]:
+    """The documented responses of an original-API operation: errors are ``{"message"}``."""
+    documented: dict[int | str, dict[str, Any]] = {200: {"description": "Success", "model": model}}
+    for status in errors:
+        documented[status] = {
+            "description": LEGACY_DESCRIPTIONS.get(status, "Error"),
+            "model": LegacyError,
+        }
+    return documented
+
+
+def install(app: FastAPI, routes: Iterable[BaseRoute] = ()) -> None:
+    """Generate the document once: FastAPI's operations, the ``Operation`` of each of
+    ``routes`` that has one, and every model they reference in components."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
+            models = list(EXTRA_MODELS)
+            paths = document.setdefault("paths", {})
+            for route in routes:
+                operation = getattr(route, "operation", None)
+                if isinstance(route, Route) and isinstance(operation, Operation):
+                    for method in route.methods or ():
+                        paths.setdefault(route.path, {})[method.lower()] = operation.document()
+                    models.extend(operation.response_models())
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
-            for model in EXTRA_MODELS:
+            for model in models:
                 schema = model.model_json_schema(ref_template=REF)
                 for name, definition in schema.pop("$defs", {}).items():
                     schemas.setdefault(name, definition)

@@ -1,18 +1,45 @@
-"""Reading a run request by hand: it is the hot path, and argument values must reach the
-codec exactly as sent (a schema library would coerce ``"5"`` or ``true`` to numbers)."""
+"""The run routes: one plain ASGI endpoint per route, and the run request read by hand.
+
+``POST /v1/modules/{id}/run`` and the original ``POST /{id}`` are what users hammer, so
+their endpoint is a plain ASGI app (``RunEndpoint``): one bounded body read, one JSON
+parse, the service call and one JSON dump, without FastAPI's request and dependency
+machinery. Each is registered in its router as a ``RunRoute``: a Starlette route, which
+calls an ASGI app as it is (FastAPI's routes wrap a handler function in their request
+and dependency layers), with its ``openapi.Operation``, so ``/openapi.json`` describes
+it and the guard reads its permission like any other route's. ``fastlane.RunRoutes``
+hands the plainest run requests to the same endpoints before FastAPI's routing.
+
+Bodies are parsed by hand because argument values must reach the codec exactly as sent
+(a schema library would coerce ``"5"`` or ``true`` to numbers).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from wess.errors import InvalidRequest
+import orjson
+from pydantic import TypeAdapter
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from wess.api.answers import error_response
+from wess.api.bodies import ClientGone, parse_json, parse_module_id, read_scope_body
+from wess.api.guard import declared, namespace_scope
+from wess.api.openapi import Operation
+from wess.api.resources import run_document
+from wess.api.schemas import JsonNumber
+from wess.api.state import ApiState
+from wess.errors import InvalidRequest, WessError
 from wess.runtime.limits import BY_NAME, PER_CALL
+from wess.security.rbac import Permission
 from wess.service import RunLimits
 
 RUN_BODY_LIMIT = 64 * 1024
 """Arguments are at most a few numbers; this bounds what a run request may send."""
 RUN_FIELDS = frozenset({"function", "args", "limits"})
+JSON_HEADERS = (b"content-type", b"application/json")
+LEGACY_ARGUMENTS_SCHEMA = TypeAdapter(list[JsonNumber]).json_schema()
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +47,71 @@ class RunCall:
     function: str | None
     args: list[Any]
     limits: RunLimits | None
+
+
+class RunEndpoint:
+    """The ASGI endpoint of a run route: /v1's, or the original API's (``legacy``).
+
+    The module id comes from the route's path parameter; the state, from the app the
+    request reached (``app.state.wess``, as for every handler).
+    """
+
+    def __init__(self, route: RunRoute, *, legacy: bool, permission: Permission) -> None:
+        self.route = route
+        self.legacy = legacy
+        self.permission = permission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # FastAPI serves a copy of a plain route and names no route in the scope; the
+        # error shape (``answers.is_legacy``), metrics and access log read it.
+        scope["route"] = self.route
+        state: ApiState = scope["app"].state.wess
+        try:
+            principal = await state.guard.admit(scope, self.permission)
+            assert principal is not None  # running is never public
+            module_id = parse_module_id(scope["path_params"]["module_id"])
+            document = parse_json(await read_scope_body(scope, receive, limit=RUN_BODY_LIMIT))
+            if self.legacy:
+                outcome = await state.service.run(
+                    module_id,
+                    namespace=namespace_scope(principal),
+                    function=None,  # the default: the function the client's metadata named
+                    args=parse_legacy_run(document),
+                )
+                body = orjson.dumps({"message": outcome.results})
+            else:
+                call = parse_run_request(document)
+                outcome = await state.service.run(
+                    module_id,
+                    namespace=namespace_scope(principal),
+                    function=call.function,
+                    args=call.args,
+                    limits=call.limits,
+                )
+                body = orjson.dumps(run_document(outcome))
+        except ClientGone:
+            return
+        except WessError as exc:
+            await error_response(scope, exc, state.metrics)(scope, receive, send)
+            return
+        headers = [JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class RunRoute(Route):
+    """``POST path`` served by a ``RunEndpoint``, described by ``operation``; the
+    endpoint admits callers for the permission the operation declares."""
+
+    def __init__(self, path: str, *, legacy: bool, operation: Operation) -> None:
+        self.operation = operation
+        self.openapi_extra = operation.extra  # what ``guard.declared`` reads on any route
+        self.tags = list(operation.tags)  # what ``answers.is_legacy`` reads
+        permission, _ = declared(self)
+        if permission is None:
+            raise ValueError(f"the operation of {path} declares no permission")
+        endpoint = RunEndpoint(self, legacy=legacy, permission=permission)
+        super().__init__(path, endpoint, methods=["POST"], name=operation.operation_id)
 
 
 def parse_run_request(document: Any) -> RunCall:
@@ -41,6 +133,13 @@ def parse_run_request(document: Any) -> RunCall:
     if not isinstance(args, list):
         raise InvalidRequest("args must be a JSON array", field="args")
     return RunCall(function=function, args=args, limits=_limits(document.get("limits")))
+
+
+def parse_legacy_run(document: Any) -> list[Any]:
+    """The original API's run body: the arguments, as a JSON array."""
+    if not isinstance(document, list):
+        raise InvalidRequest("the body must be a JSON array of arguments, like [1, 2]")
+    return document
 
 
 def _limits(raw: Any) -> RunLimits | None:

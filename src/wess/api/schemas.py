@@ -132,3 +132,15 @@ class LegacyMetadataDocument(BaseModel):
 class LegacyModule(BaseModel):
     wasm: list[int] = Field(..., description="The module bytes as integers 0..255.")
     metadata: LegacyMetadataDocument
+
+
+class LegacyRunResult(BaseModel):
+    """The original API's answer to a run: the results, wrapped."""
+
+    message: list[JsonNumber] = Field(..., examples=[[3]])
+
+
+class LegacyError(BaseModel):
+    """The original API's error shape."""
+
+    message: str = Field(..., examples=["module 9b1d... not found"])

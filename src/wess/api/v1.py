@@ -13,10 +13,10 @@ from starlette.responses import Response
 
 from wess.api import openapi
 from wess.api.access import caller, guarded
-from wess.api.bodies import parse_json, parse_module_id, read_body
+from wess.api.bodies import parse_module_id
 from wess.api.guard import requires
-from wess.api.resources import etag, json_response, module_document, parse_etag, run_document
-from wess.api.runs import RUN_BODY_LIMIT, parse_run_request
+from wess.api.resources import etag, json_response, module_document, parse_etag
+from wess.api.runs import RunRoute
 from wess.api.schemas import ModulePage, ModuleResource, RunRequest, RunResult
 from wess.api.state import state_of
 from wess.api.uploads import read_upload
@@ -146,26 +146,25 @@ async def delete_module(request: Request, module_id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post(
-    "/modules/{module_id}/run",
-    summary="Run a function",
-    responses=openapi.responses(200, RunResult, 400, 401, 403, 404, 408, 413, 422, 429, 503),
-    openapi_extra={**openapi.json_body(RunRequest), **requires(Permission.MODULE_RUN)},
-)
-async def run_function(request: Request, module_id: str) -> Response:
-    """Served by ``fastlane.RunRoutes``; this handler is the same operation for requests
-    that reach the framework (and describes it in ``/openapi.json``)."""
-    state = state_of(request)
-    target = parse_module_id(module_id)
-    run = parse_run_request(parse_json(await read_body(request, limit=RUN_BODY_LIMIT)))
-    outcome = await state.service.run(
-        target,
-        namespace=caller(request.scope).reads,
-        function=run.function,
-        args=run.args,
-        limits=run.limits,
+router.routes.append(
+    RunRoute(
+        "/v1/modules/{module_id}/run",
+        legacy=False,
+        operation=openapi.Operation(
+            operation_id="run_function",
+            summary="Run a function",
+            description="Runs one exported function (the default one when the body names "
+            "none) in a fresh sandbox; limits may lower, never raise, the configured ones.",
+            tags=("modules",),
+            request_body=openapi.json_body(RunRequest)["requestBody"],
+            responses=openapi.responses(
+                200, RunResult, 400, 401, 403, 404, 408, 413, 422, 429, 503
+            ),
+            extra=requires(Permission.MODULE_RUN),
+        ),
     )
-    return json_response(run_document(outcome))
+)
+"""Served by a plain ASGI endpoint (``runs.RunEndpoint``): the hot path."""
 
 
 def _int_param(raw: str | None, name: str, *, default: int) -> int:

@@ -49,13 +49,25 @@ def invoke(
     key: KeyOption = None,
     ca: CaOption = None,
 ) -> None:
-    """Run a function; prints its results as JSON."""
+    """Run a function: prints what it wrote to stdout, then its results as one JSON line
+    (``[3]``); what it wrote to stderr goes to stderr."""
     function, args = split_invocation(words or [])
     body: dict[str, Any] = {"args": args}
     if function is not None:
         body["function"] = function
     document = Client(url, key, ca).call("POST", f"/v1/modules/{module_id}/run", json=body)
-    out.print_json(data=document["results"])
+    print_outcome(document)
+
+
+def print_outcome(document: dict[str, Any]) -> None:
+    """A run's answer as a terminal shows a program's: its output, then its results."""
+    for stream, err in (("stdout", False), ("stderr", True)):
+        text = document.get(stream) or ""
+        if text:
+            typer.echo(text, err=err, nl=not text.endswith("\n"))
+    if document.get("output_truncated"):
+        typer.echo("wess: the output was cut at the server's capture limit", err=True)
+    typer.echo(json.dumps(document["results"]))
 
 
 @app.command("ls")

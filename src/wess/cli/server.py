@@ -11,6 +11,7 @@ from rich.table import Table
 
 from wess.cli.common import ConfigOption, err, loaded, out, settings
 from wess.config import effective_items
+from wess.errors import WessError
 
 app = typer.Typer()
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -47,7 +48,11 @@ def serve(
     }
     chosen = settings(config, {SERVE_FLAGS[name]: value for name, value in given.items()})
     configure_logging(level=chosen.logging.level, format=chosen.logging.format)
-    raise typer.Exit(run_server(chosen))
+    try:
+        run_server(chosen)
+    except WessError as exc:  # logged already; this is the sentence for whoever started it
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
 
 
 @config_app.command("show")

@@ -16,7 +16,7 @@ from wess.runtime.analysis import ModuleAnalysis
 from wess.runtime.engine import RuntimeConfig
 from wess.runtime.invocation import Invocation
 from wess.runtime.limits import Limits
-from wess.runtime.observer import NullObserver, RuntimeObserver
+from wess.runtime.observer import RuntimeObserver
 from wess.runtime.program import Function, Program
 from wess.runtime.runtime import Runtime
 
@@ -25,7 +25,6 @@ __all__ = [
     "Invocation",
     "Limits",
     "ModuleAnalysis",
-    "NullObserver",
     "Program",
     "Runtime",
     "RuntimeConfig",

@@ -178,11 +178,6 @@ def _integer_decoder(bounds: tuple[tuple[int, int], ...], checked: Decoder) -> D
     return decode_many
 
 
-def decode_arguments(signature: FunctionSignature, args: object) -> Sequence[Number]:
-    """One-off form of ``decoder_for(signature)(args)``."""
-    return decoder_for(signature)(args)
-
-
 def _json_float(value: Number) -> JsonValue:
     if value != value:
         return "NaN"
@@ -211,11 +206,6 @@ def encoder_for(signature: FunctionSignature) -> Encoder:
 def _integers(values: Sequence[Number]) -> list[JsonValue]:
     """Integer results are already exact Python ints: a copy is all they need."""
     return list(values)
-
-
-def encode_results(signature: FunctionSignature, values: Sequence[Number]) -> list[JsonValue]:
-    """One-off form of ``encoder_for(signature)(values)``."""
-    return encoder_for(signature)(values)
 
 
 def arity_message(signature: FunctionSignature, given: int) -> str:

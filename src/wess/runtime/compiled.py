@@ -131,10 +131,6 @@ class CompiledModuleCache(Generic[T]):
             self._bytes = 0
         self._observer.cache_size(0, 0)
 
-    @property
-    def total_bytes(self) -> int:
-        return self._bytes
-
     def __len__(self) -> int:
         return len(self._entries)
 

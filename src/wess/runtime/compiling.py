@@ -21,7 +21,7 @@ from wess.runtime.artifact import Artifact, ArtifactUnusable
 from wess.runtime.compiled import Compiled
 from wess.runtime.growguard import guard
 from wess.runtime.layout import Layout, read_layout
-from wess.runtime.traps import reason_of
+from wess.runtime.reasons import reason_of
 from wess.runtime.wasmbin import Unsupported
 
 IMPORT_IN_MESSAGE = re.compile(r"`([^`]*)::([^`]*)`")

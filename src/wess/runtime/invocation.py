@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-from wess.models import FunctionSignature
-from wess.runtime.codec import Encoder, JsonValue, Number
-from wess.runtime.compiled import Compiled
+from wess.runtime.codec import JsonValue, Number
 from wess.runtime.engine import UNMETERED_FUEL, EpochTicker
 from wess.runtime.limits import Limits
 
@@ -41,14 +39,6 @@ class Caller(Protocol):
     path: str
 
     def __call__(self, values: Sequence[Number], limits: Limits) -> Invocation: ...
-
-
-class CallPath(Protocol):
-    """Builds callers; ``None`` when this path does not apply to the module."""
-
-    def caller(
-        self, compiled: Compiled, signature: FunctionSignature, encode: Encoder
-    ) -> Caller | None: ...
 
 
 class Budgets:

@@ -82,7 +82,6 @@ class Layout:
     types: list[FuncType | None] = field(default_factory=list)  # None: not a function type
     imports: list[Import] = field(default_factory=list)
     function_types: list[int] = field(default_factory=list)  # imported functions first
-    imported_functions: int = 0
     imported_globals: int = 0
     globals: int = 0
     memories64: list[bool] = field(default_factory=list)  # imported memories first
@@ -185,7 +184,6 @@ def _read_import(data: bytes, pos: int, layout: Layout) -> int:
         type_index, pos = read_uleb(data, pos)
         functype = layout.types[type_index] if type_index < len(layout.types) else None
         layout.function_types.append(type_index)
-        layout.imported_functions += 1
     elif kind == "table":
         pos = _read_limits(data, skip_valtype(data, pos))[2]
     elif kind == "memory":

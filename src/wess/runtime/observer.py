@@ -29,25 +29,6 @@ class RuntimeObserver(Protocol):
         """The cache now holds ``entries`` modules of ``total_bytes`` in all."""
 
 
-class NullObserver:
-    """Listens to nothing."""
-
-    def compiled(self, digest: str, seconds: float) -> None:
-        pass
-
-    def cache_hit(self) -> None:
-        pass
-
-    def cache_miss(self) -> None:
-        pass
-
-    def evicted(self, digest: str) -> None:
-        pass
-
-    def cache_size(self, total_bytes: int, entries: int) -> None:
-        pass
-
-
 class ObserverGroup:
     """Fans events out to every observer added; what the Runtime talks to."""
 

@@ -2,7 +2,8 @@
 
 Pure; both call paths (the wasmtime-py one and the C API one) read a ``Failure`` in
 their own way and hand it here, so they raise identical errors. Details quote
-wasmtime's reason without its wasm backtrace, and never a Python traceback.
+wasmtime's reason as ``reasons.reason_of`` summarises it (no wasm backtrace, never a
+Python traceback).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from wasmtime import TrapCode
 from wess.errors import ExecutionError, ExecutionTimeout, MemoryLimitExceeded, Trap
 from wess.runtime.growguard import PAGE, Footprint, refused_beyond
 from wess.runtime.limits import Limits
+from wess.runtime.reasons import reason_of
 
 TRAP_KINDS: dict[TrapCode, str] = {
     TrapCode.UNREACHABLE: "unreachable",
@@ -100,8 +102,8 @@ def classify(
     if failure.refused_pages and refused_beyond(failure.refused_pages, limits.max_memory):
         asked = failure.refused_pages * PAGE
         return MemoryLimitExceeded(
-            f"{function} failed after growing its memory to {asked} bytes was refused: "
-            f"the limit is {limits.max_memory} bytes ({reason})",
+            f"{function} failed after growing its memory to {asked} bytes was refused "
+            f"(the limit is {limits.max_memory} bytes): {reason}",
             function=function,
             max_memory=limits.max_memory,
             requested=asked,
@@ -110,7 +112,7 @@ def classify(
     if reason.startswith(GC_HEAP_EXHAUSTED):
         return MemoryLimitExceeded(
             f"{function} ran out of GC heap within the memory limit of {limits.max_memory} "
-            f"bytes ({reason})",
+            f"bytes: {reason}",
             function=function,
             max_memory=limits.max_memory,
             **context,
@@ -166,26 +168,3 @@ def _trap_code(value: int | None) -> TrapCode | None:
         return TrapCode(value)
     except ValueError:
         return None
-
-
-def reason_of(message: str) -> str:
-    """wasmtime's cause without its backtrace: ``out of bounds memory access``.
-
-    wasmtime writes ``error while executing at wasm backtrace: ... Caused by: 0: a
-    1: b``; the causes, most specific last, are what a reader wants.
-    """
-    text = message.replace("\0", "")
-    if "Caused by:" in text:
-        lines = text.split("Caused by:", 1)[1].splitlines()
-    else:
-        lines = text.splitlines()[:1]
-    causes = []
-    for line in lines:
-        line = line.strip()
-        head, _, tail = line.partition(": ")
-        if head.isdigit():
-            line = tail
-        line = line.removeprefix("wasm trap: ")
-        if line:
-            causes.append(line)
-    return "; ".join(causes) or "no reason given"

@@ -27,7 +27,7 @@ from limits.aio.storage import RedisStorage
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
-from wess.errors import ConfigError, RateLimited, StorageUnavailable
+from wess.errors import ConfigError, StorageUnavailable
 from wess.models import Role
 
 DEFAULT_PER_IP = "1000/minute"
@@ -80,27 +80,6 @@ class RateDecision:
     retry_after: int | None
     """Whole seconds to wait before retrying, at least 1; None when allowed."""
 
-    def headers(self) -> dict[str, str]:
-        """``RateLimit-*`` headers (IETF httpapi draft), plus ``Retry-After`` if refused."""
-        headers = {
-            "RateLimit-Limit": str(self.limit),
-            "RateLimit-Remaining": str(self.remaining),
-            "RateLimit-Reset": str(self.reset),
-        }
-        if self.retry_after is not None:
-            headers["Retry-After"] = str(self.retry_after)
-        return headers
-
-    def enforce(self) -> None:
-        """Return if allowed; otherwise raise ``RateLimited``."""
-        if not self.allowed:
-            raise RateLimited(
-                "rate limit exceeded",
-                retry_after=self.retry_after or 1,
-                limit=self.limit,
-                reset=self.reset,
-            )
-
 
 def decide(limit: int, count: int, reset_in: float, *, window: int) -> RateDecision:
     """The decision after the ``count``-th hit of a ``limit`` window ending in ``reset_in`` s.
@@ -121,14 +100,6 @@ def decide(limit: int, count: int, reset_in: float, *, window: int) -> RateDecis
         reset=reset,
         retry_after=None if allowed else max(1, reset),
     )
-
-
-def tightest(*decisions: RateDecision) -> RateDecision:
-    """The decision to report when several limits apply: a refusal, else the least left."""
-    refused = [d for d in decisions if not d.allowed]
-    if refused:
-        return max(refused, key=lambda d: d.retry_after or 0)
-    return min(decisions, key=lambda d: (d.remaining, -d.reset))
 
 
 class RateCounter(Protocol):
@@ -230,7 +201,7 @@ class RateLimiter:
 
     @property
     def local(self) -> bool:
-        """True when counting needs no I/O, so ``check_now`` may be used."""
+        """True when counting needs no I/O, so ``exceeded_now`` may be used."""
         return isinstance(self._counter, MemoryCounter)
 
     async def check(
@@ -239,17 +210,6 @@ class RateLimiter:
         """Count a request of ``identity`` and decide; ``role`` is needed for ``KEY``."""
         item, key, window = self._slot(scope, identity, role)
         count, reset_in = await self._counter.hit(key, window=window, cost=cost)
-        return decide(item.amount, count, reset_in, window=window)
-
-    def check_now(
-        self, scope: RateScope, identity: str, *, role: Role | None = None, cost: int = 1
-    ) -> RateDecision:
-        """``check`` without awaiting, for a ``local`` limiter (the request hot path)."""
-        counter = self._counter
-        if not isinstance(counter, MemoryCounter):
-            raise RuntimeError("check_now needs a local (memory) counter")
-        item, key, window = self._slot(scope, identity, role)
-        count, reset_in = counter.hit_now(key, window=window, cost=cost)
         return decide(item.amount, count, reset_in, window=window)
 
     def exceeded_now(

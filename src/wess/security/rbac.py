@@ -20,13 +20,10 @@ that into a 404, never a 403.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from wess.errors import PermissionDenied, WessError
 from wess.models import Role
-from wess.security.failures import AuthFailure, refuse
 
 
 class Permission(StrEnum):
@@ -111,20 +108,6 @@ class Decision:
     @property
     def allowed(self) -> bool:
         return self.outcome is Outcome.ALLOW
-
-    def enforce(self, *, not_found: Callable[[], WessError]) -> None:
-        """Return if allowed; otherwise raise the matching error.
-
-        ``not_found`` builds the caller's own 404 (``ModuleNotFound(...)``), so a
-        foreign resource fails exactly like a missing one.
-        """
-        if self.outcome is Outcome.ALLOW:
-            return
-        if self.outcome is Outcome.NOT_FOUND:
-            raise not_found()
-        if self.outcome is Outcome.UNAUTHENTICATED:
-            raise refuse(AuthFailure.MISSING)
-        raise PermissionDenied(self.reason)
 
 
 ALLOWED = Decision(Outcome.ALLOW, "allowed")

@@ -22,43 +22,48 @@ from wess.observability.logging import AccessLog
 from wess.observability.metrics import Metrics
 from wess.security.tls import TlsSettings as ServerTls
 from wess.security.tls import server_context
+from wess.server.listening import address_of, listening
 from wess.server.state import open_state
 
 logger = structlog.get_logger(__name__)
 
 
 async def serve(settings: Settings) -> None:
-    """Open everything, serve HTTP until SIGINT/SIGTERM, then close everything."""
+    """Bind the address, open everything, serve HTTP until SIGINT/SIGTERM, then close
+    everything. A setting this version cannot honour, a bad certificate or an address
+    that cannot be bound stops start-up before anything is opened or created on disk."""
     refuse_unavailable(settings)
     metrics = Metrics()
-    tls = tls_context(settings)  # a bad certificate stops start-up before anything opens
-    async with open_state(settings, metrics=metrics) as state:
-        access = AccessLog(
-            json=settings.logging.format == "json"
-            or (settings.logging.format == "auto" and not sys.stderr.isatty())
-        )
-        app = create_app(state, access_log=access)
-        config = uvicorn.Config(
-            app,
-            host=settings.server.host,
-            port=settings.server.port,
-            http="httptools",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=int(settings.server.shutdown_timeout),
-            ssl_context_factory=(lambda *_: tls) if tls is not None else None,
-        )
-        scheme = "https" if tls is not None else "http"
-        logger.info(
-            "wess serving",
-            url=f"{scheme}://{settings.server.host}:{settings.server.port}",
-            storage=settings.database.effective_url,
-        )
-        with _signals_handled_by_uvicorn():
-            await uvicorn.Server(config).serve()
-        logger.info("draining and closing")
+    tls = tls_context(settings)
+    host, port = settings.server.host, settings.server.port
+    with listening(host, port) as sockets:
+        async with open_state(settings, metrics=metrics) as state:
+            access = AccessLog(
+                json=settings.logging.format == "json"
+                or (settings.logging.format == "auto" and not sys.stderr.isatty())
+            )
+            app = create_app(state, access_log=access)
+            config = uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                http="httptools",
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                server_header=False,
+                timeout_graceful_shutdown=int(settings.server.shutdown_timeout),
+                ssl_context_factory=(lambda *_: tls) if tls is not None else None,
+            )
+            scheme = "https" if tls is not None else "http"
+            logger.info(
+                "wess serving",
+                url=f"{scheme}://{address_of(host, port)}",
+                storage=settings.database.effective_url,
+            )
+            with _signals_handled_by_uvicorn():
+                await uvicorn.Server(config).serve(sockets=sockets)
+            logger.info("draining and closing")
     logger.info("wess stopped")
 
 
@@ -110,16 +115,17 @@ def _already_stopping(signum: int, frame: FrameType | None) -> None:
     logger.info("stop signal received", signal=signal.Signals(signum).name)
 
 
-def run_server(settings: Settings) -> int:
-    """Blocking entry point for ``wess serve``; returns the process exit status."""
+def run_server(settings: Settings) -> None:
+    """Blocking entry point for ``wess serve``: returns once the server stopped. An
+    error that stops start-up is logged (one structured line) and raised, for the
+    command line to tell the user."""
     try:
         uvloop.run(serve(settings))
     except StorageUnavailable as exc:
         logger.error("cannot start: storage unavailable", detail=exc.detail)
-        return 1
+        raise
     except WessError as exc:
         logger.error("cannot start", code=exc.code, detail=exc.detail)
-        return 1
+        raise
     except (KeyboardInterrupt, asyncio.CancelledError):
-        return 0
-    return 0
+        return

@@ -66,11 +66,22 @@ def check_results(context, expected):
     assert context.response.json()["results"] == json.loads(expected), context.response.text
 
 
-@when('replacing "{alias}" with "{module}" on /v1')
+@when('replacing "{alias}" with "{module:w}" on /v1')
 def replace(context, alias, module):
     context.response = context.http.put(
         f"{context.url}/v1/modules/{context.ids[alias]}",
         data=wasm(module),
+        headers=WASM,
+        timeout=TIMEOUT,
+    )
+
+
+@when('replacing "{alias}" with "{module:w}" and function "{function:w}" on /v1')
+def replace_naming(context, alias, module, function):
+    context.response = context.http.put(
+        f"{context.url}/v1/modules/{context.ids[alias]}",
+        data=wasm(module),
+        params={"function": function},
         headers=WASM,
         timeout=TIMEOUT,
     )
