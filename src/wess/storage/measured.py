@@ -4,7 +4,7 @@ Every call of a concept store (``modules.get``, ``keys.list``, ...) and every
 ``commit``, ``transact``, ``ping`` and ``aclose`` records ``storage_ops{op,outcome}``
 (outcome ``ok`` or the error's stable code) and ``storage_latency{op}``; every
 ``IntegrityError`` that passes through is counted in ``integrity_errors`` and logged
-with the module it concerns. The concept stores are wrapped by one generic proxy, so a
+with the module it concerns. The concept stores are wrapped by ``WrappedStore``, so a
 method added to a Protocol is measured without a line here.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
@@ -22,12 +22,8 @@ from prometheus_client import Counter, Histogram
 from wess.errors import IntegrityError, WessError
 from wess.models import ApiKey, ModuleInfo
 from wess.observability.metrics import Metrics
-from wess.storage.admin import StoreAdmin
-from wess.storage.audit import AuditStore
 from wess.storage.base import Change, Store, StoreView, Transaction
-from wess.storage.keys import ApiKeyStore
-from wess.storage.modules import ModuleStore
-from wess.storage.usage import UsageStore
+from wess.storage.wrapping import WrappedStore
 
 logger = structlog.get_logger(__name__)
 
@@ -82,71 +78,18 @@ class _Meter:
         self._metrics.storage_ops.labels(op=op, outcome=outcome).inc()
 
 
-class _Measured:
-    """Any concept store, each of its async methods measured as ``<concept>.<method>``.
-
-    A method's wrapper is made on first use and kept on the instance, so later calls
-    find it without ``__getattr__``. A first positional ``UUID`` names the module an
-    integrity error concerns.
-    """
-
-    def __init__(self, inner: object, concept: str, meter: _Meter) -> None:
-        self._inner = inner
-        self._concept = concept
-        self._meter = meter
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._inner, name)
-        if name.startswith("_") or not asyncio.iscoroutinefunction(method):
-            return method
-        op = f"{self._concept}.{name}"
-        meter = self._meter
-
-        async def measured(*args: Any, **kwargs: Any) -> Any:
-            module_id = args[0] if args and isinstance(args[0], UUID) else None
-            return await meter.measure(op, method(*args, **kwargs), module_id)
-
-        setattr(self, name, measured)
-        return measured
-
-
-class MeasuredStore:
+class MeasuredStore(WrappedStore):
     """Wraps ``inner``; behaves exactly like it, and measures every call."""
 
     def __init__(self, inner: Store, metrics: Metrics) -> None:
-        self._inner = inner
         self._meter = _Meter(metrics)
-        meter = self._meter
-        self._modules = cast(ModuleStore, _Measured(inner.modules, "modules", meter))
-        self._keys = cast(ApiKeyStore, _Measured(inner.keys, "keys", meter))
-        self._audit = cast(AuditStore, _Measured(inner.audit, "audit", meter))
-        self._usage = cast(UsageStore, _Measured(inner.usage, "usage", meter))
-        self._admin = cast(StoreAdmin, _Measured(inner.admin, "admin", meter))
+        super().__init__(inner, self._measure)
 
-    @property
-    def inner(self) -> Store:
-        """The wrapped store."""
-        return self._inner
-
-    @property
-    def modules(self) -> ModuleStore:
-        return self._modules
-
-    @property
-    def keys(self) -> ApiKeyStore:
-        return self._keys
-
-    @property
-    def audit(self) -> AuditStore:
-        return self._audit
-
-    @property
-    def usage(self) -> UsageStore:
-        return self._usage
-
-    @property
-    def admin(self) -> StoreAdmin:
-        return self._admin
+    async def _measure(
+        self, op: str, call: Callable[[], Awaitable[Any]], args: tuple[Any, ...]
+    ) -> Any:
+        module_id = args[0] if args and isinstance(args[0], UUID) else None
+        return await self._meter.measure(op, call(), module_id)
 
     async def commit(self, changes: Sequence[Change]) -> None:
         return await self._meter.measure("commit", self._inner.commit(changes))

@@ -10,17 +10,13 @@ from __future__ import annotations
 import asyncio
 import builtins
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from uuid import UUID
 
 from wess.models import ApiKey, ModuleInfo
-from wess.storage.admin import StoreAdmin
-from wess.storage.audit import AuditStore
 from wess.storage.base import Change, Store, StoreView, Transaction
-from wess.storage.keys import ApiKeyStore
-from wess.storage.modules import ModuleStore
-from wess.storage.usage import UsageStore
+from wess.storage.wrapping import WrappedStore
 
 
 class Gate:
@@ -39,7 +35,7 @@ class Gate:
         await self._opened.wait()
 
 
-class RecordingStore:
+class RecordingStore(WrappedStore):
     """Delegates to ``inner``; see the module docstring.
 
     ``commit_error`` fails every commit (and the commit of every transaction that
@@ -49,7 +45,7 @@ class RecordingStore:
     """
 
     def __init__(self, inner: Store) -> None:
-        self.inner = inner
+        super().__init__(inner, self._recorded)
         self.calls: Counter[str] = Counter()
         self.committed: builtins.list[builtins.list[Change]] = []
         """What every commit that reached ``inner`` applied, in order."""
@@ -59,11 +55,6 @@ class RecordingStore:
         self.unreadable: dict[UUID, Exception] = {}
         self._failures: dict[str, Exception] = {}
         self._gates: dict[str, tuple[Gate, bool]] = {}
-        self._modules = cast(ModuleStore, _Recorded(inner.modules, "modules", self))
-        self._keys = cast(ApiKeyStore, _Recorded(inner.keys, "keys", self))
-        self._audit = cast(AuditStore, _Recorded(inner.audit, "audit", self))
-        self._usage = cast(UsageStore, _Recorded(inner.usage, "usage", self))
-        self._admin = cast(StoreAdmin, _Recorded(inner.admin, "admin", self))
 
     def fail(self, op: str, error: Exception | None) -> None:
         """Make every call of ``op`` (``"modules.get"``) raise ``error`` before it reaches
@@ -80,25 +71,10 @@ class RecordingStore:
         self._gates[op] = (gate, after)
         return gate
 
-    @property
-    def modules(self) -> ModuleStore:
-        return self._modules
-
-    @property
-    def keys(self) -> ApiKeyStore:
-        return self._keys
-
-    @property
-    def audit(self) -> AuditStore:
-        return self._audit
-
-    @property
-    def usage(self) -> UsageStore:
-        return self._usage
-
-    @property
-    def admin(self) -> StoreAdmin:
-        return self._admin
+    async def _recorded(
+        self, op: str, call: Callable[[], Awaitable[Any]], args: tuple[Any, ...]
+    ) -> Any:
+        return await self.call(op, call)
 
     async def call(self, op: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``method`` as the recorded operation ``op``."""
@@ -151,27 +127,6 @@ class RecordingStore:
         self.committed.append(changes)
         if self.error_after_commit is not None:
             raise self.error_after_commit
-
-
-class _Recorded:
-    """A concept store whose async methods run through ``RecordingStore.call``."""
-
-    def __init__(self, inner: object, concept: str, owner: RecordingStore) -> None:
-        self._inner = inner
-        self._concept = concept
-        self._owner = owner
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._inner, name)
-        if name.startswith("_") or not asyncio.iscoroutinefunction(method):
-            return method
-        op = f"{self._concept}.{name}"
-        owner = self._owner
-
-        async def recorded(*args: Any, **kwargs: Any) -> Any:
-            return await owner.call(op, method, *args, **kwargs)
-
-        return recorded
 
 
 class _FailingView:
