@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -48,12 +49,15 @@ class ServerProcess:
     data_dir: Path
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
+    port: int = 0
+    """0 until started: the server binds any free port itself (no race with another
+    process for a port chosen beforehand) and logs it; set to a port to ask for it."""
     process: subprocess.Popen[bytes] | None = None
     ca_file: Path | None = None
     """Set for a server with TLS: its URL is https and clients verify against this CA."""
     client_cert: tuple[Path, Path] | None = None
     """A client certificate and key, for a server that requires mTLS."""
+    _log_offset: int = field(default=0, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -70,6 +74,7 @@ class ServerProcess:
         return {"verify": context}
 
     def start(self) -> ServerProcess:
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         environment = {k: v for k, v in os.environ.items() if not k.startswith("WESS_")}
         environment.update({"WESS_LOGGING_FORMAT": "json", **self.env})
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the fd
@@ -102,6 +107,11 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"wess exited with {self.process.returncode}:\n{self.log()}")
+            if not self.port:
+                self.port = self._logged_port()
+                if not self.port:
+                    time.sleep(0.05)
+                    continue
             try:
                 response = httpx.get(f"{self.url}/readyz", timeout=1.0, **self._tls())  # type: ignore[arg-type]
                 if response.status_code == 200:
@@ -120,6 +130,16 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+    def _logged_port(self) -> int:
+        """The port named by this start's ``wess serving`` log line, or 0 before it."""
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_offset)
+            for line in log:
+                if b'"wess serving"' in line:
+                    port: int = json.loads(line)["port"]
+                    return port
+        return 0
 
     @property
     def token(self) -> str:

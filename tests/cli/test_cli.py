@@ -44,7 +44,7 @@ def test_config_show_prints_values_and_sources(monkeypatch, tmp_path):
 def test_config_show_reports_bad_values(monkeypatch, tmp_path):
     """A bad value ends `wess config show` with status 2 and a message naming the key."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("WESS_SERVER_PORT", "0")
+    monkeypatch.setenv("WESS_SERVER_PORT", "-1")
     result = CliRunner().invoke(app, ["config", "show"])
     assert result.exit_code == 2
     assert "server.port" in result.output

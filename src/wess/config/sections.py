@@ -48,7 +48,12 @@ class ServerSettings(_Section):
     host: str = Field(
         "127.0.0.1", min_length=1, description="Address to bind (the original Wess's `address`)."
     )
-    port: int = Field(8080, ge=1, le=65535, description="TCP port to bind.")
+    port: int = Field(
+        8080,
+        ge=0,
+        le=65535,
+        description="TCP port to bind (0: any free port; the log line `wess serving` names it).",
+    )
     shutdown_timeout: float = Field(
         10.0, gt=0, le=600, description="Seconds to drain requests and queued writes on stop."
     )

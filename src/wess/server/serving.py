@@ -37,6 +37,7 @@ async def serve(settings: Settings) -> None:
     tls = tls_context(settings)
     host, port = settings.server.host, settings.server.port
     with listening(host, port) as sockets:
+        port = sockets[0].getsockname()[1]  # the one the system chose, for port 0
         async with open_state(settings, metrics=metrics) as state:
             access = AccessLog(
                 json=settings.logging.format == "json"
@@ -59,6 +60,7 @@ async def serve(settings: Settings) -> None:
             logger.info(
                 "wess serving",
                 url=f"{scheme}://{address_of(host, port)}",
+                port=port,
                 storage=settings.database.effective_url,
             )
             with _signals_handled_by_uvicorn():
