@@ -34,6 +34,7 @@ import wrk
 from figures import Row, emit, median, ratio, say
 from rocksdict import Options, Rdict, WriteOptions
 from servers import production_features, sum_wasm, wess_server
+from tests.storage.builders import AUDIT_KEY
 
 from wess.messages import CreateModule, ModuleContent
 from wess.models import DEFAULT_NAMESPACE, FunctionSignature, ModuleInfo, ValueType, digest_of
@@ -94,7 +95,7 @@ async def writer_rate(directory: Path, seconds: float, size: int) -> tuple[float
     metrics = Metrics()
     repository = MeasuredStore(await RocksStore.open(directory), metrics)
     try:
-        async with Writer(repository, metrics=metrics) as writer:
+        async with Writer(repository, audit_key=AUDIT_KEY, metrics=metrics) as writer:
             start = time.perf_counter()
             deadline = start + seconds
 

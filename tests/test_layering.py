@@ -24,7 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "cache": {"errors"},
     "storage": {"errors", "models", "security", "observability"},
     "workers": CORE | {"cache", "observability", "runtime", "security", "storage"},
-    "auditing": CORE | {"observability", "storage", "workers"},
+    "auditing": CORE | {"observability", "security", "storage", "workers"},
     "keys": CORE | {"security", "storage", "workers"},
     "service": CORE | {"runtime", "workers"},
     "api": CORE

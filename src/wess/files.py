@@ -17,6 +17,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from pathlib import Path
 
 TEMPORARY_SUFFIX = ".tmp"
@@ -78,3 +79,22 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def make_private(directory: Path) -> list[Path]:
+    """Create ``directory`` (mode 0700) or take away group and other access from it and
+    everything in it: directories 0700, files 0600 at most. Answers what was changed.
+
+    Wess's files (module bytes when encryption is off, keys, the audit log) are no one
+    else's business on the machine; RocksDB creates its files with the process umask.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    changed: list[Path] = []
+    for path in [directory, *directory.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            os.chmod(path, stat.S_IMODE(mode) & 0o700)
+            changed.append(path)
+    return changed

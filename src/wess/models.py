@@ -190,6 +190,12 @@ class AuditFields:
     outcome: str
     request_id: str | None
     client_ip: str | None
+    count: int = 1
+    """How many like requests the entry stands for (repeated refusals are aggregated)."""
+
+
+UNKEYED_CHAIN = "sha256"
+"""The ``chain`` of entries written before the chain was keyed: a plain hash."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,6 +213,10 @@ class AuditEntry:
     client_ip: str | None
     prev_hash: str
     hash: str
+    count: int = 1
+    chain: str = UNKEYED_CHAIN
+    """How ``hash`` was made: ``hmac-sha256:<key id>``, or ``sha256`` for entries
+    written before the chain was keyed."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

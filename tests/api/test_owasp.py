@@ -352,3 +352,26 @@ async def test_namespace_quotas_are_507_with_a_clear_problem():
             await client.delete(f"/v1/modules/{first}", headers=bearer(team_a))
         ).status_code == 204
         await upload_as(client, team_a)
+
+
+# -- issue 8: failed logins must not fill the disk --------------------------------------------
+
+
+async def test_a_flood_of_failed_logins_leaves_one_bounded_entry():
+    """200 requests with a bad key and a 64 KB path (they once added 12.9 MB in 0.7 s):
+    one entry for the window (the rest are counted and written as one when it ends),
+    its target cut to a bound with a marker."""
+    settings = test_settings(WESS_AUDIT_REFUSAL_WINDOW="86400")
+    async with open_client(settings) as client:
+        before = len((await client.get("/v1/audit", params={"limit": "1000"})).json()["items"])
+        path = "/v1/modules/" + "a" * 65_000
+        for i in range(200):
+            response = await client.get(
+                path, headers={"authorization": f"Bearer wess_{i:016x}_{'x' * 43}"}
+            )
+            assert response.status_code == 401
+        entries = (await client.get("/v1/audit", params={"limit": "1000"})).json()["items"]
+    added = entries[before:]
+    assert [(e["outcome"], e["count"]) for e in added] == [("unauthenticated", 1)]
+    assert len(added[0]["target"]) < 300
+    assert "[+" in added[0]["target"]

@@ -22,10 +22,12 @@ from wess.models import (
     ValueType,
     digest_of,
 )
-from wess.security.audit import chain
+from wess.security.audit import AuditKey, chain
 from wess.security.crypto import Kek
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+AUDIT_KEY = AuditKey(bytes(range(32)))
+"""The key the tests' audit chains are MACed with (the server derives its own)."""
 SUM = FunctionSignature("sum", (ValueType.I32, ValueType.I32), (ValueType.I32,))
 
 
@@ -100,7 +102,7 @@ def make_entries(count: int, *, after: AuditEntry | None = None) -> list[AuditEn
             request_id=f"req-{seq}",
             client_ip="192.0.2.1",
         )
-        previous = chain(previous, fields)
+        previous = chain(previous, fields, key=AUDIT_KEY)
         entries.append(previous)
     return entries
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.storage.builders import (
+    AUDIT_KEY,
     make_entries,
     make_record,
 )
@@ -30,7 +31,7 @@ async def test_audit_entries_read_back_in_seq_order(store: Store) -> None:
     assert await store.audit.list(after=254, limit=3) == entries[254:257]
     assert await store.audit.list(after=300, limit=10) == []
     assert await store.audit.list(after=0, limit=0) == []
-    assert verify(await store.audit.list(after=0, limit=1000)).ok
+    assert verify(await store.audit.list(after=0, limit=1000), key=AUDIT_KEY).ok
 
 
 async def test_audit_entries_are_never_replaced(store: Store) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 from tests.fixtures import wasm
+from tests.storage.builders import AUDIT_KEY
 from wess.messages import CreateModule, ModuleContent
 from wess.models import DEFAULT_NAMESPACE, ModuleInfo, digest_of
 from wess.observability.metrics import Metrics
@@ -82,7 +83,7 @@ async def serving(
     metrics = Metrics()
     with Runtime(limits=Limits(timeout_ms=2000), config=config) as runtime:
         reader = Reader(repository.modules, metrics=metrics)
-        writer = Writer(repository, metrics=metrics)
+        writer = Writer(repository, audit_key=AUDIT_KEY, metrics=metrics)
         programs = ProgramLoader(
             runtime,
             metrics=metrics,

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.storage.builders import make_entries, make_key
+from tests.storage.builders import AUDIT_KEY, make_entries, make_key
 from tests.workers.jobs import ALICE, create, delete, update
 from wess.messages import (
     CreateApiKey,
@@ -84,7 +84,7 @@ def test_timestamps_are_utc_with_every_microsecond() -> None:
 def test_the_chain_moves_only_when_told() -> None:
     """extend chains after the head without moving it; advance moves it to the last."""
     (first,) = make_entries(1)
-    chain = AuditChain(first)
+    chain = AuditChain(first, key=AUDIT_KEY)
     fields = [audit_fields(create(actor=ALICE), outcome="ok", now=NOW) for _ in range(2)]
     entries = chain.extend([f for f in fields if f is not None])
     assert [e.seq for e in entries] == [2, 3]
@@ -92,4 +92,4 @@ def test_the_chain_moves_only_when_told() -> None:
     assert chain.head == first
     chain.advance(entries)
     assert chain.head == entries[-1]
-    assert verify([first, *entries]).ok
+    assert verify([first, *entries], key=AUDIT_KEY).ok

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.storage.builders import make_record, unique_wasm
+from tests.storage.builders import AUDIT_KEY, make_record, unique_wasm
 from tests.workers.jobs import ALICE, create, delete, update
 from wess.errors import QuotaExceeded, StorageUnavailable
 from wess.models import ModuleInfo
@@ -112,7 +112,9 @@ async def test_usage_stored_before_the_writer_started_counts(
     """The Writer reads the usage once at start: modules already stored use up quota, and
     the refused create commits nothing (its request records the refusal)."""
     await repository.inner.commit([PutModule(make_record())])
-    async with Writer(repository, metrics=metrics, quotas=quotas(max_modules=2)) as writer:
+    async with Writer(
+        repository, audit_key=AUDIT_KEY, metrics=metrics, quotas=quotas(max_modules=2)
+    ) as writer:
         await writer.submit(create(seed="second"))
         with pytest.raises(QuotaExceeded, match="'default' holds 2 modules"):
             await writer.submit(create(seed="third", actor=ALICE))
@@ -125,7 +127,9 @@ async def test_jobs_of_one_batch_count_against_each_other(
     repository: RecordingStore, metrics: Metrics
 ) -> None:
     """Three creates in one batch under max_modules=2: the third is refused alone."""
-    async with Writer(repository, metrics=metrics, quotas=quotas(max_modules=2)) as writer:
+    async with Writer(
+        repository, audit_key=AUDIT_KEY, metrics=metrics, quotas=quotas(max_modules=2)
+    ) as writer:
         results = await asyncio.gather(
             *(writer.submit(create(seed=str(i))) for i in range(3)), return_exceptions=True
         )
@@ -138,7 +142,9 @@ async def test_deletes_and_shrinking_updates_free_quota(
 ) -> None:
     """max_bytes=200: an update replaces bytes rather than adding them, a delete frees its
     bytes, and a namespace's usage never limits another's."""
-    async with Writer(repository, metrics=metrics, quotas=quotas(max_bytes=200)) as writer:
+    async with Writer(
+        repository, audit_key=AUDIT_KEY, metrics=metrics, quotas=quotas(max_bytes=200)
+    ) as writer:
         first = create(seed="a", size=100)
         await writer.submit(first)
         await writer.submit(update(first, seed="b", size=150))
@@ -159,7 +165,9 @@ async def test_a_failed_commit_charges_nothing(
     repository: RecordingStore, metrics: Metrics
 ) -> None:
     """Creates whose commit failed do not use up quota."""
-    async with Writer(repository, metrics=metrics, quotas=quotas(max_modules=1)) as writer:
+    async with Writer(
+        repository, audit_key=AUDIT_KEY, metrics=metrics, quotas=quotas(max_modules=1)
+    ) as writer:
         repository.commit_error = StorageUnavailable("disk on fire")
         with pytest.raises(StorageUnavailable):
             await writer.submit(create(seed="lost"))
@@ -172,6 +180,6 @@ async def test_without_quotas_usage_is_never_read(
     repository: RecordingStore, metrics: Metrics
 ) -> None:
     """quotas=None: no scan at start-up, no limit."""
-    async with Writer(repository, metrics=metrics) as writer:
+    async with Writer(repository, audit_key=AUDIT_KEY, metrics=metrics) as writer:
         await asyncio.gather(*(writer.submit(create(seed=str(i))) for i in range(5)))
     assert repository.calls["modules.namespace_usage"] == 0

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from tests.storage.builders import make_content, make_record, unique_wasm
+from tests.storage.builders import AUDIT_KEY, make_content, make_record, unique_wasm
 from wess.errors import IntegrityError, InvalidRequest, ModuleNotFound
 from wess.messages import ChangeKind, ModuleChanged, UpdateModule
 from wess.models import DEFAULT_NAMESPACE, ModuleRecord
@@ -107,7 +107,7 @@ async def test_module_changed_drops_the_cached_record(
 ) -> None:
     """After an update through the Writer, the next get returns the new content."""
     (record,) = await stored(repository)
-    async with Writer(repository, metrics=metrics) as writer:
+    async with Writer(repository, audit_key=AUDIT_KEY, metrics=metrics) as writer:
         writer.subscribe(reader.on_module_changed)
         assert (await reader.get(record.id)).digest == record.digest
         content = make_content(unique_wasm("new"))
@@ -127,7 +127,7 @@ async def test_a_read_racing_an_update_does_not_cache_the_old_record(
     gate = repository.hold("modules.get", after=True)
     slow = asyncio.create_task(reader.get(record.id))
     await gate.reached.wait()  # it has the old record in hand
-    async with Writer(repository, metrics=metrics) as writer:
+    async with Writer(repository, audit_key=AUDIT_KEY, metrics=metrics) as writer:
         writer.subscribe(reader.on_module_changed)
         content = make_content(unique_wasm("new"))
         await writer.submit(

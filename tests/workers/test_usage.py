@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID, uuid4
 
-from tests.storage.builders import make_record, unique_wasm
+from tests.storage.builders import AUDIT_KEY, make_record, unique_wasm
 from tests.workers.serving import serving
 from wess.errors import Overloaded
 from wess.messages import RecordUsage
@@ -63,7 +63,7 @@ async def test_counts_flush_periodically(repository: RecordingStore) -> None:
     record = make_record(wasm=unique_wasm("periodic"))
     await repository.commit([PutModule(record)])
     async with (
-        Writer(repository, metrics=Metrics()) as writer,
+        Writer(repository, audit_key=AUDIT_KEY, metrics=Metrics()) as writer,
         UsageCounter(writer.submit, interval=0.01) as counter,
     ):
         counter.count(record.id)
@@ -77,6 +77,6 @@ async def test_counts_flush_periodically(repository: RecordingStore) -> None:
 async def test_counts_of_deleted_modules_are_dropped(repository: RecordingStore) -> None:
     """A count for a module that no longer exists is not stored."""
     gone: UUID = uuid4()
-    async with Writer(repository, metrics=Metrics()) as writer:
+    async with Writer(repository, audit_key=AUDIT_KEY, metrics=Metrics()) as writer:
         await writer.submit(RecordUsage(counts=((gone, 3),)))
     assert await repository.usage.most_used(10) == []

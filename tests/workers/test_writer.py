@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 from structlog.testing import capture_logs
 
-from tests.storage.builders import make_content, unique_wasm
+from tests.storage.builders import AUDIT_KEY, make_content, unique_wasm
 from tests.workers.jobs import create
 from wess.errors import (
     InvalidRequest,
@@ -31,7 +31,9 @@ from wess.workers.writer import Writer
 
 @pytest.fixture
 async def writer(repository: RecordingStore, metrics: Metrics) -> AsyncIterator[Writer]:
-    async with Writer(repository, metrics=metrics, clock=FakeClock(step=1)) as writer:
+    async with Writer(
+        repository, audit_key=AUDIT_KEY, metrics=metrics, clock=FakeClock(step=1)
+    ) as writer:
         yield writer
 
 
@@ -158,7 +160,7 @@ async def test_concurrent_submits_are_group_committed(
     store = await RocksStore.open(tmp_path) if backend == "rocksdb" else MemoryStore()
     inner = RecordingStore(store)
     n = 200
-    async with Writer(inner, metrics=metrics, max_batch=64) as writer:
+    async with Writer(inner, audit_key=AUDIT_KEY, metrics=metrics, max_batch=64) as writer:
         infos = await asyncio.gather(*(writer.submit(create(seed=str(i))) for i in range(n)))
     assert all(info is not None for info in infos)
     assert await inner.inner.modules.count() == n
@@ -203,7 +205,7 @@ async def test_a_full_queue_answers_overloaded_at_once(
     repository: RecordingStore, metrics: Metrics
 ) -> None:
     """Past queue_size waiting jobs, submit raises Overloaded(retry_after=1) and counts it."""
-    async with Writer(repository, metrics=metrics, queue_size=2) as writer:
+    async with Writer(repository, audit_key=AUDIT_KEY, metrics=metrics, queue_size=2) as writer:
         # The three tasks run back to back before the consumer gets a turn.
         tasks = [asyncio.create_task(writer.submit(create(seed=str(i)))) for i in range(3)]
         done = await asyncio.gather(*tasks, return_exceptions=True)
@@ -328,7 +330,7 @@ async def test_stopping_drains_queued_jobs_then_refuses_new_ones(
     repository: RecordingStore, metrics: Metrics
 ) -> None:
     """Leaving ``async with`` finishes every queued job; afterwards submit is refused."""
-    writer = Writer(repository, metrics=metrics)
+    writer = Writer(repository, audit_key=AUDIT_KEY, metrics=metrics)
     async with writer:
         assert writer.running
         tasks = [asyncio.create_task(writer.submit(create(seed=str(i)))) for i in range(20)]
@@ -344,7 +346,7 @@ async def test_stopping_drains_queued_jobs_then_refuses_new_ones(
 async def test_if_the_consumer_dies_no_job_waits_forever(repository, metrics):
     """Should the consumer task ever die, queued jobs fail with StorageUnavailable and
     new ones are refused, instead of waiting for an answer that never comes."""
-    writer = Writer(repository, metrics=metrics)
+    writer = Writer(repository, audit_key=AUDIT_KEY, metrics=metrics)
     async with writer:
 
         def explode() -> None:

@@ -10,6 +10,7 @@ from uuid import uuid4
 
 import pytest
 
+from tests.storage.builders import AUDIT_KEY
 from tests.workers.jobs import ALICE, create, delete, update
 from wess.errors import ModuleNotFound, PreconditionFailed, StorageUnavailable
 from wess.messages import Actor, DeleteModule, RecordAudit, StoreArtifact
@@ -23,7 +24,9 @@ from wess.workers.writer import Writer
 
 @pytest.fixture
 async def writer(repository: RecordingStore, metrics: Metrics) -> AsyncIterator[Writer]:
-    async with Writer(repository, metrics=metrics, clock=FakeClock(step=1)) as writer:
+    async with Writer(
+        repository, audit_key=AUDIT_KEY, metrics=metrics, clock=FakeClock(step=1)
+    ) as writer:
         yield writer
 
 
@@ -66,7 +69,7 @@ async def test_updates_and_deletes_are_audited_with_their_actions(
         ("module.update", str(job.module_id), "ok"),
         ("module.delete", str(job.module_id), "ok"),
     ]
-    assert verify(entries).ok
+    assert verify(entries, key=AUDIT_KEY).ok
 
 
 async def test_refused_jobs_leave_no_entry_and_valid_ones_one_each(
@@ -96,7 +99,7 @@ async def test_refused_jobs_leave_no_entry_and_valid_ones_one_each(
         ("module.create", "ok"),
         ("module.create", "ok"),
     ]
-    assert verify(entries).ok
+    assert verify(entries, key=AUDIT_KEY).ok
 
 
 async def test_a_batch_of_refused_jobs_commits_nothing(
@@ -143,7 +146,7 @@ async def test_record_audit_appends_its_fields_as_they_are(
     entries = await audit_log(repository)
     names = [field.name for field in dataclasses.fields(AuditFields)]
     assert AuditFields(**{name: getattr(entries[1], name) for name in names}) == fields
-    assert verify(entries).ok
+    assert verify(entries, key=AUDIT_KEY).ok
 
 
 async def test_a_failed_commit_leaves_no_gap_in_the_chain(
@@ -164,7 +167,7 @@ async def test_a_failed_commit_leaves_no_gap_in_the_chain(
     await writer.submit(create(seed="next", actor=ALICE))
     entries = await audit_log(repository)
     assert [e.seq for e in entries] == [1, 2]
-    assert verify(entries).ok
+    assert verify(entries, key=AUDIT_KEY).ok
 
 
 async def test_a_commit_that_landed_but_failed_does_not_wedge_the_chain(
@@ -179,21 +182,21 @@ async def test_a_commit_that_landed_but_failed_does_not_wedge_the_chain(
     await writer.submit(create(seed="next", actor=ALICE))
     entries = await audit_log(repository)
     assert [e.seq for e in entries] == [1, 2]
-    assert verify(entries).ok
+    assert verify(entries, key=AUDIT_KEY).ok
 
 
 async def test_the_chain_continues_from_the_stored_head_after_a_restart(
     repository: RecordingStore, metrics: Metrics
 ) -> None:
     """A new Writer over the same store reads the head once and chains after it."""
-    async with Writer(repository, metrics=metrics) as first:
+    async with Writer(repository, audit_key=AUDIT_KEY, metrics=metrics) as first:
         await first.submit(create(seed="a", actor=ALICE))
         await first.submit(create(seed="b", actor=ALICE))
-    async with Writer(repository, metrics=metrics) as second:
+    async with Writer(repository, audit_key=AUDIT_KEY, metrics=metrics) as second:
         await second.submit(create(seed="c", actor=ALICE))
     entries = await audit_log(repository)
     assert [e.seq for e in entries] == [1, 2, 3]
-    assert verify(entries).ok
+    assert verify(entries, key=AUDIT_KEY).ok
     assert repository.calls["audit.head"] == 2
 
 
@@ -202,7 +205,9 @@ async def test_entry_times_are_utc_with_microseconds(
 ) -> None:
     """A clock in another zone is written as UTC, with all six digits of microseconds."""
     moment = datetime(2026, 1, 31, 14, 0, 0, 120, tzinfo=timezone(timedelta(hours=2)))
-    async with Writer(repository, metrics=metrics, clock=lambda: moment) as writer:
+    async with Writer(
+        repository, audit_key=AUDIT_KEY, metrics=metrics, clock=lambda: moment
+    ) as writer:
         await writer.submit(create(actor=Actor(name="anonymous")))
     (entry,) = await audit_log(repository)
     assert entry.time == "2026-01-31T12:00:00.000120Z"

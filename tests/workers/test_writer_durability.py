@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 
+from tests.storage.builders import AUDIT_KEY
 from wess.security.audit import verify
 from wess.security.crypto import Kek, Keyring
 from wess.storage.rocks import RocksStore
@@ -32,15 +33,18 @@ structlog.configure(  # stdout carries the acknowledged ids only
 from wess.messages import Actor, CreateModule, ModuleContent
 from wess.models import digest_of
 from wess.observability.metrics import Metrics
+from wess.security.audit import AuditKey
 from wess.security.crypto import Kek, Keyring
 from wess.storage.rocks import RocksStore
 from wess.workers.writer import Writer
+
+AUDIT_KEY = AuditKey(bytes(range(32)))  # the tests' key (tests/storage/builders.py)
 
 async def main(path, encrypted):
     keyring = Keyring(Kek(bytes(range(32)))) if encrypted else None
     repo = await RocksStore.open(path, keyring=keyring)
     actor = Actor(name="api_key:00000000000a11ce", client_ip="192.0.2.7")
-    async with Writer(repo, metrics=Metrics(), max_batch=16) as writer:
+    async with Writer(repo, audit_key=AUDIT_KEY, metrics=Metrics(), max_batch=16) as writer:
         async def create(task):
             for i in range(1_000_000):
                 wasm = b"\\0asm\\1\\0\\0\\0" + os.urandom(200 + i % 64)
@@ -88,7 +92,7 @@ async def test_kill_9_keeps_every_acknowledged_change_and_its_audit_entry(
     repository = await RocksStore.open(tmp_path / "db", keyring=keyring)
     try:
         entries = await repository.audit.list(after=0, limit=1_000_000)
-        result = verify(entries)
+        result = verify(entries, key=AUDIT_KEY)
         assert result.ok, result
         assert entries[-1] == await repository.audit.head()
         audited = {e.target for e in entries if (e.action, e.outcome) == ("module.create", "ok")}

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.storage.builders import T0, make_key
+from tests.storage.builders import AUDIT_KEY, T0, make_key
 from tests.workers.jobs import ALICE
 from wess.errors import KeyNotFound, PreconditionFailed
 from wess.messages import ApiKeyChanged, CreateApiKey, ModuleChanged, RevokeApiKey, TouchApiKeys
@@ -21,7 +21,9 @@ from wess.workers.writer import Writer
 
 @pytest.fixture
 async def writer(repository: RecordingStore, metrics: Metrics) -> AsyncIterator[Writer]:
-    async with Writer(repository, metrics=metrics, clock=FakeClock(step=1)) as writer:
+    async with Writer(
+        repository, audit_key=AUDIT_KEY, metrics=metrics, clock=FakeClock(step=1)
+    ) as writer:
         yield writer
 
 

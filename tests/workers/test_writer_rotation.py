@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.storage.builders import AUDIT_KEY
 from tests.workers.jobs import ALICE, create
 from wess.errors import ConfigError, IntegrityError
 from wess.messages import RotateKek
@@ -41,7 +42,11 @@ async def writer(
     sealed: RecordingStore, metrics: Metrics, keyrings: dict[str, Keyring]
 ) -> AsyncIterator[Writer]:
     async with Writer(
-        sealed, metrics=metrics, clock=FakeClock(step=1), keyrings=keyrings.__getitem__
+        sealed,
+        audit_key=AUDIT_KEY,
+        metrics=metrics,
+        clock=FakeClock(step=1),
+        keyrings=keyrings.__getitem__,
     ) as writer:
         yield writer
 
@@ -119,7 +124,7 @@ async def test_a_refused_rotation_changes_nothing(
         await writer.submit(RotateKek(kek_id=NEW.id, actor=ALICE))
     assert await sealed.inner.audit.list(after=0, limit=10) == []
     await writer.submit(create(seed="y", actor=ALICE))
-    assert verify(await sealed.inner.audit.list(after=0, limit=10)).ok
+    assert verify(await sealed.inner.audit.list(after=0, limit=10), key=AUDIT_KEY).ok
     assert await sealed.inner.admin.rewrap(Keyring(OLD)) == 0
 
 
@@ -128,7 +133,9 @@ async def test_a_rotation_without_encryption_configured_is_refused(
 ) -> None:
     """A Writer given no key files answers a rotation with a ConfigError that says so,
     and rewraps nothing."""
-    async with Writer(sealed, metrics=metrics, clock=FakeClock(step=1)) as writer:
+    async with Writer(
+        sealed, audit_key=AUDIT_KEY, metrics=metrics, clock=FakeClock(step=1)
+    ) as writer:
         with pytest.raises(ConfigError, match="encryption at rest is not configured"):
             await writer.submit(RotateKek(kek_id=NEW.id, actor=ALICE))
     assert sealed.calls["admin.rewrap"] == 0

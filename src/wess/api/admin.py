@@ -18,6 +18,7 @@ from wess.api.resources import json_response
 from wess.api.state import state_of
 from wess.errors import InvalidRequest
 from wess.models import ApiKey, AuditEntry, Role
+from wess.security.audit import VerifyResult
 from wess.security.rbac import Permission
 
 router = APIRouter(prefix="/v1", tags=["administration"], dependencies=[Depends(guarded)])
@@ -148,6 +149,31 @@ async def read_audit(request: Request) -> Response:
             "next_cursor": str(cursor) if cursor is not None else None,
         }
     )
+
+
+@router.get(
+    "/audit/verify",
+    summary="Verify the audit log's chain and anchor",
+    responses=openapi.responses(200, None, 401, 403, 429, 500),
+    openapi_extra=requires(Permission.AUDIT_READ),
+)
+async def verify_audit(request: Request) -> Response:
+    """Recompute every entry's MAC under the server's key, check the links, and check
+    that the chain reaches its anchor; answers the head it verified, to compare with a
+    copy kept elsewhere."""
+    return json_response(verification_document(await state_of(request).audit.verify()))
+
+
+def verification_document(result: VerifyResult) -> dict[str, Any]:
+    """What ``GET /v1/audit/verify`` answers (and ``wess audit verify`` prints)."""
+    head = result.head
+    return {
+        "ok": result.ok,
+        "checked": result.checked,
+        "head": None if head is None else {"seq": head.seq, "hash": head.hash},
+        "broken_at": result.broken_at,
+        "reason": None if result.reason is None else result.reason.value,
+    }
 
 
 @router.post(

@@ -200,7 +200,7 @@ class Guard:
                 path=scope.get("path"),
                 detail=exc.detail,
             )
-        await self._auditor.refused(
+        await self._auditor.denied(
             exc,
             actor=actor,
             action=action,

@@ -272,6 +272,41 @@ class SecuritySettings(_Section):
         description="Key-encryption key (base64, 32 bytes; `wess keys generate-kek`): "
         "module bytes and artifacts are sealed with AES-256-GCM when set.",
     )
+    secret_file: Path | None = Field(
+        None,
+        description="The server secret (API key hashes, artifact seals, the audit chain's "
+        "key); unset: server.secret in the data directory. Kept elsewhere, a copy of "
+        "the data directory alone cannot forge the audit log.",
+    )
+
+
+class AuditSettings(_Section):
+    anchor_file: Path | None = Field(
+        None,
+        description="Where the audit log's head is recorded outside the store (MACed), so "
+        "removing entries from its end is detected; unset: audit.anchor in the data "
+        "directory.",
+    )
+    anchor_interval: float = Field(
+        1.0,
+        gt=0,
+        le=3600,
+        description="Seconds between records of the head (when it moved), and at shutdown.",
+    )
+    refusal_window: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="Refused requests (401, 403) from one client address with one outcome "
+        "are written once per window, then as one entry with their count.",
+    )
+    refusal_sources: int = Field(
+        10_000,
+        ge=1,
+        le=10_000_000,
+        description="Most (address, outcome) pairs counted at once; past it, refusals "
+        "from further addresses share one entry per outcome.",
+    )
 
 
 class TlsSettings(_Section):
@@ -310,6 +345,7 @@ class Settings(_Section):
     security: SecuritySettings = SecuritySettings()
     tls: TlsSettings = TlsSettings()
     quotas: QuotasSettings = QuotasSettings()
+    audit: AuditSettings = AuditSettings()
 
     @property
     def sandbox_limits(self) -> dict[str, int | None]:

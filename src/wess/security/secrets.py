@@ -30,8 +30,8 @@ class ServerSecret:
         self._material = material
 
     @classmethod
-    def load_or_create(cls, directory: Path) -> ServerSecret:
-        """Read ``<directory>/server.secret``; create it (0600) on first start.
+    def load_or_create(cls, directory: Path, *, name: str = SECRET_FILE) -> ServerSecret:
+        """Read ``<directory>/<name>`` (``server.secret``); create it (0600) on first start.
 
         The file is created whole or not at all (``wess.files.write_file``, exclusive:
         two servers starting at once on one directory keep the first one's secret), so
@@ -43,8 +43,8 @@ class ServerSecret:
         after a crash during their first start; start-up stops with a ``ConfigError``
         that names the file and says what to do.
         """
-        path = directory / SECRET_FILE
-        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / name
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
             try:
                 write_file(path, secrets.token_bytes(SECRET_BYTES), mode=0o600, exclusive=True)

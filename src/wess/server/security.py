@@ -17,6 +17,8 @@ from wess.keys import BOOTSTRAP_ACTOR, KekRotator, KeyService, KeyUsageFlusher
 from wess.messages import ApiKeyChanged, CreateApiKey
 from wess.models import ApiKey, Role
 from wess.observability.metrics import Metrics
+from wess.security.anchor import AnchorFile
+from wess.security.audit import AuditKey
 from wess.security.bootstrap import bootstrap_admin
 from wess.security.crypto import Keyring
 from wess.security.jwt import JwtSettings, JwtVerifier
@@ -97,6 +99,8 @@ async def open_security(
     writer: Writer,
     secret: ServerSecret,
     keyring: Keyring | None,
+    audit_key: AuditKey,
+    anchors: AnchorFile | None,
     data_dir: Path,
     metrics: Metrics,
 ) -> AsyncIterator[Security]:
@@ -125,7 +129,12 @@ async def open_security(
             data_dir=data_dir,
             now=datetime.now(UTC),
         )
-    auditor = Auditor(writer, metrics=metrics)
+    auditor = Auditor(
+        writer,
+        metrics=metrics,
+        window=settings.audit.refusal_window,
+        sources=settings.audit.refusal_sources,
+    )
     limiter = open_rate_limiter(settings.ratelimit.storage, rate_policy(settings))
     try:
         guard = Guard(
@@ -144,12 +153,12 @@ async def open_security(
             if keyring is not None and key_file is not None
             else None
         )
-        async with KeyUsageFlusher(verifier, writer):
+        async with auditor, KeyUsageFlusher(verifier, writer):
             yield Security(
                 guard=guard,
                 auditor=auditor,
                 keys=KeyService(writer=writer, keys=store.keys, hash_key=hash_key),
-                audit=AuditTrail(store.audit),
+                audit=AuditTrail(store.audit, key=audit_key, anchors=anchors),
                 rotator=rotator,
             )
     finally:

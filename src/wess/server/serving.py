@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import ssl
 import sys
@@ -26,6 +27,8 @@ from wess.server.listening import address_of, listening
 from wess.server.state import open_state
 
 logger = structlog.get_logger(__name__)
+
+PRIVATE_UMASK = 0o077
 
 
 async def serve(settings: Settings) -> None:
@@ -121,6 +124,7 @@ def run_server(settings: Settings) -> None:
     """Blocking entry point for ``wess serve``: returns once the server stopped. An
     error that stops start-up is logged (one structured line) and raised, for the
     command line to tell the user."""
+    os.umask(PRIVATE_UMASK)  # every file Wess (and RocksDB) creates: owner only
     try:
         uvloop.run(serve(settings))
     except StorageUnavailable as exc:

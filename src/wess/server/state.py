@@ -5,9 +5,10 @@ settings -> secret -> storage -> Writer/Reader -> runtime -> Runner -> security 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -16,27 +17,36 @@ import structlog
 
 from wess.api.state import ApiState
 from wess.config import Settings
+from wess.files import make_private
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.runtime import Limits, Runtime, RuntimeConfig
 from wess.runtime.artifact import ArtifactSealer
 from wess.runtime.isolated import IsolatedCompiler
+from wess.security.anchor import AnchorFile
+from wess.security.audit import AuditKey
 from wess.security.crypto import Keyring
 from wess.security.keyfiles import keyring_sealing_with, load_keyring
-from wess.security.secrets import SECRET_BYTES, ServerSecret
+from wess.security.secrets import SECRET_BYTES, SECRET_FILE, ServerSecret
 from wess.server.security import open_security
 from wess.service import ModuleService
 from wess.storage import open_store
 from wess.storage.measured import MeasuredStore
+from wess.workers.anchoring import AnchorKeeper, check_anchor
 from wess.workers.loader import ProgramLoader
 from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import Reader
+from wess.workers.rechaining import rechain_unkeyed
 from wess.workers.runner import Runner
 from wess.workers.usage import UsageCounter
 from wess.workers.warmup import Warmup
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
+
+ANCHOR_FILE = "audit.anchor"
+AUDIT_KEY_LABEL = "audit-log"
+"""The ``ServerSecret.derive`` label of the key the audit chain is MACed with."""
 
 
 def runtime_limits(settings: Settings) -> Limits:
@@ -58,12 +68,26 @@ def data_dir(settings: Settings) -> Path:
     return Path(unquote(url.path)) if url.scheme == "rocksdb" else settings.database.path
 
 
+def durable(settings: Settings) -> bool:
+    """Whether the store keeps anything across restarts (memory:// does not)."""
+    return urlsplit(settings.database.effective_url).scheme == "rocksdb"
+
+
 def server_secret(settings: Settings) -> ServerSecret:
-    """The server secret, kept beside the data (in the RocksDB directory). A memory://
-    store keeps nothing across restarts, so it gets a throwaway secret."""
-    if urlsplit(settings.database.effective_url).scheme == "rocksdb":
-        return ServerSecret.load_or_create(data_dir(settings))
+    """The server secret: ``security.secret_file``, else kept beside the data (in the
+    RocksDB directory). A memory:// store keeps nothing across restarts, so it gets a
+    throwaway secret."""
+    if durable(settings):
+        path = settings.security.secret_file or data_dir(settings) / SECRET_FILE
+        return ServerSecret.load_or_create(path.parent, name=path.name)
     return ServerSecret(secrets.token_bytes(SECRET_BYTES))
+
+
+def anchor_file(settings: Settings, key: AuditKey) -> AnchorFile | None:
+    """Where the audit log's head is recorded; None for a store that keeps nothing."""
+    if not durable(settings):
+        return None
+    return AnchorFile(settings.audit.anchor_file or data_dir(settings) / ANCHOR_FILE, key)
 
 
 def namespace_quotas(settings: Settings) -> NamespaceQuotas | None:
@@ -95,14 +119,27 @@ def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
 @asynccontextmanager
 async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[ApiState]:
     """Open storage, the workers and the service; close them in reverse order."""
+    if durable(settings):
+        tightened = make_private(data_dir(settings))
+        if tightened:
+            logger.warning(
+                "data directory made private (group and other access removed)",
+                path=str(data_dir(settings)),
+                files=len(tightened),
+            )
     secret = server_secret(settings)
     keyring = keyring_of(settings)
     key_file = settings.security.encryption_key_file
     async with open_store(settings.database.effective_url, keyring=keyring) as opened:
         store = MeasuredStore(opened, metrics)
+        audit_key = AuditKey(secret.derive(AUDIT_KEY_LABEL))
+        anchors = anchor_file(settings, audit_key)
+        anchored = None if anchors is None else await check_anchor(store.audit, anchors)
+        await rechain_unkeyed(store.audit, store.commit, audit_key)
         writer = Writer(
             store,
             metrics=metrics,
+            audit_key=audit_key,
             queue_size=settings.writer.channel_size,
             max_batch=settings.writer.max_batch,
             quotas=namespace_quotas(settings),
@@ -149,9 +186,19 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 prewarm=runner.prewarm,
                 limit=settings.runner.prewarm,
             )
+            keeper: AbstractAsyncContextManager[object] = (
+                contextlib.nullcontext()
+                if anchors is None
+                else AnchorKeeper(
+                    anchors,
+                    lambda: writer.audit_head,
+                    interval=settings.audit.anchor_interval,
+                    anchored=anchored,
+                )
+            )
             # Closed in reverse: warm-up stops, usage counts and fresh artifacts reach
-            # the Writer, then the Writer drains.
-            async with runner, writer, programs, usage, warmup:
+            # the Writer, the Writer drains, then the audit log's head is anchored.
+            async with keeper, runner, writer, programs, usage, warmup:
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
                 service = ModuleService(
@@ -175,6 +222,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     writer=writer,
                     secret=secret,
                     keyring=keyring,
+                    audit_key=audit_key,
+                    anchors=anchors,
                     data_dir=data_dir(settings),
                     metrics=metrics,
                 ) as security:

@@ -22,7 +22,7 @@ from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 from wess.errors import ConfigError
 from wess.security.crypto import Keyring
 from wess.storage.admin import StoreAdmin
-from wess.storage.audit import AppendAudit, AuditStore
+from wess.storage.audit import AppendAudit, AuditStore, RewriteAudit
 from wess.storage.base import Change, Store, StoreView, Transaction
 from wess.storage.keys import ApiKeyStore, PutApiKey, RemoveApiKey
 from wess.storage.modules import (
@@ -48,6 +48,7 @@ __all__ = [
     "PutModule",
     "RemoveApiKey",
     "RemoveModule",
+    "RewriteAudit",
     "Store",
     "StoreAdmin",
     "StoreView",

@@ -16,6 +16,18 @@ class AppendAudit:
     entry: AuditEntry
 
 
+@dataclass(frozen=True, slots=True)
+class RewriteAudit:
+    """Replace a stored entry with one of the same ``seq``: for upgrading the chain's
+    format (re-chaining it under a key) only; refused for an entry that is not stored.
+    Every other write appends."""
+
+    entry: AuditEntry
+
+
+AuditChange = AppendAudit | RewriteAudit
+
+
 @runtime_checkable
 class AuditStore(Protocol):
     async def head(self) -> AuditEntry | None:

@@ -16,12 +16,12 @@ from uuid import UUID
 
 from wess.models import ApiKey, ModuleInfo
 from wess.storage.admin import StoreAdmin
-from wess.storage.audit import AppendAudit, AuditStore
+from wess.storage.audit import AuditChange, AuditStore
 from wess.storage.keys import ApiKeyStore, KeyChange
 from wess.storage.modules import ModuleChange, ModuleStore
 from wess.storage.usage import AddUsage, UsageStore
 
-Change = ModuleChange | KeyChange | AppendAudit | AddUsage
+Change = ModuleChange | KeyChange | AuditChange | AddUsage
 """Every kind of change a commit applies."""
 
 

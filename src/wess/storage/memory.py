@@ -22,7 +22,7 @@ from uuid import UUID
 from wess.errors import StorageUnavailable
 from wess.models import ApiKey, AuditEntry, ModuleInfo, ModuleRecord, SealedArtifact
 from wess.security.crypto import Keyring
-from wess.storage.audit import AppendAudit
+from wess.storage.audit import AppendAudit, RewriteAudit
 from wess.storage.base import Change, Transaction
 from wess.storage.keys import PutApiKey, RemoveApiKey
 from wess.storage.modules import NamespaceUsage, PutArtifact, PutModule, RemoveModule
@@ -304,6 +304,11 @@ class MemoryStore:
             if seq in t.audit or seq in appended:
                 raise ValueError(f"audit entry {seq} exists already; entries never change")
             appended.add(seq)
+            return partial(t.audit.__setitem__, seq, encode_audit(change.entry))
+        if isinstance(change, RewriteAudit):
+            seq = change.entry.seq
+            if seq not in t.audit and seq not in appended:
+                raise ValueError(f"audit entry {seq} is not stored; only stored ones are rewritten")
             return partial(t.audit.__setitem__, seq, encode_audit(change.entry))
         raise TypeError(f"unknown change {change!r}")
 

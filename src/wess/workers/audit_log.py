@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from wess.messages import Actor, CreateApiKey, RecordAudit, RevokeApiKey, RotateKek, WriteJob
 from wess.models import AuditEntry, AuditFields
-from wess.security.audit import chain
+from wess.security.audit import AuditKey, chain
 
 OK = "ok"
 
@@ -81,10 +81,12 @@ def _target(job: WriteJob) -> str | None:
 
 
 class AuditChain:
-    """The head of the audit log as committed, and the entries that would follow it."""
+    """The head of the audit log as committed, and the entries that would follow it,
+    MACed under ``key``."""
 
-    def __init__(self, head: AuditEntry | None) -> None:
+    def __init__(self, head: AuditEntry | None, *, key: AuditKey) -> None:
         self._head = head
+        self._key = key
 
     @property
     def head(self) -> AuditEntry | None:
@@ -95,7 +97,7 @@ class AuditChain:
         entries: list[AuditEntry] = []
         previous = self._head
         for item in fields:
-            previous = chain(previous, item)
+            previous = chain(previous, item, key=self._key)
             entries.append(previous)
         return entries
 

@@ -51,6 +51,7 @@ from wess.messages import (
 )
 from wess.models import AuditEntry, ModuleInfo
 from wess.observability.metrics import Metrics
+from wess.security.audit import AuditKey
 from wess.security.crypto import Keyring
 from wess.storage import AppendAudit, Change, Store, StoreView
 from wess.workers.audit_log import OK, AuditChain, audit_fields
@@ -94,6 +95,7 @@ class Writer:
         queue_size: int = 1024,
         max_batch: int = 256,
         clock: Callable[[], datetime] = utc_now,
+        audit_key: AuditKey,
         quotas: NamespaceQuotas | None = None,
         keyrings: Callable[[str], Keyring] | None = None,
     ) -> None:
@@ -106,7 +108,8 @@ class Writer:
         self._clock = clock
         self._quotas = quotas
         self._ledger: QuotaLedger | None = None
-        self._audit = AuditChain(None)
+        self._audit_key = audit_key
+        self._audit = AuditChain(None, key=audit_key)
         self._stale = True  # the audit head and usage must be read before the first batch
         self._queue: deque[_Pending] = deque()
         self._queue_size = queue_size
@@ -125,6 +128,11 @@ class Writer:
     def running(self) -> bool:
         """True between entering and leaving ``async with``, while jobs are accepted."""
         return self._accepting and self._task is not None and not self._task.done()
+
+    @property
+    def audit_head(self) -> AuditEntry | None:
+        """The last audit entry committed (what the anchor records)."""
+        return self._audit.head
 
     @property
     def depth(self) -> int:
@@ -265,7 +273,7 @@ class Writer:
     async def _resync(self) -> None:
         """Read the audit log's head and the usage again: at start, and after a failed
         commit (which may have reached the disk all the same)."""
-        self._audit = AuditChain(await self._store.audit.head())
+        self._audit = AuditChain(await self._store.audit.head(), key=self._audit_key)
         if self._quotas is not None:
             self._ledger = QuotaLedger(self._quotas, await self._store.modules.namespace_usage())
         self._stale = False

@@ -17,7 +17,7 @@ from typing import Any
 from rocksdict import WriteBatch
 
 from wess.security.crypto import Keyring
-from wess.storage.audit import AppendAudit
+from wess.storage.audit import AppendAudit, RewriteAudit
 from wess.storage.base import Change
 from wess.storage.keys import PutApiKey, RemoveApiKey
 from wess.storage.modules import PutArtifact, PutModule, RemoveModule
@@ -81,6 +81,7 @@ class StagedApiKey:
 class StagedAudit:
     key: bytes
     value: bytes
+    rewrite: bool = False
 
 
 Staged = StagedModule | StagedArtifact | StagedUsage | StagedApiKey | StagedAudit
@@ -117,8 +118,9 @@ def stage(change: Change, keyring: Keyring | None) -> Staged:
         return StagedApiKey(api_key_key(change.key.id), encode_api_key(change.key))
     if isinstance(change, RemoveApiKey):
         return StagedApiKey(api_key_key(change.key_id), None)
-    if isinstance(change, AppendAudit):
-        return StagedAudit(audit_key(change.entry.seq), encode_audit(change.entry))
+    if isinstance(change, AppendAudit | RewriteAudit):
+        rewrite = isinstance(change, RewriteAudit)
+        return StagedAudit(audit_key(change.entry.seq), encode_audit(change.entry), rewrite)
     raise TypeError(f"unknown change {change!r}")
 
 
@@ -164,9 +166,14 @@ class BatchBuilder:
             else:
                 self.batch.put(staged.key, staged.value)
         elif isinstance(staged, StagedAudit):
-            if staged.key in self._audit or self._db.get(staged.key) is not None:
+            stored = staged.key in self._audit or self._db.get(staged.key) is not None
+            if stored != staged.rewrite:
                 seq = int.from_bytes(staged.key[len(AUDIT) :], "big")
-                raise ValueError(f"audit entry {seq} exists already; entries never change")
+                raise ValueError(
+                    f"audit entry {seq} exists already; entries never change"
+                    if stored
+                    else f"audit entry {seq} is not stored; only stored ones are rewritten"
+                )
             self._audit.add(staged.key)
             self.batch.put(staged.key, staged.value)
         else:
