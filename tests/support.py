@@ -10,8 +10,11 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -157,3 +160,36 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@contextmanager
+def raw_family(path: Path, name: str = "default", *, read_only: bool = False) -> Iterator[Any]:
+    """One column family of the RocksDB store at ``path``, opened raw (bytes in, bytes
+    out) for a test to read or damage what Wess wrote (``read_only``: beside a server
+    that holds it open); closed on exit."""
+    from rocksdict import AccessType, Options, Rdict
+
+    access = AccessType.read_only() if read_only else AccessType.read_write()
+    db = Rdict(str(path), Options(raw_mode=True), access_type=access)
+    family = db if name == "default" else db.get_column_family(name)
+    try:
+        yield family
+    finally:
+        if family is not db:
+            family.close()
+        db.close()
+
+
+def flush_families(path: Path) -> None:
+    """Move everything from the WAL into SST files in every column family, as a
+    long-running store would."""
+    from rocksdict import Options, Rdict
+
+    db = Rdict(str(path), Options(raw_mode=True))
+    try:
+        for name in Rdict.list_cf(str(path)):
+            family = db.get_column_family(name)
+            family.flush()
+            family.close()
+    finally:
+        db.close()

@@ -22,7 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "security": {"errors", "models", "files"},
     "observability": {"errors", "models"},
     "cache": {"errors"},
-    "storage": {"errors", "models", "security", "observability"},
+    "storage": {"errors", "files", "models", "security", "observability"},
     "workers": CORE | {"cache", "observability", "runtime", "security", "storage"},
     "auditing": CORE | {"observability", "security", "storage", "workers"},
     "keys": CORE | {"security", "storage", "workers"},

@@ -35,7 +35,8 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     ├── Overloaded                      a bounded queue is full; retry later
     ├── StorageError
     │   ├── StorageUnavailable
-    │   └── IntegrityError              stored bytes do not match their digest, or are corrupt
+    │   ├── IntegrityError              stored bytes do not match their digest, or are corrupt
+    │   └── MigrationRequired           the store is in an older layout: `wess migrate`
     ├── ConfigError                     a configuration value is invalid
     └── CannotListen                    the server's address is taken, or not its to bind
 """
@@ -231,6 +232,12 @@ class StorageUnavailable(StorageError):
 
 class IntegrityError(StorageError):
     code = "integrity_error"
+
+
+class MigrationRequired(StorageError):
+    """The store is in a layout this Wess reads only after ``wess migrate`` (start-up)."""
+
+    code = "migration_required"
 
 
 class ConfigError(WessError):

@@ -7,12 +7,12 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-import rocksdict
 
 from tests.fixtures import wasm
 from tests.fixtures.generated import slow_to_compile
+from tests.support import raw_family
 from wess.config import Settings
-from wess.storage.rocks.layout import ARTIFACT, artifact_prefix, module_key
+from wess.storage.rocks.layout import artifact_prefix, module_key
 from wess.testing import assert_problem, open_client, test_settings
 
 WASM = {"content-type": "application/wasm"}
@@ -41,12 +41,8 @@ async def metrics(client: httpx.AsyncClient) -> tuple[float, dict[str, float]]:
 def stored_artifacts(path: Path, prefix: bytes) -> dict[bytes, bytes]:
     """Every artifact key under ``prefix`` and its value, read with the raw RocksDB API
     (read-only, so it works while a server holds the store open)."""
-    options = rocksdict.Options(raw_mode=True)
-    db = rocksdict.Rdict(str(path), options=options, access_type=rocksdict.AccessType.read_only())
-    try:
+    with raw_family(path, "artifacts", read_only=True) as db:
         return {key: db[key] for key in db.keys(from_key=prefix) if key.startswith(prefix)}
-    finally:
-        db.close()
 
 
 def artifact_keys(path: Path, module_id: str) -> dict[bytes, bytes]:
@@ -55,13 +51,10 @@ def artifact_keys(path: Path, module_id: str) -> dict[bytes, bytes]:
 
 
 def flip_a_byte(path: Path, key: bytes) -> None:
-    db = rocksdict.Rdict(str(path), options=rocksdict.Options(raw_mode=True))
-    try:
+    with raw_family(path, "artifacts") as db:
         data = bytearray(db[key])
         data[len(data) // 2] ^= 0x01
         db.put(key, bytes(data))
-    finally:
-        db.close()
 
 
 async def upload(client: httpx.AsyncClient, module: bytes) -> dict[str, Any]:
@@ -144,7 +137,7 @@ async def test_put_and_delete_remove_the_artifacts_with_the_module(tmp_path: Pat
         assert replaced.json()["digest"].encode() in new_key
         deleted = await client.delete(f"/v1/modules/{module['id']}")
         assert deleted.status_code == 204
-        assert stored_artifacts(path, ARTIFACT) == {}
+        assert stored_artifacts(path, b"") == {}
 
 
 async def test_compile_over_the_cpu_cap_is_422_and_the_server_keeps_serving() -> None:

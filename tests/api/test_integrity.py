@@ -4,23 +4,18 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import rocksdict
-
 from tests.fixtures import wasm
+from tests.support import raw_family
 from wess.storage.rocks.layout import WASM as WASM_PREFIX
 from wess.testing import assert_problem, open_client, test_settings
 
 
 def tamper(path, module_id: str, data: bytes) -> None:
     """Overwrite a module's stored bytes with the raw RocksDB API, as a disk fault might."""
-    options = rocksdict.Options(raw_mode=True)
-    db = rocksdict.Rdict(str(path), options=options)
-    try:
+    with raw_family(path, "modules") as db:
         key = WASM_PREFIX + str(UUID(module_id)).encode()
         assert db.get(key) is not None, "the key layout changed: update this test"
         db.put(key, data)
-    finally:
-        db.close()
 
 
 async def test_tampered_module_is_500_integrity_error_and_never_runs(tmp_path):

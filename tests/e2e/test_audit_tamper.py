@@ -16,28 +16,23 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from rocksdict import Options, Rdict
 
 from tests.fixtures import wasm
-from tests.support import ServerProcess
+from tests.support import ServerProcess, raw_family
 
 pytestmark = pytest.mark.e2e
 WASM = {"content-type": "application/wasm"}
-AUDIT = b"l:"
 
 
 def seq_key(seq: int) -> bytes:
-    return AUDIT + seq.to_bytes(8, "big")
+    return seq.to_bytes(8, "big")
 
 
-def entries_of(db: Rdict) -> list[dict]:
-    return [
-        json.loads(value)
-        for key, value in db.items(from_key=AUDIT)
-        if isinstance(key, bytes) and key.startswith(AUDIT)
-    ]
+def entries_of(db: Any) -> list[dict]:
+    return [json.loads(value) for value in db.values()]
 
 
 def rechain_plainly(entries: list[dict], start: int) -> None:
@@ -51,15 +46,12 @@ def rechain_plainly(entries: list[dict], start: int) -> None:
         entry["hash"] = hashlib.sha256(text.encode()).hexdigest()
 
 
-def tamper(data: Path, change: Callable[[Rdict, list[dict]], None]) -> None:
-    db = Rdict(str(data), Options(raw_mode=True))
-    try:
+def tamper(data: Path, change: Callable[[Any, list[dict]], None]) -> None:
+    with raw_family(data, "audit") as db:
         change(db, entries_of(db))
-    finally:
-        db.close()
 
 
-def put(db: Rdict, entry: dict, seq: int | None = None) -> None:
+def put(db: Any, entry: dict, seq: int | None = None) -> None:
     db[seq_key(seq or entry["seq"])] = json.dumps(entry).encode()
 
 
@@ -114,7 +106,7 @@ def test_a_rewritten_actor_re_chained_after_it_is_detected(written) -> None:
     names entry 3."""
     data, env, log = written
 
-    def forge(db: Rdict, entries: list[dict]) -> None:
+    def forge(db: Any, entries: list[dict]) -> None:
         entries[2]["actor"] = "api_key:someone-else"
         entries[2]["chain"] = "sha256"  # a MAC cannot be recomputed without the key
         rechain_plainly(entries, 2)
@@ -135,7 +127,7 @@ def test_a_cut_off_tail_is_detected(written) -> None:
     and the offline check reports the truncation."""
     data, env, log = written
 
-    def cut(db: Rdict, entries: list[dict]) -> None:
+    def cut(db: Any, entries: list[dict]) -> None:
         del db[seq_key(5)]
         del db[seq_key(4)]
 
@@ -161,7 +153,7 @@ def test_a_deleted_and_a_swapped_entry_are_detected_by_a_running_server(written)
         assert server.stop() == 0
     assert (report["ok"], report["broken_at"], report["reason"]) == (False, 2, "gap")
 
-    def swap(db: Rdict, entries: list[dict]) -> None:
+    def swap(db: Any, entries: list[dict]) -> None:
         third, fourth = entries[1], entries[2]  # seq 3 and 4 (seq 2 is gone)
         put(db, fourth, 3)
         put(db, third, 4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID, uuid4
 
 from tests.fixtures import wasm as fixture_wasm
@@ -137,3 +138,65 @@ def fixture_record(name: str, *, wasm_bytes: bytes | None = None) -> ModuleRecor
         functions=(),
     )
     return ModuleRecord(info=info, wasm=binary)
+
+
+def format1_store(
+    path: Path,
+    *,
+    records: list[ModuleRecord] = (),  # type: ignore[assignment]
+    artifacts: list[tuple[UUID, SealedArtifact]] = (),  # type: ignore[assignment]
+    usage: list[tuple[UUID, int]] = (),  # type: ignore[assignment]
+    keys: list[ApiKey] = (),  # type: ignore[assignment]
+    entries: list[AuditEntry] = (),  # type: ignore[assignment]
+    extra: dict[bytes, bytes] | None = None,
+) -> None:
+    """A store as Wess wrote it in format ``wess-rocks/1``: one column family, a prefix
+    per kind (``~format``, ``m:``, ``w:``, ``n:``, ``a:``, ``u:``, ``k:``, ``l:``), plain
+    values. Built here, byte for byte, so the migration is tested against that layout."""
+    from rocksdict import Options, Rdict, WriteOptions
+
+    from wess.storage.records import encode_api_key, encode_audit, encode_info
+
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    db = Rdict(str(path), options)
+    sync = WriteOptions()
+    sync.sync = True
+    try:
+        rows: dict[bytes, bytes] = {b"~format": b"wess-rocks/1", **(extra or {})}
+        for record in records:
+            key = str(record.id).encode()
+            namespace = record.info.namespace.encode()
+            rows[b"m:" + key] = encode_info(record.info)
+            rows[b"w:" + key] = record.wasm
+            rows[b"n:" + len(namespace).to_bytes(2, "big") + namespace + key] = b""
+        for module_id, artifact in artifacts:
+            name = f"{module_id}/{artifact.digest}/{artifact.flavor}".encode()
+            rows[b"a:" + name] = artifact.data
+        for module_id, count in usage:
+            rows[b"u:" + str(module_id).encode()] = count.to_bytes(8, "big")
+        for key_record in keys:
+            rows[b"k:" + key_record.id.encode()] = encode_api_key(key_record)
+        for entry in entries:
+            rows[b"l:" + entry.seq.to_bytes(8, "big")] = encode_audit(entry)
+        for key, value in rows.items():
+            db.put(key, value, sync)
+    finally:
+        db.close()
+
+
+def unkeyed(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """The same entries as a Wess before the keyed chain wrote them: plain SHA-256 over
+    the fields it knew, ``chain`` and ``count`` absent (stored as their defaults)."""
+    import dataclasses
+
+    from wess.models import UNKEYED_CHAIN
+    from wess.security.audit import GENESIS, legacy_hash
+
+    plain: list[AuditEntry] = []
+    for entry in entries:
+        draft = dataclasses.replace(
+            entry, prev_hash=plain[-1].hash if plain else GENESIS, chain=UNKEYED_CHAIN
+        )
+        plain.append(dataclasses.replace(draft, hash=legacy_hash(draft)))
+    return plain

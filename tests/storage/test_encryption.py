@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 import wasmtime
-from rocksdict import Options, Rdict, WriteOptions
+from rocksdict import Rdict, WriteOptions
 
 from tests.storage.builders import make_record, unique_wasm
+from tests.support import flush_families, raw_family
 from wess.errors import ConfigError, IntegrityError
 from wess.models import ModuleRecord, SealedArtifact, digest_of
 from wess.runtime import Limits, Runtime
@@ -19,7 +20,7 @@ from wess.security.crypto import Kek, Keyring
 from wess.storage import PutArtifact, PutModule, open_store
 from wess.storage.rocks import RocksStore
 from wess.storage.rocks import admin as rocks_rotation
-from wess.storage.rocks.database import open_database
+from wess.storage.rocks.database import RocksDatabase, open_database
 from wess.storage.sealing import MAGIC
 
 OLD = Kek(bytes(range(32)))
@@ -66,15 +67,7 @@ def files_holding(directory: Path, needle: bytes) -> list[str]:
 
 def flush(directory: Path) -> None:
     """Move everything from the WAL into SST files, as a long-running store would."""
-    db = Rdict(str(directory), Options(raw_mode=True))
-    try:
-        db.flush()
-    finally:
-        db.close()
-
-
-def raw(directory: Path) -> Rdict:
-    return Rdict(str(directory), Options(raw_mode=True))
+    flush_families(directory)
 
 
 def stored(db: Rdict, key: bytes) -> bytes:
@@ -157,10 +150,11 @@ async def test_plain_values_stay_readable_once_encryption_is_on(tmp_path: Path) 
         await repo.commit([PutModule(after)])
         assert await repo.modules.get(before.id) == before
         assert await repo.modules.get(after.id) == after
-    with raw(tmp_path) as db:
+    with raw_family(tmp_path, "modules") as db:
         assert stored(db, wasm_key(before)).startswith(b"\0asm")
         assert stored(db, wasm_key(after)).startswith(MAGIC)
-        assert db[b"~sealed"] == b"aes-256-gcm/1"
+    with raw_family(tmp_path, "system") as system:
+        assert system[b"sealed"] == b"aes-256-gcm/1"
 
 
 # -- every failure to open is an IntegrityError naming the module -------------------------------
@@ -186,7 +180,7 @@ async def test_bytes_moved_to_another_module_do_not_open(tmp_path: Path) -> None
     first = make_record()
     second = make_record(wasm=first.wasm)
     await sealed_store(tmp_path, first, second)
-    with raw(tmp_path) as db:
+    with raw_family(tmp_path, "modules") as db:
         db[wasm_key(first)], db[wasm_key(second)] = db[wasm_key(second)], db[wasm_key(first)]
     message = await failure_reading(tmp_path, first, Keyring(OLD))
     assert f"the stored bytes of module {first.id} cannot be decrypted" in message
@@ -196,7 +190,7 @@ async def test_an_altered_byte_does_not_open(tmp_path: Path) -> None:
     """One flipped bit in the ciphertext fails authentication."""
     record = make_record()
     await sealed_store(tmp_path, record)
-    with raw(tmp_path) as db:
+    with raw_family(tmp_path, "modules") as db:
         value = bytearray(stored(db, wasm_key(record)))
         value[-20] ^= 0x01
         db[wasm_key(record)] = bytes(value)
@@ -217,8 +211,8 @@ async def test_a_sealed_value_without_any_keyring_is_refused(tmp_path: Path) -> 
     wasm: reading it without a keyring is an IntegrityError."""
     record = make_record()
     await sealed_store(tmp_path, record)
-    with raw(tmp_path) as db:
-        del db[b"~sealed"]
+    with raw_family(tmp_path, "system") as system:
+        del system[b"sealed"]
     async with open_store(f"rocksdb:{tmp_path}") as repo:
         with pytest.raises(IntegrityError, match="no key-encryption key is configured"):
             await repo.modules.get(record.id)
@@ -230,8 +224,8 @@ async def test_an_artifact_moved_to_another_flavor_does_not_open(tmp_path: Path)
     artifact = SealedArtifact(digest=record.digest, flavor="f1", data=b"image")
     async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
         await repo.commit([PutModule(record), PutArtifact(record.id, artifact)])
-    prefix = b"a:" + str(record.id).encode() + b"/" + record.digest.encode() + b"/"
-    with raw(tmp_path) as db:
+    prefix = str(record.id).encode() + b"/" + record.digest.encode() + b"/"
+    with raw_family(tmp_path, "artifacts") as db:
         db[prefix + b"f2"] = db[prefix + b"f1"]
     async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(OLD)) as repo:
         assert (
@@ -271,16 +265,12 @@ async def test_a_rotation_cut_short_is_finished_by_running_it_again(
     records = [make_record(wasm=unique_wasm(str(i))) for i in range(10)]
     await sealed_store(tmp_path, *records)
     monkeypatch.setattr(rocks_rotation, "CHUNK", 3)
-    db = open_database(str(tmp_path))
-    sync = WriteOptions()
-    sync.sync = True
+    database = RocksDatabase(CrashAfter(open_database(str(tmp_path)), 2), str(tmp_path))
     try:
         with pytest.raises(SystemExit):
-            rocks_rotation.rewrap_values(
-                CrashAfter(db, 2), Keyring(NEW, [OLD]), sync=sync, marked=True
-            )
+            rocks_rotation.rewrap_values(database, Keyring(NEW, [OLD]))
     finally:
-        db.close()
+        await database.aclose()
     async with open_store(f"rocksdb:{tmp_path}", keyring=Keyring(NEW, [OLD])) as repo:
         for record in records:
             assert await repo.modules.get(record.id) == record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import pytest
 from rocksdict import DBRecoveryMode, Options, Rdict
 
 from tests.storage.builders import make_record, unique_wasm
+from tests.support import raw_family
 from wess.errors import IntegrityError, StorageUnavailable
 from wess.models import SCHEMA_VERSION, digest_of
 from wess.storage import PutModule
@@ -186,7 +188,7 @@ async def test_bytes_rewritten_behind_wess_fail_the_digest_check(tmp_path: Path)
     repo = await RocksStore.open(tmp_path)
     await repo.commit([PutModule(record)])
     await repo.aclose()
-    with Rdict(str(tmp_path), raw_options()) as db:
+    with raw_family(tmp_path, "modules") as db:
         db[b"w:" + str(record.id).encode()] = b"\0asm-but-not-these-bytes"
     repo = await RocksStore.open(tmp_path)
     try:
@@ -207,14 +209,16 @@ async def test_values_on_disk_are_the_raw_bytes_not_pickles(tmp_path: Path) -> N
     repo = await RocksStore.open(tmp_path)
     await repo.commit([PutModule(record)])
     await repo.aclose()
-    with Rdict(str(tmp_path), raw_options()) as db:
+    with raw_family(tmp_path, "modules") as db:
         key = str(record.id).encode()
         assert db[b"w:" + key] == record.wasm
         stored = orjson.loads(db[b"m:" + key])
         assert stored["schema_version"] == SCHEMA_VERSION
         assert stored["id"] == str(record.id)
         assert stored["digest"] == record.digest
-        assert db[b"~format"] == b"wess-rocks/1"
+    with raw_family(tmp_path, "system") as system:
+        assert system[b"format"] == b"wess-rocks/2"
+    assert json.loads((tmp_path / "WESS_FORMAT").read_text()) == {"format": "wess-rocks/2"}
 
 
 async def test_a_record_from_a_newer_wess_is_refused(tmp_path: Path) -> None:
@@ -223,7 +227,7 @@ async def test_a_record_from_a_newer_wess_is_refused(tmp_path: Path) -> None:
     repo = await RocksStore.open(tmp_path)
     await repo.commit([PutModule(record)])
     await repo.aclose()
-    with Rdict(str(tmp_path), raw_options()) as db:
+    with raw_family(tmp_path, "modules") as db:
         key = b"m:" + str(record.id).encode()
         stored = orjson.loads(db[key])
         db[key] = orjson.dumps({**stored, "schema_version": SCHEMA_VERSION + 1})

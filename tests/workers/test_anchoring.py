@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.storage.builders import AUDIT_KEY, make_entries
+from tests.storage.builders import AUDIT_KEY, make_entries, unkeyed
 from wess.errors import IntegrityError
-from wess.models import UNKEYED_CHAIN, AuditEntry
+from wess.models import AuditEntry
 from wess.security.anchor import AnchorFile
-from wess.security.audit import GENESIS, Anchor, AuditKey, canonical, verify
+from wess.security.audit import Anchor, AuditKey, verify
 from wess.storage import AppendAudit
 from wess.storage.memory import MemoryStore
 from wess.workers.anchoring import AnchorKeeper, check_anchor
 from wess.workers.rechaining import rechain_unkeyed
-
-
-def unkeyed(entries: list[AuditEntry]) -> list[AuditEntry]:
-    """The same entries as an earlier Wess wrote them: plain SHA-256, no chain field."""
-    plain: list[AuditEntry] = []
-    for entry in entries:
-        draft = dataclasses.replace(
-            entry, prev_hash=plain[-1].hash if plain else GENESIS, chain=UNKEYED_CHAIN
-        )
-        fields = draft.to_dict()
-        del fields["hash"], fields["chain"], fields["count"]
-        plain.append(
-            dataclasses.replace(draft, hash=hashlib.sha256(canonical(fields)).hexdigest())
-        )
-    return plain
 
 
 async def test_a_log_written_unkeyed_is_re_chained_once_keeping_every_field():

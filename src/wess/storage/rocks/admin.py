@@ -19,16 +19,24 @@ files now instead of lingering until some later compaction.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from uuid import UUID
 
-from rocksdict import WriteBatch, WriteOptions
+from rocksdict import WriteBatch
 
 from wess.errors import IntegrityError
 from wess.security.crypto import Keyring
 from wess.storage.records import decode_info
-from wess.storage.rocks.database import RocksDatabase
-from wess.storage.rocks.layout import ARTIFACT, META, SEALED_KEY, SEPARATOR, WASM, scan
+from wess.storage.rocks.database import RocksDatabase, compact
+from wess.storage.rocks.layout import (
+    ARTIFACTS,
+    META,
+    MODULES,
+    SEALED_KEY,
+    SEPARATOR,
+    SYSTEM,
+    WASM,
+    scan,
+)
 from wess.storage.sealing import MARKER, artifact_aad, check_opens, reseal, wasm_aad
 
 CHUNK = 256
@@ -48,69 +56,69 @@ class RocksAdmin:
 
     def _rewrap(self, keyring: Keyring) -> int:
         d = self._d
-        check_keyring(d.db, keyring)  # refuses before anything changes
+        check_keyring(d, keyring)  # refuses before anything changes
         d.keyring = keyring  # reads from now on open old and new values alike
-        count = rewrap_values(d.db, keyring, sync=d.sync, marked=d.marked)
+        count = rewrap_values(d, keyring)
         d.marked = d.marked or count > 0
         return count
 
 
-def check_keyring(db: Any, keyring: Keyring) -> None:
+def check_keyring(d: RocksDatabase, keyring: Keyring) -> None:
     """``IntegrityError`` naming a module whose value ``keyring`` cannot unwrap."""
     known: set[str] = set()
-    for _, stored, _, module_id, what in _values(db):
+    for _, _, stored, _, module_id, what in _values(d):
         check_opens(keyring, stored, known, module_id=module_id, what=what)
 
 
-def rewrap_values(db: Any, keyring: Keyring, *, sync: WriteOptions, marked: bool) -> int:
+def rewrap_values(d: RocksDatabase, keyring: Keyring) -> int:
     """Rewrite every value not sealed under ``keyring.current``; how many were rewritten.
-
-    ``marked``: the store records that it holds sealed values already; otherwise the
-    first batch records it.
-    """
+    The first batch records that the store holds sealed values, unless it did already."""
     count = 0
     batch = WriteBatch(raw_mode=True)
     pending = 0
-    for key, stored, aad, module_id, what in _values(db):
+    marked = d.marked
+    for family, key, stored, aad, module_id, what in _values(d):
         resealed = reseal(keyring, stored, aad, module_id=module_id, what=what)
         if resealed is None:
             continue
         if not marked:
-            batch.put(SEALED_KEY, MARKER)
+            batch.put(SEALED_KEY, MARKER, d.handle[SYSTEM])
             marked = True
-        batch.put(key, resealed)
+        batch.put(key, resealed, d.handle[family])
         pending += 1
         if pending >= CHUNK:
-            db.write(batch, sync)
+            d.db.write(batch, d.sync)
             count, pending = count + pending, 0
             batch = WriteBatch(raw_mode=True)
     if pending:
-        db.write(batch, sync)
+        d.db.write(batch, d.sync)
         count += pending
     if count:
-        db.flush()
-        db.compact_range(None, None)
+        for family in (MODULES, ARTIFACTS):
+            compact(d.family[family])
     return count
 
 
-def _values(db: Any) -> Iterator[tuple[bytes, bytes, bytes, str, str]]:
-    """(key, stored value, associated data, module id, what it is) of every value that
-    is sealed when a keyring is configured: module bytes, then artifacts."""
-    for key, stored in scan(db, WASM, WASM):
+def _values(d: RocksDatabase) -> Iterator[tuple[str, bytes, bytes, bytes, str, str]]:
+    """(family, key, stored value, associated data, module id, what it is) of every value
+    that is sealed when a keyring is configured: module bytes, then artifacts."""
+    modules = d.family[MODULES]
+    for key, stored in scan(modules, WASM, WASM):
         module_key = key[len(WASM) :]
-        meta = db.get(META + module_key)
+        meta = modules.get(META + module_key)
         if meta is None:
             module_id = module_key.decode(errors="replace")
             raise IntegrityError(
                 f"module {module_id} has stored bytes but no metadata", module_id=module_id
             )
         info = decode_info(meta)
-        yield key, stored, wasm_aad(info.id, info.digest), str(info.id), "the stored bytes"
-    for key, stored in scan(db, ARTIFACT, ARTIFACT):
-        parts = key[len(ARTIFACT) :].split(SEPARATOR, 2)
+        aad = wasm_aad(info.id, info.digest)
+        yield MODULES, key, stored, aad, str(info.id), "the stored bytes"
+    for key, stored in scan(d.family[ARTIFACTS], b"", b""):
+        parts = key.split(SEPARATOR, 2)
         try:
             module_id, digest, flavor = (part.decode() for part in parts)
             aad = artifact_aad(UUID(module_id), digest, flavor)
         except ValueError:
             raise IntegrityError(f"artifact key {key!r} is malformed") from None
-        yield key, stored, aad, module_id, f"the {flavor} artifact"
+        yield ARTIFACTS, key, stored, aad, module_id, f"the {flavor} artifact"

@@ -1,5 +1,5 @@
-"""``RocksAudit``: the ``AuditStore`` of a ``RocksStore`` (entries under ``l:<u64 seq>``,
-so the log iterates in sequence order)."""
+"""``RocksAudit``: the ``AuditStore`` of a ``RocksStore`` (entries in the ``audit`` family
+under their u64 sequence number, so the log iterates in sequence order)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from wess.storage.rocks.layout import AUDIT, SEQ_BYTES, audit_key, scan
 
 class RocksAudit:
     def __init__(self, database: RocksDatabase) -> None:
-        self._d = database
+        self._d = database  # families looked up per call: a reference would keep the
+        # database open after ``close`` (rocksdict closes it when the last one goes)
 
     async def head(self) -> AuditEntry | None:
         return await self._d.read(self._head)
@@ -22,9 +23,9 @@ class RocksAudit:
         return await self._d.read(self._list, after, limit)
 
     def _head(self) -> AuditEntry | None:
-        iterator = self._d.db.iter()
-        iterator.seek_for_prev(AUDIT + b"\xff" * SEQ_BYTES)
-        found = iterator.valid() and iterator.key().startswith(AUDIT)
+        iterator = self._d.family[AUDIT].iter()
+        iterator.seek_for_prev(b"\xff" * SEQ_BYTES)
+        found = iterator.valid()
         head = decode_audit(iterator.value()) if found else None
         iterator.status()
         return head
@@ -33,7 +34,7 @@ class RocksAudit:
         found: builtins.list[AuditEntry] = []
         if limit <= 0:
             return found
-        for _, value in scan(self._d.db, AUDIT, audit_key(max(after, 0) + 1)):
+        for _, value in scan(self._d.family[AUDIT], b"", audit_key(max(after, 0) + 1)):
             found.append(decode_audit(value))
             if len(found) >= limit:
                 break

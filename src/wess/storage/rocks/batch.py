@@ -11,6 +11,7 @@ instead of orphaned.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +24,13 @@ from wess.storage.keys import PutApiKey, RemoveApiKey
 from wess.storage.modules import PutArtifact, PutModule, RemoveModule
 from wess.storage.records import decode_info, encode_api_key, encode_audit, encode_info
 from wess.storage.rocks.layout import (
+    ARTIFACTS,
     AUDIT,
     COUNT_BYTES,
+    KEYS,
     MAX_COUNT,
     META,
+    MODULES,
     SEPARATOR,
     USAGE,
     WASM,
@@ -132,15 +136,31 @@ ModuleStates = dict[bytes, tuple[str, str] | None]
 
 
 class BatchBuilder:
-    """Turns staged changes into one ``WriteBatch`` against ``db`` as it is now.
+    """Turns staged changes into one ``WriteBatch`` against the database as it is now.
 
     Reads what it needs (a module's namespace and digest, its artifact keys, its count)
     once, then follows the batch's own changes. ``known`` holds modules already read
-    from ``db`` as it is now (on the same thread, with no write since), taken as read.
+    from the database as it is now (on the same thread, with no write since), taken as
+    read. ``family`` and ``handle`` map each column family's name to its readable
+    ``Rdict`` and to its handle in a batch (``RocksDatabase``).
     """
 
-    def __init__(self, db: Any, *, known: ModuleStates | None = None) -> None:
-        self._db = db
+    def __init__(
+        self,
+        family: Mapping[str, Any],
+        handle: Mapping[str, Any],
+        *,
+        known: ModuleStates | None = None,
+    ) -> None:
+        self._modules_cf = family[MODULES]
+        self._artifacts_cf = family[ARTIFACTS]
+        self._usage_cf = family[USAGE]
+        self._audit_cf = family[AUDIT]
+        self._h_modules = handle[MODULES]
+        self._h_artifacts = handle[ARTIFACTS]
+        self._h_usage = handle[USAGE]
+        self._h_keys = handle[KEYS]
+        self._h_audit = handle[AUDIT]
         self.batch = WriteBatch(raw_mode=True)
         self._modules: ModuleStates = {} if known is None else known
         self._artifacts: dict[bytes, set[bytes]] = {}
@@ -157,55 +177,56 @@ class BatchBuilder:
             current = self._current(staged.key)
             if current is not None and current[1] == staged.digest:
                 key = artifact_key(staged.key, staged.digest, staged.flavor)
-                self.batch.put(key, staged.data)
+                self.batch.put(key, staged.data, self._h_artifacts)
                 self._artifact_keys(staged.key).add(key)
                 self.values_written += 1
         elif isinstance(staged, StagedApiKey):
             if staged.value is None:
-                self.batch.delete(staged.key)
+                self.batch.delete(staged.key, self._h_keys)
             else:
-                self.batch.put(staged.key, staged.value)
+                self.batch.put(staged.key, staged.value, self._h_keys)
         elif isinstance(staged, StagedAudit):
-            stored = staged.key in self._audit or self._db.get(staged.key) is not None
+            stored = staged.key in self._audit or self._audit_cf.get(staged.key) is not None
             if stored != staged.rewrite:
-                seq = int.from_bytes(staged.key[len(AUDIT) :], "big")
+                seq = int.from_bytes(staged.key, "big")
                 raise ValueError(
                     f"audit entry {seq} exists already; entries never change"
                     if stored
                     else f"audit entry {seq} is not stored; only stored ones are rewritten"
                 )
             self._audit.add(staged.key)
-            self.batch.put(staged.key, staged.value)
+            self.batch.put(staged.key, staged.value, self._h_audit)
         else:
             for key, count in staged.counts:
                 if self._current(key) is not None:
                     total = min(self._count(key) + count, MAX_COUNT)
                     self._usage[key] = total
-                    self.batch.put(USAGE + key, total.to_bytes(COUNT_BYTES, "big"))
+                    self.batch.put(key, total.to_bytes(COUNT_BYTES, "big"), self._h_usage)
 
     def _module(self, key: bytes, put: Encoded | None) -> None:
+        modules = self._h_modules
         previous = self._current(key)
         if previous is not None and (put is None or previous[0] != put.namespace):
-            self.batch.delete(self._index(previous[0]) + key)
+            self.batch.delete(self._index(previous[0]) + key, modules)
         # An absent module has no artifacts (they are only ever stored beside one, and go
         # with it), unless this batch stored some: no scan for a new module.
         if previous is not None or key in self._artifacts:
             keep = None if put is None else put.digest
             artifacts = self._artifact_keys(key)
             for stale in [k for k in artifacts if _artifact_digest(key, k) != keep]:
-                self.batch.delete(stale)
+                self.batch.delete(stale, self._h_artifacts)
                 artifacts.discard(stale)
         if put is None:
-            self.batch.delete(META + key)
-            self.batch.delete(WASM + key)
-            self.batch.delete(USAGE + key)
+            self.batch.delete(META + key, modules)
+            self.batch.delete(WASM + key, modules)
+            self.batch.delete(key, self._h_usage)
             self._usage[key] = 0
             self._modules[key] = None
             return
-        self.batch.put(META + key, put.meta)
-        self.batch.put(WASM + key, put.wasm)
+        self.batch.put(META + key, put.meta, modules)
+        self.batch.put(WASM + key, put.wasm, modules)
         self.values_written += 1
-        self.batch.put(self._index(put.namespace) + key, b"")
+        self.batch.put(self._index(put.namespace) + key, b"", modules)
         self._modules[key] = (put.namespace, put.digest)
 
     def _index(self, namespace: str) -> bytes:
@@ -216,7 +237,7 @@ class BatchBuilder:
 
     def _current(self, key: bytes) -> tuple[str, str] | None:
         if key not in self._modules:
-            meta = self._db.get(META + key)
+            meta = self._modules_cf.get(META + key)
             info = None if meta is None else decode_info(meta)
             self._modules[key] = None if info is None else (info.namespace, info.digest)
         return self._modules[key]
@@ -224,12 +245,12 @@ class BatchBuilder:
     def _artifact_keys(self, key: bytes) -> set[bytes]:
         if key not in self._artifacts:
             prefix = artifact_prefix(key)
-            self._artifacts[key] = set(scan_keys(self._db, prefix))
+            self._artifacts[key] = set(scan_keys(self._artifacts_cf, prefix))
         return self._artifacts[key]
 
     def _count(self, key: bytes) -> int:
         if key not in self._usage:
-            stored = self._db.get(USAGE + key)
+            stored = self._usage_cf.get(key)
             self._usage[key] = 0 if stored is None else int.from_bytes(stored, "big")
         return self._usage[key]
 

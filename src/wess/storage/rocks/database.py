@@ -5,22 +5,28 @@ on one thread of their own (commits read what they change, so they must not
 interleave). ``RocksDatabase.read`` and ``.write`` run a blocking call on one of them
 and translate rocksdict's failures into Wess errors, in one place.
 
-The database opens in raw mode (plain bytes, never pickle) with paranoid checks, and
-replays its WAL with ``absolute_consistency``: a damaged log makes open fail rather
-than silently drop acknowledged writes (the default, point-in-time recovery, stops at
-the damage).
+The database opens in raw mode (plain bytes, never pickle) with paranoid checks and one
+column family per kind of data (``layout``), and replays its WAL with
+``absolute_consistency``: a damaged log makes open fail rather than silently drop
+acknowledged writes (the default, point-in-time recovery, stops at the damage).
+``read_format`` then tells which layout the directory holds, from the ``system``
+family or, when that cannot be read, from the copy in ``FORMAT_FILE``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
 from rocksdict import (
     BlockBasedOptions,
+    BottommostLevelCompaction,
+    CompactOptions,
     DbClosedError,
     DBRecoveryMode,
     Options,
@@ -29,8 +35,17 @@ from rocksdict import (
 )
 
 from wess.errors import IntegrityError, StorageError, StorageUnavailable
+from wess.files import write_file
 from wess.security.crypto import Keyring
-from wess.storage.rocks.layout import FORMAT, FORMAT_KEY, SEALED_KEY, scan
+from wess.storage.rocks.layout import (
+    FAMILIES,
+    FORMAT,
+    FORMAT_FILE,
+    FORMAT_KEY,
+    SEALED_KEY,
+    SYSTEM,
+    scan,
+)
 
 T = TypeVar("T")
 
@@ -41,14 +56,18 @@ UNLIMITED_OPEN_FILES = -1  # RocksDB's default: every table file stays open
 
 
 class RocksDatabase:
-    """An open RocksDB directory, its executors, and the keyring its values are sealed
-    with (None: stored in plain text). Shared by the concept stores of one store."""
+    """An open RocksDB directory, its column families (``family[name]`` to read one,
+    ``handle[name]`` to name one in a ``WriteBatch``), its executors, and the keyring
+    its values are sealed with (None: stored in plain text). Shared by the concept
+    stores of one store."""
 
     def __init__(self, db: Rdict, path: str, *, keyring: Keyring | None = None) -> None:
         self.db = db
         self.path = path
         self.keyring = keyring
-        self.marked = db.get(SEALED_KEY) is not None  # holds sealed values already
+        self.family: dict[str, Rdict] = {name: db.get_column_family(name) for name in FAMILIES}
+        self.handle: dict[str, Any] = {name: db.get_column_family_handle(name) for name in FAMILIES}
+        self.marked = self.family[SYSTEM].get(SEALED_KEY) is not None  # holds sealed values
         self.closed = False
         self.sync = WriteOptions()
         self.sync.sync = True
@@ -82,7 +101,8 @@ class RocksDatabase:
     def _shutdown(self) -> None:
         self._reads.shutdown(wait=True)
         self._writes.shutdown(wait=True)
-        self.db.close()
+        self.handle.clear()
+        close(self.db, self.family.values())
 
     async def _run(
         self,
@@ -106,15 +126,35 @@ class RocksDatabase:
 
 
 def open_database(path: str, *, max_open_files: int = UNLIMITED_OPEN_FILES) -> Rdict:
-    """Open the raw-mode database at ``path`` with strict recovery, or explain why not.
+    """Open (or create) the raw-mode database at ``path`` with every column family of
+    ``layout`` and strict recovery, or explain why not.
 
     ``max_open_files`` caps the table files RocksDB keeps open (-1: all of them).
     """
-    options = Options(raw_mode=True)
-    options.set_max_open_files(max_open_files)
+    options = _options(max_open_files)
     options.create_if_missing(True)
+    options.create_missing_column_families(True)
     options.set_paranoid_checks(True)
     options.set_wal_recovery_mode(DBRecoveryMode.absolute_consistency())
+    families = {name: _options(max_open_files) for name in FAMILIES}
+    try:
+        return Rdict(path, options, column_families=families)
+    except Exception as exc:
+        message = str(exc)
+        if "Corruption" in message:
+            raise StorageUnavailable(
+                f"the RocksDB store at {path} is damaged ({message}). Wess refused to start "
+                "rather than drop acknowledged writes during recovery. Restore it from a "
+                "backup (wess backup restore), or copy what is intact to a new store with "
+                f"`wess salvage --data-dir {path}`.",
+                path=path,
+            ) from exc
+        raise StorageUnavailable(f"cannot open the RocksDB store at {path}: {message}") from exc
+
+
+def _options(max_open_files: int) -> Options:
+    options = Options(raw_mode=True)
+    options.set_max_open_files(max_open_files)
     # Every create looks up an id that is not there. Bloom filters (on table files, and
     # on the memtable for whole keys) answer "absent" without searching: a batch's
     # multi-get of 32 new ids drops from ~130 us to ~8 us. Files written before keep
@@ -124,39 +164,96 @@ def open_database(path: str, *, max_open_files: int = UNLIMITED_OPEN_FILES) -> R
     options.set_block_based_table_factory(table)
     options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM)
     options.set_memtable_whole_key_filtering(True)
+    return options
+
+
+def compact(family: Rdict) -> None:
+    """Rewrite ``family``'s files down to the bottom level, dropping replaced and deleted
+    versions now (a plain ``compact_range`` may leave files it deems settled)."""
+    options = CompactOptions()
+    options.set_bottommost_level_compaction(BottommostLevelCompaction.force())
+    family.flush()
+    family.compact_range(None, None, options)
+
+
+def close(db: Rdict, families: Iterable[Rdict] = ()) -> None:
+    """Close the column families taken from ``db``, then ``db``: rocksdict keeps the
+    database open while any family of it is open."""
+    for family in families:
+        family.close()
+    db.close()
+
+
+LEGACY_FORMAT_KEY = b"~format"
+"""Where format 1 (one column family) kept its marker, in the default family."""
+
+
+def read_format(db: Rdict, path: str) -> bytes | None:
+    """The layout ``db`` holds: the ``system`` family's marker, else its copy in
+    ``FORMAT_FILE`` (the family's block may be the one damaged), else format 1's marker
+    in the default family; None for an empty directory, which becomes a store of this
+    format here (marker and copy written, synced)."""
+    system = db.get_column_family(SYSTEM)
     try:
-        db = Rdict(path, options)
+        marker = system_format(system, path)
+        if marker is not None:
+            if marker == FORMAT and _format_file(path) is None:
+                write_format_file(path)  # a copy lost after a migration's last step
+            return bytes(marker)
+        legacy = db.get(LEGACY_FORMAT_KEY)
+        if legacy is not None:
+            return bytes(legacy)
+        if _empty(db):
+            sync = WriteOptions()
+            sync.sync = True
+            system.put(FORMAT_KEY, FORMAT, sync)
+            write_format_file(path)
+            return None
+        return b""
+    finally:
+        system.close()
+
+
+def system_format(system: Rdict, path: str) -> bytes | None:
+    """The format marker of the ``system`` family, or its copy in ``FORMAT_FILE`` when the
+    family's block is damaged (None: no marker there)."""
+    try:
+        marker: bytes | None = system.get(FORMAT_KEY)
     except Exception as exc:
-        message = str(exc)
-        if "Corruption" in message:
-            raise StorageUnavailable(
-                f"the RocksDB store at {path} is damaged ({message}). Wess refused to start "
-                "rather than drop acknowledged writes during recovery. Restore it from a "
-                "backup, or inspect it with RocksDB's ldb tool, before starting again.",
-                path=path,
-            ) from exc
-        raise StorageUnavailable(f"cannot open the RocksDB store at {path}: {message}") from exc
+        if "Corruption" not in str(exc):
+            raise
+        copy = _format_file(path)
+        if copy is None:
+            raise
+        return copy
+    return marker
+
+
+def write_format_file(path: str) -> None:
+    """Record the current format in ``FORMAT_FILE`` (whole or not at all, synced)."""
+    document = json.dumps({"format": FORMAT.decode()}).encode()
+    write_file(Path(path) / FORMAT_FILE, document, mode=0o600)
+
+
+def _format_file(path: str) -> bytes | None:
     try:
-        _check_format(db, path)
-    except BaseException:
-        db.close()
-        raise
-    return db
+        document = json.loads((Path(path) / FORMAT_FILE).read_text(encoding="utf-8"))
+        return str(document["format"]).encode()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
-def _check_format(db: Rdict, path: str) -> None:
-    marker = db.get(FORMAT_KEY)
-    if marker == FORMAT:
-        return
-    if marker is None and next(scan(db, b"", b""), None) is None:
-        sync = WriteOptions()
-        sync.sync = True
-        db.put(FORMAT_KEY, FORMAT, sync)
-        return
-    found = "no format marker" if marker is None else f"format {marker!r}"
-    raise StorageUnavailable(
-        f"{path} holds {found}, not a Wess store this version reads ({FORMAT!r})", path=path
-    )
+def _empty(db: Rdict) -> bool:
+    if next(scan(db, b"", b""), None) is not None:
+        return False
+    for name in FAMILIES:
+        family = db.get_column_family(name)
+        try:
+            if next(scan(family, b"", b""), None) is not None:
+                return False
+        finally:
+            family.close()
+    return True
 
 
 def backend_failure(exc: Exception) -> bool:

@@ -7,12 +7,13 @@ import builtins
 from wess.models import ApiKey
 from wess.storage.records import decode_api_key
 from wess.storage.rocks.database import RocksDatabase
-from wess.storage.rocks.layout import API_KEY, api_key_key, scan
+from wess.storage.rocks.layout import KEYS, api_key_key, scan
 
 
 class RocksApiKeys:
     def __init__(self, database: RocksDatabase) -> None:
-        self._d = database
+        self._d = database  # families looked up per call: a reference would keep the
+        # database open after ``close`` (rocksdict closes it when the last one goes)
 
     async def get(self, key_id: str) -> ApiKey | None:
         return await self._d.read(self.get_now, key_id)
@@ -22,8 +23,8 @@ class RocksApiKeys:
 
     def get_now(self, key_id: str) -> ApiKey | None:
         """``get``, blocking, on the calling thread (a transaction's view reads this)."""
-        stored = self._d.db.get(api_key_key(key_id))
+        stored = self._d.family[KEYS].get(api_key_key(key_id))
         return None if stored is None else decode_api_key(stored)
 
     def _list(self) -> builtins.list[ApiKey]:
-        return [decode_api_key(value) for _, value in scan(self._d.db, API_KEY, API_KEY)]
+        return [decode_api_key(value) for _, value in scan(self._d.family[KEYS], b"", b"")]

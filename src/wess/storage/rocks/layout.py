@@ -1,17 +1,24 @@
-"""The RocksDB store's key layout, and how to scan it.
+"""The RocksDB store's layout: one column family per kind of data, and how to scan one.
 
-One column family; every key and value is plain bytes:
+Format ``wess-rocks/2``; every key and value is plain bytes:
 
-    ~format                         b"wess-rocks/1", written when the store is created
-    ~sealed                         b"aes-256-gcm/1", written with the first sealed value
-    m:<uuid>                        the encoded ``ModuleInfo`` (records.py)
-    w:<uuid>                        the wasm bytes, sealed when a keyring is configured
-    n:<len16><namespace><uuid>      empty; the per-namespace listing index
-    a:<uuid>/<digest>/<flavor>      an AOT artifact of the module's bytes (sealed likewise)
-    u:<uuid>                        how often the module was invoked (u64, big-endian)
-    k:<key id>                      an API key record (records.py)
-    l:<seq>                         an audit entry; seq is a u64, big-endian, so the
-                                    log iterates in sequence order
+    system      format        b"wess-rocks/2"
+                sealed        b"aes-256-gcm/1", written with the first sealed value
+                migration     the progress of a migration under way (``migrations``)
+    modules     m:<uuid>      the encoded ``ModuleInfo`` (records.py)
+                w:<uuid>      the wasm bytes, sealed when a keyring is configured
+                n:<len16><namespace><uuid>    empty; the per-namespace listing index
+    artifacts   <uuid>/<digest>/<flavor>      an AOT artifact (sealed likewise)
+    usage       <uuid>        how often the module was invoked (u64, big-endian)
+    keys        <key id>      an API key record (records.py)
+    audit       <seq>         an audit entry; seq is a u64, big-endian, so the log
+                              iterates in sequence order
+
+Kinds live apart so that a damaged block costs the records of its own kind only: the
+few records the store itself needs (``system``) sit in files of their own, and the
+format is also kept in ``FORMAT_FILE`` beside the database, read when ``system``
+cannot be. A metadata scan never reads wasm, and a module's metadata and bytes share a
+family, so one multi-get reads both at one sequence number.
 """
 
 from __future__ import annotations
@@ -20,16 +27,24 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-FORMAT_KEY = b"~format"
-FORMAT = b"wess-rocks/1"
-SEALED_KEY = b"~sealed"
+SYSTEM = "system"
+MODULES = "modules"
+ARTIFACTS = "artifacts"
+USAGE = "usage"
+KEYS = "keys"
+AUDIT = "audit"
+FAMILIES = (SYSTEM, MODULES, ARTIFACTS, USAGE, KEYS, AUDIT)
+
+FORMAT = b"wess-rocks/2"
+FORMAT_KEY = b"format"
+SEALED_KEY = b"sealed"
+MIGRATION_KEY = b"migration"
+FORMAT_FILE = "WESS_FORMAT"
+"""The second copy of the format, a file beside RocksDB's own (``wess.files``)."""
+
 META = b"m:"
 WASM = b"w:"
 INDEX = b"n:"
-ARTIFACT = b"a:"
-USAGE = b"u:"
-API_KEY = b"k:"
-AUDIT = b"l:"
 SEQ_BYTES = 8
 SEPARATOR = b"/"
 COUNT_BYTES = 8
@@ -47,18 +62,18 @@ def index_prefix(namespace: str) -> bytes:
 
 
 def audit_key(seq: int) -> bytes:
-    """``l:`` + the sequence number as a fixed-width u64: byte order is number order."""
+    """The sequence number as a fixed-width u64: byte order is number order."""
     if not 0 < seq < 1 << (8 * SEQ_BYTES):
         raise ValueError(f"audit sequence numbers run from 1 to 2**64 - 1, not {seq}")
-    return AUDIT + seq.to_bytes(SEQ_BYTES, "big")
+    return seq.to_bytes(SEQ_BYTES, "big")
 
 
 def api_key_key(key_id: str) -> bytes:
-    return API_KEY + key_id.encode()
+    return key_id.encode()
 
 
 def artifact_prefix(key: bytes) -> bytes:
-    return ARTIFACT + key + SEPARATOR
+    return key + SEPARATOR
 
 
 def artifact_key(key: bytes, digest: str, flavor: str) -> bytes:

@@ -18,13 +18,23 @@ from wess.storage.modules import NamespaceUsage
 from wess.storage.records import decode_info, verified_wasm
 from wess.storage.rocks.batch import ModuleStates
 from wess.storage.rocks.database import RocksDatabase
-from wess.storage.rocks.layout import META, WASM, artifact_key, index_prefix, module_key, scan
+from wess.storage.rocks.layout import (
+    ARTIFACTS,
+    META,
+    MODULES,
+    WASM,
+    artifact_key,
+    index_prefix,
+    module_key,
+    scan,
+)
 from wess.storage.sealing import artifact_aad, unseal, wasm_aad
 
 
 class RocksModules:
     def __init__(self, database: RocksDatabase) -> None:
-        self._d = database
+        self._d = database  # families looked up per call: a reference would keep the
+        # database open after ``close`` (rocksdict closes it when the last one goes)
 
     async def get(self, module_id: UUID) -> ModuleRecord | None:
         return await self._d.read(self._get, module_id, module_id=module_id)
@@ -61,7 +71,7 @@ class RocksModules:
         if not module_ids:
             return {}
         keys = [module_key(module_id) for module_id in module_ids]
-        found: Any = self._d.db[[META + key for key in keys]]
+        found: Any = self._d.family[MODULES][[META + key for key in keys]]
         infos: dict[UUID, ModuleInfo | None] = {}
         for module_id, key, meta in zip(module_ids, keys, found, strict=True):
             info = None if meta is None else decode_info(meta)
@@ -72,7 +82,7 @@ class RocksModules:
 
     def _get(self, module_id: UUID) -> ModuleRecord | None:
         key = module_key(module_id)
-        found: Any = self._d.db[[META + key, WASM + key]]
+        found: Any = self._d.family[MODULES][[META + key, WASM + key]]
         meta, wasm = found
         if meta is None:
             return None
@@ -86,11 +96,11 @@ class RocksModules:
         return ModuleRecord(info=info, wasm=verified_wasm(info, plain))
 
     def _get_info(self, module_id: UUID) -> ModuleInfo | None:
-        meta = self._d.db.get(META + module_key(module_id))
+        meta = self._d.family[MODULES].get(META + module_key(module_id))
         return None if meta is None else decode_info(meta)
 
     def _get_artifact(self, module_id: UUID, digest: str, flavor: str) -> SealedArtifact | None:
-        stored = self._d.db.get(artifact_key(module_key(module_id), digest, flavor))
+        stored = self._d.family[ARTIFACTS].get(artifact_key(module_key(module_id), digest, flavor))
         if stored is None:
             return None
         data = unseal(
@@ -105,7 +115,7 @@ class RocksModules:
     def _list(
         self, namespace: str | None, after: UUID | None, limit: int
     ) -> builtins.list[ModuleInfo]:
-        snapshot = self._d.db.snapshot()
+        snapshot = self._d.family[MODULES].snapshot()
         prefix = META if namespace is None else index_prefix(namespace)
         start = prefix + (b"" if after is None else module_key(after))
         found: builtins.list[ModuleInfo] = []
@@ -126,11 +136,11 @@ class RocksModules:
 
     def _count(self, namespace: str | None) -> int:
         prefix = META if namespace is None else index_prefix(namespace)
-        return sum(1 for _ in scan(self._d.db, prefix, prefix))
+        return sum(1 for _ in scan(self._d.family[MODULES], prefix, prefix))
 
     def _namespace_usage(self) -> NamespaceUsage:
         usage: NamespaceUsage = {}
-        for _, value in scan(self._d.db.snapshot(), META, META):
+        for _, value in scan(self._d.family[MODULES].snapshot(), META, META):
             info = decode_info(value)
             modules, size = usage.get(info.namespace, (0, 0))
             usage[info.namespace] = (modules + 1, size + info.size)

@@ -32,9 +32,17 @@ from wess.storage.base import Change, Transaction
 from wess.storage.rocks.admin import RocksAdmin
 from wess.storage.rocks.audit import RocksAudit
 from wess.storage.rocks.batch import BatchBuilder, ModuleStates, stage
-from wess.storage.rocks.database import UNLIMITED_OPEN_FILES, RocksDatabase, open_database
+from wess.storage.rocks.database import (
+    UNLIMITED_OPEN_FILES,
+    RocksDatabase,
+    close,
+    open_database,
+    read_format,
+    system_format,
+)
 from wess.storage.rocks.keys import RocksApiKeys
-from wess.storage.rocks.layout import FORMAT, FORMAT_KEY, SEALED_KEY
+from wess.storage.rocks.layout import FORMAT, SEALED_KEY, SYSTEM
+from wess.storage.rocks.migrations import check_format
 from wess.storage.rocks.modules import RocksModules
 from wess.storage.rocks.usage import RocksUsage
 from wess.storage.sealing import ENCRYPTED_STORE, MARKER
@@ -66,10 +74,16 @@ class RocksStore:
         """
         location = str(Path(path))
         db = await asyncio.to_thread(open_database, location, max_open_files=max_open_files)
-        if keyring is None and db.get(SEALED_KEY) is not None:
-            db.close()
+        try:
+            check_format(await asyncio.to_thread(read_format, db, location), location)
+            database = RocksDatabase(db, location, keyring=keyring)
+        except BaseException:
+            close(db)
+            raise
+        if keyring is None and database.marked:
+            await database.aclose()
             raise ConfigError(f"{location}: {ENCRYPTED_STORE}", path=location)
-        return cls(RocksDatabase(db, location, keyring=keyring))
+        return cls(database)
 
     @property
     def path(self) -> str:
@@ -114,12 +128,12 @@ class RocksStore:
 
     def _commit(self, changes: builtins.list[Change], *, known: ModuleStates | None = None) -> None:
         d = self._d
-        builder = BatchBuilder(d.db, known=known)
+        builder = BatchBuilder(d.family, d.handle, known=known)
         for change in changes:
             builder.add(stage(change, d.keyring))
         marking = d.keyring is not None and builder.values_written > 0 and not d.marked
         if marking:
-            builder.batch.put(SEALED_KEY, MARKER)
+            builder.batch.put(SEALED_KEY, MARKER, d.handle[SYSTEM])
         if len(builder.batch):
             d.db.write(builder.batch, d.sync)
             d.marked = d.marked or marking
@@ -131,7 +145,7 @@ class RocksStore:
         self._commit(changes, known=view.known)
 
     def _ping(self) -> None:
-        if self._d.db.get(FORMAT_KEY) != FORMAT:
+        if system_format(self._d.family[SYSTEM], self._d.path) != FORMAT:
             raise StorageUnavailable(f"RocksDB store at {self._d.path} lost its format marker")
 
 

@@ -1,4 +1,5 @@
-"""``RocksUsage``: the ``UsageStore`` of a ``RocksStore`` (``u:<uuid>`` -> u64 count)."""
+"""``RocksUsage``: the ``UsageStore`` of a ``RocksStore`` (the ``usage`` family: module id
+-> u64 count)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from wess.storage.usage import UsageRanking
 
 class RocksUsage:
     def __init__(self, database: RocksDatabase) -> None:
-        self._d = database
+        self._d = database  # families looked up per call: a reference would keep the
+        # database open after ``close`` (rocksdict closes it when the last one goes)
 
     async def most_used(self, limit: int) -> UsageRanking:
         return await self._d.read(self._most_used, limit)
 
     def _most_used(self, limit: int) -> UsageRanking:
         counts = [
-            (UUID(key[len(USAGE) :].decode()), int.from_bytes(value, "big"))
-            for key, value in scan(self._d.db, USAGE, USAGE)
+            (UUID(key.decode()), int.from_bytes(value, "big"))
+            for key, value in scan(self._d.family[USAGE], b"", b"")
         ]
         counts.sort(key=lambda pair: (-pair[1], str(pair[0])))
         return counts[:limit]
