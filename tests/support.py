@@ -193,3 +193,16 @@ def flush_families(path: Path) -> None:
             family.close()
     finally:
         db.close()
+
+
+def files_starting_with(path: Path, prefix: bytes) -> list[Path]:
+    """The table (SST) files of the store at ``path`` whose first key begins with
+    ``prefix`` (rocksdict does not say which family a file belongs to; its keys do)."""
+    from rocksdict import AccessType, Options, Rdict
+
+    db = Rdict(str(path), Options(raw_mode=True), access_type=AccessType.read_only())
+    try:
+        files = db.live_files()
+    finally:
+        db.close()
+    return [path / str(f["name"]).lstrip("/") for f in files if f["start_key"].startswith(prefix)]

@@ -36,7 +36,8 @@ async def healthz() -> Response:
 )
 async def readyz(request: Request) -> Response:
     """Storage reachable and every worker running; 503 with the failing checks otherwise.
-    ``warmup`` reports the start-up warm-up of compiled modules and never fails readiness."""
+    ``warmup`` reports the start-up warm-up of compiled modules, and ``storage_damage``
+    the damage the store met (records it could not read); neither fails readiness."""
     state = state_of(request)
     readiness = await state.health.readiness()
     body: dict[str, object] = {
@@ -45,6 +46,9 @@ async def readyz(request: Request) -> Response:
     }
     if state.warmup is not None:
         body["warmup"] = state.warmup.snapshot()
+    if state.damage is not None and (damage := state.damage()) is not None:
+        # served all the same: what is intact is served, the damaged records refused
+        body["storage_damage"] = damage
     return json_response(body, status=200 if readiness.ready else 503)
 
 

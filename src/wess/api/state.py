@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -32,6 +33,9 @@ class ApiState:
     max_page_size: int
     default_page_size: int = DEFAULT_PAGE_SIZE
     warmup: Warmup | None = None
+    damage: Callable[[], Mapping[str, object] | None] | None = None
+    """What the store found damaged while serving, None while nothing is (``/readyz``
+    reports it)."""
 
 
 def state_of(request: Request) -> ApiState:

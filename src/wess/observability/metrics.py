@@ -75,6 +75,13 @@ class Metrics:
             "Stored modules whose bytes failed verification (digest or backend checksum).",
             registry=r,
         )
+        self.storage_damage = Gauge(
+            "wess_storage_damage",
+            "Damage the store met while serving: records it could not read (unreadable) "
+            "and key ranges a scan stepped over (skipped_ranges). Run `wess verify`.",
+            ["kind"],
+            registry=r,
+        )
         self.writer_batch_size = Histogram(
             "wess_writer_batch_jobs",
             "Jobs per group-committed write batch.",

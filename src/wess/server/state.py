@@ -30,7 +30,7 @@ from wess.security.keyfiles import keyring_sealing_with, load_keyring
 from wess.security.secrets import SECRET_BYTES, SECRET_FILE, ServerSecret
 from wess.server.security import open_security
 from wess.service import ModuleService
-from wess.storage import open_store
+from wess.storage import Store, open_store
 from wess.storage.measured import MeasuredStore
 from wess.workers.anchoring import AnchorKeeper, check_anchor
 from wess.workers.loader import ProgramLoader
@@ -132,6 +132,11 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
     key_file = settings.security.encryption_key_file
     async with open_store(settings.database.effective_url, keyring=keyring) as opened:
         store = MeasuredStore(opened, metrics)
+        damage = metrics.storage_damage
+        damage.labels(kind="unreadable").set_function(lambda: store.admin.damage().unreadable)
+        damage.labels(kind="skipped_ranges").set_function(
+            lambda: store.admin.damage().skipped_ranges
+        )
         audit_key = AuditKey(secret.derive(AUDIT_KEY_LABEL))
         anchors = anchor_file(settings, audit_key)
         anchored = None if anchors is None else await check_anchor(store.audit, anchors)
@@ -240,7 +245,14 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         max_json_body=settings.limits.max_json_body,
                         max_page_size=settings.limits.max_page_size,
                         warmup=warmup,
+                        damage=lambda: damage_of(store),
                     )
+
+
+def damage_of(store: Store) -> dict[str, object] | None:
+    """The store's damage report for ``/readyz``, None while it met none."""
+    report = store.admin.damage()
+    return report.to_dict() if report.damaged else None
 
 
 def _running(name: str, is_running: Callable[[], bool]) -> Callable[[], Awaitable[None]]:

@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from wess.security.crypto import Keyring
+from wess.storage.damage import DamageReport
 
 
 @runtime_checkable
 class StoreAdmin(Protocol):
+    def damage(self) -> DamageReport:
+        """What was found damaged while serving (records unreadable, key ranges a scan
+        stepped over); nothing for a store that cannot be damaged so."""
+        ...
+
     async def rewrap(self, keyring: Keyring) -> int:
         """Seal every module and artifact value under ``keyring.current``: re-wrap the
         data keys of sealed values, seal those stored in plain text, and use

@@ -24,6 +24,7 @@ from wess.models import ApiKey, AuditEntry, ModuleInfo, ModuleRecord, SealedArti
 from wess.security.crypto import Keyring
 from wess.storage.audit import AppendAudit, RewriteAudit
 from wess.storage.base import Change, Transaction
+from wess.storage.damage import NO_DAMAGE, DamageReport
 from wess.storage.keys import PutApiKey, RemoveApiKey
 from wess.storage.modules import NamespaceUsage, PutArtifact, PutModule, RemoveModule
 from wess.storage.records import (
@@ -184,6 +185,10 @@ class MemoryAdmin:
 
     def __init__(self, tables: _Tables) -> None:
         self._t = tables
+
+    def damage(self) -> DamageReport:
+        """Nothing: dicts do not rot."""
+        return NO_DAMAGE
 
     async def rewrap(self, keyring: Keyring) -> int:
         """Seal every value under ``keyring.current`` and use ``keyring`` from now on;

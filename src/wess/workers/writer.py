@@ -35,7 +35,13 @@ from typing import TypeVar, overload
 
 import structlog
 
-from wess.errors import ConfigError, InvalidRequest, Overloaded, StorageUnavailable
+from wess.errors import (
+    ConfigError,
+    InvalidRequest,
+    Overloaded,
+    StorageError,
+    StorageUnavailable,
+)
 from wess.messages import (
     MESSAGE_VERSION,
     ApiKeyChanged,
@@ -152,7 +158,13 @@ class Writer:
         """Read the audit log's head (and the usage, with quotas), then start consuming."""
         if self._task is not None:
             raise RuntimeError("a Writer runs once")
-        await self._resync()
+        try:
+            await self._resync()
+        except StorageError as exc:
+            # A damaged audit head (or usage) must not stop the server: reads go on, and
+            # each batch tries again, failing its writes with the reason until it can.
+            logger.error("writer_cannot_read_its_state", error=str(exc))
+            self._stale = True
         self._task = asyncio.create_task(self._consume(), name="wess-writer")
         self._task.add_done_callback(self._consumer_ended)
         self._accepting = True

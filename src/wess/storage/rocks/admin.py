@@ -25,6 +25,7 @@ from rocksdict import WriteBatch
 
 from wess.errors import IntegrityError
 from wess.security.crypto import Keyring
+from wess.storage.damage import DamageReport
 from wess.storage.records import decode_info
 from wess.storage.rocks.database import RocksDatabase, compact
 from wess.storage.rocks.layout import (
@@ -48,6 +49,9 @@ class RocksAdmin:
 
     def __init__(self, database: RocksDatabase) -> None:
         self._d = database
+
+    def damage(self) -> DamageReport:
+        return self._d.damage.report()
 
     async def rewrap(self, keyring: Keyring) -> int:
         """Seal every module and artifact value under ``keyring.current`` and use

@@ -34,7 +34,8 @@ class RocksAudit:
         found: builtins.list[AuditEntry] = []
         if limit <= 0:
             return found
-        for _, value in scan(self._d.family[AUDIT], b"", audit_key(max(after, 0) + 1)):
+        start = audit_key(max(after, 0) + 1)
+        for _, value in scan(self._d.family[AUDIT], b"", start, skipped=self._d.skipped(AUDIT)):
             found.append(decode_audit(value))
             if len(found) >= limit:
                 break

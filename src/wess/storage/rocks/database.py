@@ -16,6 +16,7 @@ family or, when that cannot be read, from the copy in ``FORMAT_FILE``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+import structlog
 from rocksdict import (
     BlockBasedOptions,
     BottommostLevelCompaction,
@@ -37,6 +39,7 @@ from rocksdict import (
 from wess.errors import IntegrityError, StorageError, StorageUnavailable
 from wess.files import write_file
 from wess.security.crypto import Keyring
+from wess.storage.damage import DamageLog
 from wess.storage.rocks.layout import (
     FAMILIES,
     FORMAT,
@@ -44,10 +47,12 @@ from wess.storage.rocks.layout import (
     FORMAT_KEY,
     SEALED_KEY,
     SYSTEM,
+    Skipped,
     scan,
 )
 
 T = TypeVar("T")
+logger = structlog.get_logger(__name__)
 
 READ_THREADS = 4
 BLOOM_BITS_PER_KEY = 10  # ~1% false positives, ~1.25 bytes per key
@@ -68,6 +73,7 @@ class RocksDatabase:
         self.family: dict[str, Rdict] = {name: db.get_column_family(name) for name in FAMILIES}
         self.handle: dict[str, Any] = {name: db.get_column_family_handle(name) for name in FAMILIES}
         self.marked = self.family[SYSTEM].get(SEALED_KEY) is not None  # holds sealed values
+        self.damage = DamageLog()
         self.closed = False
         self.sync = WriteOptions()
         self.sync.sync = True
@@ -82,6 +88,14 @@ class RocksDatabase:
         """``call(*args)`` on the one write thread (commits never interleave)."""
         return await self._run(self._writes, call, args, None)
 
+    def skipped(self, family: str) -> Skipped:
+        """What a scan of ``family`` tells when it steps over a damaged block."""
+
+        def note(after: bytes, resumed: bytes | None) -> None:
+            self.damage.skipped(family, after, resumed)
+
+        return note
+
     def translated(self, call: Callable[[], T], *, module_id: UUID | None = None) -> T:
         """``call()`` here, on the calling thread, its failures translated as ``read``'s."""
         try:
@@ -89,7 +103,7 @@ class RocksDatabase:
         except Exception as exc:
             if not backend_failure(exc):
                 raise
-            raise translate(exc, path=self.path, module_id=module_id) from exc
+            raise self._translate(exc, module_id) from exc
 
     async def aclose(self) -> None:
         """Wait for running calls, then close the database."""
@@ -102,7 +116,12 @@ class RocksDatabase:
         self._reads.shutdown(wait=True)
         self._writes.shutdown(wait=True)
         self.handle.clear()
-        close(self.db, self.family.values())
+        try:
+            close(self.db, self.family.values())
+        except Exception as exc:  # every write was synced when it was acknowledged
+            if not backend_failure(exc):
+                raise
+            logger.error("closing the store reported an error", path=self.path, error=str(exc))
 
     async def _run(
         self,
@@ -122,19 +141,57 @@ class RocksDatabase:
         except Exception as exc:
             if not backend_failure(exc):
                 raise
-            raise translate(exc, path=self.path, module_id=module_id) from exc
+            raise self._translate(exc, module_id, call) from exc
+
+    def _translate(
+        self, exc: Exception, module_id: UUID | None, call: Callable[..., Any] | None = None
+    ) -> StorageError:
+        error = translate(exc, path=self.path, module_id=module_id)
+        if isinstance(error, IntegrityError):
+            what = f"module {module_id}" if module_id else getattr(call, "__name__", "a read")
+            self.damage.unreadable(what)
+        return error
 
 
 def open_database(path: str, *, max_open_files: int = UNLIMITED_OPEN_FILES) -> Rdict:
     """Open (or create) the raw-mode database at ``path`` with every column family of
     ``layout`` and strict recovery, or explain why not.
 
+    Recovery and serving want opposite strictness. RocksDB checks the WAL's records
+    only with ``paranoid_checks`` (without it, ``absolute_consistency`` lets a damaged
+    log through and acknowledged writes after the damage are silently dropped); but
+    with it, a corrupt block met by a background compaction becomes a fatal error and
+    every later write fails until a restart. So the directory is opened twice: once
+    paranoid, which replays and verifies the WAL, then flushes what it replayed into
+    table files and closes; then not paranoid, to serve: a compaction that meets a
+    damaged block fails alone, the records in it stay unreadable (reads report them),
+    and the rest of the store is read and written. Every record is verified on read.
+
     ``max_open_files`` caps the table files RocksDB keeps open (-1: all of them).
     """
+    recovered = _open(path, max_open_files, paranoid=True)
+    try:
+        for name in FAMILIES:
+            family = recovered.get_column_family(name)
+            try:
+                family.flush()
+            finally:
+                family.close()
+        recovered.flush()
+    except Exception as exc:  # a flush that fails leaves the (verified) WAL to replay
+        if not backend_failure(exc):
+            raise
+    finally:
+        with contextlib.suppress(Exception):  # a background error may surface here
+            recovered.close()
+    return _open(path, max_open_files, paranoid=False)
+
+
+def _open(path: str, max_open_files: int, *, paranoid: bool) -> Rdict:
     options = _options(max_open_files)
     options.create_if_missing(True)
     options.create_missing_column_families(True)
-    options.set_paranoid_checks(True)
+    options.set_paranoid_checks(paranoid)
     options.set_wal_recovery_mode(DBRecoveryMode.absolute_consistency())
     families = {name: _options(max_open_files) for name in FAMILIES}
     try:

@@ -27,4 +27,8 @@ class RocksApiKeys:
         return None if stored is None else decode_api_key(stored)
 
     def _list(self) -> builtins.list[ApiKey]:
-        return [decode_api_key(value) for _, value in scan(self._d.family[KEYS], b"", b"")]
+        skipped = self._d.skipped(KEYS)
+        return [
+            decode_api_key(value)
+            for _, value in scan(self._d.family[KEYS], b"", b"", skipped=skipped)
+        ]

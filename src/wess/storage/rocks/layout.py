@@ -23,7 +23,7 @@ family, so one multi-get reads both at one sequence number.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -80,21 +80,98 @@ def artifact_key(key: bytes, digest: str, flavor: str) -> bytes:
     return artifact_prefix(key) + digest.encode() + SEPARATOR + flavor.encode()
 
 
-def scan(source: Any, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
+Skipped = Callable[[bytes, bytes | None], None]
+"""Told, by a scan that steps over a damaged block, the last key read before it and the
+key it resumed at (None: nothing readable after it)."""
+
+
+def scan(
+    source: Any, prefix: bytes, start: bytes, *, skipped: Skipped | None = None
+) -> Iterator[tuple[bytes, bytes]]:
     """Keys and values from ``start`` while they begin with ``prefix``.
 
     Uses the raw iterator and checks its status: rocksdict's ``items()`` ends silently
-    on a checksum error, which would make a listing quietly incomplete.
+    on a checksum error, which would make a listing quietly incomplete. A corrupt block
+    raises, unless ``skipped`` is given: then the scan steps over it (``resume_after``)
+    and goes on, telling ``skipped`` what it left out.
     """
-    iterator = source.iter()
-    iterator.seek(start)
-    while iterator.valid():
-        key: bytes = iterator.key()
-        if not key.startswith(prefix):
+    while True:
+        iterator = source.iter()
+        iterator.seek(start)
+        last: bytes | None = None
+        try:
+            while iterator.valid():
+                key: bytes = iterator.key()
+                if not key.startswith(prefix):
+                    return
+                value: bytes = iterator.value()
+                last = key
+                yield key, value
+                iterator.next()
+            iterator.status()
             return
-        yield key, iterator.value()
-        iterator.next()
+        except Exception as exc:
+            if skipped is None or "Corruption" not in str(exc):
+                raise
+        after = start if last is None else last
+        resumed = resume_after(source, after, prefix)
+        skipped(after, resumed)
+        if resumed is None:
+            return
+        start = resumed
+
+
+def resume_after(source: Any, after: bytes, prefix: bytes) -> bytes | None:
+    """The first key past the damaged block that follows ``after`` (None: none within
+    ``prefix``). A seek into a damaged block fails and a seek past it succeeds, so a
+    binary search over the key space finds the smallest key a seek can reach: the scan
+    loses the records of the damaged block and no others."""
+    width = max(len(after), len(prefix)) + 16
+    low = int.from_bytes(after.ljust(width, b"\0"), "big") + 1
+    bound = _after_prefix(prefix)
+    high = int.from_bytes(bound.ljust(width, b"\0"), "big") if bound else 1 << (8 * width)
+    while low < high:
+        middle = (low + high) // 2
+        if _seek_fails(source, _key(middle, width)):
+            low = middle + 1
+        else:
+            high = middle
+    if bound is not None and high >= int.from_bytes(bound.ljust(width, b"\0"), "big"):
+        return None
+    resumed = _first_key(source, _key(high, width))
+    return resumed if resumed is not None and resumed.startswith(prefix) else None
+
+
+def _key(value: int, width: int) -> bytes:
+    return value.to_bytes(width, "big").rstrip(b"\0")
+
+
+def _after_prefix(prefix: bytes) -> bytes | None:
+    """The smallest key greater than every key that starts with ``prefix``."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def _seek_fails(source: Any, key: bytes) -> bool:
+    iterator = source.iter()
+    iterator.seek(key)
+    try:
+        iterator.status()
+    except Exception as exc:
+        if "Corruption" in str(exc):
+            return True
+        raise
+    return False
+
+
+def _first_key(source: Any, key: bytes) -> bytes | None:
+    iterator = source.iter()
+    iterator.seek(key)
+    found: bytes | None = iterator.key() if iterator.valid() else None
     iterator.status()
+    return found
 
 
 def scan_keys(source: Any, prefix: bytes) -> Iterator[bytes]:

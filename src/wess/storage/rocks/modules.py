@@ -115,33 +115,49 @@ class RocksModules:
     def _list(
         self, namespace: str | None, after: UUID | None, limit: int
     ) -> builtins.list[ModuleInfo]:
+        """A page of the listing. A record the store cannot read (its block is damaged,
+        or it does not decode) is left out and noted in the damage log, which ``/readyz``
+        reports: the others are listed all the same."""
         snapshot = self._d.family[MODULES].snapshot()
         prefix = META if namespace is None else index_prefix(namespace)
         start = prefix + (b"" if after is None else module_key(after))
         found: builtins.list[ModuleInfo] = []
-        for key, value in scan(snapshot, prefix, start):
+        for key, value in scan(snapshot, prefix, start, skipped=self._d.skipped(MODULES)):
             if len(found) >= limit:
                 break
             if after is not None and key == start:
                 continue
-            if namespace is None:
-                found.append(decode_info(value))
-                continue
-            meta_key = META + key[len(prefix) :]
-            meta = next((v for k, v in scan(snapshot, meta_key, meta_key)), None)
+            meta: bytes | None = value
+            if namespace is not None:  # an index entry: read the module's record
+                meta_key = META + key[len(prefix) :]
+                try:
+                    meta = next((v for _, v in scan(snapshot, meta_key, meta_key)), None)
+                except Exception as exc:
+                    if "Corruption" not in str(exc):
+                        raise
+                    meta = None
             if meta is None:
-                raise IntegrityError(f"listing index of {namespace!r} names a missing module")
-            found.append(decode_info(meta))
+                self._d.damage.unreadable(f"module {key[-36:].decode(errors='replace')}")
+                continue
+            try:
+                found.append(decode_info(meta))
+            except IntegrityError:
+                self._d.damage.unreadable(f"module record {key[-36:].decode(errors='replace')}")
         return found
 
     def _count(self, namespace: str | None) -> int:
         prefix = META if namespace is None else index_prefix(namespace)
-        return sum(1 for _ in scan(self._d.family[MODULES], prefix, prefix))
+        skipped = self._d.skipped(MODULES)
+        return sum(1 for _ in scan(self._d.family[MODULES], prefix, prefix, skipped=skipped))
 
     def _namespace_usage(self) -> NamespaceUsage:
         usage: NamespaceUsage = {}
-        for _, value in scan(self._d.family[MODULES].snapshot(), META, META):
-            info = decode_info(value)
+        snapshot = self._d.family[MODULES].snapshot()
+        for _, value in scan(snapshot, META, META, skipped=self._d.skipped(MODULES)):
+            try:
+                info = decode_info(value)
+            except IntegrityError:
+                continue  # one unreadable record does not make the others' usage unknown
             modules, size = usage.get(info.namespace, (0, 0))
             usage[info.namespace] = (modules + 1, size + info.size)
         return usage
