@@ -18,7 +18,8 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── InvalidWasm
     │   ├── UnknownImport
     │   ├── SignatureMismatch
-    │   └── CompileLimitExceeded
+    │   ├── CompileLimitExceeded
+    │   └── InvalidExports              too many exports, or names too long or not printable
     ├── NotFound                        also: no such route
     │   ├── ModuleNotFound
     │   ├── FunctionNotFound
@@ -36,6 +37,7 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     ├── StorageError
     │   ├── StorageUnavailable
     │   └── IntegrityError              stored bytes do not match their digest, or are corrupt
+    ├── ClientGone                      the client left before sending its whole request
     ├── ConfigError                     a configuration value is invalid
     └── CannotListen                    the server's address is taken, or not its to bind
 """
@@ -116,6 +118,13 @@ class SignatureMismatch(ModuleRejected):
 
 class CompileLimitExceeded(ModuleRejected):
     code = "compile_limit_exceeded"
+
+
+class InvalidExports(ModuleRejected):
+    """More exports than the configured cap, or export names that are too long or not
+    printable: refused before compiling, because every name is stored and served."""
+
+    code = "invalid_exports"
 
 
 # -- lookups ----------------------------------------------------------------------------------
@@ -231,6 +240,14 @@ class StorageUnavailable(StorageError):
 
 class IntegrityError(StorageError):
     code = "integrity_error"
+
+
+class ClientGone(WessError):
+    """The client closed the connection before sending its whole request: a client abort,
+    not a failure of Wess. Nothing can be answered; logs and metrics record status 499
+    (nginx's "client closed request")."""
+
+    code = "client_closed_request"
 
 
 class ConfigError(WessError):
