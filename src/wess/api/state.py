@@ -15,6 +15,7 @@ from wess.service import ModuleService
 from wess.workers.warmup import Warmup
 
 DEFAULT_PAGE_SIZE = 100
+DEFAULT_PAGE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +32,7 @@ class ApiState:
     max_json_body: int
     max_page_size: int
     default_page_size: int = DEFAULT_PAGE_SIZE
+    max_page_bytes: int = DEFAULT_PAGE_BYTES
     warmup: Warmup | None = None
 
 
