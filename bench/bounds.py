@@ -65,7 +65,11 @@ class Server:
                 env=env,
                 cwd=workdir,
             )
-        self.port = self._wait_port()
+        try:
+            self.port = self._wait_port()
+        except BaseException:
+            self.process.kill()  # never leave a server behind
+            raise
         self.token = (self.data / "admin.key").read_text().strip()
 
     def _wait_port(self) -> int:
