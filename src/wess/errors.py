@@ -18,7 +18,8 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── InvalidWasm
     │   ├── UnknownImport
     │   ├── SignatureMismatch
-    │   └── CompileLimitExceeded
+    │   ├── CompileLimitExceeded
+    │   └── InvalidExports              too many exports, or names too long or not printable
     ├── NotFound                        also: no such route
     │   ├── ModuleNotFound
     │   ├── FunctionNotFound
@@ -37,6 +38,7 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── StorageUnavailable
     │   ├── IntegrityError              stored bytes do not match their digest, or are corrupt
     │   └── MigrationRequired           the store is in an older layout: `wess migrate`
+    ├── ClientGone                      the client left before sending its whole request
     ├── ConfigError                     a configuration value is invalid
     └── CannotListen                    the server's address is taken, or not its to bind
 """
@@ -117,6 +119,13 @@ class SignatureMismatch(ModuleRejected):
 
 class CompileLimitExceeded(ModuleRejected):
     code = "compile_limit_exceeded"
+
+
+class InvalidExports(ModuleRejected):
+    """More exports than the configured cap, or export names that are too long or not
+    printable: refused before compiling, because every name is stored and served."""
+
+    code = "invalid_exports"
 
 
 # -- lookups ----------------------------------------------------------------------------------
@@ -238,6 +247,14 @@ class MigrationRequired(StorageError):
     """The store is in a layout this Wess reads only after ``wess migrate`` (start-up)."""
 
     code = "migration_required"
+
+
+class ClientGone(WessError):
+    """The client closed the connection before sending its whole request: a client abort,
+    not a failure of Wess. Nothing can be answered; logs and metrics record status 499
+    (nginx's "client closed request")."""
+
+    code = "client_closed_request"
 
 
 class ConfigError(WessError):

@@ -8,6 +8,7 @@ change and through the Reader for every read.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from uuid import UUID, uuid4
@@ -32,7 +33,9 @@ from wess.models import (
     digest_of,
 )
 from wess.runtime import Limits
+from wess.runtime.analysis import ExportLimits, acceptable_name, check_exports
 from wess.runtime.limits import PER_CALL
+from wess.runtime.reasons import clipped, listed
 from wess.workers.reader import Reader
 from wess.workers.runner import Runner, RunOutcome
 from wess.workers.writer import Writer
@@ -40,6 +43,7 @@ from wess.workers.writer import Writer
 logger = structlog.get_logger(__name__)
 
 NAME_MAX = 128
+DEFAULT_EXPORTS = ExportLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,7 @@ class ModuleService:
         limits: Limits,
         max_module_size: int,
         max_args: int,
+        exports: ExportLimits = DEFAULT_EXPORTS,
         new_id: Callable[[], UUID] = uuid4,
     ) -> None:
         self._reader = reader
@@ -92,6 +97,7 @@ class ModuleService:
         self._limits = limits
         self._max_module_size = max_module_size
         self._max_args = max_args
+        self._exports = exports
         self._new_id = new_id
 
     # -- writes ---------------------------------------------------------------------------
@@ -231,8 +237,13 @@ class ModuleService:
                 limit=self._max_module_size,
             )
         name = upload.name if upload.name is not None else str(module_id)
-        if not 1 <= len(name) <= NAME_MAX or not name.isprintable():
-            raise InvalidRequest(f"name must be 1 to {NAME_MAX} printable characters", field="name")
+        if not acceptable_name(name, limit=NAME_MAX):
+            raise InvalidRequest(
+                f"name must be 1 to {NAME_MAX} printable characters, without control characters",
+                field="name",
+            )
+        # before the compile, on a thread: a module may hold a great many sections
+        await asyncio.to_thread(check_exports, upload.wasm, self._exports)
         prepared = await self._runner.prepare(upload.wasm)
         functions = prepared.analysis.functions
         if upload.default_function is not None:
@@ -308,7 +319,7 @@ def default_function_of(info: ModuleInfo) -> str:
         return info.default_function
     if len(info.functions) == 1:
         return info.functions[0].name
-    names = ", ".join(f.name for f in info.functions) or "none"
+    names = listed(f.name for f in info.functions)
     raise FunctionNotFound(f"module {info.id} has no default function; name one of: {names}")
 
 
@@ -331,16 +342,16 @@ def _describe_mismatch(
     *,
     kept: bool = False,
 ) -> str:
-    name = upload.default_function
+    name = repr(clipped(upload.default_function or ""))  # the client's: bounded
     if signature is None:
-        exported = ", ".join(f.name for f in functions) or "none"
+        exported = listed(f.name for f in functions)
         if kept:
             return (
-                f"the update names no default function, so {name!r} stays the default, but "
+                f"the update names no default function, so {name} stays the default, but "
                 f"the new module does not export it (it exports: {exported}); export "
-                f"{name!r} or name another default function"
+                f"{name} or name another default function"
             )
-        return f"the module exports no function {name!r}; it exports: {exported}"
+        return f"the module exports no function {name}; it exports: {exported}"
     declared = FunctionSignature(
         name=signature.name,
         params=upload.declared_params if upload.declared_params is not None else signature.params,
@@ -350,11 +361,11 @@ def _describe_mismatch(
     )
     if kept:
         return (
-            f"the update keeps {name!r} as the default function, declared as "
+            f"the update keeps {name} as the default function, declared as "
             f"{declared.describe()}, but the new module exports {signature.describe()}; "
             f"keep that signature or name the function again to declare it anew"
         )
     return (
-        f"function {name!r} was declared as {declared.describe()} "
+        f"function {name} was declared as {declared.describe()} "
         f"but the module exports {signature.describe()}"
     )

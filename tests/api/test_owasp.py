@@ -11,14 +11,22 @@ API8 security misconfiguration: no stack traces, unlisted methods, every route g
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import socket
+import threading
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import orjson
 import pytest
 
 from tests.api.security_helpers import WASM, bearer, mint, upload_as
 from tests.fixtures import wasm
+from tests.fixtures.generated import exporting
+from tests.support import ServerProcess
 from wess.api.app import ROUTERS, build_api
 from wess.api.guard import declared
 from wess.testing import assert_problem, open_client, test_settings
@@ -375,3 +383,313 @@ async def test_a_flood_of_failed_logins_leaves_one_bounded_entry():
     assert [(e["outcome"], e["count"]) for e in added] == [("unauthenticated", 1)]
     assert len(added[0]["target"]) < 300
     assert "[+" in added[0]["target"]
+
+
+# -- API4: what one request can make the server hold (catalogues, pages, bodies) --------------
+
+JSON = {"content-type": "application/json"}
+SUMMARY_FIELDS = {
+    "id",
+    "name",
+    "namespace",
+    "digest",
+    "size",
+    "revision",
+    "created_at",
+    "updated_at",
+    "default_function",
+    "function_count",
+}
+
+
+async def test_modules_past_the_export_caps_are_422_naming_the_cap():
+    """More exports than limits.max_exports, or a name longer than
+    limits.max_export_name, is refused before compiling, with the cap in the detail;
+    at the caps the module is accepted."""
+    settings = test_settings(WESS_LIMITS_MAX_EXPORTS="3", WESS_LIMITS_MAX_EXPORT_NAME="8")
+    async with open_client(settings) as client:
+        at_caps = await client.post(
+            "/v1/modules", content=exporting(("a", "b", "c" * 8)), headers=WASM
+        )
+        assert at_caps.status_code == 201, at_caps.text
+        many = await client.post(
+            "/v1/modules", content=exporting(("a", "b", "c", "d")), headers=WASM
+        )
+        detail = assert_problem(many, 422, "invalid_exports")["detail"]
+        assert "4 exports" in detail
+        assert "limits.max_exports" in detail
+        assert "3" in detail
+        long = await client.post("/v1/modules", content=exporting(("a", "c" * 9)), headers=WASM)
+        detail = assert_problem(long, 422, "invalid_exports")["detail"]
+        assert "limits.max_export_name" in detail
+        assert repr("c" * 9) in detail
+
+
+async def test_the_export_caps_are_checked_before_the_module_is_compiled():
+    """A module over the export cap whose code does not even validate is refused for
+    its exports: the caps are read from the bytes before wasmtime sees them."""
+    invalid = exporting(("a", "b"))[:-2] + b"\x7c\x0b"  # i64.add of two i32s, then end
+    async with open_client(test_settings()) as client:
+        response = await client.post("/v1/modules", content=invalid, headers=WASM)
+        assert_problem(response, 422, "invalid_wasm")
+    async with open_client(test_settings(WESS_LIMITS_MAX_EXPORTS="1")) as client:
+        response = await client.post("/v1/modules", content=invalid, headers=WASM)
+        assert_problem(response, 422, "invalid_exports")
+
+
+@pytest.mark.parametrize(
+    "name", ["crlf\r\nX-Injected: 1", "nul\0", "tab\there", "bidi\u202eevil", "del\x7f", ""]
+)
+async def test_export_names_with_control_characters_are_422_naming_them(client, name):
+    """Export names are 1 to limits.max_export_name printable characters: a CR, LF,
+    NUL, tab, DEL or bidi override (or an empty name) refuses the upload, naming it."""
+    response = await client.post("/v1/modules", content=exporting(("sum", name)), headers=WASM)
+    detail = assert_problem(response, 422, "invalid_exports")["detail"]
+    assert repr(name) in detail
+    assert "'sum'" not in detail  # only the offenders are named
+
+
+async def test_listings_carry_summaries_and_the_resource_its_catalogue(client, upload):
+    """GET /v1/modules lists summaries (the function count, not the catalogue), so a
+    listing's size does not grow with what modules export; GET /v1/modules/{id} is the
+    summary and the whole catalogue."""
+    created = await upload("numbers")
+    page = (await client.get("/v1/modules")).json()
+    (item,) = page["items"]
+    assert set(item) == SUMMARY_FIELDS
+    assert item["function_count"] == len(created["functions"]) > 1
+    resource = (await client.get(f"/v1/modules/{item['id']}")).json()
+    assert resource["functions"] == created["functions"]
+    assert {key: resource[key] for key in SUMMARY_FIELDS} == item
+
+
+async def test_a_listing_page_ends_early_at_its_byte_bound_never_cutting_an_item():
+    """With limits.max_page_bytes = 1024, a page of limit=100 ends (with a next_cursor)
+    before its body exceeds 1024 bytes; following the cursors lists every module once,
+    in order, each item whole."""
+    async with open_client(test_settings(WESS_LIMITS_MAX_PAGE_BYTES="1024")) as client:
+        ids = []
+        for index in range(7):
+            response = await client.post(
+                "/v1/modules", content=wasm("sum"), headers=WASM, params={"name": f"m{index}"}
+            )
+            ids.append(response.json()["id"])
+        listed, pages, cursor = [], 0, None
+        while True:
+            params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
+            response = await client.get("/v1/modules", params=params)
+            assert response.status_code == 200
+            assert len(response.content) <= 1024
+            page = response.json()
+            assert page["items"]
+            assert all(set(i) == SUMMARY_FIELDS for i in page["items"])
+            listed += [item["id"] for item in page["items"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert listed == sorted(ids)
+        assert pages >= 3
+
+
+class CodecSpy:
+    """orjson as a module sees it, recording the thread of every loads and dumps."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int]] = []  # (loads | dumps, bytes, thread id)
+
+    def loads(self, data, *args, **kwargs):
+        self.calls.append(("loads", len(data), threading.get_ident()))
+        return orjson.loads(data, *args, **kwargs)
+
+    def dumps(self, value, *args, **kwargs):
+        out = orjson.dumps(value, *args, **kwargs)
+        self.calls.append(("dumps", len(out), threading.get_ident()))
+        return out
+
+    def __getattr__(self, name):
+        return getattr(orjson, name)
+
+
+async def test_large_json_is_parsed_and_encoded_off_the_event_loop(client, monkeypatch):
+    """A large upload body is parsed, and a large catalogue encoded, on a worker thread,
+    never on the event loop's; small run requests and answers stay on the loop."""
+    from wess.api import bodies, resources, runs
+
+    spy = CodecSpy()
+    for module in (bodies, resources, runs):
+        monkeypatch.setattr(module, "orjson", spy)
+    loop = threading.get_ident()
+    names = tuple(f"{index:04d}" + "f" * 96 for index in range(800))  # ~110 KB of names
+    content = base64.b64encode(exporting(names)).decode()
+    created = await client.post("/v1/modules", json={"content": content, "function": names[0]})
+    assert created.status_code == 201, created.text
+    module_id = created.json()["id"]
+    assert len((await client.get(f"/v1/modules/{module_id}")).content) > 100_000
+    run = await client.post(f"/v1/modules/{module_id}/run", json={"args": [1, 2]})
+    assert run.json()["results"] == [3]
+    large = {(kind, thread) for kind, size, thread in spy.calls if size > 64 * 1024}
+    assert {kind for kind, _ in large} == {"loads", "dumps"}
+    assert all(thread != loop for _, thread in large)
+    small = {(kind, thread) for kind, size, thread in spy.calls if size < 1024}
+    assert {kind for kind, _ in small} == {"loads", "dumps"}
+    assert all(thread == loop for _, thread in small)
+
+
+async def test_a_json_upload_with_many_unknown_keys_gets_a_short_problem(client):
+    """3,000 unknown keys: a 400 naming the first few and counting the rest, not a
+    message as long as the body."""
+    keys = {f"k{index:06d}": 0 for index in range(3000)}
+    response = await client.post(
+        "/v1/modules", content=orjson.dumps({"content": "", **keys}), headers=JSON
+    )
+    detail = assert_problem(response, 400, "invalid_request")["detail"]
+    assert len(response.content) < 2048
+    assert detail.startswith("unknown field(s): k000000, k000001, k000002, k000003, k000004")
+    assert "and 2,995 more" in detail
+
+
+@pytest.mark.parametrize("path", ["/v1/modules", "/"])
+async def test_a_body_of_700000_keys_is_refused_unparsed(client, monkeypatch, path):
+    """The issue's 8 MiB body of 700,000 unknown keys, on both APIs: a short 400 that
+    counts them, and the body is never parsed (orjson holds the GIL while it parses: half
+    a second of a stalled server, whichever thread did it)."""
+    from wess.api import bodies
+
+    spy = CodecSpy()
+    monkeypatch.setattr(bodies, "orjson", spy)
+    keys = ",".join(f'"k{index:06d}":0' for index in range(700_000))
+    body = ('{"content":"",' + keys + "}").encode()
+    response = await client.post(path, content=body, headers=JSON)
+    assert response.status_code == 400
+    assert len(response.content) < 1024
+    text = response.json()["detail" if path.startswith("/v1") else "message"]
+    assert "700,001 object members" in text
+    assert [call for call in spy.calls if call[0] == "loads"] == []
+
+
+async def test_nested_unknown_keys_and_long_lists_get_a_short_problem(client):
+    """Unknown keys inside the signature, and lists of bad types, are refused with a
+    bounded problem too: one error for a list, not one per item."""
+    keys = {f"k{index:06d}": 0 for index in range(3000)}
+    nested = await client.post(
+        "/v1/modules", content=orjson.dumps({"content": "", "signature": keys}), headers=JSON
+    )
+    detail = assert_problem(nested, 400, "invalid_request")["detail"]
+    assert detail.startswith("unknown field(s) in signature: k000000, k000001")
+    assert "and 2,995 more" in detail
+    assert len(nested.content) < 2048
+    for count in (1500, 1_000_000):
+        types = {"content": "", "signature": {"params": ["x"] * count}}
+        listed = await client.post("/v1/modules", content=orjson.dumps(types), headers=JSON)
+        assert_problem(listed, 400, "invalid_request")
+        assert len(listed.content) < 1024
+
+
+async def test_a_run_request_with_many_unknown_keys_gets_a_short_problem(client, upload):
+    """A run body (at most 64 KiB) full of unknown keys: a short 400."""
+    module = await upload("sum", function="sum")
+    keys = {f"k{index:04d}": 0 for index in range(4000)}
+    response = await client.post(f"/v1/modules/{module['id']}/run", content=orjson.dumps(keys))
+    detail = assert_problem(response, 400, "invalid_request")["detail"]
+    assert "k0000, k0001" in detail
+    assert "3,995 more" in detail
+    assert len(response.content) < 2048
+
+
+# -- Canonical names and ids ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda u: u.hex + "----",
+        lambda u: str(u).upper(),
+        lambda u: u.hex[:12] + "-" + u.hex[12:16] + "-" + u.hex[16:20] + "-" + u.hex[20:] + "-",
+        lambda u: "{" + str(u) + "}",
+        lambda u: "urn:uuid:" + str(u),
+        lambda u: u.hex,
+        lambda u: str(u) + "%0A",
+    ],
+    ids=["trailing-hyphens", "uppercase", "moved-hyphens", "braces", "urn", "hex", "newline"],
+)
+async def test_module_ids_are_accepted_only_in_their_canonical_form(client, upload, spelling):
+    """A module id is its 36-character lowercase hyphenated form and nothing else: any
+    other spelling of an existing module's id is a 400 on both APIs, never the module."""
+    module = await upload("sum", function="sum")
+    raw = spelling(uuid.UUID(module["id"]))
+    for method, path, kwargs in (
+        ("GET", f"/v1/modules/{raw}", {}),
+        ("POST", f"/v1/modules/{raw}/run", {"json": {"args": [1, 2]}}),
+        ("DELETE", f"/v1/modules/{raw}", {}),
+    ):
+        response = await client.request(method, path, **kwargs)
+        assert_problem(response, 400, "invalid_module_id")
+    legacy = await client.get(f"/{raw}")
+    assert legacy.status_code == 400
+    assert set(legacy.json()) == {"message"}
+    assert (await client.get(f"/v1/modules/{module['id']}")).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["a\r\nb", "nul\0", "bidi\u202e", "x" * 129])
+async def test_module_names_with_control_characters_are_400(client, name):
+    """A module name is 1 to 128 printable characters, in either upload form."""
+    raw = await client.post("/v1/modules", content=wasm("sum"), headers=WASM, params={"name": name})
+    assert_problem(raw, 400, "invalid_request")
+    content = base64.b64encode(wasm("sum")).decode()
+    document = await client.post("/v1/modules", json={"content": content, "name": name})
+    assert_problem(document, 400, "invalid_request")
+
+
+# -- A client that goes away ----------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_a_client_that_disconnects_mid_upload_is_a_client_abort(tmp_path):
+    """Headers announcing 1,000,000 bytes, half of them, then a closed connection: the
+    access log says 499 (client closed request), the log holds no traceback, and
+    wess_errors_total{code="internal_error"} does not move."""
+    server = ServerProcess(data_dir=tmp_path / "data", log_path=tmp_path / "wess.log").start()
+    try:
+        with server.client() as admin:
+            before = _internal_errors(admin.get("/metrics").text)
+            host, port = "127.0.0.1", server.port
+            with socket.create_connection((host, port)) as sock:
+                sock.sendall(
+                    b"POST /v1/modules HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + f"Authorization: Bearer {server.token}\r\n".encode()
+                    + b"Content-Type: application/wasm\r\nContent-Length: 1000000\r\n\r\n"
+                    + b"\0" * 500_000
+                )
+            aborted = _wait_for_access_line(server, "/v1/modules", "POST")
+            assert aborted["status"] == 499
+            assert _internal_errors(admin.get("/metrics").text) == before
+        log = server.log()
+        assert "Traceback" not in log
+        assert "unhandled error" not in log
+    finally:
+        server.kill()
+
+
+def _internal_errors(metrics: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith('wess_errors_total{code="internal_error"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def _wait_for_access_line(server: ServerProcess, path: str, method: str) -> dict:
+    """The access log line of the first ``method path`` request, once written (the
+    server writes it when the request ends)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for line in server.log().splitlines():
+            if line.startswith("{"):
+                entry = json.loads(line)
+                if entry.get("event") == "request" and (entry.get("path"), entry.get("method")) == (
+                    path,
+                    method,
+                ):
+                    return entry
+        time.sleep(0.05)
+    raise AssertionError(f"no access log line for {method} {path}:\n{server.log()}")

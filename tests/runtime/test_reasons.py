@@ -8,7 +8,15 @@ import wasmtime
 from tests.fixtures import wasm
 from wess.errors import ModuleRejected, WessError
 from wess.runtime import Runtime
-from wess.runtime.reasons import REASON_LIMIT, reason_of
+from wess.runtime.reasons import (
+    ELIDED,
+    ITEM_LIMIT,
+    REASON_LIMIT,
+    listed,
+    listed_sorted,
+    reason_of,
+    shortened,
+)
 
 ENDINGS = tuple(".)]}\"'`")
 PAIRS = ("()", "[]", "{}")
@@ -118,3 +126,54 @@ def test_any_text_becomes_a_bounded_whole_sentence(message: str):
     assert_whole_sentence(reason, limit=REASON_LIMIT)
     if len(message) > REASON_LIMIT and "Caused by" not in message:
         assert "…" in reason
+
+
+# -- lists of offenders and long texts, as problem details name them ---------------------------
+
+
+def test_a_list_names_the_first_few_and_counts_the_rest():
+    """700,000 offenders: five named, in the order given, and the rest counted."""
+    keys = (f"k{index:06d}" for index in range(700_000))
+    assert listed(keys) == "k000000, k000001, k000002, k000003, k000004 and 699,995 more"
+
+
+@pytest.mark.parametrize(
+    ("items", "text"),
+    [([], "none"), (["a"], "a"), (["a", "b"], "a and b"), (["a", "b", "c"], "a, b and c")],
+)
+def test_a_short_list_is_named_whole(items, text):
+    assert listed(items) == text
+
+
+def test_a_sorted_list_names_the_smallest_without_sorting_everything():
+    """A set's first five in sorted order, whatever order the set holds them in."""
+    assert listed_sorted({"e", "b", "g", "a", "f", "c", "d"}) == "a, b, c, d, e and 2 more"
+
+
+def test_each_named_item_is_clipped():
+    """One offender of a megabyte is shown as its first characters and an ellipsis."""
+    text = listed(["x" * 1_000_000, "y"])
+    assert text == "x" * (ITEM_LIMIT - 1) + "… and y"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "unknown field(s): " + repr("x" * 100_000),
+        "word " * 10_000,
+        "the module exports no function 'f'; it exports: " + ", ".join(["(a, b)"] * 5000),
+        "z" * 5000,
+    ],
+)
+def test_a_long_text_is_cut_between_words_and_marked(text):
+    """Cut to the limit, between words, outside brackets and quotes, marked […]."""
+    short = shortened(text, limit=300)
+    assert len(short) <= 300
+    assert short.endswith(ELIDED)
+    for opener, closer in PAIRS:
+        assert short.count(opener) == short.count(closer), short
+    assert short.count("'") % 2 == 0, short
+
+
+def test_a_text_within_the_limit_is_kept():
+    assert shortened("a short detail.", limit=300) == "a short detail."

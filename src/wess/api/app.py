@@ -21,6 +21,7 @@ from wess.api.state import ApiState
 from wess.errors import InvalidRequest, MethodNotAllowed, NotFound, WessError
 from wess.observability.logging import AccessLog
 from wess.observability.metrics import Metrics
+from wess.runtime.reasons import listed
 
 logger = structlog.get_logger("wess.http")
 
@@ -108,9 +109,7 @@ def _on_unexpected(metrics: Metrics) -> Callable[[Request, Exception], Response]
 
 def _on_validation_error(metrics: Metrics) -> Callable[[Request, RequestValidationError], Response]:
     def handle(request: Request, exc: RequestValidationError) -> Response:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        details = listed(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return error_response(
             request.scope, InvalidRequest(f"the request is invalid: {details}"), metrics
         )

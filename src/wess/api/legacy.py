@@ -17,9 +17,9 @@ from starlette.responses import Response
 from wess.api import openapi
 from wess.api.access import caller, guarded
 from wess.api.answers import LEGACY_TAG
-from wess.api.bodies import parse_json, parse_module_id, read_body
+from wess.api.bodies import JsonShape, decoded, parse_module_id, read_body
 from wess.api.guard import requires
-from wess.api.resources import json_response
+from wess.api.resources import json_answer, json_response
 from wess.api.runs import LEGACY_ARGUMENTS_SCHEMA, RunRoute
 from wess.api.schemas import LegacyModule, LegacyRunResult
 from wess.api.state import ApiState, state_of
@@ -31,6 +31,10 @@ from wess.service import Upload, default_function_of
 router = APIRouter(tags=[LEGACY_TAG], dependencies=[Depends(guarded)])
 
 _ACCEPTED = {"description": "Accepted (durable)"}
+JSON_BYTES_PER_WASM_BYTE = 4
+"""The most a byte of wasm takes as an integer in a JSON array: ``255,``."""
+METADATA_SLACK = 4096
+"""Members, strings and items the metadata may hold (its types, its function's name)."""
 
 
 @router.post(
@@ -77,8 +81,12 @@ async def read(request: Request, module_id: str) -> Response:
     record = await state_of(request).service.get(
         parse_module_id(module_id), namespace=caller(request.scope).reads
     )
-    document = {"wasm": list(record.wasm), "metadata": legacy_metadata_of(record.info)}
-    return json_response({"message": document}, status=202)
+    metadata = legacy_metadata_of(record.info)
+    return await json_answer(  # up to four bytes of JSON a byte: off the loop when large
+        lambda: {"message": {"wasm": list(record.wasm), "metadata": metadata}},
+        size=JSON_BYTES_PER_WASM_BYTE * len(record.wasm),
+        status=202,
+    )
 
 
 @router.put(
@@ -162,7 +170,24 @@ def legacy_metadata_of(info: ModuleInfo) -> dict[str, Any]:
 
 
 async def _read_module(request: Request, state: ApiState) -> Upload:
-    document = parse_json(await read_body(request, limit=state.max_json_body))
+    """The upload in the body: parsed and converted off the event loop when large (a
+    module is a JSON array of up to millions of integers)."""
+    body = await read_body(request, limit=state.max_json_body)
+    return await decoded(body, legacy_upload, shape=legacy_shape(state.max_module_size))
+
+
+def legacy_shape(max_module_size: int) -> JsonShape:
+    """The module as an array of up to ``max_module_size`` integers, and the metadata."""
+    return JsonShape(
+        what="a module in the original API's form",
+        members=METADATA_SLACK,
+        strings=METADATA_SLACK,
+        items=max_module_size + METADATA_SLACK,
+    )
+
+
+def legacy_upload(document: Any) -> Upload:
+    """The upload a parsed original-API body describes."""
     if not isinstance(document, dict) or "wasm" not in document or "metadata" not in document:
         raise InvalidRequest(
             'the body must be {"wasm": [bytes], "metadata": {"functionName", "returnType", "args"}}'

@@ -5,6 +5,10 @@ original Wess routes answer ``{"message": "<text>"}`` with the statuses the Rust
 used. Handlers raise ``WessError``s and never pick a status for an error themselves.
 Unexpected exceptions become a bare 500: the traceback goes to the log with the
 request id, never into a response.
+
+Every detail and context value is bounded here, as a last guard: whoever raised an
+error should already have named a few offenders rather than all of them
+(``wess.runtime.reasons.listed``), but no answer grows with what a client sent.
 """
 
 from __future__ import annotations
@@ -15,9 +19,16 @@ import orjson
 from starlette.responses import Response
 
 from wess import errors
+from wess.runtime.reasons import LISTED, shortened
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:wess:problem:"
+DETAIL_LIMIT = 1024
+"""The longest detail, in characters; a longer one is cut between words, marked."""
+CONTEXT_LIMIT = 256
+"""The longest text in an extension member, in characters."""
+CONTEXT_ITEMS = 4 * LISTED
+"""The most items of a list in an extension member."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,7 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.UnknownImport, ProblemKind(422, "Unknown import", 400)),
     (errors.SignatureMismatch, ProblemKind(422, "Signature mismatch", 400)),
     (errors.CompileLimitExceeded, ProblemKind(422, "Compile limit exceeded", 400)),
+    (errors.InvalidExports, ProblemKind(422, "Invalid exports", 400)),
     (errors.ModuleRejected, ProblemKind(422, "Module rejected", 400)),
     (errors.ModuleNotFound, ProblemKind(404, "Module not found", 404)),
     (errors.FunctionNotFound, ProblemKind(404, "Function not found", 404)),
@@ -58,6 +70,8 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.StorageUnavailable, ProblemKind(503, "Storage unavailable", 503)),
     (errors.IntegrityError, ProblemKind(500, "Integrity error", 500)),
     (errors.StorageError, ProblemKind(500, "Storage error", 500)),
+    # nginx's "client closed request": for logs and metrics, as nobody is left to read it
+    (errors.ClientGone, ProblemKind(499, "Client closed request", 499)),
 )
 INTERNAL = ProblemKind(500, "Internal server error", 500)
 INTERNAL_DETAIL = "An unexpected error occurred; the request id identifies it in the server log."
@@ -86,7 +100,7 @@ def problem_body(
         "type": PROBLEM_TYPE_PREFIX + code,
         "title": kind.title,
         "status": kind.status,
-        "detail": exc.detail if isinstance(exc, errors.WessError) else INTERNAL_DETAIL,
+        "detail": detail_of(exc),
         "code": code,
         "request_id": request_id,
     }
@@ -95,8 +109,15 @@ def problem_body(
     if isinstance(exc, errors.WessError):
         for key, value in exc.context.items():
             if key not in body and _is_plain(value):
-                body[key] = value
+                body[key] = _bounded(value)
     return body
+
+
+def detail_of(exc: BaseException) -> str:
+    """The detail an answer carries: the error's own, bounded (``DETAIL_LIMIT``)."""
+    if not isinstance(exc, errors.WessError):
+        return INTERNAL_DETAIL
+    return shortened(exc.detail, limit=DETAIL_LIMIT)
 
 
 def problem_response(
@@ -114,9 +135,8 @@ def problem_response(
 def legacy_response(exc: BaseException) -> Response:
     """The original Wess error shape: ``{"message": "<text>"}``."""
     kind = kind_of(exc)
-    text = exc.detail if isinstance(exc, errors.WessError) else INTERNAL_DETAIL
     return Response(
-        orjson.dumps({"message": text}),
+        orjson.dumps({"message": detail_of(exc)}),
         status_code=kind.legacy_status,
         media_type="application/json",
         headers=_headers(exc),
@@ -138,6 +158,14 @@ def _headers(exc: BaseException) -> dict[str, str]:
     if isinstance(exc, errors.StorageUnavailable):
         return {"Retry-After": "5"}
     return {}
+
+
+def _bounded(value: object) -> object:
+    if isinstance(value, str):
+        return shortened(value, limit=CONTEXT_LIMIT)
+    if isinstance(value, list | tuple):
+        return [_bounded(item) for item in value[:CONTEXT_ITEMS]]
+    return value
 
 
 def _is_plain(value: object) -> bool:

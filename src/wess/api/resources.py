@@ -1,22 +1,67 @@
-"""Rendering domain values as /v1 JSON documents, and the ETag of a module."""
+"""Rendering domain values as /v1 JSON documents, and the ETag of a module.
+
+A module has two documents: its summary (what a listing shows: no catalogue, so a
+listing's size does not grow with what modules export) and its resource (the summary
+and the whole function catalogue). Large documents are built and encoded off the event
+loop (``offloop``); a listing page is encoded item by item and bounded by bytes as well
+as by count (``PageBody``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
+from uuid import UUID
 
 import orjson
 from starlette.responses import Response
 
+from wess.api.offloop import off_loop
 from wess.models import ModuleInfo
+from wess.workers.reader import encode_cursor
 from wess.workers.runner import RunOutcome
 
 JSON = "application/json"
+RESOURCE_BYTES = 512
+"""A module resource without its catalogue, in bytes of JSON, at most (name included)."""
+FUNCTION_BYTES = 64
+"""A catalogue entry besides its name, in bytes of JSON: its types, at most a few."""
+CURSOR = encode_cursor(UUID(int=0))
+"""A cursor as long as any: what a page's envelope may hold."""
 
 
 def json_response(
     document: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     return Response(orjson.dumps(document), status_code=status, media_type=JSON, headers=headers)
+
+
+async def json_answer(
+    build: Callable[[], Any],
+    *,
+    size: int,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The document ``build`` makes, as JSON; built and encoded off the event loop when
+    ``size``, the bytes it will take (an estimate), is large."""
+    body = await off_loop(lambda: orjson.dumps(build()), size=size)
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+async def module_response(
+    info: ModuleInfo, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """The module's resource, its catalogue included."""
+    return await json_answer(
+        partial(module_document, info), size=resource_size(info), status=status, headers=headers
+    )
+
+
+def resource_size(info: ModuleInfo) -> int:
+    """About the bytes of the module's resource: its catalogue makes the most of them."""
+    return RESOURCE_BYTES + sum(len(f.name) + FUNCTION_BYTES for f in info.functions)
 
 
 def etag(digest: str) -> str:
@@ -34,7 +79,8 @@ def parse_etag(header: str | None) -> str | None:
     return value.strip('"') or None
 
 
-def module_document(info: ModuleInfo) -> dict[str, Any]:
+def module_summary(info: ModuleInfo) -> dict[str, Any]:
+    """What a listing shows of a module: everything but its catalogue, which it counts."""
     return {
         "id": str(info.id),
         "name": info.name,
@@ -45,11 +91,59 @@ def module_document(info: ModuleInfo) -> dict[str, Any]:
         "created_at": info.created_at.isoformat(),
         "updated_at": info.updated_at.isoformat(),
         "default_function": info.default_function,
-        "functions": [
-            {"name": f.name, "params": list(f.params), "results": list(f.results)}
-            for f in info.functions
-        ],
+        "function_count": len(info.functions),
     }
+
+
+def module_document(info: ModuleInfo) -> dict[str, Any]:
+    """The module's resource: its summary and its function catalogue."""
+    document = module_summary(info)
+    document["functions"] = [
+        {"name": f.name, "params": list(f.params), "results": list(f.results)}
+        for f in info.functions
+    ]
+    return document
+
+
+class PageBody:
+    """A listing page's JSON, encoded an item at a time, of at most ``limit`` items and
+    ``max_bytes`` bytes: an item that would take the body past ``max_bytes`` ends the
+    page instead. The first item always goes in, so a page is never empty and no item
+    is ever cut, even one larger than ``max_bytes`` on its own."""
+
+    def __init__(self, *, limit: int, max_bytes: int) -> None:
+        self.limit = limit
+        self._max_bytes = max_bytes
+        self._items: list[bytes] = []
+        self._size = len(self.body(CURSOR))
+
+    @property
+    def count(self) -> int:
+        return len(self._items)
+
+    def add(self, item: bytes) -> bool:
+        """Append ``item`` (one encoded summary) if it fits; False when it does not."""
+        size = self._size + len(item) + (1 if self._items else 0)
+        if self._items and size > self._max_bytes:
+            return False
+        self._items.append(item)
+        self._size = size
+        return True
+
+    def body(self, next_cursor: str | None) -> bytes:
+        return b"".join(
+            (
+                b'{"items":[',
+                b",".join(self._items),
+                b'],"next_cursor":',
+                orjson.dumps(next_cursor),
+                b"}",
+            )
+        )
+
+
+def summary_json(info: ModuleInfo) -> bytes:
+    return orjson.dumps(module_summary(info))
 
 
 def run_document(outcome: RunOutcome) -> dict[str, Any]:

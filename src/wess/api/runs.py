@@ -24,7 +24,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from wess.api.answers import error_response
-from wess.api.bodies import ClientGone, parse_json, parse_module_id, read_scope_body
+from wess.api.bodies import parse_json, parse_module_id, read_scope_body
 from wess.api.guard import declared, namespace_scope
 from wess.api.openapi import Operation
 from wess.api.resources import run_document
@@ -32,6 +32,7 @@ from wess.api.schemas import JsonNumber
 from wess.api.state import ApiState
 from wess.errors import InvalidRequest, WessError
 from wess.runtime.limits import BY_NAME, PER_CALL
+from wess.runtime.reasons import listed_sorted
 from wess.security.rbac import Permission
 from wess.service import RunLimits
 
@@ -89,9 +90,7 @@ class RunEndpoint:
                     limits=call.limits,
                 )
                 body = orjson.dumps(run_document(outcome))
-        except ClientGone:
-            return
-        except WessError as exc:
+        except WessError as exc:  # a client that left (ClientGone) is logged as 499 too
             await error_response(scope, exc, state.metrics)(scope, receive, send)
             return
         headers = [JSON_HEADERS, (b"content-length", str(len(body)).encode())]
@@ -123,8 +122,7 @@ def parse_run_request(document: Any) -> RunCall:
     unknown = document.keys() - RUN_FIELDS
     if unknown:
         raise InvalidRequest(
-            f"unknown field(s): {', '.join(sorted(unknown))}; "
-            f"allowed: {', '.join(sorted(RUN_FIELDS))}"
+            f"unknown field(s): {listed_sorted(unknown)}; allowed: {', '.join(sorted(RUN_FIELDS))}"
         )
     function = document.get("function")
     if function is not None and (not isinstance(function, str) or not function):
@@ -150,7 +148,7 @@ def _limits(raw: Any) -> RunLimits | None:
     unknown = raw.keys() - set(PER_CALL)
     if unknown:
         raise InvalidRequest(
-            f"unknown limit(s): {', '.join(sorted(unknown))}; allowed: {', '.join(PER_CALL)}",
+            f"unknown limit(s): {listed_sorted(unknown)}; allowed: {', '.join(PER_CALL)}",
             field="limits",
         )
     asked: dict[str, int] = {}

@@ -22,9 +22,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MAX_DECLARED_TYPES = 1000
+"""WebAssembly's own bound on a function's parameters, and on its results."""
+
+
 class DeclaredSignature(_Strict):
-    params: list[ValueType] | None = Field(None, description="Declared parameter types.")
-    results: list[ValueType] | None = Field(None, description="Declared result types.")
+    params: list[ValueType] | None = Field(
+        None, max_length=MAX_DECLARED_TYPES, description="Declared parameter types."
+    )
+    results: list[ValueType] | None = Field(
+        None, max_length=MAX_DECLARED_TYPES, description="Declared result types."
+    )
 
 
 class ModuleUpload(_Strict):
@@ -75,7 +83,9 @@ class FunctionDocument(BaseModel):
     results: list[ValueType]
 
 
-class ModuleResource(BaseModel):
+class ModuleSummary(BaseModel):
+    """A module as a listing shows it: everything but the function catalogue."""
+
     id: str
     name: str
     namespace: str
@@ -85,11 +95,20 @@ class ModuleResource(BaseModel):
     created_at: datetime
     updated_at: datetime
     default_function: str | None
+    function_count: int = Field(..., description="How many functions the module exports.")
+
+
+class ModuleResource(ModuleSummary):
+    """A module: its summary and its function catalogue."""
+
     functions: list[FunctionDocument]
 
 
 class ModulePage(BaseModel):
-    items: list[ModuleResource]
+    """One page of a listing: at most ``limit`` summaries and ``limits.max_page_bytes``
+    bytes; ``next_cursor`` continues it (null on the last page)."""
+
+    items: list[ModuleSummary]
     next_cursor: str | None
 
 

@@ -16,6 +16,7 @@ from wess.service import ModuleService
 from wess.workers.warmup import Warmup
 
 DEFAULT_PAGE_SIZE = 100
+DEFAULT_PAGE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,6 +33,7 @@ class ApiState:
     max_json_body: int
     max_page_size: int
     default_page_size: int = DEFAULT_PAGE_SIZE
+    max_page_bytes: int = DEFAULT_PAGE_BYTES
     warmup: Warmup | None = None
     damage: Callable[[], Mapping[str, object] | None] | None = None
     """What the store found damaged while serving, None while nothing is (``/readyz``

@@ -3,6 +3,11 @@
 Every route declares its permission (``requires``); the router's ``guarded``
 dependency enforces it. Reads and runs are limited to the caller's namespace (an
 admin's reach every namespace); new modules go to the caller's namespace.
+
+A listing shows summaries, read from the store ``LIST_CHUNK`` modules at a time and
+encoded one by one, so neither the modules it holds nor the page it answers grows with
+what the modules export; a page ends at ``limit`` items or ``limits.max_page_bytes``
+bytes, whichever comes first.
 """
 
 from __future__ import annotations
@@ -15,13 +20,19 @@ from wess.api import openapi
 from wess.api.access import caller, guarded
 from wess.api.bodies import parse_module_id
 from wess.api.guard import requires
-from wess.api.resources import etag, json_response, module_document, parse_etag
+from wess.api.resources import PageBody, etag, module_response, parse_etag, summary_json
 from wess.api.runs import RunRoute
 from wess.api.schemas import ModulePage, ModuleResource, RunRequest, RunResult
 from wess.api.state import state_of
 from wess.api.uploads import read_upload
 from wess.errors import InvalidRequest
 from wess.security.rbac import Permission
+from wess.service import ModuleService
+from wess.workers.reader import encode_cursor
+
+LIST_CHUNK = 32
+"""Modules a listing reads from the store at a time: the most catalogues it holds (the
+store decodes each module's whole record, catalogue included, to list it)."""
 
 router = APIRouter(prefix="/v1", tags=["modules"], dependencies=[Depends(guarded)])
 
@@ -44,8 +55,8 @@ async def create_module(request: Request) -> Response:
         upload, namespace=who.home, strict=True, request_id=who.request_id, actor=who.actor
     )
     location = f"/v1/modules/{info.id}"
-    return json_response(
-        module_document(info), status=201, headers={"Location": location, "ETag": etag(info.digest)}
+    return await module_response(
+        info, status=201, headers={"Location": location, "ETag": etag(info.digest)}
     )
 
 
@@ -59,15 +70,18 @@ async def list_modules(request: Request) -> Response:
     state = state_of(request)
     query = request.query_params
     limit = _int_param(query.get("limit"), "limit", default=state.default_page_size)
-    page = await state.service.list(
-        namespace=caller(request.scope).reads, cursor=query.get("cursor") or None, limit=limit
+    if not 1 <= limit <= state.max_page_size:
+        raise InvalidRequest(
+            f"limit must be between 1 and {state.max_page_size}, got {limit}", field="limit"
+        )
+    page = PageBody(limit=limit, max_bytes=state.max_page_bytes)
+    body = await _listing(
+        state.service,
+        page,
+        namespace=caller(request.scope).reads,
+        cursor=query.get("cursor") or None,
     )
-    return json_response(
-        {
-            "items": [module_document(info) for info in page.items],
-            "next_cursor": page.next_cursor,
-        }
-    )
+    return Response(body, media_type="application/json")
 
 
 @router.get(
@@ -80,7 +94,7 @@ async def get_module(request: Request, module_id: str) -> Response:
     info = await state_of(request).service.info(
         parse_module_id(module_id), namespace=caller(request.scope).reads
     )
-    return json_response(module_document(info), headers={"ETag": etag(info.digest)})
+    return await module_response(info, headers={"ETag": etag(info.digest)})
 
 
 @router.get(
@@ -124,7 +138,7 @@ async def replace_module(request: Request, module_id: str) -> Response:
         request_id=who.request_id,
         actor=who.actor,
     )
-    return json_response(module_document(info), headers={"ETag": etag(info.digest)})
+    return await module_response(info, headers={"ETag": etag(info.digest)})
 
 
 @router.delete(
@@ -165,6 +179,24 @@ router.routes.append(
     )
 )
 """Served by a plain ASGI endpoint (``runs.RunEndpoint``): the hot path."""
+
+
+async def _listing(
+    service: ModuleService, page: PageBody, *, namespace: str | None, cursor: str | None
+) -> bytes:
+    """``page`` filled from ``cursor`` on, and its body: the cursor it ends with follows
+    its last item, wherever the count or the byte bound ended it."""
+    while True:
+        chunk = await service.list(
+            namespace=namespace, cursor=cursor, limit=min(LIST_CHUNK, page.limit - page.count)
+        )
+        for info in chunk.items:
+            if not page.add(summary_json(info)):
+                return page.body(cursor)
+            cursor = encode_cursor(info.id)
+        if chunk.next_cursor is None or page.count >= page.limit:
+            return page.body(chunk.next_cursor)
+        cursor = chunk.next_cursor
 
 
 def _int_param(raw: str | None, name: str, *, default: int) -> int:

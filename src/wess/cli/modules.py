@@ -73,17 +73,17 @@ def print_outcome(document: dict[str, Any]) -> None:
 @app.command("ls")
 def list_modules(url: UrlOption = DEFAULT_URL, key: KeyOption = None, ca: CaOption = None) -> None:
     """List stored modules."""
-    table = Table("id", "name", "functions", "size", "revision", "updated")
+    table = Table("id", "name", "default", "functions", "size", "revision", "updated")
     cursor: str | None = None
     while True:
         params = {"limit": "1000", **({"cursor": cursor} if cursor else {})}
         page = Client(url, key, ca).call("GET", "/v1/modules", params=params)
-        for item in page["items"]:
-            functions = ", ".join(f["name"] for f in item["functions"])
+        for item in page["items"]:  # summaries: the catalogue is on each module's resource
             table.add_row(
                 item["id"],
                 item["name"],
-                functions,
+                item["default_function"] or "",
+                str(item["function_count"]),
                 str(item["size"]),
                 str(item["revision"]),
                 item["updated_at"],

@@ -9,6 +9,7 @@ from urllib.parse import quote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from wess.config.sizes import CacheSize, CacheSizeField
+from wess.runtime.analysis import MAX_EXPORT_NAME, MAX_EXPORTS
 from wess.runtime.limits import BY_NAME
 from wess.workers.pool import MODULE_CALLS_PER_CORE, THREADS_PER_CORE
 
@@ -200,6 +201,26 @@ class LimitsSettings(_Section):
         ge=16 << 20,
         le=64 << 30,
         description="Memory one compile may add to its worker process, bytes (422 past it).",
+    )
+    max_exports: int = Field(
+        MAX_EXPORTS,
+        ge=1,
+        le=100_000,
+        description="Most exports a module may have, of every kind (422 past it).",
+    )
+    max_export_name: int = Field(
+        MAX_EXPORT_NAME,
+        ge=1,
+        le=65_536,
+        description="Longest export name, characters; names are printable, without "
+        "control characters (422 otherwise).",
+    )
+    max_page_bytes: int = Field(
+        1 << 20,
+        ge=1024,
+        le=256 << 20,
+        description="Largest listing page, bytes of JSON: a page ends early, with a "
+        "next_cursor, rather than grow past it (an item is never cut).",
     )
 
     @property

@@ -4,20 +4,32 @@ Pure: works on a ``Layout`` read from the module's bytes. A function is callable
 every parameter and result is i32, i64, f32 or f64 (several results are fine);
 exports taking or returning anything else (v128, references) are left out of the
 catalogue, as are exports that are not functions.
+
+``check_exports`` bounds what a module's exports make Wess hold (each name is stored
+with the module and served in its resource): how many there are, and that each name
+is 1 to ``max_name`` printable characters. It reads the export section straight from
+the bytes, before anything is compiled.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wess.errors import UnknownImport
+from wess.errors import InvalidExports, UnknownImport
 from wess.models import FunctionSignature, ValueType
 from wess.runtime.layout import FuncType, Import, Layout
+from wess.runtime.reasons import clipped, listed
+from wess.runtime.wasmbin import EXPORT, Unsupported, find_section, read_uleb, skip_leb
 
 WASI_MODULE = "wasi_snapshot_preview1"
 RANDOM_IMPORT = ("env", "randomi32")
 RANDOM_TYPE = FuncType((), (b"\x7f",))
 PROVIDED = "Wess provides wasi_snapshot_preview1 functions and env.randomi32() -> i32 only"
+MAX_EXPORTS = 1000
+MAX_EXPORT_NAME = 256
+UTF8_MAX = 4
+"""Bytes of UTF-8 per character at most: a longer encoded name is too long unread."""
+NAMES_SHOWN = 48
 NUMBER_TYPES = {
     b"\x7f": ValueType.I32,
     b"\x7e": ValueType.I64,
@@ -37,6 +49,58 @@ class ModuleAnalysis:
     @property
     def uses_wasi(self) -> bool:
         return any(name.startswith(WASI_MODULE + ".") for name in self.imports)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportLimits:
+    """The most exports a module may have (every kind counted) and the longest export
+    name, in characters."""
+
+    max_exports: int = MAX_EXPORTS
+    max_name: int = MAX_EXPORT_NAME
+
+
+def acceptable_name(name: str, *, limit: int) -> bool:
+    """1 to ``limit`` printable characters: no control characters (CR, LF, NUL, tab,
+    DEL ...), no format characters (bidi overrides, zero-width joiners), no separator
+    but the ASCII space, nothing private-use or unassigned (``str.isprintable``)."""
+    return 0 < len(name) <= limit and name.isprintable()
+
+
+def check_exports(wasm: bytes, limits: ExportLimits) -> None:
+    """Refuse (``InvalidExports``) a module with more than ``limits.max_exports``
+    exports, or with export names that are not ``acceptable_name``s, naming the cap
+    and the first offenders. Reads section headers and the export section only; bytes
+    it cannot follow are left alone, for wasmtime's validation to refuse."""
+    try:
+        found = find_section(wasm, EXPORT)
+        if found is None:
+            return
+        count, pos = read_uleb(wasm, found[0])
+        if count > limits.max_exports:
+            raise InvalidExports(
+                f"the module has {count:,} exports; at most {limits.max_exports:,} are "
+                "accepted (limits.max_exports)",
+                limit=limits.max_exports,
+                exports=count,
+            )
+        refused: list[str] = []
+        for _ in range(count):
+            size, pos = read_uleb(wasm, pos)
+            raw, pos = wasm[pos : pos + size], pos + size
+            too_long = size > limits.max_name * UTF8_MAX
+            name = raw[: limits.max_name * UTF8_MAX].decode("utf-8", errors="replace")
+            if too_long or not acceptable_name(name, limit=limits.max_name):
+                refused.append(repr(clipped(name, limit=NAMES_SHOWN)))
+            pos = skip_leb(wasm, pos + 1)
+    except (IndexError, Unsupported):
+        return
+    if refused:
+        raise InvalidExports(
+            f"export names must be 1 to {limits.max_name} printable characters "
+            f"(limits.max_export_name), without control characters; refused: {listed(refused)}",
+            limit=limits.max_name,
+        )
 
 
 def analyze_layout(layout: Layout) -> ModuleAnalysis:

@@ -19,6 +19,7 @@ from wess.runtime.codec import JsonValue, Number, decoder_for
 from wess.runtime.compiled import Compiled
 from wess.runtime.invocation import Caller, Invocation
 from wess.runtime.limits import Limits
+from wess.runtime.reasons import clipped, listed
 
 CallerFactory = Callable[[Compiled, FunctionSignature], Caller]
 
@@ -133,14 +134,15 @@ class Program:
         return kept
 
     def _not_found(self, name: str) -> FunctionNotFound:
-        callable_names = ", ".join(self._by_name) or "none"
+        callable_names = listed(self._by_name)
+        shown = repr(clipped(name))  # the caller's: bounded
         if name in self._compiled.exports:
             return FunctionNotFound(
-                f"the export {name!r} is not callable: Wess calls functions whose "
+                f"the export {shown} is not callable: Wess calls functions whose "
                 f"parameters and results are all i32, i64, f32 or f64; callable: "
                 f"{callable_names}",
                 function=name,
             )
         return FunctionNotFound(
-            f"the module exports no function {name!r}; callable: {callable_names}", function=name
+            f"the module exports no function {shown}; callable: {callable_names}", function=name
         )

@@ -59,6 +59,21 @@ def read_uleb(data: bytes, pos: int) -> tuple[int, int]:
             return result, pos
 
 
+def find_section(data: bytes, section_id: int) -> tuple[int, int] | None:
+    """Where the payload of ``data``'s first ``section_id`` section starts and ends, read
+    from section headers alone (no section is parsed); None when there is none.
+    ``Unsupported`` for bytes that are not a core module, ``IndexError`` when truncated."""
+    if data[:8] != MAGIC:
+        raise Unsupported("not a core WebAssembly module")
+    pos = 8
+    while pos < len(data):
+        size, payload = read_uleb(data, pos + 1)
+        if data[pos] == section_id:
+            return payload, payload + size
+        pos = payload + size
+    return None
+
+
 def skip_leb(data: bytes, pos: int, count: int = 1) -> int:
     for _ in range(count):
         while data[pos] & 0x80:

@@ -21,6 +21,7 @@ from wess.files import make_private
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.runtime import Limits, Runtime, RuntimeConfig
+from wess.runtime.analysis import ExportLimits
 from wess.runtime.artifact import ArtifactSealer
 from wess.runtime.isolated import IsolatedCompiler
 from wess.security.anchor import AnchorFile
@@ -213,6 +214,10 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     limits=limits,
                     max_module_size=settings.limits.max_module_size,
                     max_args=settings.limits.max_args,
+                    exports=ExportLimits(
+                        max_exports=settings.limits.max_exports,
+                        max_name=settings.limits.max_export_name,
+                    ),
                 )
                 health = HealthCheck(
                     {
@@ -244,6 +249,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         max_module_size=settings.limits.max_module_size,
                         max_json_body=settings.limits.max_json_body,
                         max_page_size=settings.limits.max_page_size,
+                        max_page_bytes=settings.limits.max_page_bytes,
                         warmup=warmup,
                         damage=lambda: damage_of(store),
                     )
