@@ -139,7 +139,7 @@ async def test_an_expired_key_is_401(client):
 async def test_credentials_in_the_query_string_are_refused(client, name):
     """A key in the URL (where logs and proxies keep it) is refused, even a valid one."""
     token = client.headers["authorization"].removeprefix("Bearer ")
-    async with httpx.AsyncClient(transport=client._transport, base_url="http://wess") as bare:
+    async with httpx.AsyncClient(transport=client._transport, base_url=client.base_url) as bare:
         response = await bare.get("/v1/modules", params={name: token})
     body = assert_problem(response, 401, "unauthenticated")
     assert "query string" in body["detail"]
