@@ -41,7 +41,7 @@ ANY_HOST = "*"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 """The names a loopback bind answers to besides its own address."""
-WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]"})
+WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - recognised, not bound
 CORS_METHODS = b"GET, POST, PUT, DELETE"
 CORS_HEADERS = b"authorization, content-type, if-match, x-request-id"
 CORS_EXPOSED = (
@@ -157,7 +157,9 @@ class SiteCheck:
             await self.app(scope, receive, send)
             return
         if not self.policy.origin_allowed(origin, scheme=scope["scheme"], host=host):
-            await self._refuse(scope, receive, send, _wrong_origin(origin), origin=origin)
+            await self._refuse(
+                scope, receive, send, _wrong_origin(origin), host=host, origin=origin
+            )
             return
         if scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method"):
             await _preflight(origin, send)

@@ -189,7 +189,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 return
             self._close("headers", rules.header_timeout)
             return
-        if self.flow.read_paused or (self.cycle is not None and self.cycle.waiting_for_100_continue):
+        cycle = self.cycle
+        if self.flow.read_paused or (cycle is not None and cycle.waiting_for_100_continue):
             self._arm(rules.body_timeout)  # Wess holds the body back, not the client
             return
         waited = self.loop.time() - self._last_byte
