@@ -138,16 +138,19 @@ class SiteCheck:
         self.app = app
         self.policy = policy
         self.metrics = metrics
+        self._hosts = None if policy.any_host else policy.hosts
+        """The exact Host values, checked inline (None: any host)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        hosts = self._hosts
         host: bytes | None = None
         origin: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"host":
-                if not self.policy.host_allowed(value):
+                if hosts is not None and value not in hosts and not self.policy.host_allowed(value):
                     await self._refuse(scope, receive, send, _wrong_host(value), host=value)
                     return
                 host = value

@@ -15,9 +15,9 @@ many as it likes. ``GuardedHttpProtocol`` is uvicorn's httptools protocol plus:
 - a **cap per client address** (``server.max_connections_per_client``, trusted
   proxies excepted): a connection past it is closed as soon as it is accepted.
 
-The deadlines are event-loop timers (``call_later``), at most one per connection, armed
-only while a request is incomplete after a read: the common request that arrives whole
-in one read arms none, and a connection arms one when it is accepted.
+The deadlines are event-loop timers (``call_later``), at most one per connection: armed
+when a connection is accepted, and after a read that leaves a request incomplete; the
+common request that arrives whole in one read arms none.
 """
 
 from __future__ import annotations
@@ -33,10 +33,6 @@ import structlog
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 logger = structlog.get_logger("wess.http")
-
-IDLE, HEADERS, BODY = 0, 1, 2
-"""Where a connection is in its current request: between requests, reading the headers,
-reading the body."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,15 +100,23 @@ def guarded_protocol(rules: ConnectionRules) -> type[GuardedHttpProtocol]:
 
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with header and body deadlines and a per-address cap
-    (see the module's docstring); ``guarded_protocol`` makes the class of a server."""
+    (see the module's docstring); ``guarded_protocol`` makes the class of a server.
+
+    Where a request stands is read from uvicorn's own state after each read, not from
+    overridden parser callbacks: a request's headers are complete once uvicorn made its
+    ``cycle`` (``cycle.scope is scope``), its body once ``cycle.more_body`` is False.
+    The one timer is re-armed, when it fires, for whatever is due then.
+    """
 
     rules: ClassVar[ConnectionRules]
     clients: ClassVar[ClientConnections]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._phase = IDLE
         self._deadline: asyncio.TimerHandle | None = None
+        self._timed_scope: object = None
+        """The request whose headers ``_headers_since`` times (None: the connection)."""
+        self._headers_since = 0.0
         self._last_byte = 0.0
         self._counted: str | None = None
 
@@ -129,11 +133,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 transport.close()
                 return
             self._counted = address
-        self._phase = HEADERS  # the first request's headers are due from now
+        self._headers_since = self.loop.time()  # the first request's headers are due
         self._arm(self.rules.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         if self._counted is not None:
             self.clients.release(self._counted)
             self._counted = None
@@ -141,65 +147,49 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        phase = self._phase
-        if phase == IDLE or self.transport.is_closing():
-            return
-        if phase == BODY:
+        cycle = self.cycle
+        scope = self.scope
+        if cycle is not None and cycle.scope is scope:  # this request's headers are in
+            if not cycle.more_body:
+                return  # the whole request is in: nothing is due (the common case)
             self._last_byte = self.loop.time()
             if self._deadline is None:
                 self._arm(self.rules.body_timeout)
-        elif self._deadline is None:
+            return
+        if scope is not self._timed_scope:  # a new request began in this read
+            self._timed_scope = scope
+            self._headers_since = self.loop.time()
+        if self._deadline is None:
             self._arm(self.rules.header_timeout)
-
-    # httptools' parser callbacks: where the current request is.
-
-    def on_message_begin(self) -> None:
-        self._phase = HEADERS
-        super().on_message_begin()
-
-    def on_headers_complete(self) -> None:
-        self._phase = BODY
-        self._disarm()
-        super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._phase = IDLE
-        self._disarm()
-        super().on_message_complete()
-
-    # The deadline.
 
     def _arm(self, delay: float) -> None:
         self._deadline = self.loop.call_later(delay, self._expired)
 
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
     def _expired(self) -> None:
+        """What is due now: nothing (between requests), or the headers or body of the
+        request in progress; close if it is late, else wait for its deadline."""
         self._deadline = None
-        if self.transport.is_closing() or self._phase == IDLE:
+        if self.transport.is_closing():
             return
         rules = self.rules
-        if self._phase == HEADERS:
-            if self.cycle is not None and not self.cycle.response_complete:
+        cycle = self.cycle
+        if cycle is None or cycle.scope is not self.scope:  # reading headers
+            if cycle is not None and not cycle.response_complete:
                 # a pipelined request: the one before it is still being answered
                 self._arm(rules.header_timeout)
                 return
-            self._close("headers", rules.header_timeout)
+            part, timeout, due = "headers", rules.header_timeout, self._headers_since
+        elif cycle.more_body:  # reading the body
+            if self.flow.read_paused or cycle.waiting_for_100_continue:
+                self._arm(rules.body_timeout)  # Wess holds the body back, not the client
+                return
+            part, timeout, due = "body", rules.body_timeout, self._last_byte
+        else:
+            return  # between requests: uvicorn's keep-alive timeout applies
+        late = self.loop.time() - due
+        if late < timeout:
+            self._arm(timeout - late)
             return
-        cycle = self.cycle
-        if self.flow.read_paused or (cycle is not None and cycle.waiting_for_100_continue):
-            self._arm(rules.body_timeout)  # Wess holds the body back, not the client
-            return
-        waited = self.loop.time() - self._last_byte
-        if waited < rules.body_timeout:
-            self._arm(rules.body_timeout - waited)
-            return
-        self._close("body", rules.body_timeout)
-
-    def _close(self, part: str, timeout: float) -> None:
         logger.info(
             f"connection closed: the request {part} stalled",
             client_ip=self.client[0] if self.client else None,
