@@ -6,6 +6,10 @@ API3 broken object property level authorization: properties a client must not se
 API4 unrestricted resource consumption: body size, rate limits, page size.
 API5 broken function level authorization: the role x endpoint matrix.
 API8 security misconfiguration: no stack traces, unlisted methods, every route guarded.
+
+The second round (issue 8): cross-site requests and DNS rebinding (Host, Origin, CORS),
+no redirects built from request headers, request ids, JWT claims, and, against real
+servers, forwarded headers from untrusted peers and slow connections.
 """
 
 from __future__ import annotations
