@@ -80,9 +80,9 @@ class SitePolicy:
     ) -> SitePolicy:
         """The policy of a server bound to ``host:port`` (``loopback``: a loopback
         address): its own address (with the loopback names for a loopback bind, which a
-        wildcard bind includes) and the
-        configured ``allowed_hosts``. A wildcard bind with nothing configured has no
-        name to compare with, so it answers to any (it also requires authentication).
+        wildcard bind includes) and the configured ``allowed_hosts``. A wildcard bind
+        with nothing configured has no name to compare with, so it answers to any (it
+        also requires authentication).
         """
         configured = [entry.strip().lower() for entry in allowed_hosts if entry.strip()]
         bind = host.strip().lower()
