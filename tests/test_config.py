@@ -130,3 +130,44 @@ def test_database_path_becomes_a_storage_url(tmp_path):
     parsed = urlsplit(url)
     assert parsed.scheme == "rocksdb"
     assert unquote(parsed.path) == str(odd)
+
+
+def test_address_lists_come_comma_separated_from_the_environment_or_as_toml_lists(tmp_path):
+    """allowed_hosts, cors_origins and trusted_proxies: a TOML list, or one
+    comma-separated environment variable; empty by default and when set empty."""
+    config = tmp_path / "wess.toml"
+    config.write_text('[server]\nallowed_hosts = ["wess.example", "[::1]:8080"]\n')
+    env = {
+        "WESS_SERVER_CORS_ORIGINS": "https://app.example, http://localhost:3000",
+        "WESS_SERVER_TRUSTED_PROXIES": "10.0.0.0/8,::1",
+    }
+    server = load_settings(config_file=config, env=env).settings.server
+    assert server.allowed_hosts == ("wess.example", "[::1]:8080")
+    assert server.cors_origins == ("https://app.example", "http://localhost:3000")
+    assert server.trusted_proxies == ("10.0.0.0/8", "::1")
+    defaults = load_settings(env={"WESS_SERVER_TRUSTED_PROXIES": ""}).settings.server
+    assert (defaults.allowed_hosts, defaults.cors_origins, defaults.trusted_proxies) == ((), (), ())
+    assert (defaults.header_timeout, defaults.body_timeout) == (10.0, 30.0)
+    assert defaults.max_connections_per_client == 128
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"WESS_SERVER_ALLOWED_HOSTS": "http://wess.example"}, "not a host name"),
+        ({"WESS_SERVER_ALLOWED_HOSTS": "*.example"}, "not a host name"),
+        ({"WESS_SERVER_ALLOWED_HOSTS": "wess.example:0"}, "port must be 1 to 65535"),
+        ({"WESS_SERVER_CORS_ORIGINS": "app.example"}, "not an origin"),
+        ({"WESS_SERVER_CORS_ORIGINS": "https://app.example/path"}, "not an origin"),
+        ({"WESS_SERVER_CORS_ORIGINS": "*"}, "not an origin"),
+        ({"WESS_SERVER_TRUSTED_PROXIES": "proxy.example"}, "not an address or a network"),
+        ({"WESS_SERVER_HEADER_TIMEOUT": "0"}, "server.header_timeout"),
+        ({"WESS_SERVER_MAX_CONNECTIONS_PER_CLIENT": "0"}, "server.max_connections_per_client"),
+    ],
+)
+def test_address_settings_that_no_request_could_match_stop_start_up(env, expected):
+    """A URL where a host name belongs, an origin with a path, a proxy by name: refused at
+    start-up with the reason, instead of quietly refusing every request."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env=env)
+    assert expected in str(caught.value)

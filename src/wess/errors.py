@@ -29,6 +29,8 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── Trap
     │   ├── MemoryLimitExceeded
     │   └── ExecutionTimeout
+    ├── MisdirectedRequest              the Host names a site this server is not (DNS rebinding)
+    ├── OriginNotAllowed                a web page of another origin sent the request
     ├── Unauthenticated                 no credentials, or credentials that do not verify
     ├── PermissionDenied                authenticated, but the role lacks the permission
     ├── RateLimited                     a client or key sent too many requests; retry later
@@ -177,6 +179,20 @@ class ExecutionTimeout(ExecutionError):
 
 
 # -- access -----------------------------------------------------------------------------------
+
+
+class MisdirectedRequest(WessError):
+    """The ``Host`` header names a site this server does not serve (``server.allowed_hosts``):
+    what a DNS-rebinding page sends, or a proxy that passes a name nobody configured."""
+
+    code = "host_not_allowed"
+
+
+class OriginNotAllowed(WessError):
+    """A browser sent the request from a page of another origin that is not allowed
+    (``server.cors_origins``): a cross-site request, refused before it does anything."""
+
+    code = "origin_not_allowed"
 
 
 class Unauthenticated(WessError):

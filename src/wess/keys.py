@@ -11,7 +11,7 @@ import structlog
 
 from wess.errors import InvalidRequest, WessError
 from wess.messages import Actor, CreateApiKey, RevokeApiKey, RotateKek, TouchApiKeys
-from wess.models import ApiKey, Role
+from wess.models import NAMESPACE_MAX, ApiKey, Role, is_namespace_name
 from wess.security.crypto import Keyring
 from wess.security.keyfiles import begin_rotation
 from wess.security.tokens import IssuedKey, KeyVerifier, issue_key
@@ -20,8 +20,6 @@ from wess.workers.periodic import PeriodicFlush
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
-
-NAMESPACE_MAX = 64
 
 
 class KeyService:
@@ -55,7 +53,7 @@ class KeyService:
         request_id: str | None = None,
     ) -> IssuedKey:
         now = self._clock()
-        if not namespace or len(namespace) > NAMESPACE_MAX or not namespace.isprintable():
+        if not is_namespace_name(namespace):
             raise InvalidRequest(
                 f"namespace must be 1 to {NAMESPACE_MAX} printable characters", field="namespace"
             )

@@ -16,6 +16,15 @@ SCHEMA_VERSION = 1
 
 DEFAULT_NAMESPACE = "default"
 """Namespace of every module until tenants arrive; part of every key already."""
+NAMESPACE_MAX = 64
+"""Longest namespace name, in characters."""
+
+
+def is_namespace_name(name: object) -> bool:
+    """Whether ``name`` may name a namespace: a string of 1 to ``NAMESPACE_MAX``
+    printable characters (no CR, LF or other control characters, which would forge log
+    lines). The one rule for every namespace, whether an API key or a JWT names it."""
+    return isinstance(name, str) and 0 < len(name) <= NAMESPACE_MAX and name.isprintable()
 
 
 class ValueType(StrEnum):

@@ -9,6 +9,7 @@ import httpx
 from wess.api.app import create_app
 from wess.api.state import ApiState
 from wess.observability.health import HealthCheck
+from wess.server.serving import site_policy
 from wess.testing import assert_problem
 
 
@@ -28,8 +29,9 @@ async def test_readyz_is_503_when_a_dependency_fails(client):
 
     state: ApiState = client.state
     failing = dataclasses.replace(state, health=HealthCheck({"storage": broken}))
-    transport = httpx.ASGITransport(app=create_app(failing, access_log=None))
-    async with httpx.AsyncClient(transport=transport, base_url="http://wess") as other:
+    sites = site_policy(client.settings, port=client.settings.server.port)
+    transport = httpx.ASGITransport(app=create_app(failing, sites=sites, access_log=None))
+    async with httpx.AsyncClient(transport=transport, base_url=client.base_url) as other:
         response = await other.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"storage": "disk on fire"}

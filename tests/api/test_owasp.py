@@ -6,6 +6,10 @@ API3 broken object property level authorization: properties a client must not se
 API4 unrestricted resource consumption: body size, rate limits, page size.
 API5 broken function level authorization: the role x endpoint matrix.
 API8 security misconfiguration: no stack traces, unlisted methods, every route guarded.
+
+The second round (issue 8): cross-site requests and DNS rebinding (Host, Origin, CORS),
+no redirects built from request headers, request ids, JWT claims, and, against real
+servers, forwarded headers from untrusted peers and slow connections.
 """
 
 from __future__ import annotations
@@ -13,15 +17,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
+import select
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import jwt
 import orjson
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.api.security_helpers import WASM, bearer, mint, upload_as
 from tests.fixtures import wasm
@@ -147,7 +157,7 @@ async def test_an_expired_key_is_401(client):
 async def test_credentials_in_the_query_string_are_refused(client, name):
     """A key in the URL (where logs and proxies keep it) is refused, even a valid one."""
     token = client.headers["authorization"].removeprefix("Bearer ")
-    async with httpx.AsyncClient(transport=client._transport, base_url="http://wess") as bare:
+    async with httpx.AsyncClient(transport=client._transport, base_url=client.base_url) as bare:
         response = await bare.get("/v1/modules", params={name: token})
     body = assert_problem(response, 401, "unauthenticated")
     assert "query string" in body["detail"]
@@ -656,7 +666,7 @@ def test_a_client_that_disconnects_mid_upload_is_a_client_abort(tmp_path):
             host, port = "127.0.0.1", server.port
             with socket.create_connection((host, port)) as sock:
                 sock.sendall(
-                    b"POST /v1/modules HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"POST /v1/modules HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode()
                     + f"Authorization: Bearer {server.token}\r\n".encode()
                     + b"Content-Type: application/wasm\r\nContent-Length: 1000000\r\n\r\n"
                     + b"\0" * 500_000
@@ -693,3 +703,397 @@ def _wait_for_access_line(server: ServerProcess, path: str, method: str) -> dict
                     return entry
         time.sleep(0.05)
     raise AssertionError(f"no access log line for {method} {path}:\n{server.log()}")
+
+
+# -- Cross-site requests: Host and Origin (issue 8, point 2) ---------------------------------------
+
+ATTACKER = "http://attacker.example"
+
+
+async def test_a_cross_site_request_with_auth_off_creates_and_runs_nothing():
+    """With authentication off on 127.0.0.1, a web page's text/plain POST (no preflight)
+    is refused on every route, the raw run routes included: 421 for its own Host (DNS
+    rebinding), 403 for its Origin; nothing is created. The original clients (no
+    Origin) keep working."""
+    settings = test_settings(WESS_AUTH_ENABLED="false")
+    async with open_client(settings, as_admin=False) as client:
+        page = {"origin": ATTACKER, "content-type": "text/plain"}
+        rebound = await client.post(
+            "/", content=LEGACY_BODY, headers={**page, "host": "attacker.example"}
+        )
+        assert_problem(rebound, 421, "host_not_allowed")
+        cross = await client.post("/", content=LEGACY_BODY, headers=page)
+        assert_problem(cross, 403, "origin_not_allowed")
+        assert (await client.get("/")).json() == {"message": 0}
+
+        created = await client.post("/", content=LEGACY_BODY)  # an original client
+        assert created.status_code == 202, created.text
+        module_id = created.json()["message"]["id"]
+        for path, body in ((f"/{module_id}", b"[1, 2]"), (f"/v1/modules/{module_id}/run", b"{}")):
+            assert_problem(
+                await client.post(path, content=body, headers=page), 403, "origin_not_allowed"
+            )
+            rebound = await client.post(path, content=body, headers={"host": "attacker.example"})
+            assert_problem(rebound, 421, "host_not_allowed")
+        assert (await client.post(f"/{module_id}", content=b"[1, 2]")).json() == {"message": [3]}
+
+
+@pytest.mark.parametrize(
+    "host", ["attacker.example", "attacker.example:8080", "127.0.0.1:9999", "127.0.0.1.nip.io:8080"]
+)
+async def test_a_host_the_server_does_not_answer_to_is_421_everywhere(client, host):
+    """DNS rebinding: any Host but the bound address (and the loopback names on a loopback
+    bind) is refused, even on public routes, before authentication."""
+    for method, path in (("GET", "/healthz"), ("GET", "/v1/modules"), ("GET", "/docs")):
+        response = await client.request(method, path, headers={"host": host})
+        body = assert_problem(response, 421, "host_not_allowed")
+        assert "server.allowed_hosts" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "LOCALHOST:8080"]
+)
+async def test_the_loopback_names_and_same_origin_pages_are_served(client, host):
+    """On a loopback bind the loopback names are served, and a page of the server's own
+    origin (the /docs page in a browser) may post: same-origin, no CORS headers."""
+    own = f"http://{host.lower()}"
+    response = await client.post(
+        "/v1/modules", content=wasm("sum"), headers={**WASM, "host": host, "origin": own}
+    )
+    assert response.status_code == 201, response.text
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_configured_host_names_are_served_and_a_wildcard_serves_any():
+    """server.allowed_hosts adds names (on any port, or on one); `*` admits every Host."""
+    named = test_settings(WESS_SERVER_ALLOWED_HOSTS="wess.example,api.example:443")
+    async with open_client(named) as client:
+        for host in ("wess.example", "wess.example:9000", "api.example:443"):
+            assert (await client.get("/healthz", headers={"host": host})).status_code == 200
+        refused = await client.get("/healthz", headers={"host": "api.example:8443"})
+        assert_problem(refused, 421, "host_not_allowed")
+    async with open_client(test_settings(WESS_SERVER_ALLOWED_HOSTS="*")) as client:
+        assert (
+            await client.get("/healthz", headers={"host": "anything.example"})
+        ).status_code == 200
+
+
+async def test_cors_preflights_and_answers_for_allowed_origins_only():
+    """An origin of server.cors_origins gets its preflight answered (204 with the
+    methods and headers it may use) and Access-Control-Allow-Origin on answers; any
+    other origin is refused, preflight or not."""
+    app = "https://app.example"
+    async with open_client(test_settings(WESS_SERVER_CORS_ORIGINS=app)) as client:
+        preflight = await client.options(
+            "/v1/modules",
+            headers={
+                "origin": app,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization, content-type",
+            },
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == app
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        assert "authorization" in preflight.headers["access-control-allow-headers"]
+        assert preflight.headers["vary"] == "origin"
+        listed = await client.get("/v1/modules", headers={"origin": app})
+        assert listed.status_code == 200
+        assert listed.headers["access-control-allow-origin"] == app
+        assert "x-request-id" in listed.headers["access-control-expose-headers"]
+
+        evil = {"origin": "https://evil.example", "access-control-request-method": "POST"}
+        assert_problem(await client.options("/v1/modules", headers=evil), 403, "origin_not_allowed")
+        refused = await client.get("/v1/modules", headers={"origin": "https://evil.example"})
+        assert_problem(refused, 403, "origin_not_allowed")
+        assert "access-control-allow-origin" not in refused.headers
+        null = await client.get("/v1/modules", headers={"origin": "null"})
+        assert_problem(null, 403, "origin_not_allowed")
+
+
+# -- No redirects built from request headers (issue 8, point 10) ----------------------------------
+
+
+async def test_a_trailing_slash_is_404_never_a_redirect_to_the_requests_host():
+    """`GET /v1/modules/` answers 404, with no Location: the redirect Starlette built from
+    the request's Host sent clients wherever that header said."""
+    async with open_client(test_settings(WESS_SERVER_ALLOWED_HOSTS="*")) as client:
+        module_id = await upload_as(client, client.headers["authorization"].split()[1])
+        for path in ("/v1/modules/", f"/v1/modules/{module_id}/", "/v1/keys/", "/healthz/"):
+            response = await client.get(path, headers={"host": "evil.example"})
+            assert_problem(response, 404, "not_found")
+            assert "location" not in response.headers
+
+
+# -- Request ids (issue 8, point 12) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [b"abc\n", b"abc\r\nx-forged: 1", b"a" * 65, "r\u00e9quete".encode(), b"a b", b"\x1b[31mred"],
+)
+async def test_a_malformed_request_id_is_replaced_by_ours_everywhere(client, sent):
+    """A client's X-Request-ID with a line break, past 64 characters, or outside
+    [A-Za-z0-9._-] never reaches the response header, the problem or the audit log: the
+    request gets an id of ours."""
+    response = await client.post(
+        "/v1/modules", content=wasm("sum"), headers={**WASM, "x-request-id": sent}
+    )
+    assert response.status_code == 201, response.text
+    ours = response.headers["x-request-id"]
+    assert re.fullmatch("[0-9a-f]{32}", ours), ours
+    problem = await client.get("/v1/modules/nope", headers={"x-request-id": sent})
+    assert assert_problem(problem, 400, "invalid_module_id")["request_id"] != sent.decode("latin-1")
+    entries = (await client.get("/v1/audit", params={"action": "module.create"})).json()["items"]
+    assert [e["request_id"] for e in entries] == [ours]
+
+
+async def test_a_well_formed_request_id_is_kept_verbatim(client):
+    """An id of 1 to 64 characters of [A-Za-z0-9._-] (a UUID, a trace id) is the
+    request's id: echoed, in problems and in the audit log."""
+    sent = "trace-01.AB_cd-" + "9" * 49
+    created = await client.post(
+        "/v1/modules", content=wasm("sum"), headers={**WASM, "x-request-id": sent}
+    )
+    assert created.headers["x-request-id"] == sent
+    problem = await client.get("/v1/modules/nope", headers={"x-request-id": sent})
+    assert assert_problem(problem, 400, "invalid_module_id")["request_id"] == sent
+    entries = (await client.get("/v1/audit", params={"action": "module.create"})).json()["items"]
+    assert [e["request_id"] for e in entries] == [sent]
+
+
+# -- JWT claims (issue 8, point 9) -----------------------------------------------------------------
+
+JWT_ISSUER, JWT_AUDIENCE = "https://idp.example", "wess"
+
+
+@pytest.fixture(scope="module")
+def jwt_key(tmp_path_factory):
+    """An RSA key pair: the private key signs tokens, the public PEM file verifies them."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path_factory.mktemp("jwt") / "public.pem"
+    path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return key, path
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"wess_ns": "a" * 5_000},
+        {"wess_ns": "a" * 70_000},
+        {"wess_ns": "team-a\r\nforged: yes"},
+        {"wess_ns": ""},
+        {"wess_ns": ["team-a"]},
+        {"wess_role": "emperor"},
+        {"wess_role": "Admin"},
+        {"sub": "s" * 5_000},
+        {"sub": "alice\r\nforged"},
+        {"sub": ""},
+    ],
+    ids=lambda claims: ",".join(f"{k}={str(v)[:12]!r}x{len(str(v))}" for k, v in claims.items()),
+)
+async def test_jwt_claims_are_validated_401_never_500(jwt_key, claims):
+    """A signed, unexpired token whose namespace is not a namespace name (too long, a
+    line break, empty, not a string), whose role is no role, or whose sub is unbounded
+    or unprintable is 401 on every kind of request, never a 500 nor an acceptance."""
+    key, public = jwt_key
+    now = int(time.time())
+    payload = {
+        "iss": JWT_ISSUER,
+        "aud": JWT_AUDIENCE,
+        "sub": "alice",
+        "exp": now + 300,
+        "iat": now,
+        "wess_ns": "team-a",
+        "wess_role": "developer",
+        **claims,
+    }
+    token = jwt.encode(payload, key, algorithm="RS256")
+    settings = test_settings(
+        WESS_AUTH_JWT_ISSUER=JWT_ISSUER,
+        WESS_AUTH_JWT_AUDIENCE=JWT_AUDIENCE,
+        WESS_AUTH_JWT_ALGORITHMS="RS256",
+        WESS_AUTH_JWT_PUBLIC_KEY_FILE=str(public),
+    )
+    async with open_client(settings, as_admin=False) as client:
+        module_id = str(uuid.uuid4())
+        for method, path, kwargs in (
+            ("POST", "/v1/modules", {"content": wasm("sum"), "headers": WASM}),
+            ("GET", "/v1/modules", {}),
+            ("POST", f"/v1/modules/{module_id}/run", {"json": {"args": [1, 2]}}),
+        ):
+            headers = {**kwargs.pop("headers", {}), **bearer(token)}
+            response = await client.request(method, path, headers=headers, **kwargs)
+            assert_problem(response, 401, "unauthenticated")
+
+
+# -- Real servers: forwarded headers and slow connections (issue 8, points 7 and 8) --------------
+
+CLOSE_GUARD = 30.0
+"""Seconds a test waits for the server to close a connection before failing: a bound
+against hanging, not a measurement (the server's timeouts in these tests are 1 s)."""
+
+
+@pytest.fixture
+def real_server(tmp_path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start `wess serve` processes with WESS_* settings; all are stopped at the end."""
+    started: list[ServerProcess] = []
+
+    def start(**env: str) -> ServerProcess:
+        name = f"s{len(started)}"
+        server = ServerProcess(
+            data_dir=tmp_path / name, log_path=tmp_path / f"{name}.log", env=env
+        ).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def connect(server: ServerProcess, source: str = "127.0.0.1") -> socket.socket:
+    """A raw TCP connection to ``server`` from the loopback address ``source``."""
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", server.port))
+    return sock
+
+
+def raw_request(server: ServerProcess, method: str, path: str, **headers: str) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{server.port}"]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response with a Content-Length body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before a response: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def closed_by_server(sock: socket.socket, drip: bytes = b"") -> bool:
+    """Whether the server closes ``sock``, sending it one byte of ``drip`` a second until
+    then (a slowloris). True once a read returns b"" (the server's FIN; a reset, which a
+    byte crossing the FIN can cause, counts too); False if the connection is still open
+    after CLOSE_GUARD seconds, or if the server sent data."""
+    deadline = time.monotonic() + CLOSE_GUARD
+    pending = iter(drip[i : i + 1] for i in range(len(drip)))
+    try:
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([sock], [], [], 1.0)
+            if readable:
+                return sock.recv(65536) == b""
+            byte = next(pending, b"")
+            if byte:
+                sock.sendall(byte)
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    return False
+
+
+def test_forwarded_headers_are_ignored_unless_the_peer_is_a_trusted_proxy(real_server):
+    """A client on 127.0.0.1 rotating X-Forwarded-For still hits its per-address limit
+    (429) and is audited as 127.0.0.1; with 127.0.0.1 configured as a trusted proxy,
+    the header names the client (each address its own limit, and the audited address).
+
+    The harness's readiness probe also counts against 127.0.0.1's limit of 10: after
+    the two requests below at most 7 remain, so of 12 rotating requests the last 5 are
+    refused whatever the probe used."""
+    limits = {"WESS_RATELIMIT_PER_IP": "10/minute"}
+    for proxies, audited in (("", "127.0.0.1"), ("127.0.0.1", "198.51.100.1")):
+        trusted = {"WESS_SERVER_TRUSTED_PROXIES": proxies} if proxies else {}  # default: none
+        server = real_server(**limits, **trusted)
+        with server.client() as admin:
+            forged = {"x-forwarded-for": "198.51.100.1", **bearer("wess_0123456789abcdef_x")}
+            assert admin.get("/v1/modules", headers=forged).status_code == 401
+            audit = admin.get("/v1/audit", headers={"x-forwarded-for": "198.51.100.2"})
+            refused = [e for e in audit.json()["items"] if e["outcome"] == "unauthenticated"]
+            assert [e["client_ip"] for e in refused] == [audited]
+            statuses = [
+                admin.get("/healthz", headers={"x-forwarded-for": f"198.51.100.{i}"}).status_code
+                for i in range(3, 15)
+            ]
+        if proxies:
+            assert statuses == [200] * 12
+        else:
+            assert set(statuses) <= {200, 429}
+            assert statuses[7:] == [429] * 5, statuses
+
+
+def test_slow_headers_and_stalled_bodies_are_closed(real_server):
+    """With 1 s timeouts: a connection that sends nothing, one that sends its headers a
+    byte a second, and one whose body stalls are each closed by the server; the stalled
+    body's request ends in the app (its access-log line is written)."""
+    server = real_server(WESS_SERVER_HEADER_TIMEOUT="1", WESS_SERVER_BODY_TIMEOUT="1")
+    with connect(server) as idle:
+        assert closed_by_server(idle)
+    with connect(server) as slowloris:
+        assert closed_by_server(slowloris, drip=raw_request(server, "GET", "/healthz"))
+
+    path = f"/v1/modules/{uuid.uuid4()}/run"
+    with connect(server) as stalled:
+        head = raw_request(
+            server,
+            "POST",
+            path,
+            authorization=f"Bearer {server.token}",
+            content_type="application/json",
+            content_length="100",
+        )
+        stalled.sendall(head + b'{"args": [')
+        assert closed_by_server(stalled)
+    deadline = time.monotonic() + CLOSE_GUARD
+    while f'"path":"{path}"' not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f'"path":"{path}"' in server.log()
+
+
+def test_connections_past_the_per_address_cap_are_closed_and_others_served(real_server):
+    """With max_connections_per_client = 3: three slow connections from 127.0.0.3 hang
+    (their first request answered, the next one's headers unfinished); a fourth from
+    127.0.0.3 is closed at once, while clients from 127.0.0.2 and 127.0.0.1 are served;
+    once one of the three ends, 127.0.0.3 is served again."""
+    server = real_server(
+        WESS_SERVER_MAX_CONNECTIONS_PER_CLIENT="3", WESS_SERVER_HEADER_TIMEOUT="120"
+    )
+    held = []
+    for _ in range(3):
+        sock = connect(server, "127.0.0.3")
+        sock.sendall(raw_request(server, "GET", "/healthz"))
+        assert read_response(sock).startswith(b"HTTP/1.1 200")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: ")  # and nothing more
+        held.append(sock)
+    try:
+        with connect(server, "127.0.0.3") as extra:
+            assert closed_by_server(extra)
+        for source in ("127.0.0.2", "127.0.0.1"):
+            transport = httpx.HTTPTransport(local_address=source)
+            with httpx.Client(transport=transport, base_url=server.url) as other:
+                assert other.get("/healthz").status_code == 200
+        held.pop().close()
+        deadline = time.monotonic() + CLOSE_GUARD
+        served = False
+        while not served and time.monotonic() < deadline:
+            with connect(server, "127.0.0.3") as again:
+                try:
+                    again.sendall(raw_request(server, "GET", "/healthz"))
+                    served = read_response(again).startswith(b"HTTP/1.1 200")
+                except (AssertionError, ConnectionResetError, BrokenPipeError):
+                    time.sleep(0.05)  # the server has not seen the close yet
+        assert served
+    finally:
+        for sock in held:
+            sock.close()

@@ -227,3 +227,33 @@ def test_settings_and_keys_are_validated_at_start_up(tmp_path, rsa_key):
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     with pytest.raises(ConfigError, match="RS256"):
         VerificationKey("RS256", small.public_key())
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"wess_ns": "a" * 65},
+        {"wess_ns": "a" * 70_000},
+        {"wess_ns": "team-a\r\nforged"},
+        {"wess_ns": "team\x00a"},
+        {"wess_ns": 7},
+        {"sub": "s" * 257},
+        {"sub": "alice\nforged"},
+        {"sub": ""},
+        {"wess_role": "Admin"},
+    ],
+    ids=lambda claims: ",".join(f"{k}:{len(str(v))}" for k, v in claims.items()),
+)
+def test_claims_past_the_namespace_rule_or_unbounded_are_invalid(rs_verifier, rsa_key, overrides):
+    """A namespace is checked by the one namespace rule (1 to 64 printable characters),
+    ``sub`` is 1 to 256 printable characters, the role one of the roles: anything else
+    is an invalid claim, refused like any bad token."""
+    token = pyjwt.encode(claims(**overrides), rsa_key, algorithm="RS256")
+    assert reason_of(rs_verifier, token) == AuthFailure.INVALID_CLAIM
+
+
+def test_claims_at_their_bounds_are_accepted(rs_verifier, rsa_key):
+    """The longest namespace and subject, in any printable script, still verify."""
+    token = pyjwt.encode(claims(wess_ns="é" * 64, sub="主" * 256), rsa_key, algorithm="RS256")
+    principal = rs_verifier.verify(token)
+    assert (principal.namespace, principal.subject) == ("é" * 64, "主" * 256)

@@ -17,6 +17,7 @@ from wess.api import admin, legacy, openapi, ops, problems, v1
 from wess.api.answers import error_response
 from wess.api.fastlane import RunRoutes
 from wess.api.middleware import RequestContext, answer_unexpected, request_id_of
+from wess.api.sites import SiteCheck, SitePolicy
 from wess.api.state import ApiState
 from wess.errors import InvalidRequest, MethodNotAllowed, NotFound, WessError
 from wess.observability.logging import AccessLog
@@ -36,21 +37,30 @@ ROUTERS = (ops.router, admin.router, v1.router, legacy.router)
 """In matching order: the original API's catch-all ``/{module_id}`` comes last."""
 
 
-def create_app(state: ApiState, *, access_log: AccessLog | None = None) -> ASGIApp:
+def create_app(
+    state: ApiState, *, sites: SitePolicy, access_log: AccessLog | None = None
+) -> ASGIApp:
     """Build the app around ``state``, whose live resources the caller opened (the
     composition root opens them before serving and closes them after, so a store that
     cannot open stops start-up with a clear message instead of a half-started server).
 
-    The outermost layer gives every request its id, metrics and access log; plain run
-    requests, which users hammer, go from ``RunRoutes`` straight to their route's
-    endpoint; everything else goes through FastAPI (the run routes included).
+    The outermost layer gives every request its id, metrics and access log; the next
+    refuses foreign hosts and origins (``sites``), on every route; plain run requests,
+    which users hammer, go from ``RunRoutes`` straight to their route's endpoint;
+    everything else goes through FastAPI (the run routes included).
     """
     api = build_api(state)
-    return RequestContext(RunRoutes(api), metrics=state.metrics, access_log=access_log)
+    checked = SiteCheck(RunRoutes(api), policy=sites, metrics=state.metrics)
+    return RequestContext(checked, metrics=state.metrics, access_log=access_log)
 
 
 def build_api(state: ApiState) -> FastAPI:
-    """The FastAPI application: every route, its OpenAPI description, error mapping."""
+    """The FastAPI application: every route, its OpenAPI description, error mapping.
+
+    No redirects for a trailing slash: Starlette builds them from the request's own
+    ``Host``, so ``/v1/modules/`` with ``Host: evil.example`` would send the client
+    there. A path with a slash too many is a 404 like any path no route matches.
+    """
     metrics = state.metrics
     app = FastAPI(
         title="Wess",
@@ -58,6 +68,7 @@ def build_api(state: ApiState) -> FastAPI:
         description=DESCRIPTION,
         docs_url="/docs",
         redoc_url=None,
+        redirect_slashes=False,
     )
     app.state.wess = state
     for router in ROUTERS:

@@ -9,7 +9,7 @@ answered, measured and logged the same way.
 
 Anything the fast lane does not recognise (another method, a trailing slash, an id of
 another length, a path with more segments) goes through FastAPI unchanged, which
-answers it with the same endpoint, or with its 404, 405 or redirect.
+answers it with the same endpoint, or with its 404 or 405.
 """
 
 from __future__ import annotations

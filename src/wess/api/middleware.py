@@ -27,7 +27,10 @@ REQUEST_ID_SCOPE_KEY = "wess.request_id"
 ANSWERED_SCOPE_KEY = "wess.unexpected_error_answered"
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 """Sent on every HTTPS response: browsers then refuse plain HTTP for a year."""
-_VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID_FORM = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+"""A client's ``X-Request-ID`` is kept when it is 1 to 64 of these characters (a UUID, a
+trace id); anything else gets an id of ours, so a client cannot write line breaks,
+escape sequences or a megabyte into logs, audit entries and problem documents."""
 UNMATCHED_ROUTE = "<unmatched>"
 
 
@@ -125,7 +128,7 @@ class RequestIds:
 def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER:
-            return value.decode() if _VALID_REQUEST_ID.match(value) else None
+            return value.decode() if REQUEST_ID_FORM.fullmatch(value) else None
     return None
 
 

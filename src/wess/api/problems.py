@@ -58,6 +58,8 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.KeyNotFound, ProblemKind(404, "API key not found", 404)),
     (errors.NotFound, ProblemKind(404, "Not found", 404)),
     (errors.PreconditionFailed, ProblemKind(412, "Precondition failed", 412)),
+    (errors.MisdirectedRequest, ProblemKind(421, "Misdirected request", 421)),
+    (errors.OriginNotAllowed, ProblemKind(403, "Origin not allowed", 403)),
     (errors.Unauthenticated, ProblemKind(401, "Unauthenticated", 401)),
     (errors.PermissionDenied, ProblemKind(403, "Permission denied", 403)),
     (errors.RateLimited, ProblemKind(429, "Too many requests", 429)),

@@ -129,6 +129,8 @@ def shown(default: Any) -> str:
         return f"./{default}"
     if isinstance(default, float):
         return f"{default:g}"
+    if isinstance(default, tuple):
+        return "[" + ", ".join(f'"{item}"' for item in default) + "]"
     return '""' if default == "" else str(default)
 
 

@@ -40,6 +40,8 @@ def kind(field: FieldInfo) -> str:
         annotation = members[0] if len(members) == 1 else annotation
     if get_origin(annotation) is Literal:
         name = "string"
+    elif get_origin(annotation) is tuple:
+        name = "list of strings"
     else:
         name = _KINDS.get(annotation, getattr(annotation, "__name__", str(annotation)))
     return f"{name}, optional" if optional else name

@@ -8,6 +8,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wess.config.addresses import check_host_entry, check_network, check_origin
 from wess.config.sizes import CacheSize, CacheSizeField
 from wess.runtime.analysis import MAX_EXPORT_NAME, MAX_EXPORTS
 from wess.runtime.limits import BY_NAME
@@ -65,6 +66,76 @@ class ServerSettings(_Section):
         description="Server processes. Multi-process serving is not available yet: "
         "`wess serve` refuses more than 1 (runner.workers sets the invocation threads).",
     )
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="Names a request's Host may give (`name` on any port, or `name:port`) "
+        "besides the bound address, and the localhost names on a loopback bind; `*`: any "
+        "(behind a proxy that checks it). Empty on a wildcard bind (0.0.0.0, ::): any. "
+        "Others are refused (421). In the environment: comma-separated.",
+    )
+    cors_origins: tuple[str, ...] = Field(
+        (),
+        description="Origins (`https://app.example`) whose web pages may call Wess (CORS); "
+        "a request from any other page is refused (403), one without Origin (curl, the "
+        "CLI) is not concerned. In the environment: comma-separated.",
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        (),
+        description="Addresses or networks (CIDR) of the reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed; empty: those headers are "
+        "ignored, the client is the connection's peer. In the environment: comma-separated.",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a request's headers, from connecting or "
+        "from the request's first byte; then the connection is closed.",
+    )
+    body_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a request body may stall (no byte arriving while the server "
+        "waits for one); then the connection is closed.",
+    )
+    max_connections_per_client: int = Field(
+        128,
+        ge=1,
+        le=100_000,
+        description="Open connections per client address (trusted proxies excepted); "
+        "a connection past it is closed at once.",
+    )
+
+    @field_validator("allowed_hosts", "cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if value is None:  # an empty environment variable
+            return ()
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            check_host_entry(entry)
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            check_origin(entry)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            check_network(entry)
+        return value
 
 
 class DatabaseSettings(_Section):

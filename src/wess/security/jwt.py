@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from wess.errors import ConfigError
-from wess.models import Role
+from wess.models import Role, is_namespace_name
 from wess.security.failures import AuthFailure, refuse
 from wess.security.rbac import AuthMethod, Principal
 
@@ -29,6 +29,8 @@ MIN_HMAC_SECRET = 32
 MIN_RSA_BITS = 2048
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
 ROLES = frozenset(role.value for role in Role)
+SUBJECT_MAX = 256
+"""Longest accepted ``sub``: identity providers' subjects are ids, not documents."""
 
 _FAILURES: tuple[tuple[type[jwt.PyJWTError], AuthFailure], ...] = (
     (jwt.ExpiredSignatureError, AuthFailure.EXPIRED),
@@ -138,18 +140,26 @@ class JwtVerifier:
         )
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
+        """The principal the claims name, each claim Wess uses checked: the namespace by
+        the rule of every namespace, the role among the roles, ``sub`` (which reaches
+        logs and the audit log) bounded and printable."""
         names = (self._settings.namespace_claim, self._settings.role_claim)
         if any(name not in claims for name in names):
             raise refuse(AuthFailure.MISSING_CLAIM)
         namespace, role = claims[names[0]], claims[names[1]]
         subject = claims["sub"]
-        if not isinstance(namespace, str) or not namespace or not subject:
+        if not is_namespace_name(namespace) or not is_subject(subject):
             raise refuse(AuthFailure.INVALID_CLAIM)
         if not isinstance(role, str) or role not in ROLES:
             raise refuse(AuthFailure.INVALID_CLAIM)
         return Principal(
             subject=subject, namespace=namespace, role=Role(role), method=AuthMethod.JWT
         )
+
+
+def is_subject(subject: object) -> bool:
+    """A usable ``sub``: 1 to ``SUBJECT_MAX`` printable characters."""
+    return isinstance(subject, str) and 0 < len(subject) <= SUBJECT_MAX and subject.isprintable()
 
 
 def load_keys(settings: JwtSettings) -> tuple[VerificationKey, ...]:

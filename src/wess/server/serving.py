@@ -17,13 +17,16 @@ import uvicorn
 import uvloop
 
 from wess.api.app import create_app
+from wess.api.sites import SitePolicy
 from wess.config import Settings
 from wess.errors import ConfigError, StorageUnavailable, WessError
 from wess.observability.logging import AccessLog
 from wess.observability.metrics import Metrics
 from wess.security.tls import TlsSettings as ServerTls
 from wess.security.tls import server_context
+from wess.server.connections import ConnectionRules, guarded_protocol
 from wess.server.listening import address_of, listening
+from wess.server.security import is_loopback
 from wess.server.state import open_state
 
 logger = structlog.get_logger(__name__)
@@ -46,20 +49,27 @@ async def serve(settings: Settings) -> None:
                 json=settings.logging.format == "json"
                 or (settings.logging.format == "auto" and not sys.stderr.isatty())
             )
-            app = create_app(state, access_log=access)
+            scheme = "https" if tls is not None else "http"
+            sites = site_policy(settings, port=port, scheme=scheme)
+            app = create_app(state, sites=sites, access_log=access)
+            proxies = list(settings.server.trusted_proxies)
             config = uvicorn.Config(
                 app,
                 host=host,
                 port=port,
-                http="httptools",
+                http=guarded_protocol(connection_rules(settings)),
+                ws="none",  # Wess has no WebSocket routes: no upgrades
                 lifespan="off",
                 log_config=None,
                 access_log=False,
                 server_header=False,
+                # X-Forwarded-* only from the configured proxies: uvicorn's default
+                # believes any client on 127.0.0.1, whose header then names any address
+                proxy_headers=bool(proxies),
+                forwarded_allow_ips=proxies,
                 timeout_graceful_shutdown=int(settings.server.shutdown_timeout),
                 ssl_context_factory=(lambda *_: tls) if tls is not None else None,
             )
-            scheme = "https" if tls is not None else "http"
             logger.info(
                 "wess serving",
                 url=f"{scheme}://{address_of(host, port)}",
@@ -70,6 +80,30 @@ async def serve(settings: Settings) -> None:
                 await uvicorn.Server(config).serve(sockets=sockets)
             logger.info("draining and closing")
     logger.info("wess stopped")
+
+
+def site_policy(settings: Settings, *, port: int, scheme: str = "http") -> SitePolicy:
+    """The hosts and origins this server answers to, bound on ``server.host:port``."""
+    server = settings.server
+    return SitePolicy.for_address(
+        server.host,
+        port,
+        loopback=is_loopback(server.host),
+        scheme=scheme,
+        allowed_hosts=server.allowed_hosts,
+        cors_origins=server.cors_origins,
+    )
+
+
+def connection_rules(settings: Settings) -> ConnectionRules:
+    """Deadlines and the per-address cap of every connection."""
+    server = settings.server
+    return ConnectionRules(
+        header_timeout=server.header_timeout,
+        body_timeout=server.body_timeout,
+        max_per_client=server.max_connections_per_client,
+        exempt=server.trusted_proxies,
+    )
 
 
 def refuse_unavailable(settings: Settings) -> None:

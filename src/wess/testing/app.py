@@ -21,6 +21,8 @@ from wess.config import Settings, load_settings
 from wess.observability.metrics import Metrics
 from wess.security.bootstrap import ADMIN_KEY_FILE
 from wess.server import open_state
+from wess.server.listening import address_of
+from wess.server.serving import site_policy
 
 
 def test_settings(**env: str) -> Settings:
@@ -58,11 +60,13 @@ async def open_client(
     settings: Settings | None = None, *, as_admin: bool = True, client_ip: str = "203.0.113.7"
 ) -> AsyncIterator[TestClient]:
     """The app over real components, opened for the ``async with`` block and closed
-    after; requests come from ``client_ip`` and, with ``as_admin`` and authentication
+    after; requests come from ``client_ip``, go to the configured address (``server.host``
+    and ``server.port``, as if bound there) and, with ``as_admin`` and authentication
     on, carry the bootstrap admin's key."""
     settings = settings or test_settings()
     async with open_state(settings, metrics=Metrics()) as state:
-        app = create_app(state, access_log=None)
+        server = settings.server
+        app = create_app(state, sites=site_policy(settings, port=server.port), access_log=None)
         transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
         headers = {}
         if as_admin and settings.auth.enabled:
@@ -71,7 +75,7 @@ async def open_client(
             state=state,
             settings=settings,
             transport=transport,
-            base_url="http://wess",
+            base_url=f"http://{address_of(server.host, server.port)}",
             headers=headers,
         ) as client:
             yield client
