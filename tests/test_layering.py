@@ -27,8 +27,19 @@ ALLOWED: dict[str, set[str]] = {
     "auditing": CORE | {"observability", "security", "storage", "workers"},
     "keys": CORE | {"security", "storage", "workers"},
     "service": CORE | {"runtime", "workers"},
+    "ops": CORE | {"security", "storage"},
     "api": CORE
-    | {"(root)", "auditing", "keys", "observability", "runtime", "security", "service", "workers"},
+    | {
+        "(root)",
+        "auditing",
+        "keys",
+        "observability",
+        "ops",
+        "runtime",
+        "security",
+        "service",
+        "workers",
+    },
 }
 """Package -> the packages it may import. Above these sit ``server`` (the composition
 root), ``cli`` and ``testing``, which may import anything below them."""

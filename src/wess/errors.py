@@ -42,7 +42,8 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   └── MigrationRequired           the store is in an older layout: `wess migrate`
     ├── ClientGone                      the client left before sending its whole request
     ├── ConfigError                     a configuration value is invalid
-    └── CannotListen                    the server's address is taken, or not its to bind
+    ├── CannotListen                    the server's address is taken, or not its to bind
+    └── ServerStopped                   the machine refused to run the server, or a bug
 """
 
 from __future__ import annotations
@@ -281,3 +282,10 @@ class CannotListen(WessError):
     """The server cannot listen on its address (in use, not this machine's, privileged)."""
 
     code = "cannot_listen"
+
+
+class ServerStopped(WessError):
+    """The server could not start or run for a reason that is no Wess error (the machine
+    refused: a permission, a full disk; or a bug): one sentence, details in the log."""
+
+    code = "server_stopped"

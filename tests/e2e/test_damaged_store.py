@@ -8,24 +8,16 @@ ready, serves every intact module, answers the damaged ones with 500 integrity_e
 
 from __future__ import annotations
 
-import random
 import re
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures import wasm
+from tests.fixtures import distinct_sum
 from tests.support import ServerProcess, files_starting_with, flush_families
 
 pytestmark = pytest.mark.e2e
 WASM = {"content-type": "application/wasm"}
-
-
-def module(seed: int) -> bytes:
-    """The fixture ``sum`` with a custom section of its own, so each has its own digest."""
-    payload = random.Random(seed).randbytes(64)
-    section = bytes([3]) + b"pad" + payload
-    return wasm("sum") + bytes([0, len(section)]) + section
 
 
 def damage_first_metadata_block(data: Path) -> None:
@@ -44,7 +36,7 @@ def test_a_damaged_block_costs_its_records_not_the_service(tmp_path: Path) -> No
     created: dict[str, str] = {}
     with server.client() as client:
         for seed in range(60):
-            response = client.post("/v1/modules", content=module(seed), headers=WASM)
+            response = client.post("/v1/modules", content=distinct_sum(seed), headers=WASM)
             assert response.status_code == 201, response.text
             created[response.json()["id"]] = response.json()["digest"]
     assert server.stop() == 0

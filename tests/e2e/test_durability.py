@@ -86,3 +86,22 @@ def test_bad_configuration_stops_start_up_naming_the_key(tmp_path):
     assert result.returncode == 2
     assert "runner.timeout" in result.stderr
     assert "'-5'" in result.stderr
+
+
+def test_a_refusal_from_the_machine_is_one_sentence_not_a_traceback(tmp_path):
+    """A data directory Wess cannot create (a file stands in its way) ends start-up
+    with status 1, one plain sentence on stderr naming the path, and no traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = subprocess.run(
+        [sys.executable, "-m", "wess", "serve", "--port", "0", "--data-dir", str(blocker / "d")],
+        env={"PATH": "/usr/bin:/bin", "WESS_LOGGING_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1
+    assert str(blocker) in lines[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -12,6 +12,7 @@ from wess.auditing import Auditor, AuditTrail
 from wess.keys import KekRotator, KeyService
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
+from wess.ops.inspection import StoreReport
 from wess.service import ModuleService
 from wess.workers.warmup import Warmup
 
@@ -35,6 +36,8 @@ class ApiState:
     default_page_size: int = DEFAULT_PAGE_SIZE
     max_page_bytes: int = DEFAULT_PAGE_BYTES
     warmup: Warmup | None = None
+    verify_store: Callable[[], Awaitable[StoreReport]] | None = None
+    """Read every stored record and report the damaged ones (``GET /v1/admin/verify``)."""
     damage: Callable[[], Mapping[str, object] | None] | None = None
     """What the store found damaged while serving, None while nothing is (``/readyz``
     reports it)."""

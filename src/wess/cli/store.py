@@ -1,14 +1,15 @@
-"""``wess migrate``: commands that work on a stopped server's store directly."""
+"""``wess migrate``, ``wess verify``, ``wess salvage``: commands on a store as a whole."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
 import typer
 
-from wess.cli.common import ConfigOption, err, settings
+from wess.cli.common import CaOption, Client, ConfigOption, KeyOption, err, settings
 
 app = typer.Typer()
 
@@ -65,3 +66,111 @@ def migrate(
         return
     moved = sum(done.records for done in applied)
     typer.echo(f"migrated: {moved} records moved; the store is in format {current}")
+
+
+@app.command()
+def verify(
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", envvar="WESS_URL", help="Ask this running server instead."),
+    ] = None,
+    key: KeyOption = None,
+    ca: CaOption = None,
+) -> None:
+    """Read every stored record and list the damaged ones (exit 1 if any). Offline on a
+    stopped server's data directory, or online with --url."""
+    if url is not None:
+        report = Client(url, key, ca).call("GET", "/v1/admin/verify")
+    else:
+        path = store_path(config, data_dir)
+        report = asyncio.run(_verify_offline(config, path))
+    for kind in ("modules", "keys", "audit", "usage"):
+        part = report[kind]
+        typer.echo(f"{kind}: {part['checked']} read, {part['damaged']} damaged")
+        for name in part["names"]:
+            typer.echo(f"  damaged: {name}")
+    if report["audit_chain"] is not None:
+        typer.echo(f"audit chain: {report['audit_chain']}")
+    skipped = report["skipped"]
+    if skipped.get("skipped_ranges") or skipped.get("unreadable"):
+        typer.echo(
+            f"stepped over {skipped['skipped_ranges']} damaged range(s), "
+            f"{skipped['unreadable']} unreadable record(s):"
+        )
+        for example in skipped["examples"]:
+            typer.echo(f"  {example}")
+    if report["ok"]:
+        typer.echo("store intact")
+        return
+    err.print("store damaged: copy what is intact to a new store with `wess salvage`")
+    raise typer.Exit(1)
+
+
+@app.command()
+def salvage(
+    into: Annotated[
+        Path, typer.Option("--into", help="A new data directory to copy intact records into.")
+    ],
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Copy every intact record of a damaged store (the server stopped) into a new data
+    directory, with the server secret, and report what could not be copied."""
+    path = store_path(config, data_dir)
+    if into.exists() and any(into.iterdir()):
+        err.print(f"error: {into} is not empty; salvage copies into a new directory")
+        raise typer.Exit(2)
+    report = asyncio.run(_salvage(config, path, into))
+    for kind, count in report["copied"].items():
+        typer.echo(f"copied {count} {kind}")
+    for lost in report["lost"]:
+        typer.echo(f"lost: {lost}")
+    skipped = report["skipped"]
+    if skipped.get("skipped_ranges"):
+        typer.echo(f"stepped over {skipped['skipped_ranges']} damaged range(s):")
+        for example in skipped["examples"]:
+            typer.echo(f"  {example}")
+    typer.echo(f"salvaged into {into}: start Wess with --data-dir {into}")
+
+
+async def _verify_offline(config: Path | None, path: Path) -> dict[str, Any]:
+    from wess.ops.inspection import verify_store
+    from wess.security.audit import AuditKey
+    from wess.server.state import AUDIT_KEY_LABEL, keyring_of, server_secret
+    from wess.storage import open_store
+
+    chosen = settings(config, {"database.path": path})
+    audit_key = AuditKey(server_secret(chosen).derive(AUDIT_KEY_LABEL))
+    async with open_store(chosen.database.effective_url, keyring=keyring_of(chosen)) as store:
+        return (await verify_store(store, audit_key=audit_key)).to_dict()
+
+
+async def _salvage(config: Path | None, path: Path, into: Path) -> dict[str, Any]:
+    from wess.files import make_private
+    from wess.ops.salvage import salvage as copy_intact
+    from wess.security.anchor import AnchorFile
+    from wess.security.audit import Anchor, AuditKey
+    from wess.security.secrets import SECRET_FILE
+    from wess.server.state import ANCHOR_FILE, AUDIT_KEY_LABEL, keyring_of, server_secret
+    from wess.storage import open_store
+
+    chosen = settings(config, {"database.path": path})
+    secret = server_secret(chosen)
+    keyring = keyring_of(chosen)
+    make_private(into)
+    source_secret = chosen.security.secret_file or path / SECRET_FILE
+    if source_secret.parent == path:  # kept beside the data: the new store needs it too
+        (into / SECRET_FILE).write_bytes(source_secret.read_bytes())
+        (into / SECRET_FILE).chmod(0o600)
+    async with (
+        open_store(chosen.database.effective_url, keyring=keyring) as source,
+        open_store(f"rocksdb:{into}", keyring=keyring) as target,
+    ):
+        report = await copy_intact(source, target)
+        head = await target.audit.head()
+    if head is not None:  # the salvaged log's head, anchored anew
+        key = AuditKey(secret.derive(AUDIT_KEY_LABEL))
+        AnchorFile(into / ANCHOR_FILE, key).write(Anchor(head.seq, head.hash))
+    return report.to_dict()

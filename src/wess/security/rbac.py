@@ -37,6 +37,8 @@ class Permission(StrEnum):
     MODULE_RUN = "module:run"
     KEY_MANAGE = "key:manage"
     AUDIT_READ = "audit:read"
+    STORE_ADMIN = "store:admin"
+    """Check, export or back up the whole store, across every namespace."""
     METRICS_READ = "metrics:read"
     PUBLIC = "public"
     """Health checks and the API description: anyone, even without credentials."""

@@ -19,7 +19,7 @@ import uvloop
 from wess.api.app import create_app
 from wess.api.sites import SitePolicy
 from wess.config import Settings
-from wess.errors import ConfigError, StorageUnavailable, WessError
+from wess.errors import ConfigError, ServerStopped, StorageUnavailable, WessError
 from wess.observability.logging import AccessLog
 from wess.observability.metrics import Metrics
 from wess.security.tls import TlsSettings as ServerTls
@@ -169,3 +169,12 @@ def run_server(settings: Settings) -> None:
         raise
     except (KeyboardInterrupt, asyncio.CancelledError):
         return
+    except OSError as exc:  # the machine refused (a permission, a full disk, ...)
+        logger.error("cannot start", code="os_error", detail=str(exc))
+        raise ServerStopped(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from exc
+    except Exception as exc:  # a bug: its traceback goes to the log, not to the terminal
+        logger.exception("stopped by an unexpected error")
+        raise ServerStopped(
+            f"Wess stopped on an unexpected {type(exc).__name__}: {exc}. The log holds the "
+            "traceback; please report it."
+        ) from exc

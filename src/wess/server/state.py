@@ -20,6 +20,7 @@ from wess.config import Settings
 from wess.files import make_private
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
+from wess.ops.inspection import verify_store
 from wess.runtime import Limits, Runtime, RuntimeConfig
 from wess.runtime.analysis import ExportLimits
 from wess.runtime.artifact import ArtifactSealer
@@ -252,6 +253,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         max_page_bytes=settings.limits.max_page_bytes,
                         warmup=warmup,
                         damage=lambda: damage_of(store),
+                        verify_store=partial(verify_store, store, audit_key=audit_key),
                     )
 
 
