@@ -206,3 +206,22 @@ def files_starting_with(path: Path, prefix: bytes) -> list[Path]:
     finally:
         db.close()
     return [path / str(f["name"]).lstrip("/") for f in files if f["start_key"].startswith(prefix)]
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+"""The machine's PostgreSQL (trust auth); each test uses a schema of its own."""
+
+
+@contextmanager
+def postgres_schema(name: str) -> Iterator[str]:
+    """A store URL naming schema ``name`` in the local PostgreSQL, the schema dropped on
+    exit; skips (fails under WESS_REQUIRE_SERVICES=1) when the server is not there."""
+    import psycopg
+    from psycopg import sql
+
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    try:
+        yield f"{POSTGRES}?schema={name}"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))

@@ -70,4 +70,23 @@ async def test_malformed_locations_are_config_errors(url: str) -> None:
 
 def test_the_backend_table_lists_every_scheme() -> None:
     """The table is the single place that knows the schemes."""
-    assert sorted(BACKENDS) == ["memory", "rocksdb"]
+    assert sorted(BACKENDS) == ["memory", "postgres", "postgresql", "rocksdb"]
+
+
+async def test_an_unreachable_postgresql_is_unavailable_naming_it() -> None:
+    """A database no one answers at is StorageUnavailable, its password not in the text."""
+    from tests.support import free_port
+
+    url = f"postgresql://wess:hunter2@127.0.0.1:{free_port()}/none"
+    with pytest.raises(StorageUnavailable) as caught:
+        async with open_store(url):
+            pass
+    assert "hunter2" not in str(caught.value)
+    assert "unavailable" in str(caught.value)
+
+
+async def test_a_postgresql_schema_must_be_a_plain_identifier() -> None:
+    """The schema is named in the URL; anything but an identifier is a ConfigError."""
+    with pytest.raises(ConfigError, match="plain identifier"):
+        async with open_store("postgresql://127.0.0.1/test?schema=a;drop"):
+            pass

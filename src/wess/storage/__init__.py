@@ -7,6 +7,7 @@ module imports the concrete backends, and only when their scheme is asked for.
     rocksdb:///var/lib/wess/db      RocksStore at an absolute path
     rocksdb:data/db                 RocksStore at a path relative to the working dir
     rocksdb:data/db?max_open_files=1000   ... keeping at most 1000 table files open
+    postgresql://host/db?schema=wess      PostgresStore in that database and schema
 
 ``open_store(url, keyring=...)`` seals module bytes and artifacts at rest under the
 keyring's current KEK (``sealing``); a RocksDB store that holds sealed values refuses
@@ -93,11 +94,19 @@ def _rocksdb_options(url: SplitResult) -> dict[str, int]:
     return options
 
 
+async def _open_postgres(url: SplitResult, keyring: Keyring | None) -> Store:
+    from wess.storage.postgres import PostgresStore
+
+    return await PostgresStore.open(url.geturl(), keyring=keyring)
+
+
 Opener = Callable[[SplitResult, Keyring | None], Awaitable[Store]]
 
 BACKENDS: Mapping[str, Opener] = {
     "memory": _open_memory,
     "rocksdb": _open_rocksdb,
+    "postgresql": _open_postgres,
+    "postgres": _open_postgres,
 }
 """URL scheme -> opener. A new backend is one line here and one function above."""
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 from uuid import UUID
 
-from wess.models import ApiKey, ModuleInfo
+from wess.models import ApiKey, AuditEntry, ModuleInfo
 from wess.storage.admin import StoreAdmin
 from wess.storage.audit import AuditChange, AuditStore
 from wess.storage.keys import ApiKeyStore, KeyChange
@@ -34,6 +34,11 @@ class StoreView(Protocol):
         ...
 
     def get_api_key(self, key_id: str) -> ApiKey | None: ...
+
+    def audit_head(self) -> AuditEntry | None:
+        """The last audit entry, as this transaction sees it: what the batch's entries
+        chain after (with several nodes, another node may have moved it)."""
+        ...
 
 
 Transaction = Callable[[StoreView], Sequence[Change]]

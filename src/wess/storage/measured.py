@@ -20,7 +20,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from wess.errors import IntegrityError, WessError
-from wess.models import ApiKey, ModuleInfo
+from wess.models import ApiKey, AuditEntry, ModuleInfo
 from wess.observability.metrics import Metrics
 from wess.storage.base import Change, Store, StoreView, Transaction
 from wess.storage.wrapping import WrappedStore
@@ -129,6 +129,13 @@ class _WatchedView:
             return self._view.get_api_key(key_id)
         except IntegrityError as exc:
             self._report("get_api_key", exc, None)
+            raise
+
+    def audit_head(self) -> AuditEntry | None:
+        try:
+            return self._view.audit_head()
+        except IntegrityError as exc:
+            self._report("audit_head", exc, None)
             raise
 
 

@@ -361,3 +361,7 @@ class _MemoryView:
 
     def get_api_key(self, key_id: str) -> ApiKey | None:
         return self._t.api_key(key_id)
+
+    def audit_head(self) -> AuditEntry | None:
+        audit = self._t.audit
+        return decode_audit(audit[max(audit)]) if audit else None

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from wess.models import ApiKey, ModuleInfo
+from wess.models import ApiKey, AuditEntry, ModuleInfo
 from wess.storage.base import Change, Store, StoreView, Transaction
 from wess.storage.wrapping import WrappedStore
 
@@ -144,3 +144,6 @@ class _FailingView:
 
     def get_api_key(self, key_id: str) -> ApiKey | None:
         return self._view.get_api_key(key_id)
+
+    def audit_head(self) -> AuditEntry | None:
+        return self._view.audit_head()

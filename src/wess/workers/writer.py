@@ -326,7 +326,10 @@ class Writer:
             batch.read(store, jobs)
             steps.extend(batch.add(job) for job in jobs)
             valid = [step for step in steps if step.error is None]
-            entries.extend(self._audit.extend([step.audit for step in valid if step.audit]))
+            audited = [step.audit for step in valid if step.audit]
+            if audited:  # chained after the head as the store has it now (other nodes)
+                chain = AuditChain(store.audit_head(), key=self._audit_key)
+                entries.extend(chain.extend(audited))
             return changes_of(valid, entries)
 
         try:

@@ -17,12 +17,13 @@ class RocksAudit:
         # database open after ``close`` (rocksdict closes it when the last one goes)
 
     async def head(self) -> AuditEntry | None:
-        return await self._d.read(self._head)
+        return await self._d.read(self.head_now)
 
     async def list(self, *, after: int, limit: int) -> builtins.list[AuditEntry]:
         return await self._d.read(self._list, after, limit)
 
-    def _head(self) -> AuditEntry | None:
+    def head_now(self) -> AuditEntry | None:
+        """``head``, blocking, on the calling thread (a transaction's view reads this)."""
         iterator = self._d.family[AUDIT].iter()
         iterator.seek_for_prev(b"\xff" * SEQ_BYTES)
         found = iterator.valid()

@@ -26,7 +26,7 @@ from pathlib import Path
 from uuid import UUID
 
 from wess.errors import ConfigError, StorageUnavailable
-from wess.models import ApiKey, ModuleInfo
+from wess.models import ApiKey, AuditEntry, ModuleInfo
 from wess.security.crypto import Keyring
 from wess.storage.base import Change, Transaction
 from wess.storage.rocks.admin import RocksAdmin
@@ -139,7 +139,7 @@ class RocksStore:
             d.marked = d.marked or marking
 
     def _transact(self, work: Transaction) -> None:
-        view = _RocksView(self._d, self._modules, self._keys)
+        view = _RocksView(self._d, self._modules, self._keys, self._audit)
         changes = builtins.list(work(view))
         # Same thread, no write in between: what the view read is what the batch finds.
         self._commit(changes, known=view.known)
@@ -154,10 +154,17 @@ class _RocksView:
     translated as the async ones are. ``known`` keeps what it found of each module,
     which the commit then need not read again."""
 
-    def __init__(self, database: RocksDatabase, modules: RocksModules, keys: RocksApiKeys) -> None:
+    def __init__(
+        self,
+        database: RocksDatabase,
+        modules: RocksModules,
+        keys: RocksApiKeys,
+        audit: RocksAudit,
+    ) -> None:
         self._d = database
         self._modules = modules
         self._keys = keys
+        self._audit = audit
         self.known: ModuleStates = {}
 
     def get_infos(self, module_ids: Sequence[UUID]) -> dict[UUID, ModuleInfo | None]:
@@ -165,3 +172,6 @@ class _RocksView:
 
     def get_api_key(self, key_id: str) -> ApiKey | None:
         return self._d.translated(lambda: self._keys.get_now(key_id))
+
+    def audit_head(self) -> AuditEntry | None:
+        return self._d.translated(self._audit.head_now)
