@@ -47,6 +47,10 @@ def migrate(
     from wess.storage.rocks.layout import FORMAT
     from wess.storage.rocks.migrations import migrate as run
 
+    chosen = settings(config, {"database.path": data_dir})
+    if urlsplit(chosen.database.effective_url).scheme in ("postgresql", "postgres"):
+        _migrate_postgres(chosen.database.effective_url, dry_run=dry_run)
+        return
     path = store_path(config, data_dir)
     try:
         found, steps, applied = run(str(path), dry_run=dry_run)
@@ -66,6 +70,30 @@ def migrate(
         return
     moved = sum(done.records for done in applied)
     typer.echo(f"migrated: {moved} records moved; the store is in format {current}")
+
+
+def _migrate_postgres(url: str, *, dry_run: bool) -> None:
+    import psycopg
+
+    from wess.errors import WessError
+    from wess.storage.postgres import schema
+    from wess.storage.postgres.database import split_url
+
+    conninfo, name = split_url(url)
+    try:
+        with psycopg.connect(conninfo) as conn:
+            found, pending = schema.migrate(conn, name, dry_run=dry_run)
+    except (psycopg.Error, WessError) as exc:
+        err.print(f"error: cannot migrate schema {name}: {exc}")
+        raise typer.Exit(1) from None
+    was = "none" if found is None else str(found)
+    if not pending:
+        typer.echo(f"schema {name}: version {schema.VERSION}, nothing to migrate")
+        return
+    typer.echo(f"schema {name}: version {was} -> {schema.VERSION}, {len(pending)} step(s):")
+    for step in pending:
+        typer.echo(f"  {step}")
+    typer.echo("dry run: nothing changed" if dry_run else "migrated")
 
 
 @app.command()

@@ -71,8 +71,11 @@ def data_dir(settings: Settings) -> Path:
 
 
 def durable(settings: Settings) -> bool:
-    """Whether the store keeps anything across restarts (memory:// does not)."""
-    return urlsplit(settings.database.effective_url).scheme == "rocksdb"
+    """Whether the store keeps anything across restarts (memory:// does not). The files
+    beside a durable store (server secret, audit anchor, admin token) live in the data
+    directory: the RocksDB directory, or ``database.path`` for a shared store (every
+    node of which must hold the same server secret: ``security.secret_file``)."""
+    return urlsplit(settings.database.effective_url).scheme != "memory"
 
 
 def server_secret(settings: Settings) -> ServerSecret:
