@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import httpx
 import pytest
 import wasmtime
 from structlog.testing import capture_logs
@@ -28,6 +29,12 @@ async def create(client, name="sum", function="sum", args=("I32", "I32"), return
     )
     assert response.status_code == 202, response.text
     return response.json()["message"]["id"]
+
+
+@pytest.fixture
+def client(any_store_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Every test of this module runs on every backend (memory, RocksDB, PostgreSQL)."""
+    return any_store_client
 
 
 async def test_create_answers_202_with_a_uuid4(client):

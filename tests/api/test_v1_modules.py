@@ -5,9 +5,19 @@ from __future__ import annotations
 import base64
 import re
 
+import httpx
+import pytest
+
 from tests.fixtures import wasm
 from wess.models import digest_of
 from wess.testing import assert_problem, open_client, test_settings
+
+
+@pytest.fixture
+def client(any_store_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Every test of this module runs on every backend (memory, RocksDB, PostgreSQL)."""
+    return any_store_client
+
 
 WASM = {"content-type": "application/wasm"}
 

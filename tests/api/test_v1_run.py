@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 from tests.fixtures import wasm
 from wess.testing import assert_problem, open_client, test_settings
+
+
+@pytest.fixture
+def client(any_store_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Every test of this module runs on every backend (memory, RocksDB, PostgreSQL)."""
+    return any_store_client
 
 
 async def test_run_sum(client, upload):
