@@ -201,6 +201,14 @@ class LimitsSettings(_Section):
         le=64 << 30,
         description="Memory one compile may add to its worker process, bytes (422 past it).",
     )
+    clock_resolution_ms: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="Resolution of the clocks a guest reads through WASI (realtime and "
+        "monotonic, rounded down to a multiple of it; the CPU-time clocks are refused), ms: "
+        "coarse clocks blunt timing side channels (see docs/security.md).",
+    )
 
     @property
     def max_json_body(self) -> int:

@@ -49,6 +49,7 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         max_wasm_stack=settings.limits.max_stack,
         cache_bytes=settings.runner.cache_size.max_bytes,
         cache_entries=settings.runner.cache_size.max_entries,
+        clock_resolution_ns=settings.limits.clock_resolution_ms * 1_000_000,
     )
 
 
