@@ -10,7 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from wess.config.sizes import CacheSize, CacheSizeField
 from wess.runtime.limits import BY_NAME
-from wess.workers.pool import MODULE_CALLS_PER_CORE, THREADS_PER_CORE
+from wess.workers.pool import (
+    COMPILE_WORKERS,
+    MODULE_CALLS_PER_CORE,
+    SHARE_OF_POOL,
+    THREADS_PER_CORE,
+)
 
 JSON_BYTES_PER_WASM_BYTE = 4
 """Worst case of the legacy form: ``255,`` is four bytes of JSON for one byte of wasm."""
@@ -178,6 +183,21 @@ class RunnerSettings(_Section):
         description="Most-invoked modules whose AOT artifacts load at start-up, "
         "in the background (0: none).",
     )
+    namespace_concurrency: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description=f"Calls of one namespace running at once (0: 1/{SHARE_OF_POOL} of "
+        "runner.workers, at least 1), even when no other namespace is calling, so the "
+        "others always find threads free (see docs/security.md, Fair sharing).",
+    )
+    namespace_queue: int = Field(
+        64,
+        ge=0,
+        le=100_000,
+        description="Calls of one namespace waiting (for a compile, a module's slot or a "
+        "thread) beyond runner.namespace_concurrency before 503 namespace_busy.",
+    )
 
 
 class LimitsSettings(_Section):
@@ -200,6 +220,28 @@ class LimitsSettings(_Section):
         ge=16 << 20,
         le=64 << 30,
         description="Memory one compile may add to its worker process, bytes (422 past it).",
+    )
+    compile_workers: int = Field(
+        COMPILE_WORKERS,
+        ge=1,
+        le=64,
+        description="Compile worker processes (each may use limits.compile_memory): "
+        "compiles of uploads, and of stored modules without an artifact, run at once up "
+        "to this many.",
+    )
+    namespace_compiles: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description=f"Compiles of one namespace running at once (0: 1/{SHARE_OF_POOL} of "
+        "limits.compile_workers, at least 1), even when no other namespace is uploading.",
+    )
+    namespace_compile_queue: int = Field(
+        64,
+        ge=0,
+        le=100_000,
+        description="Compiles of one namespace waiting beyond limits.namespace_compiles "
+        "before 503 namespace_busy.",
     )
     clock_resolution_ms: int = Field(
         1,

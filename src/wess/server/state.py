@@ -90,6 +90,7 @@ def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
         runtime.config,
         cpu_seconds=settings.limits.compile_cpu_seconds,
         memory_bytes=settings.limits.compile_memory,
+        processes=settings.limits.compile_workers,
     )
 
 
@@ -141,6 +142,11 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 inline_fuel=settings.runner.inline_fuel,
                 module_concurrency=settings.runner.module_concurrency or None,
                 module_queue=settings.runner.module_queue,
+                namespace_concurrency=settings.runner.namespace_concurrency or None,
+                namespace_queue=settings.runner.namespace_queue,
+                compile_workers=settings.limits.compile_workers,
+                namespace_compiles=settings.limits.namespace_compiles or None,
+                namespace_compile_queue=settings.limits.namespace_compile_queue,
                 programs=programs,
                 usage=usage,
             )
