@@ -94,6 +94,11 @@ class ModuleService:
         self._max_args = max_args
         self._new_id = new_id
 
+    @property
+    def runner(self) -> Runner:
+        """The Runner, read-only, for what it reports: who holds its pools (tests, probes)."""
+        return self._runner
+
     # -- writes ---------------------------------------------------------------------------
 
     async def create(
