@@ -36,6 +36,7 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     ├── RateLimited                     a client or key sent too many requests; retry later
     ├── QuotaExceeded                   a namespace used up a quota; waiting does not help
     ├── Overloaded                      a bounded queue is full; retry later
+    │   └── NamespaceBusy               a namespace has its whole share of a pool in use
     ├── StorageError
     │   ├── StorageUnavailable
     │   ├── IntegrityError              stored bytes do not match their digest, or are corrupt
@@ -246,6 +247,14 @@ class Overloaded(WessError):
     def __init__(self, detail: str, *, retry_after: int = 1, **context: Any) -> None:
         super().__init__(detail, **context)
         self.retry_after = retry_after
+
+
+class NamespaceBusy(Overloaded):
+    """One namespace has as many calls (or compiles) waiting and running as its fair
+    share of a pool allows; others are still served. ``retry_after`` is a hint in
+    seconds."""
+
+    code = "namespace_busy"
 
 
 class StorageError(WessError):

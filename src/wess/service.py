@@ -100,6 +100,11 @@ class ModuleService:
         self._exports = exports
         self._new_id = new_id
 
+    @property
+    def runner(self) -> Runner:
+        """The Runner, read-only, for what it reports: who holds its pools (tests, probes)."""
+        return self._runner
+
     # -- writes ---------------------------------------------------------------------------
 
     async def create(
@@ -116,7 +121,9 @@ class ModuleService:
         module's own signature is what runs (the original Wess). ``actor`` is who asked,
         for the audit entry the Writer commits with the module."""
         module_id = self._new_id()
-        content = await self._validate(upload, strict=strict, module_id=module_id)
+        content = await self._validate(
+            upload, strict=strict, module_id=module_id, namespace=namespace
+        )
         job = CreateModule(
             module_id=module_id,
             namespace=namespace,
@@ -148,7 +155,11 @@ class ModuleService:
         current = await self._reader.get_info(module_id, namespace=namespace)
         kept = carried_over(upload, current)
         content = await self._validate(
-            kept.upload, strict=strict, module_id=module_id, default_kept=kept.default_kept
+            kept.upload,
+            strict=strict,
+            module_id=module_id,
+            namespace=current.namespace,
+            default_kept=kept.default_kept,
         )
         job = UpdateModule(
             module_id=module_id,
@@ -225,11 +236,18 @@ class ModuleService:
     # -- validation -----------------------------------------------------------------------
 
     async def _validate(
-        self, upload: Upload, *, strict: bool, module_id: UUID, default_kept: bool = False
+        self,
+        upload: Upload,
+        *,
+        strict: bool,
+        module_id: UUID,
+        namespace: str,
+        default_kept: bool = False,
     ) -> ModuleContent:
-        """``upload`` checked and analysed. A default function the client named that the
-        module lacks, or declared otherwise, is refused when ``strict`` (else logged); one
-        an update kept (``default_kept``) is always refused: runs rely on it."""
+        """``upload`` checked and analysed (compiled in ``namespace``'s share of the
+        compile workers). A default function the client named that the module lacks, or
+        declared otherwise, is refused when ``strict`` (else logged); one an update kept
+        (``default_kept``) is always refused: runs rely on it."""
         if len(upload.wasm) > self._max_module_size:
             raise PayloadTooLarge(
                 f"the module is {len(upload.wasm)} bytes; the limit is "
@@ -244,7 +262,7 @@ class ModuleService:
             )
         # before the compile, on a thread: a module may hold a great many sections
         await asyncio.to_thread(check_exports, upload.wasm, self._exports)
-        prepared = await self._runner.prepare(upload.wasm)
+        prepared = await self._runner.prepare(upload.wasm, namespace=namespace)
         functions = prepared.analysis.functions
         if upload.default_function is not None:
             signature = _find(functions, upload.default_function)

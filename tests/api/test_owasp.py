@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.api.security_helpers import WASM, bearer, mint, upload_as
 from tests.fixtures import wasm
-from tests.fixtures.generated import exporting
+from tests.fixtures.generated import exporting, slow_to_compile
 from tests.support import ServerProcess
 from wess.api.app import ROUTERS, build_api
 from wess.api.guard import declared
@@ -1097,3 +1097,100 @@ def test_connections_past_the_per_address_cap_are_closed_and_others_served(real_
     finally:
         for sock in held:
             sock.close()
+
+
+# -- API4: fair sharing between tenants, coarse guest clocks -----------------------------------
+
+
+async def until(condition, what: str) -> None:
+    """Yield to the app until ``condition()``; a bound on the wait, not a timing."""
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_a_tenant_saturating_the_invocation_pool_does_not_delay_another():
+    """Issue 8.3, the attack: tenant b runs 4 calls on each of two infinite-loop modules.
+    b holds its share of the threads (half the pool) and its other calls are refused at
+    once with 503 namespace_busy and Retry-After; tenant a's call is answered while b's
+    calls still hold their threads (it ran beside them, not behind them)."""
+    settings = test_settings(
+        WESS_RUNNER_WORKERS="4",
+        WESS_RUNNER_MODULE_CONCURRENCY="4",
+        WESS_RUNNER_NAMESPACE_QUEUE="0",
+        WESS_RUNNER_INLINE_FUEL="0",  # a's call goes to the pool too
+    )
+    async with open_client(settings) as client:
+        calls = client.state.service.runner.invocations
+        team_a = await mint(client, "a", "developer")
+        team_b = await mint(client, "b", "developer")
+        loops = [await upload_as(client, team_b, "traps"), await upload_as(client, team_b, "burn")]
+        small = await upload_as(client, team_a)
+        forever = [{"function": "spin"}, {"function": "burn", "args": [2**62]}]
+        b_calls = [
+            asyncio.create_task(
+                client.post(f"/v1/modules/{module}/run", json=body, headers=bearer(team_b))
+            )
+            for module, body in zip(loops, forever, strict=True)
+            for _ in range(4)
+        ]
+        await until(lambda: calls.running("b") == 2, "b holds its share")
+        await until(lambda: sum(task.done() for task in b_calls) == 6, "b's others answered")
+        for refused in (task.result() for task in b_calls if task.done()):
+            body = assert_problem(refused, 503, "namespace_busy")
+            assert "'b'" in body["detail"]
+            assert int(refused.headers["retry-after"]) >= 1
+        answer = await client.post(
+            f"/v1/modules/{small}/run", json={"args": [2, 3]}, headers=bearer(team_a)
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["results"] == [5]
+        assert calls.running("b") == 2  # b's loops still on their threads
+        running = [task for task in b_calls if not task.done()]
+        assert len(running) == 2
+        for timed_out in await asyncio.gather(*running):
+            assert_problem(timed_out, 408, "timeout")
+
+
+async def test_a_tenant_s_compile_bombs_do_not_delay_another_s_upload():
+    """Issue 8.3, the compile attack: b's module that takes seconds to compile holds one
+    of the two compile workers (its share); b's next upload is 503 namespace_busy at
+    once, and a's small upload is stored while b's compile still runs."""
+    settings = test_settings(
+        WESS_LIMITS_COMPILE_WORKERS="2", WESS_LIMITS_NAMESPACE_COMPILE_QUEUE="0"
+    )
+    async with open_client(settings) as client:
+        compiles = client.state.service.runner.compiles
+        team_a = await mint(client, "a", "developer")
+        team_b = await mint(client, "b", "developer")
+
+        def bomb() -> Awaitable[httpx.Response]:
+            return client.post(
+                "/v1/modules", content=slow_to_compile(), headers={**WASM, **bearer(team_b)}
+            )
+
+        first = asyncio.create_task(bomb())
+        await until(lambda: compiles.running("b") == 1, "b's bomb compiling")
+        assert_problem(await bomb(), 503, "namespace_busy")
+        small = await client.post(
+            "/v1/modules", content=wasm("sum"), headers={**WASM, **bearer(team_a)}
+        )
+        assert small.status_code == 201, small.text
+        assert compiles.running("b") == 1  # b's bomb still compiling
+        assert not first.done()
+        assert (await first).status_code in (201, 422)  # stored, or over the CPU cap
+
+
+async def test_guests_read_the_configured_clock_resolution():
+    """Issue 8.12: limits.clock_resolution_ms reaches the guests: WASI's clocks read in
+    multiples of it, and clock_res_get reports it."""
+    async with open_client(test_settings(WESS_LIMITS_CLOCK_RESOLUTION_MS="5")) as client:
+        created = await client.post("/v1/modules", content=wasm("clock"), headers=WASM)
+        url = f"/v1/modules/{created.json()['id']}/run"
+        resolution = await client.post(url, json={"function": "resolution", "args": [0]})
+        assert resolution.json()["results"] == [5_000_000]
+        for clock in (0, 1):
+            readings = await client.post(url, json={"function": "twice", "args": [clock]})
+            assert [t % 5_000_000 for t in readings.json()["results"]] == [0, 0]

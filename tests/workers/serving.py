@@ -52,7 +52,7 @@ class Serving:
     async def create(self, name: str, *, with_artifact: bool = True) -> ModuleInfo:
         """Upload fixture ``name`` the way the service does: prepared, then committed."""
         module = wasm(name)
-        prepared = await self.runner.prepare(module)
+        prepared = await self.runner.prepare(module, namespace=DEFAULT_NAMESPACE)
         content = ModuleContent(
             name=name,
             wasm=module,

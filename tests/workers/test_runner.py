@@ -127,7 +127,8 @@ async def test_a_cancelled_run_holds_its_slot_until_the_guest_stops(
     """Cancelling the caller does not free the slot while the guest still runs, so the
     bound counts what really runs."""
     async with Runner(runtime, metrics=metrics, workers=1, max_pending=1) as runner:
-        await runner.analyze(wasm("traps"))  # compiled, so the run goes straight to the pool
+        # compiled, so the run goes straight to the pool
+        await runner.analyze(wasm("traps"), namespace="default")
         spinning = asyncio.create_task(
             runner.run(record("traps"), "spin", [], limits=runtime.limits.narrowed(timeout_ms=200))
         )
@@ -206,10 +207,10 @@ async def test_events_that_replace_nothing_evict_nothing(runner: Runner, runtime
 
 async def test_analyze_in_the_compile_pool(runner: Runner, metrics: Metrics) -> None:
     """analyze returns the catalogue, refuses bad imports, and caches the compile."""
-    analysis = await runner.analyze(wasm("sum"))
+    analysis = await runner.analyze(wasm("sum"), namespace="default")
     assert [f.name for f in analysis.functions] == ["sum"]
     with pytest.raises(UnknownImport, match=r"host\.launch_missiles"):
-        await runner.analyze(wasm("bad_import"))
+        await runner.analyze(wasm("bad_import"), namespace="default")
     await runner.run(record("sum"), "sum", [1, 2])
     assert compiles(metrics) == 1
 

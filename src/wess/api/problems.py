@@ -68,6 +68,7 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.MemoryLimitExceeded, ProblemKind(422, "Memory limit exceeded", 500)),
     (errors.ExecutionTimeout, ProblemKind(408, "Execution timed out", 500)),
     (errors.ExecutionError, ProblemKind(422, "Execution failed", 500)),
+    (errors.NamespaceBusy, ProblemKind(503, "Namespace at its share", 503)),
     (errors.Overloaded, ProblemKind(503, "Overloaded", 503)),
     (errors.StorageUnavailable, ProblemKind(503, "Storage unavailable", 503)),
     (errors.IntegrityError, ProblemKind(500, "Integrity error", 500)),

@@ -12,7 +12,12 @@ from wess.config.addresses import check_host_entry, check_network, check_origin
 from wess.config.sizes import CacheSize, CacheSizeField
 from wess.runtime.analysis import MAX_EXPORT_NAME, MAX_EXPORTS
 from wess.runtime.limits import BY_NAME
-from wess.workers.pool import MODULE_CALLS_PER_CORE, THREADS_PER_CORE
+from wess.workers.pool import (
+    COMPILE_WORKERS,
+    MODULE_CALLS_PER_CORE,
+    SHARE_OF_POOL,
+    THREADS_PER_CORE,
+)
 
 JSON_BYTES_PER_WASM_BYTE = 4
 """Worst case of the legacy form: ``255,`` is four bytes of JSON for one byte of wasm."""
@@ -250,6 +255,21 @@ class RunnerSettings(_Section):
         description="Most-invoked modules whose AOT artifacts load at start-up, "
         "in the background (0: none).",
     )
+    namespace_concurrency: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description=f"Calls of one namespace running at once (0: 1/{SHARE_OF_POOL} of "
+        "runner.workers, at least 1), even when no other namespace is calling, so the "
+        "others always find threads free (see docs/security.md, Fair sharing).",
+    )
+    namespace_queue: int = Field(
+        64,
+        ge=0,
+        le=100_000,
+        description="Calls of one namespace waiting (for a compile, a module's slot or a "
+        "thread) beyond runner.namespace_concurrency before 503 namespace_busy.",
+    )
 
 
 class LimitsSettings(_Section):
@@ -292,6 +312,36 @@ class LimitsSettings(_Section):
         le=256 << 20,
         description="Largest listing page, bytes of JSON: a page ends early, with a "
         "next_cursor, rather than grow past it (an item is never cut).",
+    )
+    compile_workers: int = Field(
+        COMPILE_WORKERS,
+        ge=1,
+        le=64,
+        description="Compile worker processes (each may use limits.compile_memory): "
+        "compiles of uploads, and of stored modules without an artifact, run at once up "
+        "to this many.",
+    )
+    namespace_compiles: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description=f"Compiles of one namespace running at once (0: 1/{SHARE_OF_POOL} of "
+        "limits.compile_workers, at least 1), even when no other namespace is uploading.",
+    )
+    namespace_compile_queue: int = Field(
+        64,
+        ge=0,
+        le=100_000,
+        description="Compiles of one namespace waiting beyond limits.namespace_compiles "
+        "before 503 namespace_busy.",
+    )
+    clock_resolution_ms: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="Resolution of the clocks a guest reads through WASI (realtime and "
+        "monotonic, rounded down to a multiple of it; the CPU-time clocks are refused), ms: "
+        "coarse clocks blunt timing side channels (see docs/security.md).",
     )
 
     @property

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 import wasmtime
 
 from wess.errors import ConfigError
+from wess.runtime.clocks import DEFAULT_RESOLUTION_NS
 
 UNMETERED_FUEL = (1 << 63) - 1
 """The fuel of a call without a fuel limit: wasmtime stores fuel as a signed 64-bit
@@ -30,7 +31,8 @@ class RuntimeConfig:
     most one tick late; ``cache_bytes`` the byte budget of the compiled-module cache
     and ``cache_entries`` the most modules it holds (None lifts either bound);
     ``max_module_bytes`` the largest module it compiles; ``fast_path`` calls guest
-    functions through wasmtime's C API directly where it can (see ``fastcall``).
+    functions through wasmtime's C API directly where it can (see ``fastcall``);
+    ``clock_resolution_ns`` is the resolution of the clocks guests read (see ``clocks``).
     """
 
     max_wasm_stack: int = 512 << 10
@@ -39,6 +41,7 @@ class RuntimeConfig:
     cache_entries: int | None = None
     max_module_bytes: int = 64 << 20
     fast_path: bool = True
+    clock_resolution_ns: int = DEFAULT_RESOLUTION_NS
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -49,7 +52,9 @@ class RuntimeConfig:
                 continue
             if value is None and field.name in ("cache_bytes", "cache_entries"):
                 continue
-            minimum = 1 if field.name in ("epoch_tick_ms", "max_wasm_stack") else 0
+            minimum = (
+                1 if field.name in ("epoch_tick_ms", "max_wasm_stack", "clock_resolution_ns") else 0
+            )
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ConfigError(
                     f"{field.name} must be an integer >= {minimum}, got {value!r}", field=field.name

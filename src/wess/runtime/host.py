@@ -1,10 +1,11 @@
 """What the host gives a guest: WASI preview 1, ``env.randomi32``, captured output.
 
 WASI runs with no preopened directories, no environment, no arguments and an empty
-stdin; stdout and stderr go to an ``OutputCapture`` per invocation. One override:
+stdin; stdout and stderr go to an ``OutputCapture`` per invocation. Three overrides:
 ``poll_oneoff`` answers ENOSYS, because a guest sleeping in it blocks its thread in
 the host where epoch interruption cannot reach it, which would let it outlive its
-wall-clock limit.
+wall-clock limit; ``clock_time_get`` and ``clock_res_get`` answer a coarsened time
+(``clocks.GuestClock``), to blunt timing side channels.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 from collections.abc import Callable
 
 import wasmtime
+
+from wess.runtime.clocks import GuestClock
 
 WASI_MODULE = "wasi_snapshot_preview1"
 ERRNO_NOSYS = 52
@@ -38,20 +41,39 @@ def _poll_oneoff_unsupported(_in: int, _out: int, _count: int, _events: int) -> 
 
 
 def build_linker(
-    engine: wasmtime.Engine, *, random: Callable[[], int] = random_i32
+    engine: wasmtime.Engine,
+    *,
+    random: Callable[[], int] = random_i32,
+    clock: GuestClock | None = None,
 ) -> wasmtime.Linker:
     """The one Linker of a Runtime; Store-independent, so shared by every call.
 
     Host functions must never raise: wasmtime-py parks a host exception in a
     process-wide slot that whichever thread calls wasm next would pick up. ``random``
-    must not raise either; any integer it returns is reduced to an i32.
+    must not raise either; any integer it returns is reduced to an i32. ``clock`` is
+    the time guests read (default: a ``GuestClock`` of its default resolution).
     """
-    i32 = wasmtime.ValType.i32()
+    clock = clock if clock is not None else GuestClock()
+    i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
     linker = wasmtime.Linker(engine)
     linker.define_wasi()
     linker.allow_shadowing = True
     linker.define_func(
         WASI_MODULE, "poll_oneoff", wasmtime.FuncType([i32] * 4, [i32]), _poll_oneoff_unsupported
+    )
+    linker.define_func(
+        WASI_MODULE,
+        "clock_time_get",
+        wasmtime.FuncType([i32, i64, i32], [i32]),
+        clock.clock_time_get,
+        access_caller=True,
+    )
+    linker.define_func(
+        WASI_MODULE,
+        "clock_res_get",
+        wasmtime.FuncType([i32, i32], [i32]),
+        clock.clock_res_get,
+        access_caller=True,
     )
     linker.allow_shadowing = False
     linker.define_func("env", "randomi32", wasmtime.FuncType([], [i32]), as_i32(random))

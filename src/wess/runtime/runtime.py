@@ -20,6 +20,7 @@ from wess.errors import InvalidWasm
 from wess.models import FunctionSignature, digest_of
 from wess.runtime.analysis import ModuleAnalysis
 from wess.runtime.artifact import Artifact, ArtifactUnusable, flavor_of
+from wess.runtime.clocks import GuestClock
 from wess.runtime.codec import encoder_for
 from wess.runtime.compiled import Compiled, CompiledModuleCache
 from wess.runtime.compiling import FUNCTION_OVERHEAD, artifact_of, compile_wasm, restore
@@ -53,7 +54,8 @@ class Runtime:
         self.config = config if config is not None else RuntimeConfig()
         self._observer = ObserverGroup(*([observer] if observer is not None else []))
         self._engine = build_engine(self.config)
-        self._linker = build_linker(self._engine, random=random)
+        clock = GuestClock(self.config.clock_resolution_ns)
+        self._linker = build_linker(self._engine, random=random, clock=clock)
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
         self._sandbox = Sandbox(self._engine, self._budgets)

@@ -61,6 +61,7 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         max_wasm_stack=settings.limits.max_stack,
         cache_bytes=settings.runner.cache_size.max_bytes,
         cache_entries=settings.runner.cache_size.max_entries,
+        clock_resolution_ns=settings.limits.clock_resolution_ms * 1_000_000,
     )
 
 
@@ -118,6 +119,7 @@ def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
         runtime.config,
         cpu_seconds=settings.limits.compile_cpu_seconds,
         memory_bytes=settings.limits.compile_memory,
+        processes=settings.limits.compile_workers,
     )
 
 
@@ -187,6 +189,11 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 inline_fuel=settings.runner.inline_fuel,
                 module_concurrency=settings.runner.module_concurrency or None,
                 module_queue=settings.runner.module_queue,
+                namespace_concurrency=settings.runner.namespace_concurrency or None,
+                namespace_queue=settings.runner.namespace_queue,
+                compile_workers=settings.limits.compile_workers,
+                namespace_compiles=settings.limits.namespace_compiles or None,
+                namespace_compile_queue=settings.limits.namespace_compile_queue,
                 programs=programs,
                 usage=usage,
             )

@@ -8,7 +8,10 @@ wasmtime refuses it (logged, and counted in ``wess_artifacts_total{outcome}``), 
 module compiles and a fresh artifact goes to the Writer as a ``StoreArtifact`` job, in
 the background: the Runner never writes storage itself.
 
-Uploads compile here too (``prepare``), in the isolated compiler when there is one,
+Compiles run on the Runner's compile pool, which the namespaces share fairly
+(``fairness``): an upload's compile is its caller's namespace's, a stored module's
+its own namespace's. Uploads compile here too (``prepare``), in the isolated
+compiler when there is one,
 so a module that makes the compiler spin or balloon is refused with
 ``CompileLimitExceeded`` instead of hurting the server; its artifact travels with the
 create or update job and is committed in the same batch as the module. The upload
@@ -24,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 from uuid import UUID
@@ -38,6 +41,7 @@ from wess.observability.metrics import Metrics
 from wess.runtime import ModuleAnalysis, Program, Runtime
 from wess.runtime.artifact import Artifact, ArtifactSealer, ArtifactUnusable
 from wess.runtime.isolated import IsolatedCompiler
+from wess.workers.fairness import FairPool
 
 logger = structlog.get_logger(__name__)
 
@@ -62,7 +66,8 @@ class ProgramLoader:
 
     Without a ``sealer`` (or without ``artifacts``) it neither reads nor makes
     artifacts; without a ``compiler`` every compile runs in-process. Compiles run on the
-    ``pool`` each call is given (the Runner's compile pool); artifacts load on threads
+    ``pool`` each call is given (the Runner's compile pool, in the namespace's turn:
+    ``NamespaceBusy`` when it has its most compiles in); artifacts load on threads
     of the loader's own, so a burst of uploads waiting for the compiler never holds up
     the artifact loads that make a restart fast. Use ``async with``: leaving it waits
     for artifacts still on their way to the Writer.
@@ -101,25 +106,25 @@ class ProgramLoader:
             await asyncio.gather(*self._storing)
         await asyncio.to_thread(self._loading.shutdown, wait=True, cancel_futures=True)
 
-    async def prepare(self, wasm: bytes, *, pool: Executor) -> PreparedModule:
-        """Validate and compile an upload: ``InvalidWasm``, ``UnknownImport``,
-        ``CompileLimitExceeded``. When artifacts are kept, the sealed artifact is all
-        that is kept (the first run loads it instead of compiling); else the program
-        is cached, so its first run compiles nothing."""
-        return await asyncio.get_running_loop().run_in_executor(pool, self._prepare, wasm)
+    async def prepare(self, wasm: bytes, *, namespace: str, pool: FairPool) -> PreparedModule:
+        """Validate and compile an upload to ``namespace``: ``InvalidWasm``,
+        ``UnknownImport``, ``CompileLimitExceeded``. When artifacts are kept, the sealed
+        artifact is all that is kept (the first run loads it instead of compiling); else
+        the program is cached, so its first run compiles nothing."""
+        return await pool.call(namespace, self._prepare, wasm)
 
-    async def load(self, record: ModuleRecord, *, pool: Executor) -> Program:
+    async def load(self, record: ModuleRecord, *, pool: FairPool) -> Program:
         """The program of a stored module that is not in the compiled cache."""
-        loop = asyncio.get_running_loop()
+        namespace = record.info.namespace
         sealer, source = self._sealer, self._artifacts
         if sealer is None or source is None:
-            program, _ = await loop.run_in_executor(pool, self._compile, record.wasm, record.digest)
+            program, _ = await pool.call(namespace, self._compile, record.wasm, record.digest)
             return program
         restored = await self._restored(record, sealer, source)
         if restored is not None:
             return restored
-        program, sealed = await loop.run_in_executor(
-            pool, self._compile_and_seal, record.wasm, record.digest, sealer
+        program, sealed = await pool.call(
+            namespace, self._compile_and_seal, record.wasm, record.digest, sealer
         )
         if self._store is not None:
             task = asyncio.create_task(self._submit(self._store, record.id, sealed))

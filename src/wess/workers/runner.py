@@ -1,19 +1,22 @@
-"""The Runner: the HTTP server's only path to the runtime, bounded and measured.
+"""The Runner: the HTTP server's only path to the runtime, bounded, fair and measured.
 
 Invocations run on their own thread pool (wasmtime releases the GIL while guest code
 runs, so they run in parallel); compiles and analyses on a separate small pool, so a
-large upload never delays calls. At most ``max_pending`` invocations may be waiting
-or running at once: one more is refused with ``Overloaded`` straight away. The first
-calls of a module not yet compiled share one compile (single flight).
+large upload never delays calls. Both pools are shared fairly between namespaces
+(``fairness``): a call belongs to its module's namespace, an upload to its caller's;
+a namespace holds at most its share of a pool, waiting calls are served namespace by
+namespace in turn, and a namespace with its most calls in is refused with
+``NamespaceBusy`` while the others go on. At most ``max_pending`` invocations may be
+waiting or running at once: one more is refused with ``Overloaded`` straight away.
+The first calls of a module not yet compiled share one compile (single flight).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
@@ -26,6 +29,7 @@ from wess.errors import (
     ExecutionError,
     ExecutionTimeout,
     MemoryLimitExceeded,
+    NamespaceBusy,
     Overloaded,
     Trap,
     WessError,
@@ -36,15 +40,18 @@ from wess.observability.metrics import Metrics
 from wess.runtime import Function, Invocation, Limits, ModuleAnalysis, Program, Runtime
 from wess.runtime.codec import JsonValue, Number
 from wess.workers.bulkhead import Bulkheads
+from wess.workers.fairness import FairPool, FairShare, after
 from wess.workers.inline import InlineLane
 from wess.workers.loader import PreparedModule, ProgramLoader
-from wess.workers.pool import pool_size
+from wess.workers.pool import COMPILE_WORKERS, fair_share, pool_size
 from wess.workers.usage import UsageCounter
 
 logger = structlog.get_logger(__name__)
 
 QUEUE = "runner"
 CACHE = "compiled"
+NAMESPACE_QUEUE = 64
+"""Calls (and compiles) of one namespace waiting beyond its share, by default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +93,13 @@ class MetricsObserver:
 
 
 class Runner:
-    """Runs functions of stored modules off the event loop. Use ``async with``."""
+    """Runs functions of stored modules off the event loop. Use ``async with``.
+
+    ``workers`` invocation threads, at most ``namespace_concurrency`` of them (None:
+    ``pool.fair_share``) for one namespace, which may have ``namespace_queue`` more
+    calls waiting; ``compile_workers`` compile threads (one per compile worker
+    process), shared by ``namespace_compiles`` and ``namespace_compile_queue`` alike.
+    """
 
     def __init__(
         self,
@@ -95,18 +108,24 @@ class Runner:
         metrics: Metrics,
         workers: int | None = None,
         max_pending: int = 256,
-        compile_workers: int = 1,
+        compile_workers: int = COMPILE_WORKERS,
         inline_fuel: int = 0,
         module_concurrency: int | None = None,
         module_queue: int = 64,
+        namespace_concurrency: int | None = None,
+        namespace_queue: int = NAMESPACE_QUEUE,
+        namespace_compiles: int | None = None,
+        namespace_compile_queue: int = NAMESPACE_QUEUE,
         programs: ProgramLoader | None = None,
         usage: UsageCounter | None = None,
     ) -> None:
         self._runtime = runtime
         self._metrics = metrics
-        pool = pool_size(workers=workers, module_concurrency=module_concurrency)
-        self._workers = pool.workers
-        self._compile_workers = compile_workers
+        pool = pool_size(
+            workers=workers,
+            module_concurrency=module_concurrency,
+            namespace_concurrency=namespace_concurrency,
+        )
         self._max_pending = max_pending
         self._lanes = InlineLane(inline_fuel, metrics)
         self._outcomes: dict[str, Histogram] = {}
@@ -116,15 +135,29 @@ class Runner:
         self._compiling: dict[str, asyncio.Future[Program]] = {}
         self._programs = programs or ProgramLoader(runtime, metrics=metrics)
         self._usage = usage
-        self._invoke_pool: ThreadPoolExecutor | None = None
-        self._compile_pool: ThreadPoolExecutor | None = None
+        self.invocations = FairShare[asyncio.Future[None]](
+            slots=pool.workers,
+            share=pool.namespace_concurrency,
+            queue=namespace_queue,
+            what="calls",
+            settings="runner.namespace_concurrency, runner.namespace_queue",
+        )
+        """Who holds and awaits the invocation threads (read it; the Runner changes it)."""
+        self.compiles = FairShare[asyncio.Future[None]](
+            slots=compile_workers,
+            share=fair_share(compile_workers, namespace_compiles),
+            queue=namespace_compile_queue,
+            what="compiles",
+            settings="limits.namespace_compiles, limits.namespace_compile_queue",
+        )
+        """Who holds and awaits the compile workers (read it; the Runner changes it)."""
+        self._invoke_pool = FairPool(self.invocations, name="run")
+        self._compile_pool = FairPool(self.compiles, name="compile")
         self._depth = metrics.queue_depth.labels(queue=QUEUE)
 
     async def __aenter__(self) -> Runner:
-        self._invoke_pool = ThreadPoolExecutor(self._workers, thread_name_prefix="wess-run")
-        self._compile_pool = ThreadPoolExecutor(
-            self._compile_workers, thread_name_prefix="wess-compile"
-        )
+        self._invoke_pool.start()
+        self._compile_pool.start()
         self._runtime.observe(self._observer)
         self._depth.set(0)
         return self
@@ -135,15 +168,13 @@ class Runner:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        pools = [p for p in (self._invoke_pool, self._compile_pool) if p is not None]
-        self._invoke_pool = self._compile_pool = None
         self._runtime.unobserve(self._observer)
-        for pool in pools:
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        for pool in (self._invoke_pool, self._compile_pool):
+            await pool.stop()
 
     @property
     def running(self) -> bool:
-        return self._invoke_pool is not None
+        return self._invoke_pool.running
 
     @property
     def pending(self) -> int:
@@ -152,17 +183,23 @@ class Runner:
 
     # -- modules ------------------------------------------------------------------------------
 
-    async def analyze(self, wasm: bytes) -> ModuleAnalysis:
+    async def analyze(self, wasm: bytes, *, namespace: str) -> ModuleAnalysis:
         """The functions and imports of an upload; compiles it (see ``prepare``)."""
-        return (await self.prepare(wasm)).analysis
+        return (await self.prepare(wasm, namespace=namespace)).analysis
 
-    async def prepare(self, wasm: bytes) -> PreparedModule:
-        """Validate and compile an upload, in the isolated compiler when the loader has
-        one: its functions and imports, and its sealed artifact when artifacts are kept."""
+    async def prepare(self, wasm: bytes, *, namespace: str) -> PreparedModule:
+        """Validate and compile an upload to ``namespace``, in the isolated compiler when
+        the loader has one: its functions and imports, and its sealed artifact when
+        artifacts are kept. ``NamespaceBusy`` when the namespace has its most compiles in."""
         try:
-            return await self._programs.prepare(wasm, pool=self._pool(self._compile_pool))
+            return await self._programs.prepare(
+                wasm, namespace=namespace, pool=self._running(self._compile_pool)
+            )
         except CompileLimitExceeded as exc:
             self._violation("compile_limit", exc)
+            raise
+        except NamespaceBusy:
+            self._metrics.queue_rejections.labels(queue="namespace_compiles").inc()
             raise
 
     async def prewarm(self, record: ModuleRecord) -> bool:
@@ -186,7 +223,7 @@ class Runner:
             return program
         compiling = self._compiling.get(record.digest)
         if compiling is None:  # the stored artifact first, else a compile (see loader)
-            load = self._programs.load(record, pool=self._pool(self._compile_pool))
+            load = self._programs.load(record, pool=self._running(self._compile_pool))
             compiling = asyncio.ensure_future(load)
             self._compiling[record.digest] = compiling
             compiling.add_done_callback(partial(self._compiled, record.digest))
@@ -210,9 +247,10 @@ class Runner:
         """Run ``function`` of ``record`` with JSON ``args`` in a fresh sandbox.
 
         ``limits`` may only lower the runtime's (``InvalidRequest`` otherwise). Raises
-        ``Overloaded`` at once when ``max_pending`` invocations are already in.
+        ``Overloaded`` at once when ``max_pending`` invocations are already in, and
+        ``NamespaceBusy`` when the module's namespace has its most calls in.
         """
-        pool = self._pool(self._invoke_pool)
+        pool = self._running(self._invoke_pool)
         if self._pending >= self._max_pending:
             self._metrics.queue_rejections.labels(queue=QUEUE).inc()
             raise Overloaded(
@@ -221,6 +259,12 @@ class Runner:
                 retry_after=1,
                 queue=QUEUE,
             )
+        namespace = record.info.namespace
+        try:
+            self.invocations.enter(namespace)
+        except NamespaceBusy:
+            self._metrics.queue_rejections.labels(queue="namespace_calls").inc()
+            raise
         self._acquire()
         submitted: Future[tuple[Invocation | WessError, float]] | None = None
         admitted = False
@@ -240,15 +284,12 @@ class Runner:
             else:
                 await self._bulkheads.acquire(record.id)
                 admitted = True
-                submitted = pool.submit(_invoke, target, values, applied)
+                submitted = await pool.submit(namespace, partial(_invoke, target, values, applied))
                 result, seconds = await asyncio.wrap_future(submitted)
         finally:
-            free = partial(self._free, record.id if admitted else None)
-            if submitted is None or submitted.done():
-                free()
-            else:  # the caller gave up; the slots free when the guest really stops
-                loop = asyncio.get_running_loop()
-                submitted.add_done_callback(lambda _: _call_soon(loop, free))
+            # Now, or when the guest really stops if the caller gave up meanwhile.
+            module = record.id if admitted else None
+            after(submitted, partial(self._free, namespace, module, submitted is not None))
         outcome = "ok" if isinstance(result, Invocation) else result.code
         observed = self._outcomes.get(outcome)
         if observed is None:  # one child per outcome code: labels() costs on every call
@@ -275,9 +316,12 @@ class Runner:
         self._metrics.sandbox_violations.labels(kind=kind).inc()
         logger.info("sandbox violation", kind=kind, code=error.code, detail=error.detail, **context)
 
-    def _free(self, module: object | None) -> None:
+    def _free(self, namespace: str, module: object | None, threaded: bool) -> None:
+        if threaded:
+            self._invoke_pool.release(namespace)
         if module is not None:
             self._bulkheads.release(module)
+        self.invocations.leave(namespace)
         self._release()
 
     def _acquire(self) -> None:
@@ -288,8 +332,8 @@ class Runner:
         self._pending -= 1
         self._depth.set(self._pending)
 
-    def _pool(self, pool: ThreadPoolExecutor | None) -> ThreadPoolExecutor:
-        if pool is None:
+    def _running(self, pool: FairPool) -> FairPool:
+        if not pool.running:
             raise RuntimeError("the runner is not running; use `async with runner:`")
         return pool
 
@@ -315,8 +359,3 @@ def _invoke(
     except WessError as exc:
         result = exc
     return result, time.perf_counter() - start
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
-    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is counting any more
-        loop.call_soon_threadsafe(callback)
