@@ -15,6 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "models": set(),
     "messages": {"models"},
     "files": set(),
+    "wire": CORE,
     # config derives its documented defaults and bounds from the parts' own pure
     # descriptions (the sandbox limits, the invocation pool), never the reverse
     "config": {"errors", "runtime", "workers"},
@@ -22,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "security": {"errors", "models", "files"},
     "observability": {"errors", "models"},
     "cache": {"errors"},
-    "storage": {"errors", "files", "models", "security", "observability"},
+    "storage": {"errors", "files", "messages", "models", "security", "observability", "wire"},
     "workers": CORE | {"cache", "observability", "runtime", "security", "storage"},
     "auditing": CORE | {"observability", "security", "storage", "workers"},
     "keys": CORE | {"security", "storage", "workers"},

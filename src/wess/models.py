@@ -241,3 +241,15 @@ def _iso(value: datetime | None) -> str | None:
 
 def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value is not None else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeInfo:
+    """One Wess process serving a store, as its heartbeats describe it."""
+
+    id: str
+    address: str
+    """Where it listens (``host:port``)."""
+    version: str
+    started_at: datetime
+    last_seen: datetime

@@ -192,6 +192,33 @@ async def verify_store(request: Request) -> Response:
     return json_response((await state.verify_store()).to_dict())
 
 
+@router.get(
+    "/cluster/nodes",
+    summary="The nodes serving this store",
+    responses=openapi.responses(200, None, 401, 403, 429, 503),
+    openapi_extra=requires(Permission.STORE_ADMIN),
+)
+async def cluster_nodes(request: Request) -> Response:
+    """Every node heard from recently (each beats every few seconds into the store)."""
+    state = state_of(request)
+    nodes = [] if state.nodes is None else await state.nodes()
+    return json_response(
+        {
+            "items": [
+                {
+                    "id": node.id,
+                    "address": node.address,
+                    "version": node.version,
+                    "started_at": node.started_at.isoformat(),
+                    "last_seen": node.last_seen.isoformat(),
+                    "this": node.id == state.node,
+                }
+                for node in nodes
+            ]
+        }
+    )
+
+
 @router.post(
     "/admin/rotate-kek",
     summary="Rotate the key-encryption key",

@@ -51,7 +51,7 @@ def create_app(
     """
     api = build_api(state)
     checked = SiteCheck(RunRoutes(api), policy=sites, metrics=state.metrics)
-    return RequestContext(checked, metrics=state.metrics, access_log=access_log)
+    return RequestContext(checked, metrics=state.metrics, access_log=access_log, node=state.node)
 
 
 def build_api(state: ApiState) -> FastAPI:

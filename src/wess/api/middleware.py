@@ -23,6 +23,8 @@ from wess.observability.metrics import Metrics
 logger = structlog.get_logger("wess.http")
 
 REQUEST_ID_HEADER = b"x-request-id"
+NODE_HEADER = b"x-wess-node"
+"""Names the node that answered (several may serve one store behind a balancer)."""
 REQUEST_ID_SCOPE_KEY = "wess.request_id"
 ANSWERED_SCOPE_KEY = "wess.unexpected_error_answered"
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
@@ -53,12 +55,19 @@ class RequestContext:
     only to the log."""
 
     def __init__(
-        self, app: ASGIApp, *, metrics: Metrics, access_log: AccessLog | None = None
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        access_log: AccessLog | None = None,
+        node: str | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
         self._ids = RequestIds()
+        self._node = node
+        self._node_header = () if node is None else ((NODE_HEADER, node.encode()),)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,8 +78,11 @@ class RequestContext:
         # uvicorn runs each request in its own task, whose context is a copy: clearing
         # first keeps one request's fields out of the next where a task serves several.
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        extra = [(REQUEST_ID_HEADER, request_id.encode())]
+        if self._node is None:
+            structlog.contextvars.bind_contextvars(request_id=request_id)
+        else:
+            structlog.contextvars.bind_contextvars(request_id=request_id, node=self._node)
+        extra = [(REQUEST_ID_HEADER, request_id.encode()), *self._node_header]
         if scope.get("scheme") == "https":
             extra.append(HSTS)
         status = 500

@@ -44,6 +44,8 @@ async def readyz(request: Request) -> Response:
         "status": "ready" if readiness.ready else "not ready",
         "checks": readiness.checks,
     }
+    if state.node is not None:
+        body["node"] = state.node
     if state.warmup is not None:
         body["warmup"] = state.warmup.snapshot()
     if state.damage is not None and (damage := state.damage()) is not None:

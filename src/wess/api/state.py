@@ -10,6 +10,7 @@ from starlette.requests import Request
 from wess.api.guard import Guard
 from wess.auditing import Auditor, AuditTrail
 from wess.keys import KekRotator, KeyService
+from wess.models import NodeInfo
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.ops.inspection import StoreReport
@@ -38,6 +39,10 @@ class ApiState:
     warmup: Warmup | None = None
     verify_store: Callable[[], Awaitable[StoreReport]] | None = None
     """Read every stored record and report the damaged ones (``GET /v1/admin/verify``)."""
+    node: str | None = None
+    """This node's id (``server.node_id``, or generated)."""
+    nodes: Callable[[], Awaitable[list[NodeInfo]]] | None = None
+    """The nodes serving the store, heard from recently (``GET /v1/cluster/nodes``)."""
     damage: Callable[[], Mapping[str, object] | None] | None = None
     """What the store found damaged while serving, None while nothing is (``/readyz``
     reports it)."""

@@ -112,6 +112,15 @@ class ServerSettings(_Section):
         "a connection past it is closed at once.",
     )
 
+    node_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="This node's name in /readyz, logs, the X-Wess-Node header and "
+        "GET /v1/cluster/nodes; unset: the host name and a random suffix.",
+    )
+
     @field_validator("allowed_hosts", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

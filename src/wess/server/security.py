@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,10 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import structlog
+
 from wess.api.guard import Guard, GuardPolicy
 from wess.auditing import Auditor, AuditTrail
 from wess.config import Settings
-from wess.errors import ConfigError
+from wess.errors import ConfigError, WessError
 from wess.keys import BOOTSTRAP_ACTOR, KekRotator, KeyService, KeyUsageFlusher
 from wess.messages import ApiKeyChanged, CreateApiKey
 from wess.models import ApiKey, Role
@@ -25,8 +28,10 @@ from wess.security.jwt import JwtSettings, JwtVerifier
 from wess.security.ratelimit import DEFAULT_PER_ROLE, RatePolicy, open_rate_limiter
 from wess.security.secrets import ServerSecret
 from wess.security.tokens import HASH_LABEL, KeyVerifier
-from wess.storage import Store
+from wess.storage import ChangeFeed, Event, Store
 from wess.workers.writer import Writer
+
+logger = structlog.get_logger(__name__)
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
@@ -103,6 +108,7 @@ async def open_security(
     anchors: AnchorFile | None,
     data_dir: Path,
     metrics: Metrics,
+    feed: ChangeFeed | None = None,
 ) -> AsyncIterator[Security]:
     """The security parts, with the Writer running; on first start (auth on, no admin
     key yet) an admin key is minted and its token written to ``<data dir>/admin.key``."""
@@ -117,6 +123,28 @@ async def open_security(
             verifier.add(event.key)
 
     writer.subscribe_keys(follow)
+    reloads: set[asyncio.Task[None]] = set()
+    if feed is not None:  # keys created or revoked on other nodes
+
+        def heard(event: Event) -> None:
+            if isinstance(event, ApiKeyChanged):
+                follow(event)
+
+        async def reload() -> None:
+            try:
+                verifier.load(await store.keys.list())
+            except WessError as exc:
+                logger.error(
+                    "API keys not reloaded after a gap in the change feed", error=exc.detail
+                )
+
+        def gap() -> None:  # revokes may have been missed: read every key again
+            task = asyncio.create_task(reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        feed.subscribe(heard)
+        feed.on_gap(gap)
     if settings.auth.enabled:
 
         async def keep(key: ApiKey) -> None:

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import structlog
 
+import wess
 from wess.api.state import ApiState
 from wess.config import Settings
 from wess.files import make_private
+from wess.messages import ModuleChanged
+from wess.models import NodeInfo
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.ops.inspection import verify_store
@@ -32,9 +37,10 @@ from wess.security.keyfiles import keyring_sealing_with, load_keyring
 from wess.security.secrets import SECRET_BYTES, SECRET_FILE, ServerSecret
 from wess.server.security import open_security
 from wess.service import ModuleService
-from wess.storage import Store, open_store
+from wess.storage import ChangeFeed, Event, Store, open_store
 from wess.storage.measured import MeasuredStore
 from wess.workers.anchoring import AnchorKeeper, check_anchor
+from wess.workers.heartbeat import Heartbeat
 from wess.workers.loader import ProgramLoader
 from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import Reader
@@ -87,6 +93,18 @@ def server_secret(settings: Settings) -> ServerSecret:
         path = settings.security.secret_file or data_dir(settings) / SECRET_FILE
         return ServerSecret.load_or_create(path.parent, name=path.name)
     return ServerSecret(secrets.token_bytes(SECRET_BYTES))
+
+
+def node_of(settings: Settings, *, now: datetime) -> NodeInfo:
+    """This process as the other nodes and operators see it."""
+    node_id = settings.server.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
+    return NodeInfo(
+        id=node_id,
+        address=f"{settings.server.host}:{settings.server.port}",
+        version=wess.__version__,
+        started_at=now,
+        last_seen=now,
+    )
 
 
 def anchor_file(settings: Settings, key: AuditKey) -> AnchorFile | None:
@@ -213,9 +231,15 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     anchored=anchored,
                 )
             )
+            feed = store.feed()  # what other nodes sharing the store change
+            following: AbstractAsyncContextManager[object] = feed or contextlib.nullcontext()
+            if feed is not None:
+                feed.subscribe(partial(_module_event, reader, runner))
+                feed.on_gap(reader.forget_everything)
             # Closed in reverse: warm-up stops, usage counts and fresh artifacts reach
             # the Writer, the Writer drains, then the audit log's head is anchored.
-            async with keeper, runner, writer, programs, usage, warmup:
+            heartbeat = Heartbeat(store.nodes, node_of(settings, now=datetime.now(UTC)))
+            async with following, heartbeat, keeper, runner, writer, programs, usage, warmup:
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
                 service = ModuleService(
@@ -230,13 +254,14 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         max_name=settings.limits.max_export_name,
                     ),
                 )
-                health = HealthCheck(
-                    {
-                        "storage": store.ping,
-                        "writer": _running("writer", lambda: writer.running),
-                        "runner": _running("runner", lambda: runner.running),
-                    }
-                )
+                probes = {
+                    "storage": store.ping,
+                    "writer": _running("writer", lambda: writer.running),
+                    "runner": _running("runner", lambda: runner.running),
+                }
+                if feed is not None:
+                    probes["changes"] = _listening(feed)
+                health = HealthCheck(probes)
                 async with open_security(
                     settings,
                     store=store,
@@ -247,6 +272,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     anchors=anchors,
                     data_dir=data_dir(settings),
                     metrics=metrics,
+                    feed=feed,
                 ) as security:
                     yield ApiState(
                         service=service,
@@ -263,6 +289,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         max_page_bytes=settings.limits.max_page_bytes,
                         warmup=warmup,
                         damage=lambda: damage_of(store),
+                        node=heartbeat.node.id,
+                        nodes=heartbeat.live,
                         verify_store=partial(verify_store, store, audit_key=audit_key),
                     )
 
@@ -271,6 +299,24 @@ def damage_of(store: Store) -> dict[str, object] | None:
     """The store's damage report for ``/readyz``, None while it met none."""
     report = store.admin.damage()
     return report.to_dict() if report.damaged else None
+
+
+def _module_event(reader: Reader, runner: Runner, event: Event) -> None:
+    """Another node changed a module: drop what this one cached of it."""
+    if isinstance(event, ModuleChanged):
+        reader.on_module_changed(event)
+        runner.on_module_changed(event)
+
+
+def _listening(feed: ChangeFeed) -> Callable[[], Awaitable[None]]:
+    async def probe() -> None:
+        if not feed.listening:
+            raise RuntimeError(
+                "not listening to other nodes' changes (reconnecting): cached modules and "
+                "keys may be stale, so this node is not ready"
+            )
+
+    return probe
 
 
 def _running(name: str, is_running: Callable[[], bool]) -> Callable[[], Awaitable[None]]:

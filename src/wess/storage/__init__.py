@@ -25,6 +25,7 @@ from wess.security.crypto import Keyring
 from wess.storage.admin import StoreAdmin
 from wess.storage.audit import AppendAudit, AuditStore, RewriteAudit
 from wess.storage.base import Change, Store, StoreView, Transaction
+from wess.storage.events import ChangeFeed, Event, PublishEvent
 from wess.storage.keys import ApiKeyStore, PutApiKey, RemoveApiKey
 from wess.storage.modules import (
     ModuleStore,
@@ -33,6 +34,7 @@ from wess.storage.modules import (
     PutModule,
     RemoveModule,
 )
+from wess.storage.nodes import NodeStore
 from wess.storage.usage import AddUsage, UsageRanking, UsageStore
 
 __all__ = [
@@ -42,8 +44,12 @@ __all__ = [
     "AppendAudit",
     "AuditStore",
     "Change",
+    "ChangeFeed",
+    "Event",
     "ModuleStore",
     "NamespaceUsage",
+    "NodeStore",
+    "PublishEvent",
     "PutApiKey",
     "PutArtifact",
     "PutModule",

@@ -17,11 +17,13 @@ from uuid import UUID
 from wess.models import ApiKey, AuditEntry, ModuleInfo
 from wess.storage.admin import StoreAdmin
 from wess.storage.audit import AuditChange, AuditStore
+from wess.storage.events import ChangeFeed, PublishEvent
 from wess.storage.keys import ApiKeyStore, KeyChange
 from wess.storage.modules import ModuleChange, ModuleStore
+from wess.storage.nodes import NodeStore
 from wess.storage.usage import AddUsage, UsageStore
 
-Change = ModuleChange | KeyChange | AuditChange | AddUsage
+Change = ModuleChange | KeyChange | AuditChange | AddUsage | PublishEvent
 """Every kind of change a commit applies."""
 
 
@@ -69,6 +71,9 @@ class Store(Protocol):
     @property
     def admin(self) -> StoreAdmin: ...
 
+    @property
+    def nodes(self) -> NodeStore: ...
+
     async def commit(self, changes: Sequence[Change]) -> None:
         """Apply every change atomically, in order (later changes see earlier ones);
         return once they are durable. A change that cannot be applied (``ValueError``)
@@ -80,6 +85,10 @@ class Store(Protocol):
         ``commit`` does, with no other commit in between: the Writer's reads for a whole
         batch and its commit in one step (for RocksDB, one thread hop instead of two).
         Whatever ``work`` raises propagates, and nothing is committed."""
+        ...
+
+    def feed(self) -> ChangeFeed | None:
+        """What other nodes sharing the store change; None for a store one process owns."""
         ...
 
     async def ping(self) -> None:

@@ -25,8 +25,10 @@ from wess.security.crypto import Keyring
 from wess.storage.audit import AppendAudit, RewriteAudit
 from wess.storage.base import Change, Transaction
 from wess.storage.damage import NO_DAMAGE, DamageReport
+from wess.storage.events import PublishEvent
 from wess.storage.keys import PutApiKey, RemoveApiKey
 from wess.storage.modules import NamespaceUsage, PutArtifact, PutModule, RemoveModule
+from wess.storage.nodes import LocalNodes
 from wess.storage.records import (
     decode_api_key,
     decode_audit,
@@ -236,6 +238,7 @@ class MemoryStore:
         self._audit = MemoryAudit(self._t)
         self._usage = MemoryUsage(self._t)
         self._admin = MemoryAdmin(self._t)
+        self._nodes = LocalNodes()
 
     @property
     def modules(self) -> MemoryModules:
@@ -254,6 +257,10 @@ class MemoryStore:
         return self._usage
 
     @property
+    def nodes(self) -> LocalNodes:
+        return self._nodes
+
+    @property
     def admin(self) -> MemoryAdmin:
         return self._admin
 
@@ -269,6 +276,10 @@ class MemoryStore:
         """Call ``work`` with the store as it is and commit what it answers, at once."""
         self._t.check_open()
         await self.commit(work(_MemoryView(self._t)))
+
+    def feed(self) -> None:
+        """None: no other process shares a memory store."""
+        return None
 
     async def ping(self) -> None:
         """Raise ``StorageUnavailable`` once closed."""
@@ -315,6 +326,8 @@ class MemoryStore:
             if seq not in t.audit and seq not in appended:
                 raise ValueError(f"audit entry {seq} is not stored; only stored ones are rewritten")
             return partial(t.audit.__setitem__, seq, encode_audit(change.entry))
+        if isinstance(change, PublishEvent):
+            return _nothing  # one process owns this store: its Writer told its caches
         raise TypeError(f"unknown change {change!r}")
 
     def _put_artifact(self, change: PutArtifact, data: bytes) -> None:
@@ -348,6 +361,10 @@ class MemoryStore:
         if not present:
             bisect.insort(t.order, key)
         t.records[key] = stored
+
+
+def _nothing() -> None:
+    return None
 
 
 class _MemoryView:

@@ -16,8 +16,10 @@ from typing import Any, cast
 from wess.storage.admin import StoreAdmin
 from wess.storage.audit import AuditStore
 from wess.storage.base import Store
+from wess.storage.events import ChangeFeed
 from wess.storage.keys import ApiKeyStore
 from wess.storage.modules import ModuleStore
+from wess.storage.nodes import NodeStore
 from wess.storage.usage import UsageStore
 
 Around = Callable[[str, Callable[[], Awaitable[Any]], tuple[Any, ...]], Awaitable[Any]]
@@ -59,11 +61,15 @@ class WrappedStore:
         self._audit = cast(AuditStore, ConceptProxy(inner.audit, "audit", around))
         self._usage = cast(UsageStore, ConceptProxy(inner.usage, "usage", around))
         self._admin = cast(StoreAdmin, ConceptProxy(inner.admin, "admin", around))
+        self._nodes = cast(NodeStore, ConceptProxy(inner.nodes, "nodes", around))
 
     @property
     def inner(self) -> Store:
         """The wrapped store."""
         return self._inner
+
+    def feed(self) -> ChangeFeed | None:
+        return self._inner.feed()
 
     @property
     def modules(self) -> ModuleStore:
@@ -84,3 +90,7 @@ class WrappedStore:
     @property
     def admin(self) -> StoreAdmin:
         return self._admin
+
+    @property
+    def nodes(self) -> NodeStore:
+        return self._nodes

@@ -30,7 +30,7 @@ from wess.messages import (
     UpdateModule,
 )
 from wess.models import ApiKey, AuditEntry, AuditFields, ModuleInfo
-from wess.storage import AddUsage, AppendAudit, Change, PutApiKey, StoreView
+from wess.storage import AddUsage, AppendAudit, Change, PublishEvent, PutApiKey, StoreView
 from wess.workers.audit_log import OK, audit_fields
 from wess.workers.planning import Planned, plan, plan_key, plan_touch
 from wess.workers.quotas import UsageDraft
@@ -158,14 +158,19 @@ def _key_ids(jobs: Sequence[BatchJob]) -> Iterator[str]:
             yield from (key_id for key_id, _ in job.last_used)
 
 
-def changes_of(steps: Sequence[Step], entries: Sequence[AuditEntry]) -> list[Change]:
-    """One commit for the batch: each job's changes, then its audit entry (``entries``
-    holds one per step with ``audit``, in order)."""
+def changes_of(
+    steps: Sequence[Step], entries: Sequence[AuditEntry], *, announce: bool = False
+) -> list[Change]:
+    """One commit for the batch: each job's changes (and, to ``announce`` them to other
+    nodes sharing the store, its event), then its audit entry (``entries`` holds one per
+    step with ``audit``, in order)."""
     changes: list[Change] = []
     appended = iter(entries)
     for step in steps:
         if step.planned is not None:
             changes += step.planned.changes
+            if announce and step.planned.event is not None:
+                changes.append(PublishEvent(step.planned.event))
         if step.audit is not None:
             changes.append(AppendAudit(next(appended)))
     return changes

@@ -125,6 +125,14 @@ class Reader:
         self._cache.pop(event.module_id)
         self._report()
 
+    def forget_everything(self) -> None:
+        """Drop every cached record (changes may have been missed: another node's feed
+        was lost); reads already in flight do not cache what they read either."""
+        for module_id in self._reading:
+            self._generation[module_id] = self._generation.get(module_id, 0) + 1
+        self._cache.clear()
+        self._report()
+
     async def _load(self, module_id: UUID) -> ModuleRecord | None:
         self._reading[module_id] = self._reading.get(module_id, 0) + 1
         generation = self._generation.get(module_id, 0)

@@ -108,6 +108,7 @@ class Writer:
         if queue_size < 1 or max_batch < 1:
             raise ValueError("queue_size and max_batch must be at least 1")
         self._store = store
+        self._announce = store.feed() is not None  # others share the store: tell them
         self._keyrings = keyrings
         self._metrics = metrics
         self._max_batch = max_batch
@@ -330,7 +331,7 @@ class Writer:
             if audited:  # chained after the head as the store has it now (other nodes)
                 chain = AuditChain(store.audit_head(), key=self._audit_key)
                 entries.extend(chain.extend(audited))
-            return changes_of(valid, entries)
+            return changes_of(valid, entries, announce=self._announce)
 
         try:
             await self._store.transact(check)

@@ -4,9 +4,17 @@ audit log and usage counts, each a few queries over the shared read pool."""
 from __future__ import annotations
 
 import builtins
+from datetime import datetime
 from uuid import UUID
 
-from wess.models import ApiKey, AuditEntry, ModuleInfo, ModuleRecord, SealedArtifact
+from wess.models import (
+    ApiKey,
+    AuditEntry,
+    ModuleInfo,
+    ModuleRecord,
+    NodeInfo,
+    SealedArtifact,
+)
 from wess.storage.damage import DamageReport
 from wess.storage.modules import NamespaceUsage
 from wess.storage.postgres.database import PostgresDatabase
@@ -131,3 +139,30 @@ class PostgresDamage:
 
     def damage(self) -> DamageReport:
         return self._d.damage.report()
+
+
+class PostgresNodes:
+    """The ``NodeStore`` of a ``PostgresStore``: one row per node, upserted."""
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self._d = database
+
+    async def beat(self, node: NodeInfo) -> None:
+        await self._d.rows(
+            "INSERT INTO nodes (id, address, version, started_at, last_seen) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+            "address = excluded.address, version = excluded.version, "
+            "started_at = excluded.started_at, last_seen = excluded.last_seen RETURNING id",
+            (node.id, node.address, node.version, node.started_at, node.last_seen),
+        )
+
+    async def list(self, *, seen_since: datetime) -> builtins.list[NodeInfo]:
+        rows = await self._d.rows(
+            "SELECT id, address, version, started_at, last_seen FROM nodes "
+            "WHERE last_seen >= %s ORDER BY id",
+            (seen_since,),
+        )
+        return [
+            NodeInfo(id=i, address=a, version=v, started_at=s, last_seen=seen)
+            for i, a, v, s, seen in rows
+        ]

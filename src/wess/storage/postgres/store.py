@@ -21,10 +21,12 @@ from wess.storage.modules import PutArtifact, PutModule
 from wess.storage.postgres import schema
 from wess.storage.postgres.admin import PostgresAdmin
 from wess.storage.postgres.database import CONNECT_TIMEOUT, PostgresDatabase, split_url
+from wess.storage.postgres.feed import PostgresFeed, channel_of
 from wess.storage.postgres.readers import (
     PostgresApiKeys,
     PostgresAudit,
     PostgresModules,
+    PostgresNodes,
     PostgresUsage,
 )
 from wess.storage.postgres.writing import SEALED_KEY, WRITE_LOCK, PostgresView, apply, stage
@@ -41,6 +43,9 @@ class PostgresStore:
         self._audit = PostgresAudit(database)
         self._usage = PostgresUsage(database)
         self._admin = PostgresAdmin(database)
+        self._nodes = PostgresNodes(database)
+        self._channel = channel_of(database.schema)
+        self._feed = PostgresFeed(database.conninfo, database.schema)
 
     @classmethod
     async def open(cls, url: str, *, keyring: Keyring | None = None) -> PostgresStore:
@@ -82,17 +87,26 @@ class PostgresStore:
         return self._usage
 
     @property
+    def nodes(self) -> PostgresNodes:
+        return self._nodes
+
+    @property
     def admin(self) -> PostgresAdmin:
         return self._admin
 
     async def commit(self, changes: Sequence[Change]) -> None:
         """Apply every change in one transaction; return once it committed."""
-        staged = [statement for change in changes for statement in stage(change, self._d.keyring)]
+        channel = self._channel
+        staged = [s for change in changes for s in stage(change, self._d.keyring, channel=channel)]
         await self._d.write(self._commit, staged, _writes_values(changes))
 
     async def transact(self, work: Transaction) -> None:
         """Run ``work`` inside the write transaction and commit what it answers."""
         await self._d.write(self._transact, work)
+
+    def feed(self) -> PostgresFeed:
+        """What every node sharing this database publishes (``async with`` to listen)."""
+        return self._feed
 
     async def ping(self) -> None:
         await self._d.rows("SELECT 1")
@@ -112,7 +126,11 @@ class PostgresStore:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             changes = builtins.list(work(PostgresView(conn)))
-            staged = [s for change in changes for s in stage(change, self._d.keyring)]
+            staged = [
+                s
+                for change in changes
+                for s in stage(change, self._d.keyring, channel=self._channel)
+            ]
             marking = self._marking(_writes_values(changes))
             apply(conn, staged, mark_sealed=marking)
         self._d.marked = self._d.marked or marking

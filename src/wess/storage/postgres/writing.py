@@ -21,6 +21,7 @@ from wess.models import ApiKey, AuditEntry, ModuleInfo
 from wess.security.crypto import Keyring
 from wess.storage.audit import AppendAudit, RewriteAudit
 from wess.storage.base import Change
+from wess.storage.events import PublishEvent
 from wess.storage.keys import PutApiKey, RemoveApiKey
 from wess.storage.modules import PutArtifact, PutModule, RemoveModule
 from wess.storage.records import (
@@ -33,6 +34,7 @@ from wess.storage.records import (
 )
 from wess.storage.sealing import MARKER, artifact_aad, seal, wasm_aad
 from wess.storage.usage import AddUsage
+from wess.wire import encode_event
 
 WRITE_LOCK = 0x57455354  # pg_advisory_xact_lock key every write transaction takes
 MAX_COUNT = (1 << 63) - 1
@@ -43,8 +45,10 @@ Statement = tuple[str, tuple[Any, ...], str | None]
 """A query, its parameters, and the ValueError to raise if it changes no row."""
 
 
-def stage(change: Change, keyring: Keyring | None) -> list[Statement]:
+def stage(change: Change, keyring: Keyring | None, *, channel: str) -> list[Statement]:
     """The statements of ``change``; raises ``ValueError`` before anything runs."""
+    if isinstance(change, PublishEvent):  # delivered on commit, only if it commits
+        return [("SELECT pg_notify(%s, %s)", (channel, encode_event(change.event).decode()), None)]
     if isinstance(change, PutModule):
         info = change.record.info
         aad = b"" if keyring is None else wasm_aad(info.id, info.digest)

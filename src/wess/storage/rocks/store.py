@@ -29,6 +29,8 @@ from wess.errors import ConfigError, StorageUnavailable
 from wess.models import ApiKey, AuditEntry, ModuleInfo
 from wess.security.crypto import Keyring
 from wess.storage.base import Change, Transaction
+from wess.storage.events import PublishEvent
+from wess.storage.nodes import LocalNodes
 from wess.storage.rocks.admin import RocksAdmin
 from wess.storage.rocks.audit import RocksAudit
 from wess.storage.rocks.batch import BatchBuilder, ModuleStates, stage
@@ -58,6 +60,7 @@ class RocksStore:
         self._audit = RocksAudit(database)
         self._usage = RocksUsage(database)
         self._admin = RocksAdmin(database)
+        self._nodes = LocalNodes()
 
     @classmethod
     async def open(
@@ -106,6 +109,10 @@ class RocksStore:
         return self._usage
 
     @property
+    def nodes(self) -> LocalNodes:
+        return self._nodes
+
+    @property
     def admin(self) -> RocksAdmin:
         return self._admin
 
@@ -117,6 +124,10 @@ class RocksStore:
         """Run ``work`` and commit what it answers on the write thread: one hop, and no
         other commit can come in between its reads and its commit."""
         await self._d.write(self._transact, work)
+
+    def feed(self) -> None:
+        """None: one process owns a RocksDB directory."""
+        return None
 
     async def ping(self) -> None:
         """Read the format marker: a cheap, real read."""
@@ -130,7 +141,8 @@ class RocksStore:
         d = self._d
         builder = BatchBuilder(d.family, d.handle, known=known)
         for change in changes:
-            builder.add(stage(change, d.keyring))
+            if not isinstance(change, PublishEvent):  # one process owns this store
+                builder.add(stage(change, d.keyring))
         marking = d.keyring is not None and builder.values_written > 0 and not d.marked
         if marking:
             builder.batch.put(SEALED_KEY, MARKER, d.handle[SYSTEM])
