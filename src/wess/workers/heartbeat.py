@@ -39,6 +39,11 @@ class Heartbeat(PeriodicFlush):
         self.node = node
         self._clock = clock
 
+    async def __aenter__(self) -> Heartbeat:
+        await self.flush()  # known at once, not an interval later
+        await super().__aenter__()
+        return self
+
     async def flush(self) -> None:
         self.node = replace(self.node, last_seen=self._clock())
         try:

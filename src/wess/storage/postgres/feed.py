@@ -84,7 +84,7 @@ class PostgresFeed:
         delay = FIRST_RETRY
         while True:
             try:
-                conninfo = make_conninfo(self._conninfo, keepalives_count=2, **KEEPALIVES)
+                conninfo = make_conninfo(self._conninfo, **KEEPALIVES)
                 conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
                 async with conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))

@@ -1,0 +1,172 @@
+"""Three `wess serve` processes sharing one PostgreSQL store, as behind a load balancer.
+
+Create on A, run on B and C; update on A, B and C serve the new revision; delete on B,
+A and C answer 404; keys revoked on one node are refused by the others; B killed with
+SIGKILL under load, A and C keep answering and no acknowledged write is lost; the
+nodes' database connections cut, they report not ready, then recover on their own.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from tests.fixtures import distinct_sum, wasm
+from tests.support import POSTGRES, ServerProcess, postgres_schema
+
+pytestmark = pytest.mark.e2e
+WASM = {"content-type": "application/wasm"}
+SETTLE = 10.0
+"""Seconds the tests wait at most for something to happen (a guard, not a measure)."""
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[list[ServerProcess]]:
+    name = f"t_{secrets.token_hex(6)}"
+    secret = tmp_path / "shared" / "server.secret"
+    with postgres_schema(name) as url:
+        nodes: list[ServerProcess] = []
+        try:
+            for letter in "abc":
+                env = {
+                    "WESS_DATABASE_URL": url,
+                    "WESS_SECURITY_SECRET_FILE": str(secret),
+                    "WESS_SERVER_NODE_ID": f"node-{letter}",
+                }
+                node = ServerProcess(
+                    data_dir=tmp_path / letter, log_path=tmp_path / f"{letter}.log", env=env
+                )
+                nodes.append(node.start())
+            yield nodes
+        finally:
+            for node in nodes:
+                if node.process is not None and node.process.poll() is None:
+                    node.stop()
+
+
+def eventually(check, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + SETTLE
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {SETTLE} s")
+        time.sleep(0.02)
+
+
+def test_a_change_on_one_node_is_served_by_every_node(cluster: list[ServerProcess]) -> None:
+    a, b, c = cluster
+    token = a.token  # the admin key minted by the first node, stored in the shared store
+    with a.client(token) as on_a, b.client(token) as on_b, c.client(token) as on_c:
+        assert {on_a.get("/readyz").headers["x-wess-node"] for _ in range(1)} == {"node-a"}
+        created = on_a.post(
+            "/v1/modules", content=wasm("sum"), headers=WASM, params={"function": "sum"}
+        )
+        assert created.status_code == 201, created.text
+        module = created.json()["id"]
+        for node in (on_b, on_c):
+            assert node.post(f"/v1/modules/{module}/run", json={"args": [2, 3]}).json()[
+                "results"
+            ] == [5]
+        updated = on_a.put(f"/v1/modules/{module}", content=distinct_sum(7), headers=WASM)
+        assert updated.status_code == 200, updated.text
+        digest = updated.json()["digest"]
+        for node in (on_b, on_c):
+            eventually(
+                lambda n=node: n.get(f"/v1/modules/{module}").json()["digest"] == digest,
+                "the update",
+            )
+        assert on_b.delete(f"/v1/modules/{module}").status_code == 204
+        for node in (on_a, on_c):
+            eventually(
+                lambda n=node: n.get(f"/v1/modules/{module}").status_code == 404, "the delete"
+            )
+        nodes = on_c.get("/v1/cluster/nodes").json()["items"]
+        assert [n["id"] for n in nodes] == ["node-a", "node-b", "node-c"]
+        verify = on_b.get("/v1/audit/verify").json()
+        assert verify["ok"], verify
+
+
+def test_a_key_revoked_on_one_node_is_refused_by_the_others(cluster: list[ServerProcess]) -> None:
+    a, b, c = cluster
+    token = a.token
+    with a.client(token) as on_a:
+        minted = on_a.post("/v1/keys", json={"namespace": "team", "role": "developer", "name": "x"})
+        key_id, key = minted.json()["id"], minted.json()["token"]
+    with b.client(key) as as_b, c.client(key) as as_c:
+        eventually(lambda: as_b.get("/v1/modules").status_code == 200, "the new key on B")
+        assert as_c.get("/v1/modules").status_code == 200
+        with a.client(token) as on_a:
+            assert on_a.delete(f"/v1/keys/{key_id}").status_code == 204
+        for node in (as_b, as_c):
+            eventually(lambda n=node: n.get("/v1/modules").status_code == 401, "the revoke")
+
+
+def test_a_node_killed_under_load_loses_no_acknowledged_write(cluster: list[ServerProcess]) -> None:
+    a, b, c = cluster
+    token = a.token
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(node: ServerProcess, seed: int) -> None:
+        with node.client(token, timeout=10) as client:
+            while not stop.is_set():
+                try:
+                    response = client.post("/v1/modules", content=distinct_sum(seed), headers=WASM)
+                except httpx.HTTPError:
+                    continue  # B is gone: its in-flight writes were never acknowledged
+                if response.status_code == 201:
+                    with lock:
+                        acknowledged.append(response.json()["id"])
+                seed += 3
+
+    threads = [threading.Thread(target=writer, args=(node, i)) for i, node in enumerate(cluster)]
+    for thread in threads:
+        thread.start()
+    eventually(lambda: len(acknowledged) >= 30, "30 writes")
+    b.kill()
+    with lock:
+        before = len(acknowledged)
+    eventually(lambda: len(acknowledged) >= before + 20, "writes after the kill")
+    stop.set()
+    for thread in threads:
+        thread.join()
+    with a.client(token) as on_a, c.client(token) as on_c:
+        for module_id in acknowledged:
+            assert on_a.get(f"/v1/modules/{module_id}").status_code == 200
+        assert on_c.get("/readyz").status_code == 200
+
+
+def test_cut_database_connections_make_nodes_unready_then_they_recover(
+    cluster: list[ServerProcess],
+) -> None:
+    a, _, c = cluster
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND query ILIKE '%LISTEN%'"
+        ).fetchone()
+    assert killed is not None
+    assert killed[0] >= 3  # every node's change feed
+    for node in cluster:  # each noticed, dropped its caches and reported not ready
+        eventually(lambda n=node: "change feed lost" in n.log(), "the loss noticed")
+    for node in cluster:
+        with node.client(a.token) as client:
+            eventually(lambda n=client: n.get("/readyz").status_code == 200, "recovery")
+    with a.client() as on_a:
+        created = on_a.post(
+            "/v1/modules", content=wasm("sum"), headers=WASM, params={"function": "sum"}
+        )
+        assert created.status_code == 201
+        with c.client(a.token) as on_c:
+            run = on_c.post(f"/v1/modules/{created.json()['id']}/run", json={"args": [1, 1]})
+            assert run.json()["results"] == [2]
