@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -27,8 +28,9 @@ SETTLE = 10.0
 """Seconds the tests wait at most for something to happen (a guard, not a measure)."""
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[ServerProcess]]:
+@contextmanager
+def three_nodes(tmp_path: Path, **extra: str) -> Iterator[list[ServerProcess]]:
+    """Nodes a, b and c on one fresh schema, sharing one server secret."""
     name = f"t_{secrets.token_hex(6)}"
     secret = tmp_path / "shared" / "server.secret"
     with postgres_schema(name) as url:
@@ -39,6 +41,7 @@ def cluster(tmp_path: Path) -> Iterator[list[ServerProcess]]:
                     "WESS_DATABASE_URL": url,
                     "WESS_SECURITY_SECRET_FILE": str(secret),
                     "WESS_SERVER_NODE_ID": f"node-{letter}",
+                    **extra,
                 }
                 node = ServerProcess(
                     data_dir=tmp_path / letter, log_path=tmp_path / f"{letter}.log", env=env
@@ -49,6 +52,12 @@ def cluster(tmp_path: Path) -> Iterator[list[ServerProcess]]:
             for node in nodes:
                 if node.process is not None and node.process.poll() is None:
                     node.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[list[ServerProcess]]:
+    with three_nodes(tmp_path) as nodes:
+        yield nodes
 
 
 def eventually(check, what: str):  # type: ignore[no-untyped-def]
@@ -122,8 +131,9 @@ def test_a_node_killed_under_load_loses_no_acknowledged_write(cluster: list[Serv
             while not stop.is_set():
                 try:
                     response = client.post("/v1/modules", content=distinct_sum(seed), headers=WASM)
-                except httpx.HTTPError:
-                    continue  # B is gone: its in-flight writes were never acknowledged
+                except httpx.HTTPError:  # B is gone: its in-flight writes were never acknowledged
+                    time.sleep(0.05)
+                    continue
                 if response.status_code == 201:
                     with lock:
                         acknowledged.append(response.json()["id"])
@@ -170,3 +180,28 @@ def test_cut_database_connections_make_nodes_unready_then_they_recover(
         with c.client(a.token) as on_c:
             run = on_c.post(f"/v1/modules/{created.json()['id']}/run", json={"args": [1, 1]})
             assert run.json()["results"] == [2]
+
+
+def test_a_quota_holds_across_nodes(tmp_path: Path) -> None:
+    """max_modules = 4 and creates sent to all three nodes at once: exactly four are
+    stored, the rest refused with 507, whichever node they reached (each node checks
+    the usage inside its transaction, under the lock all nodes' writers share)."""
+    with three_nodes(tmp_path, WESS_QUOTAS_MAX_MODULES="4") as nodes:
+        token = nodes[0].token
+        statuses: list[int] = []
+        lock = threading.Lock()
+
+        def create(node: ServerProcess, seed: int) -> None:
+            with node.client(token) as client:
+                response = client.post("/v1/modules", content=distinct_sum(seed), headers=WASM)
+            with lock:
+                statuses.append(response.status_code)
+
+        threads = [threading.Thread(target=create, args=(nodes[i % 3], i)) for i in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses) == [201] * 4 + [507] * 8
+        with nodes[1].client(token) as client:
+            assert client.get("/").json()["message"] == 4

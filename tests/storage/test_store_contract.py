@@ -186,3 +186,20 @@ async def test_an_audit_entry_lands_in_the_same_commit_as_its_change(
         await store.commit([PutApiKey(key), AppendAudit(second), PutModule(bad)])
     assert await store.audit.head() == first
     assert await store.keys.get(key.id) is None
+
+
+async def test_a_transaction_reads_namespace_usage_as_it_stands(store: Store) -> None:
+    """The view counts the modules and bytes of the namespaces asked for, earlier
+    commits included (what quotas are checked against where several nodes write)."""
+    a1 = make_record(namespace="a", wasm=unique_wasm("a1", 100))
+    a2 = make_record(namespace="a", wasm=unique_wasm("a2", 50))
+    b1 = make_record(namespace="b", wasm=unique_wasm("b1", 7))
+    await store.commit([PutModule(a1), PutModule(a2), PutModule(b1)])
+    seen: list[object] = []
+
+    def work(view: StoreView) -> list[Change]:
+        seen.append(view.namespace_usage(["a", "c"]))
+        return []
+
+    await store.transact(work)
+    assert seen == [{"a": (2, 150)}]

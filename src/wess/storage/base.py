@@ -19,7 +19,7 @@ from wess.storage.admin import StoreAdmin
 from wess.storage.audit import AuditChange, AuditStore
 from wess.storage.events import ChangeFeed, PublishEvent
 from wess.storage.keys import ApiKeyStore, KeyChange
-from wess.storage.modules import ModuleChange, ModuleStore
+from wess.storage.modules import ModuleChange, ModuleStore, NamespaceUsage
 from wess.storage.nodes import NodeStore
 from wess.storage.usage import AddUsage, UsageStore
 
@@ -36,6 +36,11 @@ class StoreView(Protocol):
         ...
 
     def get_api_key(self, key_id: str) -> ApiKey | None: ...
+
+    def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
+        """Modules and wasm bytes of each of ``namespaces`` (absent: none), as this
+        transaction sees them: quotas checked where several nodes write."""
+        ...
 
     def audit_head(self) -> AuditEntry | None:
         """The last audit entry, as this transaction sees it: what the batch's entries

@@ -23,6 +23,7 @@ from wess.errors import IntegrityError, WessError
 from wess.models import ApiKey, AuditEntry, ModuleInfo
 from wess.observability.metrics import Metrics
 from wess.storage.base import Change, Store, StoreView, Transaction
+from wess.storage.modules import NamespaceUsage
 from wess.storage.wrapping import WrappedStore
 
 logger = structlog.get_logger(__name__)
@@ -130,6 +131,9 @@ class _WatchedView:
         except IntegrityError as exc:
             self._report("get_api_key", exc, None)
             raise
+
+    def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
+        return self._view.namespace_usage(namespaces)
 
     def audit_head(self) -> AuditEntry | None:
         try:

@@ -379,6 +379,16 @@ class _MemoryView:
     def get_api_key(self, key_id: str) -> ApiKey | None:
         return self._t.api_key(key_id)
 
+    def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
+        wanted = set(namespaces)
+        usage: NamespaceUsage = {}
+        for meta, _ in self._t.records.values():
+            info = decode_info(meta)
+            if info.namespace in wanted:
+                modules, size = usage.get(info.namespace, (0, 0))
+                usage[info.namespace] = (modules + 1, size + info.size)
+        return usage
+
     def audit_head(self) -> AuditEntry | None:
         audit = self._t.audit
         return decode_audit(audit[max(audit)]) if audit else None

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from wess.models import ApiKey, AuditEntry, ModuleInfo
 from wess.storage.base import Change, Store, StoreView, Transaction
+from wess.storage.modules import NamespaceUsage
 from wess.storage.wrapping import WrappedStore
 
 
@@ -144,6 +145,9 @@ class _FailingView:
 
     def get_api_key(self, key_id: str) -> ApiKey | None:
         return self._view.get_api_key(key_id)
+
+    def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
+        return self._view.namespace_usage(namespaces)
 
     def audit_head(self) -> AuditEntry | None:
         return self._view.audit_head()

@@ -49,6 +49,8 @@ BatchJob = (
 """Every job but ``RotateKek``, which runs between batches."""
 
 MODULE_JOBS = (CreateModule, UpdateModule, DeleteModule, StoreArtifact)
+CHARGED = (CreateModule, UpdateModule)
+"""The jobs that may grow a namespace's usage (what quotas check)."""
 """The job types about one module (``ModuleJob``), for ``isinstance``."""
 
 
@@ -74,6 +76,11 @@ class BatchPlan:
         self._modules: dict[UUID, ModuleInfo | None] = {}
         self._keys: dict[str, ApiKey | None] = {}
         self._unread: dict[UUID | str, Exception] = {}  # reads that failed, by id
+
+    def charge_against(self, usage: UsageDraft) -> None:
+        """Check quotas against ``usage`` (read in the batch's own transaction) rather
+        than the usage the Writer keeps: other nodes share the store."""
+        self._usage = usage
 
     @property
     def usage(self) -> UsageDraft | None:

@@ -61,7 +61,7 @@ from wess.security.audit import AuditKey
 from wess.security.crypto import Keyring
 from wess.storage import AppendAudit, Change, Store, StoreView
 from wess.workers.audit_log import OK, AuditChain, audit_fields
-from wess.workers.batch import MODULE_JOBS, BatchJob, BatchPlan, Step, changes_of
+from wess.workers.batch import CHARGED, MODULE_JOBS, BatchJob, BatchPlan, Step, changes_of
 from wess.workers.quotas import NamespaceQuotas, QuotaLedger
 
 logger = structlog.get_logger(__name__)
@@ -324,6 +324,11 @@ class Writer:
         def check(store: StoreView) -> list[Change]:
             # Runs on the storage's thread while this task waits: it only reads the
             # Writer's state (the audit head and the ledger move after the commit).
+            if self._announce and self._quotas is not None:
+                # other nodes write too: the usage as the store has it now, under its lock
+                namespaces = sorted({job.namespace for job in jobs if isinstance(job, CHARGED)})
+                usage = store.namespace_usage(namespaces)
+                batch.charge_against(QuotaLedger(self._quotas, usage).draft())
             batch.read(store, jobs)
             steps.extend(batch.add(job) for job in jobs)
             valid = [step for step in steps if step.error is None]
@@ -342,7 +347,7 @@ class Writer:
                 _fail(pending, step.error if refused and step.error is not None else exc)
             return
         self._audit.advance(entries)
-        if self._ledger is not None and batch.usage is not None:
+        if self._ledger is not None and batch.usage is not None and not self._announce:
             self._ledger.merge(batch.usage)
         for pending, job, step in zip(run, jobs, steps, strict=True):
             if step.planned is not None:

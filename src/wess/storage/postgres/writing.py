@@ -23,7 +23,7 @@ from wess.storage.audit import AppendAudit, RewriteAudit
 from wess.storage.base import Change
 from wess.storage.events import PublishEvent
 from wess.storage.keys import PutApiKey, RemoveApiKey
-from wess.storage.modules import PutArtifact, PutModule, RemoveModule
+from wess.storage.modules import NamespaceUsage, PutArtifact, PutModule, RemoveModule
 from wess.storage.records import (
     decode_api_key,
     decode_audit,
@@ -183,6 +183,14 @@ class PostgresView:
     def get_api_key(self, key_id: str) -> ApiKey | None:
         row = self._conn.execute("SELECT record FROM api_keys WHERE id = %s", (key_id,)).fetchone()
         return None if row is None else decode_api_key(bytes(row[0]))
+
+    def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
+        rows = self._conn.execute(
+            "SELECT namespace, count(*), coalesce(sum(size), 0) FROM modules "
+            "WHERE namespace = ANY(%s) GROUP BY namespace",
+            (list(namespaces),),
+        ).fetchall()
+        return {str(namespace): (int(count), int(size)) for namespace, count, size in rows}
 
     def audit_head(self) -> AuditEntry | None:
         row = self._conn.execute("SELECT entry FROM audit ORDER BY seq DESC LIMIT 1").fetchone()

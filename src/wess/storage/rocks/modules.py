@@ -27,6 +27,7 @@ from wess.storage.rocks.layout import (
     index_prefix,
     module_key,
     scan,
+    scan_keys,
 )
 from wess.storage.sealing import artifact_aad, unseal, wasm_aad
 
@@ -79,6 +80,19 @@ class RocksModules:
             if known is not None:
                 known[key] = None if info is None else (info.namespace, info.digest)
         return infos
+
+    def usage_of(self, namespaces: Sequence[str]) -> NamespaceUsage:
+        """Modules and wasm bytes of each of ``namespaces``, from its listing index."""
+        usage: NamespaceUsage = {}
+        family = self._d.family[MODULES]
+        for namespace in namespaces:
+            prefix = index_prefix(namespace)
+            keys: Any = [META + key[len(prefix) :] for key in scan_keys(family, prefix)]
+            found: Any = family[keys] if keys else []  # one multi-get
+            infos = [decode_info(meta) for meta in found if meta is not None]
+            if infos:
+                usage[namespace] = (len(infos), sum(info.size for info in infos))
+        return usage
 
     def _get(self, module_id: UUID) -> ModuleRecord | None:
         key = module_key(module_id)

@@ -30,6 +30,7 @@ from wess.models import ApiKey, AuditEntry, ModuleInfo
 from wess.security.crypto import Keyring
 from wess.storage.base import Change, Transaction
 from wess.storage.events import PublishEvent
+from wess.storage.modules import NamespaceUsage
 from wess.storage.nodes import LocalNodes
 from wess.storage.rocks.admin import RocksAdmin
 from wess.storage.rocks.audit import RocksAudit
@@ -184,6 +185,9 @@ class _RocksView:
 
     def get_api_key(self, key_id: str) -> ApiKey | None:
         return self._d.translated(lambda: self._keys.get_now(key_id))
+
+    def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
+        return self._d.translated(lambda: self._modules.usage_of(namespaces))
 
     def audit_head(self) -> AuditEntry | None:
         return self._d.translated(self._audit.head_now)
