@@ -19,7 +19,6 @@ from functools import partial
 from types import TracebackType
 
 import structlog
-from prometheus_client import Histogram
 
 from wess.errors import (
     CompileLimitExceeded,
@@ -44,6 +43,7 @@ from wess.workers.usage import UsageCounter
 logger = structlog.get_logger(__name__)
 
 QUEUE = "runner"
+POOL = "invoke"
 CACHE = "compiled"
 
 
@@ -109,7 +109,6 @@ class Runner:
         self._compile_workers = compile_workers
         self._max_pending = max_pending
         self._lanes = InlineLane(inline_fuel, metrics)
-        self._outcomes: dict[str, Histogram] = {}
         self._bulkheads = Bulkheads(concurrency=pool.module_concurrency, queue=module_queue)
         self._pending = 0
         self._observer = MetricsObserver(metrics)
@@ -119,6 +118,10 @@ class Runner:
         self._invoke_pool: ThreadPoolExecutor | None = None
         self._compile_pool: ThreadPoolExecutor | None = None
         self._depth = metrics.queue_depth.labels(queue=QUEUE)
+        self._admitted = 0  # calls handed to the invocation pool, not yet freed
+        metrics.track_pool(
+            POOL, in_flight=lambda: self._admitted, queued=lambda: self._pending - self._admitted
+        )
 
     async def __aenter__(self) -> Runner:
         self._invoke_pool = ThreadPoolExecutor(self._workers, thread_name_prefix="wess-run")
@@ -240,6 +243,7 @@ class Runner:
             else:
                 await self._bulkheads.acquire(record.id)
                 admitted = True
+                self._admitted += 1
                 submitted = pool.submit(_invoke, target, values, applied)
                 result, seconds = await asyncio.wrap_future(submitted)
         finally:
@@ -250,12 +254,8 @@ class Runner:
                 loop = asyncio.get_running_loop()
                 submitted.add_done_callback(lambda _: _call_soon(loop, free))
         outcome = "ok" if isinstance(result, Invocation) else result.code
-        observed = self._outcomes.get(outcome)
-        if observed is None:  # one child per outcome code: labels() costs on every call
-            observed = self._outcomes[outcome] = self._metrics.execution_seconds.labels(
-                outcome=outcome
-            )
-        observed.observe(seconds)  # its _count{outcome} is the invocation count
+        fuel = result.fuel_used if isinstance(result, Invocation) else None
+        self._metrics.invocations.observe(record.info, function, outcome, seconds, fuel)
         if not isinstance(result, Invocation):
             if isinstance(result, ExecutionError):
                 self._violation(violation_kind(result), result, module_id=str(record.id))
@@ -278,6 +278,7 @@ class Runner:
     def _free(self, module: object | None) -> None:
         if module is not None:
             self._bulkheads.release(module)
+            self._admitted -= 1
         self._release()
 
     def _acquire(self) -> None:
