@@ -54,7 +54,7 @@ class InvocationMetrics:
             "wess_invocation_seconds", "internal", CALL_LABELS, buckets=buckets, registry=None
         )
         self.fuel = Counter("wess_invocation_fuel", "internal", ["module"], registry=None)
-        self._children: dict[tuple[str, str, str], Any] = {}
+        self._children: dict[tuple[str, str, str] | str, Any] = {}
         self._fuel: dict[str, Any] = {}
 
     def observe(
@@ -62,20 +62,17 @@ class InvocationMetrics:
     ) -> None:
         """One finished call (``fuel``: what it consumed, None when unmetered)."""
         label = self._label(module) if self._listing else ""
-        key = (outcome, label, function if label else "")
+        key = (outcome, label, function) if label else outcome
         child = self._children.get(key)
         if child is None:  # one child per key: labels() costs more than observe()
-            child = self._children[key] = self.durations.labels(*key)
+            labels = key if isinstance(key, tuple) else (outcome, "", "")
+            child = self._children[key] = self.durations.labels(*labels)
         child.observe(seconds)
         if fuel:
             counter = self._fuel.get(label)
             if counter is None:
                 counter = self._fuel[label] = self.fuel.labels(module=label)
             counter.inc(fuel)
-
-    def listed(self, module: ModuleInfo) -> bool:
-        """Whether ``module`` has series of its own."""
-        return bool(self._label(module))
 
     def _label(self, module: ModuleInfo) -> str:
         listed = self._ids.get(module.id)
