@@ -33,8 +33,8 @@ SECURITY_SCHEMES = {
         "key file) or, when configured, a JWT.",
     }
 }
-REQUIRED = [{SCHEME: []}]
-OPTIONAL = [{SCHEME: []}, {}]
+REQUIRED: list[dict[str, list[str]]] = [{SCHEME: []}]
+OPTIONAL: list[dict[str, list[str]]] = [{SCHEME: []}, {}]
 """Either the bearer token or nothing (``/metrics``: open or keyed by configuration)."""
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
