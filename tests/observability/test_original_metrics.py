@@ -3,9 +3,16 @@ its label set, and means what it meant (the histogram buckets are Wess's own).""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import httpx
+
 from tests.fixtures import wasm
+from wess.api.app import create_app
+from wess.api.state import ApiState
+from wess.observability.health import HealthCheck
+from wess.server.serving import site_policy
 from wess.testing import open_client, test_settings
 from wess.testing.scrape import Scrape
 
@@ -96,3 +103,26 @@ async def test_operator_metrics_count_traps_fuel_and_build() -> None:
     assert build.value == 1
     assert "wess_breaker_state" in scrape.families  # declared for the circuit breakers
     assert "process_resident_memory_bytes" in scrape.families
+
+
+async def test_readiness_is_on_the_metrics_page() -> None:
+    """wess_ready and each wess_ready_check are evaluated at scrape: 1 while the checks
+    pass, 0 for a failing one (what the readiness alert watches)."""
+
+    async def broken() -> None:
+        raise RuntimeError("disk on fire")
+
+    async with open_client() as client:
+        scrape = Scrape((await client.get("/metrics")).text)
+        assert scrape.value("wess_ready") == 1
+        assert scrape.value("wess_ready_check", check="storage") == 1
+        state: ApiState = client.state
+        failing = dataclasses.replace(state, health=HealthCheck({"storage": broken}))
+        sites = site_policy(client.settings, port=client.settings.server.port)
+        app = create_app(failing, sites=sites, access_log=None)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=client.base_url) as other:
+            headers = dict(client.headers)
+            scrape = Scrape((await other.get("/metrics", headers=headers)).text)
+    assert scrape.value("wess_ready") == 0
+    assert scrape.value("wess_ready_check", check="storage") == 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import (
     CollectorRegistry,
@@ -287,6 +287,21 @@ class Metrics:
             registry=r,
         )
         self.http_connections = Gauge("wess_http_connections", "Open HTTP connections.", registry=r)
+        self.ready = Gauge(
+            "wess_ready",
+            "1 when every readiness check passes (what /readyz answers 200 to), else 0; "
+            "evaluated at each scrape.",
+            registry=r,
+        )
+        self.ready_checks = Gauge(
+            "wess_ready_check", "Each readiness check: 1 passing, 0 failing.", ["check"], registry=r
+        )
+
+    def record_readiness(self, checks: Mapping[str, str]) -> None:
+        """The outcome of the readiness checks (name -> "ok" or why it failed)."""
+        for check, outcome in checks.items():
+            self.ready_checks.labels(check=check).set(1 if outcome == "ok" else 0)
+        self.ready.set(1 if all(outcome == "ok" for outcome in checks.values()) else 0)
 
     def track_pool(
         self, pool: str, *, in_flight: Callable[[], float], queued: Callable[[], float]
