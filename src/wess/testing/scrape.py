@@ -12,7 +12,13 @@ from collections.abc import Iterator
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created", "_info")
+SERIES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "summary": ("", "_sum", "_count"),
+    "info": ("_info",),
+}
+"""The series names of a family, by its type (a gauge's is its own name)."""
 
 
 class Scrape:
@@ -28,13 +34,14 @@ class Scrape:
         return sum(len(family.samples) for family in self.families.values())
 
     def names(self) -> set[str]:
-        """Every sample name (``wess_http_requests_total``, ``..._bucket`` ...) and every
-        family name, as PromQL may name them."""
-        found = set(self.families)
+        """Every series name a PromQL query may select on this page: the samples', and
+        for a family without samples (a labelled metric no one used yet) the names its
+        type gives it (a counter's ``_total``, a histogram's ``_bucket``, ``_sum`` and
+        ``_count``). Never a bare counter or histogram family name: it selects nothing."""
+        found: set[str] = set()
         for family in self.families.values():
             found.update(sample.name for sample in family.samples)
-            if family.type == "counter":
-                found.add(f"{family.name}_total")
+            found.update(f"{family.name}{suffix}" for suffix in SERIES.get(family.type, ("",)))
         return found
 
     def samples(self, name: str) -> Iterator[Sample]:
