@@ -14,8 +14,7 @@ from tests.fixtures import wasm
 from wess.api.app import ROUTERS
 from wess.config import SECTIONS, Settings, load_settings
 from wess.config.loading import CONFIG_FILE_ENV, ENV_ALIASES, ENV_PREFIX
-from wess.testing import open_client, test_settings
-from wess.testing.scrape import Scrape
+from wess.testing import Scrape, open_client, test_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 WASM = {"content-type": "application/wasm"}

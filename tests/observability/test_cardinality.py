@@ -11,8 +11,7 @@ import random
 import uuid
 
 from tests.fixtures import distinct_sum, wasm
-from wess.testing import open_client, test_settings
-from wess.testing.scrape import Scrape
+from wess.testing import Scrape, open_client, test_settings
 
 WASM = {"content-type": "application/wasm"}
 UNLIMITED = {"WESS_RATELIMIT_PER_IP": "1000000/minute", "WESS_RATELIMIT_PER_KEY": "1000000/minute"}

@@ -13,8 +13,7 @@ from wess.api.app import create_app
 from wess.api.state import ApiState
 from wess.observability.health import HealthCheck
 from wess.server.serving import site_policy
-from wess.testing import open_client, test_settings
-from wess.testing.scrape import Scrape
+from wess.testing import Scrape, open_client, test_settings
 
 WASM = {"content-type": "application/wasm"}
 ORIGINAL = {
