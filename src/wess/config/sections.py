@@ -432,7 +432,7 @@ class MetricsSettings(_Section):
         max_length=MAX_PER_MODULE,
         description="Module ids or names whose calls get metric series of their own "
         "(by module and function); every other module is counted in aggregate, so a "
-        "thousand modules make no more series than one. In the environment: "
+        "thousand modules make no more series than one. At most 100. In the environment: "
         "comma-separated.",
     )
 
