@@ -45,8 +45,8 @@ async def test_metrics_are_prometheus_text_with_wess_names(client, upload):
     await client.get("/v1/modules/not-a-uuid")
     text = (await client.get("/metrics")).text
     for name in (
-        'wess_http_requests_total{method="POST",route="/v1/modules/{module_id}/run",'
-        'status="200"} 2.0',
+        'wess_http_requests_total{method="POST",path="/v1/modules/{module_id}/run",'
+        'route="/v1/modules/{module_id}/run",status="200"} 2.0',
         "wess_http_request_duration_seconds_bucket",
         'wess_errors_total{code="invalid_module_id"} 1.0',
         "wess_storage_operations_total",

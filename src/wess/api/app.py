@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 import wess
-from wess.api import admin, legacy, openapi, ops, problems, v1
+from wess.api import admin, docs, legacy, openapi, ops, problems, v1
 from wess.api.answers import error_response
 from wess.api.fastlane import RunRoutes
 from wess.api.middleware import RequestContext, answer_unexpected, request_id_of
@@ -33,7 +33,7 @@ DESCRIPTION = (
     "existing clients."
 )
 
-ROUTERS = (ops.router, admin.router, v1.router, legacy.router)
+ROUTERS = (ops.router, docs.router, admin.router, v1.router, legacy.router)
 """In matching order: the original API's catch-all ``/{module_id}`` comes last."""
 
 
@@ -66,7 +66,7 @@ def build_api(state: ApiState) -> FastAPI:
         title="Wess",
         version=wess.__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served by ``docs`` from the package, not from a CDN
         redoc_url=None,
         redirect_slashes=False,
     )

@@ -93,7 +93,13 @@ async def read(request: Request, module_id: str) -> Response:
     "/{module_id}",
     status_code=202,
     summary="Replace a module (original API)",
-    openapi_extra=requires(Permission.MODULE_UPDATE, audit="module.update"),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LegacyModule.model_json_schema()}},
+        },
+        **requires(Permission.MODULE_UPDATE, audit="module.update"),
+    },
 )
 async def update(request: Request, module_id: str) -> Response:
     state = state_of(request)

@@ -4,7 +4,8 @@ Handlers read bodies themselves (two upload forms, strict argument values), so F
 cannot infer their schemas; these helpers declare them. The run routes' endpoints are
 plain ASGI apps, which FastAPI does not describe at all: their routes carry an
 ``Operation`` instead. ``install`` adds those operations to the document, and the models
-everything references to ``components.schemas``.
+everything references to ``components.schemas``; ``examples`` adds the bearer security
+scheme and an example request and response to every operation.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from starlette.routing import BaseRoute, Route
 
+from wess.api import examples
 from wess.api.problems import PROBLEM_CONTENT_TYPE
 from wess.api.schemas import LegacyError, ModuleUpload, Problem, RunRequest
 
@@ -211,7 +213,7 @@ def install(app: FastAPI, routes: Iterable[BaseRoute] = ()) -> None:
                 for name, definition in schema.pop("$defs", {}).items():
                     schemas.setdefault(name, definition)
                 schemas[model.__name__] = schema
-            app.openapi_schema = document
+            app.openapi_schema = examples.complete(document, examples.load_examples())
         return app.openapi_schema
 
     app.openapi = build  # type: ignore[method-assign]

@@ -61,4 +61,7 @@ async def readyz(request: Request) -> Response:
     openapi_extra=requires(Permission.METRICS_READ),
 )
 async def metrics(request: Request) -> Response:
-    return Response(state_of(request).metrics.render(), media_type=CONTENT_TYPE)
+    """The Prometheus text; readiness is checked now, so ``wess_ready`` is current."""
+    state = state_of(request)
+    state.metrics.record_readiness((await state.health.readiness()).checks)
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE)

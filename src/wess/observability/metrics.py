@@ -1,13 +1,38 @@
 """Prometheus metrics, one registry per ``Metrics`` object (no global state).
 
 The composition root builds one ``Metrics`` and passes it to the components that
-record; tests build their own and read the values back.
+record; tests build their own and read the values back. Beside Wess's own names it
+exports the original Wess's (``wess_http_request_latency_seconds``,
+``wess_database_operations_total{operation}``, ``wess_cpu_usage`` ...), so dashboards of
+both generations work; families that are sums of others are computed at scrape time
+(``derived``, ``invocations``), and so are process and disk figures (``process``).
+
+Every label value is bounded: route templates (never raw paths), error codes, queue,
+cache, pool and trap-kind names; module ids and function names only for the modules
+of ``metrics.per_module``.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import importlib.metadata
+import platform
+from collections.abc import Callable, Iterable, Mapping
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from wess.observability.derived import DerivedFamilies
+from wess.observability.invocations import InvocationFamilies, InvocationMetrics
+from wess.observability.process import CpuUsage, resident_bytes
 
 LATENCY_BUCKETS = (
     0.0001,
@@ -31,19 +56,40 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+"""The values of ``wess_breaker_state``."""
+
+
+def build_labels() -> dict[str, str]:
+    """The versions ``wess_build_info`` reports."""
+    return {
+        "version": _version("wess"),
+        "wasmtime": _version("wasmtime"),
+        "python": platform.python_version(),
+    }
 
 
 class Metrics:
-    """Every metric Wess exports. Names start with ``wess_``."""
+    """Every metric Wess exports. Names start with ``wess_`` (the process's own:
+    ``process_``, ``python_``). ``per_module`` lists the module ids or names whose calls
+    get series of their own (``metrics.per_module``)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        per_module: Iterable[str] = (),
+        cpu: CpuUsage | None = None,
+        memory: Callable[[], float] = resident_bytes,
+    ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         # HTTP
         self.http_requests = Counter(
             "wess_http_requests_total",
-            "HTTP requests by route template and status.",
-            ["method", "route", "status"],
+            "HTTP requests by route template and status; path is the route template too "
+            "(the original Wess's label).",
+            ["method", "route", "status", "path"],
             registry=r,
         )
         self.http_latency = Histogram(
@@ -119,13 +165,8 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
-        self.execution_seconds = Histogram(
-            "wess_execution_duration_seconds",
-            "Time spent running guest code, by outcome.",
-            ["outcome"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+        self.invocations = InvocationMetrics(per_module=per_module, buckets=LATENCY_BUCKETS)
+        r.register(InvocationFamilies(self.invocations))
         self.inline_fallbacks = Counter(
             "wess_inline_fallbacks_total",
             "Calls tried on the event loop that needed more than the inline fuel budget and "
@@ -174,6 +215,100 @@ class Metrics:
             ["queue"],
             registry=r,
         )
+        self._operator_metrics(r)
+        self.cpu_usage.set_function((cpu or CpuUsage()).percent)
+        self.memory_usage.set_function(memory)
+        self.build_info.labels(**build_labels()).set(1)
+        r.register(DerivedFamilies(self))
+        for collector in (ProcessCollector, PlatformCollector, GCCollector):
+            collector(registry=r)
+
+    def _operator_metrics(self, r: CollectorRegistry) -> None:
+        """What an operator of a function platform watches, and the original Wess's
+        gauges; the families derived from others are in ``derived``."""
+        self.queue_capacity = Gauge(
+            "wess_queue_capacity", "The bound of each queue.", ["queue"], registry=r
+        )
+        self.invocations_in_flight = Gauge(
+            "wess_invocations_in_flight",
+            "Invocations handed to a pool's threads (running, or next in its line).",
+            ["pool"],
+            registry=r,
+        )
+        self.invocations_queued = Gauge(
+            "wess_invocations_queued",
+            "Invocations admitted but waiting for a pool (a compile, a module's bulkhead).",
+            ["pool"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "wess_breaker_state",
+            "Circuit breakers: 0 closed, 1 half-open, 2 open.",
+            ["breaker"],
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "wess_build_info",
+            "Always 1: the versions of Wess, wasmtime and Python serving.",
+            ["version", "wasmtime", "python"],
+            registry=r,
+        )
+        self.database_operations = Counter(
+            "wess_database_operations_total",
+            "Storage operations by kind: read or write (the original Wess's name; by "
+            "method and outcome: wess_storage_operations_total).",
+            ["operation"],
+            registry=r,
+        )
+        self.database_latency = Histogram(
+            "wess_database_operation_duration_seconds",
+            "Storage operation latency, read or write (the original Wess's name).",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.database_size = Gauge(
+            "wess_database_size_bytes",
+            "Bytes of the RocksDB directory (SST files, write-ahead logs, manifests); "
+            "0 for memory://.",
+            registry=r,
+        )
+        self.cpu_usage = Gauge(
+            "wess_cpu_usage",
+            "CPU used by the process since the previous scrape, percent of one core.",
+            registry=r,
+        )
+        self.memory_usage = Gauge(
+            "wess_memory_usage", "Resident memory of the process, in bytes.", registry=r
+        )
+        self.concurrent_connections = Gauge(
+            "wess_concurrent_connections",
+            "HTTP requests being served now (the original Wess's name).",
+            registry=r,
+        )
+        self.http_connections = Gauge("wess_http_connections", "Open HTTP connections.", registry=r)
+        self.ready = Gauge(
+            "wess_ready",
+            "1 when every readiness check passes (what /readyz answers 200 to), else 0; "
+            "evaluated at each scrape.",
+            registry=r,
+        )
+        self.ready_checks = Gauge(
+            "wess_ready_check", "Each readiness check: 1 passing, 0 failing.", ["check"], registry=r
+        )
+
+    def record_readiness(self, checks: Mapping[str, str]) -> None:
+        """The outcome of the readiness checks (name -> "ok" or why it failed)."""
+        for check, outcome in checks.items():
+            self.ready_checks.labels(check=check).set(1 if outcome == "ok" else 0)
+        self.ready.set(1 if all(outcome == "ok" for outcome in checks.values()) else 0)
+
+    def track_pool(
+        self, pool: str, *, in_flight: Callable[[], float], queued: Callable[[], float]
+    ) -> None:
+        """Report ``pool``'s invocations from these counts, read when scraped."""
+        self.invocations_in_flight.labels(pool=pool).set_function(in_flight)
+        self.invocations_queued.labels(pool=pool).set_function(queued)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one HTTP request and its latency (label children cached: this runs on
@@ -184,7 +319,9 @@ class Metrics:
         children = self._request_children.get(key)
         if children is None:
             children = self._request_children[key] = (
-                self.http_requests.labels(method=method, route=route, status=str(status)),
+                self.http_requests.labels(
+                    method=method, route=route, status=str(status), path=route
+                ),
                 self.http_latency.labels(method=method, route=route),
             )
         children[0].inc()
@@ -193,3 +330,10 @@ class Metrics:
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""
         return generate_latest(self.registry)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

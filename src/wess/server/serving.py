@@ -40,7 +40,7 @@ async def serve(settings: Settings) -> None:
     everything. A setting this version cannot honour, a bad certificate or an address
     that cannot be bound stops start-up before anything is opened or created on disk."""
     refuse_unavailable(settings)
-    metrics = Metrics()
+    metrics = Metrics(per_module=settings.metrics.per_module)
     tls = tls_context(settings)
     host, port = settings.server.host, settings.server.port
     with listening(host, port) as sockets:
@@ -81,8 +81,12 @@ async def serve(settings: Settings) -> None:
                 port=port,
                 storage=settings.database.effective_url,
             )
+            server = uvicorn.Server(config)
+            served = server.server_state  # requests in flight are its tasks
+            metrics.concurrent_connections.set_function(lambda: len(served.tasks))
+            metrics.http_connections.set_function(lambda: len(served.connections))
             with _signals_handled_by_uvicorn():
-                await uvicorn.Server(config).serve(sockets=sockets)
+                await server.serve(sockets=sockets)
             logger.info("draining and closing")
     logger.info("wess stopped")
 

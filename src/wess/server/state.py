@@ -25,6 +25,7 @@ from wess.messages import ModuleChanged
 from wess.models import NodeInfo
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
+from wess.observability.process import directory_size
 from wess.ops.inspection import verify_store
 from wess.runtime import Limits, Runtime, RuntimeConfig
 from wess.runtime.analysis import ExportLimits
@@ -43,11 +44,14 @@ from wess.workers.anchoring import AnchorKeeper, check_anchor
 from wess.workers.heartbeat import Heartbeat
 from wess.workers.loader import ProgramLoader
 from wess.workers.quotas import NamespaceQuotas, Quota
+from wess.workers.reader import QUEUE as READER_QUEUE
 from wess.workers.reader import Reader
 from wess.workers.rechaining import rechain_unkeyed
+from wess.workers.runner import QUEUE as RUNNER_QUEUE
 from wess.workers.runner import Runner
 from wess.workers.usage import UsageCounter
 from wess.workers.warmup import Warmup
+from wess.workers.writer import QUEUE as WRITER_QUEUE
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
@@ -239,6 +243,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             # Closed in reverse: warm-up stops, usage counts and fresh artifacts reach
             # the Writer, the Writer drains, then the audit log's head is anchored.
             heartbeat = Heartbeat(store.nodes, node_of(settings, now=datetime.now(UTC)))
+            measure_capacity(settings, metrics)
             async with following, heartbeat, keeper, runner, writer, programs, usage, warmup:
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
@@ -293,6 +298,18 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         nodes=heartbeat.live,
                         verify_store=partial(verify_store, store, audit_key=audit_key),
                     )
+
+
+def measure_capacity(settings: Settings, metrics: Metrics) -> None:
+    """The bounds of the queues, and the size of the data on disk (read when scraped)."""
+    for queue, size in (
+        (WRITER_QUEUE, settings.writer.channel_size),
+        (READER_QUEUE, settings.reader.channel_size),
+        (RUNNER_QUEUE, settings.runner.channel_size),
+    ):
+        metrics.queue_capacity.labels(queue=queue).set(size)
+    if durable(settings):
+        metrics.database_size.set_function(partial(directory_size, data_dir(settings)))
 
 
 def damage_of(store: Store) -> dict[str, object] | None:

@@ -6,6 +6,13 @@ Every call of a concept store (``modules.get``, ``keys.list``, ...) and every
 ``IntegrityError`` that passes through is counted in ``integrity_errors`` and logged
 with the module it concerns. The concept stores are wrapped by ``WrappedStore``, so a
 method added to a Protocol is measured without a line here.
+
+The original Wess's ``wess_database_operations_total{operation}`` and
+``wess_database_operation_duration_seconds{operation}`` are fed here too, with its two
+values (``database_operation``): ``write`` for ``commit``, ``transact`` and every
+``admin.*`` method (re-sealing), ``read`` for every other concept-store method
+(``modules.get``, ``keys.list``, ``audit.head`` ...); ``ping`` (the readiness probe)
+and ``close`` are not data operations and are left out of them.
 """
 
 from __future__ import annotations
@@ -30,6 +37,19 @@ logger = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
+WRITES = frozenset({"commit", "transact"})
+UNCOUNTED = frozenset({"ping", "close"})
+
+
+def database_operation(op: str) -> str | None:
+    """The original Wess's ``operation`` label of storage operation ``op``: ``read`` or
+    ``write``; None for the probe and the close, which it does not count."""
+    if op in UNCOUNTED:
+        return None
+    if op in WRITES or op.startswith("admin."):
+        return "write"
+    return "read"
+
 
 class _Meter:
     """Records one storage operation; the metric children of successful calls are
@@ -38,19 +58,42 @@ class _Meter:
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
         self._ok: dict[str, tuple[Counter, Histogram]] = {}
+        self._original: dict[str, tuple[Counter, Histogram] | None] = {}
 
     async def measure(self, op: str, call: Awaitable[T], module_id: UUID | None = None) -> T:
         started = time.perf_counter()
         try:
             result = await call
         except BaseException as exc:
+            seconds = time.perf_counter() - started
             self._failed(op, exc, module_id)
-            self._metrics.storage_latency.labels(op=op).observe(time.perf_counter() - started)
+            self._metrics.storage_latency.labels(op=op).observe(seconds)
+            self._count_original(op, seconds)
             raise
+        seconds = time.perf_counter() - started
         done, latency = self._ok.get(op) or self._children(op)
         done.inc()
-        latency.observe(time.perf_counter() - started)
+        latency.observe(seconds)
+        self._count_original(op, seconds)
         return result
+
+    def _count_original(self, op: str, seconds: float) -> None:
+        """The original Wess's families, which count attempts whatever their outcome."""
+        if op in self._original:
+            children = self._original[op]
+        else:
+            operation = database_operation(op)
+            children = self._original[op] = (
+                None
+                if operation is None
+                else (
+                    self._metrics.database_operations.labels(operation=operation),
+                    self._metrics.database_latency.labels(operation=operation),
+                )
+            )
+        if children is not None:
+            children[0].inc()
+            children[1].observe(seconds)
 
     def integrity_error(self, op: str, exc: IntegrityError, module_id: UUID | None) -> None:
         self._metrics.integrity_errors.inc()

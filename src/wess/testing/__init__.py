@@ -8,12 +8,14 @@ Like ``structlog.testing`` and httpx's ``MockTransport``, these ship with the pa
 - ``RecordingObserver``: the runtime's cache and compile events, kept for assertions.
 - ``test_settings``, ``open_client``: a started Wess (the real app over real parts) and
   an HTTP client of it, in process; ``assert_problem`` checks an error answer.
+- ``Scrape``: a ``/metrics`` page read back (families, values, series count).
 """
 
 from wess.storage.memory import MemoryStore
 from wess.testing.app import TestClient, admin_token, assert_problem, open_client, test_settings
 from wess.testing.clock import FakeClock
 from wess.testing.observer import RecordingObserver
+from wess.testing.scrape import Scrape
 from wess.testing.store import Gate, RecordingStore
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "MemoryStore",
     "RecordingObserver",
     "RecordingStore",
+    "Scrape",
     "TestClient",
     "admin_token",
     "assert_problem",

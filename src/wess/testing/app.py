@@ -64,7 +64,8 @@ async def open_client(
     and ``server.port``, as if bound there) and, with ``as_admin`` and authentication
     on, carry the bootstrap admin's key."""
     settings = settings or test_settings()
-    async with open_state(settings, metrics=Metrics()) as state:
+    metrics = Metrics(per_module=settings.metrics.per_module)
+    async with open_state(settings, metrics=metrics) as state:
         server = settings.server
         app = create_app(state, sites=site_policy(settings, port=server.port), access_log=None)
         transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))

@@ -22,7 +22,6 @@ from functools import partial
 from types import TracebackType
 
 import structlog
-from prometheus_client import Histogram
 
 from wess.errors import (
     CompileLimitExceeded,
@@ -49,6 +48,7 @@ from wess.workers.usage import UsageCounter
 logger = structlog.get_logger(__name__)
 
 QUEUE = "runner"
+POOL = "invoke"
 CACHE = "compiled"
 NAMESPACE_QUEUE = 64
 """Calls (and compiles) of one namespace waiting beyond its share, by default."""
@@ -128,7 +128,6 @@ class Runner:
         )
         self._max_pending = max_pending
         self._lanes = InlineLane(inline_fuel, metrics)
-        self._outcomes: dict[str, Histogram] = {}
         self._bulkheads = Bulkheads(concurrency=pool.module_concurrency, queue=module_queue)
         self._pending = 0
         self._observer = MetricsObserver(metrics)
@@ -154,6 +153,10 @@ class Runner:
         self._invoke_pool = FairPool(self.invocations, name="run")
         self._compile_pool = FairPool(self.compiles, name="compile")
         self._depth = metrics.queue_depth.labels(queue=QUEUE)
+        self._admitted = 0  # calls handed to the invocation pool, not yet freed
+        metrics.track_pool(
+            POOL, in_flight=lambda: self._admitted, queued=lambda: self._pending - self._admitted
+        )
 
     async def __aenter__(self) -> Runner:
         self._invoke_pool.start()
@@ -284,6 +287,7 @@ class Runner:
             else:
                 await self._bulkheads.acquire(record.id)
                 admitted = True
+                self._admitted += 1
                 submitted = await pool.submit(namespace, partial(_invoke, target, values, applied))
                 result, seconds = await asyncio.wrap_future(submitted)
         finally:
@@ -291,12 +295,8 @@ class Runner:
             module = record.id if admitted else None
             after(submitted, partial(self._free, namespace, module, submitted is not None))
         outcome = "ok" if isinstance(result, Invocation) else result.code
-        observed = self._outcomes.get(outcome)
-        if observed is None:  # one child per outcome code: labels() costs on every call
-            observed = self._outcomes[outcome] = self._metrics.execution_seconds.labels(
-                outcome=outcome
-            )
-        observed.observe(seconds)  # its _count{outcome} is the invocation count
+        fuel = result.fuel_used if isinstance(result, Invocation) else None
+        self._metrics.invocations.observe(record.info, function, outcome, seconds, fuel)
         if not isinstance(result, Invocation):
             if isinstance(result, ExecutionError):
                 self._violation(violation_kind(result), result, module_id=str(record.id))
@@ -321,6 +321,7 @@ class Runner:
             self._invoke_pool.release(namespace)
         if module is not None:
             self._bulkheads.release(module)
+            self._admitted -= 1
         self.invocations.leave(namespace)
         self._release()
 
