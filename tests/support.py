@@ -10,16 +10,19 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
+T = TypeVar("T")
 READY_TIMEOUT = 30.0
+SETTLE = 10.0
+"""Seconds ``eventually`` waits at most for something to happen (a guard, not a measure)."""
 
 
 def require_service(name: str, host: str, port: int) -> None:
@@ -36,6 +39,19 @@ def require_service(name: str, host: str, port: int) -> None:
     if os.environ.get("WESS_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason}, and WESS_REQUIRE_SERVICES=1 requires it")
     pytest.skip(reason)
+
+
+def eventually(check: Callable[[], T | None], what: str, *, settle: float = SETTLE) -> T:
+    """What ``check`` returns once it is truthy; ``AssertionError`` naming ``what`` if it
+    is not within ``settle`` seconds."""
+    deadline = time.monotonic() + settle
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {settle} s")
+        time.sleep(0.02)
 
 
 def free_port() -> int:

@@ -92,7 +92,7 @@ def test_the_arch_md_example_loads_and_workers_is_refused_at_start(tmp_path: Pat
     assert settings.reader.cache_size == CacheSize(max_entries=100)
     assert settings.reader.ttl == 3600
     assert (settings.runner.timeout, settings.runner.max_memory) == (5000, 256 << 20)
-    with pytest.raises(ConfigError, match="multi-process serving is not available yet"):
+    with pytest.raises(ConfigError, match="opened by one process only"):
         refuse_unavailable(settings)
 
 

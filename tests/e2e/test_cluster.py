@@ -20,12 +20,10 @@ import psycopg
 import pytest
 
 from tests.fixtures import distinct_sum, wasm
-from tests.support import POSTGRES, ServerProcess, postgres_schema
+from tests.support import POSTGRES, ServerProcess, eventually, postgres_schema
 
 pytestmark = pytest.mark.e2e
 WASM = {"content-type": "application/wasm"}
-SETTLE = 10.0
-"""Seconds the tests wait at most for something to happen (a guard, not a measure)."""
 
 
 @contextmanager
@@ -41,6 +39,7 @@ def three_nodes(tmp_path: Path, **extra: str) -> Iterator[list[ServerProcess]]:
                     "WESS_DATABASE_URL": url,
                     "WESS_SECURITY_SECRET_FILE": str(secret),
                     "WESS_SERVER_NODE_ID": f"node-{letter}",
+                    "WESS_SERVER_WORKERS": "1",  # a node per process: tests/e2e/test_workers.py
                     **extra,
                 }
                 node = ServerProcess(
@@ -58,17 +57,6 @@ def three_nodes(tmp_path: Path, **extra: str) -> Iterator[list[ServerProcess]]:
 def cluster(tmp_path: Path) -> Iterator[list[ServerProcess]]:
     with three_nodes(tmp_path) as nodes:
         yield nodes
-
-
-def eventually(check, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + SETTLE
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {SETTLE} s")
-        time.sleep(0.02)
 
 
 def test_a_change_on_one_node_is_served_by_every_node(cluster: list[ServerProcess]) -> None:

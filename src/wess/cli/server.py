@@ -22,6 +22,7 @@ SERVE_FLAGS = {
     "data_dir": "database.path",
     "tls_cert": "tls.cert_file",
     "tls_key": "tls.key_file",
+    "workers": "server.workers",
 }
 """Each ``wess serve`` option that sets a configuration key, and the key it sets."""
 
@@ -33,11 +34,17 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option(help="Directory of the RocksDB store.")] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="Certificate chain (PEM): HTTPS.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="Private key (PEM) of --tls-cert.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Server processes on the port (default: one per core with PostgreSQL, "
+            "one with the embedded store)."
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the Wess server."""
-    from wess.observability.logging import configure_logging
-    from wess.server import run_server
+    from wess.server import run
 
     given = {
         "host": host,
@@ -45,11 +52,11 @@ def serve(
         "data_dir": data_dir,
         "tls_cert": tls_cert,
         "tls_key": tls_key,
+        "workers": workers,
     }
     chosen = settings(config, {SERVE_FLAGS[name]: value for name, value in given.items()})
-    configure_logging(level=chosen.logging.level, format=chosen.logging.format)
     try:
-        run_server(chosen)
+        run(chosen)
     except WessError as exc:  # logged already; this is the sentence for whoever started it
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None

@@ -2,8 +2,9 @@
 
 This is the only module that reads ``os.environ``; everything else receives values.
 Environment names are ``WESS_<SECTION>_<KEY>`` (``WESS_RUNNER_TIMEOUT=30000``), plus the
-short names of the original Wess docs (``WESS_DB_PATH``, ``WESS_LOG_LEVEL``) and of the
-security docs (``WESS_RATELIMIT_PER_IP`` ...), which already follow the pattern.
+short names of the original Wess docs (``WESS_DB_PATH``, ``WESS_LOG_LEVEL``), the
+scaling docs' ``WESS_DB_URL``, and the security docs' (``WESS_RATELIMIT_PER_IP`` ...),
+which already follow the pattern.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from wess.config.sections import SECTIONS, Settings
 from wess.errors import ConfigError
 
 ENV_PREFIX = "WESS_"
-ENV_ALIASES = {"WESS_DB_PATH": ("database", "path"), "WESS_LOG_LEVEL": ("logging", "level")}
+ENV_ALIASES = {
+    "WESS_DB_PATH": ("database", "path"),
+    "WESS_DB_URL": ("database", "url"),
+    "WESS_LOG_LEVEL": ("logging", "level"),
+}
 KEY_ALIASES = {("server", "address"): ("server", "host")}
 """Keys of the original Wess that are another name for one of ours, in any layer."""
 CONFIG_FILE_ENV = "WESS_CONFIG"

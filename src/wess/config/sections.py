@@ -28,6 +28,8 @@ from wess.workers.pool import (
     THREADS_PER_CORE,
 )
 
+SHARED_SCHEMES = frozenset({"postgresql", "postgres"})
+"""Storage URL schemes of stores that several processes and nodes share."""
 JSON_BYTES_PER_WASM_BYTE = 4
 """Worst case of the legacy form: ``255,`` is four bytes of JSON for one byte of wasm."""
 JSON_BODY_SLACK = 64 * 1024
@@ -50,12 +52,14 @@ class ServerSettings(_Section):
     shutdown_timeout: float = Field(
         10.0, gt=0, le=600, description="Seconds to drain requests and queued writes on stop."
     )
-    workers: int = Field(
-        1,
+    workers: int | None = Field(
+        None,
         ge=1,
         le=256,
-        description="Server processes. Multi-process serving is not available yet: "
-        "`wess serve` refuses more than 1 (runner.workers sets the invocation threads).",
+        description="Server processes sharing the port (`wess serve --workers`); unset: "
+        "one per core with a shared store (PostgreSQL), one with the embedded store, "
+        "which a single process opens (more is refused). runner.workers sets each "
+        "process's invocation threads.",
     )
     allowed_hosts: tuple[str, ...] = Field(
         (),
@@ -141,7 +145,10 @@ class ServerSettings(_Section):
 class DatabaseSettings(_Section):
     path: Path = Field(Path("./data"), description="Directory of the embedded RocksDB store.")
     url: str | None = Field(
-        None, description="Storage URL (memory://, rocksdb:///path); unset: RocksDB at path."
+        None,
+        description="Storage URL: memory://, rocksdb:///path, or postgresql://user@host/db "
+        "(`?schema=name` for a schema of its own), the store several processes and nodes "
+        "share (docs/scaling.md); unset: RocksDB at path.",
     )
     db: Literal["rocksdb"] | None = Field(
         None,
@@ -180,6 +187,11 @@ class DatabaseSettings(_Section):
         if self.max_open_files is not None and urlsplit(self.url or "").query:
             raise ValueError("max_open_files is set both here and in url: set one")
         return self
+
+    @property
+    def shared(self) -> bool:
+        """Whether several processes and nodes may open the store at once."""
+        return urlsplit(self.effective_url).scheme in SHARED_SCHEMES
 
     @property
     def effective_url(self) -> str:

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import sys
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO
 
@@ -125,13 +125,24 @@ def _binary(stream: TextIO) -> BinaryIO:
     return buffer if buffer is not None else _TextAsBinary(stream)  # type: ignore[return-value]
 
 
-def configure_logging(*, level: str, format: str, stream: TextIO | None = None) -> None:
+def configure_logging(
+    *,
+    level: str,
+    format: str,
+    stream: TextIO | None = None,
+    fields: Mapping[str, str] | None = None,
+) -> None:
     """Route structlog and the standard library to ``stream`` (stderr by default).
 
     ``format`` is ``json``, ``console`` or ``auto`` (console when ``stream`` is a TTY).
     Exceptions are rendered into the log line (``exception`` field), never into a
-    response.
+    response. ``fields`` go into every line (the node id, say), from any thread; they
+    are also bound in the calling context, for the lines that bypass structlog (the
+    access log) of the tasks started from it.
     """
+    constant: list[Any] = [] if not fields else [_Constant(fields)]
+    if fields:
+        structlog.contextvars.bind_contextvars(**fields)
     out = stream if stream is not None else sys.stderr
     use_console = format == "console" or (format == "auto" and out.isatty())
     renderer: Any = (
@@ -141,7 +152,7 @@ def configure_logging(*, level: str, format: str, stream: TextIO | None = None) 
     )
     exceptions: list[Any] = [] if use_console else [structlog.processors.format_exc_info]
     structlog.configure(
-        processors=[*PRE_CHAIN, add_logger_name, *exceptions, renderer],
+        processors=[*PRE_CHAIN, *constant, add_logger_name, *exceptions, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
         logger_factory=NamedBytesLoggerFactory(_binary(out)),
         cache_logger_on_first_use=True,
@@ -149,7 +160,7 @@ def configure_logging(*, level: str, format: str, stream: TextIO | None = None) 
     standard = logging.StreamHandler(out)
     standard.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*PRE_CHAIN, structlog.stdlib.add_logger_name],
+            foreign_pre_chain=[*PRE_CHAIN, *constant, structlog.stdlib.add_logger_name],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 *exceptions,
@@ -167,6 +178,18 @@ def configure_logging(*, level: str, format: str, stream: TextIO | None = None) 
         named.handlers[:] = []
         named.propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # Wess logs each request itself
+
+
+class _Constant:
+    """A structlog processor adding the same fields to every line that lacks them."""
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        self._fields = dict(fields)
+
+    def __call__(self, logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        for name, value in self._fields.items():
+            event.setdefault(name, value)
+        return event
 
 
 class AccessLog:

@@ -15,10 +15,12 @@ from wess.server.state import (
     runtime_limits,
     server_secret,
 )
+from wess.server.supervising import run
 
 __all__ = [
     "isolated_compiler",
     "open_state",
+    "run",
     "run_server",
     "runtime_config",
     "runtime_limits",

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
+import socket
 import ssl
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from urllib.parse import urlsplit
 
 import structlog
 import uvicorn
@@ -35,15 +38,25 @@ logger = structlog.get_logger(__name__)
 PRIVATE_UMASK = 0o077
 
 
-async def serve(settings: Settings) -> None:
+async def serve(
+    settings: Settings,
+    *,
+    sockets: list[socket.socket] | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
     """Bind the address, open everything, serve HTTP until SIGINT/SIGTERM, then close
     everything. A setting this version cannot honour, a bad certificate or an address
-    that cannot be bound stops start-up before anything is opened or created on disk."""
+    that cannot be bound stops start-up before anything is opened or created on disk.
+
+    ``sockets`` are already listening (a worker of ``wess serve --workers``: its
+    supervisor bound them); ``on_ready`` is called once everything is open, just
+    before requests are served."""
     refuse_unavailable(settings)
     metrics = Metrics(per_module=settings.metrics.per_module)
     tls = tls_context(settings)
     host, port = settings.server.host, settings.server.port
-    with listening(host, port) as sockets:
+    bound = contextlib.nullcontext(sockets) if sockets is not None else listening(host, port)
+    with bound as sockets:
         port = sockets[0].getsockname()[1]  # the one the system chose, for port 0
         async with open_state(settings, metrics=metrics) as state:
             # What start-up built (the app, the runtime, caches' first entries) lives as
@@ -85,6 +98,8 @@ async def serve(settings: Settings) -> None:
             served = server.server_state  # requests in flight are its tasks
             metrics.concurrent_connections.set_function(lambda: len(served.tasks))
             metrics.http_connections.set_function(lambda: len(served.connections))
+            if on_ready is not None:
+                on_ready()
             with _signals_handled_by_uvicorn():
                 await server.serve(sockets=sockets)
             logger.info("draining and closing")
@@ -116,12 +131,15 @@ def connection_rules(settings: Settings) -> ConnectionRules:
 
 
 def refuse_unavailable(settings: Settings) -> None:
-    """Stop start-up on a setting Wess accepts but cannot honour yet, saying so."""
-    if settings.server.workers > 1:
+    """Stop start-up on a setting Wess accepts but cannot honour, saying so."""
+    workers = settings.server.workers
+    if workers is not None and workers > 1 and not settings.database.shared:
+        scheme = urlsplit(settings.database.effective_url).scheme
         raise ConfigError(
-            f"server.workers = {settings.server.workers}: multi-process serving is not "
-            "available yet; Wess serves from one process, with runner.workers invocation "
-            "threads. Set server.workers = 1, or remove it.",
+            f"server.workers = {workers}: the {scheme} store is opened by one process "
+            "only, so several server processes need a shared store (database.url = "
+            "postgresql://...). Set server.workers = 1, or remove it; runner.workers "
+            "sets the invocation threads of the one process.",
             key="server.workers",
         )
 
@@ -163,13 +181,18 @@ def _already_stopping(signum: int, frame: FrameType | None) -> None:
     logger.info("stop signal received", signal=signal.Signals(signum).name)
 
 
-def run_server(settings: Settings) -> None:
-    """Blocking entry point for ``wess serve``: returns once the server stopped. An
-    error that stops start-up is logged (one structured line) and raised, for the
-    command line to tell the user."""
+def run_server(
+    settings: Settings,
+    *,
+    sockets: list[socket.socket] | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Blocking entry point of one server process (``serve``): returns once the server
+    stopped. An error that stops start-up is logged (one structured line) and raised,
+    for the command line to tell the user."""
     os.umask(PRIVATE_UMASK)  # every file Wess (and RocksDB) creates: owner only
     try:
-        uvloop.run(serve(settings))
+        uvloop.run(serve(settings, sockets=sockets, on_ready=on_ready))
     except StorageUnavailable as exc:
         logger.error("cannot start: storage unavailable", detail=exc.detail)
         raise
