@@ -77,6 +77,22 @@ MEANINGS = (
         'compiled-module cache (`wess_cache_bytes{cache="compiled"}`) vs `runner.cache_size`',
         f"RSS {LE} 300 MB; cache within its budget",
     ),
+    (
+        "P8",
+        "every core used: `wess serve --workers 2` vs one process (docs/scaling.md)",
+        "P2's requests and wrk runs against two servers on the machine's PostgreSQL (a "
+        "fresh schema each), one process vs two, alternating rounds, median requests/s",
+        f"{GE} 1.6 {TIMES} one process (2 cores)",
+    ),
+    (
+        "P9",
+        "the shared store: PostgreSQL vs the embedded RocksDB, and the coherence delay "
+        "across three nodes",
+        "P2's requests against a server on each store, alternating rounds; creates/s of "
+        "each (information); three nodes on one PostgreSQL: an update acknowledged by A, "
+        "the delay until B and C run the new code, p50/p99/most",
+        f"runs {GE} 0.95 {TIMES} embedded; every delay {LE} 1 s",
+    ),
 )
 
 
@@ -116,6 +132,11 @@ def write(
         "latency": plot_latency(by_id["P3"].result, plot_dir / "latency.png"),
         "throughput": plot_throughput(by_id["P2"].result, plot_dir / "throughput.png"),
     }
+    for outcome in outcomes:
+        spec = (outcome.result or {}).get("data", {}).get("plot")
+        if spec:
+            name = outcome.figure.id.lower()
+            plots[name] = plot_figure(spec, plot_dir / f"{name}.png")
     notes = kept_notes(output)
     output.write_text(markdown(outcomes, machine, plots, total_s=total_s, quick=quick, notes=notes))
 
@@ -258,6 +279,14 @@ def markdown(
         else:
             add(f"*{caption}: not drawn, its figure was not measured in this run.*")
         add("")
+    for outcome in outcomes:
+        name = outcome.figure.id.lower()
+        spec = (outcome.result or {}).get("data", {}).get("plot")
+        if spec and plots.get(name):
+            add(f"![{outcome.figure.id}: {spec['title']}]({PLOTS}/{name}.png)")
+            add("")
+            add(f"*{outcome.figure.id}: {spec['title']}. {plots[name]}*")
+            add("")
 
     add("## Details per figure")
     add("")
@@ -425,3 +454,31 @@ def plot_throughput(result: dict[str, Any] | None, path: Path) -> str | None:
     return (
         f"One wrk run of about {duration:.0f} s per point and side, alternating; higher is better."
     )
+
+
+def plot_figure(spec: dict[str, Any], path: Path) -> str | None:
+    """The plot a figure describes in its result (``data["plot"]``): ``kind`` "line"
+    (series of [x, y] points) or "histogram" (series of values); the caption's end."""
+    series: dict[str, list[Any]] = spec.get("series", {})
+    if not any(series.values()):
+        return None
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for index, (label, values) in enumerate(series.items()):
+        color = f"C{index}"
+        if spec.get("kind") == "histogram":
+            axes.hist(values, bins=min(50, max(10, len(values) // 10)), label=label, color=color)
+        else:
+            axes.plot(
+                [p[0] for p in values], [p[1] for p in values], "o-", label=label, color=color
+            )
+    if spec.get("xscale") == "log":
+        axes.set_xscale("log", base=2)
+    axes.set_title(spec.get("title", ""))
+    axes.set_xlabel(spec.get("xlabel", ""))
+    axes.set_ylabel(spec.get("ylabel", ""))
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return "Drawn from this run's numbers."

@@ -214,9 +214,10 @@ def rate_limit_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def wess_server(*, env: Mapping[str, str] | None = None) -> Iterator[Server]:
+def wess_server(*, env: Mapping[str, str] | None = None, processes: int = 1) -> Iterator[Server]:
     """``wess serve --port X --data-dir <tmp>``: defaults, but for the bench's rate limits
-    (``rate_limit_env``) and ``env`` (``WESS_*``).
+    (``rate_limit_env``) and ``env`` (``WESS_*``). With ``processes`` > 1 (and
+    ``WESS_SERVER_WORKERS`` in ``env``), it is used once every worker serves.
 
     If the admin key the server just wrote is refused (401), the server is restarted
     once on the same data directory, and that is recorded in ``Server.notes`` (the
@@ -234,6 +235,7 @@ def wess_server(*, env: Mapping[str, str] | None = None) -> Iterator[Server]:
             ) as server:
                 server.data_dir = data_dir
                 server.env = extra
+                _wait_for_workers(server, processes)
                 server.flags = {"server.port": port, "database.path": data_dir}
                 key_file = data_dir / ADMIN_KEY_FILE
                 if key_file.exists():
@@ -250,6 +252,17 @@ def wess_server(*, env: Mapping[str, str] | None = None) -> Iterator[Server]:
                 server.notes = notes
                 yield server
                 return
+
+
+def _wait_for_workers(server: Server, processes: int) -> None:
+    """Until ``processes`` workers of ``wess serve --workers`` said they serve."""
+    if processes <= 1:
+        return
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while server.log_text().count('"worker serving"') < processes:
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{processes} workers did not all start:\n{server.log_tail()}")
+        time.sleep(0.1)
 
 
 def _key_refused(server: Server) -> bool:
