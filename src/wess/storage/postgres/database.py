@@ -32,7 +32,9 @@ CONNECT_TIMEOUT = 5.0
 
 
 def split_url(url: str) -> tuple[str, str]:
-    """The libpq connection string of ``url`` and the schema it names (``?schema=``)."""
+    """The libpq connection string of ``url`` and the schema it names (``?schema=``).
+    Other query parameters are libpq's; ``application_name`` defaults to
+    ``wess/<schema>``, so an operator sees whose connections they are."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     schemas = [value for name, value in query if name == "schema"]
@@ -40,6 +42,9 @@ def split_url(url: str) -> tuple[str, str]:
     schema = schemas[-1] if schemas else DEFAULT_SCHEMA
     if not schema.isidentifier() or len(schema) > 63:
         raise ConfigError(f"schema={schema!r} in the database URL is not a plain identifier")
+    if not any(name == "application_name" for name, _ in rest):
+        # what pg_stat_activity shows of Wess's connections, unless the URL names it
+        rest.append(("application_name", f"wess/{schema}"))
     conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), parts.fragment))
     return conninfo, schema
 
