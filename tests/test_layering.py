@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "auditing": CORE | {"observability", "security", "storage", "workers"},
     "keys": CORE | {"security", "storage", "workers"},
     "service": CORE | {"runtime", "workers"},
-    "ops": CORE | {"security", "storage"},
+    "ops": CORE | {"files", "security", "storage"},
     "api": CORE
     | {
         "(root)",

@@ -137,8 +137,8 @@ def salvage(
 
 async def _verify_offline(config: Path | None, path: Path) -> dict[str, Any]:
     from wess.ops.inspection import verify_store
-    from wess.security.audit import AuditKey
-    from wess.server.state import AUDIT_KEY_LABEL, keyring_of, server_secret
+    from wess.security.audit import AUDIT_KEY_LABEL, AuditKey
+    from wess.server.state import keyring_of, server_secret
     from wess.storage import open_store
 
     chosen = settings(config, {"database.path": path})
@@ -151,9 +151,9 @@ async def _salvage(config: Path | None, path: Path, into: Path) -> dict[str, Any
     from wess.files import make_private
     from wess.ops.salvage import salvage as copy_intact
     from wess.security.anchor import AnchorFile
-    from wess.security.audit import Anchor, AuditKey
+    from wess.security.audit import AUDIT_KEY_LABEL, Anchor, AuditKey
     from wess.security.secrets import SECRET_FILE
-    from wess.server.state import ANCHOR_FILE, AUDIT_KEY_LABEL, keyring_of, server_secret
+    from wess.server.state import ANCHOR_FILE, keyring_of, server_secret
     from wess.storage import open_store
 
     chosen = settings(config, {"database.path": path})

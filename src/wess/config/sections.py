@@ -422,6 +422,29 @@ class QuotasSettings(_Section):
     )
 
 
+class BackupSettings(_Section):
+    dir: Path | None = Field(
+        None,
+        description="Where backups are kept; unset: `<database.path>-backups`, beside the "
+        "data directory. On the store's file system, table files are hard-linked (cheap, "
+        "but no help when that disk fails: copy backups elsewhere); on another, copied.",
+    )
+    interval: float = Field(
+        0.0,
+        ge=0,
+        le=31 * 86_400,
+        description="Seconds between backups the server takes itself; 0: none (take them "
+        "with `wess backup create`).",
+    )
+    retention: int = Field(
+        7,
+        ge=1,
+        le=100_000,
+        description="Backups kept: after each scheduled backup, older ones beyond this "
+        "many are removed (`wess backup prune` does the same on demand).",
+    )
+
+
 class Settings(_Section):
     """The whole validated configuration."""
 
@@ -438,6 +461,7 @@ class Settings(_Section):
     tls: TlsSettings = TlsSettings()
     quotas: QuotasSettings = QuotasSettings()
     audit: AuditSettings = AuditSettings()
+    backup: BackupSettings = BackupSettings()
 
     @property
     def sandbox_limits(self) -> dict[str, int | None]:
