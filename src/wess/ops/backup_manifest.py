@@ -185,9 +185,10 @@ def file_digests(root: Path) -> tuple[FileDigest, ...]:
 
 
 def differences(
-    expected: BackupManifest, files: tuple[FileDigest, ...], content: Content
+    expected: BackupManifest, files: tuple[FileDigest, ...], content: Content | None
 ) -> list[str]:
-    """What a backup's files and content say that its manifest does not (empty: whole)."""
+    """What a backup's files and content (None: not read) say that its manifest does not
+    (empty: whole)."""
     problems: list[str] = []
     recorded = {item.path: item for item in expected.files}
     found = {item.path: item for item in files}
@@ -198,8 +199,9 @@ def differences(
     for path in sorted(recorded.keys() & found.keys()):
         if recorded[path] != found[path]:
             problems.append(f"file {path} changed since the backup was taken")
-    for name, want in expected.content.to_dict().items():
-        got = content.to_dict()[name]
+    found_content = {} if content is None else content.to_dict()
+    for name, want in expected.content.to_dict().items() if content is not None else ():
+        got = found_content[name]
         if got != want:
             problems.append(f"{name}: the manifest says {want!r}, the backup holds {got!r}")
     return problems

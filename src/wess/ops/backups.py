@@ -116,7 +116,7 @@ class Backups:
             manifest = BackupManifest(
                 id=backup_id,
                 created_at=now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-                duration_seconds=time.monotonic() - started,
+                duration_seconds=round(time.monotonic() - started, 3),
                 wess=self._version,
                 store_format=FORMAT.decode(),
                 audit_chain=audit_key_of(secret).chain,
@@ -167,12 +167,14 @@ class Backups:
         """Hash the backup's files and read its store again; compare with the manifest."""
         root = self.path(manifest)
         files = await asyncio.to_thread(file_digests, root)
+        unreadable: list[str] = []
         try:
             secret = await asyncio.to_thread((root / SECRET).read_bytes)
-            content = await self._content(root, secret)
+            content: Content | None = await self._content(root, secret)
         except (WessError, OSError, ValueError) as exc:
-            return Verification(manifest, (f"the backup's store cannot be read: {exc}",))
-        return Verification(manifest, tuple(differences(manifest, files, content)))
+            content = None
+            unreadable.append(f"the backup's store cannot be read: {exc}")
+        return Verification(manifest, (*differences(manifest, files, content), *unreadable))
 
     def prune(self, *, keep: int, dry_run: bool = False) -> builtins.list[str]:
         """Remove all but the newest ``keep`` backups, and unfinished ones; the ids removed."""
