@@ -28,6 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     "keys": CORE | {"security", "storage", "workers"},
     "service": CORE | {"runtime", "workers"},
     "ops": CORE | {"files", "security", "storage"},
+    # the HTTP client of users' programs and the CLI: it knows the wire and the errors
+    "client": {"errors"},
     "api": CORE
     | {
         "(root)",
