@@ -9,13 +9,14 @@ from urllib.parse import unquote, urlsplit
 
 import typer
 
-from wess.cli.common import CaOption, Client, ConfigOption, KeyOption, err, settings
+from wess.cli.common import CaOption, ConfigOption, KeyOption, connect, err, settings
+from wess.cli.progress import Meter
 
 app = typer.Typer()
 
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="The data directory (default: database.path)."),
+    typer.Option("--data-dir", metavar="DIR", help="The data directory (default: database.path)."),
 ]
 
 
@@ -49,7 +50,8 @@ def migrate(
 
     path = store_path(config, data_dir)
     try:
-        found, steps, applied = run(str(path), dry_run=dry_run)
+        with Meter("migrating" if not dry_run else "planning", console=err, unit="steps"):
+            found, steps, applied = run(str(path), dry_run=dry_run)
     except WessError as exc:
         err.print(f"error: {exc.detail}")
         raise typer.Exit(1) from None
@@ -74,18 +76,22 @@ def verify(
     config: ConfigOption = None,
     url: Annotated[
         str | None,
-        typer.Option("--url", envvar="WESS_URL", help="Ask this running server instead."),
+        typer.Option(
+            "--url", envvar="WESS_URL", metavar="URL", help="Ask this running server instead."
+        ),
     ] = None,
     key: KeyOption = None,
     ca: CaOption = None,
 ) -> None:
     """Read every stored record and list the damaged ones (exit 1 if any). Offline on a
     stopped server's data directory, or online with --url."""
-    if url is not None:
-        report = Client(url, key, ca).call("GET", "/v1/admin/verify")
-    else:
-        path = store_path(config, data_dir)
-        report = asyncio.run(_verify_offline(config, path))
+    with Meter("verifying", console=err, unit="stores"):
+        if url is not None:
+            with connect(url, key, ca) as client:
+                report = client.verify_store()
+        else:
+            path = store_path(config, data_dir)
+            report = asyncio.run(_verify_offline(config, path))
     for kind in ("modules", "keys", "audit", "usage"):
         part = report[kind]
         typer.echo(f"{kind}: {part['checked']} read, {part['damaged']} damaged")
@@ -111,7 +117,10 @@ def verify(
 @app.command()
 def salvage(
     into: Annotated[
-        Path, typer.Option("--into", help="A new data directory to copy intact records into.")
+        Path,
+        typer.Option(
+            "--into", metavar="DIR", help="A new data directory to copy intact records into."
+        ),
     ],
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -122,7 +131,8 @@ def salvage(
     if into.exists() and any(into.iterdir()):
         err.print(f"error: {into} is not empty; salvage copies into a new directory")
         raise typer.Exit(2)
-    report = asyncio.run(_salvage(config, path, into))
+    with Meter("salvaging", console=err, unit="stores"):
+        report = asyncio.run(_salvage(config, path, into))
     for kind, count in report["copied"].items():
         typer.echo(f"copied {count} {kind}")
     for lost in report["lost"]:
