@@ -48,7 +48,8 @@ def read_log(
         int, typer.Option(metavar="N", min=1, help="At most this many entries.")
     ] = 100,
     actor: Annotated[
-        str | None, typer.Option(metavar="ACTOR", help="Only this actor (api_key:ID, jwt:SUBJECT ...).")
+        str | None,
+        typer.Option(metavar="ACTOR", help="Only this actor (api_key:ID, jwt:SUBJECT ...)."),
     ] = None,
     action: Annotated[
         str | None,

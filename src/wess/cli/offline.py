@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wess.config import Settings
+from wess.observability.logging import configure_logging
 from wess.observability.metrics import Metrics
 from wess.security.anchor import AnchorFile
 from wess.security.audit import AUDIT_KEY_LABEL, Anchor, AuditKey
@@ -56,7 +57,9 @@ class Offline:
 
 @asynccontextmanager
 async def offline(chosen: Settings) -> AsyncIterator[Offline]:
-    """The store ``chosen`` names, opened for the block (created if new)."""
+    """The store ``chosen`` names, opened for the block (created if new). Logs go to
+    standard error, warnings and worse only: standard output is the command's."""
+    configure_logging(level="warning", format=chosen.logging.format)
     secret = server_secret(chosen)
     keyring = keyring_of(chosen)
     key = AuditKey(secret.derive(AUDIT_KEY_LABEL))

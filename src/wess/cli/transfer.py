@@ -38,6 +38,7 @@ from wess.cli.progress import Meter
 app = typer.Typer()
 
 CHUNK = 1 << 20
+SINGULAR = {"modules": "module", "keys": "key", "audit": "audit entries"}
 COUNT_COLUMNS = (
     Column("RECORDS", lambda row: row["kind"]),
     Column("IMPORTED", lambda row: row["imported"]),
@@ -249,7 +250,8 @@ def _print_report(report: dict[str, Any], output: Output) -> None:
     rows = [{"kind": kind, **counts} for kind, counts in report["counts"].items()]
     emit(rows, COUNT_COLUMNS, output)
     for item in report["skipped"]:
-        typer.echo(f"{item['kind']} {item['id']}: {item['reason']}")
+        what = SINGULAR.get(item["kind"], item["kind"])
+        typer.echo(f"{what} {item['id']}: {item['reason']}")
     for item in report["source_skipped"]:
         typer.echo(f"not in the dump (the export could not read it): {item['kind']} {item['id']}")
     if report["error"]:
