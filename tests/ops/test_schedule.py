@@ -31,12 +31,7 @@ async def test_each_interval_takes_a_backup_then_prunes() -> None:
     """After each interval: a backup, then a prune; the metrics record the last one."""
     calls: list[str] = []
     intervals = asyncio.Queue[None]()
-    pruned = asyncio.Queue[None]()
-    loop = asyncio.get_running_loop()
-
-    def prune() -> None:  # runs on a worker thread
-        calls.append("prune")
-        loop.call_soon_threadsafe(pruned.put_nowait, None)
+    sleeping = asyncio.Queue[None]()
 
     async def take() -> BackupManifest:
         calls.append("take")
@@ -44,21 +39,23 @@ async def test_each_interval_takes_a_backup_then_prunes() -> None:
 
     async def sleep(seconds: float) -> None:
         assert seconds == 60
+        sleeping.put_nowait(None)  # the previous round, if any, is over
         await intervals.get()
 
     registry = CollectorRegistry()
     schedule = BackupSchedule(
         take,
-        prune,
+        lambda: calls.append("prune"),
         interval=60,
         metrics=BackupMetrics(registry),
         sleep=sleep,
         wall_clock=lambda: 1234.0,
     )
     async with schedule:
+        await sleeping.get()
         for _ in range(2):
             intervals.put_nowait(None)
-            await pruned.get()
+            await sleeping.get()
     assert calls == ["take", "prune", "take", "prune"]
     assert value(registry, "wess_backups_total", outcome="ok") == 2
     assert value(registry, "wess_backup_last_success_timestamp_seconds") == 1234.0
