@@ -77,7 +77,10 @@ def verify(
     url: Annotated[
         str | None,
         typer.Option(
-            "--url", envvar="WESS_URL", metavar="URL", help="Ask this running server instead."
+            "--url",
+            metavar="URL",
+            help="Ask this running server instead (given here: $WESS_URL alone does not "
+            "switch to it).",
         ),
     ] = None,
     key: KeyOption = None,
