@@ -172,3 +172,30 @@ def test_json_args_and_words_do_not_mix():
 def test_negative_numbers_are_arguments():
     """`-1` and `-Infinity` after the function are arguments, not options."""
     assert split_invocation(["f", "-1", "-2.5", "-Infinity"]) == ("f", [-1, -2.5, "-Infinity"])
+
+
+def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one():
+    """Piped, progress is a line at the start, one every N items and one at the end;
+    on a terminal it is a live bar with the counts and bytes."""
+    import io
+
+    from rich.console import Console
+
+    from wess.cli.progress import Meter
+
+    plain = io.StringIO()
+    with Meter("importing", console=Console(file=plain), total_bytes=4096, every=2) as meter:
+        for count in range(1, 6):
+            meter.update(count, count * 800)
+    assert plain.getvalue().splitlines() == [
+        "importing ...",
+        "importing: 2 records, 1.6 KiB of 4.0 KiB",
+        "importing: 4 records, 3.1 KiB of 4.0 KiB",
+        "importing: done, 5 records, 3.9 KiB of 4.0 KiB",
+    ]
+    live = io.StringIO()
+    terminal = Console(file=live, force_terminal=True, width=120)
+    with Meter("exporting", console=terminal) as meter:
+        meter.update(42, 2048)
+    assert "exporting" in live.getvalue()
+    assert "42 records" in live.getvalue()

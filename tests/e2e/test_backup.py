@@ -107,6 +107,7 @@ def test_a_backup_under_load_restores_every_acknowledged_write(tmp_path: Path) -
         f"({total / load.seconds:.0f}/s); {during} while the backup was taken"
     )
     manifest = json.loads(created.stdout)
+    assert "backing up: done, 1 backups" in created.stderr
     assert manifest["content"]["modules"] >= len(before)
     assert manifest["content"]["audit_chain"] == "intact"
     assert server.stop() == 0
@@ -119,6 +120,7 @@ def test_a_backup_under_load_restores_every_acknowledged_write(tmp_path: Path) -
     restored = tmp_path / "restored"
     done = wess("backup", "restore", "latest", "--into", str(restored), env=settings)
     assert "the anchor moved back from entry" in done.stdout
+    assert "restoring: done" in done.stderr
     copy = ServerProcess(data_dir=restored, log_path=tmp_path / "b.log", env=settings).start()
     try:
         with copy.client(server.token) as client:
