@@ -217,3 +217,25 @@ def test_the_manifest_is_json_with_its_format(tmp_path: Path) -> None:
     document = {"format": "wess-backup/9"}
     (tmp_path / MANIFEST).write_text(json.dumps(document))
     assert Backups(tmp_path.parent, wess_version="t").list() == []
+
+
+async def test_prune_leaves_the_partial_of_a_backup_being_taken(tmp_path: Path) -> None:
+    """While a backup is being taken (its lock held, here by hand), prune removes old
+    backups but not the .partial directory being written; afterwards it does."""
+    import os
+
+    from wess.ops.backups import _lock
+
+    backups = backups_in(tmp_path)
+    async with served(tmp_path / "data") as (store, _):
+        await backups.create(store, secret_file=tmp_path / "data" / SECRET_FILE)
+    partial = backups.directory / ".20990101T000000Z-aaaaaa.partial"
+    partial.mkdir()
+    held = _lock(backups.directory, wait=True)
+    assert held is not None
+    try:
+        assert backups.prune(keep=1) == []
+        assert partial.exists()
+    finally:
+        os.close(held)
+    assert backups.prune(keep=1) == [partial.name]

@@ -9,12 +9,13 @@ Neither ever holds the whole dump.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from wess.api import openapi
@@ -23,7 +24,7 @@ from wess.api.bodies import parse_json, read_body, validate
 from wess.api.guard import requires
 from wess.api.resources import json_response
 from wess.api.state import state_of
-from wess.errors import InvalidRequest, UnsupportedMediaType
+from wess.errors import ClientGone, InvalidRequest, UnsupportedMediaType
 from wess.models import ApiKey, AuditEntry, Role, is_namespace_name
 from wess.ops.backups import StoreBackups
 from wess.ops.dump import parse_since
@@ -297,13 +298,22 @@ async def import_store(request: Request) -> Response:
         rechain_audit=request.query_params.get("rechain_audit", "").lower() in ("1", "true"),
     )
     report = await transfer.import_dump(
-        request.stream(),
+        _body(request),
         options=options,
         actor=who.actor.name,
         client_ip=who.actor.client_ip,
         request_id=who.request_id,
     )
     return json_response(report.to_dict())
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives; a client that leaves midway is ``ClientGone``."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        raise ClientGone("the client left before sending the whole dump") from None
 
 
 def namespace_map(pairs: list[str]) -> dict[str, str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import fcntl
 import json
 import os
 import secrets
@@ -52,6 +53,7 @@ from wess.storage.rocks.layout import FORMAT
 DB = "db"
 SECRET = "server.secret"  # noqa: S105 - a file name
 PARTIAL = ".partial"
+LOCK_FILE = ".lock"
 LATEST = "latest"
 
 
@@ -94,11 +96,21 @@ class Backups:
         self._clock = clock
 
     async def create(self, store: Store, *, secret_file: Path) -> BackupManifest:
-        """Checkpoint ``store``, verify the checkpoint, and keep it as a new backup."""
+        """Checkpoint ``store``, verify the checkpoint, and keep it as a new backup.
+        Backups of one directory are taken one at a time, across processes (a lock
+        file), so ``prune`` can tell an abandoned ``.partial`` from one being written."""
+        await asyncio.to_thread(make_private, self.directory)
+        lock = await asyncio.to_thread(_lock, self.directory, wait=True)
+        assert lock is not None  # waited for
+        try:
+            return await self._create(store, secret_file=secret_file)
+        finally:
+            os.close(lock)
+
+    async def _create(self, store: Store, *, secret_file: Path) -> BackupManifest:
         started = time.monotonic()
         now = self._clock()
         backup_id = f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-        await asyncio.to_thread(make_private, self.directory)
         partial = self.directory / f".{backup_id}{PARTIAL}"
         partial.mkdir(mode=0o700)
         try:
@@ -177,20 +189,28 @@ class Backups:
         return Verification(manifest, (*differences(manifest, files, content), *unreadable))
 
     def prune(self, *, keep: int, dry_run: bool = False) -> builtins.list[str]:
-        """Remove all but the newest ``keep`` backups, and unfinished ones; the ids removed."""
+        """Remove all but the newest ``keep`` backups, and unfinished ones (unless a
+        backup is being taken meanwhile: its ``.partial`` stays); the ids removed."""
         if keep < 1:
             raise ConfigError("keep at least one backup")
         backups = self.list()
         doomed = [manifest.id for manifest in backups[: max(0, len(backups) - keep)]]
-        unfinished = [
-            entry.name
-            for entry in (self.directory.iterdir() if self.directory.is_dir() else [])
-            if entry.name.endswith(PARTIAL)
-        ]
-        if not dry_run:
-            for name in [*doomed, *unfinished]:
-                shutil.rmtree(self.directory / name)
-            sync_directory(self.directory)
+        if not self.directory.is_dir():
+            return doomed
+        lock = _lock(self.directory, wait=False)
+        try:
+            unfinished = (
+                []
+                if lock is None
+                else [e.name for e in self.directory.iterdir() if e.name.endswith(PARTIAL)]
+            )
+            if not dry_run:
+                for name in [*doomed, *unfinished]:
+                    shutil.rmtree(self.directory / name)
+                sync_directory(self.directory)
+        finally:
+            if lock is not None:
+                os.close(lock)
         return [*doomed, *unfinished]
 
     async def _content(self, root: Path, secret: bytes) -> Content:
@@ -205,6 +225,21 @@ class Backups:
             sync_directory(directory)
         os.replace(partial, self.path(manifest))
         sync_directory(self.directory)
+
+
+def _lock(directory: Path, *, wait: bool) -> int | None:
+    """An open descriptor holding ``directory``'s backup lock (closing it releases the
+    lock); None when ``wait`` is false and another holds it."""
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from wess.errors import Overloaded
 from wess.messages import Disposition, ImportRecords, ImportResult, RecordOutcome
@@ -50,6 +50,8 @@ _MARKER = re.compile(
     r"(?: namespace=(?P<namespace>.*))?"
 )
 
+T = TypeVar("T")
+R = TypeVar("R")
 Submit = Callable[[ImportRecords], Awaitable[ImportResult]]
 Summarize = Callable[[AuditFields], Awaitable[None]]
 Progress = Callable[[int, int], None]
@@ -152,7 +154,7 @@ async def import_dump(
         await run.flush()
         report.error = exc.detail
     if report.changed or report.error is not None:
-        await importer.summarize(run.summary(report))
+        await _retrying(importer.summarize, run.summary(report))
     return report
 
 
@@ -294,7 +296,7 @@ class _Run:
             self._report.note("audit", outcome.disposition, str(entry.seq), outcome.reason)
 
     async def _send(self, job: ImportRecords, *, note: bool = True) -> list[RecordOutcome]:
-        result = await _submit(self._i.submit, job)
+        result = await _retrying(self._i.submit, job)
         for outcome in result.outcomes if note else ():
             kind = "modules" if outcome.kind == "module" else "keys"
             self._report.note(kind, outcome.disposition, outcome.id, outcome.reason)
@@ -352,12 +354,12 @@ class _Run:
         )
 
 
-async def _submit(submit: Submit, job: ImportRecords) -> ImportResult:
-    """``submit(job)``, waiting and trying again while the Writer's queue is full."""
+async def _retrying(call: Callable[[T], Awaitable[R]], job: T) -> R:
+    """``call(job)``, waiting and trying again while the Writer's queue is full."""
     delay = 0.05
     while True:
         try:
-            return await submit(job)
+            return await call(job)
         except Overloaded:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
