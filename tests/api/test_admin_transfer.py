@@ -122,3 +122,29 @@ async def test_a_memory_store_has_no_backups() -> None:
         response = await client.post("/v1/admin/backups")
         assert_problem(response, 400, "invalid_request")
         assert "nothing on disk" in response.json()["detail"]
+
+
+async def test_a_backup_after_a_kek_rotation_reads_back(tmp_path) -> None:
+    """A backup taken after rotating the key-encryption key opens the values sealed under
+    the new key (the backups follow the server's current keyring)."""
+    from wess.security.crypto import generate_kek
+
+    kek = tmp_path / "kek"
+    kek.write_text(generate_kek())
+    kek.chmod(0o600)
+    settings = test_settings(
+        WESS_DATABASE_URL="",
+        WESS_DB_PATH=str(tmp_path / "data"),
+        WESS_SECURITY_ENCRYPTION_KEY_FILE=str(kek),
+        WESS_BACKUP_DIR=str(tmp_path / "backups"),
+    )
+    async with open_client(settings) as client:
+        await fill(client, count=2)
+        rotated = await client.post("/v1/admin/rotate-kek")
+        assert rotated.status_code == 200, rotated.text
+        await fill(client, count=1)
+        response = await client.post("/v1/admin/backups")
+        assert response.status_code == 201, response.text
+        assert response.json()["content"]["modules"] == 3
+        listed = (await client.get("/v1/admin/backups")).json()["items"]
+        assert [item["id"] for item in listed] == [response.json()["id"]]

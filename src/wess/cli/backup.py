@@ -55,10 +55,10 @@ BACKUP_COLUMNS = (
 
 
 def _backups(config: Path | None, backup_dir: Path | None) -> Any:
-    from wess.server.state import backups_of, keyring_of
+    from wess.server.state import backups_of
 
     chosen = settings(config, {})
-    found = backups_of(chosen, keyring_of(chosen))
+    found = backups_of(chosen)
     if backup_dir is not None:
         found.directory = backup_dir
     return found
@@ -98,7 +98,7 @@ async def _create_offline(config: Path | None, data_dir: Path) -> dict[str, Any]
 
     chosen = settings(config, {"database.path": data_dir})
     async with offline(chosen) as session:
-        backups = backups_of(chosen, session.keyring)
+        backups = backups_of(chosen)
         manifest = await backups.create(session.store, secret_file=session.secret_file)
     return manifest.to_dict()
 

@@ -34,6 +34,7 @@ from wess.cli.common import (
 )
 from wess.cli.output import Column, Output, OutputOption, emit
 from wess.cli.progress import Meter
+from wess.config import Settings
 
 app = typer.Typer()
 
@@ -102,7 +103,7 @@ def _write(chunks: Iterator[bytes], sink: IO[bytes], meter: Meter) -> None:
 
 
 async def _export_offline(
-    chosen: Any, namespace: str | None, since: str | None, sink: IO[bytes], meter: Meter
+    chosen: Settings, namespace: str | None, since: str | None, sink: IO[bytes], meter: Meter
 ) -> None:
     from wess import __version__
     from wess.cli.offline import offline
@@ -160,7 +161,7 @@ def import_store(
 
     with failures():
         namespaces = namespace_map(map_namespace or [])
-    with _spooled(dump) as path:
+    with Spooled(dump) as path:
         size = path.stat().st_size
         _check(path, size)
         if data_dir is None:
@@ -211,7 +212,7 @@ def _chunks(path: Path, meter: Meter) -> Iterator[bytes]:
 
 
 async def _import_offline(
-    chosen: Any, path: Path, namespaces: dict[str, str], rechain: bool, meter: Meter
+    chosen: Settings, path: Path, namespaces: dict[str, str], rechain: bool, meter: Meter
 ) -> dict[str, Any]:
     from wess.cli.offline import local_actor, offline, writing
     from wess.messages import RecordAudit
@@ -258,7 +259,7 @@ def _print_report(report: dict[str, Any], output: Output) -> None:
         err.print(f"error: the import stopped: {report['error']}")
 
 
-class _spooled:
+class Spooled:
     """The dump as a file: ``-`` (stdin) is copied to a temporary file first, since an
     import reads it twice."""
 
@@ -281,7 +282,7 @@ class _spooled:
             self._temporary.close()
 
 
-def _offline_settings(config: Path | None, data_dir: Path, *, must_exist: bool = True) -> Any:
+def _offline_settings(config: Path | None, data_dir: Path, *, must_exist: bool = True) -> Settings:
     from urllib.parse import urlsplit
 
     chosen = settings(config, {"database.path": data_dir})

@@ -80,13 +80,14 @@ def audit_key_of(secret: bytes) -> AuditKey:
 
 
 class Backups:
-    """The backups kept in ``directory``; ``keyring`` opens a store's sealed values."""
+    """The backups kept in ``directory``; ``keyring`` answers the keyring that opens a
+    store's sealed values now (called for each backup: a KEK rotation adds keys)."""
 
     def __init__(
         self,
         directory: Path,
         *,
-        keyring: Keyring | None = None,
+        keyring: Callable[[], Keyring | None] = lambda: None,
         wess_version: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -215,7 +216,8 @@ class Backups:
 
     async def _content(self, root: Path, secret: bytes) -> Content:
         url = f"rocksdb:{root / DB}"
-        async with open_store(url, keyring=self._keyring, read_only=True) as store:
+        keyring = await asyncio.to_thread(self._keyring)
+        async with open_store(url, keyring=keyring, read_only=True) as store:
             return await summarize(store, audit_key=audit_key_of(secret))
 
     def _seal(self, partial: Path, manifest: BackupManifest) -> None:

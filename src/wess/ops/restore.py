@@ -78,7 +78,7 @@ async def restore(
     key = audit_key_of(secret)
     anchors = AnchorFile(anchor_file, key)
     try:
-        previous = anchors.read()
+        previous = await asyncio.to_thread(anchors.read)
     except IntegrityError:
         previous = None  # another secret's, or damaged: the restore replaces it either way
     async with open_store(f"rocksdb:{into}", keyring=keyring) as store:
@@ -97,8 +97,8 @@ async def restore(
         )
         entry = chain(head, fields, key=key)
         await store.commit([AppendAudit(entry)])
-    anchors.write(Anchor(entry.seq, entry.hash))
-    make_private(into)
+    await asyncio.to_thread(anchors.write, Anchor(entry.seq, entry.hash))
+    await asyncio.to_thread(make_private, into)
     return Restored(manifest.id, into, restored, previous)
 
 

@@ -93,9 +93,12 @@ def backup_dir(settings: Settings) -> Path:
     return data.with_name(data.name + BACKUPS_SUFFIX)
 
 
-def backups_of(settings: Settings, keyring: Keyring | None) -> Backups:
-    """The backups of the store these settings name (kept in ``backup_dir``)."""
-    return Backups(backup_dir(settings), keyring=keyring, wess_version=__version__)
+def backups_of(settings: Settings) -> Backups:
+    """The backups of the store these settings name (kept in ``backup_dir``), opened
+    with the key-encryption keys as the key files hold them when each is taken."""
+    return Backups(
+        backup_dir(settings), keyring=partial(keyring_of, settings), wess_version=__version__
+    )
 
 
 def server_secret(settings: Settings) -> ServerSecret:
@@ -228,7 +231,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             )
             backups = (
                 StoreBackups(
-                    backups_of(settings, keyring),
+                    backups_of(settings),
                     store,
                     secret_file=secret_path(settings),
                     retention=settings.backup.retention,
