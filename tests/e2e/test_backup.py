@@ -107,7 +107,7 @@ def test_a_backup_under_load_restores_every_acknowledged_write(tmp_path: Path) -
         f"({total / load.seconds:.0f}/s); {during} while the backup was taken"
     )
     manifest = json.loads(created.stdout)
-    assert "backing up: done, 1 backups" in created.stderr
+    assert "backing up: done, 1 backup," in created.stderr
     assert manifest["content"]["modules"] >= len(before)
     assert manifest["content"]["audit_chain"] == "intact"
     assert server.stop() == 0

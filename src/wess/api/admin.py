@@ -29,7 +29,7 @@ from wess.models import ApiKey, AuditEntry, Role, is_namespace_name
 from wess.ops.backups import StoreBackups
 from wess.ops.dump import parse_since
 from wess.ops.exporting import ExportOptions
-from wess.ops.importing import ImportOptions
+from wess.ops.importing import ImportOptions, namespace_map
 from wess.ops.transfer import Transfer
 from wess.security.audit import VerifyResult
 from wess.security.rbac import Permission
@@ -314,17 +314,6 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
             yield chunk
     except ClientDisconnect:
         raise ClientGone("the client left before sending the whole dump") from None
-
-
-def namespace_map(pairs: list[str]) -> dict[str, str]:
-    """``["a=b", ...]`` as ``{"a": "b"}``; ``InvalidRequest`` for a malformed pair."""
-    mapping: dict[str, str] = {}
-    for pair in pairs:
-        source, sep, target = pair.partition("=")
-        if not sep or not is_namespace_name(source) or not is_namespace_name(target):
-            raise InvalidRequest(f"map={pair!r} is not from=to (two namespace names)", field="map")
-        mapping[source] = target
-    return mapping
 
 
 @router.post(

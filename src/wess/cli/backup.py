@@ -169,7 +169,7 @@ def restore(
                 anchor_file=anchors,
                 keyring=keyring_of(chosen),
                 actor=local_actor(),
-                progress=lambda copied, total: meter.update(0, copied),
+                progress=meter.update,
             )
         )
     before = done.previous_anchor

@@ -92,7 +92,8 @@ class Meter:
         self._console.print(f"{self._label}: {ending}" + (f", {counted}" if counted else ""))
 
     def _line(self) -> str:
-        done = f"{self._count} {self._unit}, {size(self._bytes)}"
+        unit = self._unit.removesuffix("s") if self._count == 1 else self._unit
+        done = f"{self._count} {unit}, {size(self._bytes)}"
         if self._total:
             done += f" of {size(self._total)}"
         return done

@@ -157,7 +157,7 @@ def import_store(
 ) -> None:
     """Import a dump: modules (same ids, revisions and bytes), keys and audit entries.
     Twice changes nothing; what is skipped is reported with the reason."""
-    from wess.api.admin import namespace_map
+    from wess.ops.importing import namespace_map
 
     with failures():
         namespaces = namespace_map(map_namespace or [])

@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from wess.errors import Overloaded
+from wess.errors import InvalidRequest, Overloaded
 from wess.messages import Disposition, ImportRecords, ImportResult, RecordOutcome
-from wess.models import ApiKey, AuditEntry, AuditFields, ModuleRecord
+from wess.models import ApiKey, AuditEntry, AuditFields, ModuleRecord, is_namespace_name
 from wess.ops.dump import DumpError, DumpReader, Header, Skipped, renamed
 from wess.storage import AuditStore
 
@@ -156,6 +156,17 @@ async def import_dump(
     if report.changed or report.error is not None:
         await _retrying(importer.summarize, run.summary(report))
     return report
+
+
+def namespace_map(pairs: list[str]) -> dict[str, str]:
+    """``["a=b", ...]`` as ``{"a": "b"}``; ``InvalidRequest`` for a malformed pair."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        source, sep, target = pair.partition("=")
+        if not sep or not is_namespace_name(source) or not is_namespace_name(target):
+            raise InvalidRequest(f"map={pair!r} is not from=to (two namespace names)", field="map")
+        mapping[source] = target
+    return mapping
 
 
 class _Run:

@@ -35,7 +35,7 @@ from wess.storage import AppendAudit, open_store
 
 RESTORE = "backup.restore"
 Progress = Callable[[int, int], None]
-"""Told (bytes copied, bytes in all)."""
+"""Told (files copied, bytes copied)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +128,9 @@ def _place(
 def _copy(source: Path, into: Path, progress: Progress | None) -> None:
     """Copy the checkpoint's files into ``into``: table files linked when possible."""
     files = sorted(path for path in source.iterdir() if path.is_file())
-    total = sum(path.stat().st_size for path in files)
     into.mkdir(mode=0o700, parents=True, exist_ok=True)
     done = 0
-    for path in files:
+    for number, path in enumerate(files, start=1):
         target = into / path.name
         linked = False
         if path.suffix == ".sst":
@@ -146,5 +145,5 @@ def _copy(source: Path, into: Path, progress: Progress | None) -> None:
                 os.fsync(handle.fileno())
         done += path.stat().st_size
         if progress is not None:
-            progress(done, total)
+            progress(number, done)
     sync_directory(into)
