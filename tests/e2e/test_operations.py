@@ -50,8 +50,10 @@ class Runbook:
         self.serve_command: str | None = None
         self.log = workdir.parent / "serve.log"
 
-    def run(self, body: str) -> str:
-        script = "set -euo pipefail\n" + body.replace("8080", str(self.port))
+    def run(self, body: str, *, substitute: bool = True) -> str:
+        """Run ``body`` in bash (stopping at the first failure), the port substituted."""
+        text = body.replace("8080", str(self.port)) if substitute else body
+        script = "set -euo pipefail\n" + text
         result = subprocess.run(
             ["bash", "-c", script],
             cwd=self.workdir,
@@ -134,9 +136,13 @@ def test_every_runbook_command_runs(tmp_path: Path) -> None:
     }
     runbook = Runbook(workdir, free_port(), environment)
     ran: list[str] = []
+    context = tmp_path / "image"
     try:
         for lang, tag, body in blocks():
-            if lang == "toml" and not (workdir / "wess.toml").exists():
+            if lang == "dockerfile":
+                shutil.copytree(ROOT, context, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+                (context / "Dockerfile").write_text(body)
+            elif lang == "toml" and not (workdir / "wess.toml").exists():
                 (workdir / "wess.toml").write_text(body.replace("8080", str(runbook.port)))
             elif lang == "ini" and tag == "systemd":
                 check_unit(body, runbook)
@@ -147,7 +153,8 @@ def test_every_runbook_command_runs(tmp_path: Path) -> None:
                     runbook.run(body.replace("/opt/wess", str(tmp_path / "opt")))
             elif tag == "docker":
                 if os.environ.get("WESS_TEST_DOCKER") == "1":
-                    runbook.run(f"cd {ROOT}\n{body}")
+                    runbook.run(f"cd {context}\n{body}", substitute=False)
+                    runbook.run("docker rm -f wess")
             elif tag == "serve":
                 runbook.serve(body)
             elif tag == "offline":
