@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wess.config import load_settings
-from wess.config.sections import MAX_PER_MODULE
+from wess.config.operating import MAX_PER_MODULE
 from wess.errors import ConfigError
 
 

@@ -28,7 +28,9 @@ ALLOWED: dict[str, set[str]] = {
     "auditing": CORE | {"observability", "security", "storage", "workers"},
     "keys": CORE | {"security", "storage", "workers"},
     "service": CORE | {"runtime", "workers"},
-    "ops": CORE | {"security", "storage"},
+    "ops": CORE | {"files", "security", "storage"},
+    # the HTTP client of users' programs and the CLI: it knows the wire and the errors
+    "client": {"errors"},
     "api": CORE
     | {
         "(root)",

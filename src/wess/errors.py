@@ -42,6 +42,7 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── IntegrityError              stored bytes do not match their digest, or are corrupt
     │   └── MigrationRequired           the store is in an older layout: `wess migrate`
     ├── ClientGone                      the client left before sending its whole request
+    ├── ServerUnreachable               wess.client found no Wess server at its URL
     ├── ConfigError                     a configuration value is invalid
     ├── CannotListen                    the server's address is taken, or not its to bind
     └── ServerStopped                   the machine refused to run the server, or a bug
@@ -281,6 +282,13 @@ class ClientGone(WessError):
     (nginx's "client closed request")."""
 
     code = "client_closed_request"
+
+
+class ServerUnreachable(WessError):
+    """``wess.client`` could not reach a Wess server at the URL it was given (refused,
+    timed out, TLS failed): never an answer of a server."""
+
+    code = "server_unreachable"
 
 
 class ConfigError(WessError):

@@ -14,7 +14,15 @@ from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
-from wess.models import ApiKey, AuditFields, FunctionSignature, LegacyMetadata, SealedArtifact
+from wess.models import (
+    ApiKey,
+    AuditEntry,
+    AuditFields,
+    FunctionSignature,
+    LegacyMetadata,
+    ModuleRecord,
+    SealedArtifact,
+)
 
 MESSAGE_VERSION = 1
 
@@ -163,10 +171,64 @@ class RotateKek:
     kind: Literal["rotate_kek"] = "rotate_kek"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImportRecords:
+    """Records read from an export, kept as they were exported: module ids, revisions
+    and times, key records (hashes), audit entries. A module or key the store holds
+    already is left alone (``present``), one it holds otherwise is a ``conflict``; only
+    an older revision of a module is replaced. ``audit`` is one contiguous run of
+    entries: appended as they are when they continue the log's head under the Writer's
+    key, else refused whole; ``rechain_audit`` appends their fields chained anew under
+    the key instead. No entry per record: the import leaves one summary entry (a
+    ``RecordAudit``) when it is done."""
+
+    modules: tuple[ModuleRecord, ...] = ()
+    keys: tuple[ApiKey, ...] = ()
+    audit: tuple[AuditEntry, ...] = ()
+    rechain_audit: bool = False
+    boundary: AuditFields | None = None
+    """With ``rechain_audit``: an entry chained after the run, recording where its
+    entries came from (so a second import of them finds them there)."""
+    version: int = MESSAGE_VERSION
+    kind: Literal["import_records"] = "import_records"
+
+
+class Disposition(StrEnum):
+    """What an import did with one record."""
+
+    IMPORTED = "imported"
+    PRESENT = "present"
+    """The store holds the record as exported already: nothing to do."""
+    CONFLICT = "conflict"
+    """The store holds something else under its id: left alone, with the reason."""
+    SKIPPED = "skipped"
+    """Not offered to the store, by rule (key hashes of another server secret, audit
+    entries that cannot continue this log): the reason says which."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordOutcome:
+    """One record of an ``ImportRecords``: ``kind`` is module, key or audit."""
+
+    kind: Literal["module", "key", "audit"]
+    id: str
+    disposition: Disposition
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImportResult:
+    """What the Writer did with an ``ImportRecords``, record by record (the audit run
+    as one outcome, ``id`` naming its sequence numbers)."""
+
+    outcomes: tuple[RecordOutcome, ...]
+    audit_appended: int = 0
+
+
 ModuleJob = CreateModule | UpdateModule | DeleteModule | StoreArtifact
 """A job about one module, checked against that module as it stands."""
 KeyJob = CreateApiKey | RevokeApiKey | TouchApiKeys
-WriteJob = ModuleJob | RecordUsage | KeyJob | RecordAudit | RotateKek
+WriteJob = ModuleJob | RecordUsage | KeyJob | RecordAudit | RotateKek | ImportRecords
 
 
 class ChangeKind(StrEnum):

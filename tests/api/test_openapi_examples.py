@@ -46,20 +46,27 @@ class Recorder:
         path: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
         json_body: Any = None,
+        text_body: tuple[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
+        """``text_body`` is (content type, text) of a body that is not JSON."""
         path = path or {}
+        if text_body is not None:
+            headers = {**(headers or {}), "content-type": text_body[0]}
         response = await self.client.request(
             method,
             template.format(**path),
             params=query,
             json=json_body,
+            content=None if text_body is None else text_body[1].encode(),
             headers=headers,
         )
         assert response.status_code == expect, (method, template, response.text)
         example: dict[str, Any] = {"parameters": {**path, **(query or {})}}
         if json_body is not None:
             example["request"] = {"content_type": "application/json", "body": json_body}
+        if text_body is not None:
+            example["request"] = {"content_type": text_body[0], "body": text_body[1]}
         example["response"] = answer(response)
         self.examples[operation_key(method, template)] = example
         return response
@@ -72,6 +79,8 @@ def answer(response: httpx.Response) -> dict[str, Any]:
     body: Any
     if not response.content:
         kind = body = None
+    elif kind is not None and kind.endswith("ndjson"):  # one JSON document per line
+        body = "\n".join(response.text.splitlines()[:TEXT_LINES])
     elif kind is not None and kind.endswith("json"):
         body = response.json()
     elif kind is not None and kind.startswith("text/"):
@@ -95,7 +104,11 @@ async def capture(tmp_path: Path) -> dict[str, Any]:
     kek = tmp_path / "kek"
     kek.write_text(generate_kek())
     kek.chmod(0o600)
-    settings = test_settings(WESS_SECURITY_ENCRYPTION_KEY_FILE=str(kek))
+    settings = test_settings(  # RocksDB: backups copy a store on disk
+        WESS_SECURITY_ENCRYPTION_KEY_FILE=str(kek),
+        WESS_DATABASE_URL="",
+        WESS_DB_PATH=str(tmp_path / "data"),
+    )
     async with open_client(settings) as client:
         r = Recorder(client)
         await r.call("GET", "/healthz", expect=200)
@@ -152,6 +165,15 @@ async def capture(tmp_path: Path) -> dict[str, Any]:
         await r.call("GET", "/v1/audit", expect=200, query={"limit": "2"})
         await r.call("GET", "/v1/audit/verify", expect=200)
         await r.call("GET", "/v1/cluster/nodes", expect=200)
+        dump = await r.call("GET", "/v1/admin/export", expect=200, query={"namespace": "team-a"})
+        await r.call(
+            "POST",
+            "/v1/admin/import",
+            expect=200,
+            text_body=("application/x-ndjson", dump.text),
+        )
+        await r.call("POST", "/v1/admin/backups", expect=201)
+        await r.call("GET", "/v1/admin/backups", expect=200)
         await r.call("DELETE", "/v1/keys/{key_id}", expect=204, path={"key_id": key.json()["id"]})
         await r.call("GET", "/metrics", expect=200)
         return r.examples

@@ -114,3 +114,25 @@ def test_command_line_examples(server_factory):
     )
     assert failed.returncode == 1
     assert "404" in failed.stderr
+
+
+def test_the_client_example_runs(server_factory, tmp_path):
+    """The wess.client example prints what its comments promise, against a real server."""
+    import shutil
+
+    server = server_factory()
+    body = README.split("## Calling Wess from Python", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", body, flags=re.S)
+    shutil.copytree(ROOT / "examples", server.data_dir.parent / "examples")
+    result = subprocess.run(
+        [sys.executable, "-c", code.replace("127.0.0.1:8080", f"127.0.0.1:{server.port}")],
+        cwd=server.data_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "[3]"
+    assert lines[2] == "['adder']"
+    assert lines[3] == "module_not_found 404"

@@ -1,14 +1,22 @@
-"""Administration: API keys, the audit log, and key-encryption-key rotation (admin only)."""
+"""Administration (admin only): API keys, the audit log, key-encryption-key rotation,
+and the store as a whole: verify, export, import, backups.
+
+Export and import stream: ``GET /v1/admin/export`` answers the dump as it is read from
+the store, a page at a time; ``POST /v1/admin/import`` reads its body a line at a time
+(each line bounded by the largest module) and writes through the Writer as it goes.
+Neither ever holds the whole dump.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
 
 from wess.api import openapi
 from wess.api.access import caller, guarded
@@ -16,8 +24,13 @@ from wess.api.bodies import parse_json, read_body, validate
 from wess.api.guard import requires
 from wess.api.resources import json_response
 from wess.api.state import state_of
-from wess.errors import InvalidRequest
-from wess.models import ApiKey, AuditEntry, Role
+from wess.errors import ClientGone, InvalidRequest, UnsupportedMediaType
+from wess.models import ApiKey, AuditEntry, Role, is_namespace_name
+from wess.ops.backups import StoreBackups
+from wess.ops.dump import parse_since
+from wess.ops.exporting import ExportOptions
+from wess.ops.importing import ImportOptions, namespace_map
+from wess.ops.transfer import Transfer
 from wess.security.audit import VerifyResult
 from wess.security.rbac import Permission
 
@@ -232,6 +245,146 @@ async def rotate_kek(request: Request) -> Response:
     who = caller(request.scope)
     kek_id, rewrapped = await state.rotator.rotate(actor=who.actor, request_id=who.request_id)
     return json_response({"kek_id": kek_id, "rewrapped": rewrapped})
+
+
+NDJSON = "application/x-ndjson"
+DUMP_TYPES = frozenset({NDJSON, "application/octet-stream", ""})
+
+
+def _query(name: str, text: str, kind: str = "string") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": kind},
+        "description": text,
+    }
+
+
+@router.get(
+    "/admin/export",
+    summary="Export the store as a dump (wess-export/1, NDJSON)",
+    responses=openapi.responses(200, None, 400, 401, 403, 429, 503),
+    openapi_extra={
+        **requires(Permission.STORE_ADMIN),
+        "parameters": [
+            _query("namespace", "Only this namespace's modules, keys and audit entries."),
+            _query("since", "Only modules updated and keys created since (RFC 3339)."),
+        ],
+    },
+)
+async def export_store(request: Request) -> Response:
+    """Stream every module (bytes and metadata), key record (hashes, never tokens) and
+    audit entry, closed by a manifest of counts and a SHA-256 (docs/operations.md)."""
+    transfer = _transfer(request)
+    query = request.query_params
+    namespace = query.get("namespace") or None
+    if namespace is not None and not is_namespace_name(namespace):
+        raise InvalidRequest(f"namespace={namespace!r} is not a namespace name", field="namespace")
+    since = query.get("since")
+    options = ExportOptions(namespace=namespace, since=parse_since(since) if since else None)
+    return StreamingResponse(
+        transfer.export(options),
+        media_type=NDJSON,
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": 'attachment; filename="wess-export.ndjson"',
+        },
+    )
+
+
+@router.post(
+    "/admin/import",
+    summary="Import a dump (wess-export/1)",
+    responses=openapi.responses(200, None, 400, 401, 403, 413, 415, 429, 503),
+    openapi_extra={
+        **requires(Permission.STORE_ADMIN, audit="store.import"),
+        "parameters": [
+            _query("map", "Namespace mapping, from=to (repeatable)."),
+            _query(
+                "rechain_audit",
+                "true: append audit entries that cannot continue this log as they are "
+                "under this server's key, after a boundary entry.",
+                "boolean",
+            ),
+        ],
+    },
+)
+async def import_store(request: Request) -> Response:
+    """Import the dump in the body, a line at a time: every module's bytes checked
+    against its digest before it is written, the manifest at the end. Answers what
+    became of the records (imported, present, conflict, skipped, with reasons);
+    ``ok`` is false, with ``error``, for a dump refused part way."""
+    transfer = _transfer(request)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in DUMP_TYPES:
+        raise UnsupportedMediaType(f"a dump is {NDJSON}, not {media}")
+    who = caller(request.scope)
+    options = ImportOptions(
+        namespaces=namespace_map(request.query_params.getlist("map")),
+        rechain_audit=request.query_params.get("rechain_audit", "").lower() in ("1", "true"),
+    )
+    report = await transfer.import_dump(
+        _body(request),
+        options=options,
+        actor=who.actor.name,
+        client_ip=who.actor.client_ip,
+        request_id=who.request_id,
+    )
+    return json_response(report.to_dict())
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives; a client that leaves midway is ``ClientGone``."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        raise ClientGone("the client left before sending the whole dump") from None
+
+
+@router.post(
+    "/admin/backups",
+    status_code=201,
+    summary="Take a backup (a verified checkpoint of the store)",
+    responses=openapi.responses(201, None, 401, 403, 429, 500, 503),
+    openapi_extra=requires(Permission.STORE_ADMIN),
+)
+async def create_backup(request: Request) -> Response:
+    """Checkpoint the store while it serves, read the checkpoint back whole, and keep it
+    with its manifest in ``backup.dir``; answers the manifest."""
+    manifest = await _backups(request).create()
+    return json_response(manifest.to_dict(), status=201)
+
+
+@router.get(
+    "/admin/backups",
+    summary="List backups",
+    responses=openapi.responses(200, None, 401, 403, 429),
+    openapi_extra=requires(Permission.STORE_ADMIN),
+)
+async def list_backups(request: Request) -> Response:
+    manifests = _backups(request).list()
+    return json_response({"items": [backup_summary(manifest.to_dict()) for manifest in manifests]})
+
+
+def backup_summary(document: dict[str, Any]) -> dict[str, Any]:
+    """A backup's manifest without its file list."""
+    return {key: value for key, value in document.items() if key != "files"}
+
+
+def _transfer(request: Request) -> Transfer:
+    transfer = state_of(request).transfer
+    if transfer is None:
+        raise InvalidRequest("this server cannot export or import")
+    return transfer
+
+
+def _backups(request: Request) -> StoreBackups:
+    backups = state_of(request).backups
+    if backups is None:
+        raise InvalidRequest("this server's store keeps nothing on disk to back up")
+    return backups
 
 
 def key_document(key: ApiKey) -> dict[str, Any]:

@@ -13,7 +13,9 @@ from wess.keys import KekRotator, KeyService
 from wess.models import NodeInfo
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
+from wess.ops.backups import StoreBackups
 from wess.ops.inspection import StoreReport
+from wess.ops.transfer import Transfer
 from wess.service import ModuleService
 from wess.workers.warmup import Warmup
 
@@ -46,6 +48,10 @@ class ApiState:
     damage: Callable[[], Mapping[str, object] | None] | None = None
     """What the store found damaged while serving, None while nothing is (``/readyz``
     reports it)."""
+    transfer: Transfer | None = None
+    """Export and import (``/v1/admin/export``, ``/v1/admin/import``)."""
+    backups: StoreBackups | None = None
+    """The store's backups (``/v1/admin/backups``); None for a store kept in memory."""
 
 
 def state_of(request: Request) -> ApiState:

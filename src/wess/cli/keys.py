@@ -2,27 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from wess.cli.common import DEFAULT_URL, CaOption, Client, KeyOption, UrlOption, out
+from wess.cli.common import DEFAULT_URL, CaOption, KeyOption, UrlOption, connect
+from wess.cli.output import Column, Output, OutputOption, emit
 from wess.models import Role
 from wess.security.crypto import generate_kek
 
-app = typer.Typer(help="Manage API keys and key-encryption keys.", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage API keys and key-encryption keys.", no_args_is_help=True, rich_markup_mode=None
+)
+
+KEY_COLUMNS = (
+    Column("ID", lambda k: k["id"]),
+    Column("NAMESPACE", lambda k: k["namespace"]),
+    Column("ROLE", lambda k: k["role"]),
+    Column("NAME", lambda k: k["name"] or "-"),
+    Column("EXPIRES", lambda k: k["expires_at"]),
+    Column("LAST USED", lambda k: k["last_used_at"]),
+    Column("CREATED", lambda k: k["created_at"], wide=True),
+)
 
 
 @app.command("create")
 def create(
-    namespace: Annotated[str, typer.Option(help="Namespace the key acts in.")],
-    role: Annotated[Role, typer.Option(help="admin, developer, invoker or viewer.")],
-    name: Annotated[str, typer.Option(help="A label for people, e.g. ci-deploy.")] = "",
+    namespace: Annotated[str, typer.Option(metavar="NAMESPACE", help="Namespace the key acts in.")],
+    role: Annotated[
+        Role,
+        typer.Option(metavar="admin|developer|invoker|viewer", help="What the key may do."),
+    ],
+    name: Annotated[
+        str, typer.Option(metavar="LABEL", help="A label for people, e.g. ci-deploy.")
+    ] = "",
     expires: Annotated[
         datetime | None,
-        typer.Option(help="Expiry, ISO 8601 with an offset, e.g. 2027-01-01T00:00:00+00:00."),
+        typer.Option(
+            metavar="TIME",
+            help="Expiry, ISO 8601 with an offset, e.g. 2027-01-01T00:00:00+00:00.",
+        ),
     ] = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
@@ -31,39 +52,46 @@ def create(
     """Create a key; prints its token, which is shown this once only."""
     if expires is not None and expires.tzinfo is None:
         raise typer.BadParameter("--expires needs a UTC offset, e.g. +00:00")
-    body = {
-        "namespace": namespace,
-        "role": role.value,
-        "name": name,
-        "expires_at": expires.isoformat() if expires else None,
-    }
-    issued = Client(url, key, ca).call("POST", "/v1/keys", json=body)
-    out.print(issued["token"], soft_wrap=True)
+    with connect(url, key, ca) as client:
+        issued = client.create_key(
+            namespace=namespace,
+            role=role.value,
+            name=name,
+            expires_at=expires.isoformat() if expires else None,
+        )
+    typer.echo(issued.token)
 
 
 @app.command("list")
-def list_keys(url: UrlOption = DEFAULT_URL, key: KeyOption = None, ca: CaOption = None) -> None:
+def list_keys(
+    output: OutputOption = Output.TABLE,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    ca: CaOption = None,
+) -> None:
     """List keys (never their tokens)."""
-    table = Table("id", "namespace", "role", "name", "expires", "last used")
-    for item in Client(url, key, ca).call("GET", "/v1/keys")["items"]:
-        table.add_row(
-            item["id"],
-            item["namespace"],
-            item["role"],
-            item["name"],
-            item["expires_at"] or "-",
-            item["last_used_at"] or "-",
-        )
-    out.print(table)
+    with connect(url, key, ca) as client:
+        listed = [asdict(item) for item in client.keys()]  # noqa: SIM118 - a method
+    for item in listed:
+        del item["token"]
+    emit(listed, KEY_COLUMNS, output)
 
 
 @app.command("revoke")
 def revoke(
-    key_id: str, url: UrlOption = DEFAULT_URL, key: KeyOption = None, ca: CaOption = None
+    key_id: Annotated[
+        str,
+        typer.Argument(metavar="KEY_ID", help="The key's id as listed, or a unique prefix of it."),
+    ],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    ca: CaOption = None,
 ) -> None:
     """Revoke a key: refused from the next request on."""
-    Client(url, key, ca).call("DELETE", f"/v1/keys/{key_id}")
-    out.print(f"revoked {key_id}")
+    with connect(url, key, ca) as client:
+        full = client.key_id(key_id)
+        client.revoke_key(full)
+    typer.echo(f"revoked {full}")
 
 
 @app.command("generate-kek")
@@ -76,5 +104,8 @@ def generate() -> None:
 @app.command("rotate-kek")
 def rotate(url: UrlOption = DEFAULT_URL, key: KeyOption = None, ca: CaOption = None) -> None:
     """Replace the server's key-encryption key and re-wrap every data key, online."""
-    result = Client(url, key, ca).call("POST", "/v1/admin/rotate-kek")
-    out.print(f"new key-encryption key {result['kek_id']}; {result['rewrapped']} values re-wrapped")
+    with connect(url, key, ca) as client:
+        result = client.rotate_kek()
+    typer.echo(
+        f"new key-encryption key {result['kek_id']}; {result['rewrapped']} values re-wrapped"
+    )

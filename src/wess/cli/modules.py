@@ -1,4 +1,4 @@
-"""Client commands for modules: deploy, invoke, ls, rm."""
+"""Client commands for modules: deploy, invoke, ls, get, update, rm."""
 
 from __future__ import annotations
 
@@ -8,41 +8,119 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from wess.cli.common import DEFAULT_URL, CaOption, Client, KeyOption, UrlOption, out
+from wess.cli.common import DEFAULT_URL, CaOption, KeyOption, UrlOption, connect, err
+from wess.cli.output import Column, Output, OutputOption, emit, emit_document, size
+from wess.cli.progress import Meter
+from wess.client import Module, RunResult
 
 app = typer.Typer()
+
+SPECIAL_NUMBERS = frozenset({"NaN", "Infinity", "-Infinity"})
+MODULE_COLUMNS = (
+    Column("ID", lambda m: m["id"]),
+    Column("NAMESPACE", lambda m: m["namespace"]),
+    Column("NAME", lambda m: m["name"]),
+    Column("DEFAULT", lambda m: m["default_function"]),
+    Column("FUNCTIONS", lambda m: m["function_count"]),
+    Column("SIZE", lambda m: size(m["size"])),
+    Column("REVISION", lambda m: m["revision"]),
+    Column("UPDATED", lambda m: m["updated_at"]),
+    Column("DIGEST", lambda m: m["digest"], wide=True),
+    Column("CREATED", lambda m: m["created_at"], wide=True),
+)
+"""What ``wess ls`` shows; an admin sees every namespace, so the namespace is a column."""
+
+
+def document_of(module: Module) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        key: getattr(module, key)
+        for key in (
+            "id",
+            "name",
+            "namespace",
+            "digest",
+            "size",
+            "revision",
+            "created_at",
+            "updated_at",
+            "default_function",
+            "function_count",
+        )
+    }
+    if module.functions is not None:
+        document["functions"] = [
+            {"name": f.name, "params": list(f.params), "results": list(f.results)}
+            for f in module.functions
+        ]
+    return document
 
 
 @app.command()
 def deploy(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    name: Annotated[str | None, typer.Option(help="Module name.")] = None,
-    function: Annotated[str | None, typer.Option(help="Default function.")] = None,
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, metavar="FILE...", help=".wasm files."
+        ),
+    ],
+    name: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Module name (one file only).")
+    ] = None,
+    function: Annotated[
+        str | None, typer.Option(metavar="FUNCTION", help="Default function.")
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     ca: CaOption = None,
 ) -> None:
-    """Upload a .wasm file; prints the new module's id."""
-    params = {k: v for k, v in {"name": name, "function": function}.items() if v}
-    document = Client(url, key, ca).call(
-        "POST",
-        "/v1/modules",
-        content=file.read_bytes(),
-        params=params,
-        headers={"content-type": "application/wasm"},
-    )
-    out.print(document["id"])
+    """Upload .wasm files; prints each new module's id (with its file, for several)."""
+    if name is not None and len(files) > 1:
+        raise typer.BadParameter("--name names one module; leave it out for several files")
+    total = sum(path.stat().st_size for path in files)
+    with connect(url, key, ca) as client:
+        if len(files) == 1:
+            module = client.deploy(files[0].read_bytes(), name=name, function=function)
+            typer.echo(module.id)
+            return
+        with Meter("deploying", console=err, unit="files", total_bytes=total, every=10) as meter:
+            sent = 0
+            for number, path in enumerate(files, start=1):
+                module = client.deploy(path.read_bytes(), name=path.stem, function=function)
+                typer.echo(f"{module.id}  {path}")
+                sent += path.stat().st_size
+                meter.update(number, sent)
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})
 def invoke(
-    module_id: Annotated[str, typer.Argument(help="Module id.")],
+    module_id: Annotated[str, typer.Argument(metavar="ID", help="Module id.")],
     words: Annotated[
         list[str] | None,
         typer.Argument(
-            help="[FUNCTION] ARGS...: arguments are JSON numbers or NaN/Infinity/-Infinity."
+            metavar="[FUNCTION] [ARGS]...",
+            help="The function (default: the module's), then its arguments: JSON numbers "
+            "(negative ones too: -1) or NaN, Infinity, -Infinity.",
+        ),
+    ] = None,
+    json_args: Annotated[
+        str | None,
+        typer.Option(
+            "--json-args", metavar="JSON", help="The arguments as one JSON array: '[1, -2.5]'."
+        ),
+    ] = None,
+    timeout_ms: Annotated[
+        int | None,
+        typer.Option("--timeout-ms", metavar="MS", min=1, help="Lower the call's time limit."),
+    ] = None,
+    fuel: Annotated[
+        int | None,
+        typer.Option(metavar="N", min=0, help="Lower the call's instruction budget."),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", metavar="json", help="json: the whole answer (fuel used, time)."
         ),
     ] = None,
     url: UrlOption = DEFAULT_URL,
@@ -50,57 +128,124 @@ def invoke(
     ca: CaOption = None,
 ) -> None:
     """Run a function: prints what it wrote to stdout, then its results as one JSON line
-    (``[3]``); what it wrote to stderr goes to stderr."""
+    ([3]); what it wrote to stderr goes to stderr."""
     function, args = split_invocation(words or [])
-    body: dict[str, Any] = {"args": args}
-    if function is not None:
-        body["function"] = function
-    document = Client(url, key, ca).call("POST", f"/v1/modules/{module_id}/run", json=body)
-    print_outcome(document)
+    if json_args is not None:
+        if args:
+            raise typer.BadParameter("give the arguments as words or as --json-args, not both")
+        args = parse_json_args(json_args)
+    if output not in (None, "json"):
+        raise typer.BadParameter(f"{output!r}: only json", param_hint="--output")
+    with connect(url, key, ca) as client:
+        outcome = client.run(module_id, function, args, timeout_ms=timeout_ms, fuel=fuel)
+    if output == "json":
+        typer.echo(json.dumps(run_document(outcome), indent=2))
+        return
+    print_outcome(outcome)
 
 
-def print_outcome(document: dict[str, Any]) -> None:
+def run_document(outcome: RunResult) -> dict[str, Any]:
+    return {
+        "results": outcome.results,
+        "function": outcome.function,
+        "duration_us": outcome.duration_us,
+        "fuel_used": outcome.fuel_used,
+        "stdout": outcome.stdout,
+        "stderr": outcome.stderr,
+        "output_truncated": outcome.output_truncated,
+    }
+
+
+def print_outcome(outcome: RunResult) -> None:
     """A run's answer as a terminal shows a program's: its output, then its results."""
-    for stream, err in (("stdout", False), ("stderr", True)):
-        text = document.get(stream) or ""
+    for text, to_err in ((outcome.stdout, False), (outcome.stderr, True)):
         if text:
-            typer.echo(text, err=err, nl=not text.endswith("\n"))
-    if document.get("output_truncated"):
+            typer.echo(text, err=to_err, nl=not text.endswith("\n"))
+    if outcome.output_truncated:
         typer.echo("wess: the output was cut at the server's capture limit", err=True)
-    typer.echo(json.dumps(document["results"]))
+    typer.echo(json.dumps(outcome.results))
 
 
 @app.command("ls")
-def list_modules(url: UrlOption = DEFAULT_URL, key: KeyOption = None, ca: CaOption = None) -> None:
-    """List stored modules."""
-    table = Table("id", "name", "default", "functions", "size", "revision", "updated")
-    cursor: str | None = None
-    while True:
-        params = {"limit": "1000", **({"cursor": cursor} if cursor else {})}
-        page = Client(url, key, ca).call("GET", "/v1/modules", params=params)
-        for item in page["items"]:  # summaries: the catalogue is on each module's resource
-            table.add_row(
-                item["id"],
-                item["name"],
-                item["default_function"] or "",
-                str(item["function_count"]),
-                str(item["size"]),
-                str(item["revision"]),
-                item["updated_at"],
-            )
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    out.print(table)
+def list_modules(
+    output: OutputOption = Output.TABLE,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    ca: CaOption = None,
+) -> None:
+    """List stored modules (an admin's key: every namespace's)."""
+    with connect(url, key, ca) as client:
+        modules = [document_of(module) for module in client.modules()]
+    emit(modules, MODULE_COLUMNS, output)
+
+
+@app.command()
+def get(
+    module_id: Annotated[str, typer.Argument(metavar="ID", help="Module id.")],
+    output: OutputOption = Output.TABLE,
+    wasm: Annotated[
+        Path | None,
+        typer.Option("--wasm", metavar="FILE", help="Also save the module's bytes to FILE."),
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    ca: CaOption = None,
+) -> None:
+    """Show a module: its metadata and every function it exports."""
+    with connect(url, key, ca) as client:
+        module = client.get(module_id)
+        if wasm is not None:
+            wasm.write_bytes(client.download(module_id))
+    document = document_of(module)
+    if output is Output.JSON:
+        emit_document(document, output)
+        return
+    functions = module.functions or ()
+    document["functions"] = ", ".join(f.describe() for f in functions) or "-"
+    emit_document(document, output)
+
+
+@app.command()
+def update(
+    module_id: Annotated[str, typer.Argument(metavar="ID", help="Module id.")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, metavar="FILE")
+    ],
+    name: Annotated[str | None, typer.Option(metavar="NAME", help="New name.")] = None,
+    function: Annotated[
+        str | None, typer.Option(metavar="FUNCTION", help="New default function.")
+    ] = None,
+    if_match: Annotated[
+        str | None,
+        typer.Option(
+            "--if-match",
+            metavar="DIGEST",
+            help="Only if the module still has this digest (sha256:...).",
+        ),
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    ca: CaOption = None,
+) -> None:
+    """Replace a module's bytes; prints its new revision and digest."""
+    with connect(url, key, ca) as client:
+        module = client.update(
+            module_id, file.read_bytes(), name=name, function=function, if_match=if_match
+        )
+    typer.echo(f"{module.id} revision {module.revision} {module.digest}")
 
 
 @app.command("rm")
 def remove(
-    module_id: str, url: UrlOption = DEFAULT_URL, key: KeyOption = None, ca: CaOption = None
+    module_id: Annotated[str, typer.Argument(metavar="ID", help="Module id.")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    ca: CaOption = None,
 ) -> None:
     """Delete a module."""
-    Client(url, key, ca).call("DELETE", f"/v1/modules/{module_id}")
-    out.print(f"deleted {module_id}")
+    with connect(url, key, ca) as client:
+        client.delete(module_id)
+    typer.echo(f"deleted {module_id}")
 
 
 def split_invocation(words: list[str]) -> tuple[str | None, list[Any]]:
@@ -113,12 +258,23 @@ def split_invocation(words: list[str]) -> tuple[str | None, list[Any]]:
     for word in rest:
         if not _is_number(word):
             raise typer.BadParameter(f"{word!r} is not a number (or NaN/Infinity/-Infinity)")
-        args.append(word if word in {"NaN", "Infinity", "-Infinity"} else json.loads(word))
+        args.append(word if word in SPECIAL_NUMBERS else json.loads(word))
     return function, args
 
 
+def parse_json_args(text: str) -> list[Any]:
+    """``--json-args``: a JSON array of numbers (NaN/Infinity/-Infinity as strings)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--json-args") from None
+    if not isinstance(value, list):
+        raise typer.BadParameter("give a JSON array, e.g. '[1, 2]'", param_hint="--json-args")
+    return value
+
+
 def _is_number(word: str) -> bool:
-    if word in {"NaN", "Infinity", "-Infinity"}:
+    if word in SPECIAL_NUMBERS:
         return True
     try:
         value = json.loads(word)

@@ -14,7 +14,9 @@ from wess.config import effective_items
 from wess.errors import WessError
 
 app = typer.Typer()
-config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Inspect the configuration.", no_args_is_help=True, rich_markup_mode=None
+)
 
 SERVE_FLAGS = {
     "host": "server.host",
@@ -29,16 +31,23 @@ SERVE_FLAGS = {
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Directory of the RocksDB store.")] = None,
-    tls_cert: Annotated[Path | None, typer.Option(help="Certificate chain (PEM): HTTPS.")] = None,
-    tls_key: Annotated[Path | None, typer.Option(help="Private key (PEM) of --tls-cert.")] = None,
+    host: Annotated[str | None, typer.Option(metavar="ADDRESS", help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(metavar="PORT", help="Port to bind.")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="Directory of the RocksDB store.")
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Certificate chain (PEM): HTTPS.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Private key (PEM) of --tls-cert.")
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
+            metavar="N",
             help="Server processes on the port (default: one per core with PostgreSQL, "
-            "one with the embedded store)."
+            "one with the embedded store).",
         ),
     ] = None,
     config: ConfigOption = None,
@@ -76,7 +85,9 @@ def config_show(config: ConfigOption = None) -> None:
 def config_reference(
     write: Annotated[
         Path | None,
-        typer.Option(help="Rewrite the generated parts of this file (docs/configuration.md)."),
+        typer.Option(
+            metavar="FILE", help="Rewrite the generated parts of this file (docs/configuration.md)."
+        ),
     ] = None,
 ) -> None:
     """Print the generated parts of docs/configuration.md: sections, flags, keys, limits."""

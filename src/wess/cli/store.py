@@ -9,13 +9,14 @@ from urllib.parse import unquote, urlsplit
 
 import typer
 
-from wess.cli.common import CaOption, Client, ConfigOption, KeyOption, err, settings
+from wess.cli.common import CaOption, ConfigOption, KeyOption, connect, err, settings
+from wess.cli.progress import Meter
 
 app = typer.Typer()
 
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="The data directory (default: database.path)."),
+    typer.Option("--data-dir", metavar="DIR", help="The data directory (default: database.path)."),
 ]
 
 
@@ -53,7 +54,8 @@ def migrate(
         return
     path = store_path(config, data_dir)
     try:
-        found, steps, applied = run(str(path), dry_run=dry_run)
+        with Meter("migrating" if not dry_run else "planning", console=err, unit="steps"):
+            found, steps, applied = run(str(path), dry_run=dry_run)
     except WessError as exc:
         err.print(f"error: {exc.detail}")
         raise typer.Exit(1) from None
@@ -102,18 +104,25 @@ def verify(
     config: ConfigOption = None,
     url: Annotated[
         str | None,
-        typer.Option("--url", envvar="WESS_URL", help="Ask this running server instead."),
+        typer.Option(
+            "--url",
+            metavar="URL",
+            help="Ask this running server instead (given here: $WESS_URL alone does not "
+            "switch to it).",
+        ),
     ] = None,
     key: KeyOption = None,
     ca: CaOption = None,
 ) -> None:
     """Read every stored record and list the damaged ones (exit 1 if any). Offline on a
     stopped server's data directory, or online with --url."""
-    if url is not None:
-        report = Client(url, key, ca).call("GET", "/v1/admin/verify")
-    else:
-        path = store_path(config, data_dir)
-        report = asyncio.run(_verify_offline(config, path))
+    with Meter("verifying", console=err, unit="stores"):
+        if url is not None:
+            with connect(url, key, ca) as client:
+                report = client.verify_store()
+        else:
+            path = store_path(config, data_dir)
+            report = asyncio.run(_verify_offline(config, path))
     for kind in ("modules", "keys", "audit", "usage"):
         part = report[kind]
         typer.echo(f"{kind}: {part['checked']} read, {part['damaged']} damaged")
@@ -139,7 +148,10 @@ def verify(
 @app.command()
 def salvage(
     into: Annotated[
-        Path, typer.Option("--into", help="A new data directory to copy intact records into.")
+        Path,
+        typer.Option(
+            "--into", metavar="DIR", help="A new data directory to copy intact records into."
+        ),
     ],
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -150,7 +162,8 @@ def salvage(
     if into.exists() and any(into.iterdir()):
         err.print(f"error: {into} is not empty; salvage copies into a new directory")
         raise typer.Exit(2)
-    report = asyncio.run(_salvage(config, path, into))
+    with Meter("salvaging", console=err, unit="stores"):
+        report = asyncio.run(_salvage(config, path, into))
     for kind, count in report["copied"].items():
         typer.echo(f"copied {count} {kind}")
     for lost in report["lost"]:
@@ -165,8 +178,8 @@ def salvage(
 
 async def _verify_offline(config: Path | None, path: Path) -> dict[str, Any]:
     from wess.ops.inspection import verify_store
-    from wess.security.audit import AuditKey
-    from wess.server.state import AUDIT_KEY_LABEL, keyring_of, server_secret
+    from wess.security.audit import AUDIT_KEY_LABEL, AuditKey
+    from wess.server.state import keyring_of, server_secret
     from wess.storage import open_store
 
     chosen = settings(config, {"database.path": path})
@@ -179,9 +192,9 @@ async def _salvage(config: Path | None, path: Path, into: Path) -> dict[str, Any
     from wess.files import make_private
     from wess.ops.salvage import salvage as copy_intact
     from wess.security.anchor import AnchorFile
-    from wess.security.audit import Anchor, AuditKey
+    from wess.security.audit import AUDIT_KEY_LABEL, Anchor, AuditKey
     from wess.security.secrets import SECRET_FILE
-    from wess.server.state import ANCHOR_FILE, AUDIT_KEY_LABEL, keyring_of, server_secret
+    from wess.server.state import ANCHOR_FILE, keyring_of, server_secret
     from wess.storage import open_store
 
     chosen = settings(config, {"database.path": path})

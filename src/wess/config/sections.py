@@ -9,6 +9,7 @@ from urllib.parse import quote, urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from wess.config.addresses import check_host_entry, check_network, check_origin
+from wess.config.operating import BackupSettings, MetricsSettings
 from wess.config.protection import (
     AuditSettings,
     AuthSettings,
@@ -371,30 +372,6 @@ class LoggingSettings(_Section):
         return value.lower() if isinstance(value, str) else value
 
 
-MAX_PER_MODULE = 100
-"""The most modules ``metrics.per_module`` may list: each adds series of its own."""
-
-
-class MetricsSettings(_Section):
-    per_module: tuple[str, ...] = Field(
-        (),
-        max_length=MAX_PER_MODULE,
-        description="Module ids or names whose calls get metric series of their own "
-        "(by module and function); every other module is counted in aggregate, so a "
-        "thousand modules make no more series than one. At most 100. In the environment: "
-        "comma-separated.",
-    )
-
-    @field_validator("per_module", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if value is None:  # an empty environment variable
-            return ()
-        if isinstance(value, str):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        return value
-
-
 class Settings(_Section):
     """The whole validated configuration."""
 
@@ -412,6 +389,7 @@ class Settings(_Section):
     quotas: QuotasSettings = QuotasSettings()
     audit: AuditSettings = AuditSettings()
     metrics: MetricsSettings = MetricsSettings()
+    backup: BackupSettings = BackupSettings()
 
     @property
     def sandbox_limits(self) -> dict[str, int | None]:

@@ -33,6 +33,8 @@ from wess.models import UNKEYED_CHAIN, AuditEntry, AuditFields
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first entry."""
+AUDIT_KEY_LABEL = "audit-log"
+"""The ``ServerSecret.derive`` label of the key the chain is MACed with."""
 KEYED = "hmac-sha256"
 FIELD_MAX = {"actor": 160, "namespace": 96, "action": 64, "target": 256, "outcome": 64}
 FIELD_MAX_DEFAULT = 96

@@ -132,6 +132,14 @@ def connection_rules(settings: Settings) -> ConnectionRules:
 
 def refuse_unavailable(settings: Settings) -> None:
     """Stop start-up on a setting Wess accepts but cannot honour, saying so."""
+    if settings.backup.interval > 0 and settings.database.shared:
+        raise ConfigError(
+            f"backup.interval = {settings.backup.interval:g}: scheduled backups copy the "
+            "embedded RocksDB store; back a PostgreSQL store up with PostgreSQL's own "
+            "tools (pg_dump, base backups with WAL archiving), or `wess export`. Set "
+            "backup.interval = 0, or remove it.",
+            key="backup.interval",
+        )
     workers = settings.server.workers
     if workers is not None and workers > 1 and not settings.database.shared:
         scheme = urlsplit(settings.database.effective_url).scheme

@@ -21,18 +21,21 @@ import wess
 from wess.api.state import ApiState
 from wess.config import Settings
 from wess.files import make_private
-from wess.messages import ModuleChanged
-from wess.models import NodeInfo
+from wess.messages import ModuleChanged, RecordAudit
+from wess.models import AuditFields, NodeInfo
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.observability.process import directory_size
+from wess.ops.backups import Backups, StoreBackups
 from wess.ops.inspection import verify_store
+from wess.ops.schedule import BackupMetrics, BackupSchedule
+from wess.ops.transfer import Transfer
 from wess.runtime import Limits, Runtime, RuntimeConfig
 from wess.runtime.analysis import ExportLimits
 from wess.runtime.artifact import ArtifactSealer
 from wess.runtime.isolated import IsolatedCompiler
 from wess.security.anchor import AnchorFile
-from wess.security.audit import AuditKey
+from wess.security.audit import AUDIT_KEY_LABEL, AuditKey
 from wess.security.crypto import Keyring
 from wess.security.keyfiles import keyring_sealing_with, load_keyring
 from wess.security.secrets import SECRET_BYTES, SECRET_FILE, ServerSecret
@@ -57,8 +60,7 @@ from wess.workers.writer import Writer
 logger = structlog.get_logger(__name__)
 
 ANCHOR_FILE = "audit.anchor"
-AUDIT_KEY_LABEL = "audit-log"
-"""The ``ServerSecret.derive`` label of the key the audit chain is MACed with."""
+BACKUPS_SUFFIX = "-backups"
 
 
 def runtime_limits(settings: Settings) -> Limits:
@@ -89,12 +91,33 @@ def durable(settings: Settings) -> bool:
     return urlsplit(settings.database.effective_url).scheme != "memory"
 
 
+def secret_path(settings: Settings) -> Path:
+    """Where the server secret of a durable store is kept."""
+    return settings.security.secret_file or data_dir(settings) / SECRET_FILE
+
+
+def backup_dir(settings: Settings) -> Path:
+    """Where backups go: ``backup.dir``, else ``<data dir>-backups`` beside it."""
+    if settings.backup.dir is not None:
+        return settings.backup.dir
+    data = data_dir(settings)
+    return data.with_name(data.name + BACKUPS_SUFFIX)
+
+
+def backups_of(settings: Settings) -> Backups:
+    """The backups of the store these settings name (kept in ``backup_dir``), opened
+    with the key-encryption keys as the key files hold them when each is taken."""
+    return Backups(
+        backup_dir(settings), keyring=partial(keyring_of, settings), wess_version=wess.__version__
+    )
+
+
 def server_secret(settings: Settings) -> ServerSecret:
     """The server secret: ``security.secret_file``, else kept beside the data (in the
     RocksDB directory). A memory:// store keeps nothing across restarts, so it gets a
     throwaway secret."""
     if durable(settings):
-        path = settings.security.secret_file or data_dir(settings) / SECRET_FILE
+        path = secret_path(settings)
         return ServerSecret.load_or_create(path.parent, name=path.name)
     return ServerSecret(secrets.token_bytes(SECRET_BYTES))
 
@@ -235,16 +258,59 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     anchored=anchored,
                 )
             )
+            backups = (
+                StoreBackups(
+                    backups_of(settings),
+                    store,
+                    secret_file=secret_path(settings),
+                    retention=settings.backup.retention,
+                )
+                if durable(settings) and not settings.database.shared
+                else None  # PostgreSQL is backed up with its own tools
+            )
+            schedule: AbstractAsyncContextManager[object] = (
+                BackupSchedule(
+                    backups.create,
+                    backups.prune,
+                    interval=settings.backup.interval,
+                    metrics=BackupMetrics(metrics.registry),
+                )
+                if backups is not None and settings.backup.interval > 0
+                else contextlib.nullcontext()
+            )
+
+            async def record_audit(fields: AuditFields) -> None:
+                await writer.submit(RecordAudit(fields=fields))
+
+            transfer = Transfer(
+                store,
+                audit_chain=audit_key.chain,
+                submit=writer.submit,
+                record_audit=record_audit,
+                wess_version=wess.__version__,
+                max_module_size=settings.limits.max_module_size,
+            )
+            # Closed in reverse: backups stop, warm-up stops, usage counts and fresh
+            # artifacts reach the Writer, the Writer drains, then the audit log's head
+            # is anchored.
             feed = store.feed()  # what other nodes sharing the store change
             following: AbstractAsyncContextManager[object] = feed or contextlib.nullcontext()
             if feed is not None:
                 feed.subscribe(partial(_module_event, reader, runner))
                 feed.on_gap(reader.forget_everything)
-            # Closed in reverse: warm-up stops, usage counts and fresh artifacts reach
-            # the Writer, the Writer drains, then the audit log's head is anchored.
             heartbeat = Heartbeat(store.nodes, node_of(settings, now=datetime.now(UTC)))
             measure_capacity(settings, metrics)
-            async with following, heartbeat, keeper, runner, writer, programs, usage, warmup:
+            async with (
+                following,
+                heartbeat,
+                keeper,
+                runner,
+                writer,
+                programs,
+                usage,
+                warmup,
+                schedule,
+            ):
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
                 service = ModuleService(
@@ -297,6 +363,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         node=heartbeat.node.id,
                         nodes=heartbeat.live,
                         verify_store=partial(verify_store, store, audit_key=audit_key),
+                        transfer=transfer,
+                        backups=backups,
                     )
 
 

@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 
-async def _open_memory(url: SplitResult, keyring: Keyring | None) -> Store:
+async def _open_memory(url: SplitResult, keyring: Keyring | None, read_only: bool) -> Store:
     from wess.storage.memory import MemoryStore
 
     if url.netloc or url.path not in ("", "/"):
@@ -74,7 +74,7 @@ async def _open_memory(url: SplitResult, keyring: Keyring | None) -> Store:
     return MemoryStore(keyring=keyring)
 
 
-async def _open_rocksdb(url: SplitResult, keyring: Keyring | None) -> Store:
+async def _open_rocksdb(url: SplitResult, keyring: Keyring | None, read_only: bool) -> Store:
     from wess.storage.rocks import UNLIMITED_OPEN_FILES, RocksStore
 
     if url.netloc or not url.path or url.fragment:
@@ -84,7 +84,9 @@ async def _open_rocksdb(url: SplitResult, keyring: Keyring | None) -> Store:
         )
     options = _rocksdb_options(url)
     max_open_files = options.get("max_open_files", UNLIMITED_OPEN_FILES)
-    return await RocksStore.open(unquote(url.path), keyring=keyring, max_open_files=max_open_files)
+    return await RocksStore.open(
+        unquote(url.path), keyring=keyring, max_open_files=max_open_files, read_only=read_only
+    )
 
 
 def _rocksdb_options(url: SplitResult) -> dict[str, int]:
@@ -100,13 +102,14 @@ def _rocksdb_options(url: SplitResult) -> dict[str, int]:
     return options
 
 
-async def _open_postgres(url: SplitResult, keyring: Keyring | None) -> Store:
+async def _open_postgres(url: SplitResult, keyring: Keyring | None, read_only: bool) -> Store:
     from wess.storage.postgres import PostgresStore
 
-    return await PostgresStore.open(url.geturl(), keyring=keyring)
+    return await PostgresStore.open(url.geturl(), keyring=keyring, read_only=read_only)
 
 
-Opener = Callable[[SplitResult, Keyring | None], Awaitable[Store]]
+Opener = Callable[[SplitResult, Keyring | None, bool], Awaitable[Store]]
+"""``opener(url, keyring, read_only)``."""
 
 BACKENDS: Mapping[str, Opener] = {
     "memory": _open_memory,
@@ -118,10 +121,14 @@ BACKENDS: Mapping[str, Opener] = {
 
 
 @contextlib.asynccontextmanager
-async def open_store(url: str, *, keyring: Keyring | None = None) -> AsyncIterator[Store]:
+async def open_store(
+    url: str, *, keyring: Keyring | None = None, read_only: bool = False
+) -> AsyncIterator[Store]:
     """Open the store ``url`` names for the ``async with`` block, then close it.
 
     ``keyring`` seals module bytes and artifacts at rest (None: stored in plain text).
+    ``read_only`` opens an existing store without writing anything to it (a backup);
+    a memory store, which nothing else holds, ignores it.
     Raises ``ConfigError`` for a scheme with no backend, a malformed location, or an
     encrypted store opened without a keyring.
     """
@@ -132,7 +139,7 @@ async def open_store(url: str, *, keyring: Keyring | None = None) -> AsyncIterat
         raise ConfigError(
             f"unknown storage scheme {parsed.scheme!r} in {url!r}; use one of: {allowed}"
         )
-    store = await opener(parsed, keyring)
+    store = await opener(parsed, keyring, read_only)
     try:
         yield store
     finally:

@@ -23,3 +23,10 @@ class StoreAdmin(Protocol):
         batches; safe to run again after a crash.
         """
         ...
+
+    async def checkpoint(self, path: str) -> None:
+        """Write a consistent copy of the whole store, as of one moment, to the new
+        directory ``path``, while reads and writes go on: every commit acknowledged
+        before the call is in it. ``ConfigError`` for a store that keeps nothing on
+        disk."""
+        ...

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from uuid import UUID
 
-from wess.errors import StorageUnavailable
+from wess.errors import ConfigError, StorageUnavailable
 from wess.models import ApiKey, AuditEntry, ModuleInfo, ModuleRecord, SealedArtifact
 from wess.security.crypto import Keyring
 from wess.storage.audit import AppendAudit, RewriteAudit
@@ -208,6 +208,12 @@ class MemoryAdmin:
                 put(resealed)
                 count += 1
         return count
+
+    async def checkpoint(self, path: str) -> None:
+        """Refused: a memory store keeps nothing a copy could be restored from."""
+        raise ConfigError(
+            "a memory:// store keeps nothing on disk to back up; export it (wess export)"
+        )
 
     def _values(self) -> Iterator[tuple[Callable[[bytes], None], bytes, bytes, str, str]]:
         """(replace it, stored value, associated data, module id, what it is) of every

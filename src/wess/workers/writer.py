@@ -46,6 +46,8 @@ from wess.messages import (
     MESSAGE_VERSION,
     ApiKeyChanged,
     CreateApiKey,
+    ImportRecords,
+    ImportResult,
     ModuleChanged,
     ModuleJob,
     RecordAudit,
@@ -62,6 +64,7 @@ from wess.security.crypto import Keyring
 from wess.storage import AppendAudit, Change, Store, StoreView
 from wess.workers.audit_log import OK, AuditChain, audit_fields
 from wess.workers.batch import CHARGED, MODULE_JOBS, BatchJob, BatchPlan, Step, changes_of
+from wess.workers.importing import ImportPlan, plan_import
 from wess.workers.quotas import NamespaceQuotas, QuotaLedger
 
 logger = structlog.get_logger(__name__)
@@ -70,9 +73,10 @@ QUEUE = "writer"
 E = TypeVar("E", ModuleChanged, ApiKeyChanged)
 Listener = Callable[[ModuleChanged], None]
 KeyListener = Callable[[ApiKeyChanged], None]
-Result = ModuleInfo | int | None
+Result = ModuleInfo | int | ImportResult | None
 """What ``submit`` answers: the module's info (None after a delete and for jobs that
-are not about a module), or the number of values a rotation rewrapped."""
+are not about a module), the number of values a rotation rewrapped, or what an import
+did with each record."""
 
 
 def utc_now() -> datetime:
@@ -212,6 +216,8 @@ class Writer:
     @overload
     async def submit(self, job: RotateKek) -> int: ...
     @overload
+    async def submit(self, job: ImportRecords) -> ImportResult: ...
+    @overload
     async def submit(
         self, job: CreateApiKey | RevokeApiKey | TouchApiKeys | RecordAudit | RecordUsage
     ) -> None: ...
@@ -292,17 +298,21 @@ class Writer:
         self._stale = False
 
     async def _apply(self, batch: list[_Pending]) -> None:
-        """Commit the jobs between rotations as batches; run each rotation alone."""
+        """Commit the jobs between rotations and imports as batches; run each of those
+        alone."""
         if self._stale:
             await self._resync()
         run: list[_Pending] = []
         jobs: list[BatchJob] = []
         for pending in batch:
             job = pending.job
-            if isinstance(job, RotateKek):
+            if isinstance(job, RotateKek | ImportRecords):
                 await self._commit(run, jobs)
                 run, jobs = [], []
-                await self._rotate(pending, job)
+                if isinstance(job, RotateKek):
+                    await self._rotate(pending, job)
+                else:
+                    await self._import(pending, job)
             else:
                 run.append(pending)
                 jobs.append(job)
@@ -379,6 +389,45 @@ class Writer:
         logger.info(f"ROTATE_KEK {job.kek_id}", rewrapped=count, request_id=job.request_id)
         if not pending.future.done():
             pending.future.set_result(count)
+
+    async def _import(self, pending: _Pending, job: ImportRecords) -> None:
+        """Check every record of an import against the store (``importing``) and commit
+        the ones it takes in ONE ``transact``; then publish their changes."""
+        usage = self._ledger.draft() if self._ledger is not None else None
+        head = self._audit.head
+        planned: list[ImportPlan] = []
+
+        def check(store: StoreView) -> list[Change]:
+            modules = store.get_infos([record.info.id for record in job.modules])
+            keys = {key.id: store.get_api_key(key.id) for key in job.keys}
+            plan = plan_import(
+                job, modules=modules, keys=keys, head=head, audit_key=self._audit_key, usage=usage
+            )
+            planned.append(plan)
+            return plan.changes
+
+        try:
+            await self._store.transact(check)
+        except Exception as exc:
+            self._commit_failed(exc, 1)
+            _fail(pending, exc)
+            return
+        plan = planned[0]
+        self._audit.advance(plan.entries)
+        if self._ledger is not None and usage is not None:
+            self._ledger.merge(usage)
+        for event in plan.events:
+            self._publish(event)
+        logger.info(
+            "IMPORT_RECORDS",
+            modules=len(job.modules),
+            keys=len(job.keys),
+            audit=len(plan.entries),
+        )
+        if not pending.future.done():
+            pending.future.set_result(
+                ImportResult(outcomes=tuple(plan.outcomes), audit_appended=len(plan.entries))
+            )
 
     def _keyring_for(self, kek_id: str) -> Keyring:
         if self._keyrings is None:

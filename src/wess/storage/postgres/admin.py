@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
+from wess.errors import ConfigError
 from wess.security.crypto import Keyring
 from wess.storage.damage import DamageReport
 from wess.storage.postgres.database import PostgresDatabase
@@ -25,6 +26,14 @@ class PostgresAdmin:
         """PostgreSQL checks its own pages and reports damage as errors; what reads met
         is counted here all the same."""
         return self._d.damage.report()
+
+    async def checkpoint(self, path: str) -> None:
+        """Refused: PostgreSQL is backed up by its own tools."""
+        raise ConfigError(
+            "a PostgreSQL store is backed up with PostgreSQL's own tools (pg_dump, or base "
+            "backups with WAL archiving for point-in-time recovery), or exported with "
+            "`wess export`; `wess backup` copies the embedded RocksDB store"
+        )
 
     async def rewrap(self, keyring: Keyring) -> int:
         """Seal every module and artifact value under ``keyring.current`` (refused

@@ -57,6 +57,15 @@ def prepare(conn: psycopg.Connection[tuple[Any, ...]], schema: str, *, where: st
     check(found, where=where)
 
 
+def inspect(conn: psycopg.Connection[tuple[Any, ...]], schema: str, *, where: str) -> None:
+    """Check that ``schema`` holds a store this Wess reads, creating nothing (a
+    read-only open)."""
+    found = version_of(conn, schema)
+    if found is None:
+        raise StorageUnavailable(f"the PostgreSQL store {where} holds no Wess store", where=where)
+    check(found, where=where)
+
+
 def check(found: int, *, where: str) -> None:
     if found == VERSION:
         return

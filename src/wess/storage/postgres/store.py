@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from psycopg.conninfo import make_conninfo
+
 from wess.errors import ConfigError, StorageUnavailable
 from wess.security.crypto import Keyring
 from wess.storage.base import Change, Transaction
@@ -48,15 +50,23 @@ class PostgresStore:
         self._feed = PostgresFeed(database.conninfo, database.schema)
 
     @classmethod
-    async def open(cls, url: str, *, keyring: Keyring | None = None) -> PostgresStore:
+    async def open(
+        cls, url: str, *, keyring: Keyring | None = None, read_only: bool = False
+    ) -> PostgresStore:
         """Connect, create the schema if the database holds none yet (or check its
         version), and read whether it holds sealed values. ``StorageUnavailable`` when
-        the server cannot be reached; ``MigrationRequired`` for an older schema."""
+        the server cannot be reached; ``MigrationRequired`` for an older schema.
+
+        ``read_only``: the schema must exist already, and every transaction of this
+        store is read-only in PostgreSQL itself (a write is refused by the server)."""
         conninfo, name = split_url(url)
+        if read_only:
+            conninfo = make_conninfo(conninfo, options="-c default_transaction_read_only=on")
         where = f"{_redacted(url)} (schema {name})"
         database = PostgresDatabase(conninfo, name, keyring=keyring, where=where)
         try:
-            await database.write(_prepare, database)  # a refused connection fails fast here
+            # a refused connection fails fast here
+            await database.write(_inspect if read_only else _prepare, database)
             await database.pool.open(wait=True, timeout=CONNECT_TIMEOUT)
         except BaseException as exc:
             await database.aclose()
@@ -142,6 +152,14 @@ class PostgresStore:
 def _prepare(database: PostgresDatabase) -> None:
     conn = database.connection()
     schema.prepare(conn, database.schema, where=database.where)
+    row = conn.execute("SELECT 1 FROM system WHERE key = %s", (SEALED_KEY,)).fetchone()
+    conn.commit()
+    database.marked = row is not None
+
+
+def _inspect(database: PostgresDatabase) -> None:
+    conn = database.connection()
+    schema.inspect(conn, database.schema, where=database.where)
     row = conn.execute("SELECT 1 FROM system WHERE key = %s", (SEALED_KEY,)).fetchone()
     conn.commit()
     database.marked = row is not None

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from uuid import UUID
 
-from rocksdict import WriteBatch
+from rocksdict import Checkpoint, WriteBatch
 
 from wess.errors import IntegrityError
 from wess.security.crypto import Keyring
@@ -57,6 +57,15 @@ class RocksAdmin:
         """Seal every module and artifact value under ``keyring.current`` and use
         ``keyring`` from now on."""
         return await self._d.write(self._rewrap, keyring)
+
+    async def checkpoint(self, path: str) -> None:
+        """A RocksDB checkpoint in ``path``: table files hard-linked (copied when ``path``
+        is on another file system), consistent across every column family. It runs on a
+        read thread, so commits go on meanwhile."""
+        await self._d.read(self._checkpoint, path)
+
+    def _checkpoint(self, path: str) -> None:
+        Checkpoint(self._d.db).create_checkpoint(path)
 
     def _rewrap(self, keyring: Keyring) -> int:
         d = self._d

@@ -26,6 +26,7 @@ from uuid import UUID
 
 import structlog
 from rocksdict import (
+    AccessType,
     BlockBasedOptions,
     BottommostLevelCompaction,
     CompactOptions,
@@ -153,7 +154,9 @@ class RocksDatabase:
         return error
 
 
-def open_database(path: str, *, max_open_files: int = UNLIMITED_OPEN_FILES) -> Rdict:
+def open_database(
+    path: str, *, max_open_files: int = UNLIMITED_OPEN_FILES, read_only: bool = False
+) -> Rdict:
     """Open (or create) the raw-mode database at ``path`` with every column family of
     ``layout`` and strict recovery, or explain why not.
 
@@ -168,7 +171,11 @@ def open_database(path: str, *, max_open_files: int = UNLIMITED_OPEN_FILES) -> R
     and the rest of the store is read and written. Every record is verified on read.
 
     ``max_open_files`` caps the table files RocksDB keeps open (-1: all of them).
+    ``read_only`` opens an existing directory once, paranoid, and writes nothing to it
+    (a backup being checked).
     """
+    if read_only:
+        return _open(path, max_open_files, paranoid=True, read_only=True)
     recovered = _open(path, max_open_files, paranoid=True)
     try:
         for name in FAMILIES:
@@ -187,15 +194,16 @@ def open_database(path: str, *, max_open_files: int = UNLIMITED_OPEN_FILES) -> R
     return _open(path, max_open_files, paranoid=False)
 
 
-def _open(path: str, max_open_files: int, *, paranoid: bool) -> Rdict:
+def _open(path: str, max_open_files: int, *, paranoid: bool, read_only: bool = False) -> Rdict:
     options = _options(max_open_files)
-    options.create_if_missing(True)
-    options.create_missing_column_families(True)
+    options.create_if_missing(not read_only)
+    options.create_missing_column_families(not read_only)
     options.set_paranoid_checks(paranoid)
     options.set_wal_recovery_mode(DBRecoveryMode.absolute_consistency())
     families = {name: _options(max_open_files) for name in FAMILIES}
+    access = AccessType.read_only() if read_only else AccessType.read_write()
     try:
-        return Rdict(path, options, column_families=families)
+        return Rdict(path, options, column_families=families, access_type=access)
     except Exception as exc:
         message = str(exc)
         if "Corruption" in message:
@@ -245,22 +253,24 @@ LEGACY_FORMAT_KEY = b"~format"
 """Where format 1 (one column family) kept its marker, in the default family."""
 
 
-def read_format(db: Rdict, path: str) -> bytes | None:
+def read_format(db: Rdict, path: str, *, read_only: bool = False) -> bytes | None:
     """The layout ``db`` holds: the ``system`` family's marker, else its copy in
     ``FORMAT_FILE`` (the family's block may be the one damaged), else format 1's marker
     in the default family; None for an empty directory, which becomes a store of this
-    format here (marker and copy written, synced)."""
+    format here (marker and copy written, synced, unless ``read_only``)."""
     system = db.get_column_family(SYSTEM)
     try:
         marker = system_format(system, path)
         if marker is not None:
-            if marker == FORMAT and _format_file(path) is None:
+            if marker == FORMAT and not read_only and _format_file(path) is None:
                 write_format_file(path)  # a copy lost after a migration's last step
             return bytes(marker)
         legacy = db.get(LEGACY_FORMAT_KEY)
         if legacy is not None:
             return bytes(legacy)
         if _empty(db):
+            if read_only:
+                return None
             sync = WriteOptions()
             sync.sync = True
             system.put(FORMAT_KEY, FORMAT, sync)

@@ -70,16 +70,22 @@ class RocksStore:
         *,
         keyring: Keyring | None = None,
         max_open_files: int = UNLIMITED_OPEN_FILES,
+        read_only: bool = False,
     ) -> RocksStore:
         """Open (or create) the store at ``path``, sealing values with ``keyring`` if given.
 
         ``StorageUnavailable`` if it is damaged; ``ConfigError`` if it holds sealed
         values and no keyring is given. ``max_open_files`` goes to RocksDB as is.
+        ``read_only`` opens an existing store and writes nothing to its directory (a
+        backup); every commit then fails.
         """
         location = str(Path(path))
-        db = await asyncio.to_thread(open_database, location, max_open_files=max_open_files)
+        db = await asyncio.to_thread(
+            open_database, location, max_open_files=max_open_files, read_only=read_only
+        )
         try:
-            check_format(await asyncio.to_thread(read_format, db, location), location)
+            found = await asyncio.to_thread(read_format, db, location, read_only=read_only)
+            check_format(found, location)
             database = RocksDatabase(db, location, keyring=keyring)
         except BaseException:
             close(db)
