@@ -41,6 +41,8 @@ class ApiState:
     damage: Callable[[], Mapping[str, object] | None] | None = None
     """What the store found damaged while serving, None while nothing is (``/readyz``
     reports it)."""
+    breakers: Callable[[], Mapping[str, object]] | None = None
+    """Every circuit breaker's state (``/readyz`` reports it as ``breakers``)."""
 
 
 def state_of(request: Request) -> ApiState:

@@ -8,6 +8,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wess.config import resilience
 from wess.config.addresses import check_host_entry, check_network, check_origin
 from wess.config.sizes import CacheSize, CacheSizeField
 from wess.runtime.analysis import MAX_EXPORT_NAME, MAX_EXPORTS
@@ -111,6 +112,7 @@ class ServerSettings(_Section):
         description="Open connections per client address (trusted proxies excepted); "
         "a connection past it is closed at once.",
     )
+    request_timeout_ms: int = resilience.REQUEST_TIMEOUT_MS
 
     @field_validator("allowed_hosts", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -164,6 +166,13 @@ class DatabaseSettings(_Section):
         le=MAX_OPEN_FILES,
         description="Files RocksDB keeps open at once (its max_open_files); unset: no limit.",
     )
+    retry_attempts: int = resilience.RETRY_ATTEMPTS
+    retry_initial_ms: int = resilience.RETRY_INITIAL_MS
+    retry_max_ms: int = resilience.RETRY_MAX_MS
+    retry_budget_ms: int = resilience.RETRY_BUDGET_MS
+    breaker_failures: int = resilience.STORAGE_BREAKER_FAILURES
+    breaker_cooldown: float = resilience.STORAGE_BREAKER_COOLDOWN
+    max_reads: int = resilience.MAX_READS
 
     @field_validator("db", mode="before")
     @classmethod
@@ -270,6 +279,8 @@ class RunnerSettings(_Section):
         description="Calls of one namespace waiting (for a compile, a module's slot or a "
         "thread) beyond runner.namespace_concurrency before 503 namespace_busy.",
     )
+    breaker_failures: int = resilience.MODULE_BREAKER_FAILURES
+    breaker_cooldown: float = resilience.MODULE_BREAKER_COOLDOWN
 
 
 class LimitsSettings(_Section):
@@ -335,6 +346,7 @@ class LimitsSettings(_Section):
         description="Compiles of one namespace waiting beyond limits.namespace_compiles "
         "before 503 namespace_busy.",
     )
+    compile_queue: int = resilience.COMPILE_QUEUE
     clock_resolution_ms: int = Field(
         1,
         ge=1,
@@ -406,6 +418,10 @@ class RatelimitSettings(_Section):
     storage: str = Field(
         "memory://", description="Counter storage: memory:// (one node) or redis://host:port."
     )
+    on_redis_failure: Literal["open", "closed"] = resilience.ON_REDIS_FAILURE
+    redis_timeout_ms: int = resilience.REDIS_TIMEOUT_MS
+    breaker_failures: int = resilience.REDIS_BREAKER_FAILURES
+    breaker_cooldown: float = resilience.REDIS_BREAKER_COOLDOWN
 
 
 class SecuritySettings(_Section):

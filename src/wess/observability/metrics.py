@@ -174,6 +174,66 @@ class Metrics:
             ["queue"],
             registry=r,
         )
+        # resilience: retries, breakers, deadlines (docs/architecture.md, Resilience)
+        self.storage_retries = Counter(
+            "wess_storage_retries_total",
+            "Storage reads tried again after a transient failure (storage unavailable), "
+            "by operation.",
+            ["op"],
+            registry=r,
+        )
+        self.storage_retries_exhausted = Counter(
+            "wess_storage_retries_exhausted_total",
+            "Storage reads that still failed after their last attempt or their retry "
+            "time budget, by operation.",
+            ["op"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "wess_breaker_state",
+            "State of each circuit breaker: 0 closed, 1 half open, 2 open "
+            "(storage_reads, storage_writes, ratelimit_redis).",
+            ["breaker"],
+            registry=r,
+        )
+        self.breaker_transitions = Counter(
+            "wess_breaker_transitions_total",
+            "Circuit breakers entering a state, by breaker (module: any module's) and state.",
+            ["breaker", "state"],
+            registry=r,
+        )
+        self.breaker_rejections = Counter(
+            "wess_breaker_rejections_total",
+            "Calls refused at once by an open circuit breaker, by breaker.",
+            ["breaker"],
+            registry=r,
+        )
+        self.modules_cooling_down = Gauge(
+            "wess_module_breakers_open",
+            "Modules whose calls are refused now (module_circuit_open) after timing out "
+            "or trapping runner.breaker_failures times in a row.",
+            registry=r,
+        )
+        self.deadlines_exceeded = Counter(
+            "wess_deadline_exceeded_total",
+            "Requests whose deadline passed, by the layer it passed in (queue, storage, "
+            "compile, execution).",
+            ["layer"],
+            registry=r,
+        )
+        self.stale_reads = Counter(
+            "wess_stale_reads_total",
+            "Modules the Reader served from its cache past their time-to-live (reader.ttl) "
+            "because storage was unavailable.",
+            registry=r,
+        )
+        self.ratelimit_degraded = Counter(
+            "wess_ratelimit_degraded_total",
+            "Rate-limit checks Redis could not count, by what happened instead: counted "
+            "in this process (local) or refused with 503 (refused).",
+            ["outcome"],
+            registry=r,
+        )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one HTTP request and its latency (label children cached: this runs on

@@ -1,6 +1,7 @@
 """Opening Wess's live parts in dependency order, and closing them in reverse.
 
 settings -> secret -> storage -> Writer/Reader -> runtime -> Runner -> security -> service.
+Storage is opened behind its retries, bulkhead and breakers (``resilience``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from wess.security.anchor import AnchorFile
 from wess.security.audit import AuditKey
 from wess.security.crypto import Keyring
 from wess.security.keyfiles import keyring_sealing_with, load_keyring
+from wess.security.ratelimit import RedisFailurePolicy
 from wess.security.secrets import SECRET_BYTES, SECRET_FILE, ServerSecret
+from wess.server.resilience import Breakers, deadlines, module_breakers, resilient_store
 from wess.server.security import open_security
 from wess.service import ModuleService
 from wess.storage import Store, open_store
@@ -138,7 +141,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
     keyring = keyring_of(settings)
     key_file = settings.security.encryption_key_file
     async with open_store(settings.database.effective_url, keyring=keyring) as opened:
-        store = MeasuredStore(opened, metrics)
+        guarded = resilient_store(opened, settings, metrics=metrics)
+        store = MeasuredStore(guarded, metrics)
         damage = metrics.storage_damage
         damage.labels(kind="unreadable").set_function(lambda: store.admin.damage().unreadable)
         damage.labels(kind="skipped_ranges").set_function(
@@ -181,6 +185,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 store=writer.submit,
             )
             usage = UsageCounter(writer.submit)
+            breakers = module_breakers(settings, metrics=metrics)
             runner = Runner(
                 runtime,
                 metrics=metrics,
@@ -194,8 +199,10 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 compile_workers=settings.limits.compile_workers,
                 namespace_compiles=settings.limits.namespace_compiles or None,
                 namespace_compile_queue=settings.limits.namespace_compile_queue,
+                compile_queue=settings.limits.compile_queue,
                 programs=programs,
                 usage=usage,
+                breakers=breakers,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -229,13 +236,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         max_exports=settings.limits.max_exports,
                         max_name=settings.limits.max_export_name,
                     ),
-                )
-                health = HealthCheck(
-                    {
-                        "storage": store.ping,
-                        "writer": _running("writer", lambda: writer.running),
-                        "runner": _running("runner", lambda: runner.running),
-                    }
+                    deadlines=deadlines(settings, metrics=metrics),
                 )
                 async with open_security(
                     settings,
@@ -248,6 +249,20 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     data_dir=data_dir(settings),
                     metrics=metrics,
                 ) as security:
+                    circuits = Breakers(
+                        guarded,
+                        redis=security.redis_breaker,
+                        redis_policy=RedisFailurePolicy(settings.ratelimit.on_redis_failure),
+                        modules=breakers,
+                    )
+                    health = HealthCheck(
+                        {
+                            "storage": store.ping,
+                            "writer": _running("writer", lambda: writer.running),
+                            "runner": _running("runner", lambda: runner.running),
+                            "breakers": circuits.probe,
+                        }
+                    )
                     yield ApiState(
                         service=service,
                         metrics=metrics,
@@ -264,6 +279,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         warmup=warmup,
                         damage=lambda: damage_of(store),
                         verify_store=partial(verify_store, store, audit_key=audit_key),
+                        breakers=circuits.report,
                     )
 
 
