@@ -41,7 +41,7 @@ class Deadline:
 
     __slots__ = ("_policy", "budget_ms", "clock", "expires")
 
-    def __init__(self, expires: float, *, budget_ms: int, policy: Deadlines) -> None:
+    def __init__(self, expires: float, budget_ms: int, policy: Deadlines) -> None:
         self.expires = expires
         self.budget_ms = budget_ms
         """The whole budget, for messages: what the request was given."""
@@ -114,7 +114,7 @@ class Deadlines:
     def start(self, asked_ms: int | None = None) -> Deadline:
         """A deadline from now: the default, or ``asked_ms`` when shorter."""
         budget = self.default_ms if asked_ms is None or asked_ms > self.default_ms else asked_ms
-        return Deadline(self.clock() + budget / 1000, budget_ms=budget, policy=self)
+        return Deadline(self.clock() + budget * 0.001, budget, self)  # positional: hot path
 
     def passed(self, layer: str) -> None:
         """Count one deadline that passed in ``layer`` (safe from any thread)."""

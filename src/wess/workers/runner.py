@@ -330,12 +330,14 @@ class Runner:
             applied = ceiling if limits is None or limits is ceiling else limits.within(ceiling)
             attempt = None
             if target.call_path == "fast":  # the inline lane takes only these
-                inline, narrowed = _narrowed(applied, deadline)
-                attempt = self._lanes.attempt(record.digest, target, values, inline)
+                if deadline is not None and deadline.remaining_ms() < 1:
+                    raise deadline.exceeded(QUEUE)
+                # Its fuel budget ends an inline attempt within tens of microseconds,
+                # inside the millisecond left: no need to cut its time limit (a call
+                # that needs more moves to the pool, where it is cut).
+                attempt = self._lanes.attempt(record.digest, target, values, applied)
             if attempt is not None:
                 result, seconds = attempt
-                if narrowed and deadline is not None and isinstance(result, ExecutionTimeout):
-                    result = deadline.exceeded(EXECUTION)
             else:
                 await self._bulkheads.acquire(record.id, deadline=deadline)
                 admitted = True
