@@ -4,6 +4,14 @@ that is not there."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
 import pytest
 
 from tests.support import free_port
@@ -107,5 +115,53 @@ async def test_a_real_unreachable_redis_fails_open_by_default():
     try:
         decision = await limiter.check(RateScope.IP, "10.0.0.1")
         assert decision.allowed
+    finally:
+        await limiter.aclose()
+
+
+@pytest.fixture
+def own_redis(tmp_path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of this test's own (it is stopped and resumed), on a free port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(500):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
+                break
+            time.sleep(0.01)
+        yield f"redis://127.0.0.1:{port}/0", process
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_a_frozen_redis_holds_no_request_and_is_probed_back(own_redis):
+    """Redis frozen (SIGSTOP: connections open, no answers): each check gives up after
+    the Redis timeout and is counted locally; after two the breaker stops asking. Redis
+    resumes: after the cool-down one check probes it and counting is shared again."""
+    url, process = own_redis
+    clock, degraded = FakeClock(), []
+    breaker = CircuitBreaker(threshold=2, cooldown=5, clock=clock.monotonic)
+    limiter = open_rate_limiter(url, POLICY, breaker=breaker, timeout=0.2, degraded=degraded.append)
+    try:
+        assert (await limiter.check(RateScope.IP, "10.0.0.1")).allowed
+        process.send_signal(signal.SIGSTOP)
+        for _ in range(3):
+            assert (await limiter.check(RateScope.IP, "10.0.0.2")).allowed
+        assert breaker.state is CircuitState.OPEN
+        assert degraded == ["local"] * 3
+        process.send_signal(signal.SIGCONT)
+        clock.advance(5)
+        assert (await limiter.check(RateScope.IP, "10.0.0.1")).remaining == 1
+        assert breaker.state is CircuitState.CLOSED
     finally:
         await limiter.aclose()
