@@ -75,7 +75,8 @@ async def test_a_store_read_that_outlives_the_deadline_is_the_storage_layer(
     repository: RecordingStore, metrics: Metrics
 ) -> None:
     """The module read is held at the store while the (fake) clock passes the deadline:
-    the run ends with DeadlineExceeded, layer storage, counted under that layer."""
+    the run ends with DeadlineExceeded, layer storage, counted under that layer; the
+    record it read all the same is cached for the next request."""
     clock = FakeClock()
     reader = Reader(repository.modules, metrics=metrics)
     record = make_record()
@@ -91,6 +92,8 @@ async def test_a_store_read_that_outlives_the_deadline_is_the_storage_layer(
     assert exceeded.value.layer == "storage"
     counted = {"layer": "storage"}
     assert metrics.registry.get_sample_value("wess_deadline_exceeded_total", counted) == 1
+    assert await reader.get(record.id) == record
+    assert repository.calls["modules.get"] == 1
 
 
 async def test_a_store_read_is_cut_when_the_deadline_passes_in_real_time(

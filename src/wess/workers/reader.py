@@ -149,12 +149,18 @@ class Reader:
             try:
                 with self._store_read():
                     read = self._modules.get(module_id)
-                    record = await (read if deadline is None else deadline.within(read, STORAGE))
+                    if deadline is None:
+                        record = await read
+                    else:
+                        async with deadline.bounded(STORAGE):
+                            record = await read
             except StorageUnavailable as exc:
                 return self._stale(module_id, exc)
             if record is not None and self._generation.get(module_id, 0) == generation:
                 self._cache.put(module_id, record)
                 self._report()
+            if deadline is not None:  # late, but read: cached for the next request
+                deadline.check(STORAGE)
             return record
         finally:
             self._reading[module_id] -= 1
@@ -172,7 +178,7 @@ class Reader:
 
     @contextlib.contextmanager
     def _store_read(self) -> Iterator[None]:
-        """One module read from the store, admitted while fewer than ``queue_size`` are."""
+        """One read from the store, admitted while fewer than ``queue_size`` are."""
         if self._store_reads >= self._queue_size:
             self._metrics.queue_rejections.labels(queue=QUEUE).inc()
             raise Overloaded(
