@@ -9,7 +9,7 @@ import pytest
 
 from tests.storage.builders import make_record
 from wess.circuit import CircuitBreaker, CircuitState
-from wess.errors import IntegrityError, StorageCircuitOpen, StorageUnavailable
+from wess.errors import IntegrityError, Overloaded, StorageCircuitOpen, StorageUnavailable
 from wess.storage import PutModule, Store
 from wess.storage.breaking import BreakerStore
 from wess.testing import FakeClock, RecordingStore
@@ -112,6 +112,23 @@ async def test_answers_that_are_not_outages_never_open_it(store):
         with pytest.raises(StorageUnavailable):
             await wrapped.modules.get(make_record().id)
     assert wrapped.reads.state is CircuitState.CLOSED
+
+
+async def test_a_probe_refused_by_the_storage_bulkhead_is_no_verdict(store):
+    """The probe is refused by the bulkhead inside (Overloaded, it never reached the
+    store): the breaker stays half open rather than close on it."""
+    recording = RecordingStore(store)
+    recording.fail("keys.list", DOWN)
+    clock = FakeClock()
+    wrapped = guarded(recording, clock, [])
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):
+            await wrapped.keys.list()
+    recording.fail("keys.list", Overloaded("full", queue="storage"))
+    clock.advance(5)
+    with pytest.raises(Overloaded):
+        await wrapped.keys.list()
+    assert wrapped.reads.state is CircuitState.HALF_OPEN
 
 
 async def test_a_cancelled_probe_leaves_the_probe_to_the_next_call(store):

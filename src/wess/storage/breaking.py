@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from wess.circuit import CircuitBreaker
-from wess.errors import StorageCircuitOpen, StorageUnavailable, WessError
+from wess.errors import Overloaded, StorageCircuitOpen, StorageUnavailable, WessError
 from wess.storage.base import Change, Store, Transaction
 from wess.storage.wrapping import CHANGING_OPS, WrappedStore
 
@@ -90,6 +90,9 @@ class BreakerStore(WrappedStore):
             result = await call()
         except StorageUnavailable:
             breaker.failure()
+            raise
+        except Overloaded:  # refused before reaching the store (the storage bulkhead)
+            breaker.release()
             raise
         except WessError:  # the store answered (a damaged record, a refused change)
             breaker.success()
