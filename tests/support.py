@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -241,3 +242,46 @@ def postgres_schema(name: str) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def wess(
+    *args: str,
+    server: ServerProcess | None = None,
+    ok: bool = True,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m wess *args`` (against ``server`` when given); asserts it succeeded
+    unless ``ok`` is False."""
+    environment = {"PATH": "/usr/bin:/bin"}
+    if server is not None:
+        environment |= {"WESS_URL": server.url, "WESS_API_KEY": server.token}
+    environment |= env or {}
+    result = subprocess.run(
+        [sys.executable, "-m", "wess", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if ok:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def modules_of(server: ServerProcess, token: str | None = None) -> dict[str, tuple[int, str]]:
+    """Every module: id -> (revision, sha256 of the bytes downloaded)."""
+    held = {}
+    with server.client(token) as client:
+        for item in client.get("/v1/modules", params={"limit": "1000"}).json()["items"]:
+            body = client.get(f"/v1/modules/{item['id']}/wasm").content
+            held[item["id"]] = (item["revision"], "sha256:" + hashlib.sha256(body).hexdigest())
+    return held
+
+
+def audit_of(server: ServerProcess, token: str | None = None) -> list[dict[str, Any]]:
+    """The audit log of ``server``, oldest first."""
+    with server.client(token) as client:
+        items: list[dict[str, Any]] = client.get("/v1/audit", params={"limit": "1000"}).json()[
+            "items"
+        ]
+        return items

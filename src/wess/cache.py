@@ -35,7 +35,10 @@ class ByteLRU(Generic[K, V]):
     ``on_hit``/``on_miss`` see every ``get``; ``on_evict`` sees entries the cache drops
     on its own (over budget or expired), not those removed by ``pop``/``clear``/``put``.
     A value heavier than the whole budget is not cached at all, nor is anything when
-    ``max_entries`` is 0.
+    ``max_entries`` is 0. With ``keep_expired``, an expired entry is a miss for ``get``
+    but stays (weighed, least recently used out first) until replaced, popped or pushed
+    out, so that ``stale`` can still answer it: a copy to serve when the source of fresh
+    ones is down.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class ByteLRU(Generic[K, V]):
         on_hit: Hook[K] | None = None,
         on_miss: Hook[K] | None = None,
         on_evict: Hook[K] | None = None,
+        keep_expired: bool = False,
     ) -> None:
         if max_bytes is not None and max_bytes < 0:
             raise ValueError(f"max_bytes must be >= 0 or None, got {max_bytes}")
@@ -64,6 +68,7 @@ class ByteLRU(Generic[K, V]):
         self._on_hit = on_hit
         self._on_miss = on_miss
         self._on_evict = on_evict
+        self._keep_expired = keep_expired
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -92,8 +97,9 @@ class ByteLRU(Generic[K, V]):
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and self._expired(entry):
-                self._remove(key)
-                evicted.append(key)
+                if not self._keep_expired:
+                    self._remove(key)
+                    evicted.append(key)
                 entry = None
             if entry is not None:
                 self._entries.move_to_end(key)
@@ -123,6 +129,13 @@ class ByteLRU(Generic[K, V]):
                 evicted.append(oldest)
         self._notify(self._on_evict, evicted)
         return True
+
+    def stale(self, key: K) -> V | None:
+        """The value under ``key`` even if expired (``keep_expired``), or None; neither a
+        hit nor a miss, and the entry's place in the LRU order does not change."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return None if entry is None else entry.value
 
     def pop(self, key: K) -> V | None:
         """Remove and return the value under ``key`` (None if absent)."""

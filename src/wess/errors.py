@@ -29,6 +29,7 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── Trap
     │   ├── MemoryLimitExceeded
     │   └── ExecutionTimeout
+    ├── DeadlineExceeded                the request's deadline passed; ``layer`` says where
     ├── MisdirectedRequest              the Host names a site this server is not (DNS rebinding)
     ├── OriginNotAllowed                a web page of another origin sent the request
     ├── Unauthenticated                 no credentials, or credentials that do not verify
@@ -37,8 +38,11 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     ├── QuotaExceeded                   a namespace used up a quota; waiting does not help
     ├── Overloaded                      a bounded queue is full; retry later
     │   └── NamespaceBusy               a namespace has its whole share of a pool in use
+    ├── ModuleCircuitOpen               a module kept timing out or trapping: cooling down
     ├── StorageError
     │   ├── StorageUnavailable
+    │   │   ├── StorageCircuitOpen      storage kept failing: refused at once, cooling down
+    │   │   └── RateLimitUnavailable    Redis rate-limit counters failing, policy "closed"
     │   ├── IntegrityError              stored bytes do not match their digest, or are corrupt
     │   └── MigrationRequired           the store is in an older layout: `wess migrate`
     ├── ClientGone                      the client left before sending its whole request
@@ -181,6 +185,19 @@ class ExecutionTimeout(ExecutionError):
     code = "timeout"
 
 
+class DeadlineExceeded(WessError):
+    """The request's deadline (``server.request_timeout_ms``, or the client's
+    ``Request-Timeout-Ms``) passed; ``layer`` names the stage it passed in: ``queue``
+    (waiting for a slot), ``storage`` (reading the module), ``compile`` or ``execution``
+    (the call's time limit was cut to the time left, and it ran out)."""
+
+    code = "deadline_exceeded"
+
+    def __init__(self, detail: str, *, layer: str, **context: Any) -> None:
+        super().__init__(detail, layer=layer, **context)
+        self.layer = layer
+
+
 # -- access -----------------------------------------------------------------------------------
 
 
@@ -258,12 +275,47 @@ class NamespaceBusy(Overloaded):
     code = "namespace_busy"
 
 
+class ModuleCircuitOpen(WessError):
+    """The module's recent calls kept timing out or trapping (``runner.breaker_failures``
+    in a row): its calls are refused at once until its cool-down ends
+    (``runner.breaker_cooldown``); ``retry_after`` is the seconds left."""
+
+    code = "module_circuit_open"
+
+    def __init__(self, detail: str, *, retry_after: int, **context: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **context)
+        self.retry_after = retry_after
+
+
 class StorageError(WessError):
     code = "storage_error"
 
 
 class StorageUnavailable(StorageError):
     code = "storage_unavailable"
+
+
+class StorageCircuitOpen(StorageUnavailable):
+    """Storage failed ``database.breaker_failures`` times in a row: what needs it is
+    refused at once until a probe after the cool-down finds it back; ``retry_after`` is
+    the seconds left."""
+
+    code = "storage_circuit_open"
+
+    def __init__(self, detail: str, *, retry_after: int, **context: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **context)
+        self.retry_after = retry_after
+
+
+class RateLimitUnavailable(StorageUnavailable):
+    """The Redis rate-limit counters cannot be reached and ``ratelimit.on_redis_failure``
+    is ``closed``: requests are refused rather than served uncounted."""
+
+    code = "ratelimit_unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int, **context: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **context)
+        self.retry_after = retry_after
 
 
 class IntegrityError(StorageError):

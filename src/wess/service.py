@@ -8,13 +8,14 @@ change and through the Reader for every read.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from uuid import UUID, uuid4
 
 import structlog
 
+from wess.circuit import CircuitSnapshot
 from wess.errors import (
     FunctionNotFound,
     InvalidArguments,
@@ -36,6 +37,7 @@ from wess.runtime import Limits
 from wess.runtime.analysis import ExportLimits, acceptable_name, check_exports
 from wess.runtime.limits import PER_CALL
 from wess.runtime.reasons import clipped, listed
+from wess.workers.deadline import Deadlines
 from wess.workers.reader import Reader
 from wess.workers.runner import Runner, RunOutcome
 from wess.workers.writer import Writer
@@ -90,6 +92,7 @@ class ModuleService:
         max_args: int,
         exports: ExportLimits = DEFAULT_EXPORTS,
         new_id: Callable[[], UUID] = uuid4,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -99,6 +102,7 @@ class ModuleService:
         self._max_args = max_args
         self._exports = exports
         self._new_id = new_id
+        self._deadlines = deadlines
 
     @property
     def runner(self) -> Runner:
@@ -206,6 +210,12 @@ class ModuleService:
     async def count(self, *, namespace: str | None) -> int:
         return await self._reader.count(namespace=namespace)
 
+    def breaker(self, module_id: UUID) -> CircuitSnapshot | None:
+        """The module's circuit breaker while its calls have been failing (None: they
+        work, or breakers are off); an open one refuses its calls."""
+        breakers = self._runner.breakers
+        return None if breakers is None else breakers.snapshot(module_id)
+
     # -- runs -----------------------------------------------------------------------------
 
     async def run(
@@ -216,22 +226,25 @@ class ModuleService:
         function: str | None,
         args: Sequence[object],
         limits: RunLimits | None = None,
+        timeout_ms: int | None = None,
     ) -> RunOutcome:
         """Run one function of a stored module in a fresh sandbox; without a ``function``,
         its default (``default_function_of``), resolved from the record read to run it:
-        one read per run."""
+        one read per run. The run has a deadline (``deadlines``: the configured budget,
+        or ``timeout_ms`` when shorter) that bounds its read, compile, waits and call."""
         if len(args) > self._max_args:
             raise InvalidArguments(
                 f"at most {self._max_args} arguments are accepted, got {len(args)}",
                 max_args=self._max_args,
             )
-        record = await self._reader.get(module_id, namespace=namespace)
+        deadline = None if self._deadlines is None else self._deadlines.start(timeout_ms)
+        record = await self._reader.get(module_id, namespace=namespace, deadline=deadline)
         name = function or default_function_of(record.info)
         effective = self._limits
         if limits is not None:
             effective = self._limits.narrowed(**limits.asked)
         structlog.contextvars.bind_contextvars(module_id=str(module_id), function=name)
-        return await self._runner.run(record, name, args, limits=effective)
+        return await self._runner.run(record, name, args, limits=effective, deadline=deadline)
 
     # -- validation -----------------------------------------------------------------------
 
@@ -261,8 +274,9 @@ class ModuleService:
                 field="name",
             )
         # before the compile, on a thread: a module may hold a great many sections
-        await asyncio.to_thread(check_exports, upload.wasm, self._exports)
-        prepared = await self._runner.prepare(upload.wasm, namespace=namespace)
+        prepared = await self._runner.prepare(
+            upload.wasm, namespace=namespace, check=partial(check_exports, limits=self._exports)
+        )
         functions = prepared.analysis.functions
         if upload.default_function is not None:
             signature = _find(functions, upload.default_function)

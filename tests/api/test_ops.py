@@ -18,7 +18,12 @@ async def test_healthz_and_readyz(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"storage": "ok", "writer": "ok", "runner": "ok"}
+    assert ready.json()["checks"] == {
+        "storage": "ok",
+        "writer": "ok",
+        "runner": "ok",
+        "breakers": "ok",
+    }
 
 
 async def test_readyz_is_503_when_a_dependency_fails(client):

@@ -4,51 +4,17 @@ another server secret, namespace maps and damaged dumps."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures import distinct_sum
-from tests.support import ServerProcess
+from tests.support import ServerProcess, audit_of, modules_of, wess
 
 pytestmark = pytest.mark.e2e
 WASM = {"content-type": "application/wasm"}
-
-
-def wess(*args: str, server: ServerProcess | None = None, ok: bool = True):
-    environment = {"PATH": "/usr/bin:/bin"}
-    if server is not None:
-        environment |= {"WESS_URL": server.url, "WESS_API_KEY": server.token}
-    result = subprocess.run(
-        [sys.executable, "-m", "wess", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if ok:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-def modules_of(server: ServerProcess, token: str | None = None) -> dict[str, tuple[int, str]]:
-    """Every module: id -> (revision, sha256 of the bytes downloaded)."""
-    held = {}
-    with server.client(token) as client:
-        for item in client.get("/v1/modules", params={"limit": "1000"}).json()["items"]:
-            body = client.get(f"/v1/modules/{item['id']}/wasm").content
-            held[item["id"]] = (item["revision"], "sha256:" + hashlib.sha256(body).hexdigest())
-    return held
-
-
-def audit_of(server: ServerProcess, token: str | None = None) -> list[dict]:
-    with server.client(token) as client:
-        return client.get("/v1/audit", params={"limit": "1000"}).json()["items"]
 
 
 def fill(server: ServerProcess, count: int = 5) -> None:

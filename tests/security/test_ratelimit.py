@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from wess.errors import ConfigError, StorageUnavailable
+from wess.errors import ConfigError, RateLimitUnavailable, StorageUnavailable
 from wess.models import Role
 from wess.security.ratelimit import (
     DEFAULT_PER_ROLE,
@@ -17,6 +17,7 @@ from wess.security.ratelimit import (
     RatePolicy,
     RateScope,
     RedisCounter,
+    RedisFailurePolicy,
     decide,
     open_rate_limiter,
 )
@@ -187,14 +188,18 @@ def test_an_unreachable_service_skips_unless_services_are_required(monkeypatch):
         require_service("Nothing", "127.0.0.1", port)
 
 
-async def test_an_unreachable_redis_is_reported_as_storage_unavailable():
-    """Redis errors become StorageUnavailable; failing open or closed is the caller's choice."""
+async def test_an_unreachable_redis_is_a_503_under_the_closed_policy():
+    """Redis errors become StorageUnavailable; under ratelimit.on_redis_failure = closed
+    the check is refused with ratelimit_unavailable (a StorageUnavailable, 503)."""
     from tests.support import free_port
 
-    limiter = open_rate_limiter(f"redis://127.0.0.1:{free_port()}/0", POLICY)
+    limiter = open_rate_limiter(
+        f"redis://127.0.0.1:{free_port()}/0", POLICY, on_failure=RedisFailurePolicy.CLOSED
+    )
     try:
-        with pytest.raises(StorageUnavailable, match="rate limit counters"):
+        with pytest.raises(RateLimitUnavailable, match="rate-limit counters") as refused:
             await limiter.check(RateScope.IP, "10.0.0.1")
+        assert isinstance(refused.value, StorageUnavailable)
     finally:
         await limiter.aclose()
 

@@ -62,3 +62,27 @@ async def test_store_reads_past_the_queue_size_are_refused_at_once(
     assert await held == first
     assert await reader.get(second.id) == second
     assert metrics.registry.get_sample_value("wess_queue_depth", depth) == 0
+
+
+async def test_listings_counts_and_artifact_reads_share_the_bound(
+    repository: RecordingStore, metrics: Metrics
+) -> None:
+    """Every read the Reader makes of the store counts against reader.channel_size, not
+    only module records: with one held, a listing, a count and an artifact read are
+    refused at once too, and none of them reaches the store."""
+    reader = Reader(repository.modules, metrics=metrics, queue_size=1)
+    (first,) = await stored(repository, 1)
+    gate = repository.hold("modules.get")
+    held = asyncio.create_task(reader.get(first.id))
+    await gate.reached.wait()
+    with pytest.raises(Overloaded):
+        await reader.list(namespace=None, cursor=None, limit=10)
+    with pytest.raises(Overloaded):
+        await reader.count()
+    with pytest.raises(Overloaded):
+        await reader.get_artifact(first.id, first.digest, "flavor")
+    calls = ("modules.list", "modules.count", "modules.get_artifact")
+    assert [repository.calls[op] for op in calls] == [0, 0, 0]
+    gate.open()
+    assert await held == first
+    assert await reader.count() == 1

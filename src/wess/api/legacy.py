@@ -147,9 +147,10 @@ router.routes.append(
                 "content": {"application/json": {"schema": LEGACY_ARGUMENTS_SCHEMA}},
             },
             responses=openapi.legacy_responses(
-                LegacyRunResult, 400, 401, 403, 404, 413, 429, 500, 503
+                LegacyRunResult, 400, 401, 403, 404, 408, 413, 429, 500, 503
             ),
             extra=requires(Permission.MODULE_RUN),
+            parameters=openapi.RUN_PARAMETERS,
         ),
     )
 )

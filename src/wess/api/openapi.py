@@ -33,20 +33,33 @@ MODULE_ID_PARAMETER: dict[str, Any] = {
     "description": "The module's id.",
 }
 
+TIMEOUT_PARAMETER: dict[str, Any] = {
+    "name": "Request-Timeout-Ms",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1},
+    "description": "The run's deadline in milliseconds, for its read, compile, waits and "
+    "call together; server.request_timeout_ms when absent, and at most that. Past it: "
+    "408 deadline_exceeded, with the layer that ran out.",
+}
+RUN_PARAMETERS = (MODULE_ID_PARAMETER, TIMEOUT_PARAMETER)
+
 PROBLEM_DESCRIPTIONS = {
     400: "Invalid id, malformed JSON, invalid request or arguments",
     404: "No such module or function",
-    408: "The call ran past its time limit",
+    408: "The call ran past its time limit, or the request past its deadline",
     412: "If-Match did not match the module's current digest",
     413: "Body or module too large",
     415: "Unsupported content type",
     422: "Invalid module, unknown import, signature mismatch, trap or memory limit",
-    503: "Overloaded or storage unavailable; retry after Retry-After seconds",
+    503: "Overloaded, storage unavailable, or a circuit open (the module's or storage's); "
+    "retry after Retry-After seconds",
 }
 LEGACY_DESCRIPTIONS = {
     **PROBLEM_DESCRIPTIONS,
     400: "Invalid id, malformed JSON, invalid arguments, or an invalid module",
     500: "A trap, the time limit or the memory limit (the original API's status)",
+    408: "The request ran past its deadline (Request-Timeout-Ms, server.request_timeout_ms)",
 }
 
 

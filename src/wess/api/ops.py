@@ -37,7 +37,9 @@ async def healthz() -> Response:
 async def readyz(request: Request) -> Response:
     """Storage reachable and every worker running; 503 with the failing checks otherwise.
     ``warmup`` reports the start-up warm-up of compiled modules, and ``storage_damage``
-    the damage the store met (records it could not read); neither fails readiness."""
+    the damage the store met (records it could not read); neither fails readiness.
+    ``breakers`` shows every circuit breaker; an open storage breaker fails the
+    ``breakers`` check (so does Redis's under ``ratelimit.on_redis_failure = closed``)."""
     state = state_of(request)
     readiness = await state.health.readiness()
     body: dict[str, object] = {
@@ -51,6 +53,8 @@ async def readyz(request: Request) -> Response:
     if state.damage is not None and (damage := state.damage()) is not None:
         # served all the same: what is intact is served, the damaged records refused
         body["storage_damage"] = damage
+    if state.breakers is not None:
+        body["breakers"] = state.breakers()
     return json_response(body, status=200 if readiness.ready else 503)
 
 

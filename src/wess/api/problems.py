@@ -68,14 +68,25 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.MemoryLimitExceeded, ProblemKind(422, "Memory limit exceeded", 500)),
     (errors.ExecutionTimeout, ProblemKind(408, "Execution timed out", 500)),
     (errors.ExecutionError, ProblemKind(422, "Execution failed", 500)),
+    (errors.DeadlineExceeded, ProblemKind(408, "Deadline exceeded", 408)),
+    (errors.ModuleCircuitOpen, ProblemKind(503, "Module cooling down", 503)),
     (errors.NamespaceBusy, ProblemKind(503, "Namespace at its share", 503)),
     (errors.Overloaded, ProblemKind(503, "Overloaded", 503)),
+    (errors.StorageCircuitOpen, ProblemKind(503, "Storage circuit open", 503)),
+    (errors.RateLimitUnavailable, ProblemKind(503, "Rate limits unavailable", 503)),
     (errors.StorageUnavailable, ProblemKind(503, "Storage unavailable", 503)),
     (errors.IntegrityError, ProblemKind(500, "Integrity error", 500)),
     (errors.StorageError, ProblemKind(500, "Storage error", 500)),
     # nginx's "client closed request": for logs and metrics, as nobody is left to read it
     (errors.ClientGone, ProblemKind(499, "Client closed request", 499)),
 )
+RETRY_AFTER = (
+    errors.Overloaded,
+    errors.ModuleCircuitOpen,
+    errors.StorageCircuitOpen,
+    errors.RateLimitUnavailable,
+)
+"""The refusals that know when to come back: their ``retry_after`` is the header."""
 INTERNAL = ProblemKind(500, "Internal server error", 500)
 INTERNAL_DETAIL = "An unexpected error occurred; the request id identifies it in the server log."
 
@@ -154,7 +165,7 @@ def _headers(exc: BaseException) -> dict[str, str]:
             "RateLimit-Remaining": "0",
             "RateLimit-Reset": str(exc.context.get("reset", exc.retry_after)),
         }
-    if isinstance(exc, errors.Overloaded):
+    if isinstance(exc, RETRY_AFTER):
         return {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, errors.Unauthenticated):
         return {"WWW-Authenticate": 'Bearer realm="wess"'}

@@ -18,6 +18,7 @@ import orjson
 from starlette.responses import Response
 
 from wess.api.offloop import off_loop
+from wess.circuit import CircuitSnapshot, CircuitState
 from wess.models import ModuleInfo
 from wess.workers.reader import encode_cursor
 from wess.workers.runner import RunOutcome
@@ -51,11 +52,18 @@ async def json_answer(
 
 
 async def module_response(
-    info: ModuleInfo, *, status: int = 200, headers: dict[str, str] | None = None
+    info: ModuleInfo,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    breaker: CircuitSnapshot | None = None,
 ) -> Response:
-    """The module's resource, its catalogue included."""
+    """The module's resource, its catalogue included (and its ``breaker`` unless closed)."""
     return await json_answer(
-        partial(module_document, info), size=resource_size(info), status=status, headers=headers
+        partial(module_document, info, breaker=breaker),
+        size=resource_size(info),
+        status=status,
+        headers=headers,
     )
 
 
@@ -95,13 +103,16 @@ def module_summary(info: ModuleInfo) -> dict[str, Any]:
     }
 
 
-def module_document(info: ModuleInfo) -> dict[str, Any]:
-    """The module's resource: its summary and its function catalogue."""
+def module_document(info: ModuleInfo, *, breaker: CircuitSnapshot | None = None) -> dict[str, Any]:
+    """The module's resource: its summary and its function catalogue, and its circuit
+    breaker while it is open or half open."""
     document = module_summary(info)
     document["functions"] = [
         {"name": f.name, "params": list(f.params), "results": list(f.results)}
         for f in info.functions
     ]
+    if breaker is not None and breaker.state is not CircuitState.CLOSED:
+        document["breaker"] = breaker.to_dict()
     return document
 
 

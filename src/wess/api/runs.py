@@ -11,6 +11,10 @@ hands the plainest run requests to the same endpoints before FastAPI's routing.
 
 Bodies are parsed by hand because argument values must reach the codec exactly as sent
 (a schema library would coerce ``"5"`` or ``true`` to numbers).
+
+A client may shorten the run's deadline with ``Request-Timeout-Ms: <ms>`` (whole
+milliseconds, at least 1; more than ``server.request_timeout_ms`` is cut to it): past
+it the run ends with 408 ``deadline_exceeded`` naming the layer that ran out.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ from wess.service import RunLimits
 RUN_BODY_LIMIT = 64 * 1024
 """Arguments are at most a few numbers; this bounds what a run request may send."""
 RUN_FIELDS = frozenset({"function", "args", "limits"})
+TIMEOUT_HEADER = b"request-timeout-ms"
+"""The client's deadline for one run, in milliseconds (``server.request_timeout_ms`` caps it)."""
+TIMEOUT_DIGITS = 10
 JSON_HEADERS = (b"content-type", b"application/json")
 LEGACY_ARGUMENTS_SCHEMA = TypeAdapter(list[JsonNumber]).json_schema()
 
@@ -71,6 +78,7 @@ class RunEndpoint:
             principal = await state.guard.admit(scope, self.permission)
             assert principal is not None  # running is never public
             module_id = parse_module_id(scope["path_params"]["module_id"])
+            timeout_ms = asked_timeout(scope)
             document = parse_json(await read_scope_body(scope, receive, limit=RUN_BODY_LIMIT))
             if self.legacy:
                 outcome = await state.service.run(
@@ -78,6 +86,7 @@ class RunEndpoint:
                     namespace=namespace_scope(principal),
                     function=None,  # the default: the function the client's metadata named
                     args=parse_legacy_run(document),
+                    timeout_ms=timeout_ms,
                 )
                 body = orjson.dumps({"message": outcome.results})
             else:
@@ -88,6 +97,7 @@ class RunEndpoint:
                     function=call.function,
                     args=call.args,
                     limits=call.limits,
+                    timeout_ms=timeout_ms,
                 )
                 body = orjson.dumps(run_document(outcome))
         except WessError as exc:  # a client that left (ClientGone) is logged as 499 too
@@ -131,6 +141,28 @@ def parse_run_request(document: Any) -> RunCall:
     if not isinstance(args, list):
         raise InvalidRequest("args must be a JSON array", field="args")
     return RunCall(function=function, args=args, limits=_limits(document.get("limits")))
+
+
+def asked_timeout(scope: Scope) -> int | None:
+    """The milliseconds ``Request-Timeout-Ms`` asks for (None: not sent); ``InvalidRequest``
+    unless it is a whole number of at least 1."""
+    for name, value in scope["headers"]:
+        if name == TIMEOUT_HEADER:
+            return parse_timeout(value)
+    return None
+
+
+def parse_timeout(value: bytes) -> int:
+    """A ``Request-Timeout-Ms`` value: ASCII digits, at least 1 (large values are kept:
+    the configured budget caps them)."""
+    text = value.strip()
+    if not text.isdigit() or len(text) > TIMEOUT_DIGITS or int(text) < 1:
+        raise InvalidRequest(
+            "Request-Timeout-Ms must be a whole number of milliseconds, at least 1 "
+            f"(and at most {10**TIMEOUT_DIGITS - 1})",
+            field="Request-Timeout-Ms",
+        )
+    return int(text)
 
 
 def parse_legacy_run(document: Any) -> list[Any]:

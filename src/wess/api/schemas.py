@@ -98,10 +98,26 @@ class ModuleSummary(BaseModel):
     function_count: int = Field(..., description="How many functions the module exports.")
 
 
+class ModuleBreaker(BaseModel):
+    """The module's circuit breaker, while its calls are refused or being probed."""
+
+    state: Literal["open", "half_open"] = Field(
+        ...,
+        description="open: calls are refused (503 module_circuit_open); half_open: the "
+        "next call tries the module again.",
+    )
+    failures: int = Field(..., description="Calls that timed out or trapped in a row.")
+    retry_after: int | None = Field(
+        None, description="Seconds until a call may try the module again (while open)."
+    )
+
+
 class ModuleResource(ModuleSummary):
-    """A module: its summary and its function catalogue."""
+    """A module: its summary and its function catalogue; ``breaker`` only while its calls
+    kept timing out or trapping (runner.breaker_failures in a row)."""
 
     functions: list[FunctionDocument]
+    breaker: ModuleBreaker | None = None
 
 
 class ModulePage(BaseModel):
@@ -139,6 +155,12 @@ class Problem(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] | None = None
+    breakers: dict[str, Any] | None = Field(
+        None,
+        description="Each circuit breaker (storage_reads, storage_writes, ratelimit_redis): "
+        "state closed, open or half_open, failures in a row, retry_after while open; and "
+        "modules_open, the modules whose calls are refused now (readiness only).",
+    )
 
 
 class LegacyMetadataDocument(BaseModel):

@@ -43,7 +43,7 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 """The names a loopback bind answers to besides its own address."""
 WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - recognised, not bound
 CORS_METHODS = b"GET, POST, PUT, DELETE"
-CORS_HEADERS = b"authorization, content-type, if-match, x-request-id"
+CORS_HEADERS = b"authorization, content-type, if-match, request-timeout-ms, x-request-id"
 CORS_EXPOSED = (
     b"etag, location, retry-after, www-authenticate, x-request-id, "
     b"ratelimit-limit, ratelimit-remaining, ratelimit-reset"

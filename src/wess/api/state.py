@@ -52,6 +52,8 @@ class ApiState:
     """Export and import (``/v1/admin/export``, ``/v1/admin/import``)."""
     backups: StoreBackups | None = None
     """The store's backups (``/v1/admin/backups``); None for a store kept in memory."""
+    breakers: Callable[[], Mapping[str, object]] | None = None
+    """Every circuit breaker's state (``/readyz`` reports it as ``breakers``)."""
 
 
 def state_of(request: Request) -> ApiState:

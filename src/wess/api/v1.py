@@ -87,14 +87,15 @@ async def list_modules(request: Request) -> Response:
 @router.get(
     "/modules/{module_id}",
     summary="Read a module's metadata",
-    responses=openapi.responses(200, ModuleResource, 400, 401, 403, 404, 429),
+    responses=openapi.responses(200, ModuleResource, 400, 401, 403, 404, 429, 503),
     openapi_extra=requires(Permission.MODULE_READ),
 )
 async def get_module(request: Request, module_id: str) -> Response:
-    info = await state_of(request).service.info(
-        parse_module_id(module_id), namespace=caller(request.scope).reads
+    service = state_of(request).service
+    info = await service.info(parse_module_id(module_id), namespace=caller(request.scope).reads)
+    return await module_response(
+        info, headers={"ETag": etag(info.digest)}, breaker=service.breaker(info.id)
     )
-    return await module_response(info, headers={"ETag": etag(info.digest)})
 
 
 @router.get(
@@ -175,6 +176,7 @@ router.routes.append(
                 200, RunResult, 400, 401, 403, 404, 408, 413, 422, 429, 503
             ),
             extra=requires(Permission.MODULE_RUN),
+            parameters=openapi.RUN_PARAMETERS,
         ),
     )
 )

@@ -286,8 +286,11 @@ def _offline_settings(config: Path | None, data_dir: Path, *, must_exist: bool =
     from urllib.parse import urlsplit
 
     chosen = settings(config, {"database.path": data_dir})
-    if urlsplit(chosen.database.effective_url).scheme != "rocksdb":
-        err.print("error: --data-dir works on an embedded RocksDB store only")
+    if urlsplit(chosen.database.effective_url).scheme == "memory":
+        err.print(
+            "error: --data-dir works on a store that outlives a process: the embedded "
+            "RocksDB store, or PostgreSQL (database.url, with the server secret in --data-dir)"
+        )
         raise typer.Exit(2)
     if must_exist and not data_dir.is_dir():
         err.print(f"error: {data_dir} is not a directory: no store there")

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from wess.config import resilience
 from wess.config.section import Section as _Section
 
 
@@ -53,6 +54,10 @@ class RatelimitSettings(_Section):
     storage: str = Field(
         "memory://", description="Counter storage: memory:// (one node) or redis://host:port."
     )
+    on_redis_failure: Literal["open", "closed"] = resilience.ON_REDIS_FAILURE
+    redis_timeout_ms: int = resilience.REDIS_TIMEOUT_MS
+    breaker_failures: int = resilience.REDIS_BREAKER_FAILURES
+    breaker_cooldown: float = resilience.REDIS_BREAKER_COOLDOWN
 
 
 class SecuritySettings(_Section):

@@ -8,6 +8,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from wess.config import resilience
 from wess.config.addresses import check_host_entry, check_network, check_origin
 from wess.config.operating import BackupSettings, MetricsSettings
 from wess.config.protection import (
@@ -102,6 +103,7 @@ class ServerSettings(_Section):
         description="Open connections per client address (trusted proxies excepted); "
         "a connection past it is closed at once.",
     )
+    request_timeout_ms: int = resilience.REQUEST_TIMEOUT_MS
 
     node_id: str | None = Field(
         None,
@@ -167,6 +169,13 @@ class DatabaseSettings(_Section):
         le=MAX_OPEN_FILES,
         description="Files RocksDB keeps open at once (its max_open_files); unset: no limit.",
     )
+    retry_attempts: int = resilience.RETRY_ATTEMPTS
+    retry_initial_ms: int = resilience.RETRY_INITIAL_MS
+    retry_max_ms: int = resilience.RETRY_MAX_MS
+    retry_budget_ms: int = resilience.RETRY_BUDGET_MS
+    breaker_failures: int = resilience.STORAGE_BREAKER_FAILURES
+    breaker_cooldown: float = resilience.STORAGE_BREAKER_COOLDOWN
+    max_reads: int = resilience.MAX_READS
 
     @field_validator("db", mode="before")
     @classmethod
@@ -278,6 +287,8 @@ class RunnerSettings(_Section):
         description="Calls of one namespace waiting (for a compile, a module's slot or a "
         "thread) beyond runner.namespace_concurrency before 503 namespace_busy.",
     )
+    breaker_failures: int = resilience.MODULE_BREAKER_FAILURES
+    breaker_cooldown: float = resilience.MODULE_BREAKER_COOLDOWN
 
 
 class LimitsSettings(_Section):
@@ -343,6 +354,7 @@ class LimitsSettings(_Section):
         description="Compiles of one namespace waiting beyond limits.namespace_compiles "
         "before 503 namespace_busy.",
     )
+    compile_queue: int = resilience.COMPILE_QUEUE
     clock_resolution_ms: int = Field(
         1,
         ge=1,

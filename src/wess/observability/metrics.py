@@ -216,6 +216,7 @@ class Metrics:
             registry=r,
         )
         self._operator_metrics(r)
+        self._resilience_metrics(r)
         self.cpu_usage.set_function((cpu or CpuUsage()).percent)
         self.memory_usage.set_function(memory)
         self.build_info.labels(**build_labels()).set(1)
@@ -243,7 +244,8 @@ class Metrics:
         )
         self.breaker_state = Gauge(
             "wess_breaker_state",
-            "Circuit breakers: 0 closed, 1 half-open, 2 open.",
+            "State of each circuit breaker: 0 closed, 1 half open, 2 open "
+            "(storage_reads, storage_writes, ratelimit_redis).",
             ["breaker"],
             registry=r,
         )
@@ -309,6 +311,61 @@ class Metrics:
         """Report ``pool``'s invocations from these counts, read when scraped."""
         self.invocations_in_flight.labels(pool=pool).set_function(in_flight)
         self.invocations_queued.labels(pool=pool).set_function(queued)
+
+    def _resilience_metrics(self, r: CollectorRegistry) -> None:
+        """Retries, circuit breakers, deadlines (docs/architecture.md, Resilience)."""
+        self.storage_retries = Counter(
+            "wess_storage_retries_total",
+            "Storage reads tried again after a transient failure (storage unavailable), "
+            "by operation.",
+            ["op"],
+            registry=r,
+        )
+        self.storage_retries_exhausted = Counter(
+            "wess_storage_retries_exhausted_total",
+            "Storage reads that still failed after their last attempt or their retry "
+            "time budget, by operation.",
+            ["op"],
+            registry=r,
+        )
+        self.breaker_transitions = Counter(
+            "wess_breaker_transitions_total",
+            "Circuit breakers entering a state, by breaker (module: any module's) and state.",
+            ["breaker", "state"],
+            registry=r,
+        )
+        self.breaker_rejections = Counter(
+            "wess_breaker_rejections_total",
+            "Calls refused at once by an open circuit breaker, by breaker.",
+            ["breaker"],
+            registry=r,
+        )
+        self.modules_cooling_down = Gauge(
+            "wess_module_breakers_open",
+            "Modules whose calls are refused now (module_circuit_open) after timing out "
+            "or trapping runner.breaker_failures times in a row.",
+            registry=r,
+        )
+        self.deadlines_exceeded = Counter(
+            "wess_deadline_exceeded_total",
+            "Requests whose deadline passed, by the layer it passed in (queue, storage, "
+            "compile, execution).",
+            ["layer"],
+            registry=r,
+        )
+        self.stale_reads = Counter(
+            "wess_stale_reads_total",
+            "Modules the Reader served from its cache past their time-to-live (reader.ttl) "
+            "because storage was unavailable.",
+            registry=r,
+        )
+        self.ratelimit_degraded = Counter(
+            "wess_ratelimit_degraded_total",
+            "Rate-limit checks Redis could not count, by what happened instead: counted "
+            "in this process (local) or refused with 503 (refused).",
+            ["outcome"],
+            registry=r,
+        )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one HTTP request and its latency (label children cached: this runs on

@@ -9,6 +9,18 @@ Counters live in process memory (one node) or in Redis (``redis://...``, shared 
 every node, through ``limits``' Redis storage), chosen by URL scheme in
 ``open_rate_limiter``. The memory counter is a plain dict on the event loop (see
 ``MemoryCounter`` for why not ``limits``' own).
+
+**When Redis fails** (stopped, unreachable, or slower than ``ratelimit.redis_timeout_ms``)
+the Redis counter sits behind a circuit breaker (``GuardedCounter``): after
+``ratelimit.breaker_failures`` failures in a row it stops asking Redis for
+``ratelimit.breaker_cooldown`` seconds, then one request probes it. Meanwhile, and for
+each failed request, ``ratelimit.on_redis_failure`` decides: ``open`` (the default)
+counts in this process's memory instead, so every node still enforces its limits on
+its own (a client spread over N nodes may get up to N times its limit) and no request
+waits on Redis; ``closed`` refuses the request with 503 ``ratelimit_unavailable`` and
+``Retry-After``, for deployments where an uncounted request is worse than a refused
+one. Either way it is counted in ``wess_ratelimit_degraded_total{outcome}`` and
+reported by ``/readyz`` (with ``closed``, an open breaker is "not ready").
 """
 
 from __future__ import annotations
@@ -27,7 +39,8 @@ from limits.aio.storage import RedisStorage
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
-from wess.errors import ConfigError, StorageUnavailable
+from wess.circuit import CircuitBreaker, CircuitState
+from wess.errors import ConfigError, RateLimitUnavailable, StorageUnavailable
 from wess.models import Role
 
 DEFAULT_PER_IP = "1000/minute"
@@ -39,6 +52,19 @@ DEFAULT_PER_ROLE: Mapping[Role, str] = MappingProxyType(
         Role.VIEWER: "600/minute",
     }
 )
+
+
+REDIS_TIMEOUT = 0.5
+"""Seconds a Redis round trip (or connect) may take before it counts as a failure."""
+
+
+class RedisFailurePolicy(StrEnum):
+    """What a rate-limit check does when Redis cannot count it (module docstring)."""
+
+    OPEN = "open"
+    """Count in this process's memory instead."""
+    CLOSED = "closed"
+    """Refuse the request: 503 ``ratelimit_unavailable``."""
 
 
 class RateScope(StrEnum):
@@ -167,10 +193,14 @@ class RedisCounter:
         *,
         key_prefix: str = "wess-ratelimit",
         clock: Callable[[], float] = time.time,
+        timeout: float = REDIS_TIMEOUT,
     ) -> None:
         self._clock = clock
-        # Wess owns the pool so that it can close it; limits would not.
-        self._pool = ConnectionPool.from_url(url)
+        # Wess owns the pool so that it can close it; limits would not. A Redis that
+        # stops answering must not hold requests: every round trip is bounded.
+        self._pool = ConnectionPool.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
         self._storage = RedisStorage(
             f"async+{url}",
             implementation="redispy",
@@ -188,6 +218,68 @@ class RedisCounter:
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+class GuardedCounter:
+    """A shared counter (Redis) behind a circuit breaker, with ``policy`` for the time it
+    fails: count in ``fallback`` (this process's memory) or refuse. ``degraded(outcome)``
+    hears each check that Redis did not count (``local`` or ``refused``)."""
+
+    def __init__(
+        self,
+        shared: RateCounter,
+        *,
+        breaker: CircuitBreaker,
+        policy: RedisFailurePolicy = RedisFailurePolicy.OPEN,
+        fallback: MemoryCounter | None = None,
+        degraded: Callable[[str], None] | None = None,
+    ) -> None:
+        self.breaker = breaker
+        self.policy = policy
+        self._shared = shared
+        self._fallback = fallback or MemoryCounter()
+        self._degraded = degraded
+
+    @property
+    def serving(self) -> bool:
+        """False while requests are refused for want of Redis (``closed``, breaker open)."""
+        return self.policy is RedisFailurePolicy.OPEN or self.breaker.state is not CircuitState.OPEN
+
+    async def hit(self, key: str, *, window: int, cost: int) -> tuple[int, float]:
+        breaker = self.breaker
+        if breaker.allow():
+            try:
+                counted = await self._shared.hit(key, window=window, cost=cost)
+            except StorageUnavailable as exc:
+                breaker.failure()
+                return self._instead(key, window, cost, str(exc))
+            except BaseException:
+                breaker.release()
+                raise
+            breaker.success()
+            return counted
+        return self._instead(key, window, cost, "its circuit breaker is open")
+
+    def _instead(self, key: str, window: int, cost: int, why: str) -> tuple[int, float]:
+        if self.policy is RedisFailurePolicy.OPEN:
+            if self._degraded is not None:
+                self._degraded("local")
+            return self._fallback.hit_now(key, window=window, cost=cost)
+        if self._degraded is not None:
+            self._degraded("refused")
+        retry_after = self.breaker.retry_after()
+        raise RateLimitUnavailable(
+            f"the rate-limit counters (Redis) cannot be reached ({why}), and requests are "
+            f"not served uncounted (ratelimit.on_redis_failure = closed); retry in "
+            f"{retry_after} s",
+            retry_after=retry_after,
+        )
+
+    async def aclose(self) -> None:
+        try:
+            await self._shared.aclose()
+        finally:
+            await self._fallback.aclose()
 
 
 class RateLimiter:
@@ -252,15 +344,30 @@ COUNTERS = {"memory": "memory", "redis": "redis", "rediss": "redis"}
 
 
 def open_rate_limiter(
-    url: str, policy: RatePolicy, *, key_prefix: str = "wess-ratelimit"
+    url: str,
+    policy: RatePolicy,
+    *,
+    key_prefix: str = "wess-ratelimit",
+    breaker: CircuitBreaker | None = None,
+    on_failure: RedisFailurePolicy = RedisFailurePolicy.OPEN,
+    timeout: float = REDIS_TIMEOUT,
+    degraded: Callable[[str], None] | None = None,
 ) -> RateLimiter:
-    """A limiter counting in ``memory://`` or in Redis (``redis://``, ``rediss://``)."""
+    """A limiter counting in ``memory://`` or in Redis (``redis://``, ``rediss://``); Redis
+    behind ``breaker`` (default: 5 failures, 5 s) with ``on_failure`` as its policy."""
     scheme = urlsplit(url).scheme
     kind = COUNTERS.get(scheme)
     if kind == "memory":
         return RateLimiter(policy, MemoryCounter())
     if kind == "redis":
-        return RateLimiter(policy, RedisCounter(url, key_prefix=key_prefix))
+        shared = RedisCounter(url, key_prefix=key_prefix, timeout=timeout)
+        guarded = GuardedCounter(
+            shared,
+            breaker=breaker or CircuitBreaker(threshold=5, cooldown=5.0),
+            policy=on_failure,
+            degraded=degraded,
+        )
+        return RateLimiter(policy, guarded)
     raise ConfigError(
         f"ratelimit.storage: unsupported scheme {scheme!r}; use memory:// or redis://"
     )

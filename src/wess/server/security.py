@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import structlog
 
 from wess.api.guard import Guard, GuardPolicy
 from wess.auditing import Auditor, AuditTrail
+from wess.circuit import CircuitBreaker
 from wess.config import Settings
 from wess.errors import ConfigError, WessError
 from wess.keys import BOOTSTRAP_ACTOR, KekRotator, KeyService, KeyUsageFlusher
@@ -25,9 +27,16 @@ from wess.security.audit import AuditKey
 from wess.security.bootstrap import bootstrap_admin
 from wess.security.crypto import Keyring
 from wess.security.jwt import JwtSettings, JwtVerifier
-from wess.security.ratelimit import DEFAULT_PER_ROLE, RatePolicy, open_rate_limiter
+from wess.security.ratelimit import (
+    COUNTERS,
+    DEFAULT_PER_ROLE,
+    RatePolicy,
+    RedisFailurePolicy,
+    open_rate_limiter,
+)
 from wess.security.secrets import ServerSecret
 from wess.security.tokens import HASH_LABEL, KeyVerifier
+from wess.server.resilience import redis_breaker
 from wess.storage import ChangeFeed, Event, Store
 from wess.workers.writer import Writer
 
@@ -43,6 +52,8 @@ class Security:
     keys: KeyService
     audit: AuditTrail
     rotator: KekRotator | None
+    redis_breaker: CircuitBreaker | None = None
+    """The breaker in front of the Redis rate-limit counters (None: counted in memory)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -163,7 +174,17 @@ async def open_security(
         window=settings.audit.refusal_window,
         sources=settings.audit.refusal_sources,
     )
-    limiter = open_rate_limiter(settings.ratelimit.storage, rate_policy(settings))
+    ratelimit = settings.ratelimit
+    shared = COUNTERS.get(urlsplit(ratelimit.storage).scheme) == "redis"
+    breaker = redis_breaker(settings, metrics=metrics) if shared else None
+    limiter = open_rate_limiter(
+        ratelimit.storage,
+        rate_policy(settings),
+        breaker=breaker,
+        on_failure=RedisFailurePolicy(ratelimit.on_redis_failure),
+        timeout=ratelimit.redis_timeout_ms / 1000,
+        degraded=lambda outcome: metrics.ratelimit_degraded.labels(outcome=outcome).inc(),
+    )
     try:
         guard = Guard(
             policy=GuardPolicy(
@@ -188,6 +209,7 @@ async def open_security(
                 keys=KeyService(writer=writer, keys=store.keys, hash_key=hash_key),
                 audit=AuditTrail(store.audit, key=audit_key, anchors=anchors),
                 rotator=rotator,
+                redis_breaker=breaker,
             )
     finally:
         await limiter.aclose()

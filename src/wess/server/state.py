@@ -1,6 +1,7 @@
 """Opening Wess's live parts in dependency order, and closing them in reverse.
 
 settings -> secret -> storage -> Writer/Reader -> runtime -> Runner -> security -> service.
+Storage is opened behind its retries, bulkhead and breakers (``resilience``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ from wess.security.anchor import AnchorFile
 from wess.security.audit import AUDIT_KEY_LABEL, AuditKey
 from wess.security.crypto import Keyring
 from wess.security.keyfiles import keyring_sealing_with, load_keyring
+from wess.security.ratelimit import RedisFailurePolicy
 from wess.security.secrets import SECRET_BYTES, SECRET_FILE, ServerSecret
+from wess.server.resilience import Breakers, deadlines, module_breakers, resilient_store
 from wess.server.security import open_security
 from wess.service import ModuleService
 from wess.storage import ChangeFeed, Event, Store, open_store
@@ -50,8 +53,7 @@ from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import QUEUE as READER_QUEUE
 from wess.workers.reader import Reader
 from wess.workers.rechaining import rechain_unkeyed
-from wess.workers.runner import QUEUE as RUNNER_QUEUE
-from wess.workers.runner import Runner
+from wess.workers.runner import RUNNER_QUEUE, Runner
 from wess.workers.usage import UsageCounter
 from wess.workers.warmup import Warmup
 from wess.workers.writer import QUEUE as WRITER_QUEUE
@@ -183,7 +185,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
     keyring = keyring_of(settings)
     key_file = settings.security.encryption_key_file
     async with open_store(settings.database.effective_url, keyring=keyring) as opened:
-        store = MeasuredStore(opened, metrics)
+        guarded = resilient_store(opened, settings, metrics=metrics)
+        store = MeasuredStore(guarded, metrics)
         damage = metrics.storage_damage
         damage.labels(kind="unreadable").set_function(lambda: store.admin.damage().unreadable)
         damage.labels(kind="skipped_ranges").set_function(
@@ -226,6 +229,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 store=writer.submit,
             )
             usage = UsageCounter(writer.submit)
+            breakers = module_breakers(settings, metrics=metrics)
             runner = Runner(
                 runtime,
                 metrics=metrics,
@@ -239,8 +243,10 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 compile_workers=settings.limits.compile_workers,
                 namespace_compiles=settings.limits.namespace_compiles or None,
                 namespace_compile_queue=settings.limits.namespace_compile_queue,
+                compile_queue=settings.limits.compile_queue,
                 programs=programs,
                 usage=usage,
+                breakers=breakers,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -324,15 +330,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         max_exports=settings.limits.max_exports,
                         max_name=settings.limits.max_export_name,
                     ),
+                    deadlines=deadlines(settings, metrics=metrics),
                 )
-                probes = {
-                    "storage": store.ping,
-                    "writer": _running("writer", lambda: writer.running),
-                    "runner": _running("runner", lambda: runner.running),
-                }
-                if feed is not None:
-                    probes["changes"] = _listening(feed)
-                health = HealthCheck(probes)
                 async with open_security(
                     settings,
                     store=store,
@@ -345,6 +344,21 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     metrics=metrics,
                     feed=feed,
                 ) as security:
+                    circuits = Breakers(
+                        guarded,
+                        redis=security.redis_breaker,
+                        redis_policy=RedisFailurePolicy(settings.ratelimit.on_redis_failure),
+                        modules=breakers,
+                    )
+                    probes = {
+                        "storage": store.ping,
+                        "writer": _running("writer", lambda: writer.running),
+                        "runner": _running("runner", lambda: runner.running),
+                        "breakers": circuits.probe,
+                    }
+                    if feed is not None:
+                        probes["changes"] = _listening(feed)
+                    health = HealthCheck(probes)
                     yield ApiState(
                         service=service,
                         metrics=metrics,
@@ -365,6 +379,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         verify_store=partial(verify_store, store, audit_key=audit_key),
                         transfer=transfer,
                         backups=backups,
+                        breakers=circuits.report,
                     )
 
 

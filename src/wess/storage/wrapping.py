@@ -22,6 +22,11 @@ from wess.storage.modules import ModuleStore
 from wess.storage.nodes import NodeStore
 from wess.storage.usage import UsageStore
 
+CHANGING_OPS = frozenset({"admin.rewrap"})
+"""The concept-store methods that change the store; every other one only reads. (The
+whole-store ``commit`` and ``transact`` change it too.) A wrapper that treats reads and
+writes apart (retries, breakers) asks here."""
+
 Around = Callable[[str, Callable[[], Awaitable[Any]], tuple[Any, ...]], Awaitable[Any]]
 """``around(op, call, args)``: run ``call()`` (the inner method, bound to its arguments
 ``args``) as the operation ``op``, and answer what it answers."""

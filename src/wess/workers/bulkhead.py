@@ -9,10 +9,13 @@ while a module has calls running or waiting, so memory stays bounded by the load
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Hashable
+from contextlib import AbstractAsyncContextManager
 
 from wess.errors import Overloaded
+from wess.workers.deadline import QUEUE, Deadline
 
 
 class _Compartment:
@@ -41,8 +44,9 @@ class Bulkheads:
         compartment = self._compartments.get(key)
         return len(compartment.waiting) if compartment else 0
 
-    async def acquire(self, key: Hashable) -> None:
-        """A slot for ``key``: at once, after the calls ahead of it, or ``Overloaded``."""
+    async def acquire(self, key: Hashable, *, deadline: Deadline | None = None) -> None:
+        """A slot for ``key``: at once, after the calls ahead of it, or ``Overloaded``;
+        a wait lasts at most until ``deadline`` (``DeadlineExceeded``, layer ``queue``)."""
         compartment = self._compartments.get(key)
         if compartment is None:
             compartment = self._compartments[key] = _Compartment()
@@ -58,15 +62,19 @@ class Bulkheads:
             )
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         compartment.waiting.append(turn)
-        try:
-            await turn  # release() hands its slot over: running is already counted
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
-                self.release(key)  # the slot arrived as we gave up: pass it on
-            else:
-                compartment.waiting.remove(turn)
-                self._forget_if_idle(key, compartment)
-            raise
+        bound: AbstractAsyncContextManager[None] = (
+            contextlib.nullcontext() if deadline is None else deadline.bounded(QUEUE)
+        )
+        async with bound:
+            try:
+                await turn  # release() hands its slot over: running is already counted
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self.release(key)  # the slot arrived as we gave up: pass it on
+                else:
+                    compartment.waiting.remove(turn)
+                    self._forget_if_idle(key, compartment)
+                raise
 
     def release(self, key: Hashable) -> None:
         """Free a slot of ``key``: the next waiter gets it, else it is returned."""

@@ -37,11 +37,13 @@ import contextlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Generic, ParamSpec, TypeVar
 
 from wess.errors import NamespaceBusy
+from wess.workers.deadline import QUEUE, Deadline
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -226,13 +228,16 @@ class FairPool:
         finally:
             after(submitted, partial(self._done, namespace, submitted is not None))
 
-    async def submit(self, namespace: str, function: Callable[[], R]) -> Future[R]:
+    async def submit(
+        self, namespace: str, function: Callable[[], R], *, deadline: Deadline | None = None
+    ) -> Future[R]:
         """``function`` started on a thread once a slot is ``namespace``'s; the caller
-        has entered, and calls ``release(namespace)`` once the future is done."""
+        has entered, and calls ``release(namespace)`` once the future is done. Waiting
+        for the slot lasts at most until ``deadline`` (``DeadlineExceeded``, ``queue``)."""
         executor = self._executor
         if executor is None:
             raise RuntimeError(f"the {self._name} pool is not running")
-        await self._take(namespace)
+        await self._take(namespace, deadline)
         try:
             return executor.submit(function)
         except BaseException:
@@ -250,18 +255,22 @@ class FairPool:
             # Its task was cancelled before it could withdraw: the slot passes on.
             granted = self.share.release(namespace)
 
-    async def _take(self, namespace: str) -> None:
+    async def _take(self, namespace: str, deadline: Deadline | None = None) -> None:
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.share.claim(namespace, turn):
             return
-        try:
-            await turn  # release() hands its slot over: the slot is already counted ours
-        except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
-                self.release(namespace)  # the slot came as we gave up: pass it on
-            else:  # still waiting, or passed over by release() already
-                self.share.withdraw(namespace, turn)
-            raise
+        bound: AbstractAsyncContextManager[None] = (
+            contextlib.nullcontext() if deadline is None else deadline.bounded(QUEUE)
+        )
+        async with bound:
+            try:
+                await turn  # release() hands its slot over: the slot is already counted ours
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self.release(namespace)  # the slot came as we gave up: pass it on
+                else:  # still waiting, or passed over by release() already
+                    self.share.withdraw(namespace, turn)
+                raise
 
     def _done(self, namespace: str, took_slot: bool) -> None:
         if took_slot:

@@ -22,6 +22,9 @@ SHARE_OF_POOL = 2
 """One namespace holds at most 1/SHARE_OF_POOL of a pool by default (at least one slot)."""
 COMPILE_WORKERS = 2
 """Compile worker processes by default: a slow compile leaves one for the others."""
+COMPILES_QUEUED = 128
+"""Compiles waiting or running across every namespace by default, past which one more
+is refused (the compile pool's bulkhead)."""
 
 
 @dataclass(frozen=True, slots=True)

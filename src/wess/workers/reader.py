@@ -6,9 +6,15 @@ was already reading the store when a change was published does not put what it r
 into the cache: per-key generations, counted only while a read is in flight, tell it
 that its copy may be stale.
 
-Cache misses are bounded like every queue: at most ``queue_size`` module reads from the
-store may be waiting or running at once; one more is refused with ``Overloaded``
-straight away.
+Reads from the store are bounded like every queue: at most ``queue_size`` of them
+(records, metadata, listings, counts, artifacts) may be waiting or running at once;
+one more is refused with ``Overloaded`` straight away.
+
+When storage is unavailable (down, or its circuit breaker open), a record the cache
+still holds past its time-to-live is served all the same, counted in
+``wess_stale_reads_total``: the TTL guards against changes this node was not told of,
+and an outage is no such change. A record dropped because it changed is never served.
+A run's store read is bounded by the request's deadline (``storage`` layer).
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from collections.abc import Callable, Iterator
 from uuid import UUID
 
 from wess.cache import ByteLRU
-from wess.errors import InvalidRequest, ModuleNotFound, Overloaded
+from wess.errors import InvalidRequest, ModuleNotFound, Overloaded, StorageUnavailable
 from wess.messages import ModuleChanged
 from wess.models import ModuleInfo, ModuleRecord, Page, SealedArtifact
 from wess.observability.metrics import Metrics
 from wess.storage import ModuleStore
+from wess.workers.deadline import STORAGE, Deadline
 
 CACHE = "modules"
 QUEUE = "reader"
@@ -69,15 +76,19 @@ class Reader:
             on_hit=lambda _: hits.inc(),
             on_miss=lambda _: metrics.cache_misses.labels(cache=CACHE).inc(),
             on_evict=self._evicted,
+            keep_expired=True,
         )
         self._reading: dict[UUID, int] = {}  # store reads in flight per module
         self._generation: dict[UUID, int] = {}  # changes seen while those reads ran
 
-    async def get(self, module_id: UUID, *, namespace: str | None = None) -> ModuleRecord:
-        """The module with its verified bytes; ``ModuleNotFound`` if absent or elsewhere."""
+    async def get(
+        self, module_id: UUID, *, namespace: str | None = None, deadline: Deadline | None = None
+    ) -> ModuleRecord:
+        """The module with its verified bytes; ``ModuleNotFound`` if absent or elsewhere.
+        A store read is bounded by ``deadline`` (``DeadlineExceeded``, layer ``storage``)."""
         record = self._cache.get(module_id)
         if record is None:
-            record = await self._load(module_id)
+            record = await self._load(module_id, deadline)
         if record is None or not _visible(record.info, namespace):
             raise _not_found(module_id)
         return record
@@ -88,8 +99,11 @@ class Reader:
         if record is not None:
             info: ModuleInfo | None = record.info
         else:
-            with self._store_read():
-                info = await self._modules.get_info(module_id)
+            try:
+                with self._store_read():
+                    info = await self._modules.get_info(module_id)
+            except StorageUnavailable as exc:
+                info = self._stale(module_id, exc).info
         if info is None or not _visible(info, namespace):
             raise _not_found(module_id)
         return info
@@ -102,21 +116,24 @@ class Reader:
                 field="limit",
             )
         after = None if cursor is None else decode_cursor(cursor)
-        found = await self._modules.list(namespace=namespace, after=after, limit=limit + 1)
+        with self._store_read():
+            found = await self._modules.list(namespace=namespace, after=after, limit=limit + 1)
         items = tuple(found[:limit])
         more = len(found) > limit
         return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
 
     async def count(self, *, namespace: str | None = None) -> int:
         """How many modules are stored (in ``namespace``, or in all)."""
-        return await self._modules.count(namespace=namespace)
+        with self._store_read():
+            return await self._modules.count(namespace=namespace)
 
     async def get_artifact(
         self, module_id: UUID, digest: str, flavor: str
     ) -> SealedArtifact | None:
         """The module's stored artifact for ``digest`` and ``flavor``; never cached here
         (the compiled-module cache holds what it becomes)."""
-        return await self._modules.get_artifact(module_id, digest=digest, flavor=flavor)
+        with self._store_read():
+            return await self._modules.get_artifact(module_id, digest=digest, flavor=flavor)
 
     def on_module_changed(self, event: ModuleChanged) -> None:
         """Forget the changed module; subscribe this to the Writer."""
@@ -133,15 +150,25 @@ class Reader:
         self._cache.clear()
         self._report()
 
-    async def _load(self, module_id: UUID) -> ModuleRecord | None:
+    async def _load(self, module_id: UUID, deadline: Deadline | None) -> ModuleRecord | None:
         self._reading[module_id] = self._reading.get(module_id, 0) + 1
         generation = self._generation.get(module_id, 0)
         try:
-            with self._store_read():
-                record = await self._modules.get(module_id)
+            try:
+                with self._store_read():
+                    read = self._modules.get(module_id)
+                    if deadline is None:
+                        record = await read
+                    else:
+                        async with deadline.bounded(STORAGE):
+                            record = await read
+            except StorageUnavailable as exc:
+                return self._stale(module_id, exc)
             if record is not None and self._generation.get(module_id, 0) == generation:
                 self._cache.put(module_id, record)
                 self._report()
+            if deadline is not None:  # late, but read: cached for the next request
+                deadline.check(STORAGE)
             return record
         finally:
             self._reading[module_id] -= 1
@@ -149,9 +176,17 @@ class Reader:
                 del self._reading[module_id]
                 self._generation.pop(module_id, None)
 
+    def _stale(self, module_id: UUID, error: StorageUnavailable) -> ModuleRecord:
+        """The cached copy past its TTL, while storage is unavailable; else ``error``."""
+        record = self._cache.stale(module_id)
+        if record is None:
+            raise error
+        self._metrics.stale_reads.inc()
+        return record
+
     @contextlib.contextmanager
     def _store_read(self) -> Iterator[None]:
-        """One module read from the store, admitted while fewer than ``queue_size`` are."""
+        """One read from the store, admitted while fewer than ``queue_size`` are."""
         if self._store_reads >= self._queue_size:
             self._metrics.queue_rejections.labels(queue=QUEUE).inc()
             raise Overloaded(

@@ -7,17 +7,24 @@ large upload never delays calls. Both pools are shared fairly between namespaces
 a namespace holds at most its share of a pool, waiting calls are served namespace by
 namespace in turn, and a namespace with its most calls in is refused with
 ``NamespaceBusy`` while the others go on. At most ``max_pending`` invocations may be
-waiting or running at once: one more is refused with ``Overloaded`` straight away.
-The first calls of a module not yet compiled share one compile (single flight).
+waiting or running at once: one more is refused with ``Overloaded`` straight away;
+so are compiles (uploads', and runs' of modules not yet compiled) past
+``compile_queue`` across every namespace (``queue="compile"``). The first calls of a
+module not yet compiled share one compile (single flight).
+
+A module whose calls keep trapping or timing out is refused at once for a cool-down
+(``ModuleBreakers``). A run's ``Deadline`` bounds its compile, its waits for a slot and
+a thread, and its execution: the call's time limit is cut to the time left when it
+starts (``DeadlineExceeded`` names the layer that ran out).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from types import TracebackType
 
@@ -38,17 +45,20 @@ from wess.models import ModuleRecord
 from wess.observability.metrics import Metrics
 from wess.runtime import Function, Invocation, Limits, ModuleAnalysis, Program, Runtime
 from wess.runtime.codec import JsonValue, Number
+from wess.workers.breakers import ModuleBreakers
 from wess.workers.bulkhead import Bulkheads
+from wess.workers.deadline import COMPILE, EXECUTION, QUEUE, Deadline
 from wess.workers.fairness import FairPool, FairShare, after
 from wess.workers.inline import InlineLane
 from wess.workers.loader import PreparedModule, ProgramLoader
-from wess.workers.pool import COMPILE_WORKERS, fair_share, pool_size
+from wess.workers.pool import COMPILE_WORKERS, COMPILES_QUEUED, fair_share, pool_size
 from wess.workers.usage import UsageCounter
 
 logger = structlog.get_logger(__name__)
 
-QUEUE = "runner"
+RUNNER_QUEUE = "runner"
 POOL = "invoke"
+COMPILE_QUEUE = "compile"
 CACHE = "compiled"
 NAMESPACE_QUEUE = 64
 """Calls (and compiles) of one namespace waiting beyond its share, by default."""
@@ -98,7 +108,9 @@ class Runner:
     ``workers`` invocation threads, at most ``namespace_concurrency`` of them (None:
     ``pool.fair_share``) for one namespace, which may have ``namespace_queue`` more
     calls waiting; ``compile_workers`` compile threads (one per compile worker
-    process), shared by ``namespace_compiles`` and ``namespace_compile_queue`` alike.
+    process), shared by ``namespace_compiles`` and ``namespace_compile_queue`` alike,
+    with at most ``compile_queue`` compiles in at once; ``breakers`` (None: none) refuse
+    modules that keep failing.
     """
 
     def __init__(
@@ -116,8 +128,10 @@ class Runner:
         namespace_queue: int = NAMESPACE_QUEUE,
         namespace_compiles: int | None = None,
         namespace_compile_queue: int = NAMESPACE_QUEUE,
+        compile_queue: int = COMPILES_QUEUED,
         programs: ProgramLoader | None = None,
         usage: UsageCounter | None = None,
+        breakers: ModuleBreakers | None = None,
     ) -> None:
         self._runtime = runtime
         self._metrics = metrics
@@ -127,6 +141,11 @@ class Runner:
             namespace_concurrency=namespace_concurrency,
         )
         self._max_pending = max_pending
+        self._compile_queue = compile_queue
+        self._compiles = 0
+        self._compile_depth = metrics.queue_depth.labels(queue=COMPILE_QUEUE)
+        self.breakers = breakers
+        """The modules' circuit breakers (None: off)."""
         self._lanes = InlineLane(inline_fuel, metrics)
         self._bulkheads = Bulkheads(concurrency=pool.module_concurrency, queue=module_queue)
         self._pending = 0
@@ -152,7 +171,7 @@ class Runner:
         """Who holds and awaits the compile workers (read it; the Runner changes it)."""
         self._invoke_pool = FairPool(self.invocations, name="run")
         self._compile_pool = FairPool(self.compiles, name="compile")
-        self._depth = metrics.queue_depth.labels(queue=QUEUE)
+        self._depth = metrics.queue_depth.labels(queue=RUNNER_QUEUE)
         self._admitted = 0  # calls handed to the invocation pool, not yet freed
         metrics.track_pool(
             POOL, in_flight=lambda: self._admitted, queued=lambda: self._pending - self._admitted
@@ -184,26 +203,39 @@ class Runner:
         """Invocations waiting or running now."""
         return self._pending
 
+    @property
+    def compiles_in(self) -> int:
+        """Compiles (and artifact loads) waiting or running now, every namespace's."""
+        return self._compiles
+
     # -- modules ------------------------------------------------------------------------------
 
     async def analyze(self, wasm: bytes, *, namespace: str) -> ModuleAnalysis:
         """The functions and imports of an upload; compiles it (see ``prepare``)."""
         return (await self.prepare(wasm, namespace=namespace)).analysis
 
-    async def prepare(self, wasm: bytes, *, namespace: str) -> PreparedModule:
+    async def prepare(
+        self, wasm: bytes, *, namespace: str, check: Callable[[bytes], object] | None = None
+    ) -> PreparedModule:
         """Validate and compile an upload to ``namespace``, in the isolated compiler when
         the loader has one: its functions and imports, and its sealed artifact when
-        artifacts are kept. ``NamespaceBusy`` when the namespace has its most compiles in."""
+        artifacts are kept. ``check(wasm)`` (a blocking look at the bytes) runs first, on
+        a thread. ``NamespaceBusy`` when the namespace has its most compiles in,
+        ``Overloaded`` when every namespace together has ``compile_queue``."""
+        pool = self._running(self._compile_pool)
+        self._admit_compile()
         try:
-            return await self._programs.prepare(
-                wasm, namespace=namespace, pool=self._running(self._compile_pool)
-            )
+            if check is not None:
+                await asyncio.to_thread(check, wasm)
+            return await self._programs.prepare(wasm, namespace=namespace, pool=pool)
         except CompileLimitExceeded as exc:
             self._violation("compile_limit", exc)
             raise
         except NamespaceBusy:
             self._metrics.queue_rejections.labels(queue="namespace_compiles").inc()
             raise
+        finally:
+            self._compiled_one()
 
     async def prewarm(self, record: ModuleRecord) -> bool:
         """Load ``record``'s stored artifact into the compiled cache, never compiling;
@@ -213,12 +245,15 @@ class Runner:
         return await self._programs.restore(record)
 
     def on_module_changed(self, event: ModuleChanged) -> None:
-        """Forget the compiled module a change replaced or deleted."""
+        """Forget the compiled module a change replaced or deleted, and the module's
+        breaker (the next revision starts afresh)."""
         previous = event.previous_digest
         if previous is not None and previous != event.digest:
             self._runtime.evict(previous)
+        if self.breakers is not None:
+            self.breakers.forget(event.module_id)
 
-    async def _program(self, record: ModuleRecord) -> Program:
+    async def _program(self, record: ModuleRecord, deadline: Deadline | None) -> Program:
         if self._usage is not None:
             self._usage.count(record.id)
         program = self._runtime.cached(record.digest)
@@ -226,16 +261,37 @@ class Runner:
             return program
         compiling = self._compiling.get(record.digest)
         if compiling is None:  # the stored artifact first, else a compile (see loader)
-            load = self._programs.load(record, pool=self._running(self._compile_pool))
-            compiling = asyncio.ensure_future(load)
+            pool = self._running(self._compile_pool)
+            self._admit_compile()
+            compiling = asyncio.ensure_future(self._programs.load(record, pool=pool))
             self._compiling[record.digest] = compiling
             compiling.add_done_callback(partial(self._compiled, record.digest))
-        return await asyncio.shield(compiling)
+        if deadline is None:
+            return await asyncio.shield(compiling)
+        return await deadline.within(asyncio.shield(compiling), COMPILE)
 
     def _compiled(self, digest: str, future: asyncio.Future[Program]) -> None:
         self._compiling.pop(digest, None)
+        self._compiled_one()
         if not future.cancelled():
             future.exception()  # retrieved here, so no waiter left behind is ever warned
+
+    def _admit_compile(self) -> None:
+        """Count a compile in, or refuse it: ``compile_queue`` are in already."""
+        if self._compiles >= self._compile_queue:
+            self._metrics.queue_rejections.labels(queue=COMPILE_QUEUE).inc()
+            raise Overloaded(
+                f"{self._compiles} compiles are waiting or running, the most the compile "
+                "workers take (limits.compile_queue); retry later",
+                retry_after=1,
+                queue=COMPILE_QUEUE,
+            )
+        self._compiles += 1
+        self._compile_depth.set(self._compiles)
+
+    def _compiled_one(self) -> None:
+        self._compiles -= 1
+        self._compile_depth.set(self._compiles)
 
     # -- invocations --------------------------------------------------------------------------
 
@@ -246,61 +302,73 @@ class Runner:
         args: Sequence[object],
         *,
         limits: Limits | None = None,
+        deadline: Deadline | None = None,
     ) -> RunOutcome:
         """Run ``function`` of ``record`` with JSON ``args`` in a fresh sandbox.
 
         ``limits`` may only lower the runtime's (``InvalidRequest`` otherwise). Raises
-        ``Overloaded`` at once when ``max_pending`` invocations are already in, and
-        ``NamespaceBusy`` when the module's namespace has its most calls in.
+        ``ModuleCircuitOpen`` at once while the module cools down, ``Overloaded`` when
+        ``max_pending`` invocations are already in, ``NamespaceBusy`` when the module's
+        namespace has its most calls in, and ``DeadlineExceeded`` when ``deadline``
+        passes first (the call's time limit is never longer than the time left).
         """
         pool = self._running(self._invoke_pool)
-        if self._pending >= self._max_pending:
-            self._metrics.queue_rejections.labels(queue=QUEUE).inc()
-            raise Overloaded(
-                f"{self._pending} invocations are waiting or running, the most the runner "
-                f"takes; retry later",
-                retry_after=1,
-                queue=QUEUE,
-            )
+        breakers = self.breakers
+        if breakers is not None:
+            breakers.admit(record.id)
         namespace = record.info.namespace
-        try:
-            self.invocations.enter(namespace)
-        except NamespaceBusy:
-            self._metrics.queue_rejections.labels(queue="namespace_calls").inc()
-            raise
-        self._acquire()
         submitted: Future[tuple[Invocation | WessError, float]] | None = None
-        admitted = False
+        admitted = entered = False
         try:
+            self._admit_call(namespace)
+            entered = True
             program = self._runtime.cached(record.digest)
             if program is None:
-                program = await self._program(record)
+                program = await self._program(record, deadline)
             elif self._usage is not None:
                 self._usage.count(record.id)
             target = program.function(function)
             values = target.decode(args)
             ceiling = self._runtime.limits
             applied = ceiling if limits is None or limits is ceiling else limits.within(ceiling)
-            attempt = self._lanes.attempt(record.digest, target, values, applied)
+            attempt = None
+            if target.call_path == "fast":  # the inline lane takes only these
+                if deadline is not None and deadline.remaining_ms() < 1:
+                    raise deadline.exceeded(QUEUE)
+                # Its fuel budget ends an inline attempt within tens of microseconds,
+                # inside the millisecond left: no need to cut its time limit (a call
+                # that needs more moves to the pool, where it is cut).
+                attempt = self._lanes.attempt(record.digest, target, values, applied)
             if attempt is not None:
                 result, seconds = attempt
             else:
-                await self._bulkheads.acquire(record.id)
+                await self._bulkheads.acquire(record.id, deadline=deadline)
                 admitted = True
                 self._admitted += 1
-                submitted = await pool.submit(namespace, partial(_invoke, target, values, applied))
+                call = partial(_invoke, target, values, applied, deadline)
+                submitted = await pool.submit(namespace, call, deadline=deadline)
                 result, seconds = await asyncio.wrap_future(submitted)
+        except BaseException:
+            if breakers is not None:  # no verdict on the module
+                breakers.released(record.id)
+            raise
         finally:
-            # Now, or when the guest really stops if the caller gave up meanwhile.
-            module = record.id if admitted else None
-            after(submitted, partial(self._free, namespace, module, submitted is not None))
+            if entered:  # now, or when the guest really stops if the caller gave up
+                module = record.id if admitted else None
+                after(submitted, partial(self._free, namespace, module, submitted is not None))
         outcome = "ok" if isinstance(result, Invocation) else result.code
         fuel = result.fuel_used if isinstance(result, Invocation) else None
         self._metrics.invocations.observe(record.info, function, outcome, seconds, fuel)
         if not isinstance(result, Invocation):
             if isinstance(result, ExecutionError):
                 self._violation(violation_kind(result), result, module_id=str(record.id))
+                if breakers is not None:
+                    breakers.failed(record.id, result)
+            elif breakers is not None:
+                breakers.released(record.id)
             raise result
+        if breakers is not None:
+            breakers.succeeded(record.id)
         return RunOutcome(
             results=result.results,
             function=function,
@@ -310,6 +378,24 @@ class Runner:
             stderr=result.stderr,
             output_truncated=result.output_truncated,
         )
+
+    def _admit_call(self, namespace: str) -> None:
+        """Count a call in: ``Overloaded`` past ``max_pending`` calls in all,
+        ``NamespaceBusy`` past the namespace's share and queue."""
+        if self._pending >= self._max_pending:
+            self._metrics.queue_rejections.labels(queue=RUNNER_QUEUE).inc()
+            raise Overloaded(
+                f"{self._pending} invocations are waiting or running, the most the runner "
+                f"takes; retry later",
+                retry_after=1,
+                queue=RUNNER_QUEUE,
+            )
+        try:
+            self.invocations.enter(namespace)
+        except NamespaceBusy:
+            self._metrics.queue_rejections.labels(queue="namespace_calls").inc()
+            raise
+        self._acquire()
 
     def _violation(self, kind: str, error: WessError, **context: str) -> None:
         """A guest stopped by the sandbox: counted and logged as a security event."""
@@ -350,13 +436,33 @@ def violation_kind(error: ExecutionError) -> str:
     return error.code
 
 
+def _narrowed(limits: Limits, deadline: Deadline | None) -> tuple[Limits, bool]:
+    """``limits`` with the time limit cut to the time ``deadline`` leaves, and whether
+    it was cut; ``DeadlineExceeded`` (``queue``: the time went before the call could
+    start) when none is left. Allocates only when it cuts."""
+    if deadline is None:
+        return limits, False
+    left = deadline.remaining_ms()
+    if left < 1:
+        raise deadline.exceeded(QUEUE)
+    if left < limits.timeout_ms:
+        return replace(limits, timeout_ms=left), True
+    return limits, False
+
+
 def _invoke(
-    target: Function, values: Sequence[Number], limits: Limits
+    target: Function, values: Sequence[Number], limits: Limits, deadline: Deadline | None
 ) -> tuple[Invocation | WessError, float]:
-    """Runs on a pool thread; returns the error instead of raising it, with the time."""
+    """Runs on a pool thread; returns the error instead of raising it, with the time.
+    The time limit is cut to what ``deadline`` leaves when the call starts, and a call
+    stopped by that cut is the deadline's (``execution``), not the module's timeout."""
     start = time.perf_counter()
+    narrowed = False
     try:
+        limits, narrowed = _narrowed(limits, deadline)
         result: Invocation | WessError = target.invoke_values(values, limits=limits)
     except WessError as exc:
         result = exc
+    if narrowed and deadline is not None and isinstance(result, ExecutionTimeout):
+        result = deadline.exceeded(EXECUTION)
     return result, time.perf_counter() - start

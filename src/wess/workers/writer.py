@@ -272,6 +272,10 @@ class Writer:
             self._report_depth()
             try:
                 await self._apply(batch)
+            except StorageError as exc:  # storage down (or its breaker open): no traceback
+                logger.error("writer_batch_failed", jobs=len(batch), error=str(exc))
+                for pending in batch:
+                    _fail(pending, exc)
             except Exception as exc:  # never let one batch kill the only consumer
                 logger.exception("writer_batch_failed")
                 for pending in batch:
