@@ -16,6 +16,7 @@ it. Exports and imports stream: ``export`` yields the dump a chunk at a time, an
 
 from __future__ import annotations
 
+import inspect
 import ssl
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,8 +29,6 @@ import httpx
 from wess.errors import (
     InvalidRequest,
     KeyNotFound,
-    Overloaded,
-    RateLimited,
     ServerUnreachable,
     Trap,
     Unauthenticated,
@@ -70,12 +69,13 @@ def error_from(status: int, document: Mapping[str, Any], headers: Mapping[str, s
     if cls is Trap:
         context.pop("kind", None)
         return Trap(detail, kind=str(document.get("kind", "unknown")), **context)
-    if cls is RateLimited:
-        context.pop("retry_after", None)
-        return RateLimited(detail, retry_after=retry_after, **context)
-    if cls is Overloaded:
-        context.pop("retry_after", None)
-        return Overloaded(detail, retry_after=retry_after, **context)
+    for name, parameter in inspect.signature(cls.__init__).parameters.items():
+        if parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
+            continue
+        if name == "retry_after":
+            context[name] = retry_after
+        elif name not in context and parameter.default is inspect.Parameter.empty:
+            context[name] = str(document.get(name, "unknown"))
     return cls(detail, **context)
 
 
