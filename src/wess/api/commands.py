@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from wess.errors import InvalidRequest, PayloadTooLarge
-from wess.runtime.command_io import CommandInput, CommandOutput
+from wess.runtime.command_io import PROGRAM_NAME, CommandInput, CommandOutput
 from wess.runtime.reasons import listed_sorted
 
 COMMAND_FIELDS = frozenset({"stdin", "stdin_base64", "argv", "env", "limits", "logs"})
@@ -36,8 +36,6 @@ MARKERS = frozenset({"stdin", "stdin_base64", "argv", "env"})
 """Fields that make a JSON run request a command request, whatever the module."""
 RAW_TYPES = (b"application/octet-stream", b"text/plain")
 """Request bodies taken as stdin as they are, and the answers that are stdout itself."""
-DEFAULT_ARGV0 = "main"
-"""``argv[0]`` when a request names no arguments: what C and AssemblyScript expect."""
 EXIT_HEADER = "wess-exit-code"
 TRUNCATED_HEADER = "wess-truncated"
 STDERR_HEADER = "wess-stderr-base64"
@@ -114,7 +112,7 @@ def wants_raw(accept: bytes | None) -> bool:
 def raw_request(body: bytes, *, policy: CommandPolicy, logs: bool = False) -> CommandRequest:
     """A raw body as a command's stdin."""
     _check_stdin(len(body), policy)
-    return CommandRequest(CommandInput(stdin=body, argv=(DEFAULT_ARGV0,)), logs=logs)
+    return CommandRequest(CommandInput(stdin=body, argv=(PROGRAM_NAME,)), logs=logs)
 
 
 def parse_command_request(
@@ -178,7 +176,7 @@ def _check_stdin(size: int, policy: CommandPolicy) -> None:
 
 def _argv(raw: Any, policy: CommandPolicy) -> tuple[str, ...]:
     if raw is None:
-        return (DEFAULT_ARGV0,)
+        return (PROGRAM_NAME,)
     if not isinstance(raw, list) or not all(isinstance(a, str) for a in raw):
         raise InvalidRequest("argv must be an array of strings", field="argv")
     if len(raw) > policy.max_argv:
@@ -189,7 +187,7 @@ def _argv(raw: Any, policy: CommandPolicy) -> tuple[str, ...]:
         )
     if any("\x00" in a for a in raw):
         raise InvalidRequest("argv entries may not contain NUL", field="argv")
-    return tuple(raw) if raw else (DEFAULT_ARGV0,)
+    return tuple(raw) if raw else (PROGRAM_NAME,)
 
 
 def _env(raw: Any, policy: CommandPolicy) -> tuple[tuple[str, str], ...]:
@@ -235,8 +233,10 @@ def command_document(
     duration_us: int,
     fuel_used: int | None = None,
     logs: Sequence[Mapping[str, Any]] | None = None,
+    logs_dropped: int = 0,
 ) -> dict[str, Any]:
-    """The JSON answer of a command call. ``logs`` is included when not None (asked)."""
+    """The JSON answer of a command call. ``logs`` is included when not None (asked),
+    with ``logs_dropped`` when lines were past the bound."""
     document: dict[str, Any] = {}
     _text_or_base64(document, "stdout", output.stdout)
     _text_or_base64(document, "stderr", output.stderr)
@@ -251,6 +251,8 @@ def command_document(
         document["fuel_used"] = fuel_used
     if logs is not None:
         document["logs"] = list(logs)
+        if logs_dropped:
+            document["logs_dropped"] = logs_dropped
     return document
 
 

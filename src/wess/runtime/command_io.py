@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 EXIT_SUCCESS = 0
+PROGRAM_NAME = "main"
+"""``argv[0]`` when a caller names no arguments: C and AssemblyScript expect one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +22,7 @@ class CommandInput:
     is the program's name) and its environment, as (name, value) pairs."""
 
     stdin: bytes = b""
-    argv: tuple[str, ...] = ()
+    argv: tuple[str, ...] = (PROGRAM_NAME,)
     env: tuple[tuple[str, str], ...] = ()
 
 
