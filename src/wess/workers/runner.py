@@ -46,6 +46,8 @@ from wess.observability.metrics import Metrics
 from wess.observability.tracing import NO_SPAN, Tracing
 from wess.runtime import Function, Invocation, Limits, ModuleAnalysis, Program, Runtime
 from wess.runtime.codec import JsonValue, Number
+from wess.runtime.command_io import CommandInput, CommandOutput
+from wess.runtime.guestio import LogLine
 from wess.workers.breakers import ModuleBreakers
 from wess.workers.bulkhead import Bulkheads
 from wess.workers.deadline import COMPILE, EXECUTION, QUEUE, Deadline
@@ -76,6 +78,22 @@ class RunOutcome:
     stdout: bytes
     stderr: bytes
     output_truncated: bool
+    exit_code: int | None = None
+    """A command's exit status; None for a function call."""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    logs: tuple[LogLine, ...] = ()
+    logs_dropped: int = 0
+
+    def output(self) -> CommandOutput:
+        """A command's output (``exit_code`` set)."""
+        return CommandOutput(
+            stdout=self.stdout,
+            stderr=self.stderr,
+            exit_code=self.exit_code or 0,
+            stdout_truncated=self.stdout_truncated,
+            stderr_truncated=self.stderr_truncated,
+        )
 
 
 class MetricsObserver:
@@ -317,8 +335,11 @@ class Runner:
         *,
         limits: Limits | None = None,
         deadline: Deadline | None = None,
+        command: CommandInput | None = None,
     ) -> RunOutcome:
-        """Run ``function`` of ``record`` with JSON ``args`` in a fresh sandbox.
+        """Run ``function`` of ``record`` with JSON ``args`` in a fresh sandbox; with a
+        ``command``, run ``function`` (a command's ``_start``) with its stdin, argv
+        and env instead (on the pool, never inline).
 
         ``limits`` may only lower the runtime's (``InvalidRequest`` otherwise). Raises
         ``ModuleCircuitOpen`` at once while the module cools down, ``Overloaded`` when
@@ -344,11 +365,13 @@ class Runner:
             elif self._usage is not None:
                 self._usage.count(record.id)
             target = program.function(function)
-            values = target.decode(args)
+            values: Sequence[Number] = ()
+            if command is None:
+                values = target.decode(args)
             ceiling = self._runtime.limits
             applied = ceiling if limits is None or limits is ceiling else limits.within(ceiling)
             attempt = None
-            if target.call_path == "fast":  # the inline lane takes only these
+            if command is None and target.call_path == "fast":  # the inline lane takes only these
                 if deadline is not None and deadline.remaining_ms() < 1:
                     raise deadline.exceeded(QUEUE)
                 # Its fuel budget ends an inline attempt within tens of microseconds,
@@ -363,12 +386,17 @@ class Runner:
                 await self._bulkheads.acquire(record.id, deadline=deadline)
                 admitted = True
                 self._admitted += 1
-                call = (
-                    partial(_invoke, target, values, applied, deadline)
-                    if tracing is None
-                    else partial(_invoke_timed, started, target, values, applied, deadline)
+                call: Callable[[Limits], Invocation] = (
+                    partial(_call_values, target, values)
+                    if command is None
+                    else partial(_call_command, target, command)
                 )
-                submitted = await pool.submit(namespace, call, deadline=deadline)
+                job = (
+                    partial(_invoke, call, applied, deadline)
+                    if tracing is None
+                    else partial(_invoke_timed, started, call, applied, deadline)
+                )
+                submitted = await pool.submit(namespace, job, deadline=deadline)
                 result, seconds = await asyncio.wrap_future(submitted)
         except BaseException:
             if breakers is not None:  # no verdict on the module
@@ -401,6 +429,11 @@ class Runner:
             stdout=result.stdout,
             stderr=result.stderr,
             output_truncated=result.output_truncated,
+            exit_code=result.exit_code,
+            stdout_truncated=result.stdout_truncated,
+            stderr_truncated=result.stderr_truncated,
+            logs=result.logs,
+            logs_dropped=result.logs_dropped,
         )
 
     def _admit_call(self, namespace: str) -> None:
@@ -500,18 +533,25 @@ def call_spans(
 
 def _invoke_timed(
     started: list[int],
-    target: Function,
-    values: Sequence[Number],
+    call: Callable[[Limits], Invocation],
     limits: Limits,
     deadline: Deadline | None,
 ) -> tuple[Invocation | WessError, float]:
     """``_invoke``, noting when it started (ns since the epoch) in ``started``."""
     started[0] = time.time_ns()
-    return _invoke(target, values, limits, deadline)
+    return _invoke(call, limits, deadline)
+
+
+def _call_values(target: Function, values: Sequence[Number], limits: Limits) -> Invocation:
+    return target.invoke_values(values, limits=limits)
+
+
+def _call_command(target: Function, command: CommandInput, limits: Limits) -> Invocation:
+    return target.run_command(command, limits=limits)
 
 
 def _invoke(
-    target: Function, values: Sequence[Number], limits: Limits, deadline: Deadline | None
+    call: Callable[[Limits], Invocation], limits: Limits, deadline: Deadline | None
 ) -> tuple[Invocation | WessError, float]:
     """Runs on a pool thread; returns the error instead of raising it, with the time.
     The time limit is cut to what ``deadline`` leaves when the call starts, and a call
@@ -520,7 +560,7 @@ def _invoke(
     narrowed = False
     try:
         limits, narrowed = _narrowed(limits, deadline)
-        result: Invocation | WessError = target.invoke_values(values, limits=limits)
+        result: Invocation | WessError = call(limits)
     except WessError as exc:
         result = exc
     if narrowed and deadline is not None and isinstance(result, ExecutionTimeout):
