@@ -11,6 +11,7 @@ from rich.table import Table
 
 from wess.cli.common import ConfigOption, err, loaded, out, settings
 from wess.config import effective_items
+from wess.config.live import SettingsSource
 from wess.errors import WessError
 
 app = typer.Typer()
@@ -63,9 +64,10 @@ def serve(
         "tls_key": tls_key,
         "workers": workers,
     }
-    chosen = settings(config, {SERVE_FLAGS[name]: value for name, value in given.items()})
+    flags = {SERVE_FLAGS[name]: value for name, value in given.items() if value is not None}
+    chosen = settings(config, flags)
     try:
-        run(chosen)
+        run(chosen, source=SettingsSource.of(config, flags))
     except WessError as exc:  # logged already; this is the sentence for whoever started it
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None
