@@ -23,29 +23,40 @@ Listener = Callable[[Settings], None]
 @dataclass(frozen=True, slots=True)
 class SettingsSource:
     """Where the settings come from: ``config_file`` (None: ``$WESS_CONFIG``, else
-    ``./wess.toml`` if present), the environment (read at each load) and ``flags``
-    (dotted keys and values, as ``load_settings`` takes them). Picklable: a worker
-    process of ``wess serve --workers`` gets its own."""
+    ``./wess.toml`` if present), the environment (``env``; None: the process's, read at
+    each load) and ``flags`` (dotted keys and values, as ``load_settings`` takes them).
+    Picklable: a worker process of ``wess serve --workers`` gets its own."""
 
     config_file: Path | None = None
     flags: tuple[tuple[str, Any], ...] = ()
+    env: tuple[tuple[str, str], ...] | None = None
 
     @classmethod
-    def of(cls, config_file: Path | None, flags: Mapping[str, Any]) -> SettingsSource:
-        return cls(config_file, tuple(flags.items()))
+    def of(
+        cls,
+        config_file: Path | None,
+        flags: Mapping[str, Any],
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> SettingsSource:
+        return cls(config_file, tuple(flags.items()), None if env is None else tuple(env.items()))
 
     def load(self) -> LoadedSettings:
         """The settings as the file and environment give them now; ConfigError if invalid."""
-        return load_settings(config_file=self.config_file, flags=dict(self.flags))
+        return load_settings(config_file=self.config_file, env=self._env, flags=dict(self.flags))
 
     def with_flags(self, flags: Mapping[str, Any]) -> SettingsSource:
         """This source with more flags (``{"server.port": 8081}`` ...) over the others."""
-        return SettingsSource.of(self.config_file, {**dict(self.flags), **flags})
+        return SettingsSource.of(self.config_file, {**dict(self.flags), **flags}, env=self._env)
 
     @property
     def path(self) -> Path | None:
         """The file a load reads now (None: none)."""
-        return config_file_of(self.config_file)
+        return config_file_of(self.config_file, self._env)
+
+    @property
+    def _env(self) -> dict[str, str] | None:
+        return None if self.env is None else dict(self.env)
 
 
 class LiveSettings:
