@@ -15,20 +15,23 @@ import structlog
 
 from wess.config import SECTIONS, Settings
 from wess.config.live import LiveSettings, SettingsSource
+from wess.server import state as state_module
 from wess.server.connections import guarded_protocol
 from wess.server.reloading import Reloader
 from wess.server.serving import _follow, connection_rules
 from wess.testing import open_client
 from wess.testing.app import TestClient, test_settings
 from wess.testing.scrape import Scrape
+from wess.workers.anchoring import AnchorKeeper
 from wess.workers.quotas import Quota
 
 START = {
+    "WESS_DATABASE_URL": "",  # RocksDB in the data directory: an audit anchor is kept
     "WESS_RATELIMIT_STORAGE": "redis://127.0.0.1:6379",  # never reached: no request is made
     "WESS_RUNNER_BREAKER_FAILURES": "3",
 }
-"""Settings whose every reloadable key has a part that uses it (a Redis breaker, the
-modules' breakers)."""
+"""Settings whose every reloadable key has a part that uses it (the anchor keeper, a
+Redis breaker, the modules' breakers)."""
 
 NEW: dict[str, tuple[str, object]] = {
     # key: (TOML value, what the part that uses it says after the reload)
@@ -61,10 +64,14 @@ NEW: dict[str, tuple[str, object]] = {
     "ratelimit.breaker_cooldown": ("14.5", 14.5),
     "quotas.max_modules": ("15", 15),
     "quotas.max_bytes": ("16000", 16000),
+    "audit.anchor_interval": ("17.5", 17.5),
+    "audit.refusal_window": ("18.5", 18.5),
 }
 
 
-def in_use(client: TestClient, protocol: Any) -> dict[str, Callable[[], object]]:
+def in_use(
+    client: TestClient, protocol: Any, anchor: AnchorKeeper
+) -> dict[str, Callable[[], object]]:
     """For each reloadable key, the value the part using it holds now, read from the
     part itself (private attributes: this test looks inside on purpose)."""
     state = client.state
@@ -113,6 +120,8 @@ def in_use(client: TestClient, protocol: Any) -> dict[str, Callable[[], object]]
         "ratelimit.breaker_cooldown": lambda: limiter._counter.breaker.cooldown,
         "quotas.max_modules": lambda: quotas().max_modules,
         "quotas.max_bytes": lambda: quotas().max_bytes,
+        "audit.anchor_interval": lambda: anchor.interval,
+        "audit.refusal_window": lambda: state.auditor._windows.window,  # type: ignore[attr-defined]
     }
 
 
@@ -137,11 +146,21 @@ def reloadable_keys() -> set[str]:
     return {f"{s}.{k}" for s, model in SECTIONS.items() for k in model.RELOADABLE}
 
 
-async def test_every_reloadable_key_reaches_the_part_that_uses_it(tmp_path: Path) -> None:
+async def test_every_reloadable_key_reaches_the_part_that_uses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A reload of a file changing every reloadable key: each part holds the new value
     (the table covers exactly the reloadable keys, so a key made reloadable without a
     part following it fails here)."""
     assert set(NEW) == reloadable_keys()
+    anchors: list[AnchorKeeper] = []
+
+    class Recorded(AnchorKeeper):  # the one the server makes, kept for the test to read
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            anchors.append(self)
+
+    monkeypatch.setattr(state_module, "AnchorKeeper", Recorded)
     settings = test_settings(**START)
     live = LiveSettings(settings)
     path = tmp_path / "wess.toml"
@@ -150,7 +169,8 @@ async def test_every_reloadable_key_reaches_the_part_that_uses_it(tmp_path: Path
     async with open_client(settings, live=live) as client:
         protocol = guarded_protocol(connection_rules(settings))
         live.subscribe(partial(_follow, protocol))  # what serve() subscribes
-        now = in_use(client, protocol)
+        (anchor,) = anchors
+        now = in_use(client, protocol, anchor)
         assert set(now) == reloadable_keys()
         before = {key: read() for key, read in now.items()}
         assert all(before[key] != new for key, (_, new) in NEW.items()), before

@@ -96,7 +96,7 @@ class SecuritySettings(_Section):
 
 
 class AuditSettings(_Section):
-    RELOADABLE = frozenset()
+    RELOADABLE = frozenset({"anchor_interval", "refusal_window"})
 
     anchor_file: Path | None = Field(
         None,

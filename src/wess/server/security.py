@@ -190,14 +190,15 @@ async def open_security(
     )
     if live is not None:
 
-        def limits_from(settings: Settings) -> None:
+        def reconfigured(settings: Settings) -> None:
+            auditor.set_window(settings.audit.refusal_window)
             limiter.set_policy(rate_policy(settings))
             configured = settings.ratelimit
             limiter.set_failure_policy(RedisFailurePolicy(configured.on_redis_failure))
             if breaker is not None:
                 retune(breaker, configured.breaker_failures, configured.breaker_cooldown)
 
-        live.subscribe(limits_from)
+        live.subscribe(reconfigured)
     try:
         guard = Guard(
             policy=GuardPolicy(

@@ -348,6 +348,7 @@ async def open_state(
                             service=service,
                             deadlines=run_deadlines,
                             breakers=breakers,
+                            anchor=keeper if isinstance(keeper, AnchorKeeper) else None,
                         )
                     )
                 async with open_security(
@@ -414,6 +415,7 @@ def follow(
     service: ModuleService,
     deadlines: Deadlines,
     breakers: ModuleBreakers | None,
+    anchor: AnchorKeeper | None = None,
 ) -> None:
     """Put the reloadable keys the workers use in force (``LiveSettings.subscribe``)."""
     runtime.limits = runtime_limits(settings)
@@ -430,6 +432,8 @@ def follow(
     deadlines.default_ms = settings.server.request_timeout_ms
     if breakers is not None:
         breakers.cooldown = settings.runner.breaker_cooldown
+    if anchor is not None:
+        anchor.interval = settings.audit.anchor_interval
 
 
 def _follow_redis_policy(circuits: Breakers, settings: Settings) -> None:
