@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -54,6 +55,7 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Run the Wess server."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload, never a stop: even starting
     from wess.server import run
 
     given = {

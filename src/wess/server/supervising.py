@@ -220,7 +220,8 @@ class Supervisor:
             args=(worker.settings, self._sockets, send, worker.source),
             name=f"wess-worker-{worker.index}",
         )
-        process.start()
+        with _reloads_ignored():  # inherited: SIGHUP ignored until the worker can reload
+            process.start()
         send.close()  # the worker holds the other end; this one sees it close if it dies
         worker.process, worker.ready, worker.served = process, receive, False
         worker.started_at, worker.restart_at = self._clock(), None
@@ -346,6 +347,15 @@ def work(
         run_server(settings, sockets=sockets, on_ready=serving, source=source)
     except WessError:  # logged already, with the reason
         raise SystemExit(1) from None
+
+
+@contextlib.contextmanager
+def _reloads_ignored() -> Iterator[None]:
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def _stop_with_parent() -> None:
