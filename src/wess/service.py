@@ -240,7 +240,9 @@ class ModuleService:
         name = function or default_function_of(record.info)
         # the runtime's limits as they are now (a reload may have changed them)
         effective = None if limits is None else self._runner.limits.narrowed(**limits.asked)
-        structlog.contextvars.bind_contextvars(module_id=str(module_id), function=name)
+        structlog.contextvars.bind_contextvars(
+            module_id=str(module_id), namespace=record.info.namespace, function=name
+        )
         return await self._runner.run(record, name, args, limits=effective, deadline=deadline)
 
     # -- validation -----------------------------------------------------------------------

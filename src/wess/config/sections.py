@@ -22,6 +22,7 @@ from wess.config.protection import (
 from wess.config.section import LIMIT, limit_field
 from wess.config.section import Section as _Section
 from wess.config.sizes import CacheSize, CacheSizeField
+from wess.config.tracing import TracingSettings
 from wess.runtime.analysis import MAX_EXPORT_NAME, MAX_EXPORTS
 from wess.workers.pool import (
     COMPILE_WORKERS,
@@ -438,6 +439,7 @@ class Settings(_Section):
     audit: AuditSettings = AuditSettings()
     metrics: MetricsSettings = MetricsSettings()
     backup: BackupSettings = BackupSettings()
+    tracing: TracingSettings = TracingSettings()
 
     @property
     def sandbox_limits(self) -> dict[str, int | None]:

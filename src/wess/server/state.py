@@ -28,6 +28,7 @@ from wess.models import AuditFields, NodeInfo
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.observability.process import directory_size
+from wess.observability.tracing import Tracing
 from wess.ops.backups import Backups, StoreBackups
 from wess.ops.inspection import verify_store
 from wess.ops.schedule import BackupMetrics, BackupSchedule
@@ -175,10 +176,15 @@ def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
 
 @asynccontextmanager
 async def open_state(
-    settings: Settings, *, metrics: Metrics, live: LiveSettings | None = None
+    settings: Settings,
+    *,
+    metrics: Metrics,
+    tracing: Tracing | None = None,
+    live: LiveSettings | None = None,
 ) -> AsyncIterator[ApiState]:
-    """Open storage, the workers and the service; close them in reverse order. Each
-    part that uses a reloadable key follows ``live`` (when given) from then on."""
+    """Open storage, the workers and the service; close them in reverse order.
+    ``tracing`` (None: off) is handed to every part that makes spans. Each part that
+    uses a reloadable key follows ``live`` (when given) from then on."""
     if durable(settings):
         tightened = make_private(data_dir(settings))
         if tightened:
@@ -210,6 +216,7 @@ async def open_state(
             max_batch=settings.writer.max_batch,
             quotas=namespace_quotas(settings),
             keyrings=None if key_file is None else partial(keyring_sealing_with, key_file),
+            tracing=tracing,
         )
         reader = Reader(
             store.modules,
@@ -219,6 +226,7 @@ async def open_state(
             queue_size=settings.reader.channel_size,
             ttl_seconds=settings.reader.ttl,
             page_limit_max=settings.limits.max_page_size,
+            tracing=tracing,
         )
         limits = runtime_limits(settings)
         artifact_key = secret.derive("artifacts")
@@ -253,6 +261,7 @@ async def open_state(
                 programs=programs,
                 usage=usage,
                 breakers=breakers,
+                tracing=tracing,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -362,6 +371,7 @@ async def open_state(
                     data_dir=data_dir(settings),
                     metrics=metrics,
                     feed=feed,
+                    tracing=tracing,
                     live=live,
                 ) as security:
                     circuits = Breakers(
@@ -403,6 +413,7 @@ async def open_state(
                         transfer=transfer,
                         backups=backups,
                         breakers=circuits.report,
+                        tracing=tracing,
                     )
 
 
