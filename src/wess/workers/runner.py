@@ -221,6 +221,11 @@ class Runner:
             await pool.stop()
 
     @property
+    def limits(self) -> Limits:
+        """The runtime's limits now: those of a call that asks for none."""
+        return self._runtime.limits
+
+    @property
     def running(self) -> bool:
         return self._invoke_pool.running
 
