@@ -57,7 +57,7 @@ chaos: $(STAMP) $(BENCH_STAMP)
 	mkdir -p docs/reliability
 	rm -f $(CHAOS_RESULTS).new
 	WESS_CHAOS=full WESS_CHAOS_RESULTS=$(CURDIR)/$(CHAOS_RESULTS).new \
-	    $(BIN)/python -m pytest tests/chaos
+	    $(BIN)/python -m pytest --durations=15 tests/chaos
 	mv $(CHAOS_RESULTS).new $(CHAOS_RESULTS)
 	$(BIN)/python bench/load.py --profile smoke
 	$(BIN)/python bench/load.py --profile spike

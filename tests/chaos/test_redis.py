@@ -132,7 +132,7 @@ async def degraded(client: TestClient) -> float:
 
 
 @pytest.mark.parametrize("policy", ["open", "closed"])
-async def test_redis_frozen_killed_and_back_under_load(redis, policy, record):
+async def test_redis_frozen_killed_and_back_under_load(redis, policy, record, level):
     settings = test_settings(
         WESS_RATELIMIT_STORAGE=f"redis://127.0.0.1:{redis.port}",
         WESS_RATELIMIT_ON_REDIS_FAILURE=policy,
@@ -146,13 +146,14 @@ async def test_redis_frozen_killed_and_back_under_load(redis, policy, record):
         created = await client.post("/v1/modules", content=wasm("sum"), headers=WASM)
         assert created.status_code == 201, created.text
         load = Load(client, f"/v1/modules/{created.json()['id']}/run")
-        healthy = await load.phase(0.5)
+        scale = 3.0 if level.full else 1.0
+        healthy = await load.phase(0.3 * scale)
         assert set(healthy) == {"200"}, healthy
 
         redis.signal(signal.SIGSTOP)
-        frozen = await load.phase(1.5)
+        frozen = await load.phase(0.8 * scale)
         redis.kill()
-        dead = await load.phase(1.0)
+        dead = await load.phase(0.5 * scale)
         if policy == "open":
             assert set(frozen) == set(dead) == {"200"}, (frozen, dead)
         else:
@@ -161,9 +162,9 @@ async def test_redis_frozen_killed_and_back_under_load(redis, policy, record):
         assert await degraded(client) > 0
 
         redis.start()
-        await load.phase(1.0)  # the breaker's cool-down passes, a probe finds Redis
+        await load.phase(0.6 * scale)  # the breaker's cool-down passes, a probe finds Redis
         before = await degraded(client)
-        back = await load.phase(0.5)
+        back = await load.phase(0.3 * scale)
         assert set(back) == {"200"}, back
         assert await degraded(client) == before  # counted in Redis again
     record(
