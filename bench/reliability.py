@@ -141,12 +141,19 @@ def faults_section(by_file: dict[str, list[dict[str, Any]]]) -> list[str]:
 
 
 def hostile_section(lines: list[dict[str, Any]]) -> list[str]:
-    rows = ["| hostile case | answer | seconds |", "|---|---|---:|"]
+    rows = [
+        "| hostile case | answer | seconds | limit s | within limit + 100 ms |",
+        "|---|---|---:|---:|---|",
+    ]
     extra = []
     for line in lines:
         if "status" in line:
             answer = f"{line['status']} `{line['code']}`"
-            rows.append(f"| {line['case']} | {answer} | {line['seconds']} |")
+            within = ok(line.get("within_margin", False))
+            rows.append(
+                f"| {line['case']} | {answer} | {line['seconds']} | {line.get('limit_s', '')} "
+                f"| {within} |"
+            )
         elif line["case"] == "RSS":
             extra.append(
                 f"RSS after {line['invocations']} hostile invocations (after a warm-up of 200): "
