@@ -15,13 +15,14 @@ from types import MappingProxyType
 from wess.errors import FunctionNotFound
 from wess.models import FunctionSignature
 from wess.runtime.analysis import ModuleAnalysis
-from wess.runtime.codec import JsonValue, Number, decoder_for
+from wess.runtime.codec import Decoder, JsonValue, Number, decoder_for
 from wess.runtime.compiled import Compiled
+from wess.runtime.component import CompiledComponent
 from wess.runtime.invocation import Caller, Invocation
 from wess.runtime.limits import Limits
 from wess.runtime.reasons import clipped, listed
 
-CallerFactory = Callable[[Compiled, FunctionSignature], Caller]
+CallerFactory = Callable[[Compiled | CompiledComponent, FunctionSignature], Caller]
 
 
 class RuntimeState:
@@ -40,10 +41,17 @@ class Function:
 
     __slots__ = ("_call", "_decode", "_state", "name", "signature")
 
-    def __init__(self, signature: FunctionSignature, caller: Caller, state: RuntimeState) -> None:
+    def __init__(
+        self,
+        signature: FunctionSignature,
+        caller: Caller,
+        state: RuntimeState,
+        *,
+        decode: Decoder | None = None,
+    ) -> None:
         self.name = signature.name
         self.signature = signature
-        self._decode = decoder_for(signature)
+        self._decode = decode if decode is not None else decoder_for(signature)
         self._call = caller
         self._state = state
 
@@ -58,7 +66,8 @@ class Function:
 
     @property
     def call_path(self) -> str:
-        """``"fast"`` (wasmtime's C API) or ``"documented"`` (wasmtime-py, for WASI)."""
+        """``"fast"`` (wasmtime's C API), ``"documented"`` (wasmtime-py, for WASI) or
+        ``"component"``."""
         return self._call.path
 
     def decode(self, args: object) -> Sequence[Number]:
@@ -90,7 +99,7 @@ class Program:
 
     def __init__(
         self,
-        compiled: Compiled,
+        compiled: Compiled | CompiledComponent,
         callers: CallerFactory,
         state: RuntimeState,
         *,
@@ -116,7 +125,7 @@ class Program:
         return self._compiled.analysis
 
     @property
-    def compiled(self) -> Compiled:
+    def compiled(self) -> Compiled | CompiledComponent:
         return self._compiled
 
     def function(self, name: str) -> Function:
@@ -127,7 +136,10 @@ class Program:
         signature = self._by_name.get(name)
         if signature is None:
             raise self._not_found(name)
-        function = Function(signature, self._callers(self._compiled, signature), self._state)
+        caller = self._callers(self._compiled, signature)
+        # a component's caller brings its own decoder (component_values)
+        decode: Decoder | None = getattr(caller, "decode", None)
+        function = Function(signature, caller, self._state, decode=decode)
         kept = self._functions.setdefault(name, function)
         if kept is function and self._on_function is not None:
             self._on_function(self)
@@ -136,6 +148,12 @@ class Program:
     def _not_found(self, name: str) -> FunctionNotFound:
         callable_names = listed(self._by_name)
         shown = repr(clipped(name))  # the caller's: bounded
+        if name in self._compiled.exports and isinstance(self._compiled, CompiledComponent):
+            return FunctionNotFound(
+                f"the export {shown} is not callable: its values (resources, streams, "
+                f"futures) cannot be passed as JSON; callable: {callable_names}",
+                function=name,
+            )
         if name in self._compiled.exports:
             return FunctionNotFound(
                 f"the export {shown} is not callable: Wess calls functions whose "
