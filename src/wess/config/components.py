@@ -25,6 +25,14 @@ class ComponentSettings(_Section):
         description="Largest accepted component, bytes (413 past it); core modules have "
         "limits.max_module_size.",
     )
+    max_instances: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="Core instances one call of a component may create (its structure "
+        "sets the count: a componentize-py component has 14); core modules have "
+        "limits.max_instances.",
+    )
     compile_cpu_seconds: int = Field(
         COMPONENT_COMPILE_CPU_SECONDS,
         ge=1,

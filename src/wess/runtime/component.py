@@ -2,10 +2,10 @@
 
 A component is told from a core module by the layer field of its header. It compiles
 to a ``CompiledComponent`` whose catalogue lists every exported function (top-level,
-or ``interface#function`` inside an exported interface) whose values can cross JSON
-(``component_types.callable_type``), each with its WIT type. Its imports must be WASI
-0.2 interfaces (``wasi:io``, ``clocks``, ``random``, ``cli``, ``filesystem``,
-``sockets``), which the component linker provides with nothing granted: no
+or ``namespace:package/interface#function`` inside an exported WIT interface) whose
+values can cross JSON (``component_types.callable_type``), each with its WIT type.
+Its imports must be WASI 0.2 interfaces (``wasi:io``, ``clocks``, ``random``, ``cli``,
+``filesystem``, ``sockets``), which the component linker provides with nothing granted: no
 preopened directory, no network, no environment, an empty stdin, stdout and stderr
 captured like a WASI module's.
 
@@ -50,6 +50,9 @@ PROVIDED = (
     "wasi:filesystem and wasi:sockets (with no directory and no network granted)"
 )
 INTERFACE_SEPARATOR = "#"
+INTERFACE_NAME = re.compile(r"^[a-z0-9-]+:[a-z0-9-]+/[a-z0-9-]+(@[0-9a-z.+-]+)?$")
+"""An exported interface in WIT's ``namespace:package/interface@version`` form; plain
+instance exports (componentize-py's own ``exports``, with its ``init``) are not listed."""
 IMAGE_PER_WASM_BYTE = 2
 """A compiled component's image is about twice its wasm (18 MB -> 33 MB measured)."""
 COMPONENT_OVERHEAD = 64 << 10
@@ -143,7 +146,7 @@ def analyze_component(
             exports.add(name)
             if callable_type(exported):
                 functions.append(_signature(name, exported))
-        elif isinstance(exported, wc.ComponentInstanceType):
+        elif isinstance(exported, wc.ComponentInstanceType) and INTERFACE_NAME.match(name):
             for inner, inner_item in exported.exports(engine).items():
                 inner_type = inner_item.ty
                 if isinstance(inner_type, wc.FuncType):
@@ -212,7 +215,13 @@ def function_type(
 
 
 class ComponentCaller:
-    """Calls one function of a component in a fresh Store and instance per call."""
+    """Calls one function of a component in a fresh Store and instance per call.
+
+    ``instances`` bounds the core instances of that Store: a component's count is set
+    by its structure (a componentize-py component has 14), not by what its code does,
+    so it has a bound of its own (``RuntimeConfig.max_component_instances``) rather
+    than ``Limits.max_instances``.
+    """
 
     path = "component"
 
@@ -223,6 +232,8 @@ class ComponentCaller:
         budgets: Budgets,
         compiled: CompiledComponent,
         signature: FunctionSignature,
+        *,
+        instances: int,
     ) -> None:
         ty, index = function_type(engine, compiled.component, signature.name)
         self._engine = engine
@@ -235,6 +246,7 @@ class ComponentCaller:
         self._count = len(self._params)
         self._result = ty.result
         self._wasi = bool(compiled.analysis.imports)
+        self._instances = instances
         self.decode = component_decoder(signature.name, ty)
         self._encode = component_encoder(ty)
 
@@ -246,7 +258,7 @@ class ComponentCaller:
             store.set_limits(
                 memory_size=limits.max_memory,
                 table_elements=limits.max_table_elements,
-                instances=limits.max_instances,
+                instances=self._instances,
             )
             store.set_fuel(fuel)
             store.set_epoch_deadline(ticks)

@@ -268,7 +268,12 @@ class Runtime:
     ) -> Caller:
         if isinstance(compiled, CompiledComponent):
             return ComponentCaller(
-                self._engine, self._component_linker, self._budgets, compiled, signature
+                self._engine,
+                self._component_linker,
+                self._budgets,
+                compiled,
+                signature,
+                instances=self.config.max_component_instances,
             )
         encode = encoder_for(signature)
         if self._fast is not None:

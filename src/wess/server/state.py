@@ -77,6 +77,7 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         cache_entries=settings.runner.cache_size.max_entries,
         clock_resolution_ns=settings.limits.clock_resolution_ms * 1_000_000,
         max_module_bytes=max(RuntimeConfig().max_module_bytes, settings.max_upload_size),
+        max_component_instances=settings.components.max_instances,
     )
 
 
