@@ -12,7 +12,10 @@ captured like a WASI module's.
 Every call gets a fresh Store with the call's limits (memory, tables, instances,
 fuel, epoch deadline) and a fresh instance, as core modules do. The call itself goes
 through wasmtime's C API with the function's parameter and result types read once
-(``wasmtime.component.Func.__call__`` reads them again on every call).
+(``wasmtime.component.Func.__call__`` reads them again on every call); a component
+without imports also gets its Store, limits and instance through the C API directly
+(``ComponentApi``), as ``fastcall`` does for core modules, while one importing WASI
+gets a wasmtime-py Store, which carries the WASI context.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from wess.errors import CompileLimitExceeded, ExecutionError, InvalidWasm, Unkno
 from wess.models import FunctionSignature
 from wess.runtime.analysis import ModuleAnalysis
 from wess.runtime.artifact import Artifact, ArtifactUnusable
+from wess.runtime.capi import CApi, Handle, pointer_to
 from wess.runtime.component_types import callable_type, func_wit
 from wess.runtime.component_values import component_decoder, component_encoder
 from wess.runtime.growguard import Footprint
@@ -57,6 +61,9 @@ IMAGE_PER_WASM_BYTE = 2
 """A compiled component's image is about twice its wasm (18 MB -> 33 MB measured)."""
 COMPONENT_OVERHEAD = 64 << 10
 NO_FOOTPRINT = Footprint(memory_pages=(), table_elements=())
+NO_STORE: Any = None
+"""wasmtime-py's value conversions read the store for resources only, which Wess never
+passes (``component_types.callable_type``)."""
 TRAP_MESSAGES: tuple[tuple[str, wasmtime.TrapCode], ...] = (
     ("all fuel consumed", wasmtime.TrapCode.OUT_OF_FUEL),
     ("wasm trap: interrupt", wasmtime.TrapCode.INTERRUPT),
@@ -214,6 +221,22 @@ def function_type(
     return ty, index
 
 
+class ComponentApi(CApi):
+    """The C functions of a component call, on private library handles (see ``capi``):
+    instantiating and calling run guest code and release the GIL."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        quick = ctypes.PyDLL(ffi.dll._name)
+        guest = ctypes.CDLL(ffi.dll._name)
+        self.component_instantiate = guest.wasmtime_component_linker_instantiate
+        self.component_instantiate.restype = ctypes.c_void_p
+        self.component_call = guest.wasmtime_component_func_call
+        self.component_call.restype = ctypes.c_void_p
+        self.component_get_func = quick.wasmtime_component_instance_get_func
+        self.component_get_func.restype = ctypes.c_bool
+
+
 class ComponentCaller:
     """Calls one function of a component in a fresh Store and instance per call.
 
@@ -234,8 +257,17 @@ class ComponentCaller:
         signature: FunctionSignature,
         *,
         instances: int,
+        api: ComponentApi,
     ) -> None:
         ty, index = function_type(engine, compiled.component, signature.name)
+        self._api = api
+        self._engine_arg = pointer_to(engine.ptr())
+        self._linker_arg = pointer_to(linker.ptr())
+        self._component_arg = pointer_to(compiled.component.ptr())
+        self._index_arg = pointer_to(index.ptr())
+        self._instances_arg = ctypes.c_int64(instances)
+        self._arguments = ffi.wasmtime_component_val_t * len(ty.params)
+        self._limits: tuple[Limits | None, tuple[Any, ...]] = (None, ())
         self._engine = engine
         self._linker = linker
         self._budgets = budgets
@@ -251,6 +283,8 @@ class ComponentCaller:
         self._encode = component_encoder(ty)
 
     def __call__(self, values: Sequence[Any], limits: Limits) -> Invocation:
+        if not self._wasi:
+            return self._call_direct(values, limits)
         fuel, ticks = self._budgets.of(limits)
         store = wasmtime.Store(self._engine)
         capture = OutputCapture(limits.max_output) if self._wasi else None
@@ -284,6 +318,81 @@ class ComponentCaller:
             stderr=capture.stderr if capture is not None else b"",
             output_truncated=capture.truncated if capture is not None else False,
         )
+
+    def _call_direct(self, values: Sequence[Any], limits: Limits) -> Invocation:
+        """A call through the C API alone, for a component without imports."""
+        api = self._api
+        fuel, ticks = self._budgets.of(limits)
+        seen, arguments = self._limits
+        if seen is not limits:  # the limits as C arguments, made once per limits
+            arguments = (
+                ctypes.c_int64(limits.max_memory),
+                ctypes.c_int64(limits.max_table_elements),
+                ctypes.c_uint64(fuel),
+                ctypes.c_uint64(ticks),
+            )
+            self._limits = (limits, arguments)
+        memory, tables, fuel_arg, ticks_arg = arguments
+        store = api.store_new(self._engine_arg, None, None)
+        try:
+            context = api.store_context(store)
+            api.store_limiter(
+                store, memory, tables, self._instances_arg, api.unlimited, api.unlimited
+            )
+            api.set_fuel(context, fuel_arg)
+            api.set_epoch_deadline(context, ticks_arg)
+            start = time.perf_counter_ns()
+            instance = ffi.wasmtime_component_instance_t()
+            error = api.component_instantiate(
+                self._linker_arg, context, self._component_arg, ctypes.byref(instance)
+            )
+            if error:
+                raise self._failed(_error(error), True, limits, None)
+            func = ffi.wasmtime_component_func_t()
+            found = api.component_get_func(
+                ctypes.byref(instance), context, self._index_arg, ctypes.byref(func)
+            )
+            assert found, f"export {self._name} vanished"  # analysed at load
+            raw = self._lowered_call(context, func, values, limits)
+            elapsed = time.perf_counter_ns() - start
+            fuel_used = None
+            if limits.fuel is not None:
+                left = ctypes.c_uint64()
+                api.get_fuel(context, ctypes.byref(left))
+                fuel_used = fuel - left.value
+            results = self._encode(raw)
+        finally:
+            api.store_delete(store)
+        return Invocation(results, elapsed // 1000, fuel_used)
+
+    def _lowered_call(
+        self, context: Handle, func: Any, values: Sequence[Any], limits: Limits
+    ) -> Any:
+        count = self._count
+        params = self._arguments()
+        lowered = 0
+        try:
+            for ty, value in zip(self._params, values, strict=True):
+                ty.convert_to_c(NO_STORE, value, ctypes.pointer(params[lowered]))
+                lowered += 1
+            result_ty = self._result
+            space = ffi.wasmtime_component_val_t() if result_ty is not None else None
+            error = self._api.component_call(
+                ctypes.byref(func),
+                context,
+                params,
+                ctypes.c_size_t(count),
+                ctypes.byref(space) if space is not None else None,
+                ctypes.c_size_t(0 if space is None else 1),
+            )
+            if error:
+                raise self._failed(_error(error), False, limits, None)
+            if space is None or result_ty is None:
+                return None
+            return result_ty.convert_from_c(space)
+        finally:
+            for i in range(lowered):
+                ffi.wasmtime_component_val_delete(ctypes.byref(params[i]))
 
     def _call(self, store: wasmtime.Store, instance: wc.Instance, values: Sequence[Any]) -> Any:
         """What ``Func.__call__`` does, with the types read once."""
@@ -337,6 +446,14 @@ class ComponentCaller:
         return classify(
             failure, function=self._name, limits=limits, footprint=NO_FOOTPRINT, output=output
         )
+
+
+def _error(address: int) -> wasmtime.WasmtimeError:
+    """The wasmtime-py error for a ``wasmtime_error_t`` the C API returned (it owns it)."""
+    pointer = ctypes.cast(ctypes.c_void_p(address), ctypes.POINTER(ffi.wasmtime_error_t))
+    error = wasmtime.WasmtimeError._from_ptr(pointer)
+    maybe_raise_last_exn()
+    return error
 
 
 def _trap_code(message: str) -> int | None:

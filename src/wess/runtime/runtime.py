@@ -26,6 +26,7 @@ from wess.runtime.compiled import Compiled, CompiledModuleCache
 from wess.runtime.compiling import FUNCTION_OVERHEAD, artifact_of, compile_wasm, restore
 from wess.runtime.component import (
     CompiledComponent,
+    ComponentApi,
     ComponentCaller,
     build_component_linker,
     compile_component,
@@ -66,6 +67,7 @@ class Runtime:
         clock = GuestClock(self.config.clock_resolution_ns)
         self._linker = build_linker(self._engine, random=random, clock=clock)
         self._component_linker = build_component_linker(self._engine)
+        self._component_api = ComponentApi()
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
         self._sandbox = Sandbox(self._engine, self._budgets)
@@ -274,6 +276,7 @@ class Runtime:
                 compiled,
                 signature,
                 instances=self.config.max_component_instances,
+                api=self._component_api,
             )
         encode = encoder_for(signature)
         if self._fast is not None:
