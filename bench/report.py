@@ -103,6 +103,14 @@ MEANINGS = (
         "call, same process",
         f"{LE} 0.75 {TIMES} direct",
     ),
+    (
+        "P13",
+        "tracing cost: run requests with OpenTelemetry tracing on (every request sampled, "
+        "spans batched to an in-process exporter that drops them) and off",
+        "P2's requests against three servers side by side: tracing on, tracing configured "
+        "but off, and no tracing configured; alternating rounds, median requests/s",
+        f"on {GE} 0.85 {TIMES} off; off {GE} 0.99 {TIMES} not configured",
+    ),
 )
 
 
