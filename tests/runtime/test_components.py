@@ -156,3 +156,25 @@ def test_isolated_compiler_compiles_components():
     assert artifact.analysis.component
     with Runtime(config=config) as runtime:
         assert runtime.restore(artifact).function("count")(["x"]) == [1]
+
+
+RUN_COMMAND = """
+(component
+  (core module $m (func (export "run") (result i32) i32.const 0))
+  (core instance $i (instantiate $m))
+  (func $run (result (result)) (canon lift (core func $i "run")))
+  (instance $command (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.0" (instance $command))
+  (instance $plain (export "run" (func $run)))
+  (export "internals" (instance $plain))
+)
+"""
+
+
+def test_interface_functions_are_named_by_interface(rt):
+    """A function of an exported WIT interface is listed and called as
+    ``interface#function``; a plain instance export is not listed."""
+    program = rt.load(bytes(wasmtime.wat2wasm(RUN_COMMAND)))
+    assert list(program.functions) == ["wasi:cli/run@0.2.0#run"]
+    assert program.functions["wasi:cli/run@0.2.0#run"].wit == "func() -> result"
+    assert program.function("wasi:cli/run@0.2.0#run")() == [{"ok": None}]
