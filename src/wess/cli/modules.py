@@ -9,7 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
-from wess.cli.common import DEFAULT_URL, CaOption, KeyOption, UrlOption, connect, err
+from wess.cli.common import (
+    DEFAULT_URL,
+    CaOption,
+    KeyOption,
+    UrlOption,
+    connect,
+    err,
+    failures,
+)
 from wess.cli.output import Column, Output, OutputOption, emit, emit_document, size
 from wess.cli.progress import Meter
 from wess.cli.python_components import build_python_component
@@ -139,7 +147,8 @@ def deploy_python(
     if wit is None:
         raise typer.BadParameter("a Python module needs --wit: the WIT world it implements")
     source = files[0]
-    component = build_python_component(source, wit=wit, world=world)
+    with failures():
+        component = build_python_component(source, wit=wit, world=world)
     with connect(url, key, ca) as client:
         module = client.deploy(component, name=name or source.stem, function=function, timeout=None)
     typer.echo(module.id)

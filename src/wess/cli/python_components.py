@@ -41,7 +41,7 @@ def build_python_component(source: Path, *, wit: Path, world: str | None = None)
         raise InvalidRequest(f"{source} is not a Python module (.py)")
     with tempfile.TemporaryDirectory(prefix="wess-build-") as scratch:
         output = Path(scratch) / f"{source.stem}.wasm"
-        command = [sys.executable, "-c", LAUNCHER, "-q", "-d", str(wit)]
+        command = [sys.executable, "-c", LAUNCHER, "-q", "-d", str(wit.resolve())]
         if world is not None:
             command += ["-w", world]
         command += [
