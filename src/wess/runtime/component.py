@@ -302,6 +302,7 @@ class ComponentCaller:
             instance: wc.Instance | None = None
             try:
                 instance = self._linker.instantiate(store, self._component)
+                instantiated = time.perf_counter_ns()
                 raw = self._call(store, instance, values)
             except wasmtime.WasmtimeError as exc:
                 raise self._failed(exc, instance is None, limits, capture) from None
@@ -317,6 +318,7 @@ class ComponentCaller:
             stdout=capture.stdout if capture is not None else b"",
             stderr=capture.stderr if capture is not None else b"",
             output_truncated=capture.truncated if capture is not None else False,
+            instantiate_us=(instantiated - start) // 1000,
         )
 
     def _call_direct(self, values: Sequence[Any], limits: Limits) -> Invocation:
@@ -346,6 +348,7 @@ class ComponentCaller:
             error = api.component_instantiate(
                 self._linker_arg, context, self._component_arg, ctypes.byref(instance)
             )
+            instantiated = time.perf_counter_ns()
             if error:
                 raise self._failed(_error(error), True, limits, None)
             func = ffi.wasmtime_component_func_t()
@@ -363,7 +366,9 @@ class ComponentCaller:
             results = self._encode(raw)
         finally:
             api.store_delete(store)
-        return Invocation(results, elapsed // 1000, fuel_used)
+        return Invocation(
+            results, elapsed // 1000, fuel_used, instantiate_us=(instantiated - start) // 1000
+        )
 
     def _lowered_call(
         self, context: Handle, func: Any, values: Sequence[Any], limits: Limits
