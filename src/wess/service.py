@@ -35,9 +35,9 @@ from wess.models import (
 )
 from wess.runtime import Limits
 from wess.runtime.analysis import ExportLimits, acceptable_name, check_exports
-from wess.runtime.component import is_component
 from wess.runtime.limits import PER_CALL
 from wess.runtime.reasons import clipped, listed
+from wess.runtime.wasmbin import is_component
 from wess.workers.deadline import Deadlines
 from wess.workers.reader import Reader
 from wess.workers.runner import Runner, RunOutcome

@@ -18,8 +18,8 @@ from wess.errors import (
 )
 from wess.runtime import Runtime, RuntimeConfig
 from wess.runtime.artifact import decode_artifact, encode_artifact
-from wess.runtime.component import is_component
 from wess.runtime.isolated import IsolatedCompiler
+from wess.runtime.wasmbin import is_component
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "components"
 GREETER = (EXAMPLES / "greeter.wasm").read_bytes()

@@ -19,7 +19,14 @@ from wess.errors import InvalidExports, UnknownImport
 from wess.models import FunctionSignature, ValueType
 from wess.runtime.layout import FuncType, Import, Layout
 from wess.runtime.reasons import clipped, listed
-from wess.runtime.wasmbin import EXPORT, Unsupported, find_section, read_uleb, skip_leb
+from wess.runtime.wasmbin import (
+    EXPORT,
+    Unsupported,
+    find_section,
+    is_component,
+    read_uleb,
+    skip_leb,
+)
 
 WASI_MODULE = "wasi_snapshot_preview1"
 RANDOM_IMPORT = ("env", "randomi32")
@@ -73,7 +80,7 @@ def check_exports(wasm: bytes, limits: ExportLimits) -> None:
     exports, or with export names that are not ``acceptable_name``s, naming the cap
     and the first offenders. Reads section headers and the export section only; bytes
     it cannot follow are left alone, for wasmtime's validation to refuse."""
-    if wasm[:4] == b"\x00asm" and wasm[6:8] == b"\x01\x00":
+    if is_component(wasm):
         return  # a component: its exports are read from its types once it compiles
     try:
         found = find_section(wasm, EXPORT)

@@ -21,9 +21,10 @@ import orjson
 from wess.errors import WessError
 from wess.runtime.artifact import encode_artifact, flavor_of
 from wess.runtime.compiling import artifact_of, compile_wasm
-from wess.runtime.component import compile_component, component_artifact, is_component
+from wess.runtime.component import compile_component, component_artifact
 from wess.runtime.engine import RuntimeConfig, build_engine
 from wess.runtime.host import build_linker
+from wess.runtime.wasmbin import is_component
 
 ARTIFACT, ERROR, OUT_OF_MEMORY, FAILED = b"A", b"E", b"M", b"X"
 

@@ -46,8 +46,6 @@ from wess.runtime.limits import Limits
 from wess.runtime.reasons import reason_of
 from wess.runtime.traps import Failure, Output, classify
 
-LAYER_OFFSET = 6
-COMPONENT_LAYER = b"\x01\x00"
 WASI_IMPORT = re.compile(r"^wasi:(io|clocks|random|cli|filesystem|sockets)/[a-z0-9-]+@0\.2\.\d+$")
 PROVIDED = (
     "Wess provides the WASI 0.2 interfaces of wasi:io, wasi:clocks, wasi:random, wasi:cli, "
@@ -77,13 +75,6 @@ TRAP_MESSAGES: tuple[tuple[str, wasmtime.TrapCode], ...] = (
     ("indirect call type mismatch", wasmtime.TrapCode.BAD_SIGNATURE),
     ("invalid conversion to integer", wasmtime.TrapCode.BAD_CONVERSION_TO_INTEGER),
 )
-
-
-def is_component(wasm: bytes | bytearray | memoryview) -> bool:
-    """Whether ``wasm`` is a component (header layer 1) rather than a core module."""
-    return bytes(wasm[:4]) == b"\x00asm" and bytes(wasm[LAYER_OFFSET : LAYER_OFFSET + 2]) == (
-        COMPONENT_LAYER
-    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -31,7 +31,6 @@ from wess.runtime.component import (
     build_component_linker,
     compile_component,
     component_artifact,
-    is_component,
     restore_component,
 )
 from wess.runtime.engine import EpochTicker, RuntimeConfig, build_engine
@@ -42,6 +41,7 @@ from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
 from wess.runtime.sandbox import Sandbox
+from wess.runtime.wasmbin import is_component
 
 
 class Runtime:
