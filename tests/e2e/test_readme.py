@@ -136,3 +136,18 @@ def test_the_client_example_runs(server_factory, tmp_path):
     assert lines[1] == "[3]"
     assert lines[2] == "['adder']"
     assert lines[3] == "module_not_found 404"
+
+
+def test_component_examples_work_verbatim(server_factory):
+    """The first block of the component section runs as printed (the Python block is
+    run by tests/examples/test_python.py, which builds the same example)."""
+    server = server_factory()
+    component, python = shell_blocks(
+        "A function written in Python: strings and records in, strings and records out"
+    )
+    assert "wess deploy examples/python/app.py --wit examples/python/world.wit" in python
+    prefix = f"export WESS_URL={server.url}\nexport WESS_API_KEY={server.token}\n"
+    out = run_block(prefix + component, server.port)
+    assert "greet: func(who: string) -> string" in out
+    assert '["Hello, Ada!"]' in out
+    assert '{"results":[{"name":"Ada","age":37}],"function":"birthday"' in out
