@@ -23,7 +23,12 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     ├── NotFound                        also: no such route
     │   ├── ModuleNotFound
     │   ├── FunctionNotFound
+    │   ├── RevisionNotFound            a revision never made, or pruned
+    │   ├── AliasNotFound
     │   └── KeyNotFound
+    ├── Conflict                        the request clashes with what is stored
+    │   ├── NameTaken                   another module of the namespace has that name
+    │   └── LinkCycle                   linking modules would make a cycle
     ├── PreconditionFailed              If-Match did not match
     ├── ExecutionError                  the guest failed while running
     │   ├── Trap
@@ -152,8 +157,28 @@ class FunctionNotFound(NotFound):
     code = "function_not_found"
 
 
+class RevisionNotFound(NotFound):
+    code = "revision_not_found"
+
+
+class AliasNotFound(NotFound):
+    code = "alias_not_found"
+
+
 class KeyNotFound(NotFound):
     code = "key_not_found"
+
+
+class Conflict(WessError):
+    code = "conflict"
+
+
+class NameTaken(Conflict):
+    code = "name_taken"
+
+
+class LinkCycle(Conflict):
+    code = "link_cycle"
 
 
 class PreconditionFailed(WessError):
