@@ -66,7 +66,7 @@ async def test_rotation_answers_the_count_and_is_audited(
     (entry,) = await sealed.inner.audit.list(after=0, limit=10)
     assert (entry.action, entry.target, entry.outcome, entry.namespace, entry.request_id) == (
         "kek.rotate",
-        f"{NEW.id} rewrapped=6",
+        f"{NEW.id} rewrapped=9",
         "ok",
         None,
         "rot-1",
