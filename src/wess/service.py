@@ -8,6 +8,7 @@ change and through the Reader for every read.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -23,8 +24,18 @@ from wess.errors import (
     PayloadTooLarge,
     SignatureMismatch,
 )
-from wess.messages import Actor, CreateModule, DeleteModule, ModuleContent, UpdateModule
+from wess.messages import (
+    Actor,
+    CreateModule,
+    DeleteModule,
+    ModuleContent,
+    RemoveAlias,
+    SetAlias,
+    UpdateModule,
+)
 from wess.models import (
+    MODULE_NAME_MAX,
+    AliasTarget,
     FunctionSignature,
     LegacyMetadata,
     ModuleInfo,
@@ -39,12 +50,14 @@ from wess.runtime.limits import PER_CALL
 from wess.runtime.reasons import clipped, listed
 from wess.workers.deadline import Deadlines
 from wess.workers.reader import Reader
+from wess.workers.resolving import CURRENT, Resolver, Selector, is_module_name
 from wess.workers.runner import Runner, RunOutcome
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
 
-NAME_MAX = 128
+NAME_MAX = MODULE_NAME_MAX
+ALIASES_MAX = 32
 DEFAULT_EXPORTS = ExportLimits()
 
 
@@ -93,6 +106,8 @@ class ModuleService:
         exports: ExportLimits = DEFAULT_EXPORTS,
         new_id: Callable[[], UUID] = uuid4,
         deadlines: Deadlines | None = None,
+        rng: random.Random | None = None,
+        aliases_max: int = ALIASES_MAX,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -103,6 +118,17 @@ class ModuleService:
         self._exports = exports
         self._new_id = new_id
         self._deadlines = deadlines
+        self._resolver = Resolver(reader, rng=rng)
+        self._aliases_max = aliases_max
+
+    @property
+    def resolver(self) -> Resolver:
+        """Names, revisions and aliases to ids and records (``workers.resolving``)."""
+        return self._resolver
+
+    async def resolve(self, raw: str, *, namespace: str) -> UUID:
+        """The id a path segment names: an id, or a module's name in ``namespace``."""
+        return await self._resolver.module_id(raw, namespace=namespace)
 
     @property
     def runner(self) -> Runner:
@@ -124,6 +150,7 @@ class ModuleService:
         metadata that disagrees with the module (/v1); otherwise it is logged and the
         module's own signature is what runs (the original Wess). ``actor`` is who asked,
         for the audit entry the Writer commits with the module."""
+        _check_name(upload.name)
         module_id = self._new_id()
         content = await self._validate(
             upload, strict=strict, module_id=module_id, namespace=namespace
@@ -157,6 +184,8 @@ class ModuleService:
         when the current digest differs). ``namespace`` limits which modules may be
         replaced (None: any, for an admin)."""
         current = await self._reader.get_info(module_id, namespace=namespace)
+        if upload.name != current.name:
+            _check_name(upload.name)
         kept = carried_over(upload, current)
         content = await self._validate(
             kept.upload,
@@ -196,10 +225,65 @@ class ModuleService:
         )
         await self._writer.submit(job)
 
+    async def set_alias(
+        self,
+        module_id: UUID,
+        alias: str,
+        targets: tuple[AliasTarget, ...],
+        *,
+        namespace: str | None,
+        request_id: str | None = None,
+        actor: Actor | None = None,
+    ) -> ModuleInfo:
+        """Create or move the alias ``alias`` to ``targets`` (each a retained revision):
+        moving it back to an older revision is a rollback."""
+        current = await self._reader.get_info(module_id, namespace=namespace)
+        if current.alias(alias) is None and len(current.aliases) >= self._aliases_max:
+            raise InvalidRequest(
+                f"module {module_id} has {len(current.aliases)} aliases, the most it may "
+                "(modules.aliases_max); remove one first",
+                field="alias",
+            )
+        job = SetAlias(
+            module_id=module_id,
+            namespace=current.namespace,
+            alias=alias,
+            targets=targets,
+            request_id=request_id,
+            actor=actor,
+        )
+        info = await self._writer.submit(job)
+        assert info is not None
+        return info
+
+    async def remove_alias(
+        self,
+        module_id: UUID,
+        alias: str,
+        *,
+        namespace: str | None,
+        request_id: str | None = None,
+        actor: Actor | None = None,
+    ) -> ModuleInfo:
+        current = await self._reader.get_info(module_id, namespace=namespace)
+        job = RemoveAlias(
+            module_id=module_id,
+            namespace=current.namespace,
+            alias=alias,
+            request_id=request_id,
+            actor=actor,
+        )
+        info = await self._writer.submit(job)
+        assert info is not None
+        return info
+
     # -- reads ----------------------------------------------------------------------------
 
-    async def get(self, module_id: UUID, *, namespace: str | None) -> ModuleRecord:
-        return await self._reader.get(module_id, namespace=namespace)
+    async def get(
+        self, module_id: UUID, *, namespace: str | None, selector: Selector = CURRENT
+    ) -> ModuleRecord:
+        """The module's current record, or the revision ``selector`` names."""
+        return await self._resolver.record(module_id, selector, namespace=namespace)
 
     async def info(self, module_id: UUID, *, namespace: str | None) -> ModuleInfo:
         return await self._reader.get_info(module_id, namespace=namespace)
@@ -227,24 +311,33 @@ class ModuleService:
         args: Sequence[object],
         limits: RunLimits | None = None,
         timeout_ms: int | None = None,
+        selector: Selector = CURRENT,
     ) -> RunOutcome:
         """Run one function of a stored module in a fresh sandbox; without a ``function``,
         its default (``default_function_of``), resolved from the record read to run it:
         one read per run. The run has a deadline (``deadlines``: the configured budget,
-        or ``timeout_ms`` when shorter) that bounds its read, compile, waits and call."""
+        or ``timeout_ms`` when shorter) that bounds its read, compile, waits and call.
+        ``selector`` names a revision or an alias (the current revision by default);
+        the outcome says which revision ran."""
         if len(args) > self._max_args:
             raise InvalidArguments(
                 f"at most {self._max_args} arguments are accepted, got {len(args)}",
                 max_args=self._max_args,
             )
         deadline = None if self._deadlines is None else self._deadlines.start(timeout_ms)
-        record = await self._reader.get(module_id, namespace=namespace, deadline=deadline)
+        if selector.current:
+            record = await self._reader.get(module_id, namespace=namespace, deadline=deadline)
+        else:
+            record = await self._resolver.record(
+                module_id, selector, namespace=namespace, deadline=deadline
+            )
         name = function or default_function_of(record.info)
         effective = self._limits
         if limits is not None:
             effective = self._limits.narrowed(**limits.asked)
         structlog.contextvars.bind_contextvars(module_id=str(module_id), function=name)
-        return await self._runner.run(record, name, args, limits=effective, deadline=deadline)
+        outcome = await self._runner.run(record, name, args, limits=effective, deadline=deadline)
+        return replace(outcome, revision=record.info.revision)
 
     # -- validation -----------------------------------------------------------------------
 
@@ -267,6 +360,7 @@ class ModuleService:
                 f"{self._max_module_size} bytes",
                 limit=self._max_module_size,
             )
+        # unnamed: named after its id, which addresses it anyway (never indexed as a name)
         name = upload.name if upload.name is not None else str(module_id)
         if not acceptable_name(name, limit=NAME_MAX):
             raise InvalidRequest(
@@ -309,6 +403,16 @@ class Carried:
     upload: Upload
     default_kept: bool
     """The default function is the module's current one, not one the client named."""
+
+
+def _check_name(name: str | None) -> None:
+    """``InvalidRequest`` unless a client may name a module ``name`` (None: unnamed)."""
+    if name is not None and not is_module_name(name):
+        raise InvalidRequest(
+            f"name must be 1 to {NAME_MAX} printable characters without '/' or surrounding "
+            "spaces, and must not spell a UUID (ids and names share the paths)",
+            field="name",
+        )
 
 
 def carried_over(upload: Upload, current: ModuleInfo) -> Carried:

@@ -75,6 +75,8 @@ class RunOutcome:
     stdout: bytes
     stderr: bytes
     output_truncated: bool
+    revision: int | None = None
+    """The revision of the module that ran (set by the service, which chose it)."""
 
 
 class MetricsObserver:
