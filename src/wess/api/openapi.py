@@ -29,9 +29,26 @@ MODULE_ID_PARAMETER: dict[str, Any] = {
     "name": "module_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "format": "uuid"},
-    "description": "The module's id.",
+    "schema": {"type": "string"},
+    "description": "The module's id (a UUID), or its name in the caller's namespace.",
 }
+SELECTOR_PARAMETERS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "revision",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1},
+        "description": "Run a retained revision instead of the current one.",
+    },
+    {
+        "name": "alias",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Run the revision the alias names (a weighted alias draws one; "
+        "the response's revision and Wess-Revision header say which).",
+    },
+)
 
 TIMEOUT_PARAMETER: dict[str, Any] = {
     "name": "Request-Timeout-Ms",
@@ -42,7 +59,13 @@ TIMEOUT_PARAMETER: dict[str, Any] = {
     "call together; server.request_timeout_ms when absent, and at most that. Past it: "
     "408 deadline_exceeded, with the layer that ran out.",
 }
-RUN_PARAMETERS = (MODULE_ID_PARAMETER, TIMEOUT_PARAMETER)
+LEGACY_ID_PARAMETER: dict[str, Any] = {
+    **MODULE_ID_PARAMETER,
+    "schema": {"type": "string", "format": "uuid"},
+    "description": "The module's id (the original API knows ids only).",
+}
+RUN_PARAMETERS = (MODULE_ID_PARAMETER, *SELECTOR_PARAMETERS, TIMEOUT_PARAMETER)
+LEGACY_RUN_PARAMETERS = (LEGACY_ID_PARAMETER, TIMEOUT_PARAMETER)
 
 PROBLEM_DESCRIPTIONS = {
     400: "Invalid id, malformed JSON, invalid request or arguments",

@@ -7,6 +7,7 @@ Storage is opened behind its retries, bulkhead and breakers (``resilience``).
 from __future__ import annotations
 
 import contextlib
+import random
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -204,6 +205,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             max_batch=settings.writer.max_batch,
             quotas=namespace_quotas(settings),
             keyrings=None if key_file is None else partial(keyring_sealing_with, key_file),
+            revisions_kept=settings.modules.revisions_kept,
         )
         reader = Reader(
             store.modules,
@@ -331,6 +333,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         max_name=settings.limits.max_export_name,
                     ),
                     deadlines=deadlines(settings, metrics=metrics),
+                    rng=random.Random(settings.modules.alias_seed),  # noqa: S311 - a canary split
+                    aliases_max=settings.modules.aliases_max,
                 )
                 async with open_security(
                     settings,
