@@ -27,8 +27,7 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── AliasNotFound
     │   └── KeyNotFound
     ├── Conflict                        the request clashes with what is stored
-    │   ├── NameTaken                   another module of the namespace has that name
-    │   └── LinkCycle                   linking modules would make a cycle
+    │   └── NameTaken                   another module of the namespace has that name
     ├── PreconditionFailed              If-Match did not match
     ├── ExecutionError                  the guest failed while running
     │   ├── Trap
@@ -175,10 +174,6 @@ class Conflict(WessError):
 
 class NameTaken(Conflict):
     code = "name_taken"
-
-
-class LinkCycle(Conflict):
-    code = "link_cycle"
 
 
 class PreconditionFailed(WessError):

@@ -61,7 +61,6 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.NotFound, ProblemKind(404, "Not found", 404)),
     (errors.PreconditionFailed, ProblemKind(412, "Precondition failed", 412)),
     (errors.NameTaken, ProblemKind(409, "Name taken", 409)),
-    (errors.LinkCycle, ProblemKind(409, "Link cycle", 409)),
     (errors.Conflict, ProblemKind(409, "Conflict", 409)),
     (errors.MisdirectedRequest, ProblemKind(421, "Misdirected request", 421)),
     (errors.OriginNotAllowed, ProblemKind(403, "Origin not allowed", 403)),
