@@ -212,6 +212,8 @@ class ImportRecords:
     ``RecordAudit``) when it is done."""
 
     modules: tuple[ModuleRecord, ...] = ()
+    revisions: tuple[ModuleRecord, ...] = ()
+    """Retained older revisions of ``modules`` (their bytes), kept with the ones imported."""
     keys: tuple[ApiKey, ...] = ()
     audit: tuple[AuditEntry, ...] = ()
     rechain_audit: bool = False

@@ -250,3 +250,27 @@ async def test_an_alias_move_reaches_every_node_sharing_the_store() -> None:
             else:
                 pytest.fail("node A still resolves the old name")
             assert await run(a, "moved") == (3, 3)
+
+
+async def test_an_export_carries_revisions_and_aliases_to_another_store() -> None:
+    """Exported from one server and imported into another, a module keeps its retained
+    revisions (their bytes) and its aliases: the same runs answer the same."""
+    async with open_client(test_settings()) as source:
+        await upload(source, version(1), name="moved")
+        await replace(source, "moved", version(2))
+        await replace(source, "moved", version(3))
+        await source.put("/v1/modules/moved/aliases/prod", json={"weights": {"1": 1, "2": 1}})
+        dump = await source.get("/v1/admin/export")
+        assert dump.status_code == 200
+        assert dump.text.count('"type":"revision"') == 2
+        listed = (await source.get("/v1/modules/moved/revisions")).json()
+    async with open_client(test_settings()) as target:
+        imported = await target.post(
+            "/v1/admin/import", content=dump.text, headers={"content-type": "application/x-ndjson"}
+        )
+        assert imported.status_code == 200, imported.text
+        assert (await target.get("/v1/modules/moved/revisions")).json() == listed
+        assert await run(target, "moved", revision="1") == (1, 1)
+        assert await run(target, "moved") == (3, 3)
+        alias = await target.get("/v1/modules/moved/aliases/prod")
+        assert alias.json() == {"weights": {"1": 1, "2": 1}}
