@@ -106,13 +106,14 @@ async def test_a_schema_2_store_migrates_to_revisions_and_names() -> None:
             schema._apply(conn, name, range(2))
             for record in (newer, older, unnamed):
                 info = record.info
+                meta = encode_info(info)
+                row = (info.namespace, info.id, info.digest, info.size, meta, record.wasm)
                 conn.execute(
                     sql.SQL(
                         "INSERT INTO {}.modules (namespace, id, digest, size, record, wasm) "
                         "VALUES (%s, %s, %s, %s, %s, %s)"
                     ).format(sql.Identifier(name)),
-                    (info.namespace, info.id, info.digest, info.size, encode_info(info), b"")[:5]
-                    + (record.wasm,),
+                    row,
                 )
         with pytest.raises(MigrationRequired):
             async with open_store(url):
