@@ -123,8 +123,8 @@ class FastPath:
     def caller(
         self, compiled: Compiled, signature: FunctionSignature, encode: Encoder
     ) -> Caller | None:
-        if compiled.analysis.uses_wasi:
-            return None
+        if compiled.analysis.uses_wasi or compiled.pre is None:
+            return None  # WASI, or linked modules: the documented path
         return _FastCaller(self, compiled, signature, encode)
 
     def shape(self, signature: FunctionSignature) -> _Shape:
@@ -225,6 +225,7 @@ class _FastCaller:
         self._api = path.api
         self._path = path
         self._engine = path.engine_arg
+        assert compiled.pre is not None  # FastPath.caller took only these
         self._pre = address_of(compiled.pre.ptr())
         self._compiled = compiled  # keeps the module and InstancePre alive
         self._name = signature.name

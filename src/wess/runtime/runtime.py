@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from types import TracebackType
+from functools import partial
+from types import MappingProxyType, TracebackType
 
 from wess.errors import InvalidWasm
 from wess.models import FunctionSignature, digest_of
@@ -56,9 +57,10 @@ class Runtime:
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
         self._linker = build_linker(self._engine, random=random, clock=clock)
+        new_linker = partial(build_linker, self._engine, random=random, clock=clock)
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
-        self._sandbox = Sandbox(self._engine, self._budgets)
+        self._sandbox = Sandbox(self._engine, self._budgets, new_linker=new_linker)
         self._fast = FastPath(self._engine, self._budgets) if self.config.fast_path else None
         self._cache: CompiledModuleCache[Program] = CompiledModuleCache(
             self.config.cache_bytes, self._observer, max_entries=self.config.cache_entries
@@ -157,6 +159,24 @@ class Runtime:
         if program is not None:
             return program
         return self._once(artifact.digest, lambda: self._restore(artifact))
+
+    def link(self, program: Program, links: Mapping[str, Program]) -> Program:
+        """``program`` with the programs of the modules it links (by the name its
+        imports use: ``adder``, ``adder@prod``), each linked already if it links others.
+        Every call instantiates them in the call's own Store, so the call's limits
+        cover the whole chain. Not cached: the links a name resolves to may change."""
+        missing = [ref for ref in program.analysis.links if ref not in links]
+        if missing:
+            raise ValueError(f"links not given: {', '.join(missing)}")
+        frozen = MappingProxyType(dict(links))
+
+        def caller(compiled: Compiled, signature: FunctionSignature) -> Caller:
+            encode = encoder_for(signature)
+            return self._sandbox.caller(compiled, signature, encode, links=frozen)
+
+        linked = Program(program.compiled, caller, self._state)
+        linked.links = frozen
+        return linked
 
     def export(self, program: Program) -> Artifact:
         """``program`` as an artifact of this runtime's flavor (``Module.serialize``)."""
