@@ -19,7 +19,8 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── UnknownImport
     │   ├── SignatureMismatch
     │   ├── CompileLimitExceeded
-    │   └── InvalidExports              too many exports, or names too long or not printable
+    │   ├── InvalidExports              too many exports, or names too long or not printable
+    │   └── LinkError                   a linked module is missing, lacks a function, or links back
     ├── NotFound                        also: no such route
     │   ├── ModuleNotFound
     │   ├── FunctionNotFound
@@ -132,6 +133,10 @@ class SignatureMismatch(ModuleRejected):
 
 class CompileLimitExceeded(ModuleRejected):
     code = "compile_limit_exceeded"
+
+
+class LinkError(ModuleRejected):
+    code = "link_error"
 
 
 class InvalidExports(ModuleRejected):

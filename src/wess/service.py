@@ -18,10 +18,14 @@ import structlog
 
 from wess.circuit import CircuitSnapshot
 from wess.errors import (
+    AliasNotFound,
     FunctionNotFound,
     InvalidArguments,
     InvalidRequest,
+    LinkError,
+    ModuleNotFound,
     PayloadTooLarge,
+    RevisionNotFound,
     SignatureMismatch,
 )
 from wess.messages import (
@@ -45,7 +49,7 @@ from wess.models import (
     digest_of,
 )
 from wess.runtime import Limits
-from wess.runtime.analysis import ExportLimits, acceptable_name, check_exports
+from wess.runtime.analysis import LINK_PREFIX, ExportLimits, acceptable_name, check_exports
 from wess.runtime.limits import PER_CALL
 from wess.runtime.reasons import clipped, listed
 from wess.workers.deadline import Deadlines
@@ -107,6 +111,7 @@ class ModuleService:
         new_id: Callable[[], UUID] = uuid4,
         deadlines: Deadlines | None = None,
         rng: random.Random | None = None,
+        resolver: Resolver | None = None,
         aliases_max: int = ALIASES_MAX,
     ) -> None:
         self._reader = reader
@@ -118,7 +123,7 @@ class ModuleService:
         self._exports = exports
         self._new_id = new_id
         self._deadlines = deadlines
-        self._resolver = Resolver(reader, rng=rng)
+        self._resolver = resolver if resolver is not None else Resolver(reader, rng=rng)
         self._aliases_max = aliases_max
 
     @property
@@ -341,6 +346,25 @@ class ModuleService:
 
     # -- validation -----------------------------------------------------------------------
 
+    async def _check_links(self, links: Sequence[str], *, name: str, namespace: str) -> None:
+        """``LinkError`` unless every module the upload links exists in its namespace
+        (and its alias, when one is named), and none is the module itself. Whether each
+        exports what is imported, and that no longer chain leads back, is checked at
+        every call: a name or an alias may point elsewhere by then."""
+        for ref in links:
+            target_name = ref.partition("@")[0]
+            if target_name == name:
+                raise LinkError(
+                    f"the module imports {LINK_PREFIX}{ref}: itself (cycles are refused)",
+                    link=ref,
+                )
+            try:
+                await self._resolver.link_target(ref, namespace=namespace)
+            except (ModuleNotFound, AliasNotFound, RevisionNotFound) as exc:
+                raise LinkError(
+                    f"the module imports {LINK_PREFIX}{ref}: {exc.detail}", link=ref
+                ) from None
+
     async def _validate(
         self,
         upload: Upload,
@@ -372,6 +396,7 @@ class ModuleService:
             upload.wasm, namespace=namespace, check=partial(check_exports, limits=self._exports)
         )
         functions = prepared.analysis.functions
+        await self._check_links(prepared.analysis.links, name=name, namespace=namespace)
         if upload.default_function is not None:
             signature = _find(functions, upload.default_function)
             mismatch = _mismatch(signature, upload)

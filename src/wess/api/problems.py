@@ -52,6 +52,7 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.SignatureMismatch, ProblemKind(422, "Signature mismatch", 400)),
     (errors.CompileLimitExceeded, ProblemKind(422, "Compile limit exceeded", 400)),
     (errors.InvalidExports, ProblemKind(422, "Invalid exports", 400)),
+    (errors.LinkError, ProblemKind(422, "Link error", 400)),
     (errors.ModuleRejected, ProblemKind(422, "Module rejected", 400)),
     (errors.ModuleNotFound, ProblemKind(404, "Module not found", 404)),
     (errors.FunctionNotFound, ProblemKind(404, "Function not found", 404)),

@@ -54,6 +54,7 @@ from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import QUEUE as READER_QUEUE
 from wess.workers.reader import Reader
 from wess.workers.rechaining import rechain_unkeyed
+from wess.workers.resolving import Resolver
 from wess.workers.runner import RUNNER_QUEUE, Runner
 from wess.workers.usage import UsageCounter
 from wess.workers.warmup import Warmup
@@ -217,6 +218,10 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             page_limit_max=settings.limits.max_page_size,
         )
         limits = runtime_limits(settings)
+        resolver = Resolver(
+            reader,
+            rng=random.Random(settings.modules.alias_seed),  # noqa: S311 - a canary split
+        )
         artifact_key = secret.derive("artifacts")
         with (
             Runtime(limits=limits, config=runtime_config(settings)) as runtime,
@@ -249,6 +254,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 programs=programs,
                 usage=usage,
                 breakers=breakers,
+                links=resolver.linked,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -333,7 +339,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         max_name=settings.limits.max_export_name,
                     ),
                     deadlines=deadlines(settings, metrics=metrics),
-                    rng=random.Random(settings.modules.alias_seed),  # noqa: S311 - a canary split
+                    resolver=resolver,
                     aliases_max=settings.modules.aliases_max,
                 )
                 async with open_security(

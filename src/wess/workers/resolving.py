@@ -191,6 +191,18 @@ class Resolver:
             return found
         return await self._reader.find(namespace, found)
 
+    async def link_target(self, ref: str, *, namespace: str) -> ModuleRecord:
+        """The record a link names: ``adder`` (the current revision of the module named
+        so in ``namespace``) or ``adder@prod`` (the revision its alias names)."""
+        name, _, alias = ref.partition("@")
+        module_id = await self._reader.find(namespace, name)
+        wanted = Selector(alias=alias) if alias else CURRENT
+        return await self.record(module_id, wanted, namespace=namespace)
+
+    async def linked(self, namespace: str, ref: str) -> ModuleRecord:
+        """``link_target`` as the Runner's ``LinkLookup`` calls it."""
+        return await self.link_target(ref, namespace=namespace)
+
     async def record(
         self,
         module_id: UUID,
