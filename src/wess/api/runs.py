@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
+from uuid import UUID
 
 import orjson
 from pydantic import TypeAdapter
@@ -83,8 +84,10 @@ class RunEndpoint:
             principal = await state.guard.admit(scope, self.permission)
             assert principal is not None  # running is never public
             raw = scope["path_params"]["module_id"]
-            if self.legacy or MODULE_ID.fullmatch(raw) is not None:
-                module_id = parse_module_id(raw)  # the original API knows ids only
+            if MODULE_ID.fullmatch(raw) is not None:
+                module_id = UUID(raw)
+            elif self.legacy:
+                module_id = parse_module_id(raw)  # refused: the original API knows ids only
             else:  # a name: resolved in the caller's namespace
                 module_id = await state.service.resolve(raw, namespace=principal.namespace)
             timeout_ms = asked_timeout(scope)
