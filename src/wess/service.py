@@ -341,8 +341,7 @@ class ModuleService:
         if limits is not None:
             effective = self._limits.narrowed(**limits.asked)
         structlog.contextvars.bind_contextvars(module_id=str(module_id), function=name)
-        outcome = await self._runner.run(record, name, args, limits=effective, deadline=deadline)
-        return replace(outcome, revision=record.info.revision)
+        return await self._runner.run(record, name, args, limits=effective, deadline=deadline)
 
     # -- validation -----------------------------------------------------------------------
 

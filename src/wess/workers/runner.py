@@ -89,7 +89,7 @@ class RunOutcome:
     stderr: bytes
     output_truncated: bool
     revision: int | None = None
-    """The revision of the module that ran (set by the service, which chose it)."""
+    """The revision of the module that ran."""
 
 
 class MetricsObserver:
@@ -452,6 +452,7 @@ class Runner:
             stdout=result.stdout,
             stderr=result.stderr,
             output_truncated=result.output_truncated,
+            revision=record.info.revision,
         )
 
     def _admit_call(self, namespace: str) -> None:
