@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     "auditing": CORE | {"observability", "security", "storage", "workers"},
     "keys": CORE | {"security", "storage", "workers"},
     "service": CORE | {"circuit", "runtime", "workers"},
+    "batching": CORE | {"workers"},
     "ops": CORE | {"files", "security", "storage"},
     # the HTTP client of users' programs and the CLI: it knows the wire and the errors
     "client": {"errors"},
@@ -45,6 +46,7 @@ ALLOWED: dict[str, set[str]] = {
     | {
         "(root)",
         "auditing",
+        "batching",
         "circuit",
         "keys",
         "observability",

@@ -246,6 +246,41 @@ class ModuleService:
         structlog.contextvars.bind_contextvars(module_id=str(module_id), function=name)
         return await self._runner.run(record, name, args, limits=effective, deadline=deadline)
 
+    async def bind(
+        self,
+        module_id: UUID,
+        *,
+        namespace: str | None,
+        function: str | None,
+        limits: RunLimits | None = None,
+    ) -> BoundFunction:
+        """One function of a stored module, read once to be called many times (a batch,
+        a queued invocation): every call runs the revision read here. Without a
+        ``function``, its default; ``FunctionNotFound`` when the module lacks it."""
+        record = await self._reader.get(module_id, namespace=namespace)
+        name = function or default_function_of(record.info)
+        if _find(record.info.functions, name) is None:
+            exported = listed(f.name for f in record.info.functions)
+            raise FunctionNotFound(
+                f"module {module_id} exports no function {clipped(name)!r}; it exports: {exported}"
+            )
+        effective = self._limits if limits is None else self._limits.narrowed(**limits.asked)
+        return BoundFunction(record=record, function=name, limits=effective)
+
+    async def call(
+        self, bound: BoundFunction, args: Sequence[object], *, timeout_ms: int | None = None
+    ) -> RunOutcome:
+        """Run ``bound`` with ``args``, under a deadline of its own (as ``run``)."""
+        if len(args) > self._max_args:
+            raise InvalidArguments(
+                f"at most {self._max_args} arguments are accepted, got {len(args)}",
+                max_args=self._max_args,
+            )
+        deadline = None if self._deadlines is None else self._deadlines.start(timeout_ms)
+        return await self._runner.run(
+            bound.record, bound.function, args, limits=bound.limits, deadline=deadline
+        )
+
     # -- validation -----------------------------------------------------------------------
 
     async def _validate(
@@ -300,6 +335,19 @@ class ModuleService:
             legacy_metadata=upload.legacy_metadata,
             artifact=prepared.artifact,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class BoundFunction:
+    """A function of one revision of a module, with the limits its calls run under."""
+
+    record: ModuleRecord
+    function: str
+    limits: Limits
+
+    @property
+    def namespace(self) -> str:
+        return self.record.info.namespace
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,6 +134,13 @@ async def capture(tmp_path: Path) -> dict[str, Any]:
             path=module,
             json_body={"function": "sum", "args": [1, 2]},
         )
+        await r.call(
+            "POST",
+            "/v1/modules/{module_id}/run:batch",
+            expect=200,
+            path=module,
+            json_body={"function": "sum", "args": [[1, 2], [3, 4], [5]]},
+        )
         replaced = await r.call(
             "PUT",
             "/v1/modules/{module_id}",

@@ -77,6 +77,14 @@ class RunRequest(_Strict):
     limits: RunLimitsDocument | None = None
 
 
+class BatchRequest(_Strict):
+    """Many calls of one function: one argument array per call."""
+
+    function: str | None = Field(None, examples=["sum"])
+    args: list[list[JsonNumber]] = Field(..., examples=[[[1, 2], [3, 4]]])
+    limits: RunLimitsDocument | None = None
+
+
 class FunctionDocument(BaseModel):
     name: str
     params: list[ValueType]

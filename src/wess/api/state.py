@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from wess.api.guard import Guard
 from wess.auditing import Auditor, AuditTrail
+from wess.batching import BatchLimits
 from wess.keys import KekRotator, KeyService
 from wess.models import NodeInfo
 from wess.observability.health import HealthCheck
@@ -21,6 +22,7 @@ from wess.workers.warmup import Warmup
 
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_PAGE_BYTES = 1 << 20
+DEFAULT_BATCH = BatchLimits()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +56,8 @@ class ApiState:
     """The store's backups (``/v1/admin/backups``); None for a store kept in memory."""
     breakers: Callable[[], Mapping[str, object]] | None = None
     """Every circuit breaker's state (``/readyz`` reports it as ``breakers``)."""
+    batch: BatchLimits = DEFAULT_BATCH
+    """How large a batch of calls may be (``POST /v1/modules/{id}/run:batch``)."""
 
 
 def state_of(request: Request) -> ApiState:

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from wess.config import resilience
 from wess.config.addresses import check_host_entry, check_network, check_origin
+from wess.config.functions import BatchSettings
 from wess.config.operating import BackupSettings, MetricsSettings
 from wess.config.protection import (
     AuditSettings,
@@ -402,6 +403,7 @@ class Settings(_Section):
     audit: AuditSettings = AuditSettings()
     metrics: MetricsSettings = MetricsSettings()
     backup: BackupSettings = BackupSettings()
+    batch: BatchSettings = BatchSettings()
 
     @property
     def sandbox_limits(self) -> dict[str, int | None]:

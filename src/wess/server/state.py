@@ -20,6 +20,7 @@ import structlog
 
 import wess
 from wess.api.state import ApiState
+from wess.batching import BatchLimits
 from wess.config import Settings
 from wess.files import make_private
 from wess.messages import ModuleChanged, RecordAudit
@@ -380,6 +381,11 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         transfer=transfer,
                         backups=backups,
                         breakers=circuits.report,
+                        batch=BatchLimits(
+                            max_items=settings.batch.max_items,
+                            max_body=settings.batch.max_body,
+                            concurrency=settings.batch.concurrency,
+                        ),
                     )
 
 
