@@ -26,6 +26,7 @@ from wess.storage.audit import AppendAudit, RewriteAudit
 from wess.storage.base import Change, Transaction
 from wess.storage.damage import NO_DAMAGE, DamageReport
 from wess.storage.events import PublishEvent
+from wess.storage.invocations import MemoryInvocations
 from wess.storage.keys import PutApiKey, RemoveApiKey
 from wess.storage.modules import NamespaceUsage, PutArtifact, PutModule, RemoveModule
 from wess.storage.nodes import LocalNodes
@@ -245,6 +246,7 @@ class MemoryStore:
         self._usage = MemoryUsage(self._t)
         self._admin = MemoryAdmin(self._t)
         self._nodes = LocalNodes()
+        self._invocations = MemoryInvocations()
 
     @property
     def modules(self) -> MemoryModules:
@@ -265,6 +267,10 @@ class MemoryStore:
     @property
     def nodes(self) -> LocalNodes:
         return self._nodes
+
+    @property
+    def invocations(self) -> MemoryInvocations:
+        return self._invocations
 
     @property
     def admin(self) -> MemoryAdmin:

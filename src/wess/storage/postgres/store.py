@@ -24,6 +24,7 @@ from wess.storage.postgres import schema
 from wess.storage.postgres.admin import PostgresAdmin
 from wess.storage.postgres.database import CONNECT_TIMEOUT, PostgresDatabase, split_url
 from wess.storage.postgres.feed import PostgresFeed, channel_of
+from wess.storage.postgres.invocations import PostgresInvocations
 from wess.storage.postgres.readers import (
     PostgresApiKeys,
     PostgresAudit,
@@ -46,6 +47,7 @@ class PostgresStore:
         self._usage = PostgresUsage(database)
         self._admin = PostgresAdmin(database)
         self._nodes = PostgresNodes(database)
+        self._invocations = PostgresInvocations(database)
         self._channel = channel_of(database.schema)
         self._feed = PostgresFeed(database.conninfo, database.schema)
 
@@ -99,6 +101,10 @@ class PostgresStore:
     @property
     def nodes(self) -> PostgresNodes:
         return self._nodes
+
+    @property
+    def invocations(self) -> PostgresInvocations:
+        return self._invocations
 
     @property
     def admin(self) -> PostgresAdmin:

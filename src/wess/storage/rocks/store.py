@@ -43,6 +43,7 @@ from wess.storage.rocks.database import (
     read_format,
     system_format,
 )
+from wess.storage.rocks.invocations import RocksInvocations
 from wess.storage.rocks.keys import RocksApiKeys
 from wess.storage.rocks.layout import FORMAT, SEALED_KEY, SYSTEM
 from wess.storage.rocks.migrations import check_format
@@ -62,6 +63,7 @@ class RocksStore:
         self._usage = RocksUsage(database)
         self._admin = RocksAdmin(database)
         self._nodes = LocalNodes()
+        self._invocations = RocksInvocations(database)
 
     @classmethod
     async def open(
@@ -118,6 +120,10 @@ class RocksStore:
     @property
     def nodes(self) -> LocalNodes:
         return self._nodes
+
+    @property
+    def invocations(self) -> RocksInvocations:
+        return self._invocations
 
     @property
     def admin(self) -> RocksAdmin:
