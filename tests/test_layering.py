@@ -39,6 +39,7 @@ ALLOWED: dict[str, set[str]] = {
     "keys": CORE | {"security", "storage", "workers"},
     "service": CORE | {"circuit", "runtime", "workers"},
     "batching": CORE | {"workers"},
+    "invocations": CORE | {"runtime", "service", "storage", "workers"},
     "ops": CORE | {"files", "security", "storage"},
     # the HTTP client of users' programs and the CLI: it knows the wire and the errors
     "client": {"errors"},
@@ -48,6 +49,7 @@ ALLOWED: dict[str, set[str]] = {
         "auditing",
         "batching",
         "circuit",
+        "invocations",
         "keys",
         "observability",
         "ops",

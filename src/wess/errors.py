@@ -23,6 +23,7 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     ├── NotFound                        also: no such route
     │   ├── ModuleNotFound
     │   ├── FunctionNotFound
+    │   ├── InvocationNotFound
     │   └── KeyNotFound
     ├── PreconditionFailed              If-Match did not match
     ├── ExecutionError                  the guest failed while running
@@ -150,6 +151,10 @@ class ModuleNotFound(NotFound):
 
 class FunctionNotFound(NotFound):
     code = "function_not_found"
+
+
+class InvocationNotFound(NotFound):
+    code = "invocation_not_found"
 
 
 class KeyNotFound(NotFound):

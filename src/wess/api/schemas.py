@@ -85,6 +85,20 @@ class BatchRequest(_Strict):
     limits: RunLimitsDocument | None = None
 
 
+class RetryDocument(_Strict):
+    attempts: int = Field(1, ge=1, examples=[3])
+    on: list[str] = Field(default_factory=list, examples=[["timeout", "trap"]])
+
+
+class InvocationRequest(_Strict):
+    """One asynchronous call: a run's fields, and how to retry it."""
+
+    function: str | None = Field(None, examples=["sum"])
+    args: list[JsonNumber] = Field(default_factory=list, examples=[[1, 2]])
+    limits: RunLimitsDocument | None = None
+    retry: RetryDocument | None = None
+
+
 class FunctionDocument(BaseModel):
     name: str
     params: list[ValueType]

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from wess.api.guard import Guard
 from wess.auditing import Auditor, AuditTrail
 from wess.batching import BatchLimits
+from wess.invocations import AsyncInvocations
 from wess.keys import KekRotator, KeyService
 from wess.models import NodeInfo
 from wess.observability.health import HealthCheck
@@ -56,6 +57,8 @@ class ApiState:
     """The store's backups (``/v1/admin/backups``); None for a store kept in memory."""
     breakers: Callable[[], Mapping[str, object]] | None = None
     """Every circuit breaker's state (``/readyz`` reports it as ``breakers``)."""
+    invocations: AsyncInvocations | None = None
+    """Asynchronous invocations (``/v1/modules/{id}/invocations``, ``/v1/invocations``)."""
     batch: BatchLimits = DEFAULT_BATCH
     """How large a batch of calls may be (``POST /v1/modules/{id}/run:batch``)."""
 

@@ -35,3 +35,48 @@ class BatchSettings(_Section):
         "namespace's share of the invocation pool, runner.namespace_concurrency); never "
         "more than that share, so a batch takes its turns like other calls.",
     )
+
+
+class InvocationsSettings(_Section):
+    retention: float = Field(
+        86_400.0,
+        gt=0,
+        le=366 * 86_400,
+        description="Seconds a finished asynchronous invocation (succeeded, failed, dead) "
+        "is kept, with its result, before it is pruned.",
+    )
+    lease: float = Field(
+        30.0,
+        ge=0.1,
+        le=3600,
+        description="Seconds a node holds an invocation it runs without renewing its lease "
+        "(renewed every third of it); a node that stops (crash, kill -9) loses it then, "
+        "and any node takes it again. Longer than server.request_timeout_ms.",
+    )
+    poll: float = Field(
+        0.5,
+        ge=0.01,
+        le=60,
+        description="Seconds between looks at the queue when nothing woke the worker "
+        "(a new invocation on this node wakes it at once).",
+    )
+    concurrency: int = Field(
+        4,
+        ge=1,
+        le=4096,
+        description="Asynchronous invocations one node runs at once (each also takes "
+        "its namespace's turn in the invocation pool).",
+    )
+    max_attempts: int = Field(
+        10, ge=1, le=100, description="The most attempts an invocation may ask for (retry)."
+    )
+    backoff_initial: float = Field(
+        1.0,
+        ge=0,
+        le=3600,
+        description="Seconds before a retry after the first failed attempt; doubled after "
+        "each further one.",
+    )
+    backoff_max: float = Field(
+        300.0, ge=0, le=86_400, description="The longest wait before a retry, seconds."
+    )

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from wess.config import resilience
 from wess.config.addresses import check_host_entry, check_network, check_origin
-from wess.config.functions import BatchSettings
+from wess.config.functions import BatchSettings, InvocationsSettings
 from wess.config.operating import BackupSettings, MetricsSettings
 from wess.config.protection import (
     AuditSettings,
@@ -404,6 +404,7 @@ class Settings(_Section):
     metrics: MetricsSettings = MetricsSettings()
     backup: BackupSettings = BackupSettings()
     batch: BatchSettings = BatchSettings()
+    invocations: InvocationsSettings = InvocationsSettings()
 
     @property
     def sandbox_limits(self) -> dict[str, int | None]:

@@ -23,6 +23,7 @@ from wess.api.state import ApiState
 from wess.batching import BatchLimits
 from wess.config import Settings
 from wess.files import make_private
+from wess.invocations import AsyncInvocations, InvocationSettings
 from wess.messages import ModuleChanged, RecordAudit
 from wess.models import AuditFields, NodeInfo
 from wess.observability.health import HealthCheck
@@ -307,6 +308,26 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 feed.on_gap(reader.forget_everything)
             heartbeat = Heartbeat(store.nodes, node_of(settings, now=datetime.now(UTC)))
             measure_capacity(settings, metrics)
+            service = ModuleService(
+                reader=reader,
+                writer=writer,
+                runner=runner,
+                limits=limits,
+                max_module_size=settings.limits.max_module_size,
+                max_args=settings.limits.max_args,
+                exports=ExportLimits(
+                    max_exports=settings.limits.max_exports,
+                    max_name=settings.limits.max_export_name,
+                ),
+                deadlines=deadlines(settings, metrics=metrics),
+            )
+            invocations = AsyncInvocations(
+                store.invocations,
+                service,
+                node=heartbeat.node.id,
+                clock=partial(datetime.now, UTC),
+                settings=invocation_settings(settings),
+            )
             async with (
                 following,
                 heartbeat,
@@ -317,22 +338,10 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 usage,
                 warmup,
                 schedule,
+                invocations,  # stops first: what runs is cut short, taken again later
             ):
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
-                service = ModuleService(
-                    reader=reader,
-                    writer=writer,
-                    runner=runner,
-                    limits=limits,
-                    max_module_size=settings.limits.max_module_size,
-                    max_args=settings.limits.max_args,
-                    exports=ExportLimits(
-                        max_exports=settings.limits.max_exports,
-                        max_name=settings.limits.max_export_name,
-                    ),
-                    deadlines=deadlines(settings, metrics=metrics),
-                )
                 async with open_security(
                     settings,
                     store=store,
@@ -381,12 +390,27 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         transfer=transfer,
                         backups=backups,
                         breakers=circuits.report,
+                        invocations=invocations,
                         batch=BatchLimits(
                             max_items=settings.batch.max_items,
                             max_body=settings.batch.max_body,
                             concurrency=settings.batch.concurrency,
                         ),
                     )
+
+
+def invocation_settings(settings: Settings) -> InvocationSettings:
+    """The asynchronous invocations' worker as configured (``invocations.*``)."""
+    section = settings.invocations
+    return InvocationSettings(
+        retention=section.retention,
+        lease=section.lease,
+        poll=section.poll,
+        backoff_initial=section.backoff_initial,
+        backoff_max=section.backoff_max,
+        concurrency=section.concurrency,
+        max_attempts=section.max_attempts,
+    )
 
 
 def measure_capacity(settings: Settings, metrics: Metrics) -> None:
