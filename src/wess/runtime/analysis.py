@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from wess.errors import InvalidExports, UnknownImport
 from wess.models import FunctionSignature, ValueType
+from wess.runtime.kv import FUNCTIONS as KV_FUNCTIONS
+from wess.runtime.kv import KV_MODULE, uses_kv
 from wess.runtime.layout import FuncType, Import, Layout
 from wess.runtime.reasons import clipped, listed
 from wess.runtime.wasmbin import EXPORT, Unsupported, find_section, read_uleb, skip_leb
@@ -24,7 +26,9 @@ from wess.runtime.wasmbin import EXPORT, Unsupported, find_section, read_uleb, s
 WASI_MODULE = "wasi_snapshot_preview1"
 RANDOM_IMPORT = ("env", "randomi32")
 RANDOM_TYPE = FuncType((), (b"\x7f",))
-PROVIDED = "Wess provides wasi_snapshot_preview1 functions and env.randomi32() -> i32 only"
+PROVIDED = (
+    f"Wess provides wasi_snapshot_preview1 functions, env.randomi32() -> i32 and {KV_MODULE} only"
+)
 MAX_EXPORTS = 1000
 MAX_EXPORT_NAME = 256
 UTF8_MAX = 4
@@ -49,6 +53,11 @@ class ModuleAnalysis:
     @property
     def uses_wasi(self) -> bool:
         return any(name.startswith(WASI_MODULE + ".") for name in self.imports)
+
+    @property
+    def uses_kv(self) -> bool:
+        """Whether it imports ``wess:kv@1`` (its calls then need a ``KvAccess``)."""
+        return uses_kv(self.imports)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +134,13 @@ def check_import(item: Import) -> None:
         and item.type == RANDOM_TYPE
     ):
         return
+    if item.kind == "func" and item.module == KV_MODULE:
+        expected = KV_FUNCTIONS.get(item.name)
+        if expected is not None and item.type == expected:
+            return
+        raise unknown_import(
+            item, f"{KV_MODULE} has {', '.join(sorted(KV_FUNCTIONS))} (docs/kv.md)"
+        )
     raise unknown_import(item, PROVIDED)
 
 

@@ -123,7 +123,7 @@ class FastPath:
     def caller(
         self, compiled: Compiled, signature: FunctionSignature, encode: Encoder
     ) -> Caller | None:
-        if compiled.analysis.uses_wasi:
+        if compiled.analysis.uses_wasi or compiled.analysis.uses_kv:
             return None
         return _FastCaller(self, compiled, signature, encode)
 

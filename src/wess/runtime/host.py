@@ -16,6 +16,7 @@ from collections.abc import Callable
 import wasmtime
 
 from wess.runtime.clocks import GuestClock
+from wess.runtime.kv import KvSlot, define_kv
 
 WASI_MODULE = "wasi_snapshot_preview1"
 ERRNO_NOSYS = 52
@@ -45,6 +46,7 @@ def build_linker(
     *,
     random: Callable[[], int] = random_i32,
     clock: GuestClock | None = None,
+    kv: KvSlot | None = None,
 ) -> wasmtime.Linker:
     """The one Linker of a Runtime; Store-independent, so shared by every call.
 
@@ -77,6 +79,7 @@ def build_linker(
     )
     linker.allow_shadowing = False
     linker.define_func("env", "randomi32", wasmtime.FuncType([], [i32]), as_i32(random))
+    define_kv(linker, kv if kv is not None else KvSlot())  # wess:kv@1 (runtime/kv.py)
     return linker
 
 

@@ -28,6 +28,7 @@ from wess.runtime.engine import EpochTicker, RuntimeConfig, build_engine
 from wess.runtime.fastcall import FastPath
 from wess.runtime.host import build_linker, random_i32
 from wess.runtime.invocation import Budgets, Caller
+from wess.runtime.kv import KvSlot
 from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
@@ -55,7 +56,9 @@ class Runtime:
         self._observer = ObserverGroup(*([observer] if observer is not None else []))
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
-        self._linker = build_linker(self._engine, random=random, clock=clock)
+        self.kv = KvSlot()
+        """Each thread's ``wess:kv@1`` store: set around a call of a module using it."""
+        self._linker = build_linker(self._engine, random=random, clock=clock, kv=self.kv)
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
         self._sandbox = Sandbox(self._engine, self._budgets)

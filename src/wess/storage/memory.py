@@ -28,6 +28,7 @@ from wess.storage.damage import NO_DAMAGE, DamageReport
 from wess.storage.events import PublishEvent
 from wess.storage.invocations import MemoryInvocations
 from wess.storage.keys import PutApiKey, RemoveApiKey
+from wess.storage.kv import MemoryKv
 from wess.storage.modules import NamespaceUsage, PutArtifact, PutModule, RemoveModule
 from wess.storage.nodes import LocalNodes
 from wess.storage.records import (
@@ -247,6 +248,7 @@ class MemoryStore:
         self._admin = MemoryAdmin(self._t)
         self._nodes = LocalNodes()
         self._invocations = MemoryInvocations()
+        self._kv = MemoryKv()
 
     @property
     def modules(self) -> MemoryModules:
@@ -271,6 +273,10 @@ class MemoryStore:
     @property
     def invocations(self) -> MemoryInvocations:
         return self._invocations
+
+    @property
+    def kv(self) -> MemoryKv:
+        return self._kv
 
     @property
     def admin(self) -> MemoryAdmin:

@@ -19,6 +19,7 @@ from wess.storage.base import Store
 from wess.storage.events import ChangeFeed
 from wess.storage.invocations import InvocationStore
 from wess.storage.keys import ApiKeyStore
+from wess.storage.kv import KvStore
 from wess.storage.modules import ModuleStore
 from wess.storage.nodes import NodeStore
 from wess.storage.usage import UsageStore
@@ -31,6 +32,8 @@ CHANGING_OPS = frozenset(
         "invocations.renew",
         "invocations.settle",
         "invocations.prune",
+        "kv.put",
+        "kv.delete",
     }
 )
 """The concept-store methods that change the store; every other one only reads. (The
@@ -80,6 +83,7 @@ class WrappedStore:
         self._invocations = cast(
             InvocationStore, ConceptProxy(inner.invocations, "invocations", around)
         )
+        self._kv = cast(KvStore, ConceptProxy(inner.kv, "kv", around))
 
     @property
     def inner(self) -> Store:
@@ -116,3 +120,7 @@ class WrappedStore:
     @property
     def invocations(self) -> InvocationStore:
         return self._invocations
+
+    @property
+    def kv(self) -> KvStore:
+        return self._kv

@@ -25,6 +25,7 @@ from wess.storage.postgres.admin import PostgresAdmin
 from wess.storage.postgres.database import CONNECT_TIMEOUT, PostgresDatabase, split_url
 from wess.storage.postgres.feed import PostgresFeed, channel_of
 from wess.storage.postgres.invocations import PostgresInvocations
+from wess.storage.postgres.kv import PostgresKv
 from wess.storage.postgres.readers import (
     PostgresApiKeys,
     PostgresAudit,
@@ -48,6 +49,7 @@ class PostgresStore:
         self._admin = PostgresAdmin(database)
         self._nodes = PostgresNodes(database)
         self._invocations = PostgresInvocations(database)
+        self._kv = PostgresKv(database)
         self._channel = channel_of(database.schema)
         self._feed = PostgresFeed(database.conninfo, database.schema)
 
@@ -105,6 +107,10 @@ class PostgresStore:
     @property
     def invocations(self) -> PostgresInvocations:
         return self._invocations
+
+    @property
+    def kv(self) -> PostgresKv:
+        return self._kv
 
     @property
     def admin(self) -> PostgresAdmin:

@@ -45,6 +45,7 @@ from wess.storage.rocks.database import (
 )
 from wess.storage.rocks.invocations import RocksInvocations
 from wess.storage.rocks.keys import RocksApiKeys
+from wess.storage.rocks.kv import RocksKv
 from wess.storage.rocks.layout import FORMAT, SEALED_KEY, SYSTEM
 from wess.storage.rocks.migrations import check_format
 from wess.storage.rocks.modules import RocksModules
@@ -64,6 +65,7 @@ class RocksStore:
         self._admin = RocksAdmin(database)
         self._nodes = LocalNodes()
         self._invocations = RocksInvocations(database)
+        self._kv = RocksKv(database)
 
     @classmethod
     async def open(
@@ -124,6 +126,10 @@ class RocksStore:
     @property
     def invocations(self) -> RocksInvocations:
         return self._invocations
+
+    @property
+    def kv(self) -> RocksKv:
+        return self._kv
 
     @property
     def admin(self) -> RocksAdmin:
