@@ -24,6 +24,7 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── ModuleNotFound
     │   ├── FunctionNotFound
     │   ├── InvocationNotFound
+    │   ├── KvKeyNotFound
     │   └── KeyNotFound
     ├── PreconditionFailed              If-Match did not match
     ├── ExecutionError                  the guest failed while running
@@ -155,6 +156,10 @@ class FunctionNotFound(NotFound):
 
 class InvocationNotFound(NotFound):
     code = "invocation_not_found"
+
+
+class KvKeyNotFound(NotFound):
+    code = "kv_key_not_found"
 
 
 class KeyNotFound(NotFound):

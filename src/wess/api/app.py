@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 import wess
-from wess.api import admin, batches, docs, invocations, legacy, openapi, ops, problems, v1
+from wess.api import admin, batches, docs, invocations, kv, legacy, openapi, ops, problems, v1
 from wess.api.answers import error_response
 from wess.api.fastlane import RunRoutes
 from wess.api.middleware import RequestContext, answer_unexpected, request_id_of
@@ -40,6 +40,7 @@ ROUTERS = (
     v1.router,
     batches.router,
     invocations.router,
+    kv.router,
     legacy.router,
 )
 """In matching order: the original API's catch-all ``/{module_id}`` comes last."""

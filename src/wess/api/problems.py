@@ -57,6 +57,7 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.FunctionNotFound, ProblemKind(404, "Function not found", 404)),
     (errors.KeyNotFound, ProblemKind(404, "API key not found", 404)),
     (errors.InvocationNotFound, ProblemKind(404, "Invocation not found", 404)),
+    (errors.KvKeyNotFound, ProblemKind(404, "Key not found", 404)),
     (errors.NotFound, ProblemKind(404, "Not found", 404)),
     (errors.PreconditionFailed, ProblemKind(412, "Precondition failed", 412)),
     (errors.MisdirectedRequest, ProblemKind(421, "Misdirected request", 421)),

@@ -19,6 +19,7 @@ from wess.ops.backups import StoreBackups
 from wess.ops.inspection import StoreReport
 from wess.ops.transfer import Transfer
 from wess.service import ModuleService
+from wess.workers.kv import KeyValues
 from wess.workers.warmup import Warmup
 
 DEFAULT_PAGE_SIZE = 100
@@ -57,6 +58,8 @@ class ApiState:
     """The store's backups (``/v1/admin/backups``); None for a store kept in memory."""
     breakers: Callable[[], Mapping[str, object]] | None = None
     """Every circuit breaker's state (``/readyz`` reports it as ``breakers``)."""
+    kv: KeyValues | None = None
+    """The namespaces' key-value state (``/v1/kv``), which guests reach by ``wess:kv@1``."""
     invocations: AsyncInvocations | None = None
     """Asynchronous invocations (``/v1/modules/{id}/invocations``, ``/v1/invocations``)."""
     batch: BatchLimits = DEFAULT_BATCH

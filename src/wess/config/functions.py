@@ -80,3 +80,32 @@ class InvocationsSettings(_Section):
     backoff_max: float = Field(
         300.0, ge=0, le=86_400, description="The longest wait before a retry, seconds."
     )
+
+
+class KvSettings(_Section):
+    max_key_bytes: int = Field(
+        512, ge=1, le=65_536, description="Bytes of UTF-8 in a key of wess:kv@1 and /v1/kv."
+    )
+    max_value_bytes: int = Field(
+        1 << 20,
+        ge=1,
+        le=1 << 30,
+        description="Bytes of one value (a larger set fails TOO_LARGE, a larger PUT 413).",
+    )
+    max_namespace_bytes: int = Field(
+        64 << 20,
+        ge=1,
+        le=1 << 40,
+        description="A namespace's key-value quota: keys' and values' bytes together; a "
+        "write past it fails QUOTA (a guest) or 507 quota_exceeded (/v1/kv).",
+    )
+    max_list: int = Field(
+        1000, ge=1, le=100_000, description="Keys one list answers at most (guest or API)."
+    )
+    call_timeout_ms: int = Field(
+        1000,
+        ge=1,
+        le=60_000,
+        description="How long one wess:kv@1 host call waits for the store, ms; past it the "
+        "call answers UNAVAILABLE (the guest's thread is never held longer).",
+    )

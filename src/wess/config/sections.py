@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from wess.config import resilience
 from wess.config.addresses import check_host_entry, check_network, check_origin
-from wess.config.functions import BatchSettings, InvocationsSettings
+from wess.config.functions import BatchSettings, InvocationsSettings, KvSettings
 from wess.config.operating import BackupSettings, MetricsSettings
 from wess.config.protection import (
     AuditSettings,
@@ -405,6 +405,7 @@ class Settings(_Section):
     backup: BackupSettings = BackupSettings()
     batch: BatchSettings = BatchSettings()
     invocations: InvocationsSettings = InvocationsSettings()
+    kv: KvSettings = KvSettings()
 
     @property
     def sandbox_limits(self) -> dict[str, int | None]:

@@ -50,6 +50,7 @@ from wess.storage import ChangeFeed, Event, Store, open_store
 from wess.storage.measured import MeasuredStore
 from wess.workers.anchoring import AnchorKeeper, check_anchor
 from wess.workers.heartbeat import Heartbeat
+from wess.workers.kv import KeyValues, KvLimits
 from wess.workers.loader import ProgramLoader
 from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import QUEUE as READER_QUEUE
@@ -232,6 +233,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             )
             usage = UsageCounter(writer.submit)
             breakers = module_breakers(settings, metrics=metrics)
+            values = KeyValues(store.kv, limits=kv_limits(settings))
             runner = Runner(
                 runtime,
                 metrics=metrics,
@@ -249,6 +251,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 programs=programs,
                 usage=usage,
                 breakers=breakers,
+                kv=values,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -391,6 +394,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         backups=backups,
                         breakers=circuits.report,
                         invocations=invocations,
+                        kv=values,
                         batch=BatchLimits(
                             max_items=settings.batch.max_items,
                             max_body=settings.batch.max_body,
@@ -410,6 +414,18 @@ def invocation_settings(settings: Settings) -> InvocationSettings:
         backoff_max=section.backoff_max,
         concurrency=section.concurrency,
         max_attempts=section.max_attempts,
+    )
+
+
+def kv_limits(settings: Settings) -> KvLimits:
+    """The bounds of the guests' key-value state (``kv.*``)."""
+    section = settings.kv
+    return KvLimits(
+        max_key=section.max_key_bytes,
+        max_value=section.max_value_bytes,
+        max_namespace=section.max_namespace_bytes,
+        max_list=section.max_list,
+        call_timeout=section.call_timeout_ms / 1000,
     )
 
 

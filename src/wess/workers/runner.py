@@ -45,11 +45,13 @@ from wess.models import ModuleRecord
 from wess.observability.metrics import Metrics
 from wess.runtime import Function, Invocation, Limits, ModuleAnalysis, Program, Runtime
 from wess.runtime.codec import JsonValue, Number
+from wess.runtime.kv import KvAccess, KvSlot
 from wess.workers.breakers import ModuleBreakers
 from wess.workers.bulkhead import Bulkheads
 from wess.workers.deadline import COMPILE, EXECUTION, QUEUE, Deadline
 from wess.workers.fairness import FairPool, FairShare, after
 from wess.workers.inline import InlineLane
+from wess.workers.kv import KeyValues
 from wess.workers.loader import PreparedModule, ProgramLoader
 from wess.workers.pool import COMPILE_WORKERS, COMPILES_QUEUED, fair_share, pool_size
 from wess.workers.usage import UsageCounter
@@ -132,8 +134,10 @@ class Runner:
         programs: ProgramLoader | None = None,
         usage: UsageCounter | None = None,
         breakers: ModuleBreakers | None = None,
+        kv: KeyValues | None = None,
     ) -> None:
         self._runtime = runtime
+        self._kv = kv
         self._metrics = metrics
         pool = pool_size(
             workers=workers,
@@ -345,7 +349,8 @@ class Runner:
                 await self._bulkheads.acquire(record.id, deadline=deadline)
                 admitted = True
                 self._admitted += 1
-                call = partial(_invoke, target, values, applied, deadline)
+                state = self._kv_state(program, namespace)
+                call = partial(_invoke, target, values, applied, deadline, state)
                 submitted = await pool.submit(namespace, call, deadline=deadline)
                 result, seconds = await asyncio.wrap_future(submitted)
         except BaseException:
@@ -378,6 +383,13 @@ class Runner:
             stderr=result.stderr,
             output_truncated=result.output_truncated,
         )
+
+    def _kv_state(self, program: Program, namespace: str) -> tuple[KvSlot, KvAccess] | None:
+        """The ``wess:kv@1`` store of a call of ``program`` in ``namespace`` (None: the
+        module does not import it); its calls fail ``UNAVAILABLE`` without ``kv``."""
+        if self._kv is None or not program.analysis.uses_kv:
+            return None
+        return self._runtime.kv, self._kv.access(namespace, asyncio.get_running_loop())
 
     def _admit_call(self, namespace: str) -> None:
         """Count a call in: ``Overloaded`` past ``max_pending`` calls in all,
@@ -451,18 +463,28 @@ def _narrowed(limits: Limits, deadline: Deadline | None) -> tuple[Limits, bool]:
 
 
 def _invoke(
-    target: Function, values: Sequence[Number], limits: Limits, deadline: Deadline | None
+    target: Function,
+    values: Sequence[Number],
+    limits: Limits,
+    deadline: Deadline | None,
+    kv: tuple[KvSlot, KvAccess] | None = None,
 ) -> tuple[Invocation | WessError, float]:
     """Runs on a pool thread; returns the error instead of raising it, with the time.
     The time limit is cut to what ``deadline`` leaves when the call starts, and a call
-    stopped by that cut is the deadline's (``execution``), not the module's timeout."""
+    stopped by that cut is the deadline's (``execution``), not the module's timeout.
+    ``kv``: the thread's ``wess:kv@1`` slot and the store it holds for this call."""
     start = time.perf_counter()
     narrowed = False
+    if kv is not None:
+        kv[0].current = kv[1]
     try:
         limits, narrowed = _narrowed(limits, deadline)
         result: Invocation | WessError = target.invoke_values(values, limits=limits)
     except WessError as exc:
         result = exc
+    finally:
+        if kv is not None:
+            kv[0].current = None
     if narrowed and deadline is not None and isinstance(result, ExecutionTimeout):
         result = deadline.exceeded(EXECUTION)
     return result, time.perf_counter() - start
