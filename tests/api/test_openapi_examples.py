@@ -158,6 +158,17 @@ async def capture(tmp_path: Path) -> dict[str, Any]:
             if read.json()["state"] == "succeeded":
                 break
             await asyncio.sleep(0.01)
+        kv_key = {"key": "greeting"}
+        await r.call(
+            "PUT",
+            "/v1/kv/{key}",
+            expect=204,
+            path=kv_key,
+            text_body=("application/octet-stream", "hello"),
+        )
+        await r.call("GET", "/v1/kv/{key}", expect=200, path=kv_key)
+        await r.call("GET", "/v1/kv", expect=200, query={"prefix": "greet", "limit": "10"})
+        await r.call("DELETE", "/v1/kv/{key}", expect=204, path=kv_key)
         replaced = await r.call(
             "PUT",
             "/v1/modules/{module_id}",
