@@ -4,7 +4,7 @@ results, retries with backoff, the dead-letter state, idempotency, leases, reten
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -203,3 +203,47 @@ def test_backoff_doubles_up_to_its_bound() -> None:
     """1, 2, 4 ... seconds, never past backoff_max."""
     assert [backoff(n, SETTINGS) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
     assert backoff(30, SETTINGS) == SETTINGS.backoff_max
+
+
+async def test_nodes_sharing_postgresql_split_the_queue_and_take_over_a_dead_one(
+    setup: Setup, tmp_path
+) -> None:
+    """Two workers on one PostgreSQL queue: each invocation runs once; the one a dead
+    node held is taken by a live one after the lease."""
+    from tests.storage.conftest import opened
+
+    pair = replace(SETTINGS, concurrency=2)  # each node takes two at a time
+    async with opened("postgresql", tmp_path) as store:
+        service = setup.invocations._service
+        a, b = (
+            AsyncInvocations(
+                store.invocations, service, node=node, clock=setup.clock, settings=pair
+            )
+            for node in ("a", "b")
+        )
+        module = uuid_of(setup.modules["sum"])
+        made = [
+            (await a.submit(module, namespace=None, function="sum", args=[i, 1]))[0]
+            for i in range(4)
+        ]
+        dead = await store.invocations.claim(
+            node="gone",
+            now=setup.clock.now,
+            lease_until=setup.clock.now + timedelta(seconds=SETTINGS.lease),
+            limit=1,
+        )
+        first, second = await a.poll(), await b.poll()
+        assert len(first) == 2  # a took its two, b the one left
+        assert len(second) == 1
+        taken = first + second
+        await a.drain()
+        await b.drain()
+        assert sorted(r.id for r in taken + dead) == sorted(r.id for r in made)
+        setup.clock.advance(SETTINGS.lease)
+        assert [r.id for r in await b.poll()] == [dead[0].id]
+        await b.drain()
+        for record in made:
+            done = await b.get(record.id, namespace=None)
+            assert done.state is InvocationState.SUCCEEDED
+            assert done.result is not None
+            assert done.result["results"] == [record.args[0] + 1]
