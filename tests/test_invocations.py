@@ -247,3 +247,22 @@ async def test_nodes_sharing_postgresql_split_the_queue_and_take_over_a_dead_one
             assert done.state is InvocationState.SUCCEEDED
             assert done.result is not None
             assert done.result["results"] == [record.args[0] + 1]
+
+
+async def test_stopping_queues_what_was_running_again(setup: Setup) -> None:
+    """A worker that stops mid-attempt puts the invocation back in the queue at once,
+    for any node to take, rather than leaving it to its lease."""
+    record, _ = await setup.invocations.submit(
+        uuid_of(setup.modules["traps"]), namespace=None, function="spin", args=[]
+    )
+    assert len(await setup.invocations.poll()) == 1
+    await setup.invocations.__aexit__(None, None, None)
+    again = await setup.store.get(record.id)
+    assert again is not None
+    assert again.state is InvocationState.QUEUED
+    assert again.lease_owner is None
+    assert again.not_before == setup.clock.now
+    other = setup.worker("b")
+    (taken,) = await other.poll()
+    assert taken.id == record.id
+    await other.__aexit__(None, None, None)

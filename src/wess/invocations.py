@@ -172,6 +172,7 @@ class AsyncInvocations:
         self.settings = settings or InvocationSettings()
         self._new_id = new_id
         self._running: dict[UUID, asyncio.Task[None]] = {}
+        self._held: dict[UUID, InvocationRecord] = {}  # claimed here, not settled yet
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
         self._renewed: datetime | None = None
@@ -186,15 +187,29 @@ class AsyncInvocations:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Stop taking work; what is running is cut short and, its lease no longer
-        renewed, taken again later (by this node after a restart, or by another)."""
-        tasks = [self._loop, *self._running.values()] if self._loop else []
+        """Stop taking work; what is running is cut short and queued again at once
+        (its interrupted attempt counted), for this node after a restart or another
+        now. Should that fail too, its lease ends and it is taken again then."""
+        held = dict(self._held)
+        tasks = [task for task in (self._loop, *self._running.values()) if task is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._loop = None
+        now = self._clock()
+        for record in held.values():
+            again = replace(
+                record,
+                state=InvocationState.QUEUED,
+                lease_owner=None,
+                lease_until=None,
+                not_before=now,
+                updated_at=now,
+            )
+            with contextlib.suppress(WessError):
+                await self._store.settle(again, node=self._node)
 
     @property
     def running(self) -> int:
@@ -268,6 +283,7 @@ class AsyncInvocations:
         for record in claimed:
             task = asyncio.ensure_future(self._attempt(record))
             self._running[record.id] = task
+            self._held[record.id] = record
             task.add_done_callback(partial(self._ended, record.id))
         return claimed
 
@@ -313,6 +329,7 @@ class AsyncInvocations:
         )
         try:
             applied = await self._store.settle(result, node=self._node)
+            self._held.pop(record.id, None)
         except WessError:
             logger.exception("settling an invocation failed", invocation_id=str(record.id))
             return  # its lease runs out and it is taken again
