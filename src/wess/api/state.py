@@ -15,6 +15,7 @@ from wess.keys import KekRotator, KeyService
 from wess.models import NodeInfo
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import Tracing
 from wess.ops.backups import StoreBackups
 from wess.ops.inspection import StoreReport
 from wess.ops.transfer import Transfer
@@ -58,6 +59,8 @@ class ApiState:
     """The store's backups (``/v1/admin/backups``); None for a store kept in memory."""
     breakers: Callable[[], Mapping[str, object]] | None = None
     """Every circuit breaker's state (``/readyz`` reports it as ``breakers``)."""
+    tracing: Tracing | None = None
+    """Makes the spans of each request (None: tracing is off)."""
     kv: KeyValues | None = None
     """The namespaces' key-value state (``/v1/kv``), which guests reach by ``wess:kv@1``."""
     invocations: AsyncInvocations | None = None

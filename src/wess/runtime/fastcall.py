@@ -264,6 +264,7 @@ class _FastCaller:
             api.set_epoch_deadline(context, budget.ticks)
             start = perf_counter_ns()
             error = api.instantiate(self._pre, context, scratch.instance, scratch.trap_cell)
+            instantiated = perf_counter_ns()
             if error or scratch.trap.value:
                 raise self._failed(error, scratch, None, limits)
             if not api.export_get(
@@ -289,7 +290,8 @@ class _FastCaller:
                 api.get_fuel(context, scratch.fuel_cell)
                 fuel_used = budget.fuel - scratch.fuel.value
             # tuple.__new__ skips the NamedTuple's keyword-handling constructor
-            return _new(Invocation, (results, elapsed // 1000, fuel_used, b"", b"", False))
+            setup = (instantiated - start) // 1000
+            return _new(Invocation, (results, elapsed // 1000, fuel_used, b"", b"", False, setup))
         finally:
             api.store_delete(store)
 

@@ -18,7 +18,8 @@ from wess.runtime.limits import Limits
 class Invocation(NamedTuple):
     """What one call returned.
 
-    ``results`` are JSON-safe; ``duration_us`` covers instantiation and the call;
+    ``results`` are JSON-safe; ``duration_us`` covers instantiation and the call,
+    ``instantiate_us`` the instantiation alone (the start of ``duration_us``);
     ``fuel_used`` is None unless a fuel limit applied; ``stdout``/``stderr`` hold what
     a WASI guest wrote, up to ``max_output`` bytes each, and ``output_truncated`` says
     some was dropped. A NamedTuple rather than a frozen dataclass: it is built on
@@ -31,6 +32,7 @@ class Invocation(NamedTuple):
     stdout: bytes = b""
     stderr: bytes = b""
     output_truncated: bool = False
+    instantiate_us: int = 0
 
 
 class Caller(Protocol):

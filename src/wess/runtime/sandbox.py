@@ -72,6 +72,7 @@ class _DocumentedCaller:
             instance: wasmtime.Instance | None = None
             try:
                 instance = self._compiled.pre.instantiate(store)
+                instantiated = time.perf_counter_ns()
                 function = instance.exports(store)[self._name]
                 assert isinstance(function, wasmtime.Func)
                 raw = function(store, *values)
@@ -96,6 +97,7 @@ class _DocumentedCaller:
             stdout=capture.stdout if capture is not None else b"",
             stderr=capture.stderr if capture is not None else b"",
             output_truncated=capture.truncated if capture is not None else False,
+            instantiate_us=(instantiated - start) // 1000,
         )
 
     def _failed(
