@@ -38,8 +38,9 @@ through the event loop, each host call bounded by its own deadline). Each ``set`
 isolated from one another: the last write of a key wins, and a read-modify-write
 (a counter) by two calls at once may lose an update.
 
-Modules that import ``wess:kv@1`` take the documented call path (never the inline
-lane on the event loop, where a blocking host call would stall the server).
+The functions are registered in the host API registry (``hostapi.interfaces``) as
+per-call functions, so modules that import them take the documented call path (never
+the inline lane on the event loop, where a blocking host call would stall the server).
 """
 
 from __future__ import annotations
@@ -104,22 +105,10 @@ def uses_kv(imports: tuple[str, ...]) -> bool:
     return any(name.startswith(KV_MODULE + ".") for name in imports)
 
 
-def define_kv(linker: wasmtime.Linker, slot: KvSlot) -> None:
-    """Define every function of ``wess:kv@1`` in ``linker``, reading ``slot``.
-
-    The one registration point of this interface in the linker (``host.build_linker``).
-    """
-    i32 = wasmtime.ValType.i32
-    implementations: dict[str, Callable[..., int]] = {
-        "get": _get(slot),
-        "set": _set(slot),
-        "delete": _delete(slot),
-        "list": _list(slot),
-    }
-    for name, function in implementations.items():
-        kind = FUNCTIONS[name]
-        functype = wasmtime.FuncType([i32() for _ in kind.params], [i32() for _ in kind.results])
-        linker.define_func(KV_MODULE, name, functype, function, access_caller=True)
+def kv_functions(slot: KvSlot) -> dict[str, Callable[..., int]]:
+    """Every function of ``wess:kv@1`` by name, reading ``slot``: what the host API
+    registry (``hostapi.interfaces``) defines in the linker."""
+    return {"get": _get(slot), "set": _set(slot), "delete": _delete(slot), "list": _list(slot)}
 
 
 def _memory(caller: wasmtime.Caller) -> wasmtime.Memory | None:
