@@ -49,6 +49,7 @@ from wess.models import (
     ValueType,
     digest_of,
 )
+from wess.runtime import Limits
 from wess.runtime.analysis import LINK_PREFIX, ExportLimits, acceptable_name, check_exports
 from wess.runtime.command_io import CommandInput
 from wess.runtime.limits import PER_CALL
@@ -360,6 +361,42 @@ class ModuleService:
             record, name, args, limits=effective, deadline=deadline, command=command
         )
 
+    async def bind(
+        self,
+        module_id: UUID,
+        *,
+        namespace: str | None,
+        function: str | None,
+        limits: RunLimits | None = None,
+    ) -> BoundFunction:
+        """One function of a stored module, read once to be called many times (a batch,
+        a queued invocation): every call runs the revision read here. Without a
+        ``function``, its default; ``FunctionNotFound`` when the module lacks it."""
+        record = await self._reader.get(module_id, namespace=namespace)
+        name = function or default_function_of(record.info)
+        if _find(record.info.functions, name) is None:
+            exported = listed(f.name for f in record.info.functions)
+            raise FunctionNotFound(
+                f"module {module_id} exports no function {clipped(name)!r}; it exports: {exported}"
+            )
+        # the runtime's limits at each call (a reload may change them), unless narrowed here
+        effective = None if limits is None else self._runner.limits.narrowed(**limits.asked)
+        return BoundFunction(record=record, function=name, limits=effective)
+
+    async def call(
+        self, bound: BoundFunction, args: Sequence[object], *, timeout_ms: int | None = None
+    ) -> RunOutcome:
+        """Run ``bound`` with ``args``, under a deadline of its own (as ``run``)."""
+        if len(args) > self.max_args:
+            raise InvalidArguments(
+                f"at most {self.max_args} arguments are accepted, got {len(args)}",
+                max_args=self.max_args,
+            )
+        deadline = None if self._deadlines is None else self._deadlines.start(timeout_ms)
+        return await self._runner.run(
+            bound.record, bound.function, args, limits=bound.limits, deadline=deadline
+        )
+
     # -- validation -----------------------------------------------------------------------
 
     async def _check_links(self, links: Sequence[str], *, name: str, namespace: str) -> None:
@@ -441,6 +478,20 @@ class ModuleService:
             legacy_metadata=upload.legacy_metadata,
             artifact=prepared.artifact,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class BoundFunction:
+    """A function of one revision of a module, with the limits its calls run under."""
+
+    record: ModuleRecord
+    function: str
+    limits: Limits | None
+    """None: the runtime's limits as they are at each call."""
+
+    @property
+    def namespace(self) -> str:
+        return self.record.info.namespace
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from wess.config import resilience
 from wess.config.addresses import check_host_entry, check_network, check_origin
 from wess.config.commands import CommandsSettings
 from wess.config.components import ComponentSettings
+from wess.config.functions import BatchSettings, InvocationsSettings, KvSettings
 from wess.config.modules import ModulesSettings
 from wess.config.operating import BackupSettings, MetricsSettings
 from wess.config.protection import (
@@ -445,6 +446,9 @@ class Settings(_Section):
     modules: ModulesSettings = ModulesSettings()
     tracing: TracingSettings = TracingSettings()
     commands: CommandsSettings = CommandsSettings()
+    batch: BatchSettings = BatchSettings()
+    invocations: InvocationsSettings = InvocationsSettings()
+    kv: KvSettings = KvSettings()
     components: ComponentSettings = ComponentSettings()
 
     @property

@@ -41,6 +41,7 @@ from wess.runtime.fastcall import FastPath
 from wess.runtime.guestio import CallSlot
 from wess.runtime.host import build_linker, random_i32
 from wess.runtime.invocation import Budgets, Caller
+from wess.runtime.kv import KvSlot
 from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
@@ -69,8 +70,14 @@ class Runtime:
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
         calls = CallSlot()
-        self._linker = build_linker(self._engine, random=random, clock=clock, calls=calls)
-        new_linker = partial(build_linker, self._engine, random=random, clock=clock, calls=calls)
+        self.kv = KvSlot()
+        """Each thread's ``wess:kv@1`` store: set around a call of a module using it."""
+        self._linker = build_linker(
+            self._engine, random=random, clock=clock, calls=calls, kv=self.kv
+        )
+        new_linker = partial(
+            build_linker, self._engine, random=random, clock=clock, calls=calls, kv=self.kv
+        )
         self._component_linker = build_component_linker(self._engine)
         self._component_api = ComponentApi()
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)

@@ -22,9 +22,11 @@ import structlog
 import wess
 from wess.api.commands import CommandPolicy
 from wess.api.state import ApiState
+from wess.batching import BatchLimits
 from wess.config import Settings
 from wess.config.live import LiveSettings
 from wess.files import make_private
+from wess.invocations import AsyncInvocations, InvocationSettings
 from wess.messages import ModuleChanged, RecordAudit
 from wess.models import AuditFields, NodeInfo
 from wess.observability.health import HealthCheck
@@ -54,6 +56,7 @@ from wess.workers.anchoring import AnchorKeeper, check_anchor
 from wess.workers.breakers import ModuleBreakers
 from wess.workers.deadline import Deadlines
 from wess.workers.heartbeat import Heartbeat
+from wess.workers.kv import KeyValues, KvLimits
 from wess.workers.loader import ProgramLoader
 from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import QUEUE as READER_QUEUE
@@ -256,6 +259,7 @@ async def open_state(
             )
             usage = UsageCounter(writer.submit)
             breakers = module_breakers(settings, metrics=metrics)
+            values = KeyValues(store.kv, limits=kv_limits(settings))
             runner = Runner(
                 runtime,
                 metrics=metrics,
@@ -275,6 +279,7 @@ async def open_state(
                 breakers=breakers,
                 tracing=tracing,
                 links=resolver.linked,
+                kv=values,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -334,6 +339,29 @@ async def open_state(
                 feed.on_gap(reader.forget_everything)
             heartbeat = Heartbeat(store.nodes, node_of(settings, now=datetime.now(UTC)))
             measure_capacity(settings, metrics)
+            run_deadlines = deadlines(settings, metrics=metrics)
+            service = ModuleService(
+                reader=reader,
+                writer=writer,
+                runner=runner,
+                max_module_size=settings.limits.max_module_size,
+                max_component_size=settings.components.max_size,
+                max_args=settings.limits.max_args,
+                exports=ExportLimits(
+                    max_exports=settings.limits.max_exports,
+                    max_name=settings.limits.max_export_name,
+                ),
+                deadlines=run_deadlines,
+                resolver=resolver,
+                aliases_max=settings.modules.aliases_max,
+            )
+            invocations = AsyncInvocations(
+                store.invocations,
+                service,
+                node=heartbeat.node.id,
+                clock=partial(datetime.now, UTC),
+                settings=invocation_settings(settings),
+            )
             async with (
                 following,
                 heartbeat,
@@ -344,25 +372,10 @@ async def open_state(
                 usage,
                 warmup,
                 schedule,
+                invocations,  # stops first: what runs is cut short, taken again later
             ):
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
-                run_deadlines = deadlines(settings, metrics=metrics)
-                service = ModuleService(
-                    reader=reader,
-                    writer=writer,
-                    runner=runner,
-                    max_module_size=settings.limits.max_module_size,
-                    max_component_size=settings.components.max_size,
-                    max_args=settings.limits.max_args,
-                    exports=ExportLimits(
-                        max_exports=settings.limits.max_exports,
-                        max_name=settings.limits.max_export_name,
-                    ),
-                    deadlines=run_deadlines,
-                    resolver=resolver,
-                    aliases_max=settings.modules.aliases_max,
-                )
                 if live is not None:
                     live.subscribe(
                         partial(
@@ -431,6 +444,13 @@ async def open_state(
                         backups=backups,
                         breakers=circuits.report,
                         tracing=tracing,
+                        invocations=invocations,
+                        kv=values,
+                        batch=BatchLimits(
+                            max_items=settings.batch.max_items,
+                            max_body=settings.batch.max_body,
+                            concurrency=settings.batch.concurrency,
+                        ),
                     )
 
 
@@ -466,6 +486,32 @@ def follow(
 
 def _follow_redis_policy(circuits: Breakers, settings: Settings) -> None:
     circuits.redis_policy = RedisFailurePolicy(settings.ratelimit.on_redis_failure)
+
+
+def invocation_settings(settings: Settings) -> InvocationSettings:
+    """The asynchronous invocations' worker as configured (``invocations.*``)."""
+    section = settings.invocations
+    return InvocationSettings(
+        retention=section.retention,
+        lease=section.lease,
+        poll=section.poll,
+        backoff_initial=section.backoff_initial,
+        backoff_max=section.backoff_max,
+        concurrency=section.concurrency,
+        max_attempts=section.max_attempts,
+    )
+
+
+def kv_limits(settings: Settings) -> KvLimits:
+    """The bounds of the guests' key-value state (``kv.*``)."""
+    section = settings.kv
+    return KvLimits(
+        max_key=section.max_key_bytes,
+        max_value=section.max_value_bytes,
+        max_namespace=section.max_namespace_bytes,
+        max_list=section.max_list,
+        call_timeout=section.call_timeout_ms / 1000,
+    )
 
 
 def measure_capacity(settings: Settings, metrics: Metrics) -> None:

@@ -51,6 +51,7 @@ from wess.runtime.analysis import LINK_PREFIX
 from wess.runtime.codec import JsonValue, Number
 from wess.runtime.command_io import CommandInput, CommandOutput
 from wess.runtime.guestio import LogLine
+from wess.runtime.kv import KvAccess
 from wess.workers.breakers import ModuleBreakers
 from wess.workers.bulkhead import Bulkheads
 from wess.workers.calls import (
@@ -60,10 +61,12 @@ from wess.workers.calls import (
     invoke,
     invoke_timed,
     violation_kind,
+    with_kv,
 )
 from wess.workers.deadline import COMPILE, QUEUE, Deadline
 from wess.workers.fairness import FairPool, FairShare, after
 from wess.workers.inline import InlineLane
+from wess.workers.kv import KeyValues
 from wess.workers.loader import PreparedModule, ProgramLoader
 from wess.workers.pool import COMPILE_WORKERS, COMPILES_QUEUED, fair_share, pool_size
 from wess.workers.usage import UsageCounter
@@ -174,9 +177,11 @@ class Runner:
         breakers: ModuleBreakers | None = None,
         tracing: Tracing | None = None,
         links: LinkLookup | None = None,
+        kv: KeyValues | None = None,
     ) -> None:
         self._runtime = runtime
         self._tracing = tracing
+        self._kv = kv
         self._metrics = metrics
         pool = pool_size(
             workers=workers,
@@ -477,6 +482,9 @@ class Runner:
                     if command is None
                     else partial(call_command, target, command)
                 )
+                kv = self._kv_access(program, namespace)
+                if kv is not None:
+                    call = partial(with_kv, self._runtime.kv, kv, call)
                 job = (
                     partial(invoke, call, applied, deadline)
                     if tracing is None
@@ -522,6 +530,13 @@ class Runner:
             logs_dropped=result.logs_dropped,
             revision=record.info.revision,
         )
+
+    def _kv_access(self, program: Program, namespace: str) -> KvAccess | None:
+        """The ``wess:kv@1`` store of a call of ``program`` in ``namespace`` (None: the
+        module does not import it); its calls answer ``UNAVAILABLE`` without ``kv``."""
+        if self._kv is None or not program.analysis.uses_kv:
+            return None
+        return self._kv.access(namespace, asyncio.get_running_loop())
 
     def _admit_call(self, namespace: str) -> None:
         """Count a call in: ``Overloaded`` past ``max_pending`` calls in all,
