@@ -37,7 +37,10 @@ ALLOWED: dict[str, set[str]] = {
     "workers": CORE | {"cache", "circuit", "observability", "runtime", "security", "storage"},
     "auditing": CORE | {"observability", "security", "storage", "workers"},
     "keys": CORE | {"security", "storage", "workers"},
-    "service": CORE | {"circuit", "runtime", "workers"},
+    # what an upload carries over and what a run request runs: pure rules of the service
+    "uploading": CORE | {"runtime", "workers"},
+    "targets": CORE | {"runtime"},
+    "service": CORE | {"circuit", "runtime", "targets", "uploading", "workers"},
     "batching": CORE | {"workers"},
     "invocations": CORE | {"runtime", "service", "storage", "workers"},
     "ops": CORE | {"files", "security", "storage"},
@@ -56,6 +59,8 @@ ALLOWED: dict[str, set[str]] = {
         "runtime",
         "security",
         "service",
+        "targets",
+        "uploading",
         "workers",
     },
 }
