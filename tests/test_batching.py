@@ -9,7 +9,7 @@ import pytest
 
 from wess.batching import BatchResult, concurrency_of, run_batch
 from wess.errors import InvalidArguments, MalformedJson, Trap
-from wess.workers.runner import RunOutcome
+from wess.workers.outcome import RunOutcome
 
 
 def outcome(value: int) -> RunOutcome:

@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 
 from wess.errors import InvalidArguments, WessError
-from wess.workers.runner import RunOutcome
+from wess.workers.outcome import RunOutcome
 
 logger = structlog.get_logger(__name__)
 

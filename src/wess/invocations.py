@@ -38,7 +38,7 @@ from wess.service import ModuleService, RunLimits
 from wess.storage.invocations import InvocationRecord as InvocationRecord  # for the API
 from wess.storage.invocations import InvocationState as InvocationState
 from wess.storage.invocations import InvocationStore
-from wess.workers.runner import RunOutcome
+from wess.workers.outcome import RunOutcome
 
 logger = structlog.get_logger(__name__)
 

@@ -62,9 +62,10 @@ from wess.uploading import (
     mismatch,
 )
 from wess.workers.deadline import Deadlines
+from wess.workers.outcome import RunOutcome
 from wess.workers.reader import Reader
 from wess.workers.resolving import CURRENT, Resolver, Selector
-from wess.workers.runner import Runner, RunOutcome
+from wess.workers.runner import Runner
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
