@@ -9,12 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 import wess
 from wess.config.tracing import TracingSettings
+from wess.observability.tracing import Tracing
+
+QUEUED_SPANS = 16384
+"""Finished spans the batch processor holds before it drops new ones: a few seconds of
+a busy server's requests (the SDK's default, 2048, is a tenth of a second of them)."""
+EXPORT_BATCH = 1024
 
 
 class DiscardingExporter(SpanExporter):
@@ -47,17 +53,17 @@ def exporter_of(settings: TracingSettings) -> SpanExporter:
     return HttpExporter(endpoint=endpoint)
 
 
-def provider_of(
-    settings: TracingSettings, exporter: SpanExporter, *, node: str | None
-) -> TracerProvider:
-    """A provider sampling ``sampling_ratio`` of new traces (a caller's sampled flag is
+def tracing_of(settings: TracingSettings, exporter: SpanExporter, *, node: str | None) -> Tracing:
+    """Tracing sampling ``sampling_ratio`` of new traces (a caller's sampled flag is
     followed), batching finished spans to ``exporter``."""
     attributes = {"service.name": settings.service_name, "service.version": wess.__version__}
     if node:
         attributes["service.instance.id"] = node
-    provider = TracerProvider(
+    return Tracing(
+        processor=BatchSpanProcessor(
+            exporter, max_queue_size=QUEUED_SPANS, max_export_batch_size=EXPORT_BATCH
+        ),
         sampler=ParentBased(TraceIdRatioBased(settings.sampling_ratio)),
         resource=Resource.create(attributes),
+        version=wess.__version__,
     )
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    return provider
