@@ -9,8 +9,9 @@ variable, which asyncio copies into the tasks a request starts. Work done on a t
 (a call's instantiate and execute) is recorded afterwards from its own clock
 readings, under the request's span, so no context needs to cross threads.
 
-Spans are the SDK's: its sampler decides (per trace, a caller's sampled flag
-followed), its id generator numbers them, and each span reaches the configured span
+Spans are the SDK's: sampled by the rule of its ``ParentBased(TraceIdRatioBased)``
+sampler (a caller's sampled flag followed; a new trace by its id's low 64 bits),
+numbered like its random id generator does, each span handed to the configured span
 processor (batching, exporting) as the SDK's ``ReadableSpan`` when it ends. What is
 not the SDK's is the bookkeeping while a span is open: a plain object with a dict of
 attributes. The SDK's ``Tracer`` spends about ten times as long per span (a lock, a
@@ -27,8 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from contextvars import ContextVar, Token
+from random import getrandbits
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -42,7 +44,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import SpanProcessor
     from opentelemetry.sdk.trace.id_generator import IdGenerator
-    from opentelemetry.sdk.trace.sampling import Sampler
 
 NO_SPAN: Final = contextlib.nullcontext(None)
 """What ``Tracing.span`` gives where no span is made: ``with`` it yields None."""
@@ -50,39 +51,43 @@ TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 SCOPE_NAME = "wess"
 SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 UNSET = Status(StatusCode.UNSET)
+INTERNAL = SpanKind.INTERNAL
 
-Attributes = Mapping[str, str | bool | int | float]
+Attributes = dict[str, Any]
+"""A span's attributes: a dict the span keeps (callers pass a fresh literal)."""
 
 
 class Tracing:
-    """Makes the spans of Wess: sampled by ``sampler``, numbered by ``ids`` (random by
-    default), each handed to ``processor`` when it ends, with ``resource``."""
+    """Makes the spans of Wess: ``sampling_ratio`` of new traces sampled (a caller's
+    choice followed), numbered by ``ids`` (random by default), each handed to
+    ``processor`` when it ends, with ``resource``."""
 
     def __init__(
         self,
         *,
         processor: SpanProcessor,
-        sampler: Sampler,
         resource: Resource,
         version: str,
+        sampling_ratio: float = 1.0,
         ids: IdGenerator | None = None,
     ) -> None:
         # the SDK, imported only by a server that traces (a tenth of a second)
         from opentelemetry.sdk.trace import ReadableSpan
-        from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+        from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
         self.processor = processor
-        self._sampler = sampler
+        self._bound = TraceIdRatioBased.get_bound_for_rate(sampling_ratio)
+        self._low_bits = TraceIdRatioBased.TRACE_ID_LIMIT
         self._resource = resource
-        self._ids = ids or RandomIdGenerator()
+        self._ids = ids  # None: random ids, drawn here (the SDK's generator, inlined)
         self._scope = InstrumentationScope(SCOPE_NAME, version)
         self._readable = ReadableSpan
         self._propagator = TraceContextTextMapPropagator()
         self._current: ContextVar[OpenSpan | None] = ContextVar("wess_span", default=None)
 
     def request(
-        self, method: str, headers: Iterable[tuple[bytes, bytes]], attributes: dict[str, Any]
+        self, method: str, headers: Iterable[tuple[bytes, bytes]], attributes: Attributes
     ) -> RequestSpan:
         """Open (and make current) the server span of a request; its parent is the
         client's ``traceparent`` when it sent a valid one, whose sampling it follows.
@@ -91,27 +96,29 @@ class Tracing:
         for name, value in headers:
             if name in TRACE_HEADERS:
                 carrier[name.decode()] = value.decode("latin-1")
-        parent_context = self._propagator.extract(carrier) if carrier else None
         parent: SpanContext | None = None
-        if parent_context is not None:
-            parent = trace.get_current_span(parent_context).get_span_context()
+        if carrier:
+            extracted = self._propagator.extract(carrier)
+            parent = trace.get_current_span(extracted).get_span_context()
             if not parent.is_valid:
-                parent, parent_context = None, None
-        trace_id = parent.trace_id if parent is not None else self._ids.generate_trace_id()
-        decision = self._sampler.should_sample(
-            parent_context, trace_id, method, SpanKind.SERVER, attributes
-        )
+                parent = None
+        if parent is not None:
+            trace_id = parent.trace_id
+            sampled = parent.trace_flags.sampled
+        else:
+            trace_id = self._trace_id()
+            sampled = trace_id & self._low_bits < self._bound
         opened: OpenSpan | None = None
-        if decision.decision.is_sampled():  # type: ignore[no-untyped-call]
+        if sampled:
             opened = OpenSpan(
                 method,
-                trace_id=trace_id,
-                span_id=self._ids.generate_span_id(),
-                parent=parent,
-                kind=SpanKind.SERVER,
-                attributes=attributes,
-                start_ns=time.time_ns(),
-                trace_state=parent.trace_state if parent is not None else None,
+                trace_id,
+                self._span_id(),
+                parent,
+                SpanKind.SERVER,
+                attributes,
+                time.time_ns(),
+                parent.trace_state if parent is not None else None,
             )
         token = self._current.set(opened)
         return RequestSpan(self, opened, token, format(trace_id, "032x"))
@@ -156,17 +163,20 @@ class Tracing:
         else:
             status = UNSET
         self.processor.on_end(
-            self._readable(
+            self._readable(  # positionally: this runs for every span
                 span.name,
-                context=span.context,
-                parent=span.parent,
-                resource=self._resource,
-                attributes=span.attributes,
-                kind=span.kind,
-                status=status,
-                start_time=span.start_ns,
-                end_time=end_ns,
-                instrumentation_scope=self._scope,
+                span.context,
+                span.parent,
+                self._resource,
+                span.attributes,
+                (),
+                (),
+                span.kind,
+                None,
+                status,
+                span.start_ns,
+                end_ns,
+                self._scope,
             )
         )
 
@@ -181,14 +191,26 @@ class Tracing:
     ) -> OpenSpan:
         return OpenSpan(
             name,
-            trace_id=parent.trace_id,
-            span_id=self._ids.generate_span_id(),
-            parent=parent.context,
-            kind=SpanKind.INTERNAL,
-            attributes=dict(attributes) if attributes else {},
-            start_ns=start_ns,
-            trace_state=parent.trace_state,
+            parent.trace_id,
+            self._span_id(),
+            parent.context,
+            INTERNAL,
+            attributes if attributes is not None else {},  # a literal of the caller's: kept
+            start_ns,
+            parent.trace_state,
         )
+
+    def _trace_id(self) -> int:
+        while True:
+            trace_id = self._ids.generate_trace_id() if self._ids is not None else getrandbits(128)
+            if trace_id:
+                return trace_id
+
+    def _span_id(self) -> int:
+        while True:  # zero is the invalid id
+            span_id = self._ids.generate_span_id() if self._ids is not None else getrandbits(64)
+            if span_id:
+                return span_id
 
 
 class OpenSpan:
@@ -210,7 +232,6 @@ class OpenSpan:
     def __init__(
         self,
         name: str,
-        *,
         trace_id: int,
         span_id: int,
         parent: SpanContext | None,

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 import wess
 from wess.config.tracing import TracingSettings
@@ -63,7 +62,7 @@ def tracing_of(settings: TracingSettings, exporter: SpanExporter, *, node: str |
         processor=BatchSpanProcessor(
             exporter, max_queue_size=QUEUED_SPANS, max_export_batch_size=EXPORT_BATCH
         ),
-        sampler=ParentBased(TraceIdRatioBased(settings.sampling_ratio)),
+        sampling_ratio=settings.sampling_ratio,
         resource=Resource.create(attributes),
         version=wess.__version__,
     )

@@ -14,7 +14,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 
 import wess
 from wess.observability.tracing import Tracing
@@ -27,7 +26,6 @@ class SpanRecorder:
         self.exporter = InMemorySpanExporter()
         self.tracing = Tracing(
             processor=SimpleSpanProcessor(self.exporter),
-            sampler=ParentBased(ALWAYS_ON),
             resource=Resource.create({"service.name": "wess"}),
             version=wess.__version__,
         )
