@@ -198,5 +198,23 @@ def test_open_tracing_is_none_when_off_and_a_working_tracing_when_on():
         with tracing.span("auth") as span:
             assert span is not None
         request.end(status=200, route="/x", method="GET")
-        exporter = tracing.processor.span_exporter  # type: ignore[attr-defined]
+        exporter = tracing.processor.exporter  # type: ignore[attr-defined]
     assert exporter.exported == 2  # handed over when the block closed
+
+
+def test_the_span_batcher_exports_what_it_queued_and_counts_what_it_dropped():
+    """Spans past ``max_queued`` are dropped and counted, never blocking a request; the
+    rest reach the exporter in batches, at the latest when the batcher shuts down."""
+    from opentelemetry.sdk.trace import ReadableSpan as Finished
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from wess.server.tracers import SpanBatcher
+
+    exporter = InMemorySpanExporter()
+    batcher = SpanBatcher(exporter, max_queued=3, batch=2, interval_s=3600)
+    for number in range(5):
+        batcher.on_end(Finished(f"span {number}"))
+    assert batcher.dropped == 2
+    assert exporter.get_finished_spans() == ()  # not before its interval, or shutdown
+    batcher.shutdown()
+    assert [s.name for s in exporter.get_finished_spans()] == ["span 0", "span 1", "span 2"]

@@ -12,7 +12,8 @@ readings, under the request's span, so no context needs to cross threads.
 Spans are the SDK's: sampled by the rule of its ``ParentBased(TraceIdRatioBased)``
 sampler (a caller's sampled flag followed; a new trace by its id's low 64 bits),
 numbered like its random id generator does, each span handed to the configured span
-processor (batching, exporting) as the SDK's ``ReadableSpan`` when it ends. What is
+processor (``wess.server.tracers.SpanBatcher``, or any of the SDK's) as the SDK's
+``ReadableSpan`` when it ends. What is
 not the SDK's is the bookkeeping while a span is open: a plain object with a dict of
 attributes. The SDK's ``Tracer`` spends about ten times as long per span (a lock, a
 sampling call and bounded attribute copies for each, then a copy when it ends),
@@ -77,6 +78,7 @@ class Tracing:
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
         self.processor = processor
+        self._hand_over = processor.on_end
         self._bound = TraceIdRatioBased.get_bound_for_rate(sampling_ratio)
         self._low_bits = TraceIdRatioBased.TRACE_ID_LIMIT
         self._resource = resource
@@ -162,7 +164,7 @@ class Tracing:
             status = Status(StatusCode.ERROR, span.error)
         else:
             status = UNSET
-        self.processor.on_end(
+        self._hand_over(
             self._readable(  # positionally: this runs for every span
                 span.name,
                 span.context,
