@@ -218,3 +218,29 @@ def test_the_span_batcher_exports_what_it_queued_and_counts_what_it_dropped():
     assert exporter.get_finished_spans() == ()  # not before its interval, or shutdown
     batcher.shutdown()
     assert [s.name for s in exporter.get_finished_spans()] == ["span 0", "span 1", "span 2"]
+
+
+def test_a_request_sampled_out_keeps_its_trace_id_and_makes_no_span():
+    """At ``sampling_ratio = 0`` a new trace is not sampled: its id is still given (logs
+    and problem documents name it), and no span of it reaches the processor."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from wess.observability.tracing import NO_SPAN, Tracing
+
+    exporter = InMemorySpanExporter()
+    tracing = Tracing(
+        processor=SimpleSpanProcessor(exporter),
+        resource=Resource.create({}),
+        version="0",
+        sampling_ratio=0.0,
+    )
+    request = tracing.request("GET", [], {})
+    assert len(request.trace_id) == 32
+    assert int(request.trace_id, 16) != 0
+    assert tracing.span("auth") is NO_SPAN
+    assert not tracing.recording()
+    tracing.record("execute", start_ns=1, end_ns=2)
+    request.end(status=200, route="/x", method="GET")
+    assert exporter.get_finished_spans() == ()
