@@ -6,7 +6,6 @@ import io
 import json
 import logging
 
-import pytest
 import structlog
 
 from wess.observability.logging import NamedBytesLoggerFactory, configure_logging, set_levels
@@ -124,11 +123,14 @@ def test_an_error_logs_its_whole_exception_chain():
     assert "RuntimeError: the write failed" in str(entry["exception"])
 
 
-def test_set_levels_before_configure_logging_says_so():
-    """``set_levels`` needs the configuration ``configure_logging`` made."""
+def test_set_levels_before_configure_logging_sets_the_standard_librarys():
+    """Without Wess's logging configuration (an embedding program's own), ``set_levels``
+    still sets the standard library's levels, and raises nothing."""
     structlog.reset_defaults()
     try:
-        with pytest.raises(RuntimeError, match="configure_logging"):
-            set_levels("debug")
+        set_levels("warning", {"wess.test.embedded": "debug"})
+        assert logging.getLogger().level == logging.WARNING
+        assert logging.getLogger("wess.test.embedded").level == logging.DEBUG
     finally:
         configure_logging(level="info", format="json", stream=io.StringIO())
+        logging.getLogger("wess.test.embedded").setLevel(logging.NOTSET)

@@ -273,12 +273,13 @@ def configure_logging(
 
 def set_levels(level: str, levels: Mapping[str, str] | None = None) -> None:
     """Change the levels written, at once, for every logger (a configuration reload
-    calls this with ``logging.level`` and ``logging.levels``); ``RuntimeError`` before
-    ``configure_logging``."""
+    calls this with ``logging.level`` and ``logging.levels``). Before
+    ``configure_logging`` only the standard library's loggers have levels to change."""
     factory = structlog.get_config()["logger_factory"]
-    if not isinstance(factory, NamedBytesLoggerFactory):
-        raise RuntimeError("logging is not configured by Wess; call configure_logging first")
-    factory.levels.set(level, levels)
+    if isinstance(factory, NamedBytesLoggerFactory):
+        factory.levels.set(level, levels)
+    else:
+        LogLevels().set(level, levels)
 
 
 class _Constant:
