@@ -6,9 +6,20 @@ import io
 import json
 import logging
 
+import pytest
 import structlog
 
 from wess.observability.logging import NamedBytesLoggerFactory, configure_logging, set_levels
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults_after():
+    """Each test configures logging as a server does (loggers cached on first use); the
+    defaults come back after it, so later tests' ``capture_logs`` sees every logger."""
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    logging.getLogger().setLevel(logging.WARNING)
 
 
 def test_json_lines_carry_level_time_logger_and_context():

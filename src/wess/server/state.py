@@ -7,6 +7,7 @@ Storage is opened behind its retries, bulkhead and breakers (``resilience``).
 from __future__ import annotations
 
 import contextlib
+import random
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -58,6 +59,7 @@ from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import QUEUE as READER_QUEUE
 from wess.workers.reader import Reader
 from wess.workers.rechaining import rechain_unkeyed
+from wess.workers.resolving import Resolver
 from wess.workers.runner import RUNNER_QUEUE, Runner
 from wess.workers.usage import UsageCounter
 from wess.workers.warmup import Warmup
@@ -81,6 +83,8 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         cache_bytes=settings.runner.cache_size.max_bytes,
         cache_entries=settings.runner.cache_size.max_entries,
         clock_resolution_ns=settings.limits.clock_resolution_ms * 1_000_000,
+        max_module_bytes=max(RuntimeConfig().max_module_bytes, settings.max_upload_size),
+        max_component_instances=settings.components.max_instances,
     )
 
 
@@ -171,6 +175,8 @@ def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
         runtime.config,
         cpu_seconds=settings.limits.compile_cpu_seconds,
         memory_bytes=settings.limits.compile_memory,
+        component_cpu_seconds=settings.components.compile_cpu_seconds,
+        component_memory_bytes=settings.components.compile_memory,
         processes=settings.limits.compile_workers,
     )
 
@@ -218,6 +224,7 @@ async def open_state(
             quotas=namespace_quotas(settings),
             keyrings=None if key_file is None else partial(keyring_sealing_with, key_file),
             tracing=tracing,
+            revisions_kept=settings.modules.revisions_kept,
         )
         reader = Reader(
             store.modules,
@@ -230,6 +237,10 @@ async def open_state(
             tracing=tracing,
         )
         limits = runtime_limits(settings)
+        resolver = Resolver(
+            reader,
+            rng=random.Random(settings.modules.alias_seed),  # noqa: S311 - a canary split
+        )
         artifact_key = secret.derive("artifacts")
         with (
             Runtime(limits=limits, config=runtime_config(settings)) as runtime,
@@ -263,6 +274,7 @@ async def open_state(
                 usage=usage,
                 breakers=breakers,
                 tracing=tracing,
+                links=resolver.linked,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -310,7 +322,7 @@ async def open_state(
                 submit=writer.submit,
                 record_audit=record_audit,
                 wess_version=wess.__version__,
-                max_module_size=settings.limits.max_module_size,
+                max_module_size=settings.max_upload_size,
             )
             # Closed in reverse: backups stop, warm-up stops, usage counts and fresh
             # artifacts reach the Writer, the Writer drains, then the audit log's head
@@ -341,12 +353,15 @@ async def open_state(
                     writer=writer,
                     runner=runner,
                     max_module_size=settings.limits.max_module_size,
+                    max_component_size=settings.components.max_size,
                     max_args=settings.limits.max_args,
                     exports=ExportLimits(
                         max_exports=settings.limits.max_exports,
                         max_name=settings.limits.max_export_name,
                     ),
                     deadlines=run_deadlines,
+                    resolver=resolver,
+                    aliases_max=settings.modules.aliases_max,
                 )
                 if live is not None:
                     live.subscribe(
@@ -402,8 +417,8 @@ async def open_state(
                         keys=security.keys,
                         audit=security.audit,
                         rotator=security.rotator,
-                        max_module_size=settings.limits.max_module_size,
-                        max_json_body=settings.limits.max_json_body,
+                        max_module_size=settings.max_upload_size,
+                        max_json_body=settings.max_upload_json_body,
                         commands=CommandPolicy(**settings.commands.model_dump()),
                         max_page_size=settings.limits.max_page_size,
                         max_page_bytes=settings.limits.max_page_bytes,
