@@ -16,6 +16,10 @@ A module whose calls keep trapping or timing out is refused at once for a cool-d
 (``ModuleBreakers``). A run's ``Deadline`` bounds its compile, its waits for a slot and
 a thread, and its execution: the call's time limit is cut to the time left when it
 starts (``DeadlineExceeded`` names the layer that ran out).
+
+With tracing on, a compile is a span of the request that started it (requests sharing
+it wait without one), and a call two: ``instantiate`` and ``execute``, recorded from
+the clock readings of the thread that made the call.
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ logger = structlog.get_logger(__name__)
 RUNNER_QUEUE = "runner"
 POOL = "invoke"
 COMPILE_QUEUE = "compile"
+NOT_TIMED: list[int] = [0]
+"""The start of a call nobody traces: never written."""
 NAMESPACE_QUEUE = 64
 """Calls (and compiles) of one namespace waiting beyond its share, by default."""
 
@@ -318,7 +324,8 @@ class Runner:
         submitted: Future[tuple[Invocation | WessError, float]] | None = None
         admitted = entered = False
         tracing = self._tracing
-        started = [0]  # the call's start, ns since the epoch: its spans' start (tracing)
+        # the call's start, ns since the epoch: its spans' start (written only when tracing)
+        started = NOT_TIMED if tracing is None else [0]
         try:
             self._admit_call(namespace)
             entered = True
