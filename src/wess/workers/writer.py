@@ -19,6 +19,14 @@ can: the batch's reads (every module it names, in one multi-get), its checks and
 commit run as ONE ``store.transact`` (for RocksDB one thread hop, where a read per
 job used to cost a hop each); the queue is a plain deque drained in one go, and each
 caller waits on its own future, nothing more.
+
+Commits are pipelined: up to ``pipeline`` batches are in flight, so the next batch is
+taken, checked and written while the one before it syncs (RocksDB syncs without the
+GIL: ``storage.rocks.gate``). The store runs them in the order they were begun, each
+checked against the store as the ones before it leave it; the Writer settles them in
+that order, and a batch's callers are answered, and its events published, only once
+its own commit returned, i.e. once it is durable. A rotation, an import, or a batch
+after a failed commit first waits for every batch in flight.
 """
 
 from __future__ import annotations
@@ -65,11 +73,12 @@ from wess.storage import AppendAudit, Change, Store, StoreView
 from wess.workers.audit_log import OK, AuditChain, audit_fields
 from wess.workers.batch import CHARGED, MODULE_JOBS, BatchJob, BatchPlan, Step, changes_of
 from wess.workers.importing import ImportPlan, plan_import
-from wess.workers.quotas import NamespaceQuotas, QuotaLedger
+from wess.workers.quotas import NamespaceQuotas, QuotaLedger, UsageDraft
 
 logger = structlog.get_logger(__name__)
 
 QUEUE = "writer"
+FIRST = asyncio.FIRST_COMPLETED
 E = TypeVar("E", ModuleChanged, ApiKeyChanged)
 Listener = Callable[[ModuleChanged], None]
 KeyListener = Callable[[ApiKeyChanged], None]
@@ -88,6 +97,19 @@ def utc_now() -> datetime:
 class _Pending:
     job: WriteJob
     future: asyncio.Future[Result] = field(repr=False)
+    closed: bool = False  # answered and counted out of the Writer's unfinished jobs
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A batch whose ``transact`` runs: settled (answered) once it returned."""
+
+    run: list[_Pending]
+    jobs: list[BatchJob]
+    plan: BatchPlan
+    steps: list[Step]
+    entries: list[AuditEntry]
+    commit: asyncio.Future[None]
 
 
 class Writer:
@@ -108,9 +130,13 @@ class Writer:
         audit_key: AuditKey,
         quotas: NamespaceQuotas | None = None,
         keyrings: Callable[[str], Keyring] | None = None,
+        pipeline: int = 2,
     ) -> None:
-        if queue_size < 1 or max_batch < 1:
-            raise ValueError("queue_size and max_batch must be at least 1")
+        if queue_size < 1 or max_batch < 1 or pipeline < 1:
+            raise ValueError("queue_size, max_batch and pipeline must be at least 1")
+        self._pipeline = pipeline
+        self._in_flight: deque[_InFlight] = deque()
+        self._last_draft: UsageDraft | None = None  # the usage of the newest batch begun
         self._store = store
         self._announce = store.feed() is not None  # others share the store: tell them
         self._keyrings = keyrings
@@ -183,9 +209,11 @@ class Writer:
         error = task.exception()
         self._accepting = False
         logger.error("writer_crashed", error=repr(error))
-        for pending in [*self._in_hand, *self._queue]:
+        flying = [pending for flight in self._in_flight for pending in flight.run]
+        for pending in [*flying, *self._in_hand, *self._queue]:
             _fail(pending, StorageUnavailable(f"the writer stopped: {error!r}"))
         self._in_hand = []
+        self._in_flight.clear()
         self._queue.clear()
         self._finished(self._unfinished)
         self._report_depth()
@@ -259,14 +287,23 @@ class Writer:
 
     async def _consume(self) -> None:
         queue = self._queue
+        in_flight = self._in_flight
         loop = asyncio.get_running_loop()
         while True:
-            while not queue:
-                self._arrived = loop.create_future()
+            while in_flight and in_flight[0].commit.done():  # durable: answer at once
+                await self._settle(in_flight.popleft())
+            if not queue:
+                # wait for a job, or for the oldest batch in flight to become durable
+                arrived = self._arrived = loop.create_future()
                 try:
-                    await self._arrived
+                    if in_flight:
+                        await asyncio.wait((arrived, in_flight[0].commit), return_when=FIRST)
+                    else:
+                        await arrived
                 finally:
                     self._arrived = None
+                    arrived.cancel()
+                continue
             take = min(len(queue), self._max_batch)
             batch = self._in_hand = [queue.popleft() for _ in range(take)]
             self._report_depth()
@@ -274,18 +311,18 @@ class Writer:
                 await self._apply(batch)
             except StorageError as exc:  # storage down (or its breaker open): no traceback
                 logger.error("writer_batch_failed", jobs=len(batch), error=str(exc))
-                for pending in batch:
-                    _fail(pending, exc)
+                self._close_failed(batch, exc)
             except Exception as exc:  # never let one batch kill the only consumer
                 logger.exception("writer_batch_failed")
-                for pending in batch:
-                    _fail(pending, exc)
+                self._close_failed(batch, exc)
             except asyncio.CancelledError:  # stopped mid-batch: answer, never leave callers hanging
-                for pending in batch:
-                    _fail(pending, StorageUnavailable("the writer stopped before this write"))
+                stopped = StorageUnavailable("the writer stopped before this write")
+                self._close_failed(batch, stopped)
+                while in_flight:
+                    self._close_failed(in_flight.popleft().run, stopped)
                 raise
             finally:
-                self._finished(len(batch))
+                self._in_hand = []
 
     def _finished(self, jobs: int) -> None:
         self._unfinished -= jobs
@@ -293,51 +330,84 @@ class Writer:
             self._unfinished = 0
             self._drained.set()
 
+    def _close(self, pendings: list[_Pending]) -> None:
+        """Count answered jobs out of the unfinished ones, each once."""
+        closed = 0
+        for pending in pendings:
+            if not pending.closed:
+                pending.closed = True
+                closed += 1
+        self._finished(closed)
+
+    def _close_failed(self, pendings: list[_Pending], exc: BaseException) -> None:
+        for pending in pendings:
+            _fail(pending, exc)
+        self._close(pendings)
+
     async def _resync(self) -> None:
         """Read the audit log's head and the usage again: at start, and after a failed
         commit (which may have reached the disk all the same)."""
         self._audit = AuditChain(await self._store.audit.head(), key=self._audit_key)
+        self._last_draft = None
         if self._quotas is not None:
             self._ledger = QuotaLedger(self._quotas, await self._store.modules.namespace_usage())
         self._stale = False
 
     async def _apply(self, batch: list[_Pending]) -> None:
-        """Commit the jobs between rotations and imports as batches; run each of those
-        alone."""
+        """Begin the jobs between rotations and imports as batches; run each of those
+        alone, once every batch before it is settled."""
         if self._stale:
+            await self._settle_all()
             await self._resync()
         run: list[_Pending] = []
         jobs: list[BatchJob] = []
         for pending in batch:
             job = pending.job
             if isinstance(job, RotateKek | ImportRecords):
-                await self._commit(run, jobs)
+                await self._begin(run, jobs)
                 run, jobs = [], []
-                if isinstance(job, RotateKek):
-                    await self._rotate(pending, job)
-                else:
-                    await self._import(pending, job)
+                await self._settle_all()
+                try:
+                    if isinstance(job, RotateKek):
+                        await self._rotate(pending, job)
+                    else:
+                        await self._import(pending, job)
+                finally:
+                    self._close([pending])
             else:
                 run.append(pending)
                 jobs.append(job)
-        await self._commit(run, jobs)
+        await self._begin(run, jobs)
 
-    async def _commit(self, run: list[_Pending], jobs: list[BatchJob]) -> None:
-        """Check ``jobs`` (those of ``run``) in order and commit the valid ones with every
-        audit entry in ONE ``transact``: the batch's reads, its checks and its commit
-        in one step (one thread hop for RocksDB, one fsync)."""
+    async def _settle_all(self) -> None:
+        while self._in_flight:
+            await self._settle(self._in_flight.popleft())
+
+    async def _begin(self, run: list[_Pending], jobs: list[BatchJob]) -> None:
+        """Start checking ``jobs`` (those of ``run``) in order and committing the valid
+        ones with every audit entry in ONE ``transact``: the batch's reads, its checks
+        and its commit in one step (one thread hop for RocksDB, one sync). Settles the
+        oldest batch in flight first when ``pipeline`` of them are."""
         if not run:
             return
+        while len(self._in_flight) >= self._pipeline:
+            await self._settle(self._in_flight.popleft())
+        if self._stale:  # a batch settled just now failed: its successors wait
+            await self._settle_all()
+            await self._resync()
         self._metrics.writer_batch_size.observe(len(run))
-        batch = BatchPlan(
-            now=self._clock(), usage=self._ledger.draft() if self._ledger is not None else None
-        )
+        usage = None
+        if self._ledger is not None:
+            after = None if self._announce else self._last_draft  # (never merged then)
+            usage = self._last_draft = self._ledger.draft(after=after)
+        batch = BatchPlan(now=self._clock(), usage=usage)
         steps: list[Step] = []
         entries: list[AuditEntry] = []
 
         def check(store: StoreView) -> list[Change]:
-            # Runs on the storage's thread while this task waits: it only reads the
-            # Writer's state (the audit head and the ledger move after the commit).
+            # Runs on the storage's thread while the event loop goes on: it reads only
+            # what stays put meanwhile (the batch's own plan, the quotas, the usage of
+            # the batches before it); the store is read through ``store``.
             if self._announce and self._quotas is not None:
                 # other nodes write too: the usage as the store has it now, under its lock
                 namespaces = sorted({job.namespace for job in jobs if isinstance(job, CHARGED)})
@@ -347,28 +417,38 @@ class Writer:
             steps.extend(batch.add(job) for job in jobs)
             valid = [step for step in steps if step.error is None]
             audited = [step.audit for step in valid if step.audit]
-            if audited:  # chained after the head as the store has it now (other nodes)
+            if audited:  # chained after the head as the store has it now (the batch
+                # before this one, still syncing, or other nodes)
                 chain = AuditChain(store.audit_head(), key=self._audit_key)
                 entries.extend(chain.extend(audited))
             return changes_of(valid, entries, announce=self._announce)
 
+        commit = asyncio.ensure_future(self._store.transact(check))
+        self._in_flight.append(_InFlight(run, jobs, batch, steps, entries, commit))
+
+    async def _settle(self, flight: _InFlight) -> None:
+        """Wait for a batch's commit; then publish its events and answer its callers."""
+        run, steps = flight.run, flight.steps
         try:
-            await self._store.transact(check)
+            await flight.commit
         except Exception as exc:
             self._commit_failed(exc, len(run))
             for pending, step in itertools.zip_longest(run, steps):
                 refused = step is not None and step.error is not None
                 _fail(pending, step.error if refused and step.error is not None else exc)
+            self._close(run)
             return
-        self._audit.advance(entries)
-        if self._ledger is not None and batch.usage is not None and not self._announce:
-            self._ledger.merge(batch.usage)
-        for pending, job, step in zip(run, jobs, steps, strict=True):
+        self._audit.advance(flight.entries)
+        usage = flight.plan.usage
+        if self._ledger is not None and usage is not None and not self._announce:
+            self._ledger.merge(usage)
+        for pending, job, step in zip(run, flight.jobs, steps, strict=True):
             if step.planned is not None:
                 _log(job)
                 if step.planned.event is not None:
                     self._publish(step.planned.event)
             _answer(pending, step)
+        self._close(run)
 
     async def _rotate(self, pending: _Pending, job: RotateKek) -> None:
         """Rewrap every stored value under the new KEK, then record it in the audit log
