@@ -7,7 +7,7 @@ import json
 
 import structlog
 
-from wess.observability.logging import NamedBytesLoggerFactory, configure_logging
+from wess.observability.logging import NamedBytesLoggerFactory, configure_logging, log_lines
 
 
 def test_json_lines_carry_level_time_logger_and_context():
@@ -60,3 +60,22 @@ async def test_access_lines_are_json_with_context_and_flushed_per_loop_turn():
     assert entry["status"] == 200
     assert entry["request_id"] == "r-9"
     assert {"level", "timestamp", "logger"} <= set(entry)
+
+
+def test_lines_logged_in_one_go_read_like_any_other_line() -> None:
+    """``log_lines`` (the Writer's per-batch path) writes JSON lines with the fields,
+    level, logger, timestamp and bound context every line has, in the order given."""
+    stream = io.StringIO()
+    configure_logging(level="info", format="json", stream=stream)
+    structlog.contextvars.bind_contextvars(node="n1")
+    try:
+        logger = structlog.get_logger("wess.test.lines")
+        log_lines(logger, "wess.test.lines", [("CREATE a", {"module_id": "a"}), ("DELETE b", {})])
+    finally:
+        structlog.contextvars.unbind_contextvars("node")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["event"] == "CREATE a"
+    assert first["module_id"] == "a"
+    assert (first["level"], first["logger"], first["node"]) == ("info", "wess.test.lines", "n1")
+    assert first["timestamp"].endswith("Z")
+    assert second["event"] == "DELETE b"

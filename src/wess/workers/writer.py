@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import structlog
 
@@ -66,6 +66,7 @@ from wess.messages import (
     WriteJob,
 )
 from wess.models import AuditEntry, ModuleInfo
+from wess.observability.logging import log_lines
 from wess.observability.metrics import Metrics
 from wess.security.audit import AuditKey
 from wess.security.crypto import Keyring
@@ -442,11 +443,16 @@ class Writer:
         usage = flight.plan.usage
         if self._ledger is not None and usage is not None and not self._announce:
             self._ledger.merge(usage)
-        for pending, job, step in zip(run, flight.jobs, steps, strict=True):
+        lines = []
+        for job, step in zip(flight.jobs, steps, strict=True):
             if step.planned is not None:
-                _log(job)
+                line = _log_line(job)
+                if line is not None:
+                    lines.append(line)
                 if step.planned.event is not None:
                     self._publish(step.planned.event)
+        log_lines(logger, __name__, lines)  # one write for the batch's lines
+        for pending, step in zip(run, steps, strict=True):
             _answer(pending, step)
         self._close(run)
 
@@ -535,21 +541,24 @@ class Writer:
         self._depth.set(len(self._queue))
 
 
-def _log(job: WriteJob) -> None:
+def _log_line(job: WriteJob) -> tuple[str, dict[str, Any]] | None:
+    """The info line a committed job logs (None: it logs none at info)."""
     if isinstance(job, MODULE_JOBS):
         module_id = str(job.module_id)
-        logger.info(
-            f"{job.kind.upper()} {module_id}", module_id=module_id, request_id=job.request_id
-        )
-    elif isinstance(job, RecordUsage):
+        return f"{job.kind.upper()} {module_id}", {
+            "module_id": module_id,
+            "request_id": job.request_id,
+        }
+    if isinstance(job, CreateApiKey | RevokeApiKey):
+        key_id = job.key.id if isinstance(job, CreateApiKey) else job.key_id
+        return f"{job.kind.upper()} {key_id}", {"key_id": key_id, "request_id": job.request_id}
+    if isinstance(job, RecordUsage):
         logger.debug("RECORD_USAGE", modules=len(job.counts))
     elif isinstance(job, TouchApiKeys):
         logger.debug("TOUCH_KEYS", keys=len(job.last_used))
     elif isinstance(job, RecordAudit):
         logger.debug("RECORD_AUDIT", action=job.fields.action, outcome=job.fields.outcome)
-    elif isinstance(job, CreateApiKey | RevokeApiKey):
-        key_id = job.key.id if isinstance(job, CreateApiKey) else job.key_id
-        logger.info(f"{job.kind.upper()} {key_id}", key_id=key_id, request_id=job.request_id)
+    return None
 
 
 def _notify(listeners: list[Callable[[E], None]], event: E, failed: str) -> None:
