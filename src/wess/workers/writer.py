@@ -80,6 +80,9 @@ logger = structlog.get_logger(__name__)
 
 QUEUE = "writer"
 FIRST = asyncio.FIRST_COMPLETED
+SPLIT_AT_LEAST = 8
+"""Jobs each half of a split batch holds at least: a batch's fixed costs (a thread hop,
+a sync) are shared by enough jobs to be worth a second one."""
 E = TypeVar("E", ModuleChanged, ApiKeyChanged)
 Listener = Callable[[ModuleChanged], None]
 KeyListener = Callable[[ApiKeyChanged], None]
@@ -306,6 +309,12 @@ class Writer:
                     arrived.cancel()
                 continue
             take = min(len(queue), self._max_batch)
+            if not in_flight and self._pipeline > 1 and take >= 2 * SPLIT_AT_LEAST:
+                # Nothing syncing: take half, so the other half forms the next batch
+                # while this one syncs. Callers that wait for their answer before they
+                # send again (a closed loop) then keep two batches alternating instead
+                # of one, and the disk's sync overlaps the Writer's work.
+                take = (take + 1) // 2
             batch = self._in_hand = [queue.popleft() for _ in range(take)]
             self._report_depth()
             try:
