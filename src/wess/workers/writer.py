@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,6 +82,13 @@ logger = structlog.get_logger(__name__)
 QUEUE = "writer"
 FIRST = asyncio.FIRST_COMPLETED
 SPLIT_AT_LEAST = 8
+SMOOTHING = 0.2
+"""Batches overlap (the next one checked while one syncs, a large queue split in two)
+while a commit (begun to durable) takes at most twice the time from answering a batch
+to beginning the next, both smoothed: the Writer's own work per batch then weighs as
+much as the disk's sync, and overlapping the two pays. A slower commit is the sync:
+then fewer, larger batches beat overlapping, and the next batch waits and grows while
+one syncs. Both times grow alike on a busy machine; the ratio holds."""
 """Jobs each half of a split batch holds at least: a batch's fixed costs (a thread hop,
 a sync) are shared by enough jobs to be worth a second one."""
 E = TypeVar("E", ModuleChanged, ApiKeyChanged)
@@ -114,6 +122,7 @@ class _InFlight:
     steps: list[Step]
     entries: list[AuditEntry]
     commit: asyncio.Future[None]
+    begun: float
 
 
 class Writer:
@@ -139,6 +148,9 @@ class Writer:
         if queue_size < 1 or max_batch < 1 or pipeline < 1:
             raise ValueError("queue_size, max_batch and pipeline must be at least 1")
         self._pipeline = pipeline
+        self._commit_seconds = 0.0  # smoothed time from a batch's begin to its durability
+        self._gap_seconds = 0.0  # smoothed time from settling a batch to beginning the next
+        self._settled_at: float | None = None
         self._in_flight: deque[_InFlight] = deque()
         self._last_draft: UsageDraft | None = None  # the usage of the newest batch begun
         self._store = store
@@ -308,8 +320,13 @@ class Writer:
                     self._arrived = None
                     arrived.cancel()
                 continue
+            overlap = self._pipeline > 1 and self._commit_seconds <= 2 * self._gap_seconds
+            if in_flight and not overlap:  # the sync dominates: let the next batch grow
+                await self._settle(in_flight.popleft())
+                await asyncio.sleep(0)  # the callers just answered may send again first
+                continue
             take = min(len(queue), self._max_batch)
-            if not in_flight and self._pipeline > 1 and take >= 2 * SPLIT_AT_LEAST:
+            if not in_flight and overlap and take >= 2 * SPLIT_AT_LEAST:
                 # Nothing syncing: take half, so the other half forms the next batch
                 # while this one syncs. Callers that wait for their answer before they
                 # send again (a closed loop) then keep two batches alternating instead
@@ -434,7 +451,12 @@ class Writer:
             return changes_of(valid, entries, announce=self._announce)
 
         commit = asyncio.ensure_future(self._store.transact(check))
-        self._in_flight.append(_InFlight(run, jobs, batch, steps, entries, commit))
+        begun = time.perf_counter()
+        if self._settled_at is not None:
+            gap = begun - self._settled_at
+            self._gap_seconds += SMOOTHING * (gap - self._gap_seconds)
+            self._settled_at = None
+        self._in_flight.append(_InFlight(run, jobs, batch, steps, entries, commit, begun))
 
     async def _settle(self, flight: _InFlight) -> None:
         """Wait for a batch's commit; then publish its events and answer its callers."""
@@ -448,6 +470,9 @@ class Writer:
                 _fail(pending, step.error if refused and step.error is not None else exc)
             self._close(run)
             return
+        took = time.perf_counter() - flight.begun
+        self._commit_seconds += SMOOTHING * (took - self._commit_seconds)
+        self._settled_at = time.perf_counter()
         self._audit.advance(flight.entries)
         usage = flight.plan.usage
         if self._ledger is not None and usage is not None and not self._announce:
