@@ -93,6 +93,15 @@ MEANINGS = (
         "the delay until B and C run the new code, p50/p99/most",
         f"runs {GE} 0.95 {TIMES} embedded; every delay {LE} 1 s",
     ),
+    (
+        "P12",
+        "a large store: 100,000 modules in one RocksDB store, 10,000 of them invoked",
+        "one data directory grown from 1,000 to 100,000 modules (stored through the Writer "
+        "in-process between server runs); at each size: start-up to ready, listing p99 "
+        "(`GET /v1/modules?limit=100` from a mid-store cursor) and run p99, `wrk -t1 -c4`; "
+        "then RSS after 10,000 distinct modules invoked once each",
+        f"RSS {LE} 300 MB; p99s {LE} 1.5 {TIMES} those at 1,000; ready {LE} 2 s",
+    ),
 )
 
 

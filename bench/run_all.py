@@ -58,6 +58,7 @@ FIGURES = (
     Figure("P7", "p7_memory.py", "Memory"),
     Figure("P8", "p8_workers.py", "Every core used"),
     Figure("P9", "p9_shared_store.py", "Shared store"),
+    Figure("P12", "p12_store.py", "A store of 100,000 modules"),
 )
 
 
