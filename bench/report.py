@@ -104,6 +104,15 @@ MEANINGS = (
         f"{LE} 0.75 {TIMES} direct",
     ),
     (
+        "P12",
+        "a large store: 100,000 modules in one RocksDB store, 10,000 of them invoked",
+        "one data directory grown from 1,000 to 100,000 modules (stored through the Writer "
+        "in-process between server runs); at each size: start-up to ready, listing p99 "
+        "(`GET /v1/modules?limit=100` from a mid-store cursor) and run p99, `wrk -t1 -c4`; "
+        "then RSS after 10,000 distinct modules invoked once each",
+        f"RSS {LE} 300 MB; p99s {LE} 1.5 {TIMES} those at 1,000; ready {LE} 2 s",
+    ),
+    (
         "P13",
         "tracing cost: run requests with OpenTelemetry tracing on (every request sampled, "
         "spans batched to an in-process exporter that drops them) and off (`[tracing]` "

@@ -59,6 +59,7 @@ FIGURES = (
     Figure("P8", "p8_workers.py", "Every core used"),
     Figure("P9", "p9_shared_store.py", "Shared store"),
     Figure("P11", "p11_component.py", "Component call"),
+    Figure("P12", "p12_store.py", "A store of 100,000 modules"),
     Figure("P13", "tracing_overhead.py", "Tracing cost"),
 )
 

@@ -214,18 +214,22 @@ def rate_limit_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def wess_server(*, env: Mapping[str, str] | None = None, processes: int = 1) -> Iterator[Server]:
+def wess_server(
+    *, env: Mapping[str, str] | None = None, processes: int = 1, data_dir: Path | None = None
+) -> Iterator[Server]:
     """``wess serve --port X --data-dir <tmp>``: defaults, but for the bench's rate limits
     (``rate_limit_env``) and ``env`` (``WESS_*``). With ``processes`` > 1 (and
     ``WESS_SERVER_WORKERS`` in ``env``), it is used once every worker serves.
 
     If the admin key the server just wrote is refused (401), the server is restarted
     once on the same data directory, and that is recorded in ``Server.notes`` (the
-    report shows it): a workaround made visible, not hidden.
+    report shows it): a workaround made visible, not hidden. ``data_dir``: serve that
+    directory (kept) rather than a fresh temporary one.
     """
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="wess-bench-") as scratch:
-        data_dir = Path(scratch) / "data"
+        if data_dir is None:  # else: one the caller keeps across restarts
+            data_dir = Path(scratch) / "data"
         command = [str(BIN / "wess"), "serve", "--port", str(port), "--data-dir", str(data_dir)]
         extra = {**rate_limit_env(), **(env or {})}
         notes: list[str] = []

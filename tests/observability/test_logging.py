@@ -9,7 +9,12 @@ import logging
 import pytest
 import structlog
 
-from wess.observability.logging import NamedBytesLoggerFactory, configure_logging, set_levels
+from wess.observability.logging import (
+    NamedBytesLoggerFactory,
+    configure_logging,
+    log_lines,
+    set_levels,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -145,3 +150,22 @@ def test_set_levels_before_configure_logging_sets_the_standard_librarys():
     finally:
         configure_logging(level="info", format="json", stream=io.StringIO())
         logging.getLogger("wess.test.embedded").setLevel(logging.NOTSET)
+
+
+def test_lines_logged_in_one_go_read_like_any_other_line() -> None:
+    """``log_lines`` (the Writer's per-batch path) writes JSON lines with the fields,
+    level, logger, timestamp and bound context every line has, in the order given."""
+    stream = io.StringIO()
+    configure_logging(level="info", format="json", stream=stream)
+    structlog.contextvars.bind_contextvars(node="n1")
+    try:
+        logger = structlog.get_logger("wess.test.lines")
+        log_lines(logger, "wess.test.lines", [("CREATE a", {"module_id": "a"}), ("DELETE b", {})])
+    finally:
+        structlog.contextvars.unbind_contextvars("node")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["event"] == "CREATE a"
+    assert first["module_id"] == "a"
+    assert (first["level"], first["logger"], first["node"]) == ("info", "wess.test.lines", "n1")
+    assert first["timestamp"].endswith("Z")
+    assert second["event"] == "DELETE b"

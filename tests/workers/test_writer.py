@@ -175,11 +175,14 @@ async def test_a_batch_is_read_and_committed_in_one_transaction(
     writer: Writer, repository: RecordingStore
 ) -> None:
     """A batch of N jobs costs one ``transact`` (one thread hop for RocksDB: the reads of
-    all its modules and its commit) and one commit, never a read per job."""
+    all its modules and its commit) and one commit, never a read per job. Twenty jobs
+    queued while nothing is in flight become two batches of ten: the second forms while
+    the first syncs (the pipeline)."""
     jobs = [create(seed=str(i)) for i in range(20)]
     infos = await asyncio.gather(*(writer.submit(job) for job in jobs))
     assert [info.id for info in infos if info is not None] == [j.module_id for j in jobs]
-    assert (repository.calls["transact"], repository.calls["commit"]) == (1, 1)
+    assert (repository.calls["transact"], repository.calls["commit"]) == (2, 2)
+    assert repository.commit_sizes == [20, 20]  # each create: the module and its revision
     assert repository.calls["modules.get_info"] == repository.calls["modules.get"] == 0
 
 

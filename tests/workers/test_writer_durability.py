@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,7 +16,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from tests.storage.builders import AUDIT_KEY
-from wess.messages import CreateModule, ModuleContent
+from wess.errors import StorageUnavailable
+from wess.messages import CreateModule, ModuleContent, UpdateModule
 from wess.models import digest_of
 from wess.observability.metrics import Metrics
 from wess.security.audit import verify
@@ -38,6 +41,7 @@ structlog.configure(  # stdout carries the acknowledged ids only
 )
 from wess.messages import Actor, CreateModule, ModuleContent
 from wess.models import digest_of
+from wess.errors import StorageUnavailable
 from wess.observability.metrics import Metrics
 from wess.security.audit import AuditKey
 from wess.security.crypto import Kek, Keyring
@@ -112,28 +116,53 @@ async def test_kill_9_keeps_every_acknowledged_change_and_its_audit_entry(
 
 
 class SyncRecorder:
-    """The store's database handle, recording each write batch: its size, whether it was
-    written with sync, and when it returned (after the fsync, for a synced write)."""
+    """The store's database handle, recording each write batch (its size, and whether
+    it was written with sync) and each ``flush_wal`` once it returned; a flush waits
+    while ``hold`` is clear, and ``written`` is set by every write."""
 
     def __init__(self, db: object, events: list[tuple[str, int]]) -> None:
         self._db = db
         self._events = events
+        self.hold = threading.Event()
+        self.hold.set()
+        self.written = threading.Event()
 
     def write(self, batch: Any, options: Any) -> None:
         size = len(batch)  # a written batch is consumed
         self._db.write(batch, options)  # type: ignore[attr-defined]
         self._events.append(("synced" if options.sync else "unsynced", size))
+        self.written.set()
+
+    def flush_wal(self, sync: bool) -> None:
+        self.hold.wait()
+        self._db.flush_wal(sync)  # type: ignore[attr-defined]
+        self._events.append(("flushed" if sync else "flushed_without_sync", 0))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._db, name)
 
 
+def durable_keys(events: list[tuple[str, int]]) -> int:
+    """Keys written before the last synced flush returned (or written with sync)."""
+    durable = pending = 0
+    for kind, size in list(events):
+        if kind == "synced":
+            durable += pending + size
+            pending = 0
+        elif kind == "unsynced":
+            pending += size
+        elif kind == "flushed":
+            durable += pending
+            pending = 0
+    return durable
+
+
 async def test_no_write_is_acknowledged_before_its_batch_is_synced(tmp_path: Path) -> None:
     """A kill -9 cannot show a missing fsync (the page cache survives the process), so
-    the order is checked directly: every batch the Writer commits is written with
-    sync=True, and when a submit returns, the synced batches written before it hold at
-    least as many jobs as have been acknowledged. An acknowledgement sent before its
-    batch's write (or a batch written without sync) fails here."""
+    the order is checked directly: batches are written without sync and made durable
+    by a synced ``flush_wal`` (the pipeline), and when a submit returns, the batches
+    written before the last synced flush hold at least as many jobs as have been
+    acknowledged. An acknowledgement sent before its batch's sync fails here."""
     store = await RocksStore.open(tmp_path)
     events: list[tuple[str, int]] = []
     store._d.db = SyncRecorder(store._d.db, events)  # type: ignore[assignment]
@@ -144,8 +173,7 @@ async def test_no_write_is_acknowledged_before_its_batch_is_synced(tmp_path: Pat
         nonlocal acknowledged
         await writer.submit(job_of(seed))
         acknowledged += 1
-        synced = sum(size for kind, size in events if kind == "synced")
-        assert synced // keys_per_create >= acknowledged, events
+        assert durable_keys(events) // keys_per_create >= acknowledged, events
 
     try:
         async with Writer(store, audit_key=AUDIT_KEY, metrics=Metrics(), max_batch=8) as writer:
@@ -153,11 +181,88 @@ async def test_no_write_is_acknowledged_before_its_batch_is_synced(tmp_path: Pat
     finally:
         await store.aclose()
     assert acknowledged == 64
-    assert [kind for kind, _ in events] == ["synced"] * len(events)
-    assert len(events) > 1  # several batches: the check ran across batch boundaries
+    kinds = {kind for kind, _ in events}
+    assert kinds == {"unsynced", "flushed"}, events  # every flush syncs
+    assert sum(1 for kind, _ in events if kind == "unsynced") > 1  # across batch boundaries
+
+
+async def test_readers_see_no_batch_before_its_sync_while_the_next_one_forms(
+    tmp_path: Path,
+) -> None:
+    """With a batch written and its sync held: a read of its module waits (the
+    durability gate) and the submit is unanswered, while the Writer already checks the
+    next batch against it (an update of that module, planned as revision 2). Once the
+    sync returns, the read finds the module and both writes are acknowledged."""
+    store = await RocksStore.open(tmp_path)
+    events: list[tuple[str, int]] = []
+    recorder = SyncRecorder(store._d.db, events)
+    store._d.db = recorder  # type: ignore[assignment]
+    recorder.hold.clear()
+    first = job_of(1)
+    try:
+        async with Writer(store, audit_key=AUDIT_KEY, metrics=Metrics()) as writer:
+            created = asyncio.ensure_future(writer.submit(first))
+            await asyncio.to_thread(recorder.written.wait)
+            recorder.written.clear()
+            read = asyncio.ensure_future(store.modules.get(first.module_id))
+            await asyncio.to_thread(wait_for_a_waiting_reader, store)
+            update = UpdateModule(
+                module_id=first.module_id, namespace="default", content=first.content
+            )
+            updated = asyncio.ensure_future(writer.submit(update))
+            # the second batch is checked (against the first) and waits for the gate
+            await asyncio.to_thread(wait_for_the_write_thread_to_wait, store)
+            assert not created.done()
+            assert not read.done()
+            assert not updated.done()
+            assert [kind for kind, _ in events] == ["unsynced"]
+            recorder.hold.set()
+            record = await read
+            assert record is not None
+            assert record.info.revision == 1
+            assert (await created) is not None
+            info = await updated
+            assert info is not None
+            assert info.revision == 2
+    finally:
+        recorder.hold.set()
+        await store.aclose()
+
+
+def wait_for_a_waiting_reader(store: RocksStore) -> None:
+    while store._d.gate._waiting == 0:  # the read reached the closed gate
+        time.sleep(0.001)
+
+
+def wait_for_the_write_thread_to_wait(store: RocksStore) -> None:
+    while not store._d.gate._closing:  # the next batch waits to be written
+        time.sleep(0.001)
 
 
 def job_of(seed: int) -> CreateModule:
     wasm = b"\0asm\x01\0\0\0" + seed.to_bytes(4, "big")
     content = ModuleContent(name=f"m{seed}", wasm=wasm, digest=digest_of(wasm), functions=())
     return CreateModule(module_id=uuid4(), namespace="default", content=content)
+
+
+class FailingSync(SyncRecorder):
+    """A disk whose log sync fails."""
+
+    def flush_wal(self, sync: bool) -> None:
+        raise Exception("IO error: fsync failed")  # rocksdict raises plain Exception
+
+
+async def test_a_failed_sync_fails_the_write_and_every_read_after_it(tmp_path: Path) -> None:
+    """A batch whose sync failed is written yet maybe not durable: its submit fails with
+    StorageUnavailable, and so does every read after it, rather than show the batch."""
+    store = await RocksStore.open(tmp_path)
+    store._d.db = FailingSync(store._d.db, [])  # type: ignore[assignment]
+    job = job_of(1)
+    try:
+        async with Writer(store, audit_key=AUDIT_KEY, metrics=Metrics()) as writer:
+            with pytest.raises(StorageUnavailable):
+                await writer.submit(job)
+        with pytest.raises(StorageUnavailable, match="syncing its log failed"):
+            await store.modules.get(job.module_id)
+    finally:
+        await store.aclose()

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -23,6 +23,9 @@ from wess.errors import ConfigError
 from wess.models import Role, is_namespace_name
 from wess.security.failures import AuthFailure, refuse
 from wess.security.rbac import AuthMethod, Principal
+
+if TYPE_CHECKING:
+    import jwt
 
 SUPPORTED_ALGORITHMS = ("RS256", "ES256", "HS256")
 MIN_HMAC_SECRET = 32
@@ -32,19 +35,28 @@ ROLES = frozenset(role.value for role in Role)
 SUBJECT_MAX = 256
 """Longest accepted ``sub``: identity providers' subjects are ids, not documents."""
 
-_FAILURES: tuple[tuple[type[jwt.PyJWTError], AuthFailure], ...] = (
-    (jwt.ExpiredSignatureError, AuthFailure.EXPIRED),
-    (jwt.ImmatureSignatureError, AuthFailure.NOT_YET_VALID),
-    (jwt.InvalidIssuerError, AuthFailure.WRONG_ISSUER),
-    (jwt.InvalidAudienceError, AuthFailure.WRONG_AUDIENCE),
-    (jwt.MissingRequiredClaimError, AuthFailure.MISSING_CLAIM),
-    (jwt.InvalidAlgorithmError, AuthFailure.ALGORITHM_NOT_ALLOWED),
-    (jwt.InvalidSignatureError, AuthFailure.BAD_SIGNATURE),
-    (jwt.InvalidKeyError, AuthFailure.BAD_SIGNATURE),
-    (jwt.InvalidIssuedAtError, AuthFailure.INVALID_CLAIM),
-    (jwt.exceptions.InvalidSubjectError, AuthFailure.INVALID_CLAIM),
-    (jwt.exceptions.InvalidJTIError, AuthFailure.INVALID_CLAIM),
-)
+
+@cache
+def _failures() -> tuple[tuple[type[jwt.PyJWTError], AuthFailure], ...]:
+    """Which PyJWT error means which refusal. PyJWT is imported on first use (~0.3 s at
+    start-up otherwise, for servers that take no JWT)."""
+    import jwt
+
+    return (
+        (jwt.ExpiredSignatureError, AuthFailure.EXPIRED),
+        (jwt.ImmatureSignatureError, AuthFailure.NOT_YET_VALID),
+        (jwt.InvalidIssuerError, AuthFailure.WRONG_ISSUER),
+        (jwt.InvalidAudienceError, AuthFailure.WRONG_AUDIENCE),
+        (jwt.MissingRequiredClaimError, AuthFailure.MISSING_CLAIM),
+        (jwt.InvalidAlgorithmError, AuthFailure.ALGORITHM_NOT_ALLOWED),
+        (jwt.InvalidSignatureError, AuthFailure.BAD_SIGNATURE),
+        (jwt.InvalidKeyError, AuthFailure.BAD_SIGNATURE),
+        (jwt.InvalidIssuedAtError, AuthFailure.INVALID_CLAIM),
+        (jwt.exceptions.InvalidSubjectError, AuthFailure.INVALID_CLAIM),
+        (jwt.exceptions.InvalidJTIError, AuthFailure.INVALID_CLAIM),
+    )
+
+
 """PyJWT's errors, most specific first; anything else is ``MALFORMED``."""
 
 
@@ -107,6 +119,8 @@ class JwtVerifier:
 
     def verify(self, token: str) -> Principal:
         """The principal ``token`` speaks for; ``Unauthenticated`` with a reason if none."""
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -128,6 +142,8 @@ class JwtVerifier:
         raise refuse(AuthFailure.BAD_SIGNATURE)
 
     def _decode(self, token: str, key: VerificationKey) -> dict[str, Any]:
+        import jwt
+
         settings = self._settings
         return jwt.decode(
             token,
@@ -187,6 +203,8 @@ def _pem_key(path: Path) -> VerificationKey:
 
 
 def _jwks_keys(path: Path, algorithms: tuple[str, ...]) -> list[VerificationKey]:
+    import jwt
+
     try:
         keyset = jwt.PyJWKSet.from_json(_read(path).decode())
     except (ValueError, jwt.PyJWTError) as exc:
@@ -216,7 +234,7 @@ def _check_key(key: VerificationKey) -> None:
 
 
 def _reason(exc: jwt.PyJWTError) -> AuthFailure:
-    for kind, reason in _FAILURES:
+    for kind, reason in _failures():
         if isinstance(exc, kind):
             return reason
     return AuthFailure.MALFORMED

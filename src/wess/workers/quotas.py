@@ -62,9 +62,10 @@ class QuotaLedger:
     def usage(self, namespace: str) -> Usage:
         return self._usage.get(namespace, (0, 0))
 
-    def draft(self) -> UsageDraft:
-        """A view for one batch; ``merge`` it once the batch is committed."""
-        return UsageDraft(self)
+    def draft(self, *, after: UsageDraft | None = None) -> UsageDraft:
+        """A view for one batch; ``merge`` it once the batch is committed. ``after``: the
+        draft of a batch still in flight, which this batch's usage builds on."""
+        return UsageDraft(self, after=after)
 
     def merge(self, draft: UsageDraft) -> None:
         for namespace, usage in draft.changed.items():
@@ -72,18 +73,31 @@ class QuotaLedger:
                 self._usage.pop(namespace, None)
             else:
                 self._usage[namespace] = usage
+        draft.merged = True
+        draft.forget_earlier()
 
 
 class UsageDraft:
     """Usage after the earlier jobs of a batch; ``charge`` checks and records one job."""
 
-    def __init__(self, ledger: QuotaLedger) -> None:
+    def __init__(self, ledger: QuotaLedger, *, after: UsageDraft | None = None) -> None:
         self._ledger = ledger
+        self._after = after
         self.changed: dict[str, Usage] = {}
+        self.merged = False
+
+    def forget_earlier(self) -> None:
+        """Drop the draft this one builds on (merged: the ledger holds what it knew)."""
+        self._after = None
 
     def usage(self, namespace: str) -> Usage:
         if namespace in self.changed:
             return self.changed[namespace]
+        after = self._after
+        if after is not None:
+            if not after.merged:
+                return after.usage(namespace)
+            self._after = None  # in the ledger now: no chain of drafts to keep
         return self._ledger.usage(namespace)
 
     def charge(self, before: ModuleInfo | None, after: ModuleInfo | None) -> None:

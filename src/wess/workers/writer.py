@@ -19,6 +19,14 @@ can: the batch's reads (every module it names, in one multi-get), its checks and
 commit run as ONE ``store.transact`` (for RocksDB one thread hop, where a read per
 job used to cost a hop each); the queue is a plain deque drained in one go, and each
 caller waits on its own future, nothing more.
+
+Commits are pipelined: up to ``pipeline`` batches are in flight, so the next batch is
+taken, checked and written while the one before it syncs (RocksDB syncs without the
+GIL: ``storage.rocks.gate``). The store runs them in the order they were begun, each
+checked against the store as the ones before it leave it; the Writer settles them in
+that order, and a batch's callers are answered, and its events published, only once
+its own commit returned, i.e. once it is durable. A rotation, an import, or a batch
+after a failed commit first waits for every batch in flight.
 """
 
 from __future__ import annotations
@@ -26,12 +34,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import structlog
 
@@ -58,6 +67,7 @@ from wess.messages import (
     WriteJob,
 )
 from wess.models import AuditEntry, ModuleInfo
+from wess.observability.logging import log_lines
 from wess.observability.metrics import Metrics
 from wess.observability.tracing import Tracing
 from wess.security.audit import AuditKey
@@ -67,11 +77,22 @@ from wess.workers.audit_log import OK, AuditChain, audit_fields
 from wess.workers.batch import CHARGED, MODULE_JOBS, BatchJob, BatchPlan, Step, changes_of
 from wess.workers.importing import ImportPlan, plan_import
 from wess.workers.planning import DEFAULT_REVISIONS_KEPT
-from wess.workers.quotas import NamespaceQuotas, QuotaLedger
+from wess.workers.quotas import NamespaceQuotas, QuotaLedger, UsageDraft
 
 logger = structlog.get_logger(__name__)
 
 QUEUE = "writer"
+FIRST = asyncio.FIRST_COMPLETED
+SPLIT_AT_LEAST = 8
+SMOOTHING = 0.2
+"""Batches overlap (the next one checked while one syncs, a large queue split in two)
+while a commit (begun to durable) takes at most twice the time from answering a batch
+to beginning the next, both smoothed: the Writer's own work per batch then weighs as
+much as the disk's sync, and overlapping the two pays. A slower commit is the sync:
+then fewer, larger batches beat overlapping, and the next batch waits and grows while
+one syncs. Both times grow alike on a busy machine; the ratio holds."""
+"""Jobs each half of a split batch holds at least: a batch's fixed costs (a thread hop,
+a sync) are shared by enough jobs to be worth a second one."""
 E = TypeVar("E", ModuleChanged, ApiKeyChanged)
 Listener = Callable[[ModuleChanged], None]
 KeyListener = Callable[[ApiKeyChanged], None]
@@ -90,6 +111,20 @@ def utc_now() -> datetime:
 class _Pending:
     job: WriteJob
     future: asyncio.Future[Result] = field(repr=False)
+    closed: bool = False  # answered and counted out of the Writer's unfinished jobs
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A batch whose ``transact`` runs: settled (answered) once it returned."""
+
+    run: list[_Pending]
+    jobs: list[BatchJob]
+    plan: BatchPlan
+    steps: list[Step]
+    entries: list[AuditEntry]
+    commit: asyncio.Future[None]
+    begun: float
 
 
 class Writer:
@@ -112,9 +147,16 @@ class Writer:
         keyrings: Callable[[str], Keyring] | None = None,
         tracing: Tracing | None = None,
         revisions_kept: int = DEFAULT_REVISIONS_KEPT,
+        pipeline: int = 2,
     ) -> None:
-        if queue_size < 1 or max_batch < 1:
-            raise ValueError("queue_size and max_batch must be at least 1")
+        if queue_size < 1 or max_batch < 1 or pipeline < 1:
+            raise ValueError("queue_size, max_batch and pipeline must be at least 1")
+        self._pipeline = pipeline
+        self._commit_seconds = 0.0  # smoothed time from a batch's begin to its durability
+        self._gap_seconds = 0.0  # smoothed time from settling a batch to beginning the next
+        self._settled_at: float | None = None
+        self._in_flight: deque[_InFlight] = deque()
+        self._last_draft: UsageDraft | None = None  # the usage of the newest batch begun
         self._store = store
         self._tracing = tracing
         self._announce = store.feed() is not None  # others share the store: tell them
@@ -189,9 +231,11 @@ class Writer:
         error = task.exception()
         self._accepting = False
         logger.error("writer_crashed", error=repr(error))
-        for pending in [*self._in_hand, *self._queue]:
+        flying = [pending for flight in self._in_flight for pending in flight.run]
+        for pending in [*flying, *self._in_hand, *self._queue]:
             _fail(pending, StorageUnavailable(f"the writer stopped: {error!r}"))
         self._in_hand = []
+        self._in_flight.clear()
         self._queue.clear()
         self._finished(self._unfinished)
         self._report_depth()
@@ -269,33 +313,53 @@ class Writer:
 
     async def _consume(self) -> None:
         queue = self._queue
+        in_flight = self._in_flight
         loop = asyncio.get_running_loop()
         while True:
-            while not queue:
-                self._arrived = loop.create_future()
+            while in_flight and in_flight[0].commit.done():  # durable: answer at once
+                await self._settle(in_flight.popleft())
+            if not queue:
+                # wait for a job, or for the oldest batch in flight to become durable
+                arrived = self._arrived = loop.create_future()
                 try:
-                    await self._arrived
+                    if in_flight:
+                        await asyncio.wait((arrived, in_flight[0].commit), return_when=FIRST)
+                    else:
+                        await arrived
                 finally:
                     self._arrived = None
+                    arrived.cancel()
+                continue
+            overlap = self._pipeline > 1 and self._commit_seconds <= 2 * self._gap_seconds
+            if in_flight and not overlap:  # the sync dominates: let the next batch grow
+                await self._settle(in_flight.popleft())
+                await asyncio.sleep(0)  # the callers just answered may send again first
+                continue
             take = min(len(queue), self._max_batch)
+            if not in_flight and overlap and take >= 2 * SPLIT_AT_LEAST:
+                # Nothing syncing: take half, so the other half forms the next batch
+                # while this one syncs. Callers that wait for their answer before they
+                # send again (a closed loop) then keep two batches alternating instead
+                # of one, and the disk's sync overlaps the Writer's work.
+                take = (take + 1) // 2
             batch = self._in_hand = [queue.popleft() for _ in range(take)]
             self._report_depth()
             try:
                 await self._apply(batch)
             except StorageError as exc:  # storage down (or its breaker open): no traceback
                 logger.error("writer_batch_failed", jobs=len(batch), error=str(exc))
-                for pending in batch:
-                    _fail(pending, exc)
+                self._close_failed(batch, exc)
             except Exception as exc:  # never let one batch kill the only consumer
                 logger.exception("writer_batch_failed")
-                for pending in batch:
-                    _fail(pending, exc)
+                self._close_failed(batch, exc)
             except asyncio.CancelledError:  # stopped mid-batch: answer, never leave callers hanging
-                for pending in batch:
-                    _fail(pending, StorageUnavailable("the writer stopped before this write"))
+                stopped = StorageUnavailable("the writer stopped before this write")
+                self._close_failed(batch, stopped)
+                while in_flight:
+                    self._close_failed(in_flight.popleft().run, stopped)
                 raise
             finally:
-                self._finished(len(batch))
+                self._in_hand = []
 
     def _finished(self, jobs: int) -> None:
         self._unfinished -= jobs
@@ -315,53 +379,84 @@ class Writer:
         else:  # read with the audit head, before the next batch
             self._stale = True
 
+    def _close(self, pendings: list[_Pending]) -> None:
+        """Count answered jobs out of the unfinished ones, each once."""
+        closed = 0
+        for pending in pendings:
+            if not pending.closed:
+                pending.closed = True
+                closed += 1
+        self._finished(closed)
+
+    def _close_failed(self, pendings: list[_Pending], exc: BaseException) -> None:
+        for pending in pendings:
+            _fail(pending, exc)
+        self._close(pendings)
+
     async def _resync(self) -> None:
         """Read the audit log's head and the usage again: at start, and after a failed
         commit (which may have reached the disk all the same)."""
         self._audit = AuditChain(await self._store.audit.head(), key=self._audit_key)
+        self._last_draft = None
         if self._quotas is not None:
             self._ledger = QuotaLedger(self._quotas, await self._store.modules.namespace_usage())
         self._stale = False
 
     async def _apply(self, batch: list[_Pending]) -> None:
-        """Commit the jobs between rotations and imports as batches; run each of those
-        alone."""
+        """Begin the jobs between rotations and imports as batches; run each of those
+        alone, once every batch before it is settled."""
         if self._stale:
+            await self._settle_all()
             await self._resync()
         run: list[_Pending] = []
         jobs: list[BatchJob] = []
         for pending in batch:
             job = pending.job
             if isinstance(job, RotateKek | ImportRecords):
-                await self._commit(run, jobs)
+                await self._begin(run, jobs)
                 run, jobs = [], []
-                if isinstance(job, RotateKek):
-                    await self._rotate(pending, job)
-                else:
-                    await self._import(pending, job)
+                await self._settle_all()
+                try:
+                    if isinstance(job, RotateKek):
+                        await self._rotate(pending, job)
+                    else:
+                        await self._import(pending, job)
+                finally:
+                    self._close([pending])
             else:
                 run.append(pending)
                 jobs.append(job)
-        await self._commit(run, jobs)
+        await self._begin(run, jobs)
 
-    async def _commit(self, run: list[_Pending], jobs: list[BatchJob]) -> None:
-        """Check ``jobs`` (those of ``run``) in order and commit the valid ones with every
-        audit entry in ONE ``transact``: the batch's reads, its checks and its commit
-        in one step (one thread hop for RocksDB, one fsync)."""
+    async def _settle_all(self) -> None:
+        while self._in_flight:
+            await self._settle(self._in_flight.popleft())
+
+    async def _begin(self, run: list[_Pending], jobs: list[BatchJob]) -> None:
+        """Start checking ``jobs`` (those of ``run``) in order and committing the valid
+        ones with every audit entry in ONE ``transact``: the batch's reads, its checks
+        and its commit in one step (one thread hop for RocksDB, one sync). Settles the
+        oldest batch in flight first when ``pipeline`` of them are."""
         if not run:
             return
+        while len(self._in_flight) >= self._pipeline:
+            await self._settle(self._in_flight.popleft())
+        if self._stale:  # a batch settled just now failed: its successors wait
+            await self._settle_all()
+            await self._resync()
         self._metrics.writer_batch_size.observe(len(run))
-        batch = BatchPlan(
-            now=self._clock(),
-            usage=self._ledger.draft() if self._ledger is not None else None,
-            revisions_kept=self._revisions_kept,
-        )
+        usage = None
+        if self._ledger is not None:
+            after = None if self._announce else self._last_draft  # (never merged then)
+            usage = self._last_draft = self._ledger.draft(after=after)
+        batch = BatchPlan(now=self._clock(), usage=usage, revisions_kept=self._revisions_kept)
         steps: list[Step] = []
         entries: list[AuditEntry] = []
 
         def check(store: StoreView) -> list[Change]:
-            # Runs on the storage's thread while this task waits: it only reads the
-            # Writer's state (the audit head and the ledger move after the commit).
+            # Runs on the storage's thread while the event loop goes on: it reads only
+            # what stays put meanwhile (the batch's own plan, the quotas, the usage of
+            # the batches before it); the store is read through ``store``.
             if self._announce and self._quotas is not None:
                 # other nodes write too: the usage as the store has it now, under its lock
                 namespaces = sorted({job.namespace for job in jobs if isinstance(job, CHARGED)})
@@ -371,28 +466,51 @@ class Writer:
             steps.extend(batch.add(job) for job in jobs)
             valid = [step for step in steps if step.error is None]
             audited = [step.audit for step in valid if step.audit]
-            if audited:  # chained after the head as the store has it now (other nodes)
+            if audited:  # chained after the head as the store has it now (the batch
+                # before this one, still syncing, or other nodes)
                 chain = AuditChain(store.audit_head(), key=self._audit_key)
                 entries.extend(chain.extend(audited))
             return changes_of(valid, entries, announce=self._announce)
 
+        commit = asyncio.ensure_future(self._store.transact(check))
+        begun = time.perf_counter()
+        if self._settled_at is not None:
+            gap = begun - self._settled_at
+            self._gap_seconds += SMOOTHING * (gap - self._gap_seconds)
+            self._settled_at = None
+        self._in_flight.append(_InFlight(run, jobs, batch, steps, entries, commit, begun))
+
+    async def _settle(self, flight: _InFlight) -> None:
+        """Wait for a batch's commit; then publish its events and answer its callers."""
+        run, steps = flight.run, flight.steps
         try:
-            await self._store.transact(check)
+            await flight.commit
         except Exception as exc:
             self._commit_failed(exc, len(run))
             for pending, step in itertools.zip_longest(run, steps):
                 refused = step is not None and step.error is not None
                 _fail(pending, step.error if refused and step.error is not None else exc)
+            self._close(run)
             return
-        self._audit.advance(entries)
-        if self._ledger is not None and batch.usage is not None and not self._announce:
-            self._ledger.merge(batch.usage)
-        for pending, job, step in zip(run, jobs, steps, strict=True):
+        took = time.perf_counter() - flight.begun
+        self._commit_seconds += SMOOTHING * (took - self._commit_seconds)
+        self._settled_at = time.perf_counter()
+        self._audit.advance(flight.entries)
+        usage = flight.plan.usage
+        if self._ledger is not None and usage is not None and not self._announce:
+            self._ledger.merge(usage)
+        lines = []
+        for job, step in zip(flight.jobs, steps, strict=True):
             if step.planned is not None:
-                _log(job)
+                line = _log_line(job)
+                if line is not None:
+                    lines.append(line)
                 if step.planned.event is not None:
                     self._publish(step.planned.event)
+        log_lines(logger, __name__, lines)  # one write for the batch's lines
+        for pending, step in zip(run, steps, strict=True):
             _answer(pending, step)
+        self._close(run)
 
     async def _rotate(self, pending: _Pending, job: RotateKek) -> None:
         """Rewrap every stored value under the new KEK, then record it in the audit log
@@ -479,21 +597,24 @@ class Writer:
         self._depth.set(len(self._queue))
 
 
-def _log(job: WriteJob) -> None:
+def _log_line(job: WriteJob) -> tuple[str, dict[str, Any]] | None:
+    """The info line a committed job logs (None: it logs none at info)."""
     if isinstance(job, MODULE_JOBS):
         module_id = str(job.module_id)
-        logger.info(
-            f"{job.kind.upper()} {module_id}", module_id=module_id, request_id=job.request_id
-        )
-    elif isinstance(job, RecordUsage):
+        return f"{job.kind.upper()} {module_id}", {
+            "module_id": module_id,
+            "request_id": job.request_id,
+        }
+    if isinstance(job, CreateApiKey | RevokeApiKey):
+        key_id = job.key.id if isinstance(job, CreateApiKey) else job.key_id
+        return f"{job.kind.upper()} {key_id}", {"key_id": key_id, "request_id": job.request_id}
+    if isinstance(job, RecordUsage):
         logger.debug("RECORD_USAGE", modules=len(job.counts))
     elif isinstance(job, TouchApiKeys):
         logger.debug("TOUCH_KEYS", keys=len(job.last_used))
     elif isinstance(job, RecordAudit):
         logger.debug("RECORD_AUDIT", action=job.fields.action, outcome=job.fields.outcome)
-    elif isinstance(job, CreateApiKey | RevokeApiKey):
-        key_id = job.key.id if isinstance(job, CreateApiKey) else job.key_id
-        logger.info(f"{job.kind.upper()} {key_id}", key_id=key_id, request_id=job.request_id)
+    return None
 
 
 def _notify(listeners: list[Callable[[E], None]], event: E, failed: str) -> None:

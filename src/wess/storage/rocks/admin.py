@@ -63,11 +63,12 @@ class RocksAdmin:
     async def checkpoint(self, path: str) -> None:
         """A RocksDB checkpoint in ``path``: table files hard-linked (copied when ``path``
         is on another file system), consistent across every column family. It runs on a
-        read thread, so commits go on meanwhile."""
+        read thread, behind the durability gate: it holds no batch before its sync."""
         await self._d.read(self._checkpoint, path)
 
     def _checkpoint(self, path: str) -> None:
-        Checkpoint(self._d.db).create_checkpoint(path)
+        with self._d.gate.reading():
+            Checkpoint(self._d.db).create_checkpoint(path)
 
     def _rewrap(self, keyring: Keyring) -> int:
         d = self._d

@@ -24,7 +24,7 @@ class RocksAudit:
 
     def head_now(self) -> AuditEntry | None:
         """``head``, blocking, on the calling thread (a transaction's view reads this)."""
-        iterator = self._d.family[AUDIT].iter()
+        iterator = self._d.visible[AUDIT].iter()
         iterator.seek_for_prev(b"\xff" * SEQ_BYTES)
         found = iterator.valid()
         head = decode_audit(iterator.value()) if found else None
@@ -36,7 +36,7 @@ class RocksAudit:
         if limit <= 0:
             return found
         start = audit_key(max(after, 0) + 1)
-        for _, value in scan(self._d.family[AUDIT], b"", start, skipped=self._d.skipped(AUDIT)):
+        for _, value in scan(self._d.visible[AUDIT], b"", start, skipped=self._d.skipped(AUDIT)):
             found.append(decode_audit(value))
             if len(found) >= limit:
                 break

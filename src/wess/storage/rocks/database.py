@@ -5,6 +5,12 @@ on one thread of their own (commits read what they change, so they must not
 interleave). ``RocksDatabase.read`` and ``.write`` run a blocking call on one of them
 and translate rocksdict's failures into Wess errors, in one place.
 
+A commit is written without sync by the write thread (``write_batch``), then made
+durable by ``flush_wal(sync=True)`` on a third thread, which lets go of the GIL while
+the disk syncs: the write thread plans the next batch meanwhile. Readers see the
+families through ``visible``, behind the ``DurabilityGate`` (``gate``), so no read
+finds a batch before its sync returned.
+
 The database opens in raw mode (plain bytes, never pickle) with paranoid checks and one
 column family per kind of data (``layout``), and replays its WAL with
 ``absolute_consistency``: a damaged log makes open fail rather than silently drop
@@ -18,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -41,6 +48,7 @@ from wess.errors import IntegrityError, StorageError, StorageUnavailable
 from wess.files import write_file
 from wess.security.crypto import Keyring
 from wess.storage.damage import DamageLog
+from wess.storage.rocks.gate import DurabilityGate, GatedFamily
 from wess.storage.rocks.layout import (
     ADDED_FAMILIES,
     FAMILIES,
@@ -60,13 +68,17 @@ READ_THREADS = 4
 BLOOM_BITS_PER_KEY = 10  # ~1% false positives, ~1.25 bytes per key
 MEMTABLE_BLOOM = 0.02  # of the write buffer (64 MB): about 1.3 MB
 UNLIMITED_OPEN_FILES = -1  # RocksDB's default: every table file stays open
+MEMTABLE_BYTES = 32 << 20
+"""All column families' memtables together: past this RocksDB flushes the largest. Each
+family would otherwise keep up to two 64 MB memtables: invoking 10,000 new modules
+stores 10,000 artifacts, and their memtables alone took ~100 MB of the server's RSS."""
 
 
 class RocksDatabase:
-    """An open RocksDB directory, its column families (``family[name]`` to read one,
-    ``handle[name]`` to name one in a ``WriteBatch``), its executors, and the keyring
-    its values are sealed with (None: stored in plain text). Shared by the concept
-    stores of one store."""
+    """An open RocksDB directory, its column families (``visible[name]`` to read one
+    as readers may, ``family[name]`` as the write thread does, ``handle[name]`` to name
+    one in a ``WriteBatch``), its executors, and the keyring its values are sealed with
+    (None: stored in plain text). Shared by the concept stores of one store."""
 
     def __init__(self, db: Rdict, path: str, *, keyring: Keyring | None = None) -> None:
         self.db = db
@@ -80,8 +92,19 @@ class RocksDatabase:
         self.closed = False
         self.sync = WriteOptions()
         self.sync.sync = True
+        self._unsynced = WriteOptions()
+        self._unsynced.sync = False
+        self.gate = DurabilityGate()
+        self._writer_thread: int | None = None
+        self.visible: dict[str, GatedFamily] = {
+            name: GatedFamily(family, self.gate, self._on_write_thread)
+            for name, family in self.family.items()
+        }
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="wess-rocks-read")
-        self._writes = ThreadPoolExecutor(1, thread_name_prefix="wess-rocks-write")
+        self._writes = ThreadPoolExecutor(
+            1, thread_name_prefix="wess-rocks-write", initializer=self._note_write_thread
+        )
+        self._syncs = ThreadPoolExecutor(1, thread_name_prefix="wess-rocks-sync")
 
     async def read(self, call: Callable[..., T], *args: Any, module_id: UUID | None = None) -> T:
         """``call(*args)`` on a read thread, its failures translated."""
@@ -90,6 +113,43 @@ class RocksDatabase:
     async def write(self, call: Callable[..., T], *args: Any) -> T:
         """``call(*args)`` on the one write thread (commits never interleave)."""
         return await self._run(self._writes, call, args, None)
+
+    def write_batch(self, batch: Any) -> Future[None]:
+        """On the write thread: write ``batch`` without sync behind the closed gate, and
+        start its sync; the future ends once it is durable (and readers may see it)."""
+        self.gate.close()
+        try:
+            self.db.write(batch, self._unsynced)
+        except BaseException:
+            self.gate.open()  # nothing was written
+            raise
+        return self._syncs.submit(self._sync)
+
+    async def synced(self, sync: Future[None]) -> None:
+        """Wait for a ``write_batch``'s sync, its failure translated."""
+        try:
+            await asyncio.wrap_future(sync)
+        except Exception as exc:
+            if not backend_failure(exc):
+                raise
+            raise self._translate(exc, None) from exc
+
+    def _sync(self) -> None:
+        try:
+            self.db.flush_wal(True)  # releases the GIL while the disk syncs
+        except BaseException as exc:
+            self.gate.break_for_good(
+                f"RocksDB store at {self.path}: syncing its log failed ({exc}); a write may "
+                "be visible that is not durable, so the store serves nothing more: restart"
+            )
+            raise
+        self.gate.open()
+
+    def _note_write_thread(self) -> None:
+        self._writer_thread = threading.get_ident()
+
+    def _on_write_thread(self) -> bool:
+        return threading.get_ident() == self._writer_thread
 
     def skipped(self, family: str) -> Skipped:
         """What a scan of ``family`` tells when it steps over a damaged block."""
@@ -116,8 +176,9 @@ class RocksDatabase:
         await asyncio.to_thread(self._shutdown)
 
     def _shutdown(self) -> None:
-        self._reads.shutdown(wait=True)
         self._writes.shutdown(wait=True)
+        self._syncs.shutdown(wait=True)
+        self._reads.shutdown(wait=True)
         self.handle.clear()
         try:
             close(self.db, self.family.values())
@@ -206,6 +267,7 @@ def open_database(
 
 def _open(path: str, max_open_files: int, *, paranoid: bool, read_only: bool = False) -> Rdict:
     options = store_options(max_open_files)
+    options.set_db_write_buffer_size(MEMTABLE_BYTES)
     options.create_if_missing(not read_only)
     options.create_missing_column_families(not read_only)
     options.set_paranoid_checks(paranoid)
@@ -299,7 +361,7 @@ def read_format(db: Rdict, path: str, *, read_only: bool = False) -> bytes | Non
         system.close()
 
 
-def system_format(system: Rdict, path: str) -> bytes | None:
+def system_format(system: Any, path: str) -> bytes | None:
     """The format marker of the ``system`` family, or its copy in ``FORMAT_FILE`` when the
     family's block is damaged (None: no marker there)."""
     try:

@@ -23,12 +23,12 @@ class RocksApiKeys:
 
     def get_now(self, key_id: str) -> ApiKey | None:
         """``get``, blocking, on the calling thread (a transaction's view reads this)."""
-        stored = self._d.family[KEYS].get(api_key_key(key_id))
+        stored = self._d.visible[KEYS].get(api_key_key(key_id))
         return None if stored is None else decode_api_key(stored)
 
     def _list(self) -> builtins.list[ApiKey]:
         skipped = self._d.skipped(KEYS)
         return [
             decode_api_key(value)
-            for _, value in scan(self._d.family[KEYS], b"", b"", skipped=skipped)
+            for _, value in scan(self._d.visible[KEYS], b"", b"", skipped=skipped)
         ]

@@ -83,7 +83,7 @@ class RocksModules:
         if not module_ids:
             return {}
         keys = [module_key(module_id) for module_id in module_ids]
-        found: Any = self._d.family[MODULES][[META + key for key in keys]]
+        found: Any = self._d.visible[MODULES][[META + key for key in keys]]
         infos: dict[UUID, ModuleInfo | None] = {}
         for module_id, key, meta in zip(module_ids, keys, found, strict=True):
             info = None if meta is None else decode_info(meta)
@@ -96,7 +96,7 @@ class RocksModules:
         """The module holding each (namespace, name), in one multi-get."""
         if not names:
             return {}
-        found: Any = self._d.family[MODULES][[name_key(ns, name) for ns, name in names]]
+        found: Any = self._d.visible[MODULES][[name_key(ns, name) for ns, name in names]]
         return {
             pair: None if held is None else UUID(bytes(held).decode())
             for pair, held in zip(names, found, strict=True)
@@ -105,7 +105,7 @@ class RocksModules:
     def usage_of(self, namespaces: Sequence[str]) -> NamespaceUsage:
         """Modules and wasm bytes of each of ``namespaces``, from its listing index."""
         usage: NamespaceUsage = {}
-        family = self._d.family[MODULES]
+        family = self._d.visible[MODULES]
         for namespace in namespaces:
             prefix = index_prefix(namespace)
             keys: Any = [META + key[len(prefix) :] for key in scan_keys(family, prefix)]
@@ -125,7 +125,7 @@ class RocksModules:
         return self._read_pair(module_id, meta_key, revision_key(REVISION_WASM, key, revision))
 
     def _read_pair(self, module_id: UUID, meta_key: bytes, wasm_key: bytes) -> ModuleRecord | None:
-        found: Any = self._d.family[MODULES][[meta_key, wasm_key]]
+        found: Any = self._d.visible[MODULES][[meta_key, wasm_key]]
         meta, wasm = found
         if meta is None:
             return None
@@ -139,11 +139,11 @@ class RocksModules:
         return ModuleRecord(info=info, wasm=verified_wasm(info, plain))
 
     def _get_info(self, module_id: UUID) -> ModuleInfo | None:
-        meta = self._d.family[MODULES].get(META + module_key(module_id))
+        meta = self._d.visible[MODULES].get(META + module_key(module_id))
         return None if meta is None else decode_info(meta)
 
     def _get_artifact(self, module_id: UUID, digest: str, flavor: str) -> SealedArtifact | None:
-        stored = self._d.family[ARTIFACTS].get(artifact_key(module_key(module_id), digest, flavor))
+        stored = self._d.visible[ARTIFACTS].get(artifact_key(module_key(module_id), digest, flavor))
         if stored is None:
             return None
         data = unseal(
@@ -161,11 +161,11 @@ class RocksModules:
         """A page of the listing. A record the store cannot read (its block is damaged,
         or it does not decode) is left out and noted in the damage log, which ``/readyz``
         reports: the others are listed all the same."""
-        snapshot = self._d.family[MODULES].snapshot()
+        source = self._d.visible[MODULES]
         prefix = META if namespace is None else index_prefix(namespace)
         start = prefix + (b"" if after is None else module_key(after))
         found: builtins.list[ModuleInfo] = []
-        for key, value in scan(snapshot, prefix, start, skipped=self._d.skipped(MODULES)):
+        for key, value in scan(source, prefix, start, skipped=self._d.skipped(MODULES)):
             if len(found) >= limit:
                 break
             if after is not None and key == start:
@@ -174,7 +174,7 @@ class RocksModules:
             if namespace is not None:  # an index entry: read the module's record
                 meta_key = META + key[len(prefix) :]
                 try:
-                    meta = next((v for _, v in scan(snapshot, meta_key, meta_key)), None)
+                    meta = next((v for _, v in scan(source, meta_key, meta_key)), None)
                 except Exception as exc:
                     if "Corruption" not in str(exc):
                         raise
@@ -191,12 +191,12 @@ class RocksModules:
     def _count(self, namespace: str | None) -> int:
         prefix = META if namespace is None else index_prefix(namespace)
         skipped = self._d.skipped(MODULES)
-        return sum(1 for _ in scan(self._d.family[MODULES], prefix, prefix, skipped=skipped))
+        return sum(1 for _ in scan(self._d.visible[MODULES], prefix, prefix, skipped=skipped))
 
     def _namespace_usage(self) -> NamespaceUsage:
         usage: NamespaceUsage = {}
-        snapshot = self._d.family[MODULES].snapshot()
-        for _, value in scan(snapshot, META, META, skipped=self._d.skipped(MODULES)):
+        source = self._d.visible[MODULES]
+        for _, value in scan(source, META, META, skipped=self._d.skipped(MODULES)):
             try:
                 info = decode_info(value)
             except IntegrityError:

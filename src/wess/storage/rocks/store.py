@@ -11,9 +11,11 @@ holding that marker refuses to open without a keyring. Values stored in plain te
 before stay readable until ``admin.rewrap`` seals them.
 
 A ``transact`` runs the Writer's reads for a batch and its commit in one call on the
-write thread. rocksdict holds the GIL through a write, sync included, so a hop frees
-the event loop for nothing while a batch commits, and costs ~50-100 us: one per batch,
-not one per read.
+write thread: one hop per batch, not one per read. The batch is written without sync
+and made durable on the sync thread (``RocksDatabase.write_batch``), so while it syncs
+the write thread is free for the next ``transact``: up to two commits are in flight,
+the second planned against the first, and each call returns once its own batch is
+durable. Readers see neither before its sync (``gate``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import asyncio
 import builtins
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from uuid import UUID
 
@@ -136,13 +139,18 @@ class RocksStore:
         return self._admin
 
     async def commit(self, changes: Sequence[Change]) -> None:
-        """Apply every change in one synced write batch; return once it is on disk."""
-        await self._d.write(self._commit, builtins.list(changes))
+        """Apply every change in one write batch; return once it is on disk."""
+        sync = await self._d.write(self._commit, builtins.list(changes))
+        if sync is not None:
+            await self._d.synced(sync)
 
     async def transact(self, work: Transaction) -> None:
         """Run ``work`` and commit what it answers on the write thread: one hop, and no
-        other commit can come in between its reads and its commit."""
-        await self._d.write(self._transact, work)
+        other commit can come in between its reads and its commit. Returns once the
+        batch is durable; the write thread takes the next call while it syncs."""
+        sync = await self._d.write(self._transact, work)
+        if sync is not None:
+            await self._d.synced(sync)
 
     def feed(self) -> None:
         """None: one process owns a RocksDB directory."""
@@ -156,7 +164,9 @@ class RocksStore:
         """Wait for running calls, then close the database."""
         await self._d.aclose()
 
-    def _commit(self, changes: builtins.list[Change], *, known: ModuleStates | None = None) -> None:
+    def _commit(
+        self, changes: builtins.list[Change], *, known: ModuleStates | None = None
+    ) -> Future[None] | None:
         d = self._d
         builder = BatchBuilder(d.family, d.handle, known=known)
         for change in changes:
@@ -165,18 +175,20 @@ class RocksStore:
         marking = d.keyring is not None and builder.values_written > 0 and not d.marked
         if marking:
             builder.batch.put(SEALED_KEY, MARKER, d.handle[SYSTEM])
-        if len(builder.batch):
-            d.db.write(builder.batch, d.sync)
-            d.marked = d.marked or marking
+        if not len(builder.batch):
+            return None
+        sync = d.write_batch(builder.batch)
+        d.marked = d.marked or marking
+        return sync
 
-    def _transact(self, work: Transaction) -> None:
+    def _transact(self, work: Transaction) -> Future[None] | None:
         view = _RocksView(self._d, self._modules, self._keys, self._audit)
         changes = builtins.list(work(view))
         # Same thread, no write in between: what the view read is what the batch finds.
-        self._commit(changes, known=view.known)
+        return self._commit(changes, known=view.known)
 
     def _ping(self) -> None:
-        if system_format(self._d.family[SYSTEM], self._d.path) != FORMAT:
+        if system_format(self._d.visible[SYSTEM], self._d.path) != FORMAT:
             raise StorageUnavailable(f"RocksDB store at {self._d.path} lost its format marker")
 
 

@@ -21,7 +21,7 @@ class RocksUsage:
     def _most_used(self, limit: int) -> UsageRanking:
         counts = [
             (UUID(key.decode()), int.from_bytes(value, "big"))
-            for key, value in scan(self._d.family[USAGE], b"", b"", skipped=self._d.skipped(USAGE))
+            for key, value in scan(self._d.visible[USAGE], b"", b"", skipped=self._d.skipped(USAGE))
         ]
         counts.sort(key=lambda pair: (-pair[1], str(pair[0])))
         return counts[:limit]
