@@ -52,12 +52,17 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.SignatureMismatch, ProblemKind(422, "Signature mismatch", 400)),
     (errors.CompileLimitExceeded, ProblemKind(422, "Compile limit exceeded", 400)),
     (errors.InvalidExports, ProblemKind(422, "Invalid exports", 400)),
+    (errors.LinkError, ProblemKind(422, "Link error", 400)),
     (errors.ModuleRejected, ProblemKind(422, "Module rejected", 400)),
     (errors.ModuleNotFound, ProblemKind(404, "Module not found", 404)),
     (errors.FunctionNotFound, ProblemKind(404, "Function not found", 404)),
     (errors.KeyNotFound, ProblemKind(404, "API key not found", 404)),
+    (errors.RevisionNotFound, ProblemKind(404, "Revision not found", 404)),
+    (errors.AliasNotFound, ProblemKind(404, "Alias not found", 404)),
     (errors.NotFound, ProblemKind(404, "Not found", 404)),
     (errors.PreconditionFailed, ProblemKind(412, "Precondition failed", 412)),
+    (errors.NameTaken, ProblemKind(409, "Name taken", 409)),
+    (errors.Conflict, ProblemKind(409, "Conflict", 409)),
     (errors.MisdirectedRequest, ProblemKind(421, "Misdirected request", 421)),
     (errors.OriginNotAllowed, ProblemKind(403, "Origin not allowed", 403)),
     (errors.Unauthenticated, ProblemKind(401, "Unauthenticated", 401)),
@@ -105,9 +110,14 @@ def code_of(exc: BaseException) -> str:
 
 
 def problem_body(
-    exc: BaseException, *, request_id: str, instance: str | None = None
+    exc: BaseException,
+    *,
+    request_id: str,
+    instance: str | None = None,
+    trace_id: str | None = None,
 ) -> dict[str, object]:
-    """The RFC 9457 document for ``exc``; extension members carry its safe context."""
+    """The RFC 9457 document for ``exc``; extension members carry its safe context, and
+    the request's ``trace_id`` while tracing is on."""
     kind = kind_of(exc)
     code = code_of(exc)
     body: dict[str, object] = {
@@ -118,6 +128,8 @@ def problem_body(
         "code": code,
         "request_id": request_id,
     }
+    if trace_id is not None:
+        body["trace_id"] = trace_id
     if instance is not None:
         body["instance"] = instance
     if isinstance(exc, errors.WessError):
@@ -135,9 +147,13 @@ def detail_of(exc: BaseException) -> str:
 
 
 def problem_response(
-    exc: BaseException, *, request_id: str, instance: str | None = None
+    exc: BaseException,
+    *,
+    request_id: str,
+    instance: str | None = None,
+    trace_id: str | None = None,
 ) -> Response:
-    body = problem_body(exc, request_id=request_id, instance=instance)
+    body = problem_body(exc, request_id=request_id, instance=instance, trace_id=trace_id)
     return Response(
         orjson.dumps(body),
         status_code=int(str(body["status"])),

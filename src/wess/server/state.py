@@ -7,6 +7,7 @@ Storage is opened behind its retries, bulkhead and breakers (``resilience``).
 from __future__ import annotations
 
 import contextlib
+import random
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,14 +20,17 @@ from urllib.parse import unquote, urlsplit
 import structlog
 
 import wess
+from wess.api.commands import CommandPolicy
 from wess.api.state import ApiState
 from wess.config import Settings
+from wess.config.live import LiveSettings
 from wess.files import make_private
 from wess.messages import ModuleChanged, RecordAudit
 from wess.models import AuditFields, NodeInfo
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.observability.process import directory_size
+from wess.observability.tracing import Tracing
 from wess.ops.backups import Backups, StoreBackups
 from wess.ops.inspection import verify_store
 from wess.ops.schedule import BackupMetrics, BackupSchedule
@@ -47,12 +51,15 @@ from wess.service import ModuleService
 from wess.storage import ChangeFeed, Event, Store, open_store
 from wess.storage.measured import MeasuredStore
 from wess.workers.anchoring import AnchorKeeper, check_anchor
+from wess.workers.breakers import ModuleBreakers
+from wess.workers.deadline import Deadlines
 from wess.workers.heartbeat import Heartbeat
 from wess.workers.loader import ProgramLoader
 from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import QUEUE as READER_QUEUE
 from wess.workers.reader import Reader
 from wess.workers.rechaining import rechain_unkeyed
+from wess.workers.resolving import Resolver
 from wess.workers.runner import RUNNER_QUEUE, Runner
 from wess.workers.usage import UsageCounter
 from wess.workers.warmup import Warmup
@@ -76,6 +83,8 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         cache_bytes=settings.runner.cache_size.max_bytes,
         cache_entries=settings.runner.cache_size.max_entries,
         clock_resolution_ns=settings.limits.clock_resolution_ms * 1_000_000,
+        max_module_bytes=max(RuntimeConfig().max_module_bytes, settings.max_upload_size),
+        max_component_instances=settings.components.max_instances,
     )
 
 
@@ -166,13 +175,23 @@ def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
         runtime.config,
         cpu_seconds=settings.limits.compile_cpu_seconds,
         memory_bytes=settings.limits.compile_memory,
+        component_cpu_seconds=settings.components.compile_cpu_seconds,
+        component_memory_bytes=settings.components.compile_memory,
         processes=settings.limits.compile_workers,
     )
 
 
 @asynccontextmanager
-async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[ApiState]:
-    """Open storage, the workers and the service; close them in reverse order."""
+async def open_state(
+    settings: Settings,
+    *,
+    metrics: Metrics,
+    tracing: Tracing | None = None,
+    live: LiveSettings | None = None,
+) -> AsyncIterator[ApiState]:
+    """Open storage, the workers and the service; close them in reverse order.
+    ``tracing`` (None: off) is handed to every part that makes spans. Each part that
+    uses a reloadable key follows ``live`` (when given) from then on."""
     if durable(settings):
         tightened = make_private(data_dir(settings))
         if tightened:
@@ -185,7 +204,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
     keyring = keyring_of(settings)
     key_file = settings.security.encryption_key_file
     async with open_store(settings.database.effective_url, keyring=keyring) as opened:
-        guarded = resilient_store(opened, settings, metrics=metrics)
+        guarded = resilient_store(opened, settings, metrics=metrics, live=live)
         store = MeasuredStore(guarded, metrics)
         damage = metrics.storage_damage
         damage.labels(kind="unreadable").set_function(lambda: store.admin.damage().unreadable)
@@ -204,6 +223,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             max_batch=settings.writer.max_batch,
             quotas=namespace_quotas(settings),
             keyrings=None if key_file is None else partial(keyring_sealing_with, key_file),
+            tracing=tracing,
+            revisions_kept=settings.modules.revisions_kept,
         )
         reader = Reader(
             store.modules,
@@ -213,8 +234,13 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             queue_size=settings.reader.channel_size,
             ttl_seconds=settings.reader.ttl,
             page_limit_max=settings.limits.max_page_size,
+            tracing=tracing,
         )
         limits = runtime_limits(settings)
+        resolver = Resolver(
+            reader,
+            rng=random.Random(settings.modules.alias_seed),  # noqa: S311 - a canary split
+        )
         artifact_key = secret.derive("artifacts")
         with (
             Runtime(limits=limits, config=runtime_config(settings)) as runtime,
@@ -247,6 +273,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 programs=programs,
                 usage=usage,
                 breakers=breakers,
+                tracing=tracing,
+                links=resolver.linked,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -294,7 +322,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 submit=writer.submit,
                 record_audit=record_audit,
                 wess_version=wess.__version__,
-                max_module_size=settings.limits.max_module_size,
+                max_module_size=settings.max_upload_size,
             )
             # Closed in reverse: backups stop, warm-up stops, usage counts and fresh
             # artifacts reach the Writer, the Writer drains, then the audit log's head
@@ -319,19 +347,35 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             ):
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
+                run_deadlines = deadlines(settings, metrics=metrics)
                 service = ModuleService(
                     reader=reader,
                     writer=writer,
                     runner=runner,
-                    limits=limits,
                     max_module_size=settings.limits.max_module_size,
+                    max_component_size=settings.components.max_size,
                     max_args=settings.limits.max_args,
                     exports=ExportLimits(
                         max_exports=settings.limits.max_exports,
                         max_name=settings.limits.max_export_name,
                     ),
-                    deadlines=deadlines(settings, metrics=metrics),
+                    deadlines=run_deadlines,
+                    resolver=resolver,
+                    aliases_max=settings.modules.aliases_max,
                 )
+                if live is not None:
+                    live.subscribe(
+                        partial(
+                            follow,
+                            runtime=runtime,
+                            reader=reader,
+                            writer=writer,
+                            service=service,
+                            deadlines=run_deadlines,
+                            breakers=breakers,
+                            anchor=keeper if isinstance(keeper, AnchorKeeper) else None,
+                        )
+                    )
                 async with open_security(
                     settings,
                     store=store,
@@ -343,6 +387,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     data_dir=data_dir(settings),
                     metrics=metrics,
                     feed=feed,
+                    tracing=tracing,
+                    live=live,
                 ) as security:
                     circuits = Breakers(
                         guarded,
@@ -350,6 +396,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         redis_policy=RedisFailurePolicy(settings.ratelimit.on_redis_failure),
                         modules=breakers,
                     )
+                    if live is not None:
+                        live.subscribe(partial(_follow_redis_policy, circuits))
                     probes = {
                         "storage": store.ping,
                         "writer": _running("writer", lambda: writer.running),
@@ -358,7 +406,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     }
                     if feed is not None:
                         probes["changes"] = _listening(feed)
-                    health = HealthCheck(probes)
+                    probes["warmup"] = _warmed(warmup)
+                    health = HealthCheck(probes, advisory=("warmup",))
                     yield ApiState(
                         service=service,
                         metrics=metrics,
@@ -368,8 +417,9 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         keys=security.keys,
                         audit=security.audit,
                         rotator=security.rotator,
-                        max_module_size=settings.limits.max_module_size,
-                        max_json_body=settings.limits.max_json_body,
+                        max_module_size=settings.max_upload_size,
+                        max_json_body=settings.max_upload_json_body,
+                        commands=CommandPolicy(**settings.commands.model_dump()),
                         max_page_size=settings.limits.max_page_size,
                         max_page_bytes=settings.limits.max_page_bytes,
                         warmup=warmup,
@@ -380,7 +430,42 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         transfer=transfer,
                         backups=backups,
                         breakers=circuits.report,
+                        tracing=tracing,
                     )
+
+
+def follow(
+    settings: Settings,
+    *,
+    runtime: Runtime,
+    reader: Reader,
+    writer: Writer,
+    service: ModuleService,
+    deadlines: Deadlines,
+    breakers: ModuleBreakers | None,
+    anchor: AnchorKeeper | None = None,
+) -> None:
+    """Put the reloadable keys the workers use in force (``LiveSettings.subscribe``)."""
+    runtime.limits = runtime_limits(settings)
+    runtime.resize_cache(
+        settings.runner.cache_size.max_bytes, cache_entries=settings.runner.cache_size.max_entries
+    )
+    reader.resize_cache(
+        settings.reader.cache_size.max_bytes,
+        cache_entries=settings.reader.cache_size.max_entries,
+        ttl_seconds=settings.reader.ttl,
+    )
+    writer.set_quotas(namespace_quotas(settings))
+    service.max_args = settings.limits.max_args
+    deadlines.default_ms = settings.server.request_timeout_ms
+    if breakers is not None:
+        breakers.cooldown = settings.runner.breaker_cooldown
+    if anchor is not None:
+        anchor.interval = settings.audit.anchor_interval
+
+
+def _follow_redis_policy(circuits: Breakers, settings: Settings) -> None:
+    circuits.redis_policy = RedisFailurePolicy(settings.ratelimit.on_redis_failure)
 
 
 def measure_capacity(settings: Settings, metrics: Metrics) -> None:
@@ -415,6 +500,16 @@ def _listening(feed: ChangeFeed) -> Callable[[], Awaitable[None]]:
                 "not listening to other nodes' changes (reconnecting): cached modules and "
                 "keys may be stale, so this node is not ready"
             )
+
+    return probe
+
+
+def _warmed(warmup: Warmup) -> Callable[[], Awaitable[None]]:
+    async def probe() -> None:
+        progress = warmup.snapshot()
+        if progress["state"] != "done":
+            done = progress["loaded"] + progress["skipped"]
+            raise RuntimeError(f"warming up: {done} of {progress['total']} modules")
 
     return probe
 

@@ -59,12 +59,14 @@ from wess.messages import (
 )
 from wess.models import AuditEntry, ModuleInfo
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import Tracing
 from wess.security.audit import AuditKey
 from wess.security.crypto import Keyring
 from wess.storage import AppendAudit, Change, Store, StoreView
 from wess.workers.audit_log import OK, AuditChain, audit_fields
 from wess.workers.batch import CHARGED, MODULE_JOBS, BatchJob, BatchPlan, Step, changes_of
 from wess.workers.importing import ImportPlan, plan_import
+from wess.workers.planning import DEFAULT_REVISIONS_KEPT
 from wess.workers.quotas import NamespaceQuotas, QuotaLedger
 
 logger = structlog.get_logger(__name__)
@@ -108,12 +110,16 @@ class Writer:
         audit_key: AuditKey,
         quotas: NamespaceQuotas | None = None,
         keyrings: Callable[[str], Keyring] | None = None,
+        tracing: Tracing | None = None,
+        revisions_kept: int = DEFAULT_REVISIONS_KEPT,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             raise ValueError("queue_size and max_batch must be at least 1")
         self._store = store
+        self._tracing = tracing
         self._announce = store.feed() is not None  # others share the store: tell them
         self._keyrings = keyrings
+        self._revisions_kept = revisions_kept
         self._metrics = metrics
         self._max_batch = max_batch
         self._clock = clock
@@ -255,7 +261,11 @@ class Writer:
         self._depth.set(len(self._queue))
         # Cancelling the caller cancels only its wait: the job stays queued, is applied
         # exactly once, and its answer (skipped for a cancelled future) goes nowhere.
-        return await future
+        tracing = self._tracing
+        if tracing is None:
+            return await future
+        with tracing.span("storage write", {"wess.write.job": type(job).__name__}):
+            return await future
 
     async def _consume(self) -> None:
         queue = self._queue
@@ -292,6 +302,18 @@ class Writer:
         if self._unfinished <= 0:
             self._unfinished = 0
             self._drained.set()
+
+    def set_quotas(self, quotas: NamespaceQuotas | None) -> None:
+        """Hold namespaces to ``quotas`` from the next batch on (a reload; None:
+        unlimited). Quotas set where there were none need the usage: it is read before
+        that batch."""
+        self._quotas = quotas
+        if quotas is None:
+            self._ledger = None
+        elif self._ledger is not None:
+            self._ledger.quotas = quotas
+        else:  # read with the audit head, before the next batch
+            self._stale = True
 
     async def _resync(self) -> None:
         """Read the audit log's head and the usage again: at start, and after a failed
@@ -330,7 +352,9 @@ class Writer:
             return
         self._metrics.writer_batch_size.observe(len(run))
         batch = BatchPlan(
-            now=self._clock(), usage=self._ledger.draft() if self._ledger is not None else None
+            now=self._clock(),
+            usage=self._ledger.draft() if self._ledger is not None else None,
+            revisions_kept=self._revisions_kept,
         )
         steps: list[Step] = []
         entries: list[AuditEntry] = []
