@@ -49,8 +49,8 @@ bench: $(STAMP) $(BENCH_STAMP)
 # chaos: the full destruction suite (tests/chaos with WESS_CHAOS=full: 50 kills, every
 # corruption, hostile inputs, 1,000 hostile calls, fuzzing), then a short Locust run
 # (smoke and spike), then docs/RELIABILITY.md rewritten from their figures (about 30 min).
-# `make test` runs the same suite short. soak: 10 minutes of the realistic mix, then the
-# report again. Figures go to docs/reliability/; never part of `make test`.
+# `make test` runs the same suite short. soak: 10 minutes of the realistic mix and 10 of
+# runs and reads only, then the report again. Figures go to docs/reliability/; never part of `make test`.
 CHAOS_RESULTS := docs/reliability/chaos.jsonl
 
 chaos: $(STAMP) $(BENCH_STAMP)
@@ -65,6 +65,7 @@ chaos: $(STAMP) $(BENCH_STAMP)
 
 soak: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python bench/load.py --profile soak
+	$(BIN)/python bench/load.py --profile soak --mix no-writes
 	$(BENCH_VENV)/bin/python bench/reliability.py
 
 clean:

@@ -94,11 +94,14 @@ def sample_rss(
     return samples, thread
 
 
-def run_locust(locust: Path, server: Server, setup: Path, profile: str, prefix: Path) -> None:
+def run_locust(
+    locust: Path, server: Server, setup: Path, profile: str, mix: str, prefix: Path
+) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("WESS_")},
         "WESS_LOAD_SETUP": str(setup),
         "WESS_LOAD_PROFILE": profile,
+        "WESS_LOAD_MIX": mix,
     }
     command = [
         str(locust),
@@ -171,12 +174,19 @@ def drift(samples: list[list[float]]) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="smoke")
+    parser.add_argument(
+        "--mix",
+        default="realistic",
+        choices=("realistic", "no-writes"),
+        help="no-writes: runs and reads only",
+    )
     parser.add_argument("--locust", type=Path, default=REPO / ".bench-venv" / "bin" / "locust")
     parser.add_argument("--out", type=Path, default=None)
     options = parser.parse_args()
     if not options.locust.exists():
         raise SystemExit(f"{options.locust} does not exist: `make chaos` installs it")
-    out = options.out or RESULTS / f"load-{options.profile}.json"
+    name = options.profile if options.mix == "realistic" else f"{options.profile}-{options.mix}"
+    out = options.out or RESULTS / f"load-{name}.json"
     with tempfile.TemporaryDirectory(prefix="wess-load-") as scratch, wess_server() as server:
         setup = Path(scratch) / "setup.json"
         setup.write_text(json.dumps(prepare(server)))
@@ -184,18 +194,21 @@ def main() -> None:
         samples, sampler = sample_rss(server, 1.0, stop)
         started = time.monotonic()
         say(f"  locust: profile {options.profile}")
-        run_locust(options.locust, server, setup, options.profile, Path(scratch) / "run")
+        run_locust(
+            options.locust, server, setup, options.profile, options.mix, Path(scratch) / "run"
+        )
         elapsed = time.monotonic() - started
         stop.set()
         sampler.join()
         result = {
-            "profile": options.profile,
+            "profile": name,
             "seconds": round(elapsed, 1),
             **summary(Path(scratch) / "run"),
             "rss_samples": samples,
             "rss_drift": drift(samples),
             "server_alive": server.process.poll() is None,
-            "command": f".venv/bin/python bench/load.py --profile {options.profile}",
+            "command": f".venv/bin/python bench/load.py --profile {options.profile}"
+            + ("" if options.mix == "realistic" else f" --mix {options.mix}"),
         }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

@@ -30,6 +30,9 @@ from locust import HttpUser, LoadTestShape, between, task
 
 SETUP = json.loads(open(os.environ["WESS_LOAD_SETUP"], encoding="utf-8").read())  # noqa: SIM115
 PROFILE = os.environ.get("WESS_LOAD_PROFILE", "smoke")
+WRITES = os.environ.get("WESS_LOAD_MIX", "realistic") != "no-writes"
+"""``WESS_LOAD_MIX=no-writes`` leaves out uploads, replacements and deletes: a soak of
+runs and reads only, which tells the process's own memory from the store's growth."""
 SHEDDING = {"429", "503"}
 
 STAGES: dict[str, list[tuple[int, int, float]]] = {
@@ -131,6 +134,8 @@ class WessUser(HttpUser):
 
     @task(4)
     def create(self) -> None:
+        if not WRITES:
+            return
         content = _module_bytes(next(self.serial) + random.randrange(1 << 30))
         headers = {"content-type": "application/wasm"}
         answer = self._call(
@@ -141,6 +146,8 @@ class WessUser(HttpUser):
 
     @task(2)
     def replace(self) -> None:
+        if not WRITES:
+            return
         if not self.mine:
             return
         content = _module_bytes(random.randrange(1 << 30))
@@ -150,6 +157,8 @@ class WessUser(HttpUser):
 
     @task(2)
     def delete(self) -> None:
+        if not WRITES:
+            return
         if len(self.mine) < 3:
             return
         path = f"/v1/modules/{self.mine.pop(0)}"

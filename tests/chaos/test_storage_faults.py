@@ -35,7 +35,7 @@ async def faulty(monkeypatch) -> AsyncIterator[tuple[TestClient, FaultyStore]]:
     monkeypatch.setattr(wess.server.state, "open_store", faulty_opener(opened))
     settings = test_settings(
         WESS_DATABASE_BREAKER_FAILURES="3",
-        WESS_DATABASE_BREAKER_COOLDOWN="0.2",
+        WESS_DATABASE_BREAKER_COOLDOWN="5",
         WESS_DATABASE_RETRY_BUDGET_MS="200",
         WESS_WRITER_CHANNEL_SIZE=str(WRITE_QUEUE),
     )
@@ -84,7 +84,7 @@ async def test_failing_storage_refuses_writes_fast_serves_the_cache_and_recovers
     codes = [code for _, code, _ in answers]
     assert {status for status, _, _ in answers} == {503}, answers
     assert codes[0] == "storage_unavailable"
-    assert codes[-1] == "storage_circuit_open", codes
+    assert set(codes) == {"storage_unavailable", "storage_circuit_open"}, codes
     slowest = max(took for _, _, took in answers)
     if level.full:
         assert slowest < HANG, answers
@@ -102,7 +102,7 @@ async def test_failing_storage_refuses_writes_fast_serves_the_cache_and_recovers
         status, _, _ = await upload(client, 100 + int(time.monotonic() * 1000) % 10_000)
         return status == 201
 
-    await until(writes_again, "an upload after the store healed")
+    await until(writes_again, "an upload after the store healed", settle=30)
     await until(lambda: _ready(client), "readiness after the store healed")
     record(
         scenario="errors",
