@@ -119,7 +119,8 @@ class Reloader:
 
 
 async def watch_config(reloader: Reloader, path: Path, *, stop: asyncio.Event) -> None:
-    """Reload whenever ``path``'s bytes change, until ``stop`` is set (``module docstring``)."""
+    """Reload whenever ``path``'s bytes change, until ``stop`` is set (the module
+    docstring says why its directory is watched)."""
     seen = _digest(path)
     names = {path.name}
 
