@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from wess.config import resilience
 from wess.config.addresses import check_host_entry, check_network, check_origin
+from wess.config.commands import CommandsSettings
 from wess.config.operating import BackupSettings, MetricsSettings
 from wess.config.protection import (
     AuditSettings,
@@ -440,6 +441,7 @@ class Settings(_Section):
     metrics: MetricsSettings = MetricsSettings()
     backup: BackupSettings = BackupSettings()
     tracing: TracingSettings = TracingSettings()
+    commands: CommandsSettings = CommandsSettings()
 
     @property
     def sandbox_limits(self) -> dict[str, int | None]:

@@ -27,6 +27,7 @@ from wess.runtime.compiled import Compiled, CompiledModuleCache
 from wess.runtime.compiling import FUNCTION_OVERHEAD, artifact_of, compile_wasm, restore
 from wess.runtime.engine import EpochTicker, RuntimeConfig, build_engine
 from wess.runtime.fastcall import FastPath
+from wess.runtime.guestio import CallSlot
 from wess.runtime.host import build_linker, random_i32
 from wess.runtime.invocation import Budgets, Caller
 from wess.runtime.limits import Limits
@@ -55,10 +56,11 @@ class Runtime:
         self._observer = ObserverGroup(*([observer] if observer is not None else []))
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
-        self._linker = build_linker(self._engine, random=random, clock=clock)
+        calls = CallSlot()
+        self._linker = build_linker(self._engine, random=random, clock=clock, calls=calls)
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
-        self._sandbox = Sandbox(self._engine, self._budgets)
+        self._sandbox = Sandbox(self._engine, self._budgets, calls)
         self._fast = FastPath(self._engine, self._budgets) if self.config.fast_path else None
         self._cache: CompiledModuleCache[Program] = CompiledModuleCache(
             self.config.cache_bytes, self._observer, max_entries=self.config.cache_entries

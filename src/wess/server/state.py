@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import structlog
 
 import wess
+from wess.api.commands import CommandPolicy
 from wess.api.state import ApiState
 from wess.config import Settings
 from wess.config.live import LiveSettings
@@ -403,6 +404,7 @@ async def open_state(
                         rotator=security.rotator,
                         max_module_size=settings.limits.max_module_size,
                         max_json_body=settings.limits.max_json_body,
+                        commands=CommandPolicy(**settings.commands.model_dump()),
                         max_page_size=settings.limits.max_page_size,
                         max_page_bytes=settings.limits.max_page_bytes,
                         warmup=warmup,
