@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
-from types import TracebackType
+from functools import partial
+from types import MappingProxyType, TracebackType
+from typing import cast
 
-from wess.errors import InvalidWasm
+from wess.errors import InvalidWasm, LinkError
 from wess.models import FunctionSignature, digest_of
 from wess.runtime.analysis import ModuleAnalysis
 from wess.runtime.artifact import Artifact, ArtifactUnusable, flavor_of
@@ -25,15 +27,26 @@ from wess.runtime.clocks import GuestClock
 from wess.runtime.codec import encoder_for
 from wess.runtime.compiled import Compiled, CompiledModuleCache
 from wess.runtime.compiling import FUNCTION_OVERHEAD, artifact_of, compile_wasm, restore
+from wess.runtime.component import (
+    CompiledComponent,
+    ComponentApi,
+    ComponentCaller,
+    build_component_linker,
+    compile_component,
+    component_artifact,
+    restore_component,
+)
 from wess.runtime.engine import EpochTicker, RuntimeConfig, build_engine
 from wess.runtime.fastcall import FastPath
 from wess.runtime.guestio import CallSlot
 from wess.runtime.host import build_linker, random_i32
 from wess.runtime.invocation import Budgets, Caller
+from wess.runtime.kv import KvSlot
 from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
-from wess.runtime.sandbox import Sandbox
+from wess.runtime.sandbox import Linkable, Sandbox
+from wess.runtime.wasmbin import is_component
 
 
 class Runtime:
@@ -57,10 +70,19 @@ class Runtime:
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
         calls = CallSlot()
-        self._linker = build_linker(self._engine, random=random, clock=clock, calls=calls)
+        self.kv = KvSlot()
+        """Each thread's ``wess:kv@1`` store: set around a call of a module using it."""
+        self._linker = build_linker(
+            self._engine, random=random, clock=clock, calls=calls, kv=self.kv
+        )
+        new_linker = partial(
+            build_linker, self._engine, random=random, clock=clock, calls=calls, kv=self.kv
+        )
+        self._component_linker = build_component_linker(self._engine)
+        self._component_api = ComponentApi()
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
-        self._sandbox = Sandbox(self._engine, self._budgets, calls)
+        self._sandbox = Sandbox(self._engine, self._budgets, calls, new_linker=new_linker)
         self._fast = FastPath(self._engine, self._budgets) if self.config.fast_path else None
         self._cache: CompiledModuleCache[Program] = CompiledModuleCache(
             self.config.cache_bytes, self._observer, max_entries=self.config.cache_entries
@@ -175,9 +197,37 @@ class Runtime:
             return program
         return self._once(artifact.digest, lambda: self._restore(artifact))
 
+    def link(self, program: Program, links: Mapping[str, Program]) -> Program:
+        """``program`` with the programs of the modules it links (by the name its
+        imports use: ``adder``, ``adder@prod``), each linked already if it links others.
+        Every call instantiates them in the call's own Store, so the call's limits
+        cover the whole chain. Not cached: the links a name resolves to may change."""
+        missing = [ref for ref in program.analysis.links if ref not in links]
+        if missing:
+            raise ValueError(f"links not given: {', '.join(missing)}")
+        if isinstance(program.compiled, CompiledComponent) or any(
+            isinstance(target.compiled, CompiledComponent) for target in links.values()
+        ):
+            raise LinkError("components neither link other modules nor are linked")
+        frozen = MappingProxyType(dict(links))
+        # checked above: no component among them, so each is a Linkable
+        linkable = cast(Mapping[str, Linkable], frozen)
+
+        def caller(compiled: Compiled | CompiledComponent, signature: FunctionSignature) -> Caller:
+            assert isinstance(compiled, Compiled)
+            encode = encoder_for(signature)
+            return self._sandbox.caller(compiled, signature, encode, links=linkable)
+
+        linked = Program(program.compiled, caller, self._state)
+        linked.links = frozen
+        return linked
+
     def export(self, program: Program) -> Artifact:
         """``program`` as an artifact of this runtime's flavor (``Module.serialize``)."""
-        return artifact_of(program.compiled, flavor=self.flavor)
+        compiled = program.compiled
+        if isinstance(compiled, CompiledComponent):
+            return component_artifact(compiled, flavor=self.flavor)
+        return artifact_of(compiled, flavor=self.flavor)
 
     @property
     def flavor(self) -> str:
@@ -235,29 +285,51 @@ class Runtime:
 
     def _compile(self, wasm: bytes, digest: str) -> Program:
         start = time.perf_counter()
-        compiled = compile_wasm(
-            self._engine,
-            self._linker,
-            wasm,
-            digest=digest,
-            max_module_bytes=self.config.max_module_bytes,
-        )
+        compiled: Compiled | CompiledComponent
+        if is_component(wasm):
+            compiled = compile_component(
+                self._engine, wasm, digest=digest, max_bytes=self.config.max_module_bytes
+            )
+        else:
+            compiled = compile_wasm(
+                self._engine,
+                self._linker,
+                wasm,
+                digest=digest,
+                max_module_bytes=self.config.max_module_bytes,
+            )
         self._observer.compiled(digest, time.perf_counter() - start)
         return self._program(compiled)
 
     def _restore(self, artifact: Artifact) -> Program:
-        compiled = restore(self._engine, self._linker, artifact)
+        compiled: Compiled | CompiledComponent
+        if artifact.analysis.component:
+            compiled = restore_component(self._engine, artifact)
+        else:
+            compiled = restore(self._engine, self._linker, artifact)
         self._observer.cache_miss()  # counted once it is known no compile follows
         return self._program(compiled)
 
-    def _program(self, compiled: Compiled) -> Program:
+    def _program(self, compiled: Compiled | CompiledComponent) -> Program:
         return Program(compiled, self._caller, self._state, on_function=self._function_made)
 
     def _function_made(self, program: Program) -> None:
         """A function's caller holds memory too: counted while its program is cached."""
         self._cache.grow(program.digest, program, FUNCTION_OVERHEAD)
 
-    def _caller(self, compiled: Compiled, signature: FunctionSignature) -> Caller:
+    def _caller(
+        self, compiled: Compiled | CompiledComponent, signature: FunctionSignature
+    ) -> Caller:
+        if isinstance(compiled, CompiledComponent):
+            return ComponentCaller(
+                self._engine,
+                self._component_linker,
+                self._budgets,
+                compiled,
+                signature,
+                instances=self.config.max_component_instances,
+                api=self._component_api,
+            )
         encode = encoder_for(signature)
         if self._fast is not None:
             caller = self._fast.caller(compiled, signature, encode)
