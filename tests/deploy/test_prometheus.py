@@ -20,6 +20,7 @@ COVERED = {
     "integrity errors": ("WessIntegrityErrors", "wess_integrity_errors_total"),
     "breaker open": ("WessBreakerOpen", "wess_breaker_state"),
     "readiness": ("WessNotReady", "wess_ready"),
+    "refused reload": ("WessConfigReloadRefused", "wess_config_reloads_total"),
 }
 DURATION_UNITS = ("ms", "s", "m", "h", "d", "w", "y")
 

@@ -108,6 +108,7 @@ def test_two_workers_serve_one_port_as_nodes_of_the_store(tmp_path: Path) -> Non
         eventually(
             lambda: {e["node"] for e in logged(server, "configuration reloaded")} == ids,
             "both workers reloaded",
+            settle=30,  # a guard on a loaded machine, not a measure
         )
         assert server.stop() == 0
         assert {e["node"] for e in logged(server, "wess stopped")} == {"node", *ids}

@@ -217,6 +217,7 @@ class Metrics:
         )
         self._operator_metrics(r)
         self._resilience_metrics(r)
+        self._config_metrics(r)
         self.cpu_usage.set_function((cpu or CpuUsage()).percent)
         self.memory_usage.set_function(memory)
         self.build_info.labels(**build_labels()).set(1)
@@ -311,6 +312,23 @@ class Metrics:
         """Report ``pool``'s invocations from these counts, read when scraped."""
         self.invocations_in_flight.labels(pool=pool).set_function(in_flight)
         self.invocations_queued.labels(pool=pool).set_function(queued)
+
+    def _config_metrics(self, r: CollectorRegistry) -> None:
+        """Reloads of the configuration (docs/operations.md, Reloading the configuration)."""
+        self.config_reloads = Counter(
+            "wess_config_reloads_total",
+            "Configuration reloads (SIGHUP or the file watch), by result: success (the "
+            "file was valid; its reloadable changes apply) or failure (refused whole).",
+            ["result"],
+            registry=r,
+        )
+        for result in ("success", "failure"):
+            self.config_reloads.labels(result=result)
+        self.config_last_reload = Gauge(
+            "wess_config_last_reload_success_timestamp_seconds",
+            "When the configuration was last reloaded successfully (Unix time; 0: never).",
+            registry=r,
+        )
 
     def _resilience_metrics(self, r: CollectorRegistry) -> None:
         """Retries, circuit breakers, deadlines (docs/architecture.md, Resilience)."""

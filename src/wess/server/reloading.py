@@ -24,7 +24,6 @@ from pathlib import Path
 
 import structlog
 import watchfiles
-from prometheus_client import Counter, Gauge
 
 from wess.config.live import LiveSettings, SettingsSource
 from wess.config.reloads import changes, reloaded
@@ -33,29 +32,8 @@ from wess.observability.metrics import Metrics
 
 logger = structlog.get_logger(__name__)
 
-RESULTS = ("success", "failure")
 SIGNAL = "SIGHUP"
 WATCH = "file changed"
-
-
-class ReloadMetrics:
-    """``wess_config_reloads_total{result}`` and the time of the last good reload."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.reloads = Counter(
-            "wess_config_reloads_total",
-            "Configuration reloads (SIGHUP or the file watch), by result: success (the "
-            "file was valid; its reloadable changes apply) or failure (refused whole).",
-            ["result"],
-            registry=metrics.registry,
-        )
-        for result in RESULTS:
-            self.reloads.labels(result=result)
-        self.last_success = Gauge(
-            "wess_config_last_reload_success_timestamp_seconds",
-            "When the configuration was last reloaded successfully (Unix time; 0: never).",
-            registry=metrics.registry,
-        )
 
 
 class Reloader:
@@ -71,7 +49,7 @@ class Reloader:
     ) -> None:
         self._live = live
         self._source = source
-        self._metrics = ReloadMetrics(metrics)
+        self._metrics = metrics
         self._clock = clock
 
     @property
@@ -90,7 +68,7 @@ class Reloader:
                 file=str(path) if path else None,
                 error=exc.detail,
             )
-            self._metrics.reloads.labels(result="failure").inc()
+            self._metrics.config_reloads.labels(result="failure").inc()
             return False
         running = self._live.current
         found = changes(running, loaded)
@@ -105,7 +83,7 @@ class Reloader:
                 self._live.replace(reloaded(running, loaded))
         except Exception:  # a bug in a subscriber: said, counted, and the server goes on
             logger.exception("configuration reload failed while applying", trigger=trigger)
-            self._metrics.reloads.labels(result="failure").inc()
+            self._metrics.config_reloads.labels(result="failure").inc()
             return False
         logger.info(
             "configuration reloaded",
@@ -113,13 +91,14 @@ class Reloader:
             file=str(path) if path else None,
             applied=list(found.applied),
         )
-        self._metrics.reloads.labels(result="success").inc()
-        self._metrics.last_success.set(self._clock())
+        self._metrics.config_reloads.labels(result="success").inc()
+        self._metrics.config_last_reload.set(self._clock())
         return True
 
 
 async def watch_config(reloader: Reloader, path: Path, *, stop: asyncio.Event) -> None:
-    """Reload whenever ``path``'s bytes change, until ``stop`` is set (``module docstring``)."""
+    """Reload whenever ``path``'s bytes change, until ``stop`` is set (the module
+    docstring says why its directory is watched)."""
     seen = _digest(path)
     names = {path.name}
 

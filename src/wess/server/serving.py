@@ -118,10 +118,10 @@ async def serve(
             state.health.add("listeners", server.listening)
             live.subscribe(partial(_follow, protocol))
             reloader = None if source is None else Reloader(live, source, metrics=metrics)
-            if on_ready is not None:
-                on_ready()
             async with _watching(settings, reloader):
                 with _signals_handled_by_uvicorn(), _reloads_on_sighup(reloader):
+                    if on_ready is not None:  # from now on SIGHUP reloads
+                        on_ready()
                     await server.serve(sockets=sockets)
             logger.info("draining and closing")
     logger.info("wess stopped")
