@@ -21,10 +21,25 @@ from starlette.routing import BaseRoute, Route
 
 from wess.api import examples
 from wess.api.problems import PROBLEM_CONTENT_TYPE
-from wess.api.schemas import LegacyError, ModuleUpload, Problem, RunRequest
+from wess.api.schemas import (
+    CommandResult,
+    CommandRunRequest,
+    LegacyError,
+    ModuleUpload,
+    Problem,
+    RunRequest,
+    RunResult,
+)
 
 REF = "#/components/schemas/{model}"
-EXTRA_MODELS: tuple[type[BaseModel], ...] = (ModuleUpload, RunRequest, Problem)
+EXTRA_MODELS: tuple[type[BaseModel], ...] = (
+    ModuleUpload,
+    RunRequest,
+    CommandRunRequest,
+    RunResult,
+    CommandResult,
+    Problem,
+)
 MODULE_ID_PARAMETER: dict[str, Any] = {
     "name": "module_id",
     "in": "path",
@@ -42,7 +57,15 @@ TIMEOUT_PARAMETER: dict[str, Any] = {
     "call together; server.request_timeout_ms when absent, and at most that. Past it: "
     "408 deadline_exceeded, with the layer that ran out.",
 }
-RUN_PARAMETERS = (MODULE_ID_PARAMETER, TIMEOUT_PARAMETER)
+LOGS_PARAMETER: dict[str, Any] = {
+    "name": "logs",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "boolean"},
+    "description": "Return the call's log lines (wess:log@1), as the body's logs does.",
+}
+RUN_PARAMETERS = (MODULE_ID_PARAMETER, TIMEOUT_PARAMETER, LOGS_PARAMETER)
+BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
 
 PROBLEM_DESCRIPTIONS = {
     400: "Invalid id, malformed JSON, invalid request or arguments",
@@ -65,6 +88,47 @@ LEGACY_DESCRIPTIONS = {
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
+
+
+def run_body() -> dict[str, Any]:
+    """A run's request body: a function call or a command's, as JSON; or a command's
+    stdin as it is."""
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"oneOf": [_ref(RunRequest), _ref(CommandRunRequest)]}},
+            "application/octet-stream": BINARY,
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    }
+
+
+def run_responses(*problems: int) -> dict[int | str, dict[str, Any]]:
+    """A run's answers: a function's results or a command's output as JSON, or a
+    command's stdout itself (``Accept: application/octet-stream``), and ``problems``."""
+    documented = responses(200, None, *problems)
+    documented[200] = {
+        "description": "The function's results, or the command's output",
+        "content": {
+            "application/json": {"schema": {"oneOf": [_ref(RunResult), _ref(CommandResult)]}},
+            "application/octet-stream": BINARY,
+        },
+        "headers": {
+            "Wess-Exit-Code": {
+                "description": "A command's exit code (raw answers)",
+                "schema": {"type": "integer"},
+            },
+            "Wess-Truncated": {
+                "description": "none, stdout, stderr or stdout,stderr (raw answers)",
+                "schema": {"type": "string"},
+            },
+            "Wess-Stderr-Base64": {
+                "description": "The first 4 KiB of a command's stderr (raw answers)",
+                "schema": {"type": "string"},
+            },
+        },
+    }
+    return documented
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
