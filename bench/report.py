@@ -93,6 +93,14 @@ MEANINGS = (
         "the delay until B and C run the new code, p50/p99/most",
         f"runs {GE} 0.95 {TIMES} embedded; every delay {LE} 1 s",
     ),
+    (
+        "P10",
+        "one WASI command call (stdin → stdout echo) through Wess's embedding API "
+        "(`Function.run_command`), a fresh instance per call with its limits applied",
+        "median µs/call of interleaved rounds, Wess vs the documented wasmtime-py WASI path "
+        "(a fresh `WasiConfig` per call with stdin and stdout files), same process",
+        f"{LE} 0.5 {TIMES} documented WASI",
+    ),
 )
 
 
