@@ -82,9 +82,10 @@ def build_linker(
         clock.clock_res_get,
         access_caller=True,
     )
-    fd_type = wasmtime.FuncType([i32] * 4, [i32])
-    linker.define_func(WASI_MODULE, "fd_read", fd_type, stdio.fd_read(calls), access_caller=True)
-    linker.define_func(WASI_MODULE, "fd_write", fd_type, stdio.fd_write(calls), access_caller=True)
+    standard_streams = stdio.StdioFunctions(calls)
+    standard_streams.define(linker, WASI_MODULE)
+    # the ctypes callbacks must live as long as the linker
+    linker.wess_stdio = standard_streams  # type: ignore[attr-defined]
     linker.allow_shadowing = False
     linker.define_func("env", "randomi32", wasmtime.FuncType([], [i32]), as_i32(random))
     for interface in hostapi.interfaces(clock=clock, calls=calls):
