@@ -12,7 +12,7 @@ import pytest
 import wasmtime
 
 from tests.fixtures import wasm
-from wess.errors import InvalidRequest, UnknownImport
+from wess.errors import InvalidRequest, Trap, UnknownImport
 from wess.runtime import Limits, Runtime
 from wess.runtime.analysis import analyze_layout
 from wess.runtime.command_io import CommandInput
@@ -53,6 +53,23 @@ def test_proc_exit_is_the_exit_code_not_an_error(runtime: Runtime) -> None:
         .run_command(CommandInput(stdin=b"x", env=(("EXIT", "7"),)))
     )
     assert (result.exit_code, result.stdout) == (7, b"x")
+
+
+def test_a_trapping_command_is_an_error_with_its_output(runtime: Runtime) -> None:
+    """A trap is no exit status: it is the Trap error, carrying what was written."""
+    with pytest.raises(Trap) as caught:
+        runtime.load(wasm("crash_command")).function("_start").run_command(CommandInput())
+    assert caught.value.kind == "unreachable"
+    assert caught.value.context["stdout"] == "partial"
+
+
+def test_a_command_past_its_fuel_is_stopped(runtime: Runtime) -> None:
+    """A command's limits hold as any call's: out of fuel is a trap."""
+    with pytest.raises(Trap) as caught:
+        runtime.load(wasm("echo_command")).function("_start").run_command(
+            CommandInput(stdin=b"x" * 10_000), limits=Limits(fuel=50)
+        )
+    assert caught.value.kind == "out_of_fuel"
 
 
 def test_command_output_is_bounded_per_stream(runtime: Runtime) -> None:

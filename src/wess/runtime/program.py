@@ -59,7 +59,8 @@ class Function:
 
     @property
     def call_path(self) -> str:
-        """``"fast"`` (wasmtime's C API) or ``"documented"`` (wasmtime-py, for WASI)."""
+        """``"fast"`` (wasmtime's C API) or ``"documented"`` (wasmtime-py, for WASI);
+        a command's ``_start`` is ``"fast"`` too, but never runs inline."""
         return self._call.path
 
     def decode(self, args: object) -> Sequence[Number]:

@@ -18,7 +18,7 @@ from types import TracebackType
 
 from wess.errors import InvalidWasm
 from wess.models import FunctionSignature, digest_of
-from wess.runtime.analysis import ModuleAnalysis
+from wess.runtime.analysis import ModuleAnalysis, is_command_entry
 from wess.runtime.artifact import Artifact, ArtifactUnusable, flavor_of
 from wess.runtime.clocks import GuestClock
 from wess.runtime.codec import encoder_for
@@ -56,7 +56,7 @@ class Runtime:
         self._observer = ObserverGroup(*([observer] if observer is not None else []))
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
-        calls = CallSlot()
+        calls = self._calls = CallSlot()
         self._linker = build_linker(self._engine, random=random, clock=clock, calls=calls)
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
@@ -244,6 +244,8 @@ class Runtime:
 
     def _caller(self, compiled: Compiled, signature: FunctionSignature) -> Caller:
         encode = encoder_for(signature)
+        if self._fast is not None and is_command_entry(signature):
+            return self._fast.command_caller(compiled, signature, encode, self._calls)
         if self._fast is not None:
             caller = self._fast.caller(compiled, signature, encode)
             if caller is not None:
