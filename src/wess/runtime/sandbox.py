@@ -21,6 +21,7 @@ import wasmtime
 
 from wess.errors import ExecutionError
 from wess.models import FunctionSignature
+from wess.runtime.analysis import is_command_entry
 from wess.runtime.codec import Encoder, Number
 from wess.runtime.command_io import CommandInput
 from wess.runtime.compiled import Compiled
@@ -68,8 +69,11 @@ class _DocumentedCaller:
         self._encode = encode
         self._wasi = compiled.analysis.uses_wasi
         self._io = compiled.analysis.needs_call_io
+        self._command = is_command_entry(signature)
 
     def __call__(self, values: Sequence[Number], limits: Limits) -> Invocation:
+        if self._command:  # as on the fast path: a command's status, not an error
+            return self.command(CommandInput(), limits)
         io = GuestIO(max_output=limits.max_output) if self._io else None
         return self._run(values, limits, io, None)
 
