@@ -154,7 +154,7 @@ def main() -> None:
             "rounds_us": samples,
             "plot": {
                 "kind": "line",
-                "title": "P10: one WASI command call (stdin -> stdout), per round",
+                "title": "one WASI command call (stdin -> stdout), per round",
                 "xlabel": "round",
                 "ylabel": "us per call (lower is better)",
                 "series": {
