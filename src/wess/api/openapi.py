@@ -98,7 +98,6 @@ def run_body() -> dict[str, Any]:
         "content": {
             "application/json": {"schema": {"oneOf": [_ref(RunRequest), _ref(CommandRunRequest)]}},
             "application/octet-stream": BINARY,
-            "text/plain": {"schema": {"type": "string"}},
         },
     }
 
