@@ -101,6 +101,14 @@ MEANINGS = (
         "(a fresh `WasiConfig` per call with stdin and stdout files), same process",
         f"{LE} 0.5 {TIMES} documented WASI",
     ),
+    (
+        "P13",
+        "tracing cost: run requests with OpenTelemetry tracing on (every request sampled, "
+        "spans batched to an in-process exporter that drops them) and off",
+        "P2's requests against three servers side by side: tracing on, tracing configured "
+        "but off, and no tracing configured; alternating rounds, median requests/s",
+        f"on {GE} 0.85 {TIMES} off; off {GE} 0.99 {TIMES} not configured",
+    ),
 )
 
 

@@ -59,6 +59,7 @@ FIGURES = (
     Figure("P8", "p8_workers.py", "Every core used"),
     Figure("P9", "p9_shared_store.py", "Shared store"),
     Figure("P10", "p10_wasi.py", "WASI command call"),
+    Figure("P13", "tracing_overhead.py", "Tracing cost"),
 )
 
 

@@ -255,7 +255,9 @@ class ModuleService:
         effective = self._limits
         if limits is not None:
             effective = self._limits.narrowed(**limits.asked)
-        structlog.contextvars.bind_contextvars(module_id=str(module_id), function=name)
+        structlog.contextvars.bind_contextvars(
+            module_id=str(module_id), namespace=record.info.namespace, function=name
+        )
         return await self._runner.run(
             record, name, args, limits=effective, deadline=deadline, command=command
         )

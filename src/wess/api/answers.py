@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from wess.api import problems
-from wess.api.middleware import request_id_of
+from wess.api.middleware import request_id_of, trace_id_of
 from wess.errors import WessError
 from wess.observability.metrics import Metrics
 
@@ -30,7 +30,10 @@ def error_response(
         response = problems.legacy_response(exc)
     else:
         response = problems.problem_response(
-            exc, request_id=request_id_of(scope), instance=scope.get("path")
+            exc,
+            request_id=request_id_of(scope),
+            instance=scope.get("path"),
+            trace_id=trace_id_of(scope),
         )
     if headers:
         response.headers.update(headers)

@@ -105,9 +105,14 @@ def code_of(exc: BaseException) -> str:
 
 
 def problem_body(
-    exc: BaseException, *, request_id: str, instance: str | None = None
+    exc: BaseException,
+    *,
+    request_id: str,
+    instance: str | None = None,
+    trace_id: str | None = None,
 ) -> dict[str, object]:
-    """The RFC 9457 document for ``exc``; extension members carry its safe context."""
+    """The RFC 9457 document for ``exc``; extension members carry its safe context, and
+    the request's ``trace_id`` while tracing is on."""
     kind = kind_of(exc)
     code = code_of(exc)
     body: dict[str, object] = {
@@ -118,6 +123,8 @@ def problem_body(
         "code": code,
         "request_id": request_id,
     }
+    if trace_id is not None:
+        body["trace_id"] = trace_id
     if instance is not None:
         body["instance"] = instance
     if isinstance(exc, errors.WessError):
@@ -135,9 +142,13 @@ def detail_of(exc: BaseException) -> str:
 
 
 def problem_response(
-    exc: BaseException, *, request_id: str, instance: str | None = None
+    exc: BaseException,
+    *,
+    request_id: str,
+    instance: str | None = None,
+    trace_id: str | None = None,
 ) -> Response:
-    body = problem_body(exc, request_id=request_id, instance=instance)
+    body = problem_body(exc, request_id=request_id, instance=instance, trace_id=trace_id)
     return Response(
         orjson.dumps(body),
         status_code=int(str(body["status"])),

@@ -195,6 +195,11 @@ class Problem(BaseModel):
     detail: str
     code: str
     request_id: str
+    trace_id: str | None = Field(
+        None,
+        description="The request's OpenTelemetry trace id (32 hex digits), while tracing is "
+        "on (`[tracing] enabled`).",
+    )
     kind: str | None = Field(None, description="The trap kind, on trap problems.")
 
 

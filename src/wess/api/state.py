@@ -14,6 +14,7 @@ from wess.keys import KekRotator, KeyService
 from wess.models import NodeInfo
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import Tracing
 from wess.ops.backups import StoreBackups
 from wess.ops.inspection import StoreReport
 from wess.ops.transfer import Transfer
@@ -58,6 +59,8 @@ class ApiState:
     """The store's backups (``/v1/admin/backups``); None for a store kept in memory."""
     breakers: Callable[[], Mapping[str, object]] | None = None
     """Every circuit breaker's state (``/readyz`` reports it as ``breakers``)."""
+    tracing: Tracing | None = None
+    """Makes the spans of each request (None: tracing is off)."""
 
 
 def state_of(request: Request) -> ApiState:

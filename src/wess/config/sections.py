@@ -23,6 +23,7 @@ from wess.config.protection import (
 from wess.config.section import LIMIT, limit_field
 from wess.config.section import Section as _Section
 from wess.config.sizes import CacheSize, CacheSizeField
+from wess.config.tracing import TracingSettings
 from wess.runtime.analysis import MAX_EXPORT_NAME, MAX_EXPORTS
 from wess.workers.pool import (
     COMPILE_WORKERS,
@@ -403,6 +404,7 @@ class Settings(_Section):
     audit: AuditSettings = AuditSettings()
     metrics: MetricsSettings = MetricsSettings()
     backup: BackupSettings = BackupSettings()
+    tracing: TracingSettings = TracingSettings()
     commands: CommandsSettings = CommandsSettings()
 
     @property

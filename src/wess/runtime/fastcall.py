@@ -56,8 +56,8 @@ KINDS = {
 EXTERN_GLOBAL = b"\x01"
 GUARD_NAME = GUARD_EXPORT.encode()
 _new = tuple.__new__
-NO_OUTPUT = (b"", b"", False, None, False, False, (), 0)
-"""An ``Invocation``'s fields after ``fuel_used`` for a call that wrote nothing."""
+NO_IO = (None, False, False, (), 0)
+"""An ``Invocation``'s fields after ``instantiate_us`` for a call with no ``GuestIO``."""
 
 # A thread's scratch buffer: instance, extern, trap and fuel cells, then the values.
 INSTANCE = 0
@@ -278,6 +278,7 @@ class _FastCaller:
             api.set_epoch_deadline(context, budget.ticks)
             start = perf_counter_ns()
             error = api.instantiate(self._pre, context, scratch.instance, scratch.trap_cell)
+            instantiated = perf_counter_ns()
             if error or scratch.trap.value:
                 raise self._failed(error, scratch, None, limits)
             if not api.export_get(
@@ -303,7 +304,10 @@ class _FastCaller:
                 api.get_fuel(context, scratch.fuel_cell)
                 fuel_used = budget.fuel - scratch.fuel.value
             # tuple.__new__ skips the NamedTuple's keyword-handling constructor
-            return _new(Invocation, (results, elapsed // 1000, fuel_used, *NO_OUTPUT))
+            setup = (instantiated - start) // 1000
+            return _new(
+                Invocation, (results, elapsed // 1000, fuel_used, b"", b"", False, setup, *NO_IO)
+            )
         finally:
             api.store_delete(store)
 

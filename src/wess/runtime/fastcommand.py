@@ -75,6 +75,7 @@ class FastCommandCaller(_FastCaller):
                 error = api.instantiate(self._pre, context, scratch.instance, scratch.trap_cell)
                 if error or scratch.trap.value:
                     raise self._failed(error, scratch, None, limits, _output(io))
+                instantiated = perf_counter_ns()
                 if not api.export_get(
                     context, scratch.instance, self._export, self._export_size, scratch.extern
                 ):
@@ -118,6 +119,7 @@ class FastCommandCaller(_FastCaller):
             stderr_truncated=output.stderr_truncated,
             logs=tuple(io.logs.lines),
             logs_dropped=io.logs.dropped,
+            instantiate_us=(instantiated - start) // 1000,
         )
 
 

@@ -20,7 +20,8 @@ from wess.runtime.limits import Limits
 class Invocation(NamedTuple):
     """What one call returned.
 
-    ``results`` are JSON-safe; ``duration_us`` covers instantiation and the call;
+    ``results`` are JSON-safe; ``duration_us`` covers instantiation and the call,
+    ``instantiate_us`` the instantiation alone (the start of ``duration_us``);
     ``fuel_used`` is None unless a fuel limit applied; ``stdout``/``stderr`` hold what
     a WASI guest wrote, up to ``max_output`` bytes each, and ``output_truncated`` says
     some was dropped (``stdout_truncated``, ``stderr_truncated``: which). ``exit_code``
@@ -36,6 +37,7 @@ class Invocation(NamedTuple):
     stdout: bytes = b""
     stderr: bytes = b""
     output_truncated: bool = False
+    instantiate_us: int = 0
     exit_code: int | None = None
     stdout_truncated: bool = False
     stderr_truncated: bool = False

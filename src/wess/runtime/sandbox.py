@@ -109,6 +109,7 @@ class _DocumentedCaller:
             calls.current = io
             try:
                 instance = self._compiled.pre.instantiate(store)
+                instantiated = time.perf_counter_ns()
                 function = instance.exports(store)[self._name]
                 assert isinstance(function, wasmtime.Func)
                 raw = function(store, *values)
@@ -135,7 +136,12 @@ class _DocumentedCaller:
         if command is not None and exit_code is None:
             exit_code = 0
         if io is None:
-            return Invocation(self._encode(results), elapsed // 1000, fuel_used)
+            return Invocation(
+                self._encode(results),
+                elapsed // 1000,
+                fuel_used,
+                instantiate_us=(instantiated - start) // 1000,
+            )
         output = io.output
         return Invocation(
             results=self._encode(results),
@@ -149,6 +155,7 @@ class _DocumentedCaller:
             stderr_truncated=output.stderr_truncated,
             logs=tuple(io.logs.lines),
             logs_dropped=io.logs.dropped,
+            instantiate_us=(instantiated - start) // 1000,
         )
 
     def _failed(

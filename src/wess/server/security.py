@@ -22,6 +22,7 @@ from wess.keys import BOOTSTRAP_ACTOR, KekRotator, KeyService, KeyUsageFlusher
 from wess.messages import ApiKeyChanged, CreateApiKey
 from wess.models import ApiKey, Role
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import Tracing
 from wess.security.anchor import AnchorFile
 from wess.security.audit import AuditKey
 from wess.security.bootstrap import bootstrap_admin
@@ -120,6 +121,7 @@ async def open_security(
     data_dir: Path,
     metrics: Metrics,
     feed: ChangeFeed | None = None,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[Security]:
     """The security parts, with the Writer running; on first start (auth on, no admin
     key yet) an admin key is minted and its token written to ``<data dir>/admin.key``."""
@@ -195,6 +197,7 @@ async def open_security(
             limiter=limiter,
             auditor=auditor,
             metrics=metrics,
+            tracing=tracing,
         )
         key_file = settings.security.encryption_key_file
         rotator = (

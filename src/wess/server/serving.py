@@ -32,6 +32,7 @@ from wess.server.connections import ConnectionRules, guarded_protocol
 from wess.server.listening import address_of, listening
 from wess.server.security import is_loopback
 from wess.server.state import open_state
+from wess.server.tracing import open_tracing
 
 logger = structlog.get_logger(__name__)
 
@@ -56,9 +57,10 @@ async def serve(
     tls = tls_context(settings)
     host, port = settings.server.host, settings.server.port
     bound = contextlib.nullcontext(sockets) if sockets is not None else listening(host, port)
-    with bound as sockets:
+    tracing_open = open_tracing(settings.tracing, node=settings.server.node_id)
+    with bound as sockets, tracing_open as tracing:
         port = sockets[0].getsockname()[1]  # the one the system chose, for port 0
-        async with open_state(settings, metrics=metrics) as state:
+        async with open_state(settings, metrics=metrics, tracing=tracing) as state:
             # What start-up built (the app, the runtime, caches' first entries) lives as
             # long as the server: out of the collector's way, so its full passes (during
             # a large listing, say) walk only what requests allocate.

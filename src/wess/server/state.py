@@ -28,6 +28,7 @@ from wess.models import AuditFields, NodeInfo
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.observability.process import directory_size
+from wess.observability.tracing import Tracing
 from wess.ops.backups import Backups, StoreBackups
 from wess.ops.inspection import verify_store
 from wess.ops.schedule import BackupMetrics, BackupSchedule
@@ -172,8 +173,11 @@ def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
 
 
 @asynccontextmanager
-async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[ApiState]:
-    """Open storage, the workers and the service; close them in reverse order."""
+async def open_state(
+    settings: Settings, *, metrics: Metrics, tracing: Tracing | None = None
+) -> AsyncIterator[ApiState]:
+    """Open storage, the workers and the service; close them in reverse order.
+    ``tracing`` (None: off) is handed to every part that makes spans."""
     if durable(settings):
         tightened = make_private(data_dir(settings))
         if tightened:
@@ -205,6 +209,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             max_batch=settings.writer.max_batch,
             quotas=namespace_quotas(settings),
             keyrings=None if key_file is None else partial(keyring_sealing_with, key_file),
+            tracing=tracing,
         )
         reader = Reader(
             store.modules,
@@ -214,6 +219,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             queue_size=settings.reader.channel_size,
             ttl_seconds=settings.reader.ttl,
             page_limit_max=settings.limits.max_page_size,
+            tracing=tracing,
         )
         limits = runtime_limits(settings)
         artifact_key = secret.derive("artifacts")
@@ -248,6 +254,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 programs=programs,
                 usage=usage,
                 breakers=breakers,
+                tracing=tracing,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -344,6 +351,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     data_dir=data_dir(settings),
                     metrics=metrics,
                     feed=feed,
+                    tracing=tracing,
                 ) as security:
                     circuits = Breakers(
                         guarded,
@@ -382,6 +390,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         transfer=transfer,
                         backups=backups,
                         breakers=circuits.report,
+                        tracing=tracing,
                     )
 
 

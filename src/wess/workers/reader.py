@@ -31,6 +31,7 @@ from wess.errors import InvalidRequest, ModuleNotFound, Overloaded, StorageUnava
 from wess.messages import ModuleChanged
 from wess.models import ModuleInfo, ModuleRecord, Page, SealedArtifact
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import NO_SPAN, Tracing
 from wess.storage import ModuleStore
 from wess.workers.deadline import STORAGE, Deadline
 
@@ -59,8 +60,10 @@ class Reader:
         clock: Callable[[], float] = time.monotonic,
         page_limit_max: int = 1000,
         queue_size: int = 1024,
+        tracing: Tracing | None = None,
     ) -> None:
         self._modules = modules
+        self._tracing = tracing
         self._metrics = metrics
         self._page_limit_max = page_limit_max
         self._queue_size = queue_size
@@ -78,6 +81,8 @@ class Reader:
             on_evict=self._evicted,
             keep_expired=True,
         )
+        # the plain cache lookup when tracing is off: no span, no extra frame
+        self._lookup = self._cache.get if tracing is None else self._traced_lookup
         self._reading: dict[UUID, int] = {}  # store reads in flight per module
         self._generation: dict[UUID, int] = {}  # changes seen while those reads ran
 
@@ -86,7 +91,7 @@ class Reader:
     ) -> ModuleRecord:
         """The module with its verified bytes; ``ModuleNotFound`` if absent or elsewhere.
         A store read is bounded by ``deadline`` (``DeadlineExceeded``, layer ``storage``)."""
-        record = self._cache.get(module_id)
+        record = self._lookup(module_id)
         if record is None:
             record = await self._load(module_id, deadline)
         if record is None or not _visible(record.info, namespace):
@@ -176,6 +181,14 @@ class Reader:
                 del self._reading[module_id]
                 self._generation.pop(module_id, None)
 
+    def _traced_lookup(self, module_id: UUID) -> ModuleRecord | None:
+        assert self._tracing is not None
+        with self._tracing.span("cache lookup", {"wess.cache": CACHE}) as span:
+            record = self._cache.get(module_id)
+            if span is not None:
+                span.set_attribute("wess.cache.hit", record is not None)
+            return record
+
     def _stale(self, module_id: UUID, error: StorageUnavailable) -> ModuleRecord:
         """The cached copy past its TTL, while storage is unavailable; else ``error``."""
         record = self._cache.stale(module_id)
@@ -197,8 +210,10 @@ class Reader:
             )
         self._store_reads += 1
         self._depth.set(self._store_reads)
+        tracing = self._tracing
         try:
-            yield
+            with NO_SPAN if tracing is None else tracing.span("storage read"):
+                yield
         finally:
             self._store_reads -= 1
             self._depth.set(self._store_reads)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from functools import partial
@@ -43,6 +43,7 @@ from wess.errors import (
 from wess.messages import ModuleChanged
 from wess.models import ModuleRecord
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import NO_SPAN, Tracing
 from wess.runtime import Function, Invocation, Limits, ModuleAnalysis, Program, Runtime
 from wess.runtime.codec import JsonValue, Number
 from wess.runtime.command_io import CommandInput, CommandOutput
@@ -150,8 +151,10 @@ class Runner:
         programs: ProgramLoader | None = None,
         usage: UsageCounter | None = None,
         breakers: ModuleBreakers | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._runtime = runtime
+        self._tracing = tracing
         self._metrics = metrics
         pool = pool_size(
             workers=workers,
@@ -245,7 +248,9 @@ class Runner:
         try:
             if check is not None:
                 await asyncio.to_thread(check, wasm)
-            return await self._programs.prepare(wasm, namespace=namespace, pool=pool)
+            tracing = self._tracing
+            with NO_SPAN if tracing is None else tracing.span("compile", {"wess.upload": True}):
+                return await self._programs.prepare(wasm, namespace=namespace, pool=pool)
         except CompileLimitExceeded as exc:
             self._violation("compile_limit", exc)
             raise
@@ -281,12 +286,21 @@ class Runner:
         if compiling is None:  # the stored artifact first, else a compile (see loader)
             pool = self._running(self._compile_pool)
             self._admit_compile()
-            compiling = asyncio.ensure_future(self._programs.load(record, pool=pool))
+            loading = self._programs.load(record, pool=pool)
+            if self._tracing is not None:  # the task's context is this request's: its child
+                loading = self._traced_compile(loading, record)
+            compiling = asyncio.ensure_future(loading)
             self._compiling[record.digest] = compiling
             compiling.add_done_callback(partial(self._compiled, record.digest))
         if deadline is None:
             return await asyncio.shield(compiling)
         return await deadline.within(asyncio.shield(compiling), COMPILE)
+
+    async def _traced_compile(self, loading: Awaitable[Program], record: ModuleRecord) -> Program:
+        assert self._tracing is not None
+        attributes = {"wess.module.id": str(record.id), "wess.module.digest": record.digest}
+        with self._tracing.span("compile", attributes):
+            return await loading
 
     def _compiled(self, digest: str, future: asyncio.Future[Program]) -> None:
         self._compiling.pop(digest, None)
@@ -340,6 +354,8 @@ class Runner:
         namespace = record.info.namespace
         submitted: Future[tuple[Invocation | WessError, float]] | None = None
         admitted = entered = False
+        tracing = self._tracing
+        started = [0]  # the call's start, ns since the epoch: its spans' start (tracing)
         try:
             self._admit_call(namespace)
             entered = True
@@ -361,6 +377,8 @@ class Runner:
                 # Its fuel budget ends an inline attempt within tens of microseconds,
                 # inside the millisecond left: no need to cut its time limit (a call
                 # that needs more moves to the pool, where it is cut).
+                if tracing is not None:
+                    started[0] = time.time_ns()
                 attempt = self._lanes.attempt(record.digest, target, values, applied)
             if attempt is not None:
                 result, seconds = attempt
@@ -373,7 +391,11 @@ class Runner:
                     if command is None
                     else partial(_call_command, target, command)
                 )
-                job = partial(_invoke, call, applied, deadline)
+                job = (
+                    partial(_invoke, call, applied, deadline)
+                    if tracing is None
+                    else partial(_invoke_timed, started, call, applied, deadline)
+                )
                 submitted = await pool.submit(namespace, job, deadline=deadline)
                 result, seconds = await asyncio.wrap_future(submitted)
         except BaseException:
@@ -387,6 +409,8 @@ class Runner:
         outcome = "ok" if isinstance(result, Invocation) else result.code
         fuel = result.fuel_used if isinstance(result, Invocation) else None
         self._metrics.invocations.observe(record.info, function, outcome, seconds, fuel)
+        if tracing is not None:
+            call_spans(tracing, result, function, start_ns=started[0], seconds=seconds)
         if not isinstance(result, Invocation):
             if isinstance(result, ExecutionError):
                 self._violation(violation_kind(result), result, module_id=str(record.id))
@@ -489,6 +513,41 @@ def _call_values(target: Function, values: Sequence[Number], limits: Limits) -> 
 
 def _call_command(target: Function, command: CommandInput, limits: Limits) -> Invocation:
     return target.run_command(command, limits=limits)
+
+
+def call_spans(
+    tracing: Tracing,
+    result: Invocation | WessError,
+    function: str,
+    *,
+    start_ns: int,
+    seconds: float,
+) -> None:
+    """The ``instantiate`` and ``execute`` spans of a finished call, from the clock
+    readings of the thread that made it (instantiation is the call's first part)."""
+    end_ns = start_ns + int(seconds * 1e9)
+    attributes: dict[str, str | int] = {"wess.function": function}
+    if isinstance(result, Invocation):
+        middle = min(start_ns + result.instantiate_us * 1000, end_ns)
+        if result.fuel_used is not None:
+            attributes["wess.fuel_used"] = result.fuel_used
+        tracing.record("instantiate", start_ns=start_ns, end_ns=middle)
+        tracing.record("execute", start_ns=middle, end_ns=end_ns, attributes=attributes)
+    else:  # where it failed is in the error; the call's whole time is the execute span's
+        tracing.record(
+            "execute", start_ns=start_ns, end_ns=end_ns, attributes=attributes, error=result.code
+        )
+
+
+def _invoke_timed(
+    started: list[int],
+    call: Callable[[Limits], Invocation],
+    limits: Limits,
+    deadline: Deadline | None,
+) -> tuple[Invocation | WessError, float]:
+    """``_invoke``, noting when it started (ns since the epoch) in ``started``."""
+    started[0] = time.time_ns()
+    return _invoke(call, limits, deadline)
 
 
 def _invoke(

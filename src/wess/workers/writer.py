@@ -59,6 +59,7 @@ from wess.messages import (
 )
 from wess.models import AuditEntry, ModuleInfo
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import Tracing
 from wess.security.audit import AuditKey
 from wess.security.crypto import Keyring
 from wess.storage import AppendAudit, Change, Store, StoreView
@@ -108,10 +109,12 @@ class Writer:
         audit_key: AuditKey,
         quotas: NamespaceQuotas | None = None,
         keyrings: Callable[[str], Keyring] | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             raise ValueError("queue_size and max_batch must be at least 1")
         self._store = store
+        self._tracing = tracing
         self._announce = store.feed() is not None  # others share the store: tell them
         self._keyrings = keyrings
         self._metrics = metrics
@@ -255,7 +258,11 @@ class Writer:
         self._depth.set(len(self._queue))
         # Cancelling the caller cancels only its wait: the job stays queued, is applied
         # exactly once, and its answer (skipped for a cancelled future) goes nowhere.
-        return await future
+        tracing = self._tracing
+        if tracing is None:
+            return await future
+        with tracing.span("storage write", {"wess.write.job": type(job).__name__}):
+            return await future
 
     async def _consume(self) -> None:
         queue = self._queue
