@@ -34,7 +34,6 @@ from wess.models import (
     ValueType,
     digest_of,
 )
-from wess.runtime import Limits
 from wess.runtime.analysis import ExportLimits, acceptable_name, check_exports
 from wess.runtime.command_io import CommandInput
 from wess.runtime.limits import PER_CALL
@@ -89,7 +88,6 @@ class ModuleService:
         reader: Reader,
         writer: Writer,
         runner: Runner,
-        limits: Limits,
         max_module_size: int,
         max_args: int,
         exports: ExportLimits = DEFAULT_EXPORTS,
@@ -99,9 +97,9 @@ class ModuleService:
         self._reader = reader
         self._writer = writer
         self._runner = runner
-        self._limits = limits
         self._max_module_size = max_module_size
-        self._max_args = max_args
+        self.max_args = max_args
+        """Most arguments per call (``limits.max_args``; a reload sets it)."""
         self._exports = exports
         self._new_id = new_id
         self._deadlines = deadlines
@@ -241,10 +239,10 @@ class ModuleService:
         no function of a module without a declared default, and passes no ``args``;
         its outcome has an ``exit_code``. ``command`` for a module that is no command is
         ``InvalidRequest``."""
-        if len(args) > self._max_args:
+        if len(args) > self.max_args:
             raise InvalidArguments(
-                f"at most {self._max_args} arguments are accepted, got {len(args)}",
-                max_args=self._max_args,
+                f"at most {self.max_args} arguments are accepted, got {len(args)}",
+                max_args=self.max_args,
             )
         deadline = None if self._deadlines is None else self._deadlines.start(timeout_ms)
         record = await self._reader.get(module_id, namespace=namespace, deadline=deadline)
@@ -252,9 +250,8 @@ class ModuleService:
         name = (
             COMMAND_ENTRY if command is not None else function or default_function_of(record.info)
         )
-        effective = self._limits
-        if limits is not None:
-            effective = self._limits.narrowed(**limits.asked)
+        # the runtime's limits as they are now (a reload may have changed them)
+        effective = None if limits is None else self._runner.limits.narrowed(**limits.asked)
         structlog.contextvars.bind_contextvars(
             module_id=str(module_id), namespace=record.info.namespace, function=name
         )

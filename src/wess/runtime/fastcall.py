@@ -56,8 +56,8 @@ KINDS = {
 EXTERN_GLOBAL = b"\x01"
 GUARD_NAME = GUARD_EXPORT.encode()
 _new = tuple.__new__
-NO_IO = (None, False, False, (), 0)
-"""An ``Invocation``'s fields after ``instantiate_us`` for a call with no ``GuestIO``."""
+NO_OUTPUT = (b"", b"", False, None, False, False, (), 0)
+"""An ``Invocation``'s fields after ``fuel_used`` for a call that wrote nothing."""
 
 # A thread's scratch buffer: instance, extern, trap and fuel cells, then the values.
 INSTANCE = 0
@@ -305,9 +305,7 @@ class _FastCaller:
                 fuel_used = budget.fuel - scratch.fuel.value
             # tuple.__new__ skips the NamedTuple's keyword-handling constructor
             setup = (instantiated - start) // 1000
-            return _new(
-                Invocation, (results, elapsed // 1000, fuel_used, b"", b"", False, setup, *NO_IO)
-            )
+            return _new(Invocation, (results, elapsed // 1000, fuel_used, *NO_OUTPUT, setup))
         finally:
             api.store_delete(store)
 

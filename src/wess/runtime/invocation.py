@@ -37,12 +37,12 @@ class Invocation(NamedTuple):
     stdout: bytes = b""
     stderr: bytes = b""
     output_truncated: bool = False
-    instantiate_us: int = 0
     exit_code: int | None = None
     stdout_truncated: bool = False
     stderr_truncated: bool = False
     logs: tuple[LogLine, ...] = ()
     logs_dropped: int = 0
+    instantiate_us: int = 0
 
     def output(self) -> CommandOutput:
         """A command's output as the value every kind of command answers with."""

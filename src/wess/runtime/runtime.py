@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from types import TracebackType
 
 from wess.errors import InvalidWasm
@@ -51,7 +52,6 @@ class Runtime:
         observer: RuntimeObserver | None = None,
         random: Callable[[], int] = random_i32,
     ) -> None:
-        self.limits = limits if limits is not None else Limits()
         self.config = config if config is not None else RuntimeConfig()
         self._observer = ObserverGroup(*([observer] if observer is not None else []))
         self._engine = build_engine(self.config)
@@ -65,7 +65,7 @@ class Runtime:
         self._cache: CompiledModuleCache[Program] = CompiledModuleCache(
             self.config.cache_bytes, self._observer, max_entries=self.config.cache_entries
         )
-        self._state = RuntimeState(self.limits)
+        self._state = RuntimeState(limits if limits is not None else Limits())
         self._flavor = flavor_of(self.config)
         self._lock = threading.Lock()
         self._loading: dict[str, Future[Program]] = {}
@@ -94,6 +94,21 @@ class Runtime:
             self._engine.increment_epoch()
         self._ticker.stop()
         self._cache.clear()
+
+    @property
+    def limits(self) -> Limits:
+        """The limits of every call that passes none of its own."""
+        return self._state.limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        """New default limits, for the calls that start from now on."""
+        self._state.limits = limits
+
+    def resize_cache(self, cache_bytes: int | None, *, cache_entries: int | None = None) -> None:
+        """Bound the compiled-module cache anew; modules leave at once to fit."""
+        self.config = replace(self.config, cache_bytes=cache_bytes, cache_entries=cache_entries)
+        self._cache.resize(cache_bytes, max_entries=cache_entries)
 
     def observe(self, observer: RuntimeObserver) -> None:
         """Also report compiles and cache events to ``observer``."""

@@ -24,7 +24,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
 
@@ -33,24 +33,29 @@ import structlog
 from wess.errors import (
     CompileLimitExceeded,
     ExecutionError,
-    ExecutionTimeout,
-    MemoryLimitExceeded,
     NamespaceBusy,
     Overloaded,
-    Trap,
     WessError,
 )
 from wess.messages import ModuleChanged
 from wess.models import ModuleRecord
 from wess.observability.metrics import Metrics
 from wess.observability.tracing import NO_SPAN, Tracing
-from wess.runtime import Function, Invocation, Limits, ModuleAnalysis, Program, Runtime
+from wess.runtime import Invocation, Limits, ModuleAnalysis, Program, Runtime
 from wess.runtime.codec import JsonValue, Number
 from wess.runtime.command_io import CommandInput, CommandOutput
 from wess.runtime.guestio import LogLine
 from wess.workers.breakers import ModuleBreakers
 from wess.workers.bulkhead import Bulkheads
-from wess.workers.deadline import COMPILE, EXECUTION, QUEUE, Deadline
+from wess.workers.calls import (
+    call_command,
+    call_spans,
+    call_values,
+    invoke,
+    invoke_timed,
+    violation_kind,
+)
+from wess.workers.deadline import COMPILE, QUEUE, Deadline
 from wess.workers.fairness import FairPool, FairShare, after
 from wess.workers.inline import InlineLane
 from wess.workers.loader import PreparedModule, ProgramLoader
@@ -214,6 +219,11 @@ class Runner:
         self._runtime.unobserve(self._observer)
         for pool in (self._invoke_pool, self._compile_pool):
             await pool.stop()
+
+    @property
+    def limits(self) -> Limits:
+        """The runtime's limits now: those of a call that asks for none."""
+        return self._runtime.limits
 
     @property
     def running(self) -> bool:
@@ -387,14 +397,14 @@ class Runner:
                 admitted = True
                 self._admitted += 1
                 call: Callable[[Limits], Invocation] = (
-                    partial(_call_values, target, values)
+                    partial(call_values, target, values)
                     if command is None
-                    else partial(_call_command, target, command)
+                    else partial(call_command, target, command)
                 )
                 job = (
-                    partial(_invoke, call, applied, deadline)
+                    partial(invoke, call, applied, deadline)
                     if tracing is None
-                    else partial(_invoke_timed, started, call, applied, deadline)
+                    else partial(invoke_timed, started, call, applied, deadline)
                 )
                 submitted = await pool.submit(namespace, job, deadline=deadline)
                 result, seconds = await asyncio.wrap_future(submitted)
@@ -480,89 +490,3 @@ class Runner:
         if not pool.running:
             raise RuntimeError("the runner is not running; use `async with runner:`")
         return pool
-
-
-def violation_kind(error: ExecutionError) -> str:
-    """The ``kind`` label of a sandbox violation: the trap kind, timeout or memory."""
-    if isinstance(error, Trap):
-        return error.kind
-    if isinstance(error, MemoryLimitExceeded):
-        return "memory"
-    if isinstance(error, ExecutionTimeout):
-        return "timeout"
-    return error.code
-
-
-def _narrowed(limits: Limits, deadline: Deadline | None) -> tuple[Limits, bool]:
-    """``limits`` with the time limit cut to the time ``deadline`` leaves, and whether
-    it was cut; ``DeadlineExceeded`` (``queue``: the time went before the call could
-    start) when none is left. Allocates only when it cuts."""
-    if deadline is None:
-        return limits, False
-    left = deadline.remaining_ms()
-    if left < 1:
-        raise deadline.exceeded(QUEUE)
-    if left < limits.timeout_ms:
-        return replace(limits, timeout_ms=left), True
-    return limits, False
-
-
-def _call_values(target: Function, values: Sequence[Number], limits: Limits) -> Invocation:
-    return target.invoke_values(values, limits=limits)
-
-
-def _call_command(target: Function, command: CommandInput, limits: Limits) -> Invocation:
-    return target.run_command(command, limits=limits)
-
-
-def call_spans(
-    tracing: Tracing,
-    result: Invocation | WessError,
-    function: str,
-    *,
-    start_ns: int,
-    seconds: float,
-) -> None:
-    """The ``instantiate`` and ``execute`` spans of a finished call, from the clock
-    readings of the thread that made it (instantiation is the call's first part)."""
-    end_ns = start_ns + int(seconds * 1e9)
-    attributes: dict[str, str | int] = {"wess.function": function}
-    if isinstance(result, Invocation):
-        middle = min(start_ns + result.instantiate_us * 1000, end_ns)
-        if result.fuel_used is not None:
-            attributes["wess.fuel_used"] = result.fuel_used
-        tracing.record("instantiate", start_ns=start_ns, end_ns=middle)
-        tracing.record("execute", start_ns=middle, end_ns=end_ns, attributes=attributes)
-    else:  # where it failed is in the error; the call's whole time is the execute span's
-        tracing.record(
-            "execute", start_ns=start_ns, end_ns=end_ns, attributes=attributes, error=result.code
-        )
-
-
-def _invoke_timed(
-    started: list[int],
-    call: Callable[[Limits], Invocation],
-    limits: Limits,
-    deadline: Deadline | None,
-) -> tuple[Invocation | WessError, float]:
-    """``_invoke``, noting when it started (ns since the epoch) in ``started``."""
-    started[0] = time.time_ns()
-    return _invoke(call, limits, deadline)
-
-
-def _invoke(
-    call: Callable[[Limits], Invocation], limits: Limits, deadline: Deadline | None
-) -> tuple[Invocation | WessError, float]:
-    """Runs on a pool thread; returns the error instead of raising it, with the time.
-    The time limit is cut to what ``deadline`` leaves when the call starts, and a call
-    stopped by that cut is the deadline's (``execution``), not the module's timeout."""
-    start = time.perf_counter()
-    narrowed = False
-    try:
-        limits, narrowed = _narrowed(limits, deadline)
-        result: Invocation | WessError = call(limits)
-    except WessError as exc:
-        result = exc
-    if narrowed and deadline is not None and isinstance(result, ExecutionTimeout):
-        result = deadline.exceeded(EXECUTION)
-    return result, time.perf_counter() - start
