@@ -46,14 +46,21 @@ class ValueType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FunctionSignature:
-    """One exported function: its name and the types it takes and returns."""
+    """One exported function: its name and the types it takes and returns.
+
+    A component's function has its component-model type in ``wit``
+    (``func(who: string) -> string``) and no core ``params`` or ``results``.
+    """
 
     name: str
     params: tuple[ValueType, ...]
     results: tuple[ValueType, ...]
+    wit: str | None = None
 
     def describe(self) -> str:
         """``sum(i32, i32) -> (i32)``: for messages that name a signature."""
+        if self.wit is not None:
+            return f"{self.name}: {self.wit}"
         params = ", ".join(self.params)
         results = ", ".join(self.results)
         return f"{self.name}({params}) -> ({results})"

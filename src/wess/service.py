@@ -38,6 +38,7 @@ from wess.runtime.analysis import ExportLimits, acceptable_name, check_exports
 from wess.runtime.command_io import CommandInput
 from wess.runtime.limits import PER_CALL
 from wess.runtime.reasons import clipped, listed
+from wess.runtime.wasmbin import is_component
 from wess.workers.deadline import Deadlines
 from wess.workers.reader import Reader
 from wess.workers.runner import Runner, RunOutcome
@@ -90,6 +91,7 @@ class ModuleService:
         runner: Runner,
         max_module_size: int,
         max_args: int,
+        max_component_size: int | None = None,
         exports: ExportLimits = DEFAULT_EXPORTS,
         new_id: Callable[[], UUID] = uuid4,
         deadlines: Deadlines | None = None,
@@ -98,6 +100,9 @@ class ModuleService:
         self._writer = writer
         self._runner = runner
         self._max_module_size = max_module_size
+        self._max_component_size = (
+            max_component_size if max_component_size is not None else max_module_size
+        )
         self.max_args = max_args
         """Most arguments per call (``limits.max_args``; a reload sets it)."""
         self._exports = exports
@@ -274,11 +279,17 @@ class ModuleService:
         compile workers). A default function the client named that the module lacks, or
         declared otherwise, is refused when ``strict`` (else logged); one an update kept
         (``default_kept``) is always refused: runs rely on it."""
-        if len(upload.wasm) > self._max_module_size:
+        component = is_component(upload.wasm)
+        limit = self._max_component_size if component else self._max_module_size
+        if len(upload.wasm) > limit:
+            kind, setting = (
+                ("component", "components.max_size")
+                if component
+                else ("module", "limits.max_module_size")
+            )
             raise PayloadTooLarge(
-                f"the module is {len(upload.wasm)} bytes; the limit is "
-                f"{self._max_module_size} bytes",
-                limit=self._max_module_size,
+                f"the {kind} is {len(upload.wasm)} bytes; the limit is {limit} bytes ({setting})",
+                limit=limit,
             )
         name = upload.name if upload.name is not None else str(module_id)
         if not acceptable_name(name, limit=NAME_MAX):

@@ -149,3 +149,18 @@ def test_wasi_command_examples_work_verbatim(server_factory):
     assert '"logs":[{"level":"info","message":"read the request"}' in out
     assert '{"greeting": "Hello, Grace!", "bytes_read": 18}\n' in out
     assert 'expected a JSON object with a \\"name\\" string\\n","exit_code":2' in out
+
+
+def test_component_examples_work_verbatim(server_factory):
+    """The first block of the component section runs as printed (the Python block is
+    run by tests/examples/test_python.py, which builds the same example)."""
+    server = server_factory()
+    component, python = shell_blocks(
+        "A function written in Python: strings and records in, strings and records out"
+    )
+    assert "wess deploy examples/python/app.py --wit examples/python/world.wit" in python
+    prefix = f"export WESS_URL={server.url}\nexport WESS_API_KEY={server.token}\n"
+    out = run_block(prefix + component, server.port)
+    assert "greet: func(who: string) -> string" in out
+    assert '["Hello, Ada!"]' in out
+    assert '{"results":[{"name":"Ada","age":37}],"function":"birthday"' in out

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from wess.api.commands import command_document
 from wess.api.offloop import off_loop
 from wess.circuit import CircuitSnapshot, CircuitState
-from wess.models import ModuleInfo
+from wess.models import FunctionSignature, ModuleInfo
 from wess.workers.reader import encode_cursor
 from wess.workers.runner import RunOutcome
 
@@ -104,14 +104,22 @@ def module_summary(info: ModuleInfo) -> dict[str, Any]:
     }
 
 
+def _function_document(signature: FunctionSignature) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "name": signature.name,
+        "params": list(signature.params),
+        "results": list(signature.results),
+    }
+    if signature.wit is not None:
+        document["wit"] = signature.wit
+    return document
+
+
 def module_document(info: ModuleInfo, *, breaker: CircuitSnapshot | None = None) -> dict[str, Any]:
     """The module's resource: its summary and its function catalogue, and its circuit
     breaker while it is open or half open."""
     document = module_summary(info)
-    document["functions"] = [
-        {"name": f.name, "params": list(f.params), "results": list(f.results)}
-        for f in info.functions
-    ]
+    document["functions"] = [_function_document(f) for f in info.functions]
     if breaker is not None and breaker.state is not CircuitState.CLOSED:
         document["breaker"] = breaker.to_dict()
     return document

@@ -73,7 +73,12 @@ RunLimitsDocument: type[BaseModel] = create_model(
 
 class RunRequest(_Strict):
     function: str | None = Field(None, examples=["sum"])
-    args: list[JsonNumber] = Field(default_factory=list, examples=[[1, 2]])
+    args: list[Any] = Field(
+        default_factory=list,
+        examples=[[1, 2]],
+        description="Numbers for a core module's function; for a component's, JSON values "
+        "of its WIT types (docs/components.md).",
+    )
     limits: RunLimitsDocument | None = None
     logs: bool = Field(False, description="Return the call's log lines (wess:log@1).")
 
@@ -106,8 +111,16 @@ class KeyRequest(BaseModel):
 
 class FunctionDocument(BaseModel):
     name: str
-    params: list[ValueType]
+    params: list[ValueType] = Field(
+        ..., description="A core module function's parameter types (empty for a component's)."
+    )
     results: list[ValueType]
+    wit: str | None = Field(
+        None,
+        description="A component's function: its component-model type in WIT; its "
+        "arguments and results are JSON values of those types (docs/components.md).",
+        examples=["func(who: string) -> string"],
+    )
 
 
 class ModuleSummary(BaseModel):
@@ -161,7 +174,9 @@ class LogLineDocument(BaseModel):
 
 
 class RunResult(BaseModel):
-    results: list[JsonNumber]
+    results: list[Any] = Field(
+        ..., description="Numbers from a core module; a component's result as JSON (0 or 1 item)."
+    )
     function: str
     duration_us: int
     fuel_used: int | None = Field(None, description="Present when fuel metering applies.")

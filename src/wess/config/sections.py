@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from wess.config import resilience
 from wess.config.addresses import check_host_entry, check_network, check_origin
 from wess.config.commands import CommandsSettings
+from wess.config.components import ComponentSettings
 from wess.config.operating import BackupSettings, MetricsSettings
 from wess.config.protection import (
     AuditSettings,
@@ -442,6 +443,18 @@ class Settings(_Section):
     backup: BackupSettings = BackupSettings()
     tracing: TracingSettings = TracingSettings()
     commands: CommandsSettings = CommandsSettings()
+    components: ComponentSettings = ComponentSettings()
+
+    @property
+    def max_upload_size(self) -> int:
+        """The largest upload of either kind, module or component: what the upload
+        routes read (the service then holds each kind to its own limit)."""
+        return max(self.limits.max_module_size, self.components.max_size)
+
+    @property
+    def max_upload_json_body(self) -> int:
+        """The JSON upload forms must fit a full-size upload in their encoding."""
+        return self.max_upload_size * JSON_BYTES_PER_WASM_BYTE + JSON_BODY_SLACK
 
     @property
     def sandbox_limits(self) -> dict[str, int | None]:

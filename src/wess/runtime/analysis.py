@@ -20,7 +20,14 @@ from wess.models import FunctionSignature, ValueType
 from wess.runtime.hostapi import SIGNATURES
 from wess.runtime.layout import FuncType, Import, Layout
 from wess.runtime.reasons import clipped, listed
-from wess.runtime.wasmbin import EXPORT, Unsupported, find_section, read_uleb, skip_leb
+from wess.runtime.wasmbin import (
+    EXPORT,
+    Unsupported,
+    find_section,
+    is_component,
+    read_uleb,
+    skip_leb,
+)
 
 WASI_MODULE = "wasi_snapshot_preview1"
 RANDOM_IMPORT = ("env", "randomi32")
@@ -50,10 +57,11 @@ NUMBER_TYPES = {
 @dataclass(frozen=True, slots=True)
 class ModuleAnalysis:
     """The callable exported functions, in export order, and every import as
-    ``module.name``."""
+    ``module.name`` (a component's: the interfaces it imports, ``component`` True)."""
 
     functions: tuple[FunctionSignature, ...]
     imports: tuple[str, ...]
+    component: bool = False
 
     @property
     def uses_wasi(self) -> bool:
@@ -97,6 +105,8 @@ def check_exports(wasm: bytes, limits: ExportLimits) -> None:
     exports, or with export names that are not ``acceptable_name``s, naming the cap
     and the first offenders. Reads section headers and the export section only; bytes
     it cannot follow are left alone, for wasmtime's validation to refuse."""
+    if is_component(wasm):
+        return  # a component: its exports are read from its types once it compiles
     try:
         found = find_section(wasm, EXPORT)
         if found is None:

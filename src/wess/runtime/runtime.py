@@ -25,6 +25,15 @@ from wess.runtime.clocks import GuestClock
 from wess.runtime.codec import encoder_for
 from wess.runtime.compiled import Compiled, CompiledModuleCache
 from wess.runtime.compiling import FUNCTION_OVERHEAD, artifact_of, compile_wasm, restore
+from wess.runtime.component import (
+    CompiledComponent,
+    ComponentApi,
+    ComponentCaller,
+    build_component_linker,
+    compile_component,
+    component_artifact,
+    restore_component,
+)
 from wess.runtime.engine import EpochTicker, RuntimeConfig, build_engine
 from wess.runtime.fastcall import FastPath
 from wess.runtime.guestio import CallSlot
@@ -34,6 +43,7 @@ from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
 from wess.runtime.sandbox import Sandbox
+from wess.runtime.wasmbin import is_component
 
 
 class Runtime:
@@ -58,6 +68,8 @@ class Runtime:
         clock = GuestClock(self.config.clock_resolution_ns)
         calls = self._calls = CallSlot()
         self._linker = build_linker(self._engine, random=random, clock=clock, calls=calls)
+        self._component_linker = build_component_linker(self._engine)
+        self._component_api = ComponentApi()
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
         self._sandbox = Sandbox(self._engine, self._budgets, calls)
@@ -177,7 +189,10 @@ class Runtime:
 
     def export(self, program: Program) -> Artifact:
         """``program`` as an artifact of this runtime's flavor (``Module.serialize``)."""
-        return artifact_of(program.compiled, flavor=self.flavor)
+        compiled = program.compiled
+        if isinstance(compiled, CompiledComponent):
+            return component_artifact(compiled, flavor=self.flavor)
+        return artifact_of(compiled, flavor=self.flavor)
 
     @property
     def flavor(self) -> str:
@@ -235,29 +250,51 @@ class Runtime:
 
     def _compile(self, wasm: bytes, digest: str) -> Program:
         start = time.perf_counter()
-        compiled = compile_wasm(
-            self._engine,
-            self._linker,
-            wasm,
-            digest=digest,
-            max_module_bytes=self.config.max_module_bytes,
-        )
+        compiled: Compiled | CompiledComponent
+        if is_component(wasm):
+            compiled = compile_component(
+                self._engine, wasm, digest=digest, max_bytes=self.config.max_module_bytes
+            )
+        else:
+            compiled = compile_wasm(
+                self._engine,
+                self._linker,
+                wasm,
+                digest=digest,
+                max_module_bytes=self.config.max_module_bytes,
+            )
         self._observer.compiled(digest, time.perf_counter() - start)
         return self._program(compiled)
 
     def _restore(self, artifact: Artifact) -> Program:
-        compiled = restore(self._engine, self._linker, artifact)
+        compiled: Compiled | CompiledComponent
+        if artifact.analysis.component:
+            compiled = restore_component(self._engine, artifact)
+        else:
+            compiled = restore(self._engine, self._linker, artifact)
         self._observer.cache_miss()  # counted once it is known no compile follows
         return self._program(compiled)
 
-    def _program(self, compiled: Compiled) -> Program:
+    def _program(self, compiled: Compiled | CompiledComponent) -> Program:
         return Program(compiled, self._caller, self._state, on_function=self._function_made)
 
     def _function_made(self, program: Program) -> None:
         """A function's caller holds memory too: counted while its program is cached."""
         self._cache.grow(program.digest, program, FUNCTION_OVERHEAD)
 
-    def _caller(self, compiled: Compiled, signature: FunctionSignature) -> Caller:
+    def _caller(
+        self, compiled: Compiled | CompiledComponent, signature: FunctionSignature
+    ) -> Caller:
+        if isinstance(compiled, CompiledComponent):
+            return ComponentCaller(
+                self._engine,
+                self._component_linker,
+                self._budgets,
+                compiled,
+                signature,
+                instances=self.config.max_component_instances,
+                api=self._component_api,
+            )
         encode = encoder_for(signature)
         if self._fast is not None and is_command_entry(signature):
             return self._fast.command_caller(compiled, signature, encode, self._calls)

@@ -81,6 +81,8 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         cache_bytes=settings.runner.cache_size.max_bytes,
         cache_entries=settings.runner.cache_size.max_entries,
         clock_resolution_ns=settings.limits.clock_resolution_ms * 1_000_000,
+        max_module_bytes=max(RuntimeConfig().max_module_bytes, settings.max_upload_size),
+        max_component_instances=settings.components.max_instances,
     )
 
 
@@ -171,6 +173,8 @@ def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
         runtime.config,
         cpu_seconds=settings.limits.compile_cpu_seconds,
         memory_bytes=settings.limits.compile_memory,
+        component_cpu_seconds=settings.components.compile_cpu_seconds,
+        component_memory_bytes=settings.components.compile_memory,
         processes=settings.limits.compile_workers,
     )
 
@@ -310,7 +314,7 @@ async def open_state(
                 submit=writer.submit,
                 record_audit=record_audit,
                 wess_version=wess.__version__,
-                max_module_size=settings.limits.max_module_size,
+                max_module_size=settings.max_upload_size,
             )
             # Closed in reverse: backups stop, warm-up stops, usage counts and fresh
             # artifacts reach the Writer, the Writer drains, then the audit log's head
@@ -341,6 +345,7 @@ async def open_state(
                     writer=writer,
                     runner=runner,
                     max_module_size=settings.limits.max_module_size,
+                    max_component_size=settings.components.max_size,
                     max_args=settings.limits.max_args,
                     exports=ExportLimits(
                         max_exports=settings.limits.max_exports,
@@ -402,8 +407,8 @@ async def open_state(
                         keys=security.keys,
                         audit=security.audit,
                         rotator=security.rotator,
-                        max_module_size=settings.limits.max_module_size,
-                        max_json_body=settings.limits.max_json_body,
+                        max_module_size=settings.max_upload_size,
+                        max_json_body=settings.max_upload_json_body,
                         commands=CommandPolicy(**settings.commands.model_dump()),
                         max_page_size=settings.limits.max_page_size,
                         max_page_bytes=settings.limits.max_page_bytes,
