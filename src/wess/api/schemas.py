@@ -152,12 +152,50 @@ class ModuleBreaker(BaseModel):
     )
 
 
+class AliasDocument(BaseModel):
+    """An alias: one revision, or a weighted split between several (a canary)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revision: int | None = Field(None, ge=1, examples=[3])
+    weights: dict[str, int] | None = Field(
+        None,
+        description="Revision number -> weight (1 to 1,000,000).",
+        examples=[{"3": 90, "4": 10}],
+    )
+
+
 class ModuleResource(ModuleSummary):
     """A module: its summary and its function catalogue; ``breaker`` only while its calls
     kept timing out or trapping (runner.breaker_failures in a row)."""
 
     functions: list[FunctionDocument]
+    aliases: dict[str, AliasDocument] = Field(
+        default_factory=dict, description="The module's aliases by name."
+    )
     breaker: ModuleBreaker | None = None
+
+
+class RevisionDocument(BaseModel):
+    """One retained revision of a module (immutable; runnable until pruned)."""
+
+    revision: int
+    digest: str
+    size: int
+    created_at: datetime
+    current: bool
+    aliases: list[str] = Field(..., description="The aliases pointing at it.")
+
+
+class RevisionPage(BaseModel):
+    """Retained revisions, oldest first; ``next_cursor`` continues the listing."""
+
+    items: list[RevisionDocument]
+    next_cursor: str | None
+
+
+class AliasList(BaseModel):
+    aliases: dict[str, AliasDocument]
 
 
 class ModulePage(BaseModel):
@@ -180,6 +218,9 @@ class RunResult(BaseModel):
     function: str
     duration_us: int
     fuel_used: int | None = Field(None, description="Present when fuel metering applies.")
+    revision: int | None = Field(
+        None, description="The revision that ran (also the Wess-Revision header)."
+    )
     stdout: str | None = Field(None, description="Captured WASI stdout, when any.")
     stderr: str | None = Field(None, description="Captured WASI stderr, when any.")
     output_truncated: bool | None = Field(

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
-from types import TracebackType
+from functools import partial
+from types import MappingProxyType, TracebackType
+from typing import cast
 
-from wess.errors import InvalidWasm
+from wess.errors import InvalidWasm, LinkError
 from wess.models import FunctionSignature, digest_of
 from wess.runtime.analysis import ModuleAnalysis, is_command_entry
 from wess.runtime.artifact import Artifact, ArtifactUnusable, flavor_of
@@ -42,7 +44,7 @@ from wess.runtime.invocation import Budgets, Caller
 from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
-from wess.runtime.sandbox import Sandbox
+from wess.runtime.sandbox import Linkable, Sandbox
 from wess.runtime.wasmbin import is_component
 
 
@@ -68,11 +70,12 @@ class Runtime:
         clock = GuestClock(self.config.clock_resolution_ns)
         calls = self._calls = CallSlot()
         self._linker = build_linker(self._engine, random=random, clock=clock, calls=calls)
+        new_linker = partial(build_linker, self._engine, random=random, clock=clock, calls=calls)
         self._component_linker = build_component_linker(self._engine)
         self._component_api = ComponentApi()
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
-        self._sandbox = Sandbox(self._engine, self._budgets, calls)
+        self._sandbox = Sandbox(self._engine, self._budgets, calls, new_linker=new_linker)
         self._fast = FastPath(self._engine, self._budgets) if self.config.fast_path else None
         self._cache: CompiledModuleCache[Program] = CompiledModuleCache(
             self.config.cache_bytes, self._observer, max_entries=self.config.cache_entries
@@ -187,6 +190,31 @@ class Runtime:
             return program
         return self._once(artifact.digest, lambda: self._restore(artifact))
 
+    def link(self, program: Program, links: Mapping[str, Program]) -> Program:
+        """``program`` with the programs of the modules it links (by the name its
+        imports use: ``adder``, ``adder@prod``), each linked already if it links others.
+        Every call instantiates them in the call's own Store, so the call's limits
+        cover the whole chain. Not cached: the links a name resolves to may change."""
+        missing = [ref for ref in program.analysis.links if ref not in links]
+        if missing:
+            raise ValueError(f"links not given: {', '.join(missing)}")
+        if isinstance(program.compiled, CompiledComponent) or any(
+            isinstance(target.compiled, CompiledComponent) for target in links.values()
+        ):
+            raise LinkError("components neither link other modules nor are linked")
+        frozen = MappingProxyType(dict(links))
+        # checked above: no component among them, so each is a Linkable
+        linkable = cast(Mapping[str, Linkable], frozen)
+
+        def caller(compiled: Compiled | CompiledComponent, signature: FunctionSignature) -> Caller:
+            assert isinstance(compiled, Compiled)
+            encode = encoder_for(signature)
+            return self._sandbox.caller(compiled, signature, encode, links=linkable)
+
+        linked = Program(program.compiled, caller, self._state)
+        linked.links = frozen
+        return linked
+
     def export(self, program: Program) -> Artifact:
         """``program`` as an artifact of this runtime's flavor (``Module.serialize``)."""
         compiled = program.compiled
@@ -296,7 +324,8 @@ class Runtime:
                 api=self._component_api,
             )
         encode = encoder_for(signature)
-        if self._fast is not None and is_command_entry(signature):
+        if self._fast is not None and is_command_entry(signature) and compiled.pre is not None:
+            # a linked command's modules are instantiated by the documented path
             return self._fast.command_caller(compiled, signature, encode, self._calls)
         if self._fast is not None:
             caller = self._fast.caller(compiled, signature, encode)

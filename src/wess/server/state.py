@@ -7,6 +7,7 @@ Storage is opened behind its retries, bulkhead and breakers (``resilience``).
 from __future__ import annotations
 
 import contextlib
+import random
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -58,6 +59,7 @@ from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import QUEUE as READER_QUEUE
 from wess.workers.reader import Reader
 from wess.workers.rechaining import rechain_unkeyed
+from wess.workers.resolving import Resolver
 from wess.workers.runner import RUNNER_QUEUE, Runner
 from wess.workers.usage import UsageCounter
 from wess.workers.warmup import Warmup
@@ -222,6 +224,7 @@ async def open_state(
             quotas=namespace_quotas(settings),
             keyrings=None if key_file is None else partial(keyring_sealing_with, key_file),
             tracing=tracing,
+            revisions_kept=settings.modules.revisions_kept,
         )
         reader = Reader(
             store.modules,
@@ -234,6 +237,10 @@ async def open_state(
             tracing=tracing,
         )
         limits = runtime_limits(settings)
+        resolver = Resolver(
+            reader,
+            rng=random.Random(settings.modules.alias_seed),  # noqa: S311 - a canary split
+        )
         artifact_key = secret.derive("artifacts")
         with (
             Runtime(limits=limits, config=runtime_config(settings)) as runtime,
@@ -267,6 +274,7 @@ async def open_state(
                 usage=usage,
                 breakers=breakers,
                 tracing=tracing,
+                links=resolver.linked,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -352,6 +360,8 @@ async def open_state(
                         max_name=settings.limits.max_export_name,
                     ),
                     deadlines=run_deadlines,
+                    resolver=resolver,
+                    aliases_max=settings.modules.aliases_max,
                 )
                 if live is not None:
                     live.subscribe(
