@@ -45,6 +45,7 @@ from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
 from wess.runtime.sandbox import Linkable, Sandbox
+from wess.runtime.stdio import StdioFunctions
 from wess.runtime.wasmbin import is_component
 
 
@@ -69,8 +70,12 @@ class Runtime:
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
         calls = self._calls = CallSlot()
-        self._linker = build_linker(self._engine, random=random, clock=clock, calls=calls)
-        new_linker = partial(build_linker, self._engine, random=random, clock=clock, calls=calls)
+        # made once: their C callbacks must outlive every Store of every linker (see host)
+        self._streams = streams = StdioFunctions(calls)
+        new_linker = partial(
+            build_linker, self._engine, random=random, clock=clock, calls=calls, streams=streams
+        )
+        self._linker = new_linker()
         self._component_linker = build_component_linker(self._engine)
         self._component_api = ComponentApi()
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
