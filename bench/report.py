@@ -114,9 +114,11 @@ MEANINGS = (
     (
         "P13",
         "tracing cost: run requests with OpenTelemetry tracing on (every request sampled, "
-        "spans batched to an in-process exporter that drops them) and off",
+        "spans batched to an in-process exporter that drops them) and off (`[tracing]` "
+        "configured, not enabled) vs not configured",
         "P2's requests against three servers side by side: tracing on, tracing configured "
-        "but off, and no tracing configured; alternating rounds, median requests/s",
+        "but off, and no tracing configured; `wrk -t1 -c32 -d5s`, six rounds in every "
+        "order of the three, median requests/s",
         f"on {GE} 0.85 {TIMES} off; off {GE} 0.99 {TIMES} not configured",
     ),
 )

@@ -1,26 +1,28 @@
 """P13: what tracing costs a run request over HTTP, on and off.
 
 Three ``wess serve`` processes side by side, each with ``examples/sum.wasm`` loaded with
-P2's run requests (``wrk -t1 -c32``, alternating rounds, median requests/s):
+P2's run requests (``wrk -t1 -c32 -d5s``, six rounds, each in another order of the
+three, median requests/s):
 
 - baseline: no ``[tracing]`` configured at all (the defaults);
 - off: ``[tracing]`` configured (an OTLP endpoint, a sampling ratio) but not enabled;
-- on: enabled, every request sampled (``sampling_ratio = 1``), spans batched by the
-  SDK's ``BatchSpanProcessor`` to an in-process exporter that drops them
-  (``exporter = "discard"``), so what is measured is making, batching and handing over
-  the spans, not a collector's network.
+- on: enabled, every request sampled (``sampling_ratio = 1``), spans batched by Wess's
+  span processor (``SpanBatcher``, the one OTLP export uses) to an in-process exporter
+  that drops them (``exporter = "discard"``), so what is measured is making, batching
+  and handing over the spans, not a collector's network.
 
 Goals: on >= 0.85 x off; off >= 0.99 x baseline. Whether tracing really ran is read
 from the servers' answers (a refused request's problem document names its trace only
 where tracing is on), not assumed.
 
-    .venv/bin/python bench/tracing_overhead.py [--rounds 3] [--duration 10] [--quick]
+    .venv/bin/python bench/tracing_overhead.py [--rounds 6] [--duration 5] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 
 import wrk
@@ -66,10 +68,29 @@ def target_of(name: str, server: Server) -> tuple[wrk.Target, bool]:
     return wrk.Target(name, url, json.dumps(RUN_BODY).encode(), headers), traced(server, module_id)
 
 
+def rotated(
+    targets: list[wrk.Target], *, rounds: int, connections: int, duration_s: float
+) -> dict[str, list[wrk.WrkResult]]:
+    """``rounds`` runs of each target, each round in the next of the targets' orders
+    (all six orders of three every six rounds), so each server runs first, between and
+    last as often: on a shared machine the load of others drifts within a round too."""
+    orders = list(itertools.permutations(targets))
+    results: dict[str, list[wrk.WrkResult]] = {t.name: [] for t in targets}
+    for number in range(rounds):
+        for target in orders[number % len(orders)]:
+            result = wrk.run(target, connections=connections, duration_s=duration_s)
+            say(
+                f"  round {number + 1}/{rounds} {target.name:8s}: "
+                f"{result.requests_per_s:7.0f} req/s  p99 {result.percentile_ms(99.0):7.2f} ms"
+            )
+            results[target.name].append(result)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="short runs, to try the harness")
     options = parser.parse_args()
@@ -86,8 +107,8 @@ def main() -> None:
         say("P13: warming up")
         for target in targets:
             wrk.run(target, connections=options.connections, duration_s=WARM_UP_S)
-        say(f"P13: wrk -t1 -c{options.connections} -d{options.duration:g}s, alternating")
-        rounds = wrk.alternate(
+        say(f"P13: wrk -t1 -c{options.connections} -d{options.duration:g}s, rotating")
+        rounds = rotated(
             targets,
             rounds=options.rounds,
             connections=options.connections,
@@ -111,7 +132,7 @@ def main() -> None:
     info = [
         "tracing seen in the answers: "
         + ", ".join(f"{name} {'on' if on else 'off'}" for name, on in tracing.items()),
-        "on: every request sampled, spans to a BatchSpanProcessor whose exporter drops them",
+        "on: every request sampled; spans batched (SpanBatcher) to an exporter that drops them",
     ]
     for name, results in rounds.items():
         shown = ", ".join(f"{r.requests_per_s:.0f}" for r in results)

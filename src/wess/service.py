@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from uuid import UUID, uuid4
 
@@ -41,42 +41,37 @@ from wess.models import (
     COMMAND_ENTRY,
     MODULE_NAME_MAX,
     AliasTarget,
-    FunctionSignature,
-    LegacyMetadata,
     ModuleInfo,
     ModuleRecord,
     Page,
-    ValueType,
     digest_of,
 )
+from wess.runtime import Limits
 from wess.runtime.analysis import LINK_PREFIX, ExportLimits, acceptable_name, check_exports
 from wess.runtime.command_io import CommandInput
 from wess.runtime.limits import PER_CALL
 from wess.runtime.reasons import clipped, listed
 from wess.runtime.wasmbin import is_component
+from wess.targets import command_of, default_function_of
+from wess.uploading import (
+    Upload,
+    carried_over,
+    check_name,
+    describe_mismatch,
+    find_function,
+    mismatch,
+)
 from wess.workers.deadline import Deadlines
+from wess.workers.outcome import RunOutcome
 from wess.workers.reader import Reader
-from wess.workers.resolving import CURRENT, Resolver, Selector, is_module_name
-from wess.workers.runner import Runner, RunOutcome
+from wess.workers.resolving import CURRENT, Resolver, Selector
+from wess.workers.runner import Runner
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
 
-NAME_MAX = MODULE_NAME_MAX
 ALIASES_MAX = 32
 DEFAULT_EXPORTS = ExportLimits()
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """What a client sent to create or replace a module, before validation."""
-
-    wasm: bytes
-    name: str | None = None
-    default_function: str | None = None
-    declared_params: tuple[ValueType, ...] | None = None
-    declared_results: tuple[ValueType, ...] | None = None
-    legacy_metadata: LegacyMetadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +155,7 @@ class ModuleService:
         metadata that disagrees with the module (/v1); otherwise it is logged and the
         module's own signature is what runs (the original Wess). ``actor`` is who asked,
         for the audit entry the Writer commits with the module."""
-        _check_name(upload.name)
+        check_name(upload.name)
         module_id = self._new_id()
         content = await self._validate(
             upload, strict=strict, module_id=module_id, namespace=namespace
@@ -195,7 +190,7 @@ class ModuleService:
         replaced (None: any, for an admin)."""
         current = await self._reader.get_info(module_id, namespace=namespace)
         if upload.name != current.name:
-            _check_name(upload.name)
+            check_name(upload.name)
         kept = carried_over(upload, current)
         content = await self._validate(
             kept.upload,
@@ -360,6 +355,42 @@ class ModuleService:
             record, name, args, limits=effective, deadline=deadline, command=command
         )
 
+    async def bind(
+        self,
+        module_id: UUID,
+        *,
+        namespace: str | None,
+        function: str | None,
+        limits: RunLimits | None = None,
+    ) -> BoundFunction:
+        """One function of a stored module, read once to be called many times (a batch,
+        a queued invocation): every call runs the revision read here. Without a
+        ``function``, its default; ``FunctionNotFound`` when the module lacks it."""
+        record = await self._reader.get(module_id, namespace=namespace)
+        name = function or default_function_of(record.info)
+        if find_function(record.info.functions, name) is None:
+            exported = listed(f.name for f in record.info.functions)
+            raise FunctionNotFound(
+                f"module {module_id} exports no function {clipped(name)!r}; it exports: {exported}"
+            )
+        # the runtime's limits at each call (a reload may change them), unless narrowed here
+        effective = None if limits is None else self._runner.limits.narrowed(**limits.asked)
+        return BoundFunction(record=record, function=name, limits=effective)
+
+    async def call(
+        self, bound: BoundFunction, args: Sequence[object], *, timeout_ms: int | None = None
+    ) -> RunOutcome:
+        """Run ``bound`` with ``args``, under a deadline of its own (as ``run``)."""
+        if len(args) > self.max_args:
+            raise InvalidArguments(
+                f"at most {self.max_args} arguments are accepted, got {len(args)}",
+                max_args=self.max_args,
+            )
+        deadline = None if self._deadlines is None else self._deadlines.start(timeout_ms)
+        return await self._runner.run(
+            bound.record, bound.function, args, limits=bound.limits, deadline=deadline
+        )
+
     # -- validation -----------------------------------------------------------------------
 
     async def _check_links(self, links: Sequence[str], *, name: str, namespace: str) -> None:
@@ -408,9 +439,10 @@ class ModuleService:
             )
         # unnamed: named after its id, which addresses it anyway (never indexed as a name)
         name = upload.name if upload.name is not None else str(module_id)
-        if not acceptable_name(name, limit=NAME_MAX):
+        if not acceptable_name(name, limit=MODULE_NAME_MAX):
             raise InvalidRequest(
-                f"name must be 1 to {NAME_MAX} printable characters, without control characters",
+                f"name must be 1 to {MODULE_NAME_MAX} printable characters, "
+                "without control characters",
                 field="name",
             )
         # before the compile, on a thread: a module may hold a great many sections
@@ -420,10 +452,10 @@ class ModuleService:
         functions = prepared.analysis.functions
         await self._check_links(prepared.analysis.links, name=name, namespace=namespace)
         if upload.default_function is not None:
-            signature = _find(functions, upload.default_function)
-            mismatch = _mismatch(signature, upload)
-            if signature is None or mismatch:
-                detail = _describe_mismatch(upload, signature, functions, kept=default_kept)
+            signature = find_function(functions, upload.default_function)
+            differs = mismatch(signature, upload)
+            if signature is None or differs:
+                detail = describe_mismatch(upload, signature, functions, kept=default_kept)
                 if strict or default_kept:
                     raise SignatureMismatch(detail, function=upload.default_function)
                 logger.warning(
@@ -444,130 +476,14 @@ class ModuleService:
 
 
 @dataclass(frozen=True, slots=True)
-class Carried:
-    """An update's upload with what it left unsaid taken from the module it replaces."""
+class BoundFunction:
+    """A function of one revision of a module, with the limits its calls run under."""
 
-    upload: Upload
-    default_kept: bool
-    """The default function is the module's current one, not one the client named."""
+    record: ModuleRecord
+    function: str
+    limits: Limits | None
+    """None: the runtime's limits as they are at each call."""
 
-
-def _check_name(name: str | None) -> None:
-    """``InvalidRequest`` unless a client may name a module ``name`` (None: unnamed)."""
-    if name is not None and not is_module_name(name):
-        raise InvalidRequest(
-            f"name must be 1 to {NAME_MAX} printable characters without '/' or surrounding "
-            "spaces, and must not spell a UUID (ids and names share the paths)",
-            field="name",
-        )
-
-
-def carried_over(upload: Upload, current: ModuleInfo) -> Carried:
-    """What replacing ``current`` with ``upload`` stores: the upload's own attributes,
-    and the module's name and default function where the upload names none.
-
-    A kept default function keeps the signature it was declared with: the one the
-    upload declares (params or results without a function apply to it), else the
-    original API's metadata, which is kept too. A newly named default function comes
-    with the upload's own metadata (the original API's, or none for /v1).
-    """
-    name = upload.name if upload.name is not None else current.name
-    function = current.default_function
-    if upload.default_function is not None or function is None:
-        return Carried(replace(upload, name=name), default_kept=False)
-    params, results = upload.declared_params, upload.declared_results
-    legacy = current.legacy_metadata  # when set, it names ``function``
-    if legacy is not None and params is None and results is None:
-        params = tuple(ValueType(t.lower()) for t in legacy.args)
-        results = tuple(ValueType(t.lower()) for t in legacy.return_type)
-    else:
-        legacy = None  # the upload declared the signature anew
-    kept = replace(
-        upload,
-        name=name,
-        default_function=function,
-        declared_params=params,
-        declared_results=results,
-        legacy_metadata=legacy,
-    )
-    return Carried(kept, default_kept=True)
-
-
-def command_of(
-    info: ModuleInfo, function: str | None, args: Sequence[object], given: CommandInput | None
-) -> CommandInput | None:
-    """The input to run ``info``'s module with as a command, or None for a function call
-    (see ``ModuleService.run``)."""
-    if given is not None:
-        if not info.is_command:
-            raise InvalidRequest(
-                f"module {info.id} is not a command (it exports no {COMMAND_ENTRY}() -> ()); "
-                'call its functions with {"function": ..., "args": [...]}'
-            )
-        return given
-    if not info.is_command or args:
-        return None
-    if function == COMMAND_ENTRY or (function is None and not info.default_function):
-        return CommandInput()
-    return None
-
-
-def default_function_of(info: ModuleInfo) -> str:
-    """The function a call without a name runs: the declared default, else the only
-    export; anything else is ambiguous and must be named. A module uploaded through the
-    original API has the function its metadata names as its default (an update keeps
-    the two together), so its runs need nothing else."""
-    if info.default_function:
-        return info.default_function
-    if len(info.functions) == 1:
-        return info.functions[0].name
-    names = listed(f.name for f in info.functions)
-    raise FunctionNotFound(f"module {info.id} has no default function; name one of: {names}")
-
-
-def _find(functions: Sequence[FunctionSignature], name: str) -> FunctionSignature | None:
-    return next((f for f in functions if f.name == name), None)
-
-
-def _mismatch(signature: FunctionSignature | None, upload: Upload) -> bool:
-    if signature is None:
-        return True
-    if upload.declared_params is not None and upload.declared_params != signature.params:
-        return True
-    return upload.declared_results is not None and upload.declared_results != signature.results
-
-
-def _describe_mismatch(
-    upload: Upload,
-    signature: FunctionSignature | None,
-    functions: Sequence[FunctionSignature],
-    *,
-    kept: bool = False,
-) -> str:
-    name = repr(clipped(upload.default_function or ""))  # the client's: bounded
-    if signature is None:
-        exported = listed(f.name for f in functions)
-        if kept:
-            return (
-                f"the update names no default function, so {name} stays the default, but "
-                f"the new module does not export it (it exports: {exported}); export "
-                f"{name} or name another default function"
-            )
-        return f"the module exports no function {name}; it exports: {exported}"
-    declared = FunctionSignature(
-        name=signature.name,
-        params=upload.declared_params if upload.declared_params is not None else signature.params,
-        results=(
-            upload.declared_results if upload.declared_results is not None else signature.results
-        ),
-    )
-    if kept:
-        return (
-            f"the update keeps {name} as the default function, declared as "
-            f"{declared.describe()}, but the new module exports {signature.describe()}; "
-            f"keep that signature or name the function again to declare it anew"
-        )
-    return (
-        f"function {name} was declared as {declared.describe()} "
-        f"but the module exports {signature.describe()}"
-    )
+    @property
+    def namespace(self) -> str:
+        return self.record.info.namespace

@@ -198,5 +198,49 @@ def test_open_tracing_is_none_when_off_and_a_working_tracing_when_on():
         with tracing.span("auth") as span:
             assert span is not None
         request.end(status=200, route="/x", method="GET")
-        exporter = tracing.provider._active_span_processor._span_processors[0].span_exporter  # type: ignore[attr-defined]
-    assert exporter.exported == 2
+        exporter = tracing.processor.exporter  # type: ignore[attr-defined]
+    assert exporter.exported == 2  # handed over when the block closed
+
+
+def test_the_span_batcher_exports_what_it_queued_and_counts_what_it_dropped():
+    """Spans past ``max_queued`` are dropped and counted, never blocking a request; the
+    rest reach the exporter in batches, at the latest when the batcher shuts down."""
+    from opentelemetry.sdk.trace import ReadableSpan as Finished
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from wess.server.tracers import SpanBatcher
+
+    exporter = InMemorySpanExporter()
+    batcher = SpanBatcher(exporter, max_queued=3, batch=2, interval_s=3600)
+    for number in range(5):
+        batcher.on_end(Finished(f"span {number}"))
+    assert batcher.dropped == 2
+    assert exporter.get_finished_spans() == ()  # not before its interval, or shutdown
+    batcher.shutdown()
+    assert [s.name for s in exporter.get_finished_spans()] == ["span 0", "span 1", "span 2"]
+
+
+def test_a_request_sampled_out_keeps_its_trace_id_and_makes_no_span():
+    """At ``sampling_ratio = 0`` a new trace is not sampled: its id is still given (logs
+    and problem documents name it), and no span of it reaches the processor."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from wess.observability.tracing import NO_SPAN, Tracing
+
+    exporter = InMemorySpanExporter()
+    tracing = Tracing(
+        processor=SimpleSpanProcessor(exporter),
+        resource=Resource.create({}),
+        version="0",
+        sampling_ratio=0.0,
+    )
+    request = tracing.request("GET", [], {})
+    assert len(request.trace_id) == 32
+    assert int(request.trace_id, 16) != 0
+    assert tracing.span("auth") is NO_SPAN
+    assert not tracing.recording()
+    tracing.record("execute", start_ns=1, end_ns=2)
+    request.end(status=200, route="/x", method="GET")
+    assert exporter.get_finished_spans() == ()

@@ -57,6 +57,7 @@ NEW: dict[str, tuple[str, object]] = {
     "limits.max_output": ("4096", 4096),
     "limits.max_args": ("4", 4),
     "logging.level": ('"error"', logging.ERROR),
+    "logging.levels": ('{"wess.storage" = "debug"}', logging.DEBUG),
     "ratelimit.per_ip": ('"3/minute"', 3),
     "ratelimit.per_key": ('"4/minute"', 4),
     "ratelimit.on_redis_failure": ('"closed"', "closed"),
@@ -110,6 +111,7 @@ def in_use(
         "limits.max_output": lambda: runtime.limits.max_output,
         "limits.max_args": lambda: service.max_args,
         "logging.level": lambda: logging.getLogger().level,
+        "logging.levels": lambda: logging.getLogger("wess.storage").level,
         "ratelimit.per_ip": lambda: limiter._per_ip.amount,
         "ratelimit.per_key": lambda: {i.amount for i in limiter._per_role.values()}.pop(),
         "ratelimit.on_redis_failure": lambda: (

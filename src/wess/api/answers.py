@@ -23,6 +23,7 @@ def error_response(
 ) -> Response:
     """The response for ``exc``: ``{"message"}`` on the original routes, a problem else."""
     metrics.errors.labels(code=exc.code).inc()
+    structlog.contextvars.bind_contextvars(outcome=exc.code)  # in the request's access line
     kind = problems.kind_of(exc)
     log = logger.warning if kind.status >= 500 else logger.debug
     log("request failed", code=exc.code, status=kind.status, detail=exc.detail)

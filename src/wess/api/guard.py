@@ -176,7 +176,7 @@ class Guard:
 
     async def _traced_limit(self, scope: RateScope, identity: str, role: Role | None) -> None:
         assert self._tracing is not None
-        with self._tracing.span("rate limit", {"wess.ratelimit.scope": scope.value}):
+        with self._tracing.span("rate limit", {"wess.ratelimit.scope": scope.value}, leaf=True):
             await self._limit(scope, identity, role)
 
     async def _limit(self, scope: RateScope, identity: str, role: Role | None) -> None:

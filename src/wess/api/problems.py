@@ -59,6 +59,8 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.KeyNotFound, ProblemKind(404, "API key not found", 404)),
     (errors.RevisionNotFound, ProblemKind(404, "Revision not found", 404)),
     (errors.AliasNotFound, ProblemKind(404, "Alias not found", 404)),
+    (errors.InvocationNotFound, ProblemKind(404, "Invocation not found", 404)),
+    (errors.KvKeyNotFound, ProblemKind(404, "Key not found", 404)),
     (errors.NotFound, ProblemKind(404, "Not found", 404)),
     (errors.PreconditionFailed, ProblemKind(412, "Precondition failed", 412)),
     (errors.NameTaken, ProblemKind(409, "Name taken", 409)),

@@ -21,8 +21,8 @@ from wess.api.commands import command_document
 from wess.api.offloop import off_loop
 from wess.circuit import CircuitSnapshot, CircuitState
 from wess.models import Alias, FunctionSignature, ModuleInfo, RevisionRef
+from wess.workers.outcome import RunOutcome
 from wess.workers.reader import encode_cursor
-from wess.workers.runner import RunOutcome
 
 JSON = "application/json"
 RESOURCE_BYTES = 512

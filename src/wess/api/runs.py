@@ -54,8 +54,8 @@ from wess.runtime.limits import BY_NAME, PER_CALL
 from wess.runtime.reasons import clipped, listed_sorted
 from wess.security.rbac import Permission
 from wess.service import RunLimits
+from wess.workers.outcome import RunOutcome
 from wess.workers.resolving import CURRENT, MODULE_ID, Selector, selector
-from wess.workers.runner import RunOutcome
 
 RUN_BODY_LIMIT = 64 * 1024
 """Arguments are at most a few numbers; this bounds what a run request may send."""

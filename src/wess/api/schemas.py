@@ -109,6 +109,28 @@ class KeyRequest(BaseModel):
     expires_at: AwareDatetime | None = Field(None, description="RFC 3339 with an offset.")
 
 
+class BatchRequest(_Strict):
+    """Many calls of one function: one argument array per call."""
+
+    function: str | None = Field(None, examples=["sum"])
+    args: list[list[JsonNumber]] = Field(..., examples=[[[1, 2], [3, 4]]])
+    limits: RunLimitsDocument | None = None
+
+
+class RetryDocument(_Strict):
+    attempts: int = Field(1, ge=1, examples=[3])
+    on: list[str] = Field(default_factory=list, examples=[["timeout", "trap"]])
+
+
+class InvocationRequest(_Strict):
+    """One asynchronous call: a run's fields, and how to retry it."""
+
+    function: str | None = Field(None, examples=["sum"])
+    args: list[JsonNumber] = Field(default_factory=list, examples=[[1, 2]])
+    limits: RunLimitsDocument | None = None
+    retry: RetryDocument | None = None
+
+
 class FunctionDocument(BaseModel):
     name: str
     params: list[ValueType] = Field(

@@ -190,7 +190,7 @@ def salvage(
 async def _verify_offline(config: Path | None, path: Path) -> dict[str, Any]:
     from wess.ops.inspection import verify_store
     from wess.security.audit import AUDIT_KEY_LABEL, AuditKey
-    from wess.server.state import keyring_of, server_secret
+    from wess.server.parts import keyring_of, server_secret
     from wess.storage import open_store
 
     chosen = settings(config, {"database.path": path})
@@ -207,7 +207,7 @@ async def _salvage(config: Path | None, path: Path, into: Path, *, source: Path)
     from wess.security.anchor import AnchorFile
     from wess.security.audit import AUDIT_KEY_LABEL, Anchor, AuditKey
     from wess.security.secrets import SECRET_FILE
-    from wess.server.state import ANCHOR_FILE, keyring_of, server_secret
+    from wess.server.parts import ANCHOR_FILE, keyring_of, server_secret
     from wess.storage import open_store
 
     chosen = settings(config, {"database.path": path})

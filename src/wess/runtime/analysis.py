@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from wess.errors import InvalidExports, UnknownImport
 from wess.models import FunctionSignature, ValueType
 from wess.runtime.hostapi import SIGNATURES
+from wess.runtime.kv import uses_kv
 from wess.runtime.layout import FuncType, Import, Layout
 from wess.runtime.reasons import clipped, listed
 from wess.runtime.wasmbin import (
@@ -34,8 +35,9 @@ RANDOM_IMPORT = ("env", "randomi32")
 RANDOM_TYPE = FuncType((), (b"\x7f",))
 PROVIDED = (
     "Wess provides wasi_snapshot_preview1 functions, env.randomi32() -> i32, its host "
-    "API (wess:log@1.log, wess:clock@1.now_ms; see docs/functions.md), and the functions "
-    "of other stored modules as wess:module/<name> or wess:module/<name>@<alias>"
+    "API (wess:log@1.log, wess:clock@1.now_ms, wess:kv@1.get/set/delete/list; see "
+    "docs/functions.md), and the functions of other stored modules as "
+    "wess:module/<name> or wess:module/<name>@<alias>"
 )
 COMMAND_ENTRY = "_start"
 """The export that makes a module a WASI command: run with stdin, argv and env."""
@@ -89,6 +91,11 @@ class ModuleAnalysis:
         """The functions it imports from the module ``ref`` names."""
         prefix = f"{LINK_PREFIX}{ref}."
         return tuple(name[len(prefix) :] for name in self.imports if name.startswith(prefix))
+
+    @property
+    def uses_kv(self) -> bool:
+        """Whether it imports ``wess:kv@1`` (its calls then need a ``KvAccess``)."""
+        return uses_kv(self.imports)
 
     @property
     def needs_call_io(self) -> bool:

@@ -41,6 +41,7 @@ from wess.runtime.fastcall import FastPath
 from wess.runtime.guestio import CallSlot
 from wess.runtime.host import build_linker, random_i32
 from wess.runtime.invocation import Budgets, Caller
+from wess.runtime.kv import KvSlot
 from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
@@ -70,10 +71,18 @@ class Runtime:
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
         calls = self._calls = CallSlot()
+        self.kv = KvSlot()
+        """Each thread's ``wess:kv@1`` store: set around a call of a module using it."""
         # made once: their C callbacks must outlive every Store of every linker (see host)
         self._streams = streams = StdioFunctions(calls)
         new_linker = partial(
-            build_linker, self._engine, random=random, clock=clock, calls=calls, streams=streams
+            build_linker,
+            self._engine,
+            random=random,
+            clock=clock,
+            calls=calls,
+            kv=self.kv,
+            streams=streams,
         )
         self._linker = new_linker()
         self._component_linker = build_component_linker(self._engine)

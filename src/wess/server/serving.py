@@ -27,7 +27,7 @@ from wess.config import Settings
 from wess.config.live import LiveSettings, SettingsSource
 from wess.errors import ConfigError, ServerStopped, StorageUnavailable, WessError
 from wess.observability.health import Lifecycle
-from wess.observability.logging import AccessLog, set_log_level
+from wess.observability.logging import AccessLog, set_levels
 from wess.observability.metrics import Metrics
 from wess.security.tls import TlsSettings as ServerTls
 from wess.security.tls import server_context
@@ -149,7 +149,7 @@ class DrainingServer(uvicorn.Server):
 def _follow(protocol: type[GuardedHttpProtocol], settings: Settings) -> None:
     """Put the reloadable keys the serving layer uses in force."""
     reconfigure(protocol, connection_rules(settings))
-    set_log_level(settings.logging.level)
+    set_levels(settings.logging.level, settings.logging.levels)
 
 
 @contextlib.asynccontextmanager

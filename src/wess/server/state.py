@@ -8,43 +8,53 @@ from __future__ import annotations
 
 import contextlib
 import random
-import secrets
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import structlog
 
 import wess
 from wess.api.commands import CommandPolicy
 from wess.api.state import ApiState
+from wess.batching import BatchLimits
 from wess.config import Settings
 from wess.config.live import LiveSettings
 from wess.files import make_private
+from wess.invocations import AsyncInvocations
 from wess.messages import ModuleChanged, RecordAudit
-from wess.models import AuditFields, NodeInfo
+from wess.models import AuditFields
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.observability.process import directory_size
 from wess.observability.tracing import Tracing
-from wess.ops.backups import Backups, StoreBackups
+from wess.ops.backups import StoreBackups
 from wess.ops.inspection import verify_store
 from wess.ops.schedule import BackupMetrics, BackupSchedule
 from wess.ops.transfer import Transfer
-from wess.runtime import Limits, Runtime, RuntimeConfig
+from wess.runtime import Runtime
 from wess.runtime.analysis import ExportLimits
 from wess.runtime.artifact import ArtifactSealer
-from wess.runtime.isolated import IsolatedCompiler
-from wess.security.anchor import AnchorFile
 from wess.security.audit import AUDIT_KEY_LABEL, AuditKey
-from wess.security.crypto import Keyring
-from wess.security.keyfiles import keyring_sealing_with, load_keyring
+from wess.security.keyfiles import keyring_sealing_with
 from wess.security.ratelimit import RedisFailurePolicy
-from wess.security.secrets import SECRET_BYTES, SECRET_FILE, ServerSecret
+from wess.server.parts import (
+    anchor_file,
+    backups_of,
+    data_dir,
+    durable,
+    invocation_settings,
+    isolated_compiler,
+    keyring_of,
+    kv_limits,
+    namespace_quotas,
+    node_of,
+    runtime_config,
+    runtime_limits,
+    secret_path,
+    server_secret,
+)
 from wess.server.resilience import Breakers, deadlines, module_breakers, resilient_store
 from wess.server.security import open_security
 from wess.service import ModuleService
@@ -54,8 +64,8 @@ from wess.workers.anchoring import AnchorKeeper, check_anchor
 from wess.workers.breakers import ModuleBreakers
 from wess.workers.deadline import Deadlines
 from wess.workers.heartbeat import Heartbeat
+from wess.workers.kv import KeyValues
 from wess.workers.loader import ProgramLoader
-from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import QUEUE as READER_QUEUE
 from wess.workers.reader import Reader
 from wess.workers.rechaining import rechain_unkeyed
@@ -67,118 +77,6 @@ from wess.workers.writer import QUEUE as WRITER_QUEUE
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
-
-ANCHOR_FILE = "audit.anchor"
-BACKUPS_SUFFIX = "-backups"
-
-
-def runtime_limits(settings: Settings) -> Limits:
-    """The configured sandbox limits of every call (requests may only lower them)."""
-    return Limits.from_values(settings.sandbox_limits)
-
-
-def runtime_config(settings: Settings) -> RuntimeConfig:
-    return RuntimeConfig(
-        max_wasm_stack=settings.limits.max_stack,
-        cache_bytes=settings.runner.cache_size.max_bytes,
-        cache_entries=settings.runner.cache_size.max_entries,
-        clock_resolution_ns=settings.limits.clock_resolution_ms * 1_000_000,
-        max_module_bytes=max(RuntimeConfig().max_module_bytes, settings.max_upload_size),
-        max_component_instances=settings.components.max_instances,
-    )
-
-
-def data_dir(settings: Settings) -> Path:
-    """Where Wess keeps its files: the RocksDB directory (else ``database.path``)."""
-    url = urlsplit(settings.database.effective_url)
-    return Path(unquote(url.path)) if url.scheme == "rocksdb" else settings.database.path
-
-
-def durable(settings: Settings) -> bool:
-    """Whether the store keeps anything across restarts (memory:// does not). The files
-    beside a durable store (server secret, audit anchor, admin token) live in the data
-    directory: the RocksDB directory, or ``database.path`` for a shared store (every
-    node of which must hold the same server secret: ``security.secret_file``)."""
-    return urlsplit(settings.database.effective_url).scheme != "memory"
-
-
-def secret_path(settings: Settings) -> Path:
-    """Where the server secret of a durable store is kept."""
-    return settings.security.secret_file or data_dir(settings) / SECRET_FILE
-
-
-def backup_dir(settings: Settings) -> Path:
-    """Where backups go: ``backup.dir``, else ``<data dir>-backups`` beside it."""
-    if settings.backup.dir is not None:
-        return settings.backup.dir
-    data = data_dir(settings)
-    return data.with_name(data.name + BACKUPS_SUFFIX)
-
-
-def backups_of(settings: Settings) -> Backups:
-    """The backups of the store these settings name (kept in ``backup_dir``), opened
-    with the key-encryption keys as the key files hold them when each is taken."""
-    return Backups(
-        backup_dir(settings), keyring=partial(keyring_of, settings), wess_version=wess.__version__
-    )
-
-
-def server_secret(settings: Settings) -> ServerSecret:
-    """The server secret: ``security.secret_file``, else kept beside the data (in the
-    RocksDB directory). A memory:// store keeps nothing across restarts, so it gets a
-    throwaway secret."""
-    if durable(settings):
-        path = secret_path(settings)
-        return ServerSecret.load_or_create(path.parent, name=path.name)
-    return ServerSecret(secrets.token_bytes(SECRET_BYTES))
-
-
-def node_of(settings: Settings, *, now: datetime) -> NodeInfo:
-    """This process as the other nodes and operators see it."""
-    node_id = settings.server.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
-    return NodeInfo(
-        id=node_id,
-        address=f"{settings.server.host}:{settings.server.port}",
-        version=wess.__version__,
-        started_at=now,
-        last_seen=now,
-    )
-
-
-def anchor_file(settings: Settings, key: AuditKey) -> AnchorFile | None:
-    """Where the audit log's head is recorded; None for a store that keeps nothing."""
-    if not durable(settings):
-        return None
-    return AnchorFile(settings.audit.anchor_file or data_dir(settings) / ANCHOR_FILE, key)
-
-
-def namespace_quotas(settings: Settings) -> NamespaceQuotas | None:
-    """The per-namespace quotas; None when there are none (the Writer then skips
-    counting every namespace's usage at start-up)."""
-    quotas = settings.quotas
-    if quotas.max_modules is None and quotas.max_bytes is None:
-        return None
-    return NamespaceQuotas(
-        default=Quota(max_modules=quotas.max_modules, max_bytes=quotas.max_bytes)
-    )
-
-
-def keyring_of(settings: Settings) -> Keyring | None:
-    """The key-encryption keys, when encryption at rest is on."""
-    path = settings.security.encryption_key_file
-    return load_keyring(path) if path is not None else None
-
-
-def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
-    """Compile worker processes for ``runtime``'s engine, under the configured caps."""
-    return IsolatedCompiler(
-        runtime.config,
-        cpu_seconds=settings.limits.compile_cpu_seconds,
-        memory_bytes=settings.limits.compile_memory,
-        component_cpu_seconds=settings.components.compile_cpu_seconds,
-        component_memory_bytes=settings.components.compile_memory,
-        processes=settings.limits.compile_workers,
-    )
 
 
 @asynccontextmanager
@@ -256,6 +154,7 @@ async def open_state(
             )
             usage = UsageCounter(writer.submit)
             breakers = module_breakers(settings, metrics=metrics)
+            values = KeyValues(store.kv, limits=kv_limits(settings))
             runner = Runner(
                 runtime,
                 metrics=metrics,
@@ -275,6 +174,7 @@ async def open_state(
                 breakers=breakers,
                 tracing=tracing,
                 links=resolver.linked,
+                kv=values,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -334,6 +234,29 @@ async def open_state(
                 feed.on_gap(reader.forget_everything)
             heartbeat = Heartbeat(store.nodes, node_of(settings, now=datetime.now(UTC)))
             measure_capacity(settings, metrics)
+            run_deadlines = deadlines(settings, metrics=metrics)
+            service = ModuleService(
+                reader=reader,
+                writer=writer,
+                runner=runner,
+                max_module_size=settings.limits.max_module_size,
+                max_component_size=settings.components.max_size,
+                max_args=settings.limits.max_args,
+                exports=ExportLimits(
+                    max_exports=settings.limits.max_exports,
+                    max_name=settings.limits.max_export_name,
+                ),
+                deadlines=run_deadlines,
+                resolver=resolver,
+                aliases_max=settings.modules.aliases_max,
+            )
+            invocations = AsyncInvocations(
+                store.invocations,
+                service,
+                node=heartbeat.node.id,
+                clock=partial(datetime.now, UTC),
+                settings=invocation_settings(settings),
+            )
             async with (
                 following,
                 heartbeat,
@@ -344,25 +267,10 @@ async def open_state(
                 usage,
                 warmup,
                 schedule,
+                invocations,  # stops first: what runs is cut short, taken again later
             ):
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
-                run_deadlines = deadlines(settings, metrics=metrics)
-                service = ModuleService(
-                    reader=reader,
-                    writer=writer,
-                    runner=runner,
-                    max_module_size=settings.limits.max_module_size,
-                    max_component_size=settings.components.max_size,
-                    max_args=settings.limits.max_args,
-                    exports=ExportLimits(
-                        max_exports=settings.limits.max_exports,
-                        max_name=settings.limits.max_export_name,
-                    ),
-                    deadlines=run_deadlines,
-                    resolver=resolver,
-                    aliases_max=settings.modules.aliases_max,
-                )
                 if live is not None:
                     live.subscribe(
                         partial(
@@ -431,6 +339,13 @@ async def open_state(
                         backups=backups,
                         breakers=circuits.report,
                         tracing=tracing,
+                        invocations=invocations,
+                        kv=values,
+                        batch=BatchLimits(
+                            max_items=settings.batch.max_items,
+                            max_body=settings.batch.max_body,
+                            concurrency=settings.batch.concurrency,
+                        ),
                     )
 
 

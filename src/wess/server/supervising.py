@@ -71,7 +71,10 @@ def run(settings: Settings, *, source: SettingsSource | None = None) -> None:
     count = process_count(settings)
     node = settings.server.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
     configure_logging(
-        level=settings.logging.level, format=settings.logging.format, fields={"node": node}
+        level=settings.logging.level,
+        format=settings.logging.format,
+        fields={"node": node},
+        levels=settings.logging.levels,
     )
     if count == 1:
         run_server(
@@ -336,7 +339,10 @@ def work(
     _stop_with_parent()
     node = settings.server.node_id or ""
     configure_logging(
-        level=settings.logging.level, format=settings.logging.format, fields={"node": node}
+        level=settings.logging.level,
+        format=settings.logging.format,
+        fields={"node": node},
+        levels=settings.logging.levels,
     )
 
     def serving() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import wess
 from wess.config.tracing import TracingSettings
 from wess.observability.tracing import Tracing
 
@@ -20,11 +19,11 @@ def open_tracing(settings: TracingSettings, *, node: str | None) -> Iterator[Tra
     if not settings.enabled:
         yield None
         return
-    from wess.server.tracers import exporter_of, provider_of  # the SDK: only when tracing
+    from wess.server.tracers import exporter_of, tracing_of  # the SDK: only when tracing
 
-    provider = provider_of(settings, exporter_of(settings), node=node)
+    tracing = tracing_of(settings, exporter_of(settings), node=node)
     try:
-        yield Tracing(provider, version=wess.__version__)
+        yield tracing
     finally:
-        provider.force_flush()
-        provider.shutdown()
+        tracing.processor.force_flush()
+        tracing.processor.shutdown()

@@ -1,7 +1,8 @@
 """Spans kept in memory, for tests of what Wess traces (and for trying it out).
 
 ``SpanRecorder`` is a ``Tracing`` over the OpenTelemetry SDK's ``InMemorySpanExporter``
-(every trace sampled, each span handed over as it ends): pass ``recorder.tracing`` to
+(every trace sampled unless its caller's ``traceparent`` says otherwise, each span
+handed over as it ends): pass ``recorder.tracing`` to
 ``open_client`` and read ``recorder.spans()`` or ``recorder.tree()`` afterwards.
 """
 
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -22,9 +24,11 @@ class SpanRecorder:
 
     def __init__(self) -> None:
         self.exporter = InMemorySpanExporter()
-        self.provider = TracerProvider()
-        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-        self.tracing = Tracing(self.provider, version=wess.__version__)
+        self.tracing = Tracing(
+            processor=SimpleSpanProcessor(self.exporter),
+            resource=Resource.create({"service.name": "wess"}),
+            version=wess.__version__,
+        )
 
     def spans(self) -> tuple[ReadableSpan, ...]:
         """Every span finished so far, in the order they ended."""

@@ -273,7 +273,7 @@ class Reader:
 
     def _traced_lookup(self, module_id: UUID) -> ModuleRecord | None:
         assert self._tracing is not None
-        with self._tracing.span("cache lookup", {"wess.cache": CACHE}) as span:
+        with self._tracing.span("cache lookup", {"wess.cache": CACHE}, leaf=True) as span:
             record = self._cache.get(module_id)
             if span is not None:
                 span.set_attribute("wess.cache.hit", record is not None)
@@ -302,7 +302,7 @@ class Reader:
         self._depth.set(self._store_reads)
         tracing = self._tracing
         try:
-            with NO_SPAN if tracing is None else tracing.span("storage read"):
+            with NO_SPAN if tracing is None else tracing.span("storage read", leaf=True):
                 yield
         finally:
             self._store_reads -= 1

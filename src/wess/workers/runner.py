@@ -16,6 +16,10 @@ A module whose calls keep trapping or timing out is refused at once for a cool-d
 (``ModuleBreakers``). A run's ``Deadline`` bounds its compile, its waits for a slot and
 a thread, and its execution: the call's time limit is cut to the time left when it
 starts (``DeadlineExceeded`` names the layer that ran out).
+
+With tracing on, a compile is a span of the request that started it (requests sharing
+it wait without one), and a call two: ``instantiate`` and ``execute``, recorded from
+the clock readings of the thread that made the call.
 """
 
 from __future__ import annotations
@@ -24,22 +28,16 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from uuid import UUID
 
 import structlog
 
 from wess.errors import (
-    AliasNotFound,
     CompileLimitExceeded,
     ExecutionError,
-    LinkError,
-    ModuleNotFound,
     NamespaceBusy,
     Overloaded,
-    RevisionNotFound,
     WessError,
 )
 from wess.messages import ModuleChanged
@@ -47,10 +45,9 @@ from wess.models import ModuleRecord
 from wess.observability.metrics import Metrics
 from wess.observability.tracing import NO_SPAN, Tracing
 from wess.runtime import Invocation, Limits, ModuleAnalysis, Program, Runtime
-from wess.runtime.analysis import LINK_PREFIX
-from wess.runtime.codec import JsonValue, Number
-from wess.runtime.command_io import CommandInput, CommandOutput
-from wess.runtime.guestio import LogLine
+from wess.runtime.codec import Number
+from wess.runtime.command_io import CommandInput
+from wess.runtime.kv import KvAccess
 from wess.workers.breakers import ModuleBreakers
 from wess.workers.bulkhead import Bulkheads
 from wess.workers.calls import (
@@ -60,12 +57,17 @@ from wess.workers.calls import (
     invoke,
     invoke_timed,
     violation_kind,
+    with_kv,
 )
 from wess.workers.deadline import COMPILE, QUEUE, Deadline
 from wess.workers.fairness import FairPool, FairShare, after
 from wess.workers.inline import InlineLane
+from wess.workers.kv import KeyValues
+from wess.workers.linking import LinkLookup, link_program
 from wess.workers.loader import PreparedModule, ProgramLoader
+from wess.workers.outcome import RunOutcome
 from wess.workers.pool import COMPILE_WORKERS, COMPILES_QUEUED, fair_share, pool_size
+from wess.workers.runtime_metrics import MetricsObserver
 from wess.workers.usage import UsageCounter
 
 logger = structlog.get_logger(__name__)
@@ -73,73 +75,10 @@ logger = structlog.get_logger(__name__)
 RUNNER_QUEUE = "runner"
 POOL = "invoke"
 COMPILE_QUEUE = "compile"
-CACHE = "compiled"
+NOT_TIMED: list[int] = [0]
+"""The start of a call nobody traces: never written."""
 NAMESPACE_QUEUE = 64
 """Calls (and compiles) of one namespace waiting beyond its share, by default."""
-
-
-MAX_LINK_DEPTH = 8
-"""Modules one call may link through, the caller's included (the instance limit,
-``limits.max_instances``, bounds the modules a call instantiates as well)."""
-LinkLookup = Callable[[str, str], Awaitable[ModuleRecord]]
-"""(namespace, ``adder`` or ``adder@prod``) -> the record that link names now."""
-
-
-@dataclass(frozen=True, slots=True)
-class RunOutcome:
-    """One completed invocation, ready to be answered."""
-
-    results: list[JsonValue]
-    function: str
-    duration_us: int
-    fuel_used: int | None
-    stdout: bytes
-    stderr: bytes
-    output_truncated: bool
-    exit_code: int | None = None
-    """A command's exit status; None for a function call."""
-    stdout_truncated: bool = False
-    stderr_truncated: bool = False
-    logs: tuple[LogLine, ...] = ()
-    logs_dropped: int = 0
-
-    def output(self) -> CommandOutput:
-        """A command's output (``exit_code`` set)."""
-        return CommandOutput(
-            stdout=self.stdout,
-            stderr=self.stderr,
-            exit_code=self.exit_code or 0,
-            stdout_truncated=self.stdout_truncated,
-            stderr_truncated=self.stderr_truncated,
-        )
-
-    revision: int | None = None
-    """The revision of the module that ran."""
-
-
-class MetricsObserver:
-    """The runtime's events as Prometheus metrics (cache="compiled")."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-        self._hits = metrics.cache_hits.labels(cache=CACHE)
-        self._misses = metrics.cache_misses.labels(cache=CACHE)
-
-    def compiled(self, digest: str, seconds: float) -> None:
-        self._metrics.compile_seconds.observe(seconds)
-
-    def cache_hit(self) -> None:
-        self._hits.inc()
-
-    def cache_miss(self) -> None:
-        self._misses.inc()
-
-    def evicted(self, digest: str) -> None:
-        self._metrics.cache_evictions.labels(cache=CACHE).inc()
-
-    def cache_size(self, total_bytes: int, entries: int) -> None:
-        self._metrics.cache_bytes.labels(cache=CACHE).set(total_bytes)
-        self._metrics.cache_entries.labels(cache=CACHE).set(entries)
 
 
 class Runner:
@@ -174,9 +113,11 @@ class Runner:
         breakers: ModuleBreakers | None = None,
         tracing: Tracing | None = None,
         links: LinkLookup | None = None,
+        kv: KeyValues | None = None,
     ) -> None:
         self._runtime = runtime
         self._tracing = tracing
+        self._kv = kv
         self._metrics = metrics
         pool = pool_size(
             workers=workers,
@@ -295,62 +236,6 @@ class Runner:
             return True
         return await self._programs.restore(record)
 
-    async def _linked(
-        self,
-        program: Program,
-        record: ModuleRecord,
-        deadline: Deadline | None,
-        chain: tuple[UUID, ...],
-    ) -> Program:
-        """``program`` with the modules it links resolved in its namespace now (a name
-        or an alias may point elsewhere since the last call), compiled, and linked in
-        turn; ``LinkError`` for a link that resolves to nothing, lacks a function it
-        imports, or leads back along ``chain``."""
-        if self._links is None:
-            raise LinkError(f"module {record.id} links other modules; this Runner links none")
-        if len(chain) > MAX_LINK_DEPTH:
-            raise LinkError(
-                f"module {chain[0]} links modules more than {MAX_LINK_DEPTH} deep",
-                module_id=str(chain[0]),
-            )
-        namespace = record.info.namespace
-        targets: dict[str, Program] = {}
-        for ref in program.analysis.links:
-            try:
-                target = await self._links(namespace, ref)
-            except (ModuleNotFound, AliasNotFound, RevisionNotFound) as exc:
-                raise LinkError(
-                    f"module {record.id} imports {LINK_PREFIX}{ref}: {exc.detail}",
-                    module_id=str(record.id),
-                    link=ref,
-                ) from None
-            if target.id in chain:
-                raise LinkError(
-                    f"module {record.id} imports {LINK_PREFIX}{ref}, which is {target.id}, "
-                    "a module of its own chain of links: cycles are refused",
-                    module_id=str(record.id),
-                    link=ref,
-                )
-            linked = self._runtime.cached(target.digest)
-            if linked is None:
-                linked = await self._program(target, deadline)
-            missing = [
-                name
-                for name in program.analysis.linked_functions(ref)
-                if name not in linked.compiled.exports
-            ]
-            if missing:
-                raise LinkError(
-                    f"module {record.id} imports {', '.join(missing)} from "
-                    f"{LINK_PREFIX}{ref}, which does not export it",
-                    module_id=str(record.id),
-                    link=ref,
-                )
-            if linked.analysis.links:
-                linked = await self._linked(linked, target, deadline, (*chain, target.id))
-            targets[ref] = linked
-        return self._runtime.link(program, targets)
-
     def on_module_changed(self, event: ModuleChanged) -> None:
         """Forget the compiled module a change replaced or deleted, and the module's
         breaker (the next revision starts afresh)."""
@@ -439,7 +324,8 @@ class Runner:
         submitted: Future[tuple[Invocation | WessError, float]] | None = None
         admitted = entered = False
         tracing = self._tracing
-        started = [0]  # the call's start, ns since the epoch: its spans' start (tracing)
+        # the call's start, ns since the epoch: its spans' start (written only when tracing)
+        started = NOT_TIMED if tracing is None else [0]
         try:
             self._admit_call(namespace)
             entered = True
@@ -449,7 +335,15 @@ class Runner:
             elif self._usage is not None:
                 self._usage.count(record.id)
             if program.analysis.links:
-                program = await self._linked(program, record, deadline, (record.id,))
+                program = await link_program(
+                    program,
+                    record,
+                    deadline,
+                    (record.id,),
+                    lookup=self._links,
+                    runtime=self._runtime,
+                    load=self._program,
+                )
             target = program.function(function)
             values: Sequence[Number] = ()
             if command is None:
@@ -477,6 +371,9 @@ class Runner:
                     if command is None
                     else partial(call_command, target, command)
                 )
+                kv = self._kv_access(program, namespace)
+                if kv is not None:
+                    call = partial(with_kv, self._runtime.kv, kv, call)
                 job = (
                     partial(invoke, call, applied, deadline)
                     if tracing is None
@@ -522,6 +419,13 @@ class Runner:
             logs_dropped=result.logs_dropped,
             revision=record.info.revision,
         )
+
+    def _kv_access(self, program: Program, namespace: str) -> KvAccess | None:
+        """The ``wess:kv@1`` store of a call of ``program`` in ``namespace`` (None: the
+        module does not import it); its calls answer ``UNAVAILABLE`` without ``kv``."""
+        if self._kv is None or not program.analysis.uses_kv:
+            return None
+        return self._kv.access(namespace, asyncio.get_running_loop())
 
     def _admit_call(self, namespace: str) -> None:
         """Count a call in: ``Overloaded`` past ``max_pending`` calls in all,

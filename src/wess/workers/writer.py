@@ -264,7 +264,7 @@ class Writer:
         tracing = self._tracing
         if tracing is None:
             return await future
-        with tracing.span("storage write", {"wess.write.job": type(job).__name__}):
+        with tracing.span("storage write", {"wess.write.job": type(job).__name__}, leaf=True):
             return await future
 
     async def _consume(self) -> None:
