@@ -149,7 +149,20 @@ def main() -> None:
             "Wess: Runtime().load(wasm).function('_start').run_command(CommandInput(stdin=...)),"
             " a fresh instance per call, limits on",
         ],
-        data={"medians_us": medians, "rounds_us": samples},
+        data={
+            "medians_us": medians,
+            "rounds_us": samples,
+            "plot": {
+                "kind": "line",
+                "title": "one WASI command call (stdin -> stdout), per round",
+                "xlabel": "round",
+                "ylabel": "us per call (lower is better)",
+                "series": {
+                    name: [[index + 1, value] for index, value in enumerate(values)]
+                    for name, values in samples.items()
+                },
+            },
+        },
     )
     sys.stdout.flush()
     os._exit(0)  # see the docstring: wasmtime's WASI stdin panics at interpreter exit

@@ -94,6 +94,14 @@ MEANINGS = (
         f"runs {GE} 0.95 {TIMES} embedded; every delay {LE} 1 s",
     ),
     (
+        "P10",
+        "one WASI command call (stdin → stdout echo) through Wess's embedding API "
+        "(`Function.run_command`), a fresh instance per call with its limits applied",
+        "median µs/call of interleaved rounds, Wess vs the documented wasmtime-py WASI path "
+        "(a fresh `WasiConfig` per call with stdin and stdout files), same process",
+        f"{LE} 0.5 {TIMES} documented WASI",
+    ),
+    (
         "P11",
         "one in-process call of a component's string-in, string-out export "
         "(`greet: func(who: string) -> string`, examples/components/greeter.wasm) through "

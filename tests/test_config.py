@@ -171,3 +171,12 @@ def test_address_settings_that_no_request_could_match_stop_start_up(env, expecte
     with pytest.raises(ConfigError) as caught:
         load_settings(env=env)
     assert expected in str(caught.value)
+
+
+def test_the_commands_section_and_the_api_policy_agree():
+    """[commands]' defaults are the API's CommandPolicy defaults, field for field (the
+    server builds the policy from the section)."""
+    from wess.api.commands import CommandPolicy
+    from wess.config.commands import CommandsSettings
+
+    assert CommandPolicy(**CommandsSettings().model_dump()) == CommandPolicy()

@@ -63,6 +63,9 @@ async def test_raw_body_in_raw_stdout_out(client: httpx.AsyncClient, echo: str) 
     assert response.headers["wess-exit-code"] == "0"
     assert response.headers["wess-truncated"] == "none"
     assert base64.b64decode(response.headers["wess-stderr-base64"]) == b"main\n"
+    text = await client.post(echo, json={"stdin": "héllo"}, headers={"accept": "text/plain"})
+    assert text.headers["content-type"] == "text/plain; charset=utf-8"
+    assert text.text == "héllo"
 
 
 async def test_binary_stdout_comes_as_base64(client: httpx.AsyncClient, echo: str) -> None:

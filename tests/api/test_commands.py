@@ -92,7 +92,8 @@ def test_stdin_and_argument_bytes_are_bounded() -> None:
 def test_request_forms_are_told_apart() -> None:
     """Raw bodies by content type; JSON command requests by their fields."""
     assert is_raw(b"application/octet-stream")
-    assert is_raw(b"text/plain; charset=utf-8")
+    assert is_raw(b"application/octet-stream; x=y")
+    assert not is_raw(b"text/plain; charset=utf-8")
     assert not is_raw(b"application/json")
     assert not is_raw(None)
     assert is_command_document({"stdin": ""})
@@ -106,8 +107,8 @@ def test_request_forms_are_told_apart() -> None:
 
 def test_accept_picks_raw_output_only_when_preferred() -> None:
     """A raw type before JSON (or alone) asks for stdout as the body."""
-    assert wants_raw(b"application/octet-stream")
-    assert wants_raw(b"text/plain, application/json")
+    assert wants_raw(b"application/octet-stream") == b"application/octet-stream"
+    assert wants_raw(b"text/plain, application/json") == b"text/plain"
     assert not wants_raw(b"application/json, text/plain")
     assert not wants_raw(b"*/*")
     assert not wants_raw(None)

@@ -114,3 +114,29 @@ async def test_missing_targets_functions_and_cycles_are_link_errors(
     assert cycled.status_code == 200, cycled.text
     cycle = assert_problem(await run(client, "a", {"function": "f"}), 422, "link_error")
     assert "cycles are refused" in cycle["detail"]
+
+
+async def test_a_linked_command_reads_stdin_and_calls_its_link(client: httpx.AsyncClient) -> None:
+    """A WASI command importing another module's function runs as a command: its stdin's
+    length, scaled by the linked module, is its exit status; its stdout is its stdin."""
+    await created(client, times(3), "lib")
+    command = wat(
+        """(module
+          (import "wasi_snapshot_preview1" "fd_read"
+            (func $read (param i32 i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_write"
+            (func $write (param i32 i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+          (import "wess:module/lib" "scale" (func $scale (param i32) (result i32)))
+          (memory (export "memory") 1)
+          (func (export "_start")
+            (i32.store (i32.const 0) (i32.const 64))
+            (i32.store (i32.const 4) (i32.const 64))
+            (drop (call $read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (i32.store (i32.const 4) (i32.load (i32.const 8)))
+            (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 12)))
+            (call $exit (call $scale (i32.load (i32.const 8))))))"""
+    )
+    await created(client, command, "cmd")
+    body = (await run(client, "cmd", {"stdin": "abcd"})).json()
+    assert (body["stdout"], body["exit_code"]) == ("abcd", 12)

@@ -79,17 +79,26 @@ async def test_openapi_describes_both_run_operations(client):
         assert operation["requestBody"]["required"] is True
         assert {"200", "400", "401", "404"} <= set(operation["responses"])
     assert v1["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/RunRequest"
+        "oneOf": [
+            {"$ref": "#/components/schemas/RunRequest"},
+            {"$ref": "#/components/schemas/CommandRunRequest"},
+        ]
     }
-    ok = v1["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-    assert ok.rsplit("/", 1)[1] == "RunResult"
+    assert "application/octet-stream" in v1["requestBody"]["content"]
+    answers = v1["responses"]["200"]["content"]
+    ok = [one["$ref"].rsplit("/", 1)[1] for one in answers["application/json"]["schema"]["oneOf"]]
+    assert ok == ["RunResult", "CommandResult"]
+    assert "application/octet-stream" in answers
+    assert "Wess-Exit-Code" in v1["responses"]["200"]["headers"]
     assert "application/problem+json" in v1["responses"]["422"]["content"]
     assert legacy["requestBody"]["content"]["application/json"]["schema"]["type"] == "array"
     ok = legacy["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     error = legacy["responses"]["404"]["content"]["application/json"]["schema"]["$ref"]
     assert schemas[ok.rsplit("/", 1)[1]]["properties"]["message"]["type"] == "array"
     assert schemas[error.rsplit("/", 1)[1]]["properties"]["message"]["type"] == "string"
-    assert {"RunRequest", "RunResult", "Problem"} <= set(schemas)
+    assert {"RunRequest", "RunResult", "CommandRunRequest", "CommandResult", "Problem"} <= set(
+        schemas
+    )
 
 
 async def test_the_framework_serves_runs_with_the_same_endpoints(client, upload):

@@ -3,18 +3,23 @@ host API (wess:log@1, wess:clock@1)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import wasmtime
 
 from tests.fixtures import wasm
-from wess.errors import InvalidRequest, UnknownImport
+from wess.errors import InvalidRequest, Trap, UnknownImport
 from wess.runtime import Limits, Runtime
 from wess.runtime.analysis import analyze_layout
 from wess.runtime.command_io import CommandInput
 from wess.runtime.guestio import LogBook
 from wess.runtime.layout import read_layout
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_stdin_is_echoed_and_argv_env_reach_the_guest(runtime: Runtime) -> None:
@@ -48,6 +53,23 @@ def test_proc_exit_is_the_exit_code_not_an_error(runtime: Runtime) -> None:
         .run_command(CommandInput(stdin=b"x", env=(("EXIT", "7"),)))
     )
     assert (result.exit_code, result.stdout) == (7, b"x")
+
+
+def test_a_trapping_command_is_an_error_with_its_output(runtime: Runtime) -> None:
+    """A trap is no exit status: it is the Trap error, carrying what was written."""
+    with pytest.raises(Trap) as caught:
+        runtime.load(wasm("crash_command")).function("_start").run_command(CommandInput())
+    assert caught.value.kind == "unreachable"
+    assert caught.value.context["stdout"] == "partial"
+
+
+def test_a_command_past_its_fuel_is_stopped(runtime: Runtime) -> None:
+    """A command's limits hold as any call's: out of fuel is a trap."""
+    with pytest.raises(Trap) as caught:
+        runtime.load(wasm("echo_command")).function("_start").run_command(
+            CommandInput(stdin=b"x" * 10_000), limits=Limits(fuel=50)
+        )
+    assert caught.value.kind == "out_of_fuel"
 
 
 def test_command_output_is_bounded_per_stream(runtime: Runtime) -> None:
@@ -134,3 +156,21 @@ def test_a_host_function_of_the_wrong_type_is_refused(runtime: Runtime) -> None:
     bad = """(module (import "wess:log@1" "log" (func (param i32))))"""
     with pytest.raises(UnknownImport, match=r"wess:log@1\.log"):
         runtime.load(bytes(wasmtime.wat2wasm(bad)))
+
+
+def test_a_process_that_ran_commands_exits_cleanly() -> None:
+    """A process that gave commands stdin exits with status 0: wasmtime's own WASI stdin,
+    which Wess never uses, left a panic (status 134) at interpreter exit."""
+    script = (
+        "from tests.fixtures import wasm\n"
+        "from wess.runtime import Runtime\n"
+        "from wess.runtime.command_io import CommandInput\n"
+        "with Runtime() as rt:\n"
+        "    start = rt.load(wasm('echo_command')).function('_start')\n"
+        "    for _ in range(3):\n"
+        "        assert start.run_command(CommandInput(stdin=b'abc')).stdout == b'abc'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stderr) == (0, "")

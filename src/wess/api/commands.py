@@ -5,8 +5,9 @@ A command (a WASI module exporting ``_start``, or a component exporting
 
 - ``{"stdin": "<text>"}`` or ``{"stdin_base64": "..."}``, with ``argv`` (strings) and
   ``env`` (a map of names a ``CommandPolicy`` allows), ``limits`` and ``logs``;
-- a raw body (``Content-Type: application/octet-stream``, or ``text/plain``): the
-  bytes are stdin; ``?logs=true`` asks for the call's log lines.
+- a raw body (``Content-Type: application/octet-stream``): the bytes are stdin;
+  ``?logs=true`` asks for the call's log lines. (A ``text/plain`` body stays JSON, as
+  it always was for run requests.)
 
 The answer is a JSON document (``command_document``): ``stdout`` and ``stderr`` as
 text (``stdout_base64``/``stderr_base64`` instead when a stream is not UTF-8),
@@ -34,8 +35,10 @@ COMMAND_FIELDS = frozenset({"stdin", "stdin_base64", "argv", "env", "limits", "l
 """What a JSON command request may hold."""
 MARKERS = frozenset({"stdin", "stdin_base64", "argv", "env"})
 """Fields that make a JSON run request a command request, whatever the module."""
-RAW_TYPES = (b"application/octet-stream", b"text/plain")
-"""Request bodies taken as stdin as they are, and the answers that are stdout itself."""
+RAW_BODY = b"application/octet-stream"
+"""The request body taken as stdin as it is."""
+RAW_ANSWERS = (b"application/octet-stream", b"text/plain")
+"""Answers that are stdout itself."""
 EXIT_HEADER = "wess-exit-code"
 TRUNCATED_HEADER = "wess-truncated"
 STDERR_HEADER = "wess-stderr-base64"
@@ -79,7 +82,7 @@ def is_raw(content_type: bytes | None) -> bool:
     """Whether a body of ``content_type`` is stdin as it is."""
     if content_type is None:
         return False
-    return content_type.split(b";", 1)[0].strip().lower() in RAW_TYPES
+    return content_type.split(b";", 1)[0].strip().lower() == RAW_BODY
 
 
 def is_command_document(document: Any) -> bool:
@@ -95,18 +98,18 @@ def asks_logs(query_string: bytes) -> bool:
     return False
 
 
-def wants_raw(accept: bytes | None) -> bool:
-    """Whether ``Accept`` asks for stdout itself rather than the JSON document: a raw
-    type named before (or without) ``application/json``."""
+def wants_raw(accept: bytes | None) -> bytes | None:
+    """The raw type ``Accept`` asks for, stdout itself rather than the JSON document,
+    when it names one before (or without) ``application/json``; None otherwise."""
     if not accept:
-        return False
+        return None
     for part in accept.split(b","):
         kind = part.split(b";", 1)[0].strip().lower()
-        if kind in RAW_TYPES:
-            return True
+        if kind in RAW_ANSWERS:
+            return kind
         if kind in (b"application/json", b"application/*", b"*/*"):
-            return False
-    return False
+            return None
+    return None
 
 
 def raw_request(body: bytes, *, policy: CommandPolicy, logs: bool = False) -> CommandRequest:

@@ -21,10 +21,27 @@ from starlette.routing import BaseRoute, Route
 
 from wess.api import examples
 from wess.api.problems import PROBLEM_CONTENT_TYPE
-from wess.api.schemas import KeyRequest, LegacyError, ModuleUpload, Problem, RunRequest
+from wess.api.schemas import (
+    CommandResult,
+    CommandRunRequest,
+    KeyRequest,
+    LegacyError,
+    ModuleUpload,
+    Problem,
+    RunRequest,
+    RunResult,
+)
 
 REF = "#/components/schemas/{model}"
-EXTRA_MODELS: tuple[type[BaseModel], ...] = (ModuleUpload, RunRequest, KeyRequest, Problem)
+EXTRA_MODELS: tuple[type[BaseModel], ...] = (
+    ModuleUpload,
+    RunRequest,
+    CommandRunRequest,
+    RunResult,
+    CommandResult,
+    KeyRequest,
+    Problem,
+)
 """The models request bodies name by reference (``json_body``), which FastAPI does not
 see: each must be in the document's components, or its reference dangles."""
 MODULE_ID_SCHEMA: dict[str, Any] = {
@@ -68,12 +85,20 @@ TIMEOUT_PARAMETER: dict[str, Any] = {
     "call together; server.request_timeout_ms when absent, and at most that. Past it: "
     "408 deadline_exceeded, with the layer that ran out.",
 }
+LOGS_PARAMETER: dict[str, Any] = {
+    "name": "logs",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "boolean"},
+    "description": "Return the call's log lines (wess:log@1), as the body's logs does.",
+}
+BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
 LEGACY_ID_PARAMETER: dict[str, Any] = {
     **MODULE_ID_PARAMETER,
     "schema": {"type": "string", "format": "uuid"},
     "description": "The module's id (the original API knows ids only).",
 }
-RUN_PARAMETERS = (MODULE_ID_PARAMETER, *SELECTOR_PARAMETERS, TIMEOUT_PARAMETER)
+RUN_PARAMETERS = (MODULE_ID_PARAMETER, *SELECTOR_PARAMETERS, TIMEOUT_PARAMETER, LOGS_PARAMETER)
 LEGACY_RUN_PARAMETERS = (LEGACY_ID_PARAMETER, TIMEOUT_PARAMETER)
 
 PROBLEM_DESCRIPTIONS = {
@@ -97,6 +122,46 @@ LEGACY_DESCRIPTIONS = {
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
+
+
+def run_body() -> dict[str, Any]:
+    """A run's request body: a function call or a command's, as JSON; or a command's
+    stdin as it is."""
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"oneOf": [_ref(RunRequest), _ref(CommandRunRequest)]}},
+            "application/octet-stream": BINARY,
+        },
+    }
+
+
+def run_responses(*problems: int) -> dict[int | str, dict[str, Any]]:
+    """A run's answers: a function's results or a command's output as JSON, or a
+    command's stdout itself (``Accept: application/octet-stream``), and ``problems``."""
+    documented = responses(200, None, *problems)
+    documented[200] = {
+        "description": "The function's results, or the command's output",
+        "content": {
+            "application/json": {"schema": {"oneOf": [_ref(RunResult), _ref(CommandResult)]}},
+            "application/octet-stream": BINARY,
+        },
+        "headers": {
+            "Wess-Exit-Code": {
+                "description": "A command's exit code (raw answers)",
+                "schema": {"type": "integer"},
+            },
+            "Wess-Truncated": {
+                "description": "none, stdout, stderr or stdout,stderr (raw answers)",
+                "schema": {"type": "string"},
+            },
+            "Wess-Stderr-Base64": {
+                "description": "The first 4 KiB of a command's stderr (raw answers)",
+                "schema": {"type": "string"},
+            },
+        },
+    }
+    return documented
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:

@@ -109,11 +109,14 @@ async def read_run_call(scope: Scope, receive: Receive, policy: CommandPolicy) -
     return RunCall(call.function, call.args, call.limits, logs=logs or call.logs)
 
 
-async def send_raw(send: Send, outcome: RunOutcome) -> None:
-    """A command's stdout as the body; its exit code, truncation and stderr in headers."""
+async def send_raw(send: Send, outcome: RunOutcome, media_type: bytes) -> None:
+    """A command's stdout as the body (of ``media_type``); its exit code, truncation and
+    stderr in headers."""
     output = outcome.output()
+    if media_type == b"text/plain":
+        media_type = b"text/plain; charset=utf-8"
     headers = [
-        (b"content-type", b"application/octet-stream"),
+        (b"content-type", media_type),
         (b"content-length", str(len(output.stdout)).encode()),
         *raw_headers(output),
     ]
@@ -172,8 +175,9 @@ class RunEndpoint:
                     command=call.command,
                     selector=run_selector(query) if query else CURRENT,
                 )
-                if outcome.exit_code is not None and wants_raw(header(scope, b"accept")):
-                    await send_raw(send, outcome)
+                raw = wants_raw(header(scope, b"accept"))
+                if outcome.exit_code is not None and raw is not None:
+                    await send_raw(send, outcome, raw)
                     return
                 body = orjson.dumps(run_document(outcome, logs=call.logs))
         except WessError as exc:  # a client that left (ClientGone) is logged as 499 too

@@ -80,6 +80,23 @@ class RunRequest(_Strict):
         "of its WIT types (docs/components.md).",
     )
     limits: RunLimitsDocument | None = None
+    logs: bool = Field(False, description="Return the call's log lines (wess:log@1).")
+
+
+class CommandRunRequest(_Strict):
+    """A WASI command's run (a module exporting ``_start``): stdin (text or base64),
+    argv and allowed env (docs/functions.md)."""
+
+    stdin: str | None = Field(None, description="stdin as text (UTF-8).", examples=['{"a": 1}'])
+    stdin_base64: str | None = Field(None, description="stdin as base64 bytes.")
+    argv: list[str] | None = Field(
+        None, description="argv; argv[0] is the program's name (default: main)."
+    )
+    env: dict[str, str] | None = Field(
+        None, description="Environment variables whose names commands.env_allowed allows."
+    )
+    limits: RunLimitsDocument | None = None
+    logs: bool = Field(False, description="Return the call's log lines (wess:log@1).")
 
 
 class KeyRequest(BaseModel):
@@ -211,6 +228,11 @@ class ModulePage(BaseModel):
     next_cursor: str | None
 
 
+class LogLineDocument(BaseModel):
+    level: Literal["debug", "info", "warn", "error"]
+    message: str
+
+
 class RunResult(BaseModel):
     results: list[Any] = Field(
         ..., description="Numbers from a core module; a component's result as JSON (0 or 1 item)."
@@ -226,6 +248,30 @@ class RunResult(BaseModel):
     output_truncated: bool | None = Field(
         None, description="True when stdout/stderr exceeded the capture limit."
     )
+    logs: list[LogLineDocument] | None = Field(None, description="When asked (logs).")
+    logs_dropped: int | None = Field(None, description="Log lines past the bound, when any.")
+
+
+class TruncatedStreams(BaseModel):
+    stdout: bool
+    stderr: bool
+
+
+class CommandResult(BaseModel):
+    """A WASI command's run: its output (text, or base64 when not UTF-8), exit code and
+    which streams were cut at limits.max_output."""
+
+    stdout: str | None = Field(None, description="stdout, when it is UTF-8.")
+    stdout_base64: str | None = Field(None, description="stdout, when it is not UTF-8.")
+    stderr: str | None = Field(None, description="stderr, when it is UTF-8.")
+    stderr_base64: str | None = Field(None, description="stderr, when it is not UTF-8.")
+    exit_code: int = Field(..., description="0 when _start returned; proc_exit's status.")
+    truncated: TruncatedStreams
+    function: str
+    duration_us: int
+    fuel_used: int | None = Field(None, description="Present when fuel metering applies.")
+    logs: list[LogLineDocument] | None = Field(None, description="When asked (logs).")
+    logs_dropped: int | None = Field(None, description="Log lines past the bound, when any.")
 
 
 class Problem(BaseModel):

@@ -24,7 +24,7 @@ from wess.api.access import addressed, caller, guarded
 from wess.api.guard import requires
 from wess.api.resources import PageBody, etag, module_response, parse_etag, summary_json
 from wess.api.runs import RunRoute
-from wess.api.schemas import ModulePage, ModuleResource, RunRequest, RunResult
+from wess.api.schemas import ModulePage, ModuleResource
 from wess.api.state import state_of
 from wess.api.streams import ndjson_response, wants_ndjson
 from wess.api.uploads import read_upload
@@ -179,14 +179,16 @@ router.routes.append(
         legacy=False,
         operation=openapi.Operation(
             operation_id="run_function",
-            summary="Run a function",
+            summary="Run a function or a WASI command",
             description="Runs one exported function (the default one when the body names "
-            "none) in a fresh sandbox; limits may lower, never raise, the configured ones.",
+            "none) in a fresh sandbox; limits may lower, never raise, the configured ones. "
+            "A module exporting _start is a WASI command: it runs with stdin (stdin, "
+            "stdin_base64 or a raw application/octet-stream body), argv and env, and answers "
+            "its stdout, stderr and exit code (stdout itself with Accept: "
+            "application/octet-stream). See docs/functions.md.",
             tags=("modules",),
-            request_body=openapi.json_body(RunRequest)["requestBody"],
-            responses=openapi.responses(
-                200, RunResult, 400, 401, 403, 404, 408, 413, 422, 429, 503
-            ),
+            request_body=openapi.run_body(),
+            responses=openapi.run_responses(400, 401, 403, 404, 408, 413, 422, 429, 503),
             extra=requires(Permission.MODULE_RUN),
             parameters=openapi.RUN_PARAMETERS,
         ),

@@ -52,6 +52,7 @@ class CApi:
         self.error_message = bind(quick, "wasmtime_error_message", None)
         self.error_delete = bind(quick, "wasmtime_error_delete", None)
         self.byte_vec_delete = bind(quick, "wasm_byte_vec_delete", None)
+        self.set_wasi = bind(quick, "wasmtime_context_set_wasi", ctypes.c_void_p)
         self.unlimited = ctypes.c_int64(-1)
 
 

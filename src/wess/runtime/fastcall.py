@@ -13,8 +13,9 @@ The C functions come from ``capi`` and take no ``argtypes``: arguments are built
 ctypes objects ahead of time (pointers, sizes, the numbers of each ``Limits``), since
 converting them on each call cost a fifth of the call.
 
-WASI modules, modules importing a per-call host function and commands' ``_start``
-take the documented path (``sandbox``), which gives each call its ``GuestIO``.
+Modules importing WASI or a per-call host function take the documented path
+(``sandbox``), which gives each call its ``GuestIO``; a command's ``_start`` runs here
+too, with its WASI context and ``GuestIO`` (``fastcommand``).
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from wess.runtime.capi import CApi, Handle, address_of, pointer_to
 from wess.runtime.codec import Encoder, Number
 from wess.runtime.compiled import Compiled
 from wess.runtime.growguard import GUARD_EXPORT
+from wess.runtime.guestio import CallSlot
 from wess.runtime.invocation import Budgets, Caller, Invocation
 from wess.runtime.limits import Limits
-from wess.runtime.traps import Failure, classify
+from wess.runtime.traps import Failure, Output, classify
 
 SLOT = ctypes.sizeof(ffi.wasmtime_val_t)  # kind byte, padding, then the value
 SLOT_OF = ffi.wasmtime_val_t.of.offset
@@ -129,6 +131,15 @@ class FastPath:
         if compiled.analysis.needs_call_io or is_command_entry(signature) or compiled.pre is None:
             return None  # WASI, a per-call host function, a command, or linked modules
         return _FastCaller(self, compiled, signature, encode)
+
+    def command_caller(
+        self, compiled: Compiled, signature: FunctionSignature, encode: Encoder, calls: CallSlot
+    ) -> Caller:
+        """A caller of a command's ``_start`` (``fastcommand``), with its ``GuestIO``
+        in ``calls`` while it runs."""
+        from wess.runtime.fastcommand import FastCommandCaller
+
+        return FastCommandCaller(self, compiled, signature, encode).bind(calls)
 
     def shape(self, signature: FunctionSignature) -> _Shape:
         """The layout of ``signature``'s values; the first ``SHAPES`` kept for reuse."""
@@ -300,7 +311,12 @@ class _FastCaller:
             api.store_delete(store)
 
     def _failed(
-        self, error: int | None, scratch: _Scratch, context: Handle | None, limits: Limits
+        self,
+        error: int | None,
+        scratch: _Scratch,
+        context: Handle | None,
+        limits: Limits,
+        output: Output | None = None,
     ) -> ExecutionError:
         api = self._api
         trap = scratch.trap.value
@@ -330,7 +346,11 @@ class _FastCaller:
             refused_pages=self._refused_pages(scratch, context),
         )
         return classify(
-            failure, function=self._name, limits=limits, footprint=self._compiled.footprint
+            failure,
+            function=self._name,
+            limits=limits,
+            footprint=self._compiled.footprint,
+            output=output,
         )
 
     def _refused_pages(self, scratch: _Scratch, context: Handle | None) -> int:

@@ -51,6 +51,7 @@ def build_linker(
     random: Callable[[], int] = random_i32,
     clock: GuestClock | None = None,
     calls: CallSlot | None = None,
+    streams: stdio.StdioFunctions | None = None,
     kv: KvSlot | None = None,
 ) -> wasmtime.Linker:
     """The one Linker of a Runtime; Store-independent, so shared by every call.
@@ -59,7 +60,10 @@ def build_linker(
     process-wide slot that whichever thread calls wasm next would pick up. ``random``
     must not raise either; any integer it returns is reduced to an i32. ``clock`` is
     the time guests read (default: a ``GuestClock`` of its default resolution);
-    ``calls`` is where callers put each call's ``GuestIO``.
+    ``calls`` is where callers put each call's ``GuestIO``; ``streams`` the
+    ``fd_read``/``fd_write`` serving it, whose C callbacks must outlive every Store that
+    may call them: a Runtime makes them once and passes them to each linker it builds
+    (a linker made per call, for linked modules, is dropped while its Store lives on).
     """
     clock = clock if clock is not None else GuestClock()
     calls = calls if calls is not None else CallSlot()
@@ -84,9 +88,11 @@ def build_linker(
         clock.clock_res_get,
         access_caller=True,
     )
-    fd_type = wasmtime.FuncType([i32] * 4, [i32])
-    linker.define_func(WASI_MODULE, "fd_read", fd_type, stdio.fd_read(calls), access_caller=True)
-    linker.define_func(WASI_MODULE, "fd_write", fd_type, stdio.fd_write(calls), access_caller=True)
+    if streams is None:
+        streams = stdio.StdioFunctions(calls)
+        # the ctypes callbacks must live at least as long as this linker
+        linker.wess_stdio = streams  # type: ignore[attr-defined]
+    streams.define(linker, WASI_MODULE)
     linker.allow_shadowing = False
     linker.define_func("env", "randomi32", wasmtime.FuncType([], [i32]), as_i32(random))
     for interface in hostapi.interfaces(clock=clock, calls=calls, kv=kv):

@@ -68,7 +68,7 @@ class Function:
     @property
     def call_path(self) -> str:
         """``"fast"`` (wasmtime's C API), ``"documented"`` (wasmtime-py, for WASI) or
-        ``"component"``."""
+        ``"component"``; a command's ``_start`` is ``"fast"`` too, but never runs inline."""
         return self._call.path
 
     def decode(self, args: object) -> Sequence[Number]:

@@ -21,7 +21,7 @@ from typing import cast
 
 from wess.errors import InvalidWasm, LinkError
 from wess.models import FunctionSignature, digest_of
-from wess.runtime.analysis import ModuleAnalysis
+from wess.runtime.analysis import ModuleAnalysis, is_command_entry
 from wess.runtime.artifact import Artifact, ArtifactUnusable, flavor_of
 from wess.runtime.clocks import GuestClock
 from wess.runtime.codec import encoder_for
@@ -46,6 +46,7 @@ from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
 from wess.runtime.sandbox import Linkable, Sandbox
+from wess.runtime.stdio import StdioFunctions
 from wess.runtime.wasmbin import is_component
 
 
@@ -69,15 +70,21 @@ class Runtime:
         self._observer = ObserverGroup(*([observer] if observer is not None else []))
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
-        calls = CallSlot()
+        calls = self._calls = CallSlot()
         self.kv = KvSlot()
         """Each thread's ``wess:kv@1`` store: set around a call of a module using it."""
-        self._linker = build_linker(
-            self._engine, random=random, clock=clock, calls=calls, kv=self.kv
-        )
+        # made once: their C callbacks must outlive every Store of every linker (see host)
+        self._streams = streams = StdioFunctions(calls)
         new_linker = partial(
-            build_linker, self._engine, random=random, clock=clock, calls=calls, kv=self.kv
+            build_linker,
+            self._engine,
+            random=random,
+            clock=clock,
+            calls=calls,
+            kv=self.kv,
+            streams=streams,
         )
+        self._linker = new_linker()
         self._component_linker = build_component_linker(self._engine)
         self._component_api = ComponentApi()
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
@@ -331,6 +338,9 @@ class Runtime:
                 api=self._component_api,
             )
         encode = encoder_for(signature)
+        if self._fast is not None and is_command_entry(signature) and compiled.pre is not None:
+            # a linked command's modules are instantiated by the documented path
+            return self._fast.command_caller(compiled, signature, encode, self._calls)
         if self._fast is not None:
             caller = self._fast.caller(compiled, signature, encode)
             if caller is not None:

@@ -22,7 +22,7 @@ import wasmtime
 
 from wess.errors import ExecutionError
 from wess.models import FunctionSignature
-from wess.runtime.analysis import LINK_PREFIX
+from wess.runtime.analysis import LINK_PREFIX, is_command_entry
 from wess.runtime.codec import Encoder, Number
 from wess.runtime.command_io import CommandInput
 from wess.runtime.compiled import Compiled
@@ -135,8 +135,11 @@ class _DocumentedCaller:
         # a linked module's links may use WASI (or a per-call host function) whether or not it does
         self._wasi = compiled.analysis.uses_wasi or compiled.pre is None
         self._io = compiled.analysis.needs_call_io or compiled.pre is None
+        self._command = is_command_entry(signature)
 
     def __call__(self, values: Sequence[Number], limits: Limits) -> Invocation:
+        if self._command:  # as on the fast path: a command's status, not an error
+            return self.command(CommandInput(), limits)
         io = GuestIO(max_output=limits.max_output) if self._io else None
         return self._run(values, limits, io, None)
 
