@@ -19,6 +19,9 @@ DEFAULT_NAMESPACE = "default"
 NAMESPACE_MAX = 64
 """Longest namespace name, in characters."""
 
+COMMAND_ENTRY = "_start"
+"""A WASI command's entry point (preview 1)."""
+
 
 def is_namespace_name(name: object) -> bool:
     """Whether ``name`` may name a namespace: a string of 1 to ``NAMESPACE_MAX``
@@ -88,6 +91,13 @@ class ModuleInfo:
     default_function: str | None = None
     legacy_metadata: LegacyMetadata | None = None
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def is_command(self) -> bool:
+        """Whether the module is a WASI command: it exports ``_start() -> ()``, run with
+        stdin, argv and env (its kind, read from its catalogue)."""
+        signature = self.function(COMMAND_ENTRY)
+        return signature is not None and not signature.params and not signature.results
 
     def function(self, name: str) -> FunctionSignature | None:
         """The exported function called ``name``, if there is one."""

@@ -25,6 +25,7 @@ from wess.errors import (
 )
 from wess.messages import Actor, CreateModule, DeleteModule, ModuleContent, UpdateModule
 from wess.models import (
+    COMMAND_ENTRY,
     FunctionSignature,
     LegacyMetadata,
     ModuleInfo,
@@ -33,8 +34,8 @@ from wess.models import (
     ValueType,
     digest_of,
 )
-from wess.runtime import Limits
 from wess.runtime.analysis import ExportLimits, acceptable_name, check_exports
+from wess.runtime.command_io import CommandInput
 from wess.runtime.limits import PER_CALL
 from wess.runtime.reasons import clipped, listed
 from wess.runtime.wasmbin import is_component
@@ -88,7 +89,6 @@ class ModuleService:
         reader: Reader,
         writer: Writer,
         runner: Runner,
-        limits: Limits,
         max_module_size: int,
         max_args: int,
         max_component_size: int | None = None,
@@ -99,12 +99,12 @@ class ModuleService:
         self._reader = reader
         self._writer = writer
         self._runner = runner
-        self._limits = limits
         self._max_module_size = max_module_size
         self._max_component_size = (
             max_component_size if max_component_size is not None else max_module_size
         )
-        self._max_args = max_args
+        self.max_args = max_args
+        """Most arguments per call (``limits.max_args``; a reload sets it)."""
         self._exports = exports
         self._new_id = new_id
         self._deadlines = deadlines
@@ -232,26 +232,37 @@ class ModuleService:
         args: Sequence[object],
         limits: RunLimits | None = None,
         timeout_ms: int | None = None,
+        command: CommandInput | None = None,
     ) -> RunOutcome:
         """Run one function of a stored module in a fresh sandbox; without a ``function``,
         its default (``default_function_of``), resolved from the record read to run it:
         one read per run. The run has a deadline (``deadlines``: the configured budget,
-        or ``timeout_ms`` when shorter) that bounds its read, compile, waits and call."""
-        if len(args) > self._max_args:
+        or ``timeout_ms`` when shorter) that bounds its read, compile, waits and call.
+
+        A module that is a command (``ModuleInfo.is_command``) runs as one, with
+        ``command``'s input (none given: empty stdin), when the call names ``_start`` or
+        no function of a module without a declared default, and passes no ``args``;
+        its outcome has an ``exit_code``. ``command`` for a module that is no command is
+        ``InvalidRequest``."""
+        if len(args) > self.max_args:
             raise InvalidArguments(
-                f"at most {self._max_args} arguments are accepted, got {len(args)}",
-                max_args=self._max_args,
+                f"at most {self.max_args} arguments are accepted, got {len(args)}",
+                max_args=self.max_args,
             )
         deadline = None if self._deadlines is None else self._deadlines.start(timeout_ms)
         record = await self._reader.get(module_id, namespace=namespace, deadline=deadline)
-        name = function or default_function_of(record.info)
-        effective = self._limits
-        if limits is not None:
-            effective = self._limits.narrowed(**limits.asked)
+        command = command_of(record.info, function, args, command)
+        name = (
+            COMMAND_ENTRY if command is not None else function or default_function_of(record.info)
+        )
+        # the runtime's limits as they are now (a reload may have changed them)
+        effective = None if limits is None else self._runner.limits.narrowed(**limits.asked)
         structlog.contextvars.bind_contextvars(
             module_id=str(module_id), namespace=record.info.namespace, function=name
         )
-        return await self._runner.run(record, name, args, limits=effective, deadline=deadline)
+        return await self._runner.run(
+            record, name, args, limits=effective, deadline=deadline, command=command
+        )
 
     # -- validation -----------------------------------------------------------------------
 
@@ -353,6 +364,25 @@ def carried_over(upload: Upload, current: ModuleInfo) -> Carried:
         legacy_metadata=legacy,
     )
     return Carried(kept, default_kept=True)
+
+
+def command_of(
+    info: ModuleInfo, function: str | None, args: Sequence[object], given: CommandInput | None
+) -> CommandInput | None:
+    """The input to run ``info``'s module with as a command, or None for a function call
+    (see ``ModuleService.run``)."""
+    if given is not None:
+        if not info.is_command:
+            raise InvalidRequest(
+                f"module {info.id} is not a command (it exports no {COMMAND_ENTRY}() -> ()); "
+                'call its functions with {"function": ..., "args": [...]}'
+            )
+        return given
+    if not info.is_command or args:
+        return None
+    if function == COMMAND_ENTRY or (function is None and not info.default_function):
+        return CommandInput()
+    return None
 
 
 def default_function_of(info: ModuleInfo) -> str:

@@ -17,6 +17,7 @@ from uuid import UUID
 import orjson
 from starlette.responses import Response
 
+from wess.api.commands import command_document
 from wess.api.offloop import off_loop
 from wess.circuit import CircuitSnapshot, CircuitState
 from wess.models import FunctionSignature, ModuleInfo
@@ -165,7 +166,19 @@ def summary_json(info: ModuleInfo) -> bytes:
     return orjson.dumps(module_summary(info))
 
 
-def run_document(outcome: RunOutcome) -> dict[str, Any]:
+def run_document(outcome: RunOutcome, *, logs: bool = False) -> dict[str, Any]:
+    """A run's answer: a function call's results, or a command's output (``exit_code``
+    set, ``commands.command_document``); its log lines when ``logs`` asks."""
+    lines = logs_document(outcome) if logs else None
+    if outcome.exit_code is not None:
+        return command_document(
+            outcome.output(),
+            function=outcome.function,
+            duration_us=outcome.duration_us,
+            fuel_used=outcome.fuel_used,
+            logs=lines,
+            logs_dropped=outcome.logs_dropped,
+        )
     document: dict[str, Any] = {
         "results": outcome.results,
         "function": outcome.function,
@@ -179,4 +192,12 @@ def run_document(outcome: RunOutcome) -> dict[str, Any]:
         document["stderr"] = outcome.stderr.decode("utf-8", errors="replace")
     if outcome.output_truncated:
         document["output_truncated"] = True
+    if lines is not None:
+        document["logs"] = lines
+        if outcome.logs_dropped:
+            document["logs_dropped"] = outcome.logs_dropped
     return document
+
+
+def logs_document(outcome: RunOutcome) -> list[dict[str, str]]:
+    return [line.document() for line in outcome.logs]

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
-from wess.models import ValueType
+from wess.models import Role, ValueType
 from wess.runtime.limits import BY_NAME, PER_CALL
 
 JsonNumber = int | float | Literal["NaN", "Infinity", "-Infinity"]
@@ -80,6 +80,16 @@ class RunRequest(_Strict):
         "of its WIT types (docs/components.md).",
     )
     limits: RunLimitsDocument | None = None
+
+
+class KeyRequest(BaseModel):
+    """The body of ``POST /v1/keys``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    namespace: str = Field(..., min_length=1, max_length=64, examples=["team-a"])
+    role: Role
+    name: str = Field("", max_length=128, description="A label for people, e.g. ci-deploy.")
+    expires_at: AwareDatetime | None = Field(None, description="RFC 3339 with an offset.")
 
 
 class FunctionDocument(BaseModel):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from wess.api.commands import CommandPolicy
 from wess.api.guard import Guard
 from wess.auditing import Auditor, AuditTrail
 from wess.keys import KekRotator, KeyService
@@ -22,6 +23,7 @@ from wess.workers.warmup import Warmup
 
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_PAGE_BYTES = 1 << 20
+DEFAULT_COMMANDS = CommandPolicy()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +38,8 @@ class ApiState:
     rotator: KekRotator | None = None
     max_module_size: int
     max_json_body: int
+    commands: CommandPolicy = DEFAULT_COMMANDS
+    """What a run request may hand a command (``commands`` section)."""
     max_page_size: int
     default_page_size: int = DEFAULT_PAGE_SIZE
     max_page_bytes: int = DEFAULT_PAGE_BYTES

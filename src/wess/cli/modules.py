@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -190,12 +191,33 @@ def invoke(
             "--output", "-o", metavar="json", help="json: the whole answer (fuel used, time)."
         ),
     ] = None,
+    logs: Annotated[
+        bool,
+        typer.Option("--logs", help="Print the call's log lines (wess:log@1) to stderr."),
+    ] = False,
+    stdin: Annotated[
+        str | None,
+        typer.Option(
+            "--stdin",
+            metavar="FILE",
+            help="Run a WASI command with this file as its stdin ('-': this program's).",
+        ),
+    ] = None,
+    argv: Annotated[
+        list[str] | None,
+        typer.Option("--arg", metavar="ARG", help="A command's argument (repeat; argv[0] first)."),
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", metavar="NAME=VALUE", help="A command's environment variable."),
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     ca: CaOption = None,
 ) -> None:
     """Run a function: prints what it wrote to stdout, then its results as one JSON line
-    ([3]); what it wrote to stderr goes to stderr."""
+    ([3]); what it wrote to stderr goes to stderr. A WASI command (--stdin, --arg,
+    --env, or a module exporting _start) prints its output and exits with its status."""
     function, args = split_invocation(words or [])
     if json_args is not None:
         if args:
@@ -203,16 +225,53 @@ def invoke(
         args = parse_json_args(json_args)
     if output not in (None, "json"):
         raise typer.BadParameter(f"{output!r}: only json", param_hint="--output")
+    command = stdin is not None or bool(argv) or bool(env)
+    if command and (function is not None or args):
+        raise typer.BadParameter("a command takes --stdin/--arg/--env, not a function or args")
     with connect(url, key, ca) as client:
-        outcome = client.run(module_id, function, args, timeout_ms=timeout_ms, fuel=fuel)
+        if command:
+            outcome = client.run_command(
+                module_id,
+                read_stdin(stdin),
+                argv=argv or None,
+                env=parse_env(env or []),
+                timeout_ms=timeout_ms,
+                fuel=fuel,
+                logs=logs,
+            )
+        else:
+            outcome = client.run(
+                module_id, function, args, timeout_ms=timeout_ms, fuel=fuel, logs=logs
+            )
     if output == "json":
         typer.echo(json.dumps(run_document(outcome), indent=2))
         return
     print_outcome(outcome)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+def read_stdin(path: str | None) -> bytes:
+    """A command's stdin: the file at ``path``, this program's stdin for ``-``."""
+    if path is None:
+        return b""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    return Path(path).read_bytes()
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            raise typer.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--env")
+        env[name] = value
+    return env
 
 
 def run_document(outcome: RunResult) -> dict[str, Any]:
-    return {
+    document = {
         "results": outcome.results,
         "function": outcome.function,
         "duration_us": outcome.duration_us,
@@ -221,6 +280,12 @@ def run_document(outcome: RunResult) -> dict[str, Any]:
         "stderr": outcome.stderr,
         "output_truncated": outcome.output_truncated,
     }
+    if outcome.exit_code is not None:
+        document["exit_code"] = outcome.exit_code
+    if outcome.logs or outcome.logs_dropped:
+        document["logs"] = outcome.logs
+        document["logs_dropped"] = outcome.logs_dropped
+    return document
 
 
 def print_outcome(outcome: RunResult) -> None:
@@ -230,7 +295,12 @@ def print_outcome(outcome: RunResult) -> None:
             typer.echo(text, err=to_err, nl=not text.endswith("\n"))
     if outcome.output_truncated:
         typer.echo("wess: the output was cut at the server's capture limit", err=True)
-    typer.echo(json.dumps(outcome.results))
+    for line in outcome.logs:
+        typer.echo(f"[{line.get('level', '?')}] {line.get('message', '')}", err=True)
+    if outcome.logs_dropped:
+        typer.echo(f"wess: {outcome.logs_dropped} more log line(s) dropped", err=True)
+    if outcome.exit_code is None:
+        typer.echo(json.dumps(outcome.results))
 
 
 @app.command("ls")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from wess.errors import InvalidExports, UnknownImport
 from wess.models import FunctionSignature, ValueType
+from wess.runtime.hostapi import SIGNATURES
 from wess.runtime.layout import FuncType, Import, Layout
 from wess.runtime.reasons import clipped, listed
 from wess.runtime.wasmbin import (
@@ -31,7 +32,15 @@ from wess.runtime.wasmbin import (
 WASI_MODULE = "wasi_snapshot_preview1"
 RANDOM_IMPORT = ("env", "randomi32")
 RANDOM_TYPE = FuncType((), (b"\x7f",))
-PROVIDED = "Wess provides wasi_snapshot_preview1 functions and env.randomi32() -> i32 only"
+PROVIDED = (
+    "Wess provides wasi_snapshot_preview1 functions, env.randomi32() -> i32 and its host "
+    "API (wess:log@1.log, wess:clock@1.now_ms; see docs/functions.md) only"
+)
+COMMAND_ENTRY = "_start"
+"""The export that makes a module a WASI command: run with stdin, argv and env."""
+PER_CALL_IMPORTS = frozenset(
+    f"{module}.{name}" for (module, name), (_, per_call) in SIGNATURES.items() if per_call
+)
 MAX_EXPORTS = 1000
 MAX_EXPORT_NAME = 256
 UTF8_MAX = 4
@@ -57,6 +66,22 @@ class ModuleAnalysis:
     @property
     def uses_wasi(self) -> bool:
         return any(name.startswith(WASI_MODULE + ".") for name in self.imports)
+
+    @property
+    def needs_call_io(self) -> bool:
+        """Whether its calls need a ``GuestIO`` (WASI, or a per-call host function):
+        such modules take the documented call path."""
+        return self.uses_wasi or not PER_CALL_IMPORTS.isdisjoint(self.imports)
+
+    @property
+    def is_command(self) -> bool:
+        """Whether it exports ``_start() -> ()``: a WASI command."""
+        return any(is_command_entry(f) for f in self.functions)
+
+
+def is_command_entry(signature: FunctionSignature) -> bool:
+    """``_start`` taking and returning nothing: a command's entry point."""
+    return signature.name == COMMAND_ENTRY and not signature.params and not signature.results
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,9 +150,13 @@ def analyze_layout(layout: Layout) -> ModuleAnalysis:
 
 
 def check_import(item: Import) -> None:
-    """Accept WASI preview 1 functions (the linker checks their names and types) and
-    ``env.randomi32() -> i32``; refuse anything else, naming it."""
+    """Accept WASI preview 1 functions (the linker checks their names and types),
+    ``env.randomi32() -> i32`` and the host API's functions of their exact types;
+    refuse anything else, naming it."""
     if item.kind == "func" and item.module == WASI_MODULE:
+        return
+    host = SIGNATURES.get((item.module, item.name))
+    if item.kind == "func" and host is not None and item.type == host[0]:
         return
     if (
         item.kind == "func"

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-from wess.errors import FunctionNotFound
+from wess.errors import FunctionNotFound, InvalidRequest
 from wess.models import FunctionSignature
-from wess.runtime.analysis import ModuleAnalysis
+from wess.runtime.analysis import ModuleAnalysis, is_command_entry
 from wess.runtime.codec import Decoder, JsonValue, Number, decoder_for
+from wess.runtime.command_io import CommandInput
 from wess.runtime.compiled import Compiled
 from wess.runtime.component import CompiledComponent
 from wess.runtime.invocation import Caller, Invocation
@@ -80,6 +81,29 @@ class Function:
         The limits are applied as given; build lowered ones with ``Limits.narrowed``.
         """
         return self.invoke_values(self._decode(args), limits=limits)
+
+    @property
+    def is_command(self) -> bool:
+        """Whether this is a command's ``_start``, run with ``run_command``."""
+        return is_command_entry(self.signature)
+
+    def run_command(
+        self, command: CommandInput | None = None, *, limits: Limits | None = None
+    ) -> Invocation:
+        """Run this command's ``_start`` with ``command``'s stdin, argv and env; its
+        exit status is ``exit_code`` (0 unless it called ``proc_exit``), its output in
+        ``stdout``/``stderr``."""
+        state = self._state
+        if state.closed:
+            raise RuntimeError("the runtime is closed")
+        run = getattr(self._call, "command", None)
+        if run is None or not self.is_command:
+            raise InvalidRequest(
+                f"{self.name} is not a command's entry point: a command exports _start() -> ()"
+            )
+        given = command if command is not None else CommandInput()
+        result: Invocation = run(given, limits if limits is not None else state.limits)
+        return result
 
     def invoke_values(
         self, values: Sequence[Number], *, limits: Limits | None = None

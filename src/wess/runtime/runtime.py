@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from types import TracebackType
 
 from wess.errors import InvalidWasm
@@ -35,6 +36,7 @@ from wess.runtime.component import (
 )
 from wess.runtime.engine import EpochTicker, RuntimeConfig, build_engine
 from wess.runtime.fastcall import FastPath
+from wess.runtime.guestio import CallSlot
 from wess.runtime.host import build_linker, random_i32
 from wess.runtime.invocation import Budgets, Caller
 from wess.runtime.limits import Limits
@@ -60,22 +62,22 @@ class Runtime:
         observer: RuntimeObserver | None = None,
         random: Callable[[], int] = random_i32,
     ) -> None:
-        self.limits = limits if limits is not None else Limits()
         self.config = config if config is not None else RuntimeConfig()
         self._observer = ObserverGroup(*([observer] if observer is not None else []))
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
-        self._linker = build_linker(self._engine, random=random, clock=clock)
+        calls = CallSlot()
+        self._linker = build_linker(self._engine, random=random, clock=clock, calls=calls)
         self._component_linker = build_component_linker(self._engine)
         self._component_api = ComponentApi()
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
-        self._sandbox = Sandbox(self._engine, self._budgets)
+        self._sandbox = Sandbox(self._engine, self._budgets, calls)
         self._fast = FastPath(self._engine, self._budgets) if self.config.fast_path else None
         self._cache: CompiledModuleCache[Program] = CompiledModuleCache(
             self.config.cache_bytes, self._observer, max_entries=self.config.cache_entries
         )
-        self._state = RuntimeState(self.limits)
+        self._state = RuntimeState(limits if limits is not None else Limits())
         self._flavor = flavor_of(self.config)
         self._lock = threading.Lock()
         self._loading: dict[str, Future[Program]] = {}
@@ -104,6 +106,21 @@ class Runtime:
             self._engine.increment_epoch()
         self._ticker.stop()
         self._cache.clear()
+
+    @property
+    def limits(self) -> Limits:
+        """The limits of every call that passes none of its own."""
+        return self._state.limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        """New default limits, for the calls that start from now on."""
+        self._state.limits = limits
+
+    def resize_cache(self, cache_bytes: int | None, *, cache_entries: int | None = None) -> None:
+        """Bound the compiled-module cache anew; modules leave at once to fit."""
+        self.config = replace(self.config, cache_bytes=cache_bytes, cache_entries=cache_entries)
+        self._cache.resize(cache_bytes, max_entries=cache_entries)
 
     def observe(self, observer: RuntimeObserver) -> None:
         """Also report compiles and cache events to ``observer``."""

@@ -19,8 +19,10 @@ from urllib.parse import unquote, urlsplit
 import structlog
 
 import wess
+from wess.api.commands import CommandPolicy
 from wess.api.state import ApiState
 from wess.config import Settings
+from wess.config.live import LiveSettings
 from wess.files import make_private
 from wess.messages import ModuleChanged, RecordAudit
 from wess.models import AuditFields, NodeInfo
@@ -48,6 +50,8 @@ from wess.service import ModuleService
 from wess.storage import ChangeFeed, Event, Store, open_store
 from wess.storage.measured import MeasuredStore
 from wess.workers.anchoring import AnchorKeeper, check_anchor
+from wess.workers.breakers import ModuleBreakers
+from wess.workers.deadline import Deadlines
 from wess.workers.heartbeat import Heartbeat
 from wess.workers.loader import ProgramLoader
 from wess.workers.quotas import NamespaceQuotas, Quota
@@ -177,10 +181,15 @@ def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
 
 @asynccontextmanager
 async def open_state(
-    settings: Settings, *, metrics: Metrics, tracing: Tracing | None = None
+    settings: Settings,
+    *,
+    metrics: Metrics,
+    tracing: Tracing | None = None,
+    live: LiveSettings | None = None,
 ) -> AsyncIterator[ApiState]:
     """Open storage, the workers and the service; close them in reverse order.
-    ``tracing`` (None: off) is handed to every part that makes spans."""
+    ``tracing`` (None: off) is handed to every part that makes spans. Each part that
+    uses a reloadable key follows ``live`` (when given) from then on."""
     if durable(settings):
         tightened = make_private(data_dir(settings))
         if tightened:
@@ -193,7 +202,7 @@ async def open_state(
     keyring = keyring_of(settings)
     key_file = settings.security.encryption_key_file
     async with open_store(settings.database.effective_url, keyring=keyring) as opened:
-        guarded = resilient_store(opened, settings, metrics=metrics)
+        guarded = resilient_store(opened, settings, metrics=metrics, live=live)
         store = MeasuredStore(guarded, metrics)
         damage = metrics.storage_damage
         damage.labels(kind="unreadable").set_function(lambda: store.admin.damage().unreadable)
@@ -330,11 +339,11 @@ async def open_state(
             ):
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
+                run_deadlines = deadlines(settings, metrics=metrics)
                 service = ModuleService(
                     reader=reader,
                     writer=writer,
                     runner=runner,
-                    limits=limits,
                     max_module_size=settings.limits.max_module_size,
                     max_component_size=settings.components.max_size,
                     max_args=settings.limits.max_args,
@@ -342,8 +351,21 @@ async def open_state(
                         max_exports=settings.limits.max_exports,
                         max_name=settings.limits.max_export_name,
                     ),
-                    deadlines=deadlines(settings, metrics=metrics),
+                    deadlines=run_deadlines,
                 )
+                if live is not None:
+                    live.subscribe(
+                        partial(
+                            follow,
+                            runtime=runtime,
+                            reader=reader,
+                            writer=writer,
+                            service=service,
+                            deadlines=run_deadlines,
+                            breakers=breakers,
+                            anchor=keeper if isinstance(keeper, AnchorKeeper) else None,
+                        )
+                    )
                 async with open_security(
                     settings,
                     store=store,
@@ -356,6 +378,7 @@ async def open_state(
                     metrics=metrics,
                     feed=feed,
                     tracing=tracing,
+                    live=live,
                 ) as security:
                     circuits = Breakers(
                         guarded,
@@ -363,6 +386,8 @@ async def open_state(
                         redis_policy=RedisFailurePolicy(settings.ratelimit.on_redis_failure),
                         modules=breakers,
                     )
+                    if live is not None:
+                        live.subscribe(partial(_follow_redis_policy, circuits))
                     probes = {
                         "storage": store.ping,
                         "writer": _running("writer", lambda: writer.running),
@@ -371,7 +396,8 @@ async def open_state(
                     }
                     if feed is not None:
                         probes["changes"] = _listening(feed)
-                    health = HealthCheck(probes)
+                    probes["warmup"] = _warmed(warmup)
+                    health = HealthCheck(probes, advisory=("warmup",))
                     yield ApiState(
                         service=service,
                         metrics=metrics,
@@ -383,6 +409,7 @@ async def open_state(
                         rotator=security.rotator,
                         max_module_size=settings.max_upload_size,
                         max_json_body=settings.max_upload_json_body,
+                        commands=CommandPolicy(**settings.commands.model_dump()),
                         max_page_size=settings.limits.max_page_size,
                         max_page_bytes=settings.limits.max_page_bytes,
                         warmup=warmup,
@@ -395,6 +422,40 @@ async def open_state(
                         breakers=circuits.report,
                         tracing=tracing,
                     )
+
+
+def follow(
+    settings: Settings,
+    *,
+    runtime: Runtime,
+    reader: Reader,
+    writer: Writer,
+    service: ModuleService,
+    deadlines: Deadlines,
+    breakers: ModuleBreakers | None,
+    anchor: AnchorKeeper | None = None,
+) -> None:
+    """Put the reloadable keys the workers use in force (``LiveSettings.subscribe``)."""
+    runtime.limits = runtime_limits(settings)
+    runtime.resize_cache(
+        settings.runner.cache_size.max_bytes, cache_entries=settings.runner.cache_size.max_entries
+    )
+    reader.resize_cache(
+        settings.reader.cache_size.max_bytes,
+        cache_entries=settings.reader.cache_size.max_entries,
+        ttl_seconds=settings.reader.ttl,
+    )
+    writer.set_quotas(namespace_quotas(settings))
+    service.max_args = settings.limits.max_args
+    deadlines.default_ms = settings.server.request_timeout_ms
+    if breakers is not None:
+        breakers.cooldown = settings.runner.breaker_cooldown
+    if anchor is not None:
+        anchor.interval = settings.audit.anchor_interval
+
+
+def _follow_redis_policy(circuits: Breakers, settings: Settings) -> None:
+    circuits.redis_policy = RedisFailurePolicy(settings.ratelimit.on_redis_failure)
 
 
 def measure_capacity(settings: Settings, metrics: Metrics) -> None:
@@ -429,6 +490,16 @@ def _listening(feed: ChangeFeed) -> Callable[[], Awaitable[None]]:
                 "not listening to other nodes' changes (reconnecting): cached modules and "
                 "keys may be stale, so this node is not ready"
             )
+
+    return probe
+
+
+def _warmed(warmup: Warmup) -> Callable[[], Awaitable[None]]:
+    async def probe() -> None:
+        progress = warmup.snapshot()
+        if progress["state"] != "done":
+            done = progress["loaded"] + progress["skipped"]
+            raise RuntimeError(f"warming up: {done} of {progress['total']} modules")
 
     return probe
 

@@ -86,6 +86,14 @@ class Reader:
         self._reading: dict[UUID, int] = {}  # store reads in flight per module
         self._generation: dict[UUID, int] = {}  # changes seen while those reads ran
 
+    def resize_cache(
+        self, cache_bytes: int | None, *, cache_entries: int | None = None, ttl_seconds: float
+    ) -> None:
+        """New bounds and time-to-live of the module cache (a reload); modules leave at
+        once to fit."""
+        self._cache.resize(cache_bytes, max_entries=cache_entries, ttl_seconds=ttl_seconds)
+        self._metrics.cache_bytes.labels(cache=CACHE).set(self._cache.bytes)
+
     async def get(
         self, module_id: UUID, *, namespace: str | None = None, deadline: Deadline | None = None
     ) -> ModuleRecord:

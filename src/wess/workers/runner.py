@@ -24,7 +24,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
 
@@ -33,22 +33,29 @@ import structlog
 from wess.errors import (
     CompileLimitExceeded,
     ExecutionError,
-    ExecutionTimeout,
-    MemoryLimitExceeded,
     NamespaceBusy,
     Overloaded,
-    Trap,
     WessError,
 )
 from wess.messages import ModuleChanged
 from wess.models import ModuleRecord
 from wess.observability.metrics import Metrics
 from wess.observability.tracing import NO_SPAN, Tracing
-from wess.runtime import Function, Invocation, Limits, ModuleAnalysis, Program, Runtime
+from wess.runtime import Invocation, Limits, ModuleAnalysis, Program, Runtime
 from wess.runtime.codec import JsonValue, Number
+from wess.runtime.command_io import CommandInput, CommandOutput
+from wess.runtime.guestio import LogLine
 from wess.workers.breakers import ModuleBreakers
 from wess.workers.bulkhead import Bulkheads
-from wess.workers.deadline import COMPILE, EXECUTION, QUEUE, Deadline
+from wess.workers.calls import (
+    call_command,
+    call_spans,
+    call_values,
+    invoke,
+    invoke_timed,
+    violation_kind,
+)
+from wess.workers.deadline import COMPILE, QUEUE, Deadline
 from wess.workers.fairness import FairPool, FairShare, after
 from wess.workers.inline import InlineLane
 from wess.workers.loader import PreparedModule, ProgramLoader
@@ -76,6 +83,22 @@ class RunOutcome:
     stdout: bytes
     stderr: bytes
     output_truncated: bool
+    exit_code: int | None = None
+    """A command's exit status; None for a function call."""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    logs: tuple[LogLine, ...] = ()
+    logs_dropped: int = 0
+
+    def output(self) -> CommandOutput:
+        """A command's output (``exit_code`` set)."""
+        return CommandOutput(
+            stdout=self.stdout,
+            stderr=self.stderr,
+            exit_code=self.exit_code or 0,
+            stdout_truncated=self.stdout_truncated,
+            stderr_truncated=self.stderr_truncated,
+        )
 
 
 class MetricsObserver:
@@ -198,6 +221,11 @@ class Runner:
             await pool.stop()
 
     @property
+    def limits(self) -> Limits:
+        """The runtime's limits now: those of a call that asks for none."""
+        return self._runtime.limits
+
+    @property
     def running(self) -> bool:
         return self._invoke_pool.running
 
@@ -317,8 +345,11 @@ class Runner:
         *,
         limits: Limits | None = None,
         deadline: Deadline | None = None,
+        command: CommandInput | None = None,
     ) -> RunOutcome:
-        """Run ``function`` of ``record`` with JSON ``args`` in a fresh sandbox.
+        """Run ``function`` of ``record`` with JSON ``args`` in a fresh sandbox; with a
+        ``command``, run ``function`` (a command's ``_start``) with its stdin, argv
+        and env instead (on the pool, never inline).
 
         ``limits`` may only lower the runtime's (``InvalidRequest`` otherwise). Raises
         ``ModuleCircuitOpen`` at once while the module cools down, ``Overloaded`` when
@@ -344,11 +375,13 @@ class Runner:
             elif self._usage is not None:
                 self._usage.count(record.id)
             target = program.function(function)
-            values = target.decode(args)
+            values: Sequence[Number] = ()
+            if command is None:
+                values = target.decode(args)
             ceiling = self._runtime.limits
             applied = ceiling if limits is None or limits is ceiling else limits.within(ceiling)
             attempt = None
-            if target.call_path == "fast":  # the inline lane takes only these
+            if command is None and target.call_path == "fast":  # the inline lane takes only these
                 if deadline is not None and deadline.remaining_ms() < 1:
                     raise deadline.exceeded(QUEUE)
                 # Its fuel budget ends an inline attempt within tens of microseconds,
@@ -363,12 +396,17 @@ class Runner:
                 await self._bulkheads.acquire(record.id, deadline=deadline)
                 admitted = True
                 self._admitted += 1
-                call = (
-                    partial(_invoke, target, values, applied, deadline)
-                    if tracing is None
-                    else partial(_invoke_timed, started, target, values, applied, deadline)
+                call: Callable[[Limits], Invocation] = (
+                    partial(call_values, target, values)
+                    if command is None
+                    else partial(call_command, target, command)
                 )
-                submitted = await pool.submit(namespace, call, deadline=deadline)
+                job = (
+                    partial(invoke, call, applied, deadline)
+                    if tracing is None
+                    else partial(invoke_timed, started, call, applied, deadline)
+                )
+                submitted = await pool.submit(namespace, job, deadline=deadline)
                 result, seconds = await asyncio.wrap_future(submitted)
         except BaseException:
             if breakers is not None:  # no verdict on the module
@@ -401,6 +439,11 @@ class Runner:
             stdout=result.stdout,
             stderr=result.stderr,
             output_truncated=result.output_truncated,
+            exit_code=result.exit_code,
+            stdout_truncated=result.stdout_truncated,
+            stderr_truncated=result.stderr_truncated,
+            logs=result.logs,
+            logs_dropped=result.logs_dropped,
         )
 
     def _admit_call(self, namespace: str) -> None:
@@ -447,82 +490,3 @@ class Runner:
         if not pool.running:
             raise RuntimeError("the runner is not running; use `async with runner:`")
         return pool
-
-
-def violation_kind(error: ExecutionError) -> str:
-    """The ``kind`` label of a sandbox violation: the trap kind, timeout or memory."""
-    if isinstance(error, Trap):
-        return error.kind
-    if isinstance(error, MemoryLimitExceeded):
-        return "memory"
-    if isinstance(error, ExecutionTimeout):
-        return "timeout"
-    return error.code
-
-
-def _narrowed(limits: Limits, deadline: Deadline | None) -> tuple[Limits, bool]:
-    """``limits`` with the time limit cut to the time ``deadline`` leaves, and whether
-    it was cut; ``DeadlineExceeded`` (``queue``: the time went before the call could
-    start) when none is left. Allocates only when it cuts."""
-    if deadline is None:
-        return limits, False
-    left = deadline.remaining_ms()
-    if left < 1:
-        raise deadline.exceeded(QUEUE)
-    if left < limits.timeout_ms:
-        return replace(limits, timeout_ms=left), True
-    return limits, False
-
-
-def call_spans(
-    tracing: Tracing,
-    result: Invocation | WessError,
-    function: str,
-    *,
-    start_ns: int,
-    seconds: float,
-) -> None:
-    """The ``instantiate`` and ``execute`` spans of a finished call, from the clock
-    readings of the thread that made it (instantiation is the call's first part)."""
-    end_ns = start_ns + int(seconds * 1e9)
-    attributes: dict[str, str | int] = {"wess.function": function}
-    if isinstance(result, Invocation):
-        middle = min(start_ns + result.instantiate_us * 1000, end_ns)
-        if result.fuel_used is not None:
-            attributes["wess.fuel_used"] = result.fuel_used
-        tracing.record("instantiate", start_ns=start_ns, end_ns=middle)
-        tracing.record("execute", start_ns=middle, end_ns=end_ns, attributes=attributes)
-    else:  # where it failed is in the error; the call's whole time is the execute span's
-        tracing.record(
-            "execute", start_ns=start_ns, end_ns=end_ns, attributes=attributes, error=result.code
-        )
-
-
-def _invoke_timed(
-    started: list[int],
-    target: Function,
-    values: Sequence[Number],
-    limits: Limits,
-    deadline: Deadline | None,
-) -> tuple[Invocation | WessError, float]:
-    """``_invoke``, noting when it started (ns since the epoch) in ``started``."""
-    started[0] = time.time_ns()
-    return _invoke(target, values, limits, deadline)
-
-
-def _invoke(
-    target: Function, values: Sequence[Number], limits: Limits, deadline: Deadline | None
-) -> tuple[Invocation | WessError, float]:
-    """Runs on a pool thread; returns the error instead of raising it, with the time.
-    The time limit is cut to what ``deadline`` leaves when the call starts, and a call
-    stopped by that cut is the deadline's (``execution``), not the module's timeout."""
-    start = time.perf_counter()
-    narrowed = False
-    try:
-        limits, narrowed = _narrowed(limits, deadline)
-        result: Invocation | WessError = target.invoke_values(values, limits=limits)
-    except WessError as exc:
-        result = exc
-    if narrowed and deadline is not None and isinstance(result, ExecutionTimeout):
-        result = deadline.exceeded(EXECUTION)
-    return result, time.perf_counter() - start

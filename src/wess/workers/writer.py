@@ -300,6 +300,18 @@ class Writer:
             self._unfinished = 0
             self._drained.set()
 
+    def set_quotas(self, quotas: NamespaceQuotas | None) -> None:
+        """Hold namespaces to ``quotas`` from the next batch on (a reload; None:
+        unlimited). Quotas set where there were none need the usage: it is read before
+        that batch."""
+        self._quotas = quotas
+        if quotas is None:
+            self._ledger = None
+        elif self._ledger is not None:
+            self._ledger.quotas = quotas
+        else:  # read with the audit head, before the next batch
+            self._stale = True
+
     async def _resync(self) -> None:
         """Read the audit log's head and the usage again: at start, and after a failed
         commit (which may have reached the disk all the same)."""
