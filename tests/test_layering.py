@@ -38,6 +38,8 @@ ALLOWED: dict[str, set[str]] = {
     "auditing": CORE | {"observability", "security", "storage", "workers"},
     "keys": CORE | {"security", "storage", "workers"},
     "service": CORE | {"circuit", "runtime", "workers"},
+    "batching": CORE | {"workers"},
+    "invocations": CORE | {"runtime", "service", "storage", "workers"},
     "ops": CORE | {"files", "security", "storage"},
     # the HTTP client of users' programs and the CLI: it knows the wire and the errors
     "client": {"errors"},
@@ -45,7 +47,9 @@ ALLOWED: dict[str, set[str]] = {
     | {
         "(root)",
         "auditing",
+        "batching",
         "circuit",
+        "invocations",
         "keys",
         "observability",
         "ops",

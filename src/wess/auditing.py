@@ -31,7 +31,7 @@ from wess.observability.metrics import Metrics
 from wess.security.anchor import AnchorFile
 from wess.security.audit import AuditKey, ChainCheck, VerifyResult
 from wess.storage import AuditStore
-from wess.workers.audit_log import timestamp
+from wess.workers.audit_log import OK, timestamp
 from wess.workers.periodic import PeriodicFlush
 from wess.workers.writer import Writer
 
@@ -131,6 +131,30 @@ class Auditor(PeriodicFlush):
     ) -> None:
         """Record that ``action`` by ``actor`` was refused with ``exc`` (one entry)."""
         fields = self._fields(exc, actor, action, namespace, target, request_id, client_ip)
+        await self._record(fields)
+
+    async def succeeded(
+        self,
+        *,
+        actor: str,
+        action: str,
+        namespace: str | None,
+        target: str | None,
+        request_id: str | None,
+        client_ip: str | None,
+    ) -> None:
+        """Record that ``action`` succeeded (one entry), for a change made outside the
+        Writer's jobs (a key-value write), after it was made."""
+        fields = AuditFields(
+            time=timestamp(self._clock()),
+            actor=actor,
+            namespace=namespace,
+            action=action,
+            target=target,
+            outcome=OK,
+            request_id=request_id,
+            client_ip=client_ip,
+        )
         await self._record(fields)
 
     async def denied(

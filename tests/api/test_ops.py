@@ -75,7 +75,7 @@ async def test_metrics_are_prometheus_text_with_wess_names(client, upload):
     module = await upload("sum")
     await client.post(f"/v1/modules/{module['id']}/run", json={"args": [1, 2]})
     await client.post(f"/v1/modules/{module['id']}/run", json={"args": [1, 2]})
-    await client.get("/v1/modules/not-a-uuid")
+    await client.get("/v1/modules/ABCDEF00-0000-4000-8000-000000000000")  # a UUID, misspelt
     text = (await client.get("/metrics")).text
     for name in (
         'wess_http_requests_total{method="POST",path="/v1/modules/{module_id}/run",'

@@ -72,6 +72,21 @@ def test_try_it_examples_work_verbatim(server_factory):
     assert "wess_http_requests_total" in ops_out
 
 
+def test_rollback_examples_work_verbatim(server_factory):
+    """'Revisions, aliases and rollback' runs as printed: the alias's run names
+    revision 2 (in the body and Wess-Revision), the rollback's names revision 1, the
+    canary is a weighted alias, and revision 2 still runs by number."""
+    server = server_factory()
+    (block,) = shell_blocks("Revisions, aliases and rollback")
+    out = run_block(block, server.port, server.data_dir)
+    assert '"name":"calc"' in out
+    assert "wess-revision: 2" in out.lower()
+    runs = re.findall(r'\{"results":\[3\],"function":"sum",[^}]*"revision":(\d)\}', out)
+    assert runs == ["2", "1", "2"], out
+    assert '{"weights":{"1":90,"2":10}}' in out
+    assert '"current":true' in out
+
+
 def test_command_line_examples(server_factory):
     """deploy prints an id; invoke prints the results; ls lists; rm deletes."""
     server = server_factory()

@@ -9,10 +9,11 @@ Neither ever holds the whole dump.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect, Request
@@ -25,6 +26,8 @@ from wess.api.guard import requires
 from wess.api.resources import json_response
 from wess.api.schemas import KeyRequest
 from wess.api.state import state_of
+from wess.api.streams import ndjson_response, wants_ndjson
+from wess.auditing import AuditTrail
 from wess.errors import ClientGone, InvalidRequest, UnsupportedMediaType
 from wess.models import ApiKey, AuditEntry, Role, is_namespace_name
 from wess.ops.backups import StoreBackups
@@ -146,6 +149,10 @@ async def read_audit(request: Request) -> Response:
     def match(entry: AuditEntry) -> bool:
         return all(getattr(entry, field) == value for field, value in wanted.items())
 
+    if wants_ndjson(request):
+        return ndjson_response(
+            _every_entry(state_of(request).audit, after=after, match=match if wanted else None)
+        )
     entries, cursor = await state_of(request).audit.page(
         after=after, limit=limit, match=match if wanted else None
     )
@@ -155,6 +162,17 @@ async def read_audit(request: Request) -> Response:
             "next_cursor": str(cursor) if cursor is not None else None,
         }
     )
+
+
+async def _every_entry(
+    audit: AuditTrail, *, after: int, match: Callable[[AuditEntry], bool] | None
+) -> AsyncIterator[bytes]:
+    """Every matching entry after ``after``, one line each, a page at a time."""
+    cursor: int | None = after
+    while cursor is not None:
+        entries, cursor = await audit.page(after=cursor, limit=AUDIT_PAGE_MAX, match=match)
+        if entries:
+            yield b"".join(orjson.dumps(entry.to_dict()) + b"\n" for entry in entries)
 
 
 @router.get(

@@ -92,6 +92,28 @@ class KeyRequest(BaseModel):
     expires_at: AwareDatetime | None = Field(None, description="RFC 3339 with an offset.")
 
 
+class BatchRequest(_Strict):
+    """Many calls of one function: one argument array per call."""
+
+    function: str | None = Field(None, examples=["sum"])
+    args: list[list[JsonNumber]] = Field(..., examples=[[[1, 2], [3, 4]]])
+    limits: RunLimitsDocument | None = None
+
+
+class RetryDocument(_Strict):
+    attempts: int = Field(1, ge=1, examples=[3])
+    on: list[str] = Field(default_factory=list, examples=[["timeout", "trap"]])
+
+
+class InvocationRequest(_Strict):
+    """One asynchronous call: a run's fields, and how to retry it."""
+
+    function: str | None = Field(None, examples=["sum"])
+    args: list[JsonNumber] = Field(default_factory=list, examples=[[1, 2]])
+    limits: RunLimitsDocument | None = None
+    retry: RetryDocument | None = None
+
+
 class FunctionDocument(BaseModel):
     name: str
     params: list[ValueType] = Field(
@@ -135,12 +157,50 @@ class ModuleBreaker(BaseModel):
     )
 
 
+class AliasDocument(BaseModel):
+    """An alias: one revision, or a weighted split between several (a canary)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revision: int | None = Field(None, ge=1, examples=[3])
+    weights: dict[str, int] | None = Field(
+        None,
+        description="Revision number -> weight (1 to 1,000,000).",
+        examples=[{"3": 90, "4": 10}],
+    )
+
+
 class ModuleResource(ModuleSummary):
     """A module: its summary and its function catalogue; ``breaker`` only while its calls
     kept timing out or trapping (runner.breaker_failures in a row)."""
 
     functions: list[FunctionDocument]
+    aliases: dict[str, AliasDocument] = Field(
+        default_factory=dict, description="The module's aliases by name."
+    )
     breaker: ModuleBreaker | None = None
+
+
+class RevisionDocument(BaseModel):
+    """One retained revision of a module (immutable; runnable until pruned)."""
+
+    revision: int
+    digest: str
+    size: int
+    created_at: datetime
+    current: bool
+    aliases: list[str] = Field(..., description="The aliases pointing at it.")
+
+
+class RevisionPage(BaseModel):
+    """Retained revisions, oldest first; ``next_cursor`` continues the listing."""
+
+    items: list[RevisionDocument]
+    next_cursor: str | None
+
+
+class AliasList(BaseModel):
+    aliases: dict[str, AliasDocument]
 
 
 class ModulePage(BaseModel):
@@ -158,6 +218,9 @@ class RunResult(BaseModel):
     function: str
     duration_us: int
     fuel_used: int | None = Field(None, description="Present when fuel metering applies.")
+    revision: int | None = Field(
+        None, description="The revision that ran (also the Wess-Revision header)."
+    )
     stdout: str | None = Field(None, description="Captured WASI stdout, when any.")
     stderr: str | None = Field(None, description="Captured WASI stderr, when any.")
     output_truncated: bool | None = Field(

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from wess.api.commands import CommandPolicy
 from wess.api.guard import Guard
 from wess.auditing import Auditor, AuditTrail
+from wess.batching import BatchLimits
+from wess.invocations import AsyncInvocations
 from wess.keys import KekRotator, KeyService
 from wess.models import NodeInfo
 from wess.observability.health import HealthCheck
@@ -19,10 +21,12 @@ from wess.ops.backups import StoreBackups
 from wess.ops.inspection import StoreReport
 from wess.ops.transfer import Transfer
 from wess.service import ModuleService
+from wess.workers.kv import KeyValues
 from wess.workers.warmup import Warmup
 
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_PAGE_BYTES = 1 << 20
+DEFAULT_BATCH = BatchLimits()
 DEFAULT_COMMANDS = CommandPolicy()
 
 
@@ -61,6 +65,12 @@ class ApiState:
     """Every circuit breaker's state (``/readyz`` reports it as ``breakers``)."""
     tracing: Tracing | None = None
     """Makes the spans of each request (None: tracing is off)."""
+    kv: KeyValues | None = None
+    """The namespaces' key-value state (``/v1/kv``), which guests reach by ``wess:kv@1``."""
+    invocations: AsyncInvocations | None = None
+    """Asynchronous invocations (``/v1/modules/{id}/invocations``, ``/v1/invocations``)."""
+    batch: BatchLimits = DEFAULT_BATCH
+    """How large a batch of calls may be (``POST /v1/modules/{id}/run:batch``)."""
 
 
 def state_of(request: Request) -> ApiState:

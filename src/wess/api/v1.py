@@ -7,28 +7,32 @@ admin's reach every namespace); new modules go to the caller's namespace.
 A listing shows summaries, read from the store ``LIST_CHUNK`` modules at a time and
 encoded one by one, so neither the modules it holds nor the page it answers grows with
 what the modules export; a page ends at ``limit`` items or ``limits.max_page_bytes``
-bytes, whichever comes first.
+bytes, whichever comes first. With ``Accept: application/x-ndjson`` the listing is
+every module from the cursor on, one summary a line, streamed (``streams``).
 """
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
 from wess.api import openapi
-from wess.api.access import caller, guarded
-from wess.api.bodies import parse_module_id
+from wess.api.access import addressed, caller, guarded
 from wess.api.guard import requires
 from wess.api.resources import PageBody, etag, module_response, parse_etag, summary_json
 from wess.api.runs import RunRoute
 from wess.api.schemas import ModulePage, ModuleResource, RunRequest, RunResult
 from wess.api.state import state_of
+from wess.api.streams import ndjson_response, wants_ndjson
 from wess.api.uploads import read_upload
 from wess.errors import InvalidRequest
 from wess.security.rbac import Permission
 from wess.service import ModuleService
 from wess.workers.reader import encode_cursor
+from wess.workers.resolving import selector
 
 LIST_CHUNK = 32
 """Modules a listing reads from the store at a time: the most catalogues it holds (the
@@ -54,7 +58,7 @@ async def create_module(request: Request) -> Response:
     info = await state.service.create(
         upload, namespace=who.home, strict=True, request_id=who.request_id, actor=who.actor
     )
-    location = f"/v1/modules/{info.id}"
+    location = f"/v1/modules/{info.id}"  # the id: a name may move to another module
     return await module_response(
         info, status=201, headers={"Location": location, "ETag": etag(info.digest)}
     )
@@ -74,6 +78,11 @@ async def list_modules(request: Request) -> Response:
         raise InvalidRequest(
             f"limit must be between 1 and {state.max_page_size}, got {limit}", field="limit"
         )
+    if wants_ndjson(request):
+        lines = _every_module(
+            state.service, namespace=caller(request.scope).reads, cursor=query.get("cursor")
+        )
+        return ndjson_response(lines)
     page = PageBody(limit=limit, max_bytes=state.max_page_bytes)
     body = await _listing(
         state.service,
@@ -92,7 +101,8 @@ async def list_modules(request: Request) -> Response:
 )
 async def get_module(request: Request, module_id: str) -> Response:
     service = state_of(request).service
-    info = await service.info(parse_module_id(module_id), namespace=caller(request.scope).reads)
+    target = await addressed(request, module_id)
+    info = await service.info(target, namespace=caller(request.scope).reads)
     return await module_response(
         info, headers={"ETag": etag(info.digest)}, breaker=service.breaker(info.id)
     )
@@ -106,7 +116,9 @@ async def get_module(request: Request, module_id: str) -> Response:
 )
 async def get_module_wasm(request: Request, module_id: str) -> Response:
     record = await state_of(request).service.get(
-        parse_module_id(module_id), namespace=caller(request.scope).reads
+        await addressed(request, module_id),
+        namespace=caller(request.scope).reads,
+        selector=selector(request.query_params.get("revision"), request.query_params.get("alias")),
     )
     tag = etag(record.digest)
     if parse_etag(request.headers.get("if-none-match")) == record.digest:
@@ -128,7 +140,7 @@ async def get_module_wasm(request: Request, module_id: str) -> Response:
 async def replace_module(request: Request, module_id: str) -> Response:
     state = state_of(request)
     who = caller(request.scope)
-    target = parse_module_id(module_id)
+    target = await addressed(request, module_id)
     upload = await read_upload(request, state)
     info = await state.service.update(
         target,
@@ -152,7 +164,7 @@ async def replace_module(request: Request, module_id: str) -> Response:
 async def delete_module(request: Request, module_id: str) -> Response:
     who = caller(request.scope)
     await state_of(request).service.delete(
-        parse_module_id(module_id),
+        await addressed(request, module_id),
         namespace=who.reads,
         if_match=parse_etag(request.headers.get("if-match")),
         request_id=who.request_id,
@@ -198,6 +210,20 @@ async def _listing(
             cursor = encode_cursor(info.id)
         if chunk.next_cursor is None or page.count >= page.limit:
             return page.body(chunk.next_cursor)
+        cursor = chunk.next_cursor
+
+
+async def _every_module(
+    service: ModuleService, *, namespace: str | None, cursor: str | None
+) -> AsyncIterator[bytes]:
+    """Every module's summary from ``cursor`` on, one line each, a chunk at a time."""
+    cursor = cursor or None
+    while True:
+        chunk = await service.list(namespace=namespace, cursor=cursor, limit=LIST_CHUNK)
+        if chunk.items:
+            yield b"".join(summary_json(info) + b"\n" for info in chunk.items)
+        if chunk.next_cursor is None:
+            return
         cursor = chunk.next_cursor
 
 

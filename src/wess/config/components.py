@@ -18,6 +18,7 @@ COMPONENT_COMPILE_MEMORY = 4 << 30
 
 
 class ComponentSettings(_Section):
+    RELOADABLE = frozenset()  # read when the runtime and the upload routes are built
     max_size: int = Field(
         MAX_COMPONENT_SIZE,
         ge=1024,

@@ -12,6 +12,8 @@ from wess.config import resilience
 from wess.config.addresses import check_host_entry, check_network, check_origin
 from wess.config.commands import CommandsSettings
 from wess.config.components import ComponentSettings
+from wess.config.functions import BatchSettings, InvocationsSettings, KvSettings
+from wess.config.modules import ModulesSettings
 from wess.config.operating import BackupSettings, MetricsSettings
 from wess.config.protection import (
     AuditSettings,
@@ -441,8 +443,12 @@ class Settings(_Section):
     audit: AuditSettings = AuditSettings()
     metrics: MetricsSettings = MetricsSettings()
     backup: BackupSettings = BackupSettings()
+    modules: ModulesSettings = ModulesSettings()
     tracing: TracingSettings = TracingSettings()
     commands: CommandsSettings = CommandsSettings()
+    batch: BatchSettings = BatchSettings()
+    invocations: InvocationsSettings = InvocationsSettings()
+    kv: KvSettings = KvSettings()
     components: ComponentSettings = ComponentSettings()
 
     @property

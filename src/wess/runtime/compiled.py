@@ -36,7 +36,8 @@ class Compiled:
 
     digest: str
     module: wasmtime.Module
-    pre: wasmtime.InstancePre
+    pre: wasmtime.InstancePre | None
+    """None for a module that links others: instantiated per call, with its links."""
     analysis: ModuleAnalysis
     footprint: Footprint
     guarded: bool

@@ -20,6 +20,7 @@ import wasmtime
 from wess.runtime import hostapi, stdio
 from wess.runtime.clocks import GuestClock
 from wess.runtime.guestio import CallSlot
+from wess.runtime.kv import KvSlot
 
 WASI_MODULE = "wasi_snapshot_preview1"
 ERRNO_NOSYS = 52
@@ -50,6 +51,7 @@ def build_linker(
     random: Callable[[], int] = random_i32,
     clock: GuestClock | None = None,
     calls: CallSlot | None = None,
+    kv: KvSlot | None = None,
 ) -> wasmtime.Linker:
     """The one Linker of a Runtime; Store-independent, so shared by every call.
 
@@ -87,6 +89,6 @@ def build_linker(
     linker.define_func(WASI_MODULE, "fd_write", fd_type, stdio.fd_write(calls), access_caller=True)
     linker.allow_shadowing = False
     linker.define_func("env", "randomi32", wasmtime.FuncType([], [i32]), as_i32(random))
-    for interface in hostapi.interfaces(clock=clock, calls=calls):
+    for interface in hostapi.interfaces(clock=clock, calls=calls, kv=kv):
         interface.define(linker)
     return linker

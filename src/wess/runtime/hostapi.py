@@ -8,7 +8,9 @@ Nothing here reaches the network or the host's disk.
   text at ``ptr`` as a line at ``level`` (0 debug, 1 info, 2 warn, 3 error) with the
   call, bounded (``guestio.LogBook``);
 - ``wess:clock@1`` ``now_ms() -> i64``: Unix time in milliseconds, coarsened like
-  WASI's clock (``clocks.GuestClock``).
+  WASI's clock (``clocks.GuestClock``);
+- ``wess:kv@1`` ``get``, ``set``, ``delete``, ``list``: the key-value state of the
+  module's namespace (``kv``, docs/kv.md), reached through the thread's ``KvSlot``.
 
 To add an interface, add one ``HostInterface`` to ``interfaces`` below: analysis
 accepts its imports (``provided``) and the linker defines them (``define``), so it is
@@ -27,6 +29,8 @@ import wasmtime
 
 from wess.runtime.clocks import NANOS_PER_MS, REALTIME, GuestClock
 from wess.runtime.guestio import CallSlot
+from wess.runtime.kv import FUNCTIONS as KV_FUNCTIONS
+from wess.runtime.kv import KV_MODULE, KvSlot, kv_functions
 from wess.runtime.layout import FuncType
 
 I32, I64 = b"\x7f", b"\x7e"
@@ -69,8 +73,11 @@ class HostInterface:
             )
 
 
-def interfaces(*, clock: GuestClock, calls: CallSlot) -> tuple[HostInterface, ...]:
-    """Every host interface Wess provides, bound to a Runtime's clock and call slot."""
+def interfaces(
+    *, clock: GuestClock, calls: CallSlot, kv: KvSlot | None = None
+) -> tuple[HostInterface, ...]:
+    """Every host interface Wess provides, bound to a Runtime's clock, call slot and
+    key-value slot."""
     return (
         HostInterface(
             "wess:log@1",
@@ -87,6 +94,13 @@ def interfaces(*, clock: GuestClock, calls: CallSlot) -> tuple[HostInterface, ..
         HostInterface(
             "wess:clock@1",
             (HostFunction("now_ms", FuncType((), (I64,)), _now_ms(clock)),),
+        ),
+        HostInterface(
+            KV_MODULE,
+            tuple(
+                HostFunction(name, KV_FUNCTIONS[name], function, per_call=True, access_caller=True)
+                for name, function in kv_functions(kv if kv is not None else KvSlot()).items()
+            ),
         ),
     )
 

@@ -136,6 +136,9 @@ class Program:
         self._by_name = {f.name: f for f in compiled.analysis.functions}
         self._functions: dict[str, Function] = {}
         self.functions: Mapping[str, FunctionSignature] = MappingProxyType(self._by_name)
+        self.links: Mapping[str, Program] = MappingProxyType({})
+        """The programs of the modules it links, by the name its imports use
+        (``Runtime.link``); empty for a module that links none."""
 
     def __repr__(self) -> str:
         return f"<Program {self.digest} functions={list(self._by_name)}>"

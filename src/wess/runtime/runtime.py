@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
-from types import TracebackType
+from functools import partial
+from types import MappingProxyType, TracebackType
+from typing import cast
 
-from wess.errors import InvalidWasm
+from wess.errors import InvalidWasm, LinkError
 from wess.models import FunctionSignature, digest_of
 from wess.runtime.analysis import ModuleAnalysis
 from wess.runtime.artifact import Artifact, ArtifactUnusable, flavor_of
@@ -39,10 +41,11 @@ from wess.runtime.fastcall import FastPath
 from wess.runtime.guestio import CallSlot
 from wess.runtime.host import build_linker, random_i32
 from wess.runtime.invocation import Budgets, Caller
+from wess.runtime.kv import KvSlot
 from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
-from wess.runtime.sandbox import Sandbox
+from wess.runtime.sandbox import Linkable, Sandbox
 from wess.runtime.wasmbin import is_component
 
 
@@ -67,12 +70,19 @@ class Runtime:
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
         calls = CallSlot()
-        self._linker = build_linker(self._engine, random=random, clock=clock, calls=calls)
+        self.kv = KvSlot()
+        """Each thread's ``wess:kv@1`` store: set around a call of a module using it."""
+        self._linker = build_linker(
+            self._engine, random=random, clock=clock, calls=calls, kv=self.kv
+        )
+        new_linker = partial(
+            build_linker, self._engine, random=random, clock=clock, calls=calls, kv=self.kv
+        )
         self._component_linker = build_component_linker(self._engine)
         self._component_api = ComponentApi()
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
-        self._sandbox = Sandbox(self._engine, self._budgets, calls)
+        self._sandbox = Sandbox(self._engine, self._budgets, calls, new_linker=new_linker)
         self._fast = FastPath(self._engine, self._budgets) if self.config.fast_path else None
         self._cache: CompiledModuleCache[Program] = CompiledModuleCache(
             self.config.cache_bytes, self._observer, max_entries=self.config.cache_entries
@@ -186,6 +196,31 @@ class Runtime:
         if program is not None:
             return program
         return self._once(artifact.digest, lambda: self._restore(artifact))
+
+    def link(self, program: Program, links: Mapping[str, Program]) -> Program:
+        """``program`` with the programs of the modules it links (by the name its
+        imports use: ``adder``, ``adder@prod``), each linked already if it links others.
+        Every call instantiates them in the call's own Store, so the call's limits
+        cover the whole chain. Not cached: the links a name resolves to may change."""
+        missing = [ref for ref in program.analysis.links if ref not in links]
+        if missing:
+            raise ValueError(f"links not given: {', '.join(missing)}")
+        if isinstance(program.compiled, CompiledComponent) or any(
+            isinstance(target.compiled, CompiledComponent) for target in links.values()
+        ):
+            raise LinkError("components neither link other modules nor are linked")
+        frozen = MappingProxyType(dict(links))
+        # checked above: no component among them, so each is a Linkable
+        linkable = cast(Mapping[str, Linkable], frozen)
+
+        def caller(compiled: Compiled | CompiledComponent, signature: FunctionSignature) -> Caller:
+            assert isinstance(compiled, Compiled)
+            encode = encoder_for(signature)
+            return self._sandbox.caller(compiled, signature, encode, links=linkable)
+
+        linked = Program(program.compiled, caller, self._state)
+        linked.links = frozen
+        return linked
 
     def export(self, program: Program) -> Artifact:
         """``program`` as an artifact of this runtime's flavor (``Module.serialize``)."""

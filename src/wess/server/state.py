@@ -7,6 +7,7 @@ Storage is opened behind its retries, bulkhead and breakers (``resilience``).
 from __future__ import annotations
 
 import contextlib
+import random
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,9 +22,11 @@ import structlog
 import wess
 from wess.api.commands import CommandPolicy
 from wess.api.state import ApiState
+from wess.batching import BatchLimits
 from wess.config import Settings
 from wess.config.live import LiveSettings
 from wess.files import make_private
+from wess.invocations import AsyncInvocations, InvocationSettings
 from wess.messages import ModuleChanged, RecordAudit
 from wess.models import AuditFields, NodeInfo
 from wess.observability.health import HealthCheck
@@ -53,11 +56,13 @@ from wess.workers.anchoring import AnchorKeeper, check_anchor
 from wess.workers.breakers import ModuleBreakers
 from wess.workers.deadline import Deadlines
 from wess.workers.heartbeat import Heartbeat
+from wess.workers.kv import KeyValues, KvLimits
 from wess.workers.loader import ProgramLoader
 from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import QUEUE as READER_QUEUE
 from wess.workers.reader import Reader
 from wess.workers.rechaining import rechain_unkeyed
+from wess.workers.resolving import Resolver
 from wess.workers.runner import RUNNER_QUEUE, Runner
 from wess.workers.usage import UsageCounter
 from wess.workers.warmup import Warmup
@@ -222,6 +227,7 @@ async def open_state(
             quotas=namespace_quotas(settings),
             keyrings=None if key_file is None else partial(keyring_sealing_with, key_file),
             tracing=tracing,
+            revisions_kept=settings.modules.revisions_kept,
         )
         reader = Reader(
             store.modules,
@@ -234,6 +240,10 @@ async def open_state(
             tracing=tracing,
         )
         limits = runtime_limits(settings)
+        resolver = Resolver(
+            reader,
+            rng=random.Random(settings.modules.alias_seed),  # noqa: S311 - a canary split
+        )
         artifact_key = secret.derive("artifacts")
         with (
             Runtime(limits=limits, config=runtime_config(settings)) as runtime,
@@ -249,6 +259,7 @@ async def open_state(
             )
             usage = UsageCounter(writer.submit)
             breakers = module_breakers(settings, metrics=metrics)
+            values = KeyValues(store.kv, limits=kv_limits(settings))
             runner = Runner(
                 runtime,
                 metrics=metrics,
@@ -267,6 +278,8 @@ async def open_state(
                 usage=usage,
                 breakers=breakers,
                 tracing=tracing,
+                links=resolver.linked,
+                kv=values,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -326,6 +339,29 @@ async def open_state(
                 feed.on_gap(reader.forget_everything)
             heartbeat = Heartbeat(store.nodes, node_of(settings, now=datetime.now(UTC)))
             measure_capacity(settings, metrics)
+            run_deadlines = deadlines(settings, metrics=metrics)
+            service = ModuleService(
+                reader=reader,
+                writer=writer,
+                runner=runner,
+                max_module_size=settings.limits.max_module_size,
+                max_component_size=settings.components.max_size,
+                max_args=settings.limits.max_args,
+                exports=ExportLimits(
+                    max_exports=settings.limits.max_exports,
+                    max_name=settings.limits.max_export_name,
+                ),
+                deadlines=run_deadlines,
+                resolver=resolver,
+                aliases_max=settings.modules.aliases_max,
+            )
+            invocations = AsyncInvocations(
+                store.invocations,
+                service,
+                node=heartbeat.node.id,
+                clock=partial(datetime.now, UTC),
+                settings=invocation_settings(settings),
+            )
             async with (
                 following,
                 heartbeat,
@@ -336,23 +372,10 @@ async def open_state(
                 usage,
                 warmup,
                 schedule,
+                invocations,  # stops first: what runs is cut short, taken again later
             ):
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
-                run_deadlines = deadlines(settings, metrics=metrics)
-                service = ModuleService(
-                    reader=reader,
-                    writer=writer,
-                    runner=runner,
-                    max_module_size=settings.limits.max_module_size,
-                    max_component_size=settings.components.max_size,
-                    max_args=settings.limits.max_args,
-                    exports=ExportLimits(
-                        max_exports=settings.limits.max_exports,
-                        max_name=settings.limits.max_export_name,
-                    ),
-                    deadlines=run_deadlines,
-                )
                 if live is not None:
                     live.subscribe(
                         partial(
@@ -421,6 +444,13 @@ async def open_state(
                         backups=backups,
                         breakers=circuits.report,
                         tracing=tracing,
+                        invocations=invocations,
+                        kv=values,
+                        batch=BatchLimits(
+                            max_items=settings.batch.max_items,
+                            max_body=settings.batch.max_body,
+                            concurrency=settings.batch.concurrency,
+                        ),
                     )
 
 
@@ -456,6 +486,32 @@ def follow(
 
 def _follow_redis_policy(circuits: Breakers, settings: Settings) -> None:
     circuits.redis_policy = RedisFailurePolicy(settings.ratelimit.on_redis_failure)
+
+
+def invocation_settings(settings: Settings) -> InvocationSettings:
+    """The asynchronous invocations' worker as configured (``invocations.*``)."""
+    section = settings.invocations
+    return InvocationSettings(
+        retention=section.retention,
+        lease=section.lease,
+        poll=section.poll,
+        backoff_initial=section.backoff_initial,
+        backoff_max=section.backoff_max,
+        concurrency=section.concurrency,
+        max_attempts=section.max_attempts,
+    )
+
+
+def kv_limits(settings: Settings) -> KvLimits:
+    """The bounds of the guests' key-value state (``kv.*``)."""
+    section = settings.kv
+    return KvLimits(
+        max_key=section.max_key_bytes,
+        max_value=section.max_value_bytes,
+        max_namespace=section.max_namespace_bytes,
+        max_list=section.max_list,
+        call_timeout=section.call_timeout_ms / 1000,
+    )
 
 
 def measure_capacity(settings: Settings, metrics: Metrics) -> None:

@@ -13,6 +13,7 @@ from wess.observability.tracing import Tracing
 from wess.runtime import Function, Invocation, Limits
 from wess.runtime.codec import Number
 from wess.runtime.command_io import CommandInput
+from wess.runtime.kv import KvAccess, KvSlot
 from wess.workers.deadline import EXECUTION, QUEUE, Deadline
 
 
@@ -78,6 +79,18 @@ def invoke_timed(
 
 def call_values(target: Function, values: Sequence[Number], limits: Limits) -> Invocation:
     return target.invoke_values(values, limits=limits)
+
+
+def with_kv(
+    slot: KvSlot, access: KvAccess, call: Callable[[Limits], Invocation], limits: Limits
+) -> Invocation:
+    """``call(limits)`` with this thread's ``wess:kv@1`` slot holding ``access`` (the
+    store of the call's namespace) for the call's length."""
+    slot.current = access
+    try:
+        return call(limits)
+    finally:
+        slot.current = None
 
 
 def call_command(target: Function, command: CommandInput, limits: Limits) -> Invocation:

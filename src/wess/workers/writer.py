@@ -66,6 +66,7 @@ from wess.storage import AppendAudit, Change, Store, StoreView
 from wess.workers.audit_log import OK, AuditChain, audit_fields
 from wess.workers.batch import CHARGED, MODULE_JOBS, BatchJob, BatchPlan, Step, changes_of
 from wess.workers.importing import ImportPlan, plan_import
+from wess.workers.planning import DEFAULT_REVISIONS_KEPT
 from wess.workers.quotas import NamespaceQuotas, QuotaLedger
 
 logger = structlog.get_logger(__name__)
@@ -110,6 +111,7 @@ class Writer:
         quotas: NamespaceQuotas | None = None,
         keyrings: Callable[[str], Keyring] | None = None,
         tracing: Tracing | None = None,
+        revisions_kept: int = DEFAULT_REVISIONS_KEPT,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             raise ValueError("queue_size and max_batch must be at least 1")
@@ -117,6 +119,7 @@ class Writer:
         self._tracing = tracing
         self._announce = store.feed() is not None  # others share the store: tell them
         self._keyrings = keyrings
+        self._revisions_kept = revisions_kept
         self._metrics = metrics
         self._max_batch = max_batch
         self._clock = clock
@@ -349,7 +352,9 @@ class Writer:
             return
         self._metrics.writer_batch_size.observe(len(run))
         batch = BatchPlan(
-            now=self._clock(), usage=self._ledger.draft() if self._ledger is not None else None
+            now=self._clock(),
+            usage=self._ledger.draft() if self._ledger is not None else None,
+            revisions_kept=self._revisions_kept,
         )
         steps: list[Step] = []
         entries: list[AuditEntry] = []
