@@ -8,7 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import wasmtime
 
+from tests.runtime.test_components import RUN_COMMAND
 from wess.testing import assert_problem, open_client, test_settings
 
 GREETER = (Path(__file__).parents[2] / "examples" / "components" / "greeter.wasm").read_bytes()
@@ -76,3 +78,17 @@ async def test_components_have_their_own_size_limit():
     async with open_client(test_settings(WESS_LIMITS_MAX_MODULE_SIZE="1024")) as client:
         accepted = await client.post("/v1/modules", content=GREETER, headers=WASM)
         assert accepted.status_code == 201, accepted.text
+
+
+async def test_wasi_cli_run_component_is_a_command(client):
+    """A wasi:cli/run component takes the command request and answers like a WASI
+    command: run's err is exit status 1, no HTTP error."""
+    for returns, status in (("ok", 0), ("fail", 1)):
+        wasm = bytes(wasmtime.wat2wasm(RUN_COMMAND % returns))
+        created = (await client.post("/v1/modules", content=wasm, headers=WASM)).json()
+        assert created["functions"][0]["name"] == "_start"
+        ran = await client.post(
+            f"/v1/modules/{created['id']}/run", json={"stdin": "hello", "argv": ["tool"]}
+        )
+        assert ran.status_code == 200, ran.text
+        assert ran.json()["exit_code"] == status

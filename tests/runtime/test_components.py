@@ -18,6 +18,7 @@ from wess.errors import (
 )
 from wess.runtime import Runtime, RuntimeConfig
 from wess.runtime.artifact import decode_artifact, encode_artifact
+from wess.runtime.command_io import CommandInput
 from wess.runtime.isolated import IsolatedCompiler
 from wess.runtime.wasmbin import is_component
 
@@ -160,11 +161,15 @@ def test_isolated_compiler_compiles_components():
 
 RUN_COMMAND = """
 (component
-  (core module $m (func (export "run") (result i32) i32.const 0))
+  (core module $m
+    (func (export "ok") (result i32) i32.const 0)
+    (func (export "fail") (result i32) i32.const 1))
   (core instance $i (instantiate $m))
-  (func $run (result (result)) (canon lift (core func $i "run")))
+  (func $run (result (result)) (canon lift (core func $i "%s")))
   (instance $command (export "run" (func $run)))
   (export "wasi:cli/run@0.2.0" (instance $command))
+  (instance $api (export "run" (func $run)))
+  (export "example:tools/api@1.0.0" (instance $api))
   (instance $plain (export "run" (func $run)))
   (export "internals" (instance $plain))
 )
@@ -173,8 +178,20 @@ RUN_COMMAND = """
 
 def test_interface_functions_are_named_by_interface(rt):
     """A function of an exported WIT interface is listed and called as
-    ``interface#function``; a plain instance export is not listed."""
-    program = rt.load(bytes(wasmtime.wat2wasm(RUN_COMMAND)))
-    assert list(program.functions) == ["wasi:cli/run@0.2.0#run"]
-    assert program.functions["wasi:cli/run@0.2.0#run"].wit == "func() -> result"
-    assert program.function("wasi:cli/run@0.2.0#run")() == [{"ok": None}]
+    ``interface#function``; a plain instance export is not listed; ``wasi:cli/run``'s
+    ``run`` is the command's entry point, ``_start``."""
+    program = rt.load(bytes(wasmtime.wat2wasm(RUN_COMMAND % "ok")))
+    assert list(program.functions) == ["_start", "example:tools/api@1.0.0#run"]
+    assert program.functions["_start"].wit == "func() -> result"
+    assert program.function("example:tools/api@1.0.0#run")() == [{"ok": None}]
+
+
+@pytest.mark.parametrize(("returns", "status"), [("ok", 0), ("fail", 1)])
+def test_wasi_cli_run_components_are_commands(rt, returns, status):
+    """A wasi:cli/run component runs as a command: run's ok is status 0, err 1."""
+    program = rt.load(bytes(wasmtime.wat2wasm(RUN_COMMAND % returns)))
+    entry = program.function("_start")
+    assert entry.is_command
+    ran = entry.run_command(CommandInput(stdin=b"ignored", argv=("tool", "-v")))
+    assert ran.exit_code == status
+    assert ran.results == []

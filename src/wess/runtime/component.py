@@ -21,6 +21,7 @@ gets a wasmtime-py Store, which carries the WASI context.
 from __future__ import annotations
 
 import ctypes
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -34,10 +35,10 @@ from wasmtime.component._enter import maybe_raise_last_exn
 
 from wess.errors import CompileLimitExceeded, ExecutionError, InvalidWasm, UnknownImport
 from wess.models import FunctionSignature
-from wess.runtime.analysis import ModuleAnalysis
+from wess.runtime.analysis import COMMAND_ENTRY, ModuleAnalysis
 from wess.runtime.artifact import Artifact, ArtifactUnusable
 from wess.runtime.capi import CApi, Handle, pointer_to
-from wess.runtime.command_io import BoundedOutput
+from wess.runtime.command_io import EXIT_SUCCESS, BoundedOutput, CommandInput
 from wess.runtime.component_types import callable_type, func_wit
 from wess.runtime.component_values import component_decoder, component_encoder
 from wess.runtime.growguard import Footprint
@@ -52,6 +53,7 @@ PROVIDED = (
     "wasi:filesystem and wasi:sockets (with no directory and no network granted)"
 )
 INTERFACE_SEPARATOR = "#"
+COMMAND_EXPORT = re.compile(r"^wasi:cli/run@0\.2\.\d+$")
 INTERFACE_NAME = re.compile(r"^[a-z0-9-]+:[a-z0-9-]+/[a-z0-9-]+(@[0-9a-z.+-]+)?$")
 """An exported interface in WIT's ``namespace:package/interface@version`` form; plain
 instance exports (componentize-py's own ``exports``, with its ``init``) are not listed."""
@@ -147,13 +149,22 @@ def analyze_component(
         elif isinstance(exported, wc.ComponentInstanceType) and INTERFACE_NAME.match(name):
             for inner, inner_item in exported.exports(engine).items():
                 inner_type = inner_item.ty
-                if isinstance(inner_type, wc.FuncType):
+                if isinstance(inner_type, wc.FuncType) and _command_run(name, inner):
+                    exports.add(COMMAND_ENTRY)
+                    functions.append(_signature(COMMAND_ENTRY, inner_type))
+                elif isinstance(inner_type, wc.FuncType):
                     full = f"{name}{INTERFACE_SEPARATOR}{inner}"
                     exports.add(full)
                     if callable_type(inner_type):
                         functions.append(_signature(full, inner_type))
     analysis = ModuleAnalysis(functions=tuple(functions), imports=imports, component=True)
     return analysis, frozenset(exports)
+
+
+def _command_run(interface: str, function: str) -> bool:
+    """Whether this is a command's entry point, ``wasi:cli/run@0.2.x#run``: listed and
+    run as a command's ``_start``, with stdin, argv and env."""
+    return function == "run" and COMMAND_EXPORT.match(interface) is not None
 
 
 def _signature(name: str, ty: wc.FuncType) -> FunctionSignature:
@@ -197,6 +208,10 @@ def function_type(
     """The type and export index of the function ``name`` (``interface#function`` for
     one inside an exported interface)."""
     exports = component.type.exports(engine)
+    if name == COMMAND_ENTRY:
+        name = next(
+            f"{found}{INTERFACE_SEPARATOR}run" for found in exports if COMMAND_EXPORT.match(found)
+        )
     interface, _, inner = name.rpartition(INTERFACE_SEPARATOR)
     if interface:
         outer = exports[interface].ty
@@ -276,9 +291,23 @@ class ComponentCaller:
     def __call__(self, values: Sequence[Any], limits: Limits) -> Invocation:
         if not self._wasi:
             return self._call_direct(values, limits)
+        return self._call_wasi(values, limits, None)
+
+    def command(self, command: CommandInput, limits: Limits) -> Invocation:
+        """Run a ``wasi:cli/run`` component with ``command``'s stdin, argv and env: its
+        exit status is 0 when ``run`` returns ``ok``, 1 for ``err``, or what it passed
+        to ``wasi:cli/exit``."""
+        return self._call_wasi((), limits, command)
+
+    def _call_wasi(
+        self, values: Sequence[Any], limits: Limits, command: CommandInput | None
+    ) -> Invocation:
+        """A call in a wasmtime-py Store, which carries the WASI context."""
         fuel, ticks = self._budgets.of(limits)
         store = wasmtime.Store(self._engine)
-        capture = BoundedOutput(limits.max_output) if self._wasi else None
+        output = BoundedOutput(limits.max_output)
+        exit_code: int | None = None
+        stdin = _StdinFile(command.stdin if command is not None else b"")
         try:
             store.set_limits(
                 memory_size=limits.max_memory,
@@ -287,30 +316,42 @@ class ComponentCaller:
             )
             store.set_fuel(fuel)
             store.set_epoch_deadline(ticks)
-            if capture is not None:
-                store.set_wasi(_writing_into(capture))
+            store.set_wasi(_wasi_config(output, command, stdin))
             start = time.perf_counter_ns()
+            instantiated = start
             instance: wc.Instance | None = None
             try:
                 instance = self._linker.instantiate(store, self._component)
                 instantiated = time.perf_counter_ns()
                 raw = self._call(store, instance, values)
+            except wasmtime.ExitTrap as exc:
+                if command is None or instance is None:
+                    raise self._failed(exc, instance is None, limits, output) from None
+                exit_code, raw = exc.code, None
             except wasmtime.WasmtimeError as exc:
-                raise self._failed(exc, instance is None, limits, capture) from None
+                raise self._failed(exc, instance is None, limits, output) from None
             elapsed = time.perf_counter_ns() - start
             fuel_used = fuel - store.get_fuel() if limits.fuel is not None else None
-            results = self._encode(raw)
+            if command is not None:
+                results: list[Any] = []
+                if exit_code is None:  # run returned: ok is success, err failure
+                    (returned,) = self._encode(raw) or [{"ok": None}]
+                    exit_code = EXIT_SUCCESS if "ok" in returned else EXIT_FAILURE
+            else:
+                results = self._encode(raw)
         finally:
             store.close()
+            stdin.close()
         return Invocation(
             results=results,
             duration_us=elapsed // 1000,
             fuel_used=fuel_used,
-            stdout=capture.stdout if capture is not None else b"",
-            stderr=capture.stderr if capture is not None else b"",
-            output_truncated=capture.truncated if capture is not None else False,
-            stdout_truncated=capture.stdout_truncated if capture is not None else False,
-            stderr_truncated=capture.stderr_truncated if capture is not None else False,
+            stdout=output.stdout,
+            stderr=output.stderr,
+            output_truncated=output.truncated,
+            exit_code=exit_code,
+            stdout_truncated=output.stdout_truncated,
+            stderr_truncated=output.stderr_truncated,
             instantiate_us=(instantiated - start) // 1000,
         )
 
@@ -393,7 +434,8 @@ class ComponentCaller:
                 ffi.wasmtime_component_val_delete(ctypes.byref(params[i]))
 
     def _call(self, store: wasmtime.Store, instance: wc.Instance, values: Sequence[Any]) -> Any:
-        """What ``Func.__call__`` does, with the types read once."""
+        """What ``Func.__call__`` does, with the types read once; a command's ``run``
+        result comes back lifted to JSON (``{"ok": null}``)."""
         func = instance.get_func(store, self._index)
         assert func is not None
         count = self._count
@@ -446,11 +488,45 @@ class ComponentCaller:
         )
 
 
-def _writing_into(capture: BoundedOutput) -> wasmtime.WasiConfig:
-    """A WASI context writing stdout and stderr into ``capture``, granting nothing else."""
+EXIT_FAILURE = 1
+"""A ``wasi:cli/run`` component's status when ``run`` returns ``err``."""
+
+
+class _StdinFile:
+    """A command's stdin as a file WASI can open: an anonymous memory file (Linux),
+    read from its start through ``/proc/self/fd``; nothing touches the disk."""
+
+    def __init__(self, data: bytes) -> None:
+        self._fd: int | None = None
+        if data:
+            self._fd = os.memfd_create("wess-stdin", os.MFD_CLOEXEC)
+            os.write(self._fd, data)
+
+    @property
+    def path(self) -> str | None:
+        return None if self._fd is None else f"/proc/self/fd/{self._fd}"
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _wasi_config(
+    output: BoundedOutput, command: CommandInput | None, stdin: _StdinFile
+) -> wasmtime.WasiConfig:
+    """WASI granting nothing but the standard streams: stdout and stderr into
+    ``output``; a command's stdin, argv and env."""
     config = wasmtime.WasiConfig()
-    config.stdout_custom = capture.write_stdout
-    config.stderr_custom = capture.write_stderr
+    config.stdout_custom = output.write_stdout
+    config.stderr_custom = output.write_stderr
+    if command is not None:
+        if stdin.path is not None:
+            config.stdin_file = stdin.path
+        if command.argv:
+            config.argv = list(command.argv)
+        if command.env:
+            config.env = [list(pair) for pair in command.env]
     return config
 
 
