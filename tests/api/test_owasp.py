@@ -843,7 +843,7 @@ async def test_a_malformed_request_id_is_replaced_by_ours_everywhere(client, sen
     ours = response.headers["x-request-id"]
     assert re.fullmatch("[0-9a-f]{32}", ours), ours
     problem = await client.get("/v1/modules/nope", headers={"x-request-id": sent})
-    assert assert_problem(problem, 400, "invalid_module_id")["request_id"] != sent.decode("latin-1")
+    assert assert_problem(problem, 404, "module_not_found")["request_id"] != sent.decode("latin-1")
     entries = (await client.get("/v1/audit", params={"action": "module.create"})).json()["items"]
     assert [e["request_id"] for e in entries] == [ours]
 
@@ -857,7 +857,7 @@ async def test_a_well_formed_request_id_is_kept_verbatim(client):
     )
     assert created.headers["x-request-id"] == sent
     problem = await client.get("/v1/modules/nope", headers={"x-request-id": sent})
-    assert assert_problem(problem, 400, "invalid_module_id")["request_id"] == sent
+    assert assert_problem(problem, 404, "module_not_found")["request_id"] == sent
     entries = (await client.get("/v1/audit", params={"action": "module.create"})).json()["items"]
     assert [e["request_id"] for e in entries] == [sent]
 

@@ -46,7 +46,8 @@ def test_a_previous_format_store_is_migrated_then_served(tmp_path: Path) -> None
 
     done = wess("migrate", "--data-dir", str(data))
     assert done.returncode == 0, done.stderr
-    assert "migrated: 6 records moved" in done.stdout  # m:, w:, n:, three audit entries
+    # m:, w:, n:, three audit entries (step 2); the module given its first revision (step 3)
+    assert "migrated: 7 records moved" in done.stdout
     assert "nothing to migrate" in wess("migrate", "--data-dir", str(data)).stdout
 
     server = ServerProcess(data_dir=data, log_path=tmp_path / "wess.log").start()

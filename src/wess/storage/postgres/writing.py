@@ -247,13 +247,15 @@ class PostgresView:
 
     def find_names(self, names: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID | None]:
         found: dict[tuple[str, str], UUID | None] = dict.fromkeys(names)
-        for namespace, name in names:
-            row = self._conn.execute(
-                "SELECT module_id FROM module_names WHERE namespace = %s AND name = %s",
-                (namespace, name),
-            ).fetchone()
-            if row is not None:
-                found[(namespace, name)] = UUID(str(row[0]))
+        if names:  # one query for the batch's names
+            rows = self._conn.execute(
+                "SELECT n.namespace, n.name, n.module_id FROM module_names n "
+                "JOIN unnest(%s::text[], %s::text[]) AS wanted(namespace, name) "
+                "ON n.namespace = wanted.namespace AND n.name = wanted.name",
+                ([namespace for namespace, _ in names], [name for _, name in names]),
+            ).fetchall()
+            for namespace, name, module_id in rows:
+                found[(str(namespace), str(name))] = UUID(str(module_id))
         return found
 
     def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
