@@ -143,7 +143,7 @@ def http_creates(seconds: float, connections: int) -> tuple[float, int, list[str
         features = production_features(server, first)
         target = wrk.Target(
             "wess",
-            f"{server.url}/v1/modules?name=bench&function=sum",
+            f"{server.url}/v1/modules?function=sum",  # unnamed: names are unique
             sum_wasm(),
             {"Content-Type": "application/wasm", **server.auth_headers},
         )

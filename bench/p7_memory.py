@@ -70,7 +70,7 @@ def in_parallel(server: Server, items: Sequence[T], work: Callable[[Client, T], 
 def upload(client: Client, wasm: bytes) -> str:
     answer = client.request(
         "POST",
-        "/v1/modules?name=p7&function=sum",
+        "/v1/modules?function=sum",  # unnamed: every upload is a module of its own
         wasm,
         headers={"content-type": "application/wasm"},
     )

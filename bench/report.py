@@ -94,6 +94,16 @@ MEANINGS = (
         f"runs {GE} 0.95 {TIMES} embedded; every delay {LE} 1 s",
     ),
     (
+        "P11",
+        "one in-process call of a component's string-in, string-out export "
+        "(`greet: func(who: string) -> string`, examples/components/greeter.wasm) through "
+        "Wess's embedding API, a fresh instance per call with its limits applied",
+        "median µs/call of interleaved rounds, Wess vs the wasmtime-py component API used "
+        "directly (`Store`, `Linker.instantiate`, `get_func`, call) with a fresh Store per "
+        "call, same process",
+        f"{LE} 0.75 {TIMES} direct",
+    ),
+    (
         "P13",
         "tracing cost: run requests with OpenTelemetry tracing on (every request sampled, "
         "spans batched to an in-process exporter that drops them) and off",

@@ -52,7 +52,8 @@ class RefusalWindows:
     """Which denials to write now and which to count: pure, with a clock passed in."""
 
     def __init__(self, *, window: float, sources: int, clock: Callable[[], float]) -> None:
-        self._window = window
+        self.window = window
+        """Seconds of one window; a new value applies to the windows open now (a reload)."""
         self._sources = sources
         self._clock = clock
         self._open: dict[tuple[str, str], _Window] = {}
@@ -65,7 +66,7 @@ class RefusalWindows:
         if key not in self._open and len(self._open) >= self._sources:
             key = (OVERFLOW, fields.outcome)
         window = self._open.get(key)
-        if window is not None and now - window.started < self._window:
+        if window is not None and now - window.started < self.window:
             window.suppressed += 1
             window.last = fields
             return []
@@ -79,7 +80,7 @@ class RefusalWindows:
         ended = [
             key
             for key, window in self._open.items()
-            if everything or now - window.started >= self._window
+            if everything or now - window.started >= self.window
         ]
         return [entry for key in ended for entry in _aggregate(self._open.pop(key))]
 
@@ -111,6 +112,11 @@ class Auditor(PeriodicFlush):
         self._metrics = metrics
         self._clock = clock or (lambda: datetime.now(UTC))
         self._windows = RefusalWindows(window=window, sources=sources, clock=monotonic)
+
+    def set_window(self, window: float) -> None:
+        """Aggregate refusals over ``window`` seconds from now on (a reload)."""
+        self._windows.window = window
+        self.interval = window / 2
 
     async def refused(
         self,

@@ -85,8 +85,12 @@ class Function:
     name: str
     params: tuple[str, ...]
     results: tuple[str, ...]
+    wit: str | None = None
+    """A component's function: its WIT type."""
 
     def describe(self) -> str:
+        if self.wit is not None:
+            return f"{self.name}: {self.wit}"
         return f"{self.name}({', '.join(self.params)}) -> ({', '.join(self.results)})"
 
 
@@ -123,7 +127,8 @@ class Module:
             functions=None
             if functions is None
             else tuple(
-                Function(f["name"], tuple(f["params"]), tuple(f["results"])) for f in functions
+                Function(f["name"], tuple(f["params"]), tuple(f["results"]), f.get("wit"))
+                for f in functions
             ),
         )
 
@@ -254,12 +259,18 @@ class Client:
     # -- modules ------------------------------------------------------------------------
 
     def deploy(
-        self, wasm: bytes, *, name: str | None = None, function: str | None = None
+        self,
+        wasm: bytes,
+        *,
+        name: str | None = None,
+        function: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> Module:
-        """Upload a module; the new module as stored (revision 1)."""
+        """Upload a module or component; the new module as stored (revision 1).
+        ``timeout`` (None: none) bounds the upload with its compile."""
         params = {k: v for k, v in (("name", name), ("function", function)) if v}
         document = self.call(
-            "POST", "/v1/modules", content=wasm, params=params, headers=_WASM
+            "POST", "/v1/modules", content=wasm, params=params, headers=_WASM, timeout=timeout
         ).json()
         return Module.from_document(document)
 

@@ -19,13 +19,18 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── UnknownImport
     │   ├── SignatureMismatch
     │   ├── CompileLimitExceeded
-    │   └── InvalidExports              too many exports, or names too long or not printable
+    │   ├── InvalidExports              too many exports, or names too long or not printable
+    │   └── LinkError                   a linked module is missing, lacks a function, or links back
     ├── NotFound                        also: no such route
     │   ├── ModuleNotFound
     │   ├── FunctionNotFound
+    │   ├── RevisionNotFound            a revision never made, or pruned
+    │   ├── AliasNotFound
     │   ├── InvocationNotFound
     │   ├── KvKeyNotFound
     │   └── KeyNotFound
+    ├── Conflict                        the request clashes with what is stored
+    │   └── NameTaken                   another module of the namespace has that name
     ├── PreconditionFailed              If-Match did not match
     ├── ExecutionError                  the guest failed while running
     │   ├── Trap
@@ -132,6 +137,10 @@ class CompileLimitExceeded(ModuleRejected):
     code = "compile_limit_exceeded"
 
 
+class LinkError(ModuleRejected):
+    code = "link_error"
+
+
 class InvalidExports(ModuleRejected):
     """More exports than the configured cap, or export names that are too long or not
     printable: refused before compiling, because every name is stored and served."""
@@ -154,6 +163,14 @@ class FunctionNotFound(NotFound):
     code = "function_not_found"
 
 
+class RevisionNotFound(NotFound):
+    code = "revision_not_found"
+
+
+class AliasNotFound(NotFound):
+    code = "alias_not_found"
+
+
 class InvocationNotFound(NotFound):
     code = "invocation_not_found"
 
@@ -164,6 +181,14 @@ class KvKeyNotFound(NotFound):
 
 class KeyNotFound(NotFound):
     code = "key_not_found"
+
+
+class Conflict(WessError):
+    code = "conflict"
+
+
+class NameTaken(Conflict):
+    code = "name_taken"
 
 
 class PreconditionFailed(WessError):

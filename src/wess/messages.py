@@ -15,6 +15,7 @@ from typing import Literal
 from uuid import UUID
 
 from wess.models import (
+    AliasTarget,
     ApiKey,
     AuditEntry,
     AuditFields,
@@ -93,6 +94,34 @@ class DeleteModule:
     actor: Actor | None = None
     version: int = MESSAGE_VERSION
     kind: Literal["delete"] = "delete"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetAlias:
+    """Point the module's alias ``alias`` at ``targets`` (one revision, or a weighted
+    split between several), creating or moving it; every revision must be retained."""
+
+    module_id: UUID
+    namespace: str
+    alias: str
+    targets: tuple[AliasTarget, ...]
+    request_id: str | None = None
+    actor: Actor | None = None
+    version: int = MESSAGE_VERSION
+    kind: Literal["set_alias"] = "set_alias"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveAlias:
+    """Forget the module's alias ``alias`` (``AliasNotFound`` if it has none)."""
+
+    module_id: UUID
+    namespace: str
+    alias: str
+    request_id: str | None = None
+    actor: Actor | None = None
+    version: int = MESSAGE_VERSION
+    kind: Literal["remove_alias"] = "remove_alias"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +212,8 @@ class ImportRecords:
     ``RecordAudit``) when it is done."""
 
     modules: tuple[ModuleRecord, ...] = ()
+    revisions: tuple[ModuleRecord, ...] = ()
+    """Retained older revisions of ``modules`` (their bytes), kept with the ones imported."""
     keys: tuple[ApiKey, ...] = ()
     audit: tuple[AuditEntry, ...] = ()
     rechain_audit: bool = False
@@ -225,7 +256,7 @@ class ImportResult:
     audit_appended: int = 0
 
 
-ModuleJob = CreateModule | UpdateModule | DeleteModule | StoreArtifact
+ModuleJob = CreateModule | UpdateModule | DeleteModule | SetAlias | RemoveAlias | StoreArtifact
 """A job about one module, checked against that module as it stands."""
 KeyJob = CreateApiKey | RevokeApiKey | TouchApiKeys
 WriteJob = ModuleJob | RecordUsage | KeyJob | RecordAudit | RotateKek | ImportRecords

@@ -46,14 +46,21 @@ class ValueType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FunctionSignature:
-    """One exported function: its name and the types it takes and returns."""
+    """One exported function: its name and the types it takes and returns.
+
+    A component's function has its component-model type in ``wit``
+    (``func(who: string) -> string``) and no core ``params`` or ``results``.
+    """
 
     name: str
     params: tuple[ValueType, ...]
     results: tuple[ValueType, ...]
+    wit: str | None = None
 
     def describe(self) -> str:
         """``sum(i32, i32) -> (i32)``: for messages that name a signature."""
+        if self.wit is not None:
+            return f"{self.name}: {self.wit}"
         params = ", ".join(self.params)
         results = ", ".join(self.results)
         return f"{self.name}({params}) -> ({results})"
@@ -66,6 +73,57 @@ class LegacyMetadata:
     function_name: str
     args: tuple[str, ...]
     return_type: tuple[str, ...]
+
+
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+MODULE_NAME_MAX = 128
+"""Longest module name, in characters."""
+
+
+def is_uuid(text: str) -> bool:
+    """Whether ``text`` spells a UUID in any of the forms ``uuid.UUID`` reads (with or
+    without hyphens, braces or ``urn:uuid:``, in either case). The PostgreSQL
+    migration that indexes names (``0003_revisions.sql``) applies the same rule."""
+    digits = text.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
+    return len(digits) == 32 and all(c in HEX_DIGITS for c in digits)
+
+
+def is_addressable_name(name: str) -> bool:
+    """Whether a module's ``name`` addresses it (is unique in its namespace and usable
+    where an id is): every name but one that parses as a UUID, which is how a module
+    uploaded without a name (the original API's, say) is named after its id."""
+    return not is_uuid(name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevisionRef:
+    """One retained revision of a module, as its current record lists it."""
+
+    number: int
+    digest: str
+    size: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AliasTarget:
+    """A revision an alias points at, with its share of the calls (a weight > 0)."""
+
+    revision: int
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """A name for one revision of a module (``prod`` -> 3), or for a weighted split
+    between several (a canary: 3 at 90, 4 at 10). Moving it is a rollback."""
+
+    name: str
+    targets: tuple[AliasTarget, ...]
+
+    @property
+    def revisions(self) -> tuple[int, ...]:
+        return tuple(target.revision for target in self.targets)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +142,32 @@ class ModuleInfo:
     default_function: str | None = None
     legacy_metadata: LegacyMetadata | None = None
     schema_version: int = SCHEMA_VERSION
+    revisions: tuple[RevisionRef, ...] = ()
+    """The revisions kept, oldest first, the current one last; empty in a record written
+    before revisions were kept: ``retained`` then answers the current one alone."""
+    aliases: tuple[Alias, ...] = ()
+
+    @property
+    def retained(self) -> tuple[RevisionRef, ...]:
+        """The revisions that may run, the current one last."""
+        if self.revisions:
+            return self.revisions
+        current = RevisionRef(
+            number=self.revision, digest=self.digest, size=self.size, created_at=self.updated_at
+        )
+        return (current,)
+
+    def retained_revision(self, number: int) -> RevisionRef | None:
+        for ref in self.retained:
+            if ref.number == number:
+                return ref
+        return None
+
+    def alias(self, name: str) -> Alias | None:
+        for alias in self.aliases:
+            if alias.name == name:
+                return alias
+        return None
 
     @property
     def is_command(self) -> bool:

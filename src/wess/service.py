@@ -8,6 +8,7 @@ change and through the Reader for every read.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -17,15 +18,29 @@ import structlog
 
 from wess.circuit import CircuitSnapshot
 from wess.errors import (
+    AliasNotFound,
     FunctionNotFound,
     InvalidArguments,
     InvalidRequest,
+    LinkError,
+    ModuleNotFound,
     PayloadTooLarge,
+    RevisionNotFound,
     SignatureMismatch,
 )
-from wess.messages import Actor, CreateModule, DeleteModule, ModuleContent, UpdateModule
+from wess.messages import (
+    Actor,
+    CreateModule,
+    DeleteModule,
+    ModuleContent,
+    RemoveAlias,
+    SetAlias,
+    UpdateModule,
+)
 from wess.models import (
     COMMAND_ENTRY,
+    MODULE_NAME_MAX,
+    AliasTarget,
     FunctionSignature,
     LegacyMetadata,
     ModuleInfo,
@@ -35,18 +50,21 @@ from wess.models import (
     digest_of,
 )
 from wess.runtime import Limits
-from wess.runtime.analysis import ExportLimits, acceptable_name, check_exports
+from wess.runtime.analysis import LINK_PREFIX, ExportLimits, acceptable_name, check_exports
 from wess.runtime.command_io import CommandInput
 from wess.runtime.limits import PER_CALL
 from wess.runtime.reasons import clipped, listed
+from wess.runtime.wasmbin import is_component
 from wess.workers.deadline import Deadlines
 from wess.workers.reader import Reader
+from wess.workers.resolving import CURRENT, Resolver, Selector, is_module_name
 from wess.workers.runner import Runner, RunOutcome
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
 
-NAME_MAX = 128
+NAME_MAX = MODULE_NAME_MAX
+ALIASES_MAX = 32
 DEFAULT_EXPORTS = ExportLimits()
 
 
@@ -89,22 +107,39 @@ class ModuleService:
         reader: Reader,
         writer: Writer,
         runner: Runner,
-        limits: Limits,
         max_module_size: int,
         max_args: int,
+        max_component_size: int | None = None,
         exports: ExportLimits = DEFAULT_EXPORTS,
         new_id: Callable[[], UUID] = uuid4,
         deadlines: Deadlines | None = None,
+        rng: random.Random | None = None,
+        resolver: Resolver | None = None,
+        aliases_max: int = ALIASES_MAX,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._runner = runner
-        self._limits = limits
         self._max_module_size = max_module_size
-        self._max_args = max_args
+        self._max_component_size = (
+            max_component_size if max_component_size is not None else max_module_size
+        )
+        self.max_args = max_args
+        """Most arguments per call (``limits.max_args``; a reload sets it)."""
         self._exports = exports
         self._new_id = new_id
         self._deadlines = deadlines
+        self._resolver = resolver if resolver is not None else Resolver(reader, rng=rng)
+        self._aliases_max = aliases_max
+
+    @property
+    def resolver(self) -> Resolver:
+        """Names, revisions and aliases to ids and records (``workers.resolving``)."""
+        return self._resolver
+
+    async def resolve(self, raw: str, *, namespace: str) -> UUID:
+        """The id a path segment names: an id, or a module's name in ``namespace``."""
+        return await self._resolver.module_id(raw, namespace=namespace)
 
     @property
     def runner(self) -> Runner:
@@ -126,6 +161,7 @@ class ModuleService:
         metadata that disagrees with the module (/v1); otherwise it is logged and the
         module's own signature is what runs (the original Wess). ``actor`` is who asked,
         for the audit entry the Writer commits with the module."""
+        _check_name(upload.name)
         module_id = self._new_id()
         content = await self._validate(
             upload, strict=strict, module_id=module_id, namespace=namespace
@@ -159,6 +195,8 @@ class ModuleService:
         when the current digest differs). ``namespace`` limits which modules may be
         replaced (None: any, for an admin)."""
         current = await self._reader.get_info(module_id, namespace=namespace)
+        if upload.name != current.name:
+            _check_name(upload.name)
         kept = carried_over(upload, current)
         content = await self._validate(
             kept.upload,
@@ -198,10 +236,65 @@ class ModuleService:
         )
         await self._writer.submit(job)
 
+    async def set_alias(
+        self,
+        module_id: UUID,
+        alias: str,
+        targets: tuple[AliasTarget, ...],
+        *,
+        namespace: str | None,
+        request_id: str | None = None,
+        actor: Actor | None = None,
+    ) -> ModuleInfo:
+        """Create or move the alias ``alias`` to ``targets`` (each a retained revision):
+        moving it back to an older revision is a rollback."""
+        current = await self._reader.get_info(module_id, namespace=namespace)
+        if current.alias(alias) is None and len(current.aliases) >= self._aliases_max:
+            raise InvalidRequest(
+                f"module {module_id} has {len(current.aliases)} aliases, the most it may "
+                "(modules.aliases_max); remove one first",
+                field="alias",
+            )
+        job = SetAlias(
+            module_id=module_id,
+            namespace=current.namespace,
+            alias=alias,
+            targets=targets,
+            request_id=request_id,
+            actor=actor,
+        )
+        info = await self._writer.submit(job)
+        assert info is not None
+        return info
+
+    async def remove_alias(
+        self,
+        module_id: UUID,
+        alias: str,
+        *,
+        namespace: str | None,
+        request_id: str | None = None,
+        actor: Actor | None = None,
+    ) -> ModuleInfo:
+        current = await self._reader.get_info(module_id, namespace=namespace)
+        job = RemoveAlias(
+            module_id=module_id,
+            namespace=current.namespace,
+            alias=alias,
+            request_id=request_id,
+            actor=actor,
+        )
+        info = await self._writer.submit(job)
+        assert info is not None
+        return info
+
     # -- reads ----------------------------------------------------------------------------
 
-    async def get(self, module_id: UUID, *, namespace: str | None) -> ModuleRecord:
-        return await self._reader.get(module_id, namespace=namespace)
+    async def get(
+        self, module_id: UUID, *, namespace: str | None, selector: Selector = CURRENT
+    ) -> ModuleRecord:
+        """The module's current record, or the revision ``selector`` names."""
+        return await self._resolver.record(module_id, selector, namespace=namespace)
 
     async def info(self, module_id: UUID, *, namespace: str | None) -> ModuleInfo:
         return await self._reader.get_info(module_id, namespace=namespace)
@@ -230,6 +323,7 @@ class ModuleService:
         limits: RunLimits | None = None,
         timeout_ms: int | None = None,
         command: CommandInput | None = None,
+        selector: Selector = CURRENT,
     ) -> RunOutcome:
         """Run one function of a stored module in a fresh sandbox; without a ``function``,
         its default (``default_function_of``), resolved from the record read to run it:
@@ -240,21 +334,26 @@ class ModuleService:
         ``command``'s input (none given: empty stdin), when the call names ``_start`` or
         no function of a module without a declared default, and passes no ``args``;
         its outcome has an ``exit_code``. ``command`` for a module that is no command is
-        ``InvalidRequest``."""
-        if len(args) > self._max_args:
+        ``InvalidRequest``. ``selector`` names a revision or an alias (the current
+        revision by default); the outcome says which revision ran."""
+        if len(args) > self.max_args:
             raise InvalidArguments(
-                f"at most {self._max_args} arguments are accepted, got {len(args)}",
-                max_args=self._max_args,
+                f"at most {self.max_args} arguments are accepted, got {len(args)}",
+                max_args=self.max_args,
             )
         deadline = None if self._deadlines is None else self._deadlines.start(timeout_ms)
-        record = await self._reader.get(module_id, namespace=namespace, deadline=deadline)
+        if selector.current:
+            record = await self._reader.get(module_id, namespace=namespace, deadline=deadline)
+        else:
+            record = await self._resolver.record(
+                module_id, selector, namespace=namespace, deadline=deadline
+            )
         command = command_of(record.info, function, args, command)
         name = (
             COMMAND_ENTRY if command is not None else function or default_function_of(record.info)
         )
-        effective = self._limits
-        if limits is not None:
-            effective = self._limits.narrowed(**limits.asked)
+        # the runtime's limits as they are now (a reload may have changed them)
+        effective = None if limits is None else self._runner.limits.narrowed(**limits.asked)
         structlog.contextvars.bind_contextvars(
             module_id=str(module_id), namespace=record.info.namespace, function=name
         )
@@ -280,17 +379,18 @@ class ModuleService:
             raise FunctionNotFound(
                 f"module {module_id} exports no function {clipped(name)!r}; it exports: {exported}"
             )
-        effective = self._limits if limits is None else self._limits.narrowed(**limits.asked)
+        # the runtime's limits as they are now (a reload may have changed them)
+        effective = None if limits is None else self._runner.limits.narrowed(**limits.asked)
         return BoundFunction(record=record, function=name, limits=effective)
 
     async def call(
         self, bound: BoundFunction, args: Sequence[object], *, timeout_ms: int | None = None
     ) -> RunOutcome:
         """Run ``bound`` with ``args``, under a deadline of its own (as ``run``)."""
-        if len(args) > self._max_args:
+        if len(args) > self.max_args:
             raise InvalidArguments(
-                f"at most {self._max_args} arguments are accepted, got {len(args)}",
-                max_args=self._max_args,
+                f"at most {self.max_args} arguments are accepted, got {len(args)}",
+                max_args=self.max_args,
             )
         deadline = None if self._deadlines is None else self._deadlines.start(timeout_ms)
         return await self._runner.run(
@@ -298,6 +398,25 @@ class ModuleService:
         )
 
     # -- validation -----------------------------------------------------------------------
+
+    async def _check_links(self, links: Sequence[str], *, name: str, namespace: str) -> None:
+        """``LinkError`` unless every module the upload links exists in its namespace
+        (and its alias, when one is named), and none is the module itself. Whether each
+        exports what is imported, and that no longer chain leads back, is checked at
+        every call: a name or an alias may point elsewhere by then."""
+        for ref in links:
+            target_name = ref.partition("@")[0]
+            if target_name == name:
+                raise LinkError(
+                    f"the module imports {LINK_PREFIX}{ref}: itself (cycles are refused)",
+                    link=ref,
+                )
+            try:
+                await self._resolver.link_target(ref, namespace=namespace)
+            except (ModuleNotFound, AliasNotFound, RevisionNotFound) as exc:
+                raise LinkError(
+                    f"the module imports {LINK_PREFIX}{ref}: {exc.detail}", link=ref
+                ) from None
 
     async def _validate(
         self,
@@ -312,12 +431,19 @@ class ModuleService:
         compile workers). A default function the client named that the module lacks, or
         declared otherwise, is refused when ``strict`` (else logged); one an update kept
         (``default_kept``) is always refused: runs rely on it."""
-        if len(upload.wasm) > self._max_module_size:
-            raise PayloadTooLarge(
-                f"the module is {len(upload.wasm)} bytes; the limit is "
-                f"{self._max_module_size} bytes",
-                limit=self._max_module_size,
+        component = is_component(upload.wasm)
+        limit = self._max_component_size if component else self._max_module_size
+        if len(upload.wasm) > limit:
+            kind, setting = (
+                ("component", "components.max_size")
+                if component
+                else ("module", "limits.max_module_size")
             )
+            raise PayloadTooLarge(
+                f"the {kind} is {len(upload.wasm)} bytes; the limit is {limit} bytes ({setting})",
+                limit=limit,
+            )
+        # unnamed: named after its id, which addresses it anyway (never indexed as a name)
         name = upload.name if upload.name is not None else str(module_id)
         if not acceptable_name(name, limit=NAME_MAX):
             raise InvalidRequest(
@@ -329,6 +455,7 @@ class ModuleService:
             upload.wasm, namespace=namespace, check=partial(check_exports, limits=self._exports)
         )
         functions = prepared.analysis.functions
+        await self._check_links(prepared.analysis.links, name=name, namespace=namespace)
         if upload.default_function is not None:
             signature = _find(functions, upload.default_function)
             mismatch = _mismatch(signature, upload)
@@ -359,7 +486,8 @@ class BoundFunction:
 
     record: ModuleRecord
     function: str
-    limits: Limits
+    limits: Limits | None
+    """None: the runtime's own, as they are at each call."""
 
     @property
     def namespace(self) -> str:
@@ -373,6 +501,16 @@ class Carried:
     upload: Upload
     default_kept: bool
     """The default function is the module's current one, not one the client named."""
+
+
+def _check_name(name: str | None) -> None:
+    """``InvalidRequest`` unless a client may name a module ``name`` (None: unnamed)."""
+    if name is not None and not is_module_name(name):
+        raise InvalidRequest(
+            f"name must be 1 to {NAME_MAX} printable characters without '/' or surrounding "
+            "spaces, and must not spell a UUID (ids and names share the paths)",
+            field="name",
+        )
 
 
 def carried_over(upload: Upload, current: ModuleInfo) -> Carried:

@@ -122,19 +122,25 @@ async def test_engine_change_misses_and_recompiles(tmp_path: Path) -> None:
 
 
 async def test_put_and_delete_remove_the_artifacts_with_the_module(tmp_path: Path) -> None:
-    """New bytes replace the module's artifacts in the same commit; a delete leaves none."""
+    """Artifacts are kept per retained revision: new bytes keep the old revision's
+    artifact while it is retained, and the update that prunes it drops it in the same
+    commit; a delete leaves none."""
     path = tmp_path / "db"
-    settings = rocks_settings(path, WESS_RUNNER_PREWARM="0")
+    settings = rocks_settings(path, WESS_RUNNER_PREWARM="0", WESS_MODULES_REVISIONS_KEPT="2")
     async with open_client(settings) as client:
         module = await upload(client, wasm("sum"))
         (old_key,) = artifact_keys(path, module["id"])
+        kept = await client.put(f"/v1/modules/{module['id']}", content=wasm("clock"), headers=WASM)
+        assert kept.status_code == 200, kept.text
+        assert len(artifact_keys(path, module["id"])) == 2
+        assert old_key in artifact_keys(path, module["id"])
         replaced = await client.put(
             f"/v1/modules/{module['id']}", content=wasm("numbers"), headers=WASM
         )
         assert replaced.status_code == 200, replaced.text
-        (new_key,) = artifact_keys(path, module["id"])
-        assert new_key != old_key
-        assert replaced.json()["digest"].encode() in new_key
+        keys = artifact_keys(path, module["id"])
+        assert old_key not in keys  # revision 1 pruned: its artifact went with it
+        assert [replaced.json()["digest"].encode() in key for key in keys].count(True) == 1
         deleted = await client.delete(f"/v1/modules/{module['id']}")
         assert deleted.status_code == 204
         assert stored_artifacts(path, b"") == {}

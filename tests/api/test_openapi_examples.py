@@ -177,6 +177,18 @@ async def capture(tmp_path: Path) -> dict[str, Any]:
             json_body=upload_document(distinct_sum(1), "adder"),
             headers={"if-match": created.headers["etag"]},
         )
+        await r.call("GET", "/v1/modules/{module_id}/revisions", expect=200, path=module)
+        prod = {**module, "alias": "prod"}
+        await r.call(
+            "PUT",
+            "/v1/modules/{module_id}/aliases/{alias}",
+            expect=200,
+            path=prod,
+            json_body={"weights": {"1": 90, "2": 10}},
+        )
+        await r.call("GET", "/v1/modules/{module_id}/aliases", expect=200, path=module)
+        await r.call("GET", "/v1/modules/{module_id}/aliases/{alias}", expect=200, path=prod)
+        await r.call("DELETE", "/v1/modules/{module_id}/aliases/{alias}", expect=204, path=prod)
         legacy_module = {
             "wasm": list(wasm("sum")),
             "metadata": {"functionName": "sum", "returnType": ["i32"], "args": ["i32", "i32"]},

@@ -190,10 +190,13 @@ async def test_read_and_download(client, upload):
 
 
 async def test_unknown_and_invalid_ids(client):
-    """An unknown UUID is 404 module_not_found; something else is 400 invalid_module_id."""
+    """An unknown UUID, or a name no module has, is 404 module_not_found; a UUID in
+    another spelling than the canonical one is 400 invalid_module_id."""
     missing = "00000000-0000-4000-8000-000000000000"
     assert_problem(await client.get(f"/v1/modules/{missing}"), 404, "module_not_found")
-    assert_problem(await client.get("/v1/modules/not-a-uuid"), 400, "invalid_module_id")
+    assert_problem(await client.get("/v1/modules/not-a-uuid"), 404, "module_not_found")
+    upper = "ABCDEF00-0000-4000-8000-000000000000"
+    assert_problem(await client.get(f"/v1/modules/{upper}"), 400, "invalid_module_id")
     assert_problem(await client.delete(f"/v1/modules/{missing}"), 404, "module_not_found")
 
 

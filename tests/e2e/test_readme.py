@@ -72,6 +72,21 @@ def test_try_it_examples_work_verbatim(server_factory):
     assert "wess_http_requests_total" in ops_out
 
 
+def test_rollback_examples_work_verbatim(server_factory):
+    """'Revisions, aliases and rollback' runs as printed: the alias's run names
+    revision 2 (in the body and Wess-Revision), the rollback's names revision 1, the
+    canary is a weighted alias, and revision 2 still runs by number."""
+    server = server_factory()
+    (block,) = shell_blocks("Revisions, aliases and rollback")
+    out = run_block(block, server.port, server.data_dir)
+    assert '"name":"calc"' in out
+    assert "wess-revision: 2" in out.lower()
+    runs = re.findall(r'\{"results":\[3\],"function":"sum",[^}]*"revision":(\d)\}', out)
+    assert runs == ["2", "1", "2"], out
+    assert '{"weights":{"1":90,"2":10}}' in out
+    assert '"current":true' in out
+
+
 def test_command_line_examples(server_factory):
     """deploy prints an id; invoke prints the results; ls lists; rm deletes."""
     server = server_factory()
@@ -149,3 +164,18 @@ def test_wasi_command_examples_work_verbatim(server_factory):
     assert '"logs":[{"level":"info","message":"read the request"}' in out
     assert '{"greeting": "Hello, Grace!", "bytes_read": 18}\n' in out
     assert 'expected a JSON object with a \\"name\\" string\\n","exit_code":2' in out
+
+
+def test_component_examples_work_verbatim(server_factory):
+    """The first block of the component section runs as printed (the Python block is
+    run by tests/examples/test_python.py, which builds the same example)."""
+    server = server_factory()
+    component, python = shell_blocks(
+        "A function written in Python: strings and records in, strings and records out"
+    )
+    assert "wess deploy examples/python/app.py --wit examples/python/world.wit" in python
+    prefix = f"export WESS_URL={server.url}\nexport WESS_API_KEY={server.token}\n"
+    out = run_block(prefix + component, server.port)
+    assert "greet: func(who: string) -> string" in out
+    assert '["Hello, Ada!"]' in out
+    assert '{"results":[{"name":"Ada","age":37}],"function":"birthday"' in out

@@ -58,7 +58,7 @@ async def test_a_backup_reads_back_whole_and_is_listed(tmp_path: Path) -> None:
         manifest = await backups.create(store, secret_file=tmp_path / "data" / SECRET_FILE)
     assert (manifest.content.modules, manifest.content.audit) == (5, 5)
     assert manifest.content.audit_chain == "intact"
-    assert manifest.store_format == "wess-rocks/2"
+    assert manifest.store_format == "wess-rocks/3"
     assert {item.path for item in manifest.files} >= {"server.secret", f"{DB}/CURRENT"}
     assert [m.id for m in backups.list()] == [manifest.id]
     assert backups.resolve(manifest.id[:10]) == manifest

@@ -66,11 +66,16 @@ def make_record(
     return ModuleRecord(info=info, wasm=body)
 
 
-def make_content(wasm: bytes | None = None, *, name: str = "sum") -> ModuleContent:
-    """A validated upload as the API would hand it to the Writer."""
+def make_content(wasm: bytes | None = None, *, name: str | None = None) -> ModuleContent:
+    """A validated upload as the API would hand it to the Writer; named ``sum-<random>``
+    unless told (names are unique in a namespace)."""
     body = fixture_wasm("sum") if wasm is None else wasm
     return ModuleContent(
-        name=name, wasm=body, digest=digest_of(body), functions=(SUM,), default_function="sum"
+        name=name if name is not None else f"sum-{uuid4().hex[:12]}",
+        wasm=body,
+        digest=digest_of(body),
+        functions=(SUM,),
+        default_function="sum",
     )
 
 

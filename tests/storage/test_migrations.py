@@ -47,6 +47,9 @@ async def assert_everything_is_there(path: Path, written: dict[str, Any]) -> Non
     try:
         for record in written["records"]:
             assert await store.modules.get(record.id) == record
+            # format 3: the current content is the one retained revision; names indexed
+            assert await store.modules.get_revision(record.id, record.info.revision) == record
+            assert await store.modules.find(record.info.namespace, record.info.name) == record.id
         assert await store.modules.count() == len(written["records"])
         assert await store.modules.count(namespace="ns1") == 2
         ((module_id, artifact),) = written["artifacts"]
@@ -69,11 +72,12 @@ async def test_a_store_in_the_previous_format_is_refused_until_migrated(tmp_path
     with pytest.raises(MigrationRequired, match=f"wess migrate --data-dir {tmp_path}"):
         await RocksStore.open(tmp_path)
     found, steps, applied = migrate(str(tmp_path), dry_run=True)
-    assert (found, [s.target for s in steps], applied) == (b"wess-rocks/1", [b"wess-rocks/2"], [])
+    targets = [b"wess-rocks/2", b"wess-rocks/3"]
+    assert (found, [s.target for s in steps], applied) == (b"wess-rocks/1", targets, [])
     with pytest.raises(MigrationRequired):
         await RocksStore.open(tmp_path)
     found, steps, applied = migrate(str(tmp_path))
-    assert [done.records for done in applied] == [7 * 3 + 1 + 2 + 3 + 5]
+    assert [done.records for done in applied] == [7 * 3 + 1 + 2 + 3 + 5, 7]
     await assert_everything_is_there(tmp_path, written)
     assert migrate(str(tmp_path))[1] == []
     with raw_family(tmp_path) as default:
@@ -151,7 +155,7 @@ async def test_a_damaged_format_record_is_read_from_its_copy(tmp_path: Path) -> 
     await store.commit([PutModule(record)])
     await store.aclose()
     flush_families(tmp_path)
-    assert damage_every_copy_of(tmp_path, b"wess-rocks/2") == 1
+    assert damage_every_copy_of(tmp_path, b"wess-rocks/3") == 1
     assert (tmp_path / FORMAT_FILE).exists()
     store = await RocksStore.open(tmp_path)
     try:

@@ -77,3 +77,51 @@ def test_wess_migrate_creates_a_schema_and_then_has_nothing_to_do() -> None:
             timeout=60,
         )
         assert "nothing to migrate" in again.stdout
+
+
+async def test_a_schema_2_store_migrates_to_revisions_and_names() -> None:
+    """Schema 2 -> 3: every module keeps its current content as its one retained
+    revision (under its number), and names are indexed: a UUID-spelled name is not,
+    and of two modules sharing a name the older keeps it."""
+    import dataclasses
+    from datetime import timedelta
+    from uuid import uuid4
+
+    from tests.storage.builders import T0, make_record, unique_wasm
+    from wess.models import ModuleRecord
+    from wess.storage.records import encode_info
+
+    def named(name: str, seed: str, *, revision: int = 1, age: int = 0) -> ModuleRecord:
+        record = make_record(wasm=unique_wasm(seed), revision=revision)
+        info = dataclasses.replace(record.info, name=name, created_at=T0 + timedelta(age))
+        return ModuleRecord(info=info, wasm=record.wasm)
+
+    older = named("adder", "a", revision=4, age=0)
+    newer = named("adder", "b", age=1)
+    unnamed = named(str(uuid4()), "c")
+    name = f"t_{secrets.token_hex(6)}"
+    with postgres_schema(name) as url, psycopg.connect(POSTGRES) as conn:
+        with conn.transaction():
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+            schema._apply(conn, name, range(2))
+            for record in (newer, older, unnamed):
+                info = record.info
+                meta = encode_info(info)
+                row = (info.namespace, info.id, info.digest, info.size, meta, record.wasm)
+                conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.modules (namespace, id, digest, size, record, wasm) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)"
+                    ).format(sql.Identifier(name)),
+                    row,
+                )
+        with pytest.raises(MigrationRequired):
+            async with open_store(url):
+                pass
+        assert schema.migrate(conn, name) == (2, list(schema.MIGRATIONS[2:]))
+        async with open_store(url) as store:
+            for record in (older, newer, unnamed):
+                got = await store.modules.get_revision(record.id, record.info.revision)
+                assert got == record
+            assert await store.modules.find("default", "adder") == older.id
+            assert await store.modules.find("default", unnamed.info.name) is None

@@ -217,8 +217,8 @@ async def test_values_on_disk_are_the_raw_bytes_not_pickles(tmp_path: Path) -> N
         assert stored["id"] == str(record.id)
         assert stored["digest"] == record.digest
     with raw_family(tmp_path, "system") as system:
-        assert system[b"format"] == b"wess-rocks/2"
-    assert json.loads((tmp_path / "WESS_FORMAT").read_text()) == {"format": "wess-rocks/2"}
+        assert system[b"format"] == b"wess-rocks/3"
+    assert json.loads((tmp_path / "WESS_FORMAT").read_text()) == {"format": "wess-rocks/3"}
 
 
 async def test_a_record_from_a_newer_wess_is_refused(tmp_path: Path) -> None:

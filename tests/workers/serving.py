@@ -53,14 +53,15 @@ class Serving:
         """Upload fixture ``name`` the way the service does: prepared, then committed."""
         module = wasm(name)
         prepared = await self.runner.prepare(module, namespace=DEFAULT_NAMESPACE)
+        module_id = uuid4()
         content = ModuleContent(
-            name=name,
+            name=f"{name}-{module_id.hex[:8]}",  # names are unique in a namespace
             wasm=module,
             digest=digest_of(module),
             functions=prepared.analysis.functions,
             artifact=prepared.artifact if with_artifact else None,
         )
-        job = CreateModule(module_id=uuid4(), namespace=DEFAULT_NAMESPACE, content=content)
+        job = CreateModule(module_id=module_id, namespace=DEFAULT_NAMESPACE, content=content)
         info = await self.writer.submit(job)
         assert info is not None
         return info

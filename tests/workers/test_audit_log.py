@@ -74,6 +74,8 @@ def test_every_actor_job_kind_has_an_action() -> None:
         "create_key",
         "revoke_key",
         "rotate_kek",
+        "set_alias",
+        "remove_alias",
     }
 
 

@@ -22,7 +22,7 @@ from wess.messages import (
     UpdateModule,
 )
 from wess.models import DEFAULT_NAMESPACE, SealedArtifact
-from wess.storage import PutApiKey, PutArtifact, PutModule, RemoveApiKey, RemoveModule
+from wess.storage import PutApiKey, PutArtifact, PutModule, PutRevision, RemoveApiKey, RemoveModule
 from wess.workers.planning import plan, plan_key, plan_touch
 
 
@@ -31,23 +31,25 @@ def artifact_for(digest: str) -> SealedArtifact:
 
 
 def test_a_create_carries_its_artifact_into_the_same_commit() -> None:
-    """The artifact compiled at upload becomes a PutArtifact right after the PutModule."""
+    """The artifact compiled at upload becomes a PutArtifact right after the PutModule
+    and its first revision."""
     content = make_content()
     content = dataclasses.replace(content, artifact=artifact_for(content.digest))
     job = CreateModule(module_id=uuid4(), namespace=DEFAULT_NAMESPACE, content=content)
     planned = plan(job, None, now=T0)
-    assert [type(change) for change in planned.changes] == [PutModule, PutArtifact]
-    assert planned.changes[1] == PutArtifact(job.module_id, content.artifact)
+    assert [type(change) for change in planned.changes] == [PutModule, PutRevision, PutArtifact]
+    assert planned.changes[2] == PutArtifact(job.module_id, content.artifact)
 
 
 def test_an_artifact_of_other_bytes_is_left_out() -> None:
-    """Content whose artifact names another digest commits the module alone."""
+    """Content whose artifact names another digest commits the module (and its new
+    revision) alone."""
     content = make_content()
     content = dataclasses.replace(content, artifact=artifact_for("sha256:" + "0" * 64))
     current = make_record().info
     job = UpdateModule(module_id=current.id, namespace=current.namespace, content=content)
     planned = plan(job, current, now=T0)
-    assert [type(change) for change in planned.changes] == [PutModule]
+    assert [type(change) for change in planned.changes] == [PutModule, PutRevision]
 
 
 def test_store_artifact_needs_the_module_with_those_bytes() -> None:

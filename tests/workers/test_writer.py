@@ -146,7 +146,7 @@ async def test_jobs_of_one_batch_see_each_other(writer: Writer, repository: Reco
     assert isinstance(duplicate, PreconditionFailed)
     assert not isinstance(other_info, BaseException)
     assert repository.calls["commit"] == 1
-    assert repository.commit_sizes == [3]
+    assert repository.commit_sizes == [6]  # two modules and a revision: each a put, a revision
     stored = await repository.inner.modules.get_info(job.module_id)
     assert stored is not None
     assert stored.revision == 2
@@ -165,7 +165,7 @@ async def test_concurrent_submits_are_group_committed(
     assert all(info is not None for info in infos)
     assert await inner.inner.modules.count() == n
     assert inner.calls["commit"] < n
-    assert max(inner.commit_sizes) <= 64
+    assert max(inner.commit_sizes) <= 2 * 64  # a create: the module and its revision
     assert sample(metrics, "wess_writer_batch_jobs_count") == inner.calls["commit"]
     assert sample(metrics, "wess_writer_batch_jobs_sum") == n
     await inner.aclose()
@@ -197,7 +197,7 @@ async def test_a_module_that_cannot_be_read_refuses_only_its_jobs(
     assert not isinstance(stored, BaseException)
     assert stored is not None
     assert stored.id == fine.module_id
-    assert repository.commit_sizes == [1]
+    assert repository.commit_sizes == [2]  # the module and its first revision
     assert await repository.inner.modules.get_info(unreadable.module_id) is None
 
 

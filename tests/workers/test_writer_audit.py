@@ -17,7 +17,7 @@ from wess.messages import Actor, DeleteModule, RecordAudit, StoreArtifact
 from wess.models import AuditEntry, AuditFields, SealedArtifact
 from wess.observability.metrics import Metrics
 from wess.security.audit import verify
-from wess.storage import AppendAudit, PutModule
+from wess.storage import AppendAudit, PutModule, PutRevision
 from wess.testing import FakeClock, RecordingStore
 from wess.workers.writer import Writer
 
@@ -42,9 +42,9 @@ async def test_an_audited_create_commits_its_entry_with_the_module(
     job = create(namespace="team", actor=ALICE, request_id="req-1")
     await writer.submit(job)
     (changes,) = repository.committed
-    assert [type(change) for change in changes] == [PutModule, AppendAudit]
+    assert [type(change) for change in changes] == [PutModule, PutRevision, AppendAudit]
     (entry,) = await audit_log(repository)
-    assert changes[1] == AppendAudit(entry)
+    assert changes[2] == AppendAudit(entry)
     assert (entry.seq, entry.time) == (1, "2025-06-01T00:00:01.000000Z")
     assert (entry.actor, entry.client_ip, entry.request_id) == (ALICE.name, "192.0.2.7", "req-1")
     assert (entry.namespace, entry.action, entry.target, entry.outcome) == (
@@ -124,7 +124,7 @@ async def test_jobs_without_an_actor_are_not_audited(
     with pytest.raises(ModuleNotFound):
         await writer.submit(DeleteModule(module_id=uuid4(), namespace="ns"))
     assert await audit_log(repository) == []
-    assert repository.commit_sizes == [1, 1]  # the refused delete committed nothing
+    assert repository.commit_sizes == [2, 1]  # the refused delete committed nothing
 
 
 async def test_record_audit_appends_its_fields_as_they_are(

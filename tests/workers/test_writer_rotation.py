@@ -15,7 +15,7 @@ from wess.models import SealedArtifact
 from wess.observability.metrics import Metrics
 from wess.security.audit import verify
 from wess.security.crypto import Kek, Keyring
-from wess.storage import AppendAudit, PutArtifact, PutModule
+from wess.storage import AppendAudit, PutArtifact, PutModule, PutRevision
 from wess.storage.memory import MemoryStore
 from wess.testing import FakeClock, RecordingStore
 from wess.workers.writer import Writer
@@ -62,11 +62,11 @@ async def test_rotation_answers_the_count_and_is_audited(
         artifact = SealedArtifact(digest=info.digest, flavor="f", data=b"aot")
         await sealed.inner.commit([PutArtifact(info.id, artifact)])
     rewrapped = await writer.submit(RotateKek(kek_id=NEW.id, actor=ALICE, request_id="rot-1"))
-    assert rewrapped == 6
+    assert rewrapped == 9  # each module's bytes, its revision's and its artifact
     (entry,) = await sealed.inner.audit.list(after=0, limit=10)
     assert (entry.action, entry.target, entry.outcome, entry.namespace, entry.request_id) == (
         "kek.rotate",
-        f"{NEW.id} rewrapped=6",
+        f"{NEW.id} rewrapped=9",
         "ok",
         None,
         "rot-1",
@@ -105,9 +105,9 @@ async def test_rotation_runs_between_batches(writer: Writer, sealed: RecordingSt
     gate.open()
     await asyncio.gather(*submitted)
     assert [[type(c) for c in changes] for changes in sealed.committed] == [
-        [PutModule],
+        [PutModule, PutRevision],
         [AppendAudit],
-        [PutModule],
+        [PutModule, PutRevision],
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from uuid import UUID
 
 from starlette.requests import Request
 from starlette.types import Scope
@@ -43,6 +44,14 @@ async def guarded(request: Request) -> AsyncIterator[None]:
             client_ip=client_ip(request.scope),
         )
         raise
+
+
+async def addressed(request: Request, raw: str) -> UUID:
+    """The id of the module a path segment names: an id, or a module's name in the
+    caller's namespace (an admin's own, for names)."""
+    return await state_of(request).service.resolve(
+        raw, namespace=principal_of(request.scope).namespace
+    )
 
 
 @dataclass(frozen=True, slots=True)

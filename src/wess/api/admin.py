@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
@@ -24,6 +24,7 @@ from wess.api.access import caller, guarded
 from wess.api.bodies import parse_json, read_body, validate
 from wess.api.guard import requires
 from wess.api.resources import json_response
+from wess.api.schemas import KeyRequest
 from wess.api.state import state_of
 from wess.api.streams import ndjson_response, wants_ndjson
 from wess.auditing import AuditTrail
@@ -40,14 +41,6 @@ from wess.security.rbac import Permission
 router = APIRouter(prefix="/v1", tags=["administration"], dependencies=[Depends(guarded)])
 KEY_BODY_LIMIT = 4096
 AUDIT_PAGE_MAX = 1000
-
-
-class KeyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    namespace: str = Field(..., min_length=1, max_length=64, examples=["team-a"])
-    role: Role
-    name: str = Field("", max_length=128, description="A label for people, e.g. ci-deploy.")
-    expires_at: AwareDatetime | None = Field(None, description="RFC 3339 with an offset.")
 
 
 class KeyResource(BaseModel):
@@ -253,7 +246,7 @@ async def cluster_nodes(request: Request) -> Response:
 @router.post(
     "/admin/rotate-kek",
     summary="Rotate the key-encryption key",
-    responses=openapi.responses(200, None, 401, 403, 409, 429, 503),
+    responses=openapi.responses(200, None, 400, 401, 403, 409, 429, 503),
     openapi_extra=requires(Permission.KEY_MANAGE, audit="kek.rotate"),
 )
 async def rotate_kek(request: Request) -> Response:

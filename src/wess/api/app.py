@@ -13,7 +13,19 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 import wess
-from wess.api import admin, batches, docs, invocations, kv, legacy, openapi, ops, problems, v1
+from wess.api import (
+    admin,
+    batches,
+    docs,
+    invocations,
+    kv,
+    legacy,
+    openapi,
+    ops,
+    problems,
+    revisions,
+    v1,
+)
 from wess.api.answers import error_response
 from wess.api.fastlane import RunRoutes
 from wess.api.middleware import RequestContext, answer_unexpected, request_id_of, trace_id_of
@@ -39,6 +51,7 @@ ROUTERS = (
     docs.router,
     admin.router,
     v1.router,
+    revisions.router,
     batches.router,
     invocations.router,
     kv.router,

@@ -150,7 +150,7 @@ router.routes.append(
                 LegacyRunResult, 400, 401, 403, 404, 408, 413, 429, 500, 503
             ),
             extra=requires(Permission.MODULE_RUN),
-            parameters=openapi.RUN_PARAMETERS,
+            parameters=openapi.LEGACY_RUN_PARAMETERS,
         ),
     )
 )

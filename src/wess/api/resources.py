@@ -20,7 +20,7 @@ from starlette.responses import Response
 from wess.api.commands import command_document
 from wess.api.offloop import off_loop
 from wess.circuit import CircuitSnapshot, CircuitState
-from wess.models import ModuleInfo
+from wess.models import Alias, FunctionSignature, ModuleInfo, RevisionRef
 from wess.workers.reader import encode_cursor
 from wess.workers.runner import RunOutcome
 
@@ -104,14 +104,42 @@ def module_summary(info: ModuleInfo) -> dict[str, Any]:
     }
 
 
+def _function_document(signature: FunctionSignature) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "name": signature.name,
+        "params": list(signature.params),
+        "results": list(signature.results),
+    }
+    if signature.wit is not None:
+        document["wit"] = signature.wit
+    return document
+
+
+def alias_document(alias: Alias) -> dict[str, Any]:
+    """``{"revision": 3}``, or ``{"weights": {"3": 90, "4": 10}}`` for a split."""
+    if len(alias.targets) == 1:
+        return {"revision": alias.targets[0].revision}
+    return {"weights": {str(t.revision): t.weight for t in alias.targets}}
+
+
+def revision_document(ref: RevisionRef, info: ModuleInfo) -> dict[str, Any]:
+    """One retained revision as ``GET /v1/modules/{id}/revisions`` lists it."""
+    return {
+        "revision": ref.number,
+        "digest": ref.digest,
+        "size": ref.size,
+        "created_at": ref.created_at.isoformat(),
+        "current": ref.number == info.revision,
+        "aliases": sorted(a.name for a in info.aliases if ref.number in a.revisions),
+    }
+
+
 def module_document(info: ModuleInfo, *, breaker: CircuitSnapshot | None = None) -> dict[str, Any]:
     """The module's resource: its summary and its function catalogue, and its circuit
     breaker while it is open or half open."""
     document = module_summary(info)
-    document["functions"] = [
-        {"name": f.name, "params": list(f.params), "results": list(f.results)}
-        for f in info.functions
-    ]
+    document["functions"] = [_function_document(f) for f in info.functions]
+    document["aliases"] = {alias.name: alias_document(alias) for alias in info.aliases}
     if breaker is not None and breaker.state is not CircuitState.CLOSED:
         document["breaker"] = breaker.to_dict()
     return document
@@ -176,6 +204,8 @@ def run_document(outcome: RunOutcome, *, logs: bool = False) -> dict[str, Any]:
         "function": outcome.function,
         "duration_us": outcome.duration_us,
     }
+    if outcome.revision is not None:
+        document["revision"] = outcome.revision
     if outcome.fuel_used is not None:
         document["fuel_used"] = outcome.fuel_used
     if outcome.stdout:

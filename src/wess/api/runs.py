@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl
+from uuid import UUID
 
 import orjson
 from pydantic import TypeAdapter
@@ -49,9 +51,10 @@ from wess.api.state import ApiState
 from wess.errors import InvalidRequest, WessError
 from wess.runtime.command_io import CommandInput
 from wess.runtime.limits import BY_NAME, PER_CALL
-from wess.runtime.reasons import listed_sorted
+from wess.runtime.reasons import clipped, listed_sorted
 from wess.security.rbac import Permission
 from wess.service import RunLimits
+from wess.workers.resolving import CURRENT, MODULE_ID, Selector, selector
 from wess.workers.runner import RunOutcome
 
 RUN_BODY_LIMIT = 64 * 1024
@@ -61,6 +64,10 @@ TIMEOUT_HEADER = b"request-timeout-ms"
 """The client's deadline for one run, in milliseconds (``server.request_timeout_ms`` caps it)."""
 TIMEOUT_DIGITS = 10
 JSON_HEADERS = (b"content-type", b"application/json")
+REVISION_HEADER = b"wess-revision"
+"""The revision of the module a /v1 run ran (a weighted alias draws one)."""
+SELECTOR_PARAMETERS = frozenset({"revision", "alias"})
+RUN_PARAMETERS = SELECTOR_PARAMETERS | {"logs"}
 LEGACY_ARGUMENTS_SCHEMA = TypeAdapter(list[JsonNumber]).json_schema()
 
 
@@ -134,7 +141,13 @@ class RunEndpoint:
         try:
             principal = await state.guard.admit(scope, self.permission)
             assert principal is not None  # running is never public
-            module_id = parse_module_id(scope["path_params"]["module_id"])
+            raw = scope["path_params"]["module_id"]
+            if MODULE_ID.fullmatch(raw) is not None:
+                module_id = UUID(raw)
+            elif self.legacy:
+                module_id = parse_module_id(raw)  # refused: the original API knows ids only
+            else:  # a name: resolved in the caller's namespace
+                module_id = await state.service.resolve(raw, namespace=principal.namespace)
             timeout_ms = asked_timeout(scope)
             if self.legacy:
                 document = parse_json(await read_scope_body(scope, receive, limit=RUN_BODY_LIMIT))
@@ -148,6 +161,7 @@ class RunEndpoint:
                 body = orjson.dumps({"message": outcome.results})
             else:
                 call = await read_run_call(scope, receive, state.commands)
+                query = scope["query_string"]
                 outcome = await state.service.run(
                     module_id,
                     namespace=namespace_scope(principal),
@@ -156,6 +170,7 @@ class RunEndpoint:
                     limits=call.limits,
                     timeout_ms=timeout_ms,
                     command=call.command,
+                    selector=run_selector(query) if query else CURRENT,
                 )
                 if outcome.exit_code is not None and wants_raw(header(scope, b"accept")):
                     await send_raw(send, outcome)
@@ -165,6 +180,8 @@ class RunEndpoint:
             await error_response(scope, exc, state.metrics)(scope, receive, send)
             return
         headers = [JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+        if not self.legacy and outcome.revision is not None:
+            headers.append((REVISION_HEADER, str(outcome.revision).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -182,6 +199,19 @@ class RunRoute(Route):
             raise ValueError(f"the operation of {path} declares no permission")
         endpoint = RunEndpoint(self, legacy=legacy, permission=permission)
         super().__init__(path, endpoint, methods=["POST"], name=operation.operation_id)
+
+
+def run_selector(query: bytes) -> Selector:
+    """The revision a run's query string names (``?revision=3`` or ``?alias=prod``)."""
+    found: dict[str, str] = {}
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name not in RUN_PARAMETERS:
+            raise InvalidRequest(
+                f"unknown query parameter {clipped(name)!r}; allowed: revision, alias, logs",
+                field=name,
+            )
+        found[name] = value
+    return selector(found.get("revision"), found.get("alias"))
 
 
 def parse_run_request(document: Any) -> RunCall:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
-from wess.models import ValueType
+from wess.models import Role, ValueType
 from wess.runtime.limits import BY_NAME, PER_CALL
 
 JsonNumber = int | float | Literal["NaN", "Infinity", "-Infinity"]
@@ -73,8 +73,23 @@ RunLimitsDocument: type[BaseModel] = create_model(
 
 class RunRequest(_Strict):
     function: str | None = Field(None, examples=["sum"])
-    args: list[JsonNumber] = Field(default_factory=list, examples=[[1, 2]])
+    args: list[Any] = Field(
+        default_factory=list,
+        examples=[[1, 2]],
+        description="Numbers for a core module's function; for a component's, JSON values "
+        "of its WIT types (docs/components.md).",
+    )
     limits: RunLimitsDocument | None = None
+
+
+class KeyRequest(BaseModel):
+    """The body of ``POST /v1/keys``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    namespace: str = Field(..., min_length=1, max_length=64, examples=["team-a"])
+    role: Role
+    name: str = Field("", max_length=128, description="A label for people, e.g. ci-deploy.")
+    expires_at: AwareDatetime | None = Field(None, description="RFC 3339 with an offset.")
 
 
 class BatchRequest(_Strict):
@@ -101,8 +116,16 @@ class InvocationRequest(_Strict):
 
 class FunctionDocument(BaseModel):
     name: str
-    params: list[ValueType]
+    params: list[ValueType] = Field(
+        ..., description="A core module function's parameter types (empty for a component's)."
+    )
     results: list[ValueType]
+    wit: str | None = Field(
+        None,
+        description="A component's function: its component-model type in WIT; its "
+        "arguments and results are JSON values of those types (docs/components.md).",
+        examples=["func(who: string) -> string"],
+    )
 
 
 class ModuleSummary(BaseModel):
@@ -134,12 +157,50 @@ class ModuleBreaker(BaseModel):
     )
 
 
+class AliasDocument(BaseModel):
+    """An alias: one revision, or a weighted split between several (a canary)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revision: int | None = Field(None, ge=1, examples=[3])
+    weights: dict[str, int] | None = Field(
+        None,
+        description="Revision number -> weight (1 to 1,000,000).",
+        examples=[{"3": 90, "4": 10}],
+    )
+
+
 class ModuleResource(ModuleSummary):
     """A module: its summary and its function catalogue; ``breaker`` only while its calls
     kept timing out or trapping (runner.breaker_failures in a row)."""
 
     functions: list[FunctionDocument]
+    aliases: dict[str, AliasDocument] = Field(
+        default_factory=dict, description="The module's aliases by name."
+    )
     breaker: ModuleBreaker | None = None
+
+
+class RevisionDocument(BaseModel):
+    """One retained revision of a module (immutable; runnable until pruned)."""
+
+    revision: int
+    digest: str
+    size: int
+    created_at: datetime
+    current: bool
+    aliases: list[str] = Field(..., description="The aliases pointing at it.")
+
+
+class RevisionPage(BaseModel):
+    """Retained revisions, oldest first; ``next_cursor`` continues the listing."""
+
+    items: list[RevisionDocument]
+    next_cursor: str | None
+
+
+class AliasList(BaseModel):
+    aliases: dict[str, AliasDocument]
 
 
 class ModulePage(BaseModel):
@@ -151,10 +212,15 @@ class ModulePage(BaseModel):
 
 
 class RunResult(BaseModel):
-    results: list[JsonNumber]
+    results: list[Any] = Field(
+        ..., description="Numbers from a core module; a component's result as JSON (0 or 1 item)."
+    )
     function: str
     duration_us: int
     fuel_used: int | None = Field(None, description="Present when fuel metering applies.")
+    revision: int | None = Field(
+        None, description="The revision that ran (also the Wess-Revision header)."
+    )
     stdout: str | None = Field(None, description="Captured WASI stdout, when any.")
     stderr: str | None = Field(None, description="Captured WASI stderr, when any.")
     output_truncated: bool | None = Field(

@@ -20,8 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wess.api import openapi
-from wess.api.access import caller, guarded
-from wess.api.bodies import parse_module_id
+from wess.api.access import addressed, caller, guarded
 from wess.api.guard import requires
 from wess.api.resources import PageBody, etag, module_response, parse_etag, summary_json
 from wess.api.runs import RunRoute
@@ -33,6 +32,7 @@ from wess.errors import InvalidRequest
 from wess.security.rbac import Permission
 from wess.service import ModuleService
 from wess.workers.reader import encode_cursor
+from wess.workers.resolving import selector
 
 LIST_CHUNK = 32
 """Modules a listing reads from the store at a time: the most catalogues it holds (the
@@ -58,7 +58,7 @@ async def create_module(request: Request) -> Response:
     info = await state.service.create(
         upload, namespace=who.home, strict=True, request_id=who.request_id, actor=who.actor
     )
-    location = f"/v1/modules/{info.id}"
+    location = f"/v1/modules/{info.id}"  # the id: a name may move to another module
     return await module_response(
         info, status=201, headers={"Location": location, "ETag": etag(info.digest)}
     )
@@ -101,7 +101,8 @@ async def list_modules(request: Request) -> Response:
 )
 async def get_module(request: Request, module_id: str) -> Response:
     service = state_of(request).service
-    info = await service.info(parse_module_id(module_id), namespace=caller(request.scope).reads)
+    target = await addressed(request, module_id)
+    info = await service.info(target, namespace=caller(request.scope).reads)
     return await module_response(
         info, headers={"ETag": etag(info.digest)}, breaker=service.breaker(info.id)
     )
@@ -115,7 +116,9 @@ async def get_module(request: Request, module_id: str) -> Response:
 )
 async def get_module_wasm(request: Request, module_id: str) -> Response:
     record = await state_of(request).service.get(
-        parse_module_id(module_id), namespace=caller(request.scope).reads
+        await addressed(request, module_id),
+        namespace=caller(request.scope).reads,
+        selector=selector(request.query_params.get("revision"), request.query_params.get("alias")),
     )
     tag = etag(record.digest)
     if parse_etag(request.headers.get("if-none-match")) == record.digest:
@@ -137,7 +140,7 @@ async def get_module_wasm(request: Request, module_id: str) -> Response:
 async def replace_module(request: Request, module_id: str) -> Response:
     state = state_of(request)
     who = caller(request.scope)
-    target = parse_module_id(module_id)
+    target = await addressed(request, module_id)
     upload = await read_upload(request, state)
     info = await state.service.update(
         target,
@@ -161,7 +164,7 @@ async def replace_module(request: Request, module_id: str) -> Response:
 async def delete_module(request: Request, module_id: str) -> Response:
     who = caller(request.scope)
     await state_of(request).service.delete(
-        parse_module_id(module_id),
+        await addressed(request, module_id),
         namespace=who.reads,
         if_match=parse_etag(request.headers.get("if-match")),
         request_id=who.request_id,

@@ -10,9 +10,18 @@ from typing import Annotated, Any
 
 import typer
 
-from wess.cli.common import DEFAULT_URL, CaOption, KeyOption, UrlOption, connect, err
+from wess.cli.common import (
+    DEFAULT_URL,
+    CaOption,
+    KeyOption,
+    UrlOption,
+    connect,
+    err,
+    failures,
+)
 from wess.cli.output import Column, Output, OutputOption, emit, emit_document, size
 from wess.cli.progress import Meter
+from wess.cli.python_components import build_python_component
 from wess.client import Module, RunResult
 
 app = typer.Typer()
@@ -62,7 +71,11 @@ def deploy(
     files: Annotated[
         list[Path],
         typer.Argument(
-            exists=True, dir_okay=False, readable=True, metavar="FILE...", help=".wasm files."
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="FILE...",
+            help=".wasm files, or one Python module (.py) with --wit.",
         ),
     ],
     name: Annotated[
@@ -71,13 +84,37 @@ def deploy(
     function: Annotated[
         str | None, typer.Option(metavar="FUNCTION", help="Default function.")
     ] = None,
+    wit: Annotated[
+        Path | None,
+        typer.Option(
+            "--wit",
+            exists=True,
+            readable=True,
+            metavar="WIT",
+            help="For a .py file: the WIT world (file or directory) it implements; "
+            "componentize-py builds the component (pip install 'wess[python]').",
+        ),
+    ] = None,
+    world: Annotated[
+        str | None,
+        typer.Option("--world", metavar="WORLD", help="For a .py file: the world in --wit."),
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     ca: CaOption = None,
 ) -> None:
-    """Upload .wasm files; prints each new module's id (with its file, for several)."""
+    """Upload .wasm files; prints each new module's id (with its file, for several). A
+    Python module is built into a component first; its id is printed, then its
+    functions with their WIT types."""
     if name is not None and len(files) > 1:
         raise typer.BadParameter("--name names one module; leave it out for several files")
+    if any(path.suffix == ".py" for path in files):
+        deploy_python(
+            files, wit=wit, world=world, name=name, function=function, url=url, key=key, ca=ca
+        )
+        return
+    if wit is not None or world is not None:
+        raise typer.BadParameter("--wit and --world are for a Python module (.py)")
     total = sum(path.stat().st_size for path in files)
     with connect(url, key, ca) as client:
         if len(files) == 1:
@@ -91,6 +128,33 @@ def deploy(
                 typer.echo(f"{module.id}  {path}")
                 sent += path.stat().st_size
                 meter.update(number, sent)
+
+
+def deploy_python(
+    files: list[Path],
+    *,
+    wit: Path | None,
+    world: str | None,
+    name: str | None,
+    function: str | None,
+    url: str,
+    key: str | None,
+    ca: Path | None,
+) -> None:
+    """Build one Python module into a component and upload it (compiling an 18 MB
+    component takes seconds: the upload waits for it without a time limit)."""
+    if len(files) != 1:
+        raise typer.BadParameter("deploy one Python module (.py) at a time")
+    if wit is None:
+        raise typer.BadParameter("a Python module needs --wit: the WIT world it implements")
+    source = files[0]
+    with failures():
+        component = build_python_component(source, wit=wit, world=world)
+    with connect(url, key, ca) as client:
+        module = client.deploy(component, name=name or source.stem, function=function, timeout=None)
+    typer.echo(module.id)
+    for described in module.functions or ():
+        typer.echo(f"  {described.describe()}")
 
 
 @app.command(context_settings={"ignore_unknown_options": True})
@@ -107,7 +171,10 @@ def invoke(
     json_args: Annotated[
         str | None,
         typer.Option(
-            "--json-args", metavar="JSON", help="The arguments as one JSON array: '[1, -2.5]'."
+            "--json-args",
+            metavar="JSON",
+            help="The arguments as one JSON array: '[1, -2.5]'; a component's function "
+            "takes any JSON values: '[\"Ada\"]'.",
         ),
     ] = None,
     timeout_ms: Annotated[

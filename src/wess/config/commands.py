@@ -10,6 +10,7 @@ DEFAULT_ENV_ALLOWED = ("LANG", "LC_*", "TZ", "LOG_LEVEL", "DEBUG", "APP_*")
 
 
 class CommandsSettings(Section):
+    RELOADABLE = frozenset()  # read once by the run route when the app is built
     max_stdin: int = Field(
         1 << 20,
         ge=0,

@@ -16,6 +16,8 @@ DEFAULT_ENDPOINTS = {
 
 
 class TracingSettings(Section):
+    RELOADABLE = frozenset()  # the tracer provider and its exporter are made at start-up
+
     enabled: bool = Field(
         False,
         description="Make a trace of each request (spans for the HTTP request, auth, rate "

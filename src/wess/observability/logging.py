@@ -153,7 +153,7 @@ def configure_logging(
     exceptions: list[Any] = [] if use_console else [structlog.processors.format_exc_info]
     structlog.configure(
         processors=[*PRE_CHAIN, *constant, add_logger_name, *exceptions, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
+        wrapper_class=_threshold_logger(LogThreshold(LEVELS[level])),
         logger_factory=NamedBytesLoggerFactory(_binary(out)),
         cache_logger_on_first_use=True,
     )
@@ -178,6 +178,68 @@ def configure_logging(
         named.handlers[:] = []
         named.propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # Wess logs each request itself
+
+
+def set_log_level(level: str) -> None:
+    """Write lines of ``level`` and above from now on, from every logger (a reload of
+    ``logging.level``): loggers made before the change follow it too."""
+    threshold = getattr(structlog.get_config()["wrapper_class"], "threshold", None)
+    if isinstance(threshold, LogThreshold):
+        threshold.level = LEVELS[level]
+    logging.getLogger().setLevel(LEVELS[level])
+
+
+class LogThreshold:
+    """The lowest level written: one object shared by every logger, so changing it
+    changes them all (structlog's own filtering loggers fix the level at configuration,
+    and a cached logger keeps it)."""
+
+    __slots__ = ("level",)
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+
+_GATED = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "msg": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+
+
+def _threshold_logger(threshold: LogThreshold) -> type[Any]:
+    """structlog's bound logger, each level's method first comparing with ``threshold``
+    (one attribute read: a line below it costs what structlog's own no-op does)."""
+    base: Any = structlog.make_filtering_bound_logger(logging.NOTSET)
+
+    def gated(name: str, level: int) -> Any:
+        write = getattr(base, name)
+
+        def method(self: Any, event: Any = None, *args: Any, **kw: Any) -> Any:
+            if level < threshold.level:
+                return None
+            return write(self, event, *args, **kw)
+
+        method.__name__ = name
+        return method
+
+    def log(self: Any, level: int, event: Any = None, *args: Any, **kw: Any) -> Any:
+        if level < threshold.level:
+            return None
+        return base.log(self, level, event, *args, **kw)
+
+    methods: dict[str, Any] = {name: gated(name, level) for name, level in _GATED.items()}
+    methods["log"] = log
+    methods["is_enabled_for"] = lambda self, level: level >= threshold.level
+    methods["get_effective_level"] = lambda self: threshold.level
+    methods["threshold"] = threshold
+    return type("ThresholdBoundLogger", (base,), methods)
 
 
 class _Constant:

@@ -5,16 +5,21 @@ Every line is one JSON object in UTF-8, ending with ``\\n``; its ``type`` says w
     {"type":"header","format":"wess-export/1","wess":"0.1.0","created_at":"<RFC 3339>",
      "audit_chain":"hmac-sha256:ak-...","filter":{"namespace":null,"since":null}}
     {"type":"module","record":{<module metadata, stored form>},"wasm":"<base64>"}   ...
+    {"type":"revision","record":{<a retained older revision>},"wasm":"<base64>"}  ...
     {"type":"key","record":{<API key record: its hash, never a token>}}              ...
     {"type":"audit","record":{<audit entry, as hashed>}}                             ...
     {"type":"manifest","counts":{"modules":n,"keys":n,"audit":n},"wasm_bytes":n,
      "skipped":[...],"sha256":"<hex of every byte before this line>"}
 
-Records come in that order: modules by id, keys by id, audit entries by sequence
-number. A record is the store's own form of it (``storage.records``, with its
-``schema_version``). Each module's bytes carry their digest in its metadata; the
-manifest, always the last line, counts the records and hashes every byte before it, so
-a dump cut short (no manifest) or altered anywhere is told apart from a whole one.
+Records come in that order: modules by id (each followed by its retained older
+revisions, oldest first), keys by id, audit entries by sequence number. A module's
+record carries its aliases and the list of revisions it retains; the manifest counts
+``revisions`` only in a dump that holds some (a Wess older than revisions refuses such
+a dump, naming the ``revision`` record type; every dump it wrote reads here). A record
+is the store's own form of it (``storage.records``, with its ``schema_version``). Each
+module's bytes carry their digest in its metadata; the manifest, always the last line,
+counts the records and hashes every byte before it, so a dump cut short (no manifest)
+or altered anywhere is told apart from a whole one.
 ``audit_chain`` names the key the exporting server MACs its audit log with (derived
 from its secret): an importing server with another one cannot verify those entries,
 nor the API keys' hashes. Pure: encoding and decoding only.
@@ -91,7 +96,14 @@ class Manifest:
     skipped: tuple[Skipped, ...] = ()
 
 
-Record = Header | ModuleRecord | ApiKey | AuditEntry | Manifest
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A retained older revision of the module on the line before it."""
+
+    record: ModuleRecord
+
+
+Record = Header | ModuleRecord | Revision | ApiKey | AuditEntry | Manifest
 Kind = Literal["module", "key", "audit"]
 
 
@@ -111,6 +123,18 @@ def module_line(record: ModuleRecord) -> bytes:
     return b"".join(
         (
             b'{"type":"module","record":',
+            encode_info(record.info),
+            b',"wasm":"',
+            base64.b64encode(record.wasm),
+            b'"}\n',
+        )
+    )
+
+
+def revision_line(record: ModuleRecord) -> bytes:
+    return b"".join(
+        (
+            b'{"type":"revision","record":',
             encode_info(record.info),
             b',"wasm":"',
             base64.b64encode(record.wasm),
@@ -156,7 +180,7 @@ def decode_line(line: bytes, number: int) -> Record:
 
 def _decode(document: dict[str, Any]) -> Record:
     kind = document["type"]
-    if kind == "module":
+    if kind in ("module", "revision"):
         info = decode_info(orjson.dumps(document["record"]))
         wasm = base64.b64decode(document["wasm"], validate=True)
         if len(wasm) != info.size or digest_of(wasm) != info.digest:
@@ -164,7 +188,8 @@ def _decode(document: dict[str, Any]) -> Record:
                 f"module {info.id}: its bytes do not match its digest {info.digest}"
                 f" (got {digest_of(wasm)}, {len(wasm)} bytes)"
             )
-        return ModuleRecord(info=info, wasm=wasm)
+        record = ModuleRecord(info=info, wasm=wasm)
+        return record if kind == "module" else Revision(record)
     if kind == "key":
         return decode_api_key(orjson.dumps(document["record"]))
     if kind == "audit":
@@ -207,7 +232,7 @@ class DumpReader:
     _stage: int = 0
     _last: Any = None
 
-    def feed(self, line: bytes) -> Header | ModuleRecord | ApiKey | AuditEntry | None:
+    def feed(self, line: bytes) -> Header | ModuleRecord | Revision | ApiKey | AuditEntry | None:
         """The record ``line`` holds (None for the manifest); ``DumpError`` if it is
         malformed, out of place or, for the manifest, does not match what came before."""
         self.lines += 1
@@ -225,6 +250,14 @@ class DumpReader:
             return record
         if self.header is None:
             raise DumpError("line 1 is not the dump's header")
+        if isinstance(record, Revision):
+            if self._stage != 1 or record.record.info.id != self._last:
+                raise DumpError(
+                    f"line {self.lines}: a revision that does not follow its module",
+                    line=self.lines,
+                )
+            self.counts["revisions"] = self.counts.get("revisions", 0) + 1
+            return record
         self._order(record)
         if isinstance(record, ModuleRecord):
             self.counts["modules"] += 1

@@ -30,6 +30,7 @@ from wess.ops.dump import (
     key_line,
     manifest_line,
     module_line,
+    revision_line,
 )
 from wess.storage import Store
 
@@ -92,6 +93,15 @@ async def export_dump(
             counts["modules"] += 1
             wasm_bytes += record.info.size
             yield emit(module_line(record))
+            for ref in record.info.retained[:-1]:  # older revisions, oldest first
+                try:
+                    revision = await store.modules.get_revision(info.id, ref.number)
+                except StorageError as exc:
+                    skipped.append(Skipped("revision", f"{info.id}@{ref.number}", exc.detail))
+                    continue
+                if revision is not None:
+                    counts["revisions"] = counts.get("revisions", 0) + 1
+                    yield emit(revision_line(revision))
         after = page[-1].id
     for key in await store.keys.list():
         if options.namespace is not None and key.namespace != options.namespace:

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from wess.errors import InvalidRequest, Overloaded
 from wess.messages import Disposition, ImportRecords, ImportResult, RecordOutcome
 from wess.models import ApiKey, AuditEntry, AuditFields, ModuleRecord, is_namespace_name
-from wess.ops.dump import DumpError, DumpReader, Header, Skipped, renamed
+from wess.ops.dump import DumpError, DumpReader, Header, Revision, Skipped, renamed
 from wess.storage import AuditStore
 
 NAMED = 100
@@ -190,6 +190,7 @@ class _Run:
         self._refused: str | None = None  # why no further entry can go in at all
         self._rechaining = False  # whether the run in ``_audit`` is to be re-chained
         self._modules: list[ModuleRecord] = []
+        self._revisions: list[ModuleRecord] = []  # older revisions of those modules
         self._module_bytes = 0
         self._keys: list[ApiKey] = []
         self._audit: list[AuditEntry] = []
@@ -214,12 +215,16 @@ class _Run:
         head = await self._i.audit.head()
         self._head = 0 if head is None else head.seq
 
-    async def add(self, record: ModuleRecord | ApiKey | AuditEntry) -> None:
+    async def add(self, record: ModuleRecord | Revision | ApiKey | AuditEntry) -> None:
         if isinstance(record, ModuleRecord):
-            self._modules.append(renamed(record, dict(self._options.namespaces)))
-            self._module_bytes += record.info.size
+            # a module goes in the batch of its revisions (which follow it)
             if len(self._modules) >= BATCH_RECORDS or self._module_bytes >= BATCH_BYTES:
                 await self.flush()
+            self._modules.append(renamed(record, dict(self._options.namespaces)))
+            self._module_bytes += record.info.size
+        elif isinstance(record, Revision):
+            self._revisions.append(renamed(record.record, dict(self._options.namespaces)))
+            self._module_bytes += record.record.info.size
         elif isinstance(record, ApiKey):
             await self._flush_modules()
             if self._keys_refused is not None:
@@ -240,8 +245,9 @@ class _Run:
 
     async def _flush_modules(self) -> None:
         if self._modules:
-            await self._send(ImportRecords(modules=tuple(self._modules)))
-            self._modules, self._module_bytes = [], 0
+            job = ImportRecords(modules=tuple(self._modules), revisions=tuple(self._revisions))
+            await self._send(job)
+            self._modules, self._revisions, self._module_bytes = [], [], 0
 
     async def _flush_keys(self) -> None:
         if self._keys:

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wess.errors import StorageError
-from wess.storage import AddUsage, AppendAudit, PutApiKey, PutModule, Store
+from wess.models import ModuleRecord
+from wess.storage import (
+    AddUsage,
+    AppendAudit,
+    Change,
+    PutApiKey,
+    PutModule,
+    PutRevision,
+    Store,
+)
 
 PAGE = 200
 
@@ -33,12 +42,28 @@ class SalvageReport:
         return {"copied": self.copied, "lost": self.lost, "skipped": self.skipped}
 
 
+async def _revisions(source: Store, record: ModuleRecord, report: SalvageReport) -> list[Change]:
+    """The module's retained revisions that read back intact (a lost one is reported:
+    runs of it answer revision_not_found)."""
+    kept: list[Change] = []
+    for ref in record.info.retained:
+        try:
+            revision = await source.modules.get_revision(record.id, ref.number)
+        except StorageError as exc:
+            report.lost.append(f"module {record.id} revision {ref.number}: {exc.detail}")
+            continue
+        if revision is not None:
+            kept.append(PutRevision(revision))
+    return kept
+
+
 async def salvage(source: Store, target: Store) -> SalvageReport:
     """Copy what is intact in ``source`` into ``target`` (which should be new)."""
     report = SalvageReport()
     after = None
     while page := await source.modules.list(namespace=None, after=after, limit=PAGE):
-        records = []
+        records: list[Change] = []
+        copied = 0
         for info in page:
             try:
                 record = await source.modules.get(info.id)
@@ -47,8 +72,10 @@ async def salvage(source: Store, target: Store) -> SalvageReport:
                 continue
             if record is not None:
                 records.append(PutModule(record))
+                records.extend(await _revisions(source, record, report))
+                copied += 1
         await target.commit(records)
-        report.copied["modules"] += len(records)
+        report.copied["modules"] += copied
         after = page[-1].id
     keys = await source.keys.list()
     await target.commit([PutApiKey(key) for key in keys])

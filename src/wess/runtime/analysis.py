@@ -21,21 +21,32 @@ from wess.runtime.hostapi import SIGNATURES
 from wess.runtime.kv import uses_kv
 from wess.runtime.layout import FuncType, Import, Layout
 from wess.runtime.reasons import clipped, listed
-from wess.runtime.wasmbin import EXPORT, Unsupported, find_section, read_uleb, skip_leb
+from wess.runtime.wasmbin import (
+    EXPORT,
+    Unsupported,
+    find_section,
+    is_component,
+    read_uleb,
+    skip_leb,
+)
 
 WASI_MODULE = "wasi_snapshot_preview1"
 RANDOM_IMPORT = ("env", "randomi32")
 RANDOM_TYPE = FuncType((), (b"\x7f",))
 PROVIDED = (
-    "Wess provides wasi_snapshot_preview1 functions, env.randomi32() -> i32 and its host "
+    "Wess provides wasi_snapshot_preview1 functions, env.randomi32() -> i32, its host "
     "API (wess:log@1.log, wess:clock@1.now_ms, wess:kv@1.get/set/delete/list; see "
-    "docs/functions.md) only"
+    "docs/functions.md), and the functions of other stored modules as "
+    "wess:module/<name> or wess:module/<name>@<alias>"
 )
 COMMAND_ENTRY = "_start"
 """The export that makes a module a WASI command: run with stdin, argv and env."""
 PER_CALL_IMPORTS = frozenset(
     f"{module}.{name}" for (module, name), (_, per_call) in SIGNATURES.items() if per_call
 )
+LINK_PREFIX = "wess:module/"
+"""The import module of a function another stored module exports: ``wess:module/adder``
+(its current revision) or ``wess:module/adder@prod`` (the revision an alias names)."""
 MAX_EXPORTS = 1000
 MAX_EXPORT_NAME = 256
 UTF8_MAX = 4
@@ -52,10 +63,11 @@ NUMBER_TYPES = {
 @dataclass(frozen=True, slots=True)
 class ModuleAnalysis:
     """The callable exported functions, in export order, and every import as
-    ``module.name``."""
+    ``module.name`` (a component's: the interfaces it imports, ``component`` True)."""
 
     functions: tuple[FunctionSignature, ...]
     imports: tuple[str, ...]
+    component: bool = False
 
     @property
     def uses_wasi(self) -> bool:
@@ -65,6 +77,25 @@ class ModuleAnalysis:
     def uses_kv(self) -> bool:
         """Whether it imports ``wess:kv@1`` (its calls then need a ``KvAccess``)."""
         return uses_kv(self.imports)
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        """The modules it links, as its imports name them (``adder``, ``adder@prod``),
+        sorted, each once: ``wess:module/<ref>.<function>`` imports."""
+        return tuple(
+            sorted(
+                {
+                    name[len(LINK_PREFIX) :].split(".", 1)[0]
+                    for name in self.imports
+                    if name.startswith(LINK_PREFIX)
+                }
+            )
+        )
+
+    def linked_functions(self, ref: str) -> tuple[str, ...]:
+        """The functions it imports from the module ``ref`` names."""
+        prefix = f"{LINK_PREFIX}{ref}."
+        return tuple(name[len(prefix) :] for name in self.imports if name.startswith(prefix))
 
     @property
     def needs_call_io(self) -> bool:
@@ -104,6 +135,8 @@ def check_exports(wasm: bytes, limits: ExportLimits) -> None:
     exports, or with export names that are not ``acceptable_name``s, naming the cap
     and the first offenders. Reads section headers and the export section only; bytes
     it cannot follow are left alone, for wasmtime's validation to refuse."""
+    if is_component(wasm):
+        return  # a component: its exports are read from its types once it compiles
     try:
         found = find_section(wasm, EXPORT)
         if found is None:
@@ -155,6 +188,13 @@ def check_import(item: Import) -> None:
     host = SIGNATURES.get((item.module, item.name))
     if item.kind == "func" and host is not None and item.type == host[0]:
         return
+    if item.kind == "func" and item.module.startswith(LINK_PREFIX):
+        ref = item.module[len(LINK_PREFIX) :]
+        if ref and "." not in ref and "/" not in ref and ref.count("@") <= 1:
+            return
+        raise unknown_import(
+            item, f"{LINK_PREFIX}<name> or {LINK_PREFIX}<name>@<alias>, without '.' or '/'"
+        )
     if (
         item.kind == "func"
         and (item.module, item.name) == RANDOM_IMPORT

@@ -63,7 +63,7 @@ def compile_wasm(
     guarded = guard(wasm, layout)
     module, patched = _compile_module(engine, guarded.wasm, wasm)
     try:
-        pre = linker.instantiate_pre(module)
+        pre = None if analysis.links else linker.instantiate_pre(module)
     except wasmtime.WasmtimeError as exc:
         raise _link_error(str(exc), layout) from None
     return Compiled(
@@ -84,7 +84,7 @@ def restore(engine: wasmtime.Engine, linker: wasmtime.Linker, artifact: Artifact
     checked), linked; ``ArtifactUnusable("stale")`` if this wasmtime refuses it."""
     try:
         module = wasmtime.Module.deserialize(engine, artifact.image)
-        pre = linker.instantiate_pre(module)
+        pre = None if artifact.analysis.links else linker.instantiate_pre(module)
     except wasmtime.WasmtimeError as exc:
         raise ArtifactUnusable("stale", f"wasmtime refused the artifact: {exc}") from None
     return Compiled(

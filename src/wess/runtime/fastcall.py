@@ -126,8 +126,8 @@ class FastPath:
     def caller(
         self, compiled: Compiled, signature: FunctionSignature, encode: Encoder
     ) -> Caller | None:
-        if compiled.analysis.needs_call_io or is_command_entry(signature):
-            return None
+        if compiled.analysis.needs_call_io or is_command_entry(signature) or compiled.pre is None:
+            return None  # WASI, a per-call host function, a command, or linked modules
         return _FastCaller(self, compiled, signature, encode)
 
     def shape(self, signature: FunctionSignature) -> _Shape:
@@ -228,6 +228,7 @@ class _FastCaller:
         self._api = path.api
         self._path = path
         self._engine = path.engine_arg
+        assert compiled.pre is not None  # FastPath.caller took only these
         self._pre = address_of(compiled.pre.ptr())
         self._compiled = compiled  # keeps the module and InstancePre alive
         self._name = signature.name

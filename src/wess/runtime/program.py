@@ -15,14 +15,15 @@ from types import MappingProxyType
 from wess.errors import FunctionNotFound, InvalidRequest
 from wess.models import FunctionSignature
 from wess.runtime.analysis import ModuleAnalysis, is_command_entry
-from wess.runtime.codec import JsonValue, Number, decoder_for
+from wess.runtime.codec import Decoder, JsonValue, Number, decoder_for
 from wess.runtime.command_io import CommandInput
 from wess.runtime.compiled import Compiled
+from wess.runtime.component import CompiledComponent
 from wess.runtime.invocation import Caller, Invocation
 from wess.runtime.limits import Limits
 from wess.runtime.reasons import clipped, listed
 
-CallerFactory = Callable[[Compiled, FunctionSignature], Caller]
+CallerFactory = Callable[[Compiled | CompiledComponent, FunctionSignature], Caller]
 
 
 class RuntimeState:
@@ -41,10 +42,17 @@ class Function:
 
     __slots__ = ("_call", "_decode", "_state", "name", "signature")
 
-    def __init__(self, signature: FunctionSignature, caller: Caller, state: RuntimeState) -> None:
+    def __init__(
+        self,
+        signature: FunctionSignature,
+        caller: Caller,
+        state: RuntimeState,
+        *,
+        decode: Decoder | None = None,
+    ) -> None:
         self.name = signature.name
         self.signature = signature
-        self._decode = decoder_for(signature)
+        self._decode = decode if decode is not None else decoder_for(signature)
         self._call = caller
         self._state = state
 
@@ -59,7 +67,8 @@ class Function:
 
     @property
     def call_path(self) -> str:
-        """``"fast"`` (wasmtime's C API) or ``"documented"`` (wasmtime-py, for WASI)."""
+        """``"fast"`` (wasmtime's C API), ``"documented"`` (wasmtime-py, for WASI) or
+        ``"component"``."""
         return self._call.path
 
     def decode(self, args: object) -> Sequence[Number]:
@@ -114,7 +123,7 @@ class Program:
 
     def __init__(
         self,
-        compiled: Compiled,
+        compiled: Compiled | CompiledComponent,
         callers: CallerFactory,
         state: RuntimeState,
         *,
@@ -127,6 +136,9 @@ class Program:
         self._by_name = {f.name: f for f in compiled.analysis.functions}
         self._functions: dict[str, Function] = {}
         self.functions: Mapping[str, FunctionSignature] = MappingProxyType(self._by_name)
+        self.links: Mapping[str, Program] = MappingProxyType({})
+        """The programs of the modules it links, by the name its imports use
+        (``Runtime.link``); empty for a module that links none."""
 
     def __repr__(self) -> str:
         return f"<Program {self.digest} functions={list(self._by_name)}>"
@@ -140,7 +152,7 @@ class Program:
         return self._compiled.analysis
 
     @property
-    def compiled(self) -> Compiled:
+    def compiled(self) -> Compiled | CompiledComponent:
         return self._compiled
 
     def function(self, name: str) -> Function:
@@ -151,7 +163,10 @@ class Program:
         signature = self._by_name.get(name)
         if signature is None:
             raise self._not_found(name)
-        function = Function(signature, self._callers(self._compiled, signature), self._state)
+        caller = self._callers(self._compiled, signature)
+        # a component's caller brings its own decoder (component_values)
+        decode: Decoder | None = getattr(caller, "decode", None)
+        function = Function(signature, caller, self._state, decode=decode)
         kept = self._functions.setdefault(name, function)
         if kept is function and self._on_function is not None:
             self._on_function(self)
@@ -160,6 +175,12 @@ class Program:
     def _not_found(self, name: str) -> FunctionNotFound:
         callable_names = listed(self._by_name)
         shown = repr(clipped(name))  # the caller's: bounded
+        if name in self._compiled.exports and isinstance(self._compiled, CompiledComponent):
+            return FunctionNotFound(
+                f"the export {shown} is not callable: its values (resources, streams, "
+                f"futures) cannot be passed as JSON; callable: {callable_names}",
+                function=name,
+            )
         if name in self._compiled.exports:
             return FunctionNotFound(
                 f"the export {shown} is not callable: Wess calls functions whose "

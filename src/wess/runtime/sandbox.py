@@ -14,13 +14,15 @@ status, not an error; a trap, a limit or a timeout is an error as for any call.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, Protocol
 
 import wasmtime
 
 from wess.errors import ExecutionError
 from wess.models import FunctionSignature
+from wess.runtime.analysis import LINK_PREFIX
 from wess.runtime.codec import Encoder, Number
 from wess.runtime.command_io import CommandInput
 from wess.runtime.compiled import Compiled
@@ -31,20 +33,82 @@ from wess.runtime.limits import Limits
 from wess.runtime.traps import Failure, Output, classify
 
 
-class Sandbox:
-    """Builds callers that go through wasmtime-py's documented API."""
+class Linkable(Protocol):
+    """A compiled module with the modules it links (``program.Program``)."""
 
-    def __init__(self, engine: wasmtime.Engine, budgets: Budgets, calls: CallSlot) -> None:
+    @property
+    def compiled(self) -> Compiled: ...
+
+    @property
+    def links(self) -> Mapping[str, Linkable]: ...
+
+
+class Sandbox:
+    """Builds callers that go through wasmtime-py's documented API. ``new_linker`` makes
+    a Linker with the host's functions, for a module that links others: its links are
+    instantiated in the call's own Store (so the call's fuel, deadline and instance
+    limit cover them) and defined for it as ``wess:module/<name>``."""
+
+    def __init__(
+        self,
+        engine: wasmtime.Engine,
+        budgets: Budgets,
+        calls: CallSlot,
+        *,
+        new_linker: Callable[[], wasmtime.Linker] | None = None,
+    ) -> None:
         self._engine = engine
         self._budgets = budgets
         self._calls = calls
+        self._new_linker = new_linker
 
     def caller(
-        self, compiled: Compiled, signature: FunctionSignature, encode: Encoder
+        self,
+        compiled: Compiled,
+        signature: FunctionSignature,
+        encode: Encoder,
+        *,
+        links: Mapping[str, Linkable] | None = None,
     ) -> CommandCaller:
+        instantiate: Instantiate = _pre_instantiated(compiled)
+        if compiled.pre is None:
+            if links is None or self._new_linker is None:
+                raise RuntimeError("a module that links others is called through Runtime.link")
+            instantiate = partial(_linked, self._new_linker, compiled, links)
         return _DocumentedCaller(
-            self._engine, self._budgets, self._calls, compiled, signature, encode
+            self._engine, self._budgets, self._calls, compiled, signature, encode, instantiate
         )
+
+
+Instantiate = Callable[[wasmtime.Store], wasmtime.Instance]
+
+
+def _pre_instantiated(compiled: Compiled) -> Instantiate:
+    def instantiate(store: wasmtime.Store) -> wasmtime.Instance:
+        assert compiled.pre is not None
+        return compiled.pre.instantiate(store)
+
+    return instantiate
+
+
+def _linked(
+    new_linker: Callable[[], wasmtime.Linker],
+    compiled: Compiled,
+    links: Mapping[str, Linkable],
+    store: wasmtime.Store,
+) -> wasmtime.Instance:
+    """``compiled`` instantiated in ``store`` with each module it links instantiated
+    there first (theirs before them, depth first)."""
+    if compiled.pre is not None:
+        return compiled.pre.instantiate(store)
+    linker = new_linker()
+    for ref in compiled.analysis.links:
+        target = links.get(ref)
+        if target is None:
+            raise RuntimeError(f"link {ref} was not resolved before the call")
+        instance = _linked(new_linker, target.compiled, target.links, store)
+        linker.define_instance(store, LINK_PREFIX + ref, instance)
+    return linker.instantiate(store, compiled.module)
 
 
 class _DocumentedCaller:
@@ -58,6 +122,7 @@ class _DocumentedCaller:
         compiled: Compiled,
         signature: FunctionSignature,
         encode: Encoder,
+        instantiate: Instantiate,
     ) -> None:
         self._engine = engine
         self._budgets = budgets
@@ -66,8 +131,10 @@ class _DocumentedCaller:
         self._name = signature.name
         self._results = len(signature.results)
         self._encode = encode
-        self._wasi = compiled.analysis.uses_wasi
-        self._io = compiled.analysis.needs_call_io
+        self._instantiate = instantiate
+        # a linked module's links may use WASI (or a per-call host function) whether or not it does
+        self._wasi = compiled.analysis.uses_wasi or compiled.pre is None
+        self._io = compiled.analysis.needs_call_io or compiled.pre is None
 
     def __call__(self, values: Sequence[Number], limits: Limits) -> Invocation:
         io = GuestIO(max_output=limits.max_output) if self._io else None
@@ -104,7 +171,7 @@ class _DocumentedCaller:
             instance: wasmtime.Instance | None = None
             calls.current = io
             try:
-                instance = self._compiled.pre.instantiate(store)
+                instance = self._instantiate(store)
                 instantiated = time.perf_counter_ns()
                 function = instance.exports(store)[self._name]
                 assert isinstance(function, wasmtime.Func)

@@ -7,6 +7,7 @@ Storage is opened behind its retries, bulkhead and breakers (``resilience``).
 from __future__ import annotations
 
 import contextlib
+import random
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,6 +24,7 @@ from wess.api.commands import CommandPolicy
 from wess.api.state import ApiState
 from wess.batching import BatchLimits
 from wess.config import Settings
+from wess.config.live import LiveSettings
 from wess.files import make_private
 from wess.invocations import AsyncInvocations, InvocationSettings
 from wess.messages import ModuleChanged, RecordAudit
@@ -51,6 +53,8 @@ from wess.service import ModuleService
 from wess.storage import ChangeFeed, Event, Store, open_store
 from wess.storage.measured import MeasuredStore
 from wess.workers.anchoring import AnchorKeeper, check_anchor
+from wess.workers.breakers import ModuleBreakers
+from wess.workers.deadline import Deadlines
 from wess.workers.heartbeat import Heartbeat
 from wess.workers.kv import KeyValues, KvLimits
 from wess.workers.loader import ProgramLoader
@@ -58,6 +62,7 @@ from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import QUEUE as READER_QUEUE
 from wess.workers.reader import Reader
 from wess.workers.rechaining import rechain_unkeyed
+from wess.workers.resolving import Resolver
 from wess.workers.runner import RUNNER_QUEUE, Runner
 from wess.workers.usage import UsageCounter
 from wess.workers.warmup import Warmup
@@ -81,6 +86,8 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
         cache_bytes=settings.runner.cache_size.max_bytes,
         cache_entries=settings.runner.cache_size.max_entries,
         clock_resolution_ns=settings.limits.clock_resolution_ms * 1_000_000,
+        max_module_bytes=max(RuntimeConfig().max_module_bytes, settings.max_upload_size),
+        max_component_instances=settings.components.max_instances,
     )
 
 
@@ -171,16 +178,23 @@ def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
         runtime.config,
         cpu_seconds=settings.limits.compile_cpu_seconds,
         memory_bytes=settings.limits.compile_memory,
+        component_cpu_seconds=settings.components.compile_cpu_seconds,
+        component_memory_bytes=settings.components.compile_memory,
         processes=settings.limits.compile_workers,
     )
 
 
 @asynccontextmanager
 async def open_state(
-    settings: Settings, *, metrics: Metrics, tracing: Tracing | None = None
+    settings: Settings,
+    *,
+    metrics: Metrics,
+    tracing: Tracing | None = None,
+    live: LiveSettings | None = None,
 ) -> AsyncIterator[ApiState]:
     """Open storage, the workers and the service; close them in reverse order.
-    ``tracing`` (None: off) is handed to every part that makes spans."""
+    ``tracing`` (None: off) is handed to every part that makes spans. Each part that
+    uses a reloadable key follows ``live`` (when given) from then on."""
     if durable(settings):
         tightened = make_private(data_dir(settings))
         if tightened:
@@ -193,7 +207,7 @@ async def open_state(
     keyring = keyring_of(settings)
     key_file = settings.security.encryption_key_file
     async with open_store(settings.database.effective_url, keyring=keyring) as opened:
-        guarded = resilient_store(opened, settings, metrics=metrics)
+        guarded = resilient_store(opened, settings, metrics=metrics, live=live)
         store = MeasuredStore(guarded, metrics)
         damage = metrics.storage_damage
         damage.labels(kind="unreadable").set_function(lambda: store.admin.damage().unreadable)
@@ -213,6 +227,7 @@ async def open_state(
             quotas=namespace_quotas(settings),
             keyrings=None if key_file is None else partial(keyring_sealing_with, key_file),
             tracing=tracing,
+            revisions_kept=settings.modules.revisions_kept,
         )
         reader = Reader(
             store.modules,
@@ -225,6 +240,10 @@ async def open_state(
             tracing=tracing,
         )
         limits = runtime_limits(settings)
+        resolver = Resolver(
+            reader,
+            rng=random.Random(settings.modules.alias_seed),  # noqa: S311 - a canary split
+        )
         artifact_key = secret.derive("artifacts")
         with (
             Runtime(limits=limits, config=runtime_config(settings)) as runtime,
@@ -259,6 +278,7 @@ async def open_state(
                 usage=usage,
                 breakers=breakers,
                 tracing=tracing,
+                links=resolver.linked,
                 kv=values,
             )
             warmup = Warmup(
@@ -307,7 +327,7 @@ async def open_state(
                 submit=writer.submit,
                 record_audit=record_audit,
                 wess_version=wess.__version__,
-                max_module_size=settings.limits.max_module_size,
+                max_module_size=settings.max_upload_size,
             )
             # Closed in reverse: backups stop, warm-up stops, usage counts and fresh
             # artifacts reach the Writer, the Writer drains, then the audit log's head
@@ -319,18 +339,21 @@ async def open_state(
                 feed.on_gap(reader.forget_everything)
             heartbeat = Heartbeat(store.nodes, node_of(settings, now=datetime.now(UTC)))
             measure_capacity(settings, metrics)
+            run_deadlines = deadlines(settings, metrics=metrics)
             service = ModuleService(
                 reader=reader,
                 writer=writer,
                 runner=runner,
-                limits=limits,
                 max_module_size=settings.limits.max_module_size,
+                max_component_size=settings.components.max_size,
                 max_args=settings.limits.max_args,
                 exports=ExportLimits(
                     max_exports=settings.limits.max_exports,
                     max_name=settings.limits.max_export_name,
                 ),
-                deadlines=deadlines(settings, metrics=metrics),
+                deadlines=run_deadlines,
+                resolver=resolver,
+                aliases_max=settings.modules.aliases_max,
             )
             invocations = AsyncInvocations(
                 store.invocations,
@@ -353,6 +376,19 @@ async def open_state(
             ):
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
+                if live is not None:
+                    live.subscribe(
+                        partial(
+                            follow,
+                            runtime=runtime,
+                            reader=reader,
+                            writer=writer,
+                            service=service,
+                            deadlines=run_deadlines,
+                            breakers=breakers,
+                            anchor=keeper if isinstance(keeper, AnchorKeeper) else None,
+                        )
+                    )
                 async with open_security(
                     settings,
                     store=store,
@@ -365,6 +401,7 @@ async def open_state(
                     metrics=metrics,
                     feed=feed,
                     tracing=tracing,
+                    live=live,
                 ) as security:
                     circuits = Breakers(
                         guarded,
@@ -372,6 +409,8 @@ async def open_state(
                         redis_policy=RedisFailurePolicy(settings.ratelimit.on_redis_failure),
                         modules=breakers,
                     )
+                    if live is not None:
+                        live.subscribe(partial(_follow_redis_policy, circuits))
                     probes = {
                         "storage": store.ping,
                         "writer": _running("writer", lambda: writer.running),
@@ -380,7 +419,8 @@ async def open_state(
                     }
                     if feed is not None:
                         probes["changes"] = _listening(feed)
-                    health = HealthCheck(probes)
+                    probes["warmup"] = _warmed(warmup)
+                    health = HealthCheck(probes, advisory=("warmup",))
                     yield ApiState(
                         service=service,
                         metrics=metrics,
@@ -390,8 +430,8 @@ async def open_state(
                         keys=security.keys,
                         audit=security.audit,
                         rotator=security.rotator,
-                        max_module_size=settings.limits.max_module_size,
-                        max_json_body=settings.limits.max_json_body,
+                        max_module_size=settings.max_upload_size,
+                        max_json_body=settings.max_upload_json_body,
                         commands=CommandPolicy(**settings.commands.model_dump()),
                         max_page_size=settings.limits.max_page_size,
                         max_page_bytes=settings.limits.max_page_bytes,
@@ -440,6 +480,40 @@ def kv_limits(settings: Settings) -> KvLimits:
     )
 
 
+def follow(
+    settings: Settings,
+    *,
+    runtime: Runtime,
+    reader: Reader,
+    writer: Writer,
+    service: ModuleService,
+    deadlines: Deadlines,
+    breakers: ModuleBreakers | None,
+    anchor: AnchorKeeper | None = None,
+) -> None:
+    """Put the reloadable keys the workers use in force (``LiveSettings.subscribe``)."""
+    runtime.limits = runtime_limits(settings)
+    runtime.resize_cache(
+        settings.runner.cache_size.max_bytes, cache_entries=settings.runner.cache_size.max_entries
+    )
+    reader.resize_cache(
+        settings.reader.cache_size.max_bytes,
+        cache_entries=settings.reader.cache_size.max_entries,
+        ttl_seconds=settings.reader.ttl,
+    )
+    writer.set_quotas(namespace_quotas(settings))
+    service.max_args = settings.limits.max_args
+    deadlines.default_ms = settings.server.request_timeout_ms
+    if breakers is not None:
+        breakers.cooldown = settings.runner.breaker_cooldown
+    if anchor is not None:
+        anchor.interval = settings.audit.anchor_interval
+
+
+def _follow_redis_policy(circuits: Breakers, settings: Settings) -> None:
+    circuits.redis_policy = RedisFailurePolicy(settings.ratelimit.on_redis_failure)
+
+
 def measure_capacity(settings: Settings, metrics: Metrics) -> None:
     """The bounds of the queues, and the size of the data on disk (read when scraped)."""
     for queue, size in (
@@ -472,6 +546,16 @@ def _listening(feed: ChangeFeed) -> Callable[[], Awaitable[None]]:
                 "not listening to other nodes' changes (reconnecting): cached modules and "
                 "keys may be stale, so this node is not ready"
             )
+
+    return probe
+
+
+def _warmed(warmup: Warmup) -> Callable[[], Awaitable[None]]:
+    async def probe() -> None:
+        progress = warmup.snapshot()
+        if progress["state"] != "done":
+            done = progress["loaded"] + progress["skipped"]
+            raise RuntimeError(f"warming up: {done} of {progress['total']} modules")
 
     return probe
 

@@ -32,7 +32,10 @@ from wess.storage.modules import (
     NamespaceUsage,
     PutArtifact,
     PutModule,
+    PutModuleInfo,
+    PutRevision,
     RemoveModule,
+    RemoveRevision,
 )
 from wess.storage.nodes import NodeStore
 from wess.storage.usage import AddUsage, UsageRanking, UsageStore
@@ -53,8 +56,11 @@ __all__ = [
     "PutApiKey",
     "PutArtifact",
     "PutModule",
+    "PutModuleInfo",
+    "PutRevision",
     "RemoveApiKey",
     "RemoveModule",
+    "RemoveRevision",
     "RewriteAudit",
     "Store",
     "StoreAdmin",

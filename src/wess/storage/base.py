@@ -39,6 +39,10 @@ class StoreView(Protocol):
 
     def get_api_key(self, key_id: str) -> ApiKey | None: ...
 
+    def find_names(self, names: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID | None]:
+        """The module holding each (namespace, name) of ``names`` (None: free)."""
+        ...
+
     def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
         """Modules and wasm bytes of each of ``namespaces`` (absent: none), as this
         transaction sees them: quotas checked where several nodes write."""

@@ -175,6 +175,9 @@ class _WatchedView:
             self._report("get_api_key", exc, None)
             raise
 
+    def find_names(self, names: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID | None]:
+        return self._view.find_names(names)
+
     def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
         return self._view.namespace_usage(namespaces)
 

@@ -20,7 +20,14 @@ from functools import partial
 from uuid import UUID
 
 from wess.errors import ConfigError, StorageUnavailable
-from wess.models import ApiKey, AuditEntry, ModuleInfo, ModuleRecord, SealedArtifact
+from wess.models import (
+    ApiKey,
+    AuditEntry,
+    ModuleInfo,
+    ModuleRecord,
+    SealedArtifact,
+    is_addressable_name,
+)
 from wess.security.crypto import Keyring
 from wess.storage.audit import AppendAudit, RewriteAudit
 from wess.storage.base import Change, Transaction
@@ -29,7 +36,15 @@ from wess.storage.events import PublishEvent
 from wess.storage.invocations import MemoryInvocations
 from wess.storage.keys import PutApiKey, RemoveApiKey
 from wess.storage.kv import MemoryKv
-from wess.storage.modules import NamespaceUsage, PutArtifact, PutModule, RemoveModule
+from wess.storage.modules import (
+    NamespaceUsage,
+    PutArtifact,
+    PutModule,
+    PutModuleInfo,
+    PutRevision,
+    RemoveModule,
+    RemoveRevision,
+)
 from wess.storage.nodes import LocalNodes
 from wess.storage.records import (
     decode_api_key,
@@ -55,6 +70,8 @@ class _Tables:
         self.records: dict[str, Stored] = {}
         self.order: list[str] = []  # ids as strings, sorted: the listing order
         self.artifacts: dict[str, dict[tuple[str, str], bytes]] = {}  # id -> (digest, flavor)
+        self.revisions: dict[str, dict[int, Stored]] = {}  # id -> revision -> stored
+        self.names: dict[tuple[str, str], str] = {}  # (namespace, name) -> id
         self.usage: dict[str, int] = {}
         self.keys: dict[str, bytes] = {}
         self.audit: dict[int, bytes] = {}
@@ -75,6 +92,19 @@ class _Tables:
         stored = self.keys.get(key_id)
         return None if stored is None else decode_api_key(stored)
 
+    def find_names(self, names: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID | None]:
+        found: dict[tuple[str, str], UUID | None] = {}
+        for pair in names:
+            held = self.names.get(pair)
+            found[pair] = None if held is None else UUID(held)
+        return found
+
+    def record(self, stored: Stored, module_id: UUID) -> ModuleRecord:
+        info = decode_info(stored[0])
+        aad = wasm_aad(info.id, info.digest)
+        wasm = unseal(self.keyring, stored[1], aad, module_id=module_id, what="the stored bytes")
+        return ModuleRecord(info=info, wasm=verified_wasm(info, wasm))
+
 
 class MemoryModules:
     """The ``ModuleStore`` of a ``MemoryStore``."""
@@ -85,12 +115,16 @@ class MemoryModules:
     async def get(self, module_id: UUID) -> ModuleRecord | None:
         self._t.check_open()
         stored = self._t.records.get(str(module_id))
-        if stored is None:
-            return None
-        info = decode_info(stored[0])
-        aad = wasm_aad(info.id, info.digest)
-        wasm = unseal(self._t.keyring, stored[1], aad, module_id=module_id, what="the stored bytes")
-        return ModuleRecord(info=info, wasm=verified_wasm(info, wasm))
+        return None if stored is None else self._t.record(stored, module_id)
+
+    async def get_revision(self, module_id: UUID, revision: int) -> ModuleRecord | None:
+        self._t.check_open()
+        stored = self._t.revisions.get(str(module_id), {}).get(revision)
+        return None if stored is None else self._t.record(stored, module_id)
+
+    async def find(self, namespace: str, name: str) -> UUID | None:
+        self._t.check_open()
+        return self._t.find_names(((namespace, name),))[(namespace, name)]
 
     async def get_info(self, module_id: UUID) -> ModuleInfo | None:
         self._t.check_open()
@@ -225,6 +259,11 @@ class MemoryAdmin:
             info = decode_info(meta)
             put = partial(_replace_wasm, records, key, meta)
             yield put, wasm, wasm_aad(info.id, info.digest), key, "the stored bytes"
+        for key, revisions in self._t.revisions.items():
+            for number, (meta, wasm) in revisions.items():
+                info = decode_info(meta)
+                put = partial(_replace_revision, revisions, number, meta)
+                yield put, wasm, wasm_aad(info.id, info.digest), key, "the stored bytes"
         for key, artifacts in self._t.artifacts.items():
             for (digest, flavor), data in artifacts.items():
                 put = partial(artifacts.__setitem__, (digest, flavor))
@@ -234,6 +273,10 @@ class MemoryAdmin:
 
 def _replace_wasm(records: dict[str, Stored], key: str, meta: bytes, wasm: bytes) -> None:
     records[key] = (meta, wasm)
+
+
+def _replace_revision(revisions: dict[int, Stored], number: int, meta: bytes, wasm: bytes) -> None:
+    revisions[number] = (meta, wasm)
 
 
 class MemoryStore:
@@ -307,7 +350,7 @@ class MemoryStore:
         """Drop everything; later calls raise ``StorageUnavailable``."""
         t = self._t
         t.closed = True
-        for table in (t.records, t.artifacts, t.usage, t.keys, t.audit):
+        for table in (t.records, t.artifacts, t.usage, t.keys, t.audit, t.revisions, t.names):
             table.clear()
         t.order.clear()
 
@@ -317,6 +360,15 @@ class MemoryStore:
             info = change.record.info
             wasm = seal(t.keyring, change.record.wasm, wasm_aad(info.id, info.digest))
             return partial(self._apply, str(info.id), (encode_info(info), wasm))
+        if isinstance(change, PutModuleInfo):
+            return partial(self._put_info, change.info, encode_info(change.info))
+        if isinstance(change, PutRevision):
+            info = change.record.info
+            wasm = seal(t.keyring, change.record.wasm, wasm_aad(info.id, info.digest))
+            stored = (encode_info(info), wasm)
+            return partial(self._put_revision, str(info.id), info.revision, stored)
+        if isinstance(change, RemoveRevision):
+            return partial(self._remove_revision, str(change.module_id), change.revision)
         if isinstance(change, RemoveModule):
             return partial(self._apply, str(change.module_id), None)
         if isinstance(change, PutArtifact):
@@ -348,10 +400,23 @@ class MemoryStore:
             return _nothing  # one process owns this store: its Writer told its caches
         raise TypeError(f"unknown change {change!r}")
 
+    def _put_info(self, info: ModuleInfo, meta: bytes) -> None:
+        key = str(info.id)
+        stored = self._t.records.get(key)
+        if stored is not None and decode_info(stored[0]).digest == info.digest:
+            self._t.records[key] = (meta, stored[1])
+
+    def _put_revision(self, key: str, number: int, stored: Stored) -> None:
+        if key in self._t.records:
+            self._t.revisions.setdefault(key, {})[number] = stored
+
+    def _remove_revision(self, key: str, number: int) -> None:
+        self._t.revisions.get(key, {}).pop(number, None)
+
     def _put_artifact(self, change: PutArtifact, data: bytes) -> None:
         stored = self._t.records.get(str(change.module_id))
         artifact = change.artifact
-        if stored is not None and decode_info(stored[0]).digest == artifact.digest:
+        if stored is not None and artifact.digest in _digests(decode_info(stored[0])):
             artifacts = self._t.artifacts.setdefault(str(change.module_id), {})
             artifacts[(artifact.digest, artifact.flavor)] = data
 
@@ -365,24 +430,37 @@ class MemoryStore:
     def _apply(self, key: str, stored: Stored | None) -> None:
         t = self._t
         present = key in t.records
+        if present:  # its name leaves the index (put back below if it keeps it)
+            previous = decode_info(t.records[key][0])
+            if t.names.get((previous.namespace, previous.name)) == key:
+                del t.names[(previous.namespace, previous.name)]
         if stored is None:
             if present:
                 del t.records[key]
                 t.order.pop(bisect.bisect_left(t.order, key))
             t.artifacts.pop(key, None)
             t.usage.pop(key, None)
+            t.revisions.pop(key, None)
             return
-        digest = decode_info(stored[0]).digest
+        info = decode_info(stored[0])
+        kept = _digests(info)
         artifacts = t.artifacts.get(key, {})
-        for stale in [k for k in artifacts if k[0] != digest]:
+        for stale in [k for k in artifacts if k[0] not in kept]:
             del artifacts[stale]
         if not present:
             bisect.insort(t.order, key)
         t.records[key] = stored
+        if is_addressable_name(info.name):
+            t.names.setdefault((info.namespace, info.name), key)
 
 
 def _nothing() -> None:
     return None
+
+
+def _digests(info: ModuleInfo) -> set[str]:
+    """The digests of the bytes ``info``'s retained revisions hold."""
+    return {ref.digest for ref in info.retained}
 
 
 class _MemoryView:
@@ -396,6 +474,9 @@ class _MemoryView:
 
     def get_api_key(self, key_id: str) -> ApiKey | None:
         return self._t.api_key(key_id)
+
+    def find_names(self, names: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID | None]:
+        return self._t.find_names(names)
 
     def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
         wanted = set(namespaces)

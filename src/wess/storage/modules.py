@@ -1,8 +1,12 @@
-"""The module store: modules (metadata and bytes) with their AOT artifacts.
+"""The module store: modules (metadata and bytes) with their revisions, names and AOT
+artifacts.
 
-A module's metadata and bytes always change together; its artifacts live beside it,
-keyed by (digest, flavor), and go with it: new bytes drop the artifacts of the old
-ones, a removal drops them all (and the module's usage count), in the same commit.
+A module's current metadata and bytes always change together; beside them live its
+retained revisions (immutable: metadata and bytes as they were), the index of its name
+in its namespace (names that parse as a UUID are not indexed), and its artifacts,
+keyed by (digest, flavor). They go with it: a put drops the artifacts of bytes no
+retained revision holds, a removal drops everything (and the module's usage count), in
+the same commit.
 """
 
 from __future__ import annotations
@@ -20,10 +24,35 @@ NamespaceUsage = dict[str, tuple[int, int]]
 
 @dataclass(frozen=True, slots=True)
 class PutModule:
-    """Insert or replace a module: its metadata and bytes, together. Artifacts of other
-    bytes (another digest) are removed with the change; its usage count stays."""
+    """Insert or replace a module: its metadata and bytes, together, and the index of
+    its name. Artifacts of bytes no retained revision (``info.retained``) holds are
+    removed with the change; its usage count stays."""
 
     record: ModuleRecord
+
+
+@dataclass(frozen=True, slots=True)
+class PutModuleInfo:
+    """Replace a module's metadata alone (its aliases), keeping its bytes, name and
+    retained revisions; dropped if the module is absent or holds other bytes."""
+
+    info: ModuleInfo
+
+
+@dataclass(frozen=True, slots=True)
+class PutRevision:
+    """Keep one revision of a module: its metadata and bytes as they were, under
+    ``record.info.revision``. Revisions never change: put once, removed by pruning."""
+
+    record: ModuleRecord
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveRevision:
+    """Forget one retained revision (pruned by the retention setting)."""
+
+    module_id: UUID
+    revision: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +67,15 @@ class PutArtifact:
     """Store an AOT artifact beside its module, keyed by (digest, flavor).
 
     Applied only if the module, after the earlier changes of the same commit, exists
-    with the artifact's digest; otherwise it is dropped, never left orphaned.
+    and retains a revision with the artifact's digest; otherwise it is dropped, never
+    left orphaned.
     """
 
     module_id: UUID
     artifact: SealedArtifact
 
 
-ModuleChange = PutModule | RemoveModule | PutArtifact
+ModuleChange = PutModule | PutModuleInfo | PutRevision | RemoveRevision | RemoveModule | PutArtifact
 
 
 @runtime_checkable
@@ -76,6 +106,14 @@ class ModuleStore(Protocol):
 
     async def namespace_usage(self) -> NamespaceUsage:
         """Modules and wasm bytes stored per namespace (read once, at start-up)."""
+        ...
+
+    async def get_revision(self, module_id: UUID, revision: int) -> ModuleRecord | None:
+        """One retained revision of the module with its verified bytes, or None."""
+        ...
+
+    async def find(self, namespace: str, name: str) -> UUID | None:
+        """The id of the module named ``name`` in ``namespace``, or None."""
         ...
 
     async def get_artifact(

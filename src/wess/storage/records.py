@@ -17,11 +17,14 @@ import orjson
 from wess.errors import IntegrityError
 from wess.models import (
     SCHEMA_VERSION,
+    Alias,
+    AliasTarget,
     ApiKey,
     AuditEntry,
     FunctionSignature,
     LegacyMetadata,
     ModuleInfo,
+    RevisionRef,
     ValueType,
     digest_of,
 )
@@ -36,22 +39,50 @@ def encode_info(info: ModuleInfo) -> bytes:
     runs once per module write. Raises ``ValueError`` for a naive datetime: its
     instant is unknown.
     """
-    return orjson.dumps(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "id": info.id,
-            "namespace": info.namespace,
-            "name": info.name,
-            "digest": info.digest,
-            "size": info.size,
-            "revision": info.revision,
-            "created_at": _utc(info.created_at),
-            "updated_at": _utc(info.updated_at),
-            "functions": info.functions,
-            "default_function": info.default_function,
-            "legacy_metadata": info.legacy_metadata,
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "id": info.id,
+        "namespace": info.namespace,
+        "name": info.name,
+        "digest": info.digest,
+        "size": info.size,
+        "revision": info.revision,
+        "created_at": _utc(info.created_at),
+        "updated_at": _utc(info.updated_at),
+        "functions": [_function(f) for f in info.functions],
+        "default_function": info.default_function,
+        "legacy_metadata": info.legacy_metadata,
+    }
+    # Written only when kept, so a record without them reads as before (``retained``).
+    if info.revisions:
+        document["revisions"] = [
+            {
+                "number": ref.number,
+                "digest": ref.digest,
+                "size": ref.size,
+                "created_at": _utc(ref.created_at),
+            }
+            for ref in info.revisions
+        ]
+    if info.aliases:
+        document["aliases"] = {
+            alias.name: [[target.revision, target.weight] for target in alias.targets]
+            for alias in info.aliases
         }
-    )
+    return orjson.dumps(document)
+
+
+def _function(signature: FunctionSignature) -> dict[str, Any]:
+    """A signature's stored form: ``wit`` only for a component's function, so a core
+    module's record keeps the form it always had."""
+    document: dict[str, Any] = {
+        "name": signature.name,
+        "params": signature.params,
+        "results": signature.results,
+    }
+    if signature.wit is not None:
+        document["wit"] = signature.wit
+    return document
 
 
 def decode_info(data: bytes) -> ModuleInfo:
@@ -166,6 +197,7 @@ def _info_from(document: Mapping[str, Any]) -> ModuleInfo:
                 name=_str(f["name"]),
                 params=tuple(ValueType(_str(p)) for p in f["params"]),
                 results=tuple(ValueType(_str(r)) for r in f["results"]),
+                wit=None if f.get("wit") is None else _str(f["wit"]),
             )
             for f in document["functions"]
         ),
@@ -178,6 +210,25 @@ def _info_from(document: Mapping[str, Any]) -> ModuleInfo:
             return_type=tuple(_str(r) for r in legacy["return_type"]),
         ),
         schema_version=SCHEMA_VERSION,
+        revisions=tuple(
+            RevisionRef(
+                number=_int(ref["number"]),
+                digest=_str(ref["digest"]),
+                size=_int(ref["size"]),
+                created_at=_decode_time(ref["created_at"]),
+            )
+            for ref in document.get("revisions", ())
+        ),
+        aliases=tuple(
+            Alias(
+                name=_str(name),
+                targets=tuple(
+                    AliasTarget(revision=_int(revision), weight=_int(weight))
+                    for revision, weight in targets
+                ),
+            )
+            for name, targets in document.get("aliases", {}).items()
+        ),
     )
 
 

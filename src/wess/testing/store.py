@@ -146,6 +146,9 @@ class _FailingView:
     def get_api_key(self, key_id: str) -> ApiKey | None:
         return self._view.get_api_key(key_id)
 
+    def find_names(self, names: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID | None]:
+        return self._view.find_names(names)
+
     def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
         return self._view.namespace_usage(namespaces)
 

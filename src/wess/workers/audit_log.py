@@ -22,6 +22,8 @@ ACTIONS = {
     "create": "module.create",
     "update": "module.update",
     "delete": "module.delete",
+    "set_alias": "module.alias.set",
+    "remove_alias": "module.alias.remove",
     "create_key": "key.create",
     "revoke_key": "key.revoke",
     "rotate_kek": "kek.rotate",
@@ -77,6 +79,9 @@ def _target(job: WriteJob) -> str | None:
     if isinstance(job, RotateKek):
         return job.kek_id
     module_id = getattr(job, "module_id", None)
+    alias = getattr(job, "alias", None)
+    if module_id is not None and alias is not None:
+        return f"{module_id}@{alias}"
     return None if module_id is None else str(module_id)
 
 

@@ -18,27 +18,32 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from wess.errors import NameTaken
 from wess.messages import (
     CreateApiKey,
     CreateModule,
     DeleteModule,
     RecordAudit,
     RecordUsage,
+    RemoveAlias,
     RevokeApiKey,
+    SetAlias,
     StoreArtifact,
     TouchApiKeys,
     UpdateModule,
 )
-from wess.models import ApiKey, AuditEntry, AuditFields, ModuleInfo
+from wess.models import ApiKey, AuditEntry, AuditFields, ModuleInfo, is_addressable_name
 from wess.storage import AddUsage, AppendAudit, Change, PublishEvent, PutApiKey, StoreView
 from wess.workers.audit_log import OK, audit_fields
-from wess.workers.planning import Planned, plan, plan_key, plan_touch
+from wess.workers.planning import DEFAULT_REVISIONS_KEPT, Planned, plan, plan_key, plan_touch
 from wess.workers.quotas import UsageDraft
 
 BatchJob = (
     CreateModule
     | UpdateModule
     | DeleteModule
+    | SetAlias
+    | RemoveAlias
     | StoreArtifact
     | RecordUsage
     | CreateApiKey
@@ -48,7 +53,7 @@ BatchJob = (
 )
 """Every job but ``RotateKek``, which runs between batches."""
 
-MODULE_JOBS = (CreateModule, UpdateModule, DeleteModule, StoreArtifact)
+MODULE_JOBS = (CreateModule, UpdateModule, DeleteModule, SetAlias, RemoveAlias, StoreArtifact)
 CHARGED = (CreateModule, UpdateModule)
 """The jobs that may grow a namespace's usage (what quotas check)."""
 """The job types about one module (``ModuleJob``), for ``isinstance``."""
@@ -70,12 +75,20 @@ class BatchPlan:
     ``read`` first (once, for the whole batch), then ``add`` each job in order.
     """
 
-    def __init__(self, *, now: datetime, usage: UsageDraft | None) -> None:
+    def __init__(
+        self,
+        *,
+        now: datetime,
+        usage: UsageDraft | None,
+        revisions_kept: int = DEFAULT_REVISIONS_KEPT,
+    ) -> None:
         self._now = now
         self._usage = usage
+        self._revisions_kept = revisions_kept
         self._modules: dict[UUID, ModuleInfo | None] = {}
+        self._names: dict[tuple[str, str], UUID | None] = {}
         self._keys: dict[str, ApiKey | None] = {}
-        self._unread: dict[UUID | str, Exception] = {}  # reads that failed, by id
+        self._unread: dict[object, Exception] = {}  # reads that failed, by id or name
 
     def charge_against(self, usage: UsageDraft) -> None:
         """Check quotas against ``usage`` (read in the batch's own transaction) rather
@@ -102,6 +115,13 @@ class BatchPlan:
                         self._modules.update(store.get_infos((module_id,)))
                     except Exception as exc:
                         self._unread[module_id] = exc
+        names = list(dict.fromkeys(_names(jobs)))
+        if names:
+            try:
+                self._names.update(store.find_names(names))
+            except Exception as exc:
+                for pair in names:
+                    self._unread[pair] = exc
         for key_id in dict.fromkeys(_key_ids(jobs)):
             try:
                 self._keys[key_id] = store.get_api_key(key_id)
@@ -125,10 +145,13 @@ class BatchPlan:
     def _plan(self, job: BatchJob) -> Planned:
         if isinstance(job, MODULE_JOBS):
             current_info = self._module(job.module_id)
-            planned = plan(job, current_info, now=self._now)
+            if isinstance(job, CreateModule | UpdateModule):
+                self._check_name(job, current_info)
+            planned = plan(job, current_info, now=self._now, revisions_kept=self._revisions_kept)
             if self._usage is not None and not isinstance(job, StoreArtifact):
                 self._usage.charge(current_info, planned.info)
             self._modules[job.module_id] = planned.info
+            self._rename(current_info, planned.info)
             return planned
         if isinstance(job, RecordUsage):  # the store drops counts of absent modules
             return Planned((AddUsage(job.counts),), None, None)
@@ -144,6 +167,34 @@ class BatchPlan:
         self._keys.update((key.id, key) for key in keys)
         return Planned(tuple(PutApiKey(key) for key in keys), None, None)
 
+    def _check_name(self, job: CreateModule | UpdateModule, current: ModuleInfo | None) -> None:
+        """``NameTaken`` when another module of the namespace holds the job's name."""
+        name = job.content.name
+        namespace = job.namespace if current is None else current.namespace
+        if not is_addressable_name(name) or (current is not None and current.name == name):
+            return  # unnamed, or kept (two modules may share one written before names were)
+        pair = (namespace, name)
+        if self._unread and pair in self._unread:
+            raise self._unread[pair]
+        holder = self._names.get(pair)
+        if holder is not None and holder != job.module_id:
+            raise NameTaken(
+                f"namespace {namespace!r} has a module named {name!r} already ({holder}); "
+                "choose another name, or replace that module (PUT /v1/modules/"
+                f"{name})",
+                name=name,
+                module_id=str(holder),
+            )
+
+    def _rename(self, before: ModuleInfo | None, after: ModuleInfo | None) -> None:
+        """Follow the names the batch's earlier jobs freed and took."""
+        if before is not None and self._names.get((before.namespace, before.name)) == before.id:
+            self._names[(before.namespace, before.name)] = None
+        if after is not None and is_addressable_name(after.name):
+            self._names.setdefault((after.namespace, after.name), after.id)
+            if self._names[(after.namespace, after.name)] is None:
+                self._names[(after.namespace, after.name)] = after.id
+
     def _module(self, module_id: UUID) -> ModuleInfo | None:
         if self._unread and module_id in self._unread:
             raise self._unread[module_id]
@@ -153,6 +204,14 @@ class BatchPlan:
         if self._unread and key_id in self._unread:
             raise self._unread[key_id]
         return self._keys[key_id]
+
+
+def _names(jobs: Sequence[BatchJob]) -> Iterator[tuple[str, str]]:
+    """(namespace, name) of every create and update naming its module (an update's
+    namespace is the module's, which the service read and put in the job)."""
+    for job in jobs:
+        if isinstance(job, CreateModule | UpdateModule) and is_addressable_name(job.content.name):
+            yield job.namespace, job.content.name
 
 
 def _key_ids(jobs: Sequence[BatchJob]) -> Iterator[str]:

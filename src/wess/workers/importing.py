@@ -23,7 +23,7 @@ conflict. No I/O: the Writer reads what the plan needs and commits what it answe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 from uuid import UUID
 
@@ -38,7 +38,7 @@ from wess.messages import (
 )
 from wess.models import ApiKey, AuditEntry, AuditFields, ModuleInfo, ModuleRecord
 from wess.security.audit import AuditKey, ChainCheck, chain
-from wess.storage import AppendAudit, Change, PutApiKey, PutModule
+from wess.storage import AppendAudit, Change, PutApiKey, PutModule, PutRevision
 from wess.workers.quotas import UsageDraft
 
 Event = ModuleChanged | ApiKeyChanged
@@ -79,8 +79,11 @@ def plan_import(
     audit log's ``head``; ``usage`` (None: no quotas) is charged for every module put."""
     result = ImportPlan()
     seen: dict[UUID, ModuleInfo | None] = dict(modules)
+    older: dict[UUID, dict[int, ModuleRecord]] = {}
+    for revision in job.revisions:
+        older.setdefault(revision.info.id, {})[revision.info.revision] = revision
     for record in job.modules:
-        _module(result, record, seen, usage)
+        _module(result, kept_revisions(record, older.get(record.info.id, {})), seen, usage)
     known: dict[str, ApiKey | None] = dict(keys)
     for key in job.keys:
         _key(result, key, known)
@@ -89,9 +92,43 @@ def plan_import(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """A module as an import stores it: its record, retaining only the revisions whose
+    bytes came with it (an alias pointing elsewhere is dropped), and those revisions
+    (its current one first)."""
+
+    head: ModuleRecord
+    revisions: tuple[ModuleRecord, ...]
+
+    @property
+    def info(self) -> ModuleInfo:
+        return self.head.info
+
+
+def kept_revisions(record: ModuleRecord, older: Mapping[int, ModuleRecord]) -> Imported:
+    info = record.info
+    current = ModuleRecord(info=replace(info, revisions=(), aliases=()), wasm=record.wasm)
+    if not info.revisions:  # a record from before revisions: kept as exported
+        return Imported(head=record, revisions=(current,))
+    kept = tuple(
+        ref
+        for ref in info.retained
+        if ref.number == info.revision
+        or (ref.number in older and older[ref.number].info.digest == ref.digest)
+    )
+    if not any(ref.number == info.revision for ref in kept):  # a record without the list
+        kept = (*kept, info.retained[-1])
+    numbers = {ref.number for ref in kept}
+    aliases = tuple(a for a in info.aliases if set(a.revisions) <= numbers)
+    head = ModuleRecord(info=replace(info, revisions=kept, aliases=aliases), wasm=record.wasm)
+    revisions = (current, *(older[n] for n in sorted(numbers) if n != info.revision))
+    return Imported(head=head, revisions=revisions)
+
+
 def _module(
     result: ImportPlan,
-    record: ModuleRecord,
+    record: Imported,
     seen: dict[UUID, ModuleInfo | None],
     usage: UsageDraft | None,
 ) -> None:
@@ -120,7 +157,8 @@ def _module(
             result.outcome("module", ident, Disposition.CONFLICT, exc.detail)
             return
     seen[info.id] = info
-    result.changes.append(PutModule(record))
+    result.changes.append(PutModule(record.head))
+    result.changes.extend(PutRevision(revision) for revision in record.revisions)
     result.events.append(
         ModuleChanged(
             change=ChangeKind.CREATED if current is None else ChangeKind.UPDATED,

@@ -9,10 +9,16 @@ I/O here, so every rule is tested directly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from wess.errors import KeyNotFound, ModuleNotFound, PreconditionFailed
+from wess.errors import (
+    AliasNotFound,
+    KeyNotFound,
+    ModuleNotFound,
+    PreconditionFailed,
+    RevisionNotFound,
+)
 from wess.messages import (
     ApiKeyChanged,
     ChangeKind,
@@ -21,20 +27,25 @@ from wess.messages import (
     DeleteModule,
     ModuleChanged,
     ModuleJob,
+    RemoveAlias,
     RevokeApiKey,
+    SetAlias,
     StoreArtifact,
     TouchApiKeys,
     UpdateModule,
 )
-from wess.models import ApiKey, ModuleInfo, ModuleRecord
+from wess.models import Alias, ApiKey, ModuleInfo, ModuleRecord, RevisionRef
 from wess.security.tokens import touched
 from wess.storage import (
     Change,
     PutApiKey,
     PutArtifact,
     PutModule,
+    PutModuleInfo,
+    PutRevision,
     RemoveApiKey,
     RemoveModule,
+    RemoveRevision,
 )
 
 Event = ModuleChanged | ApiKeyChanged
@@ -51,32 +62,37 @@ class Planned:
     event: Event | None
 
 
-def plan(job: ModuleJob, current: ModuleInfo | None, *, now: datetime) -> Planned:
+DEFAULT_REVISIONS_KEPT = 10
+
+
+def plan(
+    job: ModuleJob,
+    current: ModuleInfo | None,
+    *,
+    now: datetime,
+    revisions_kept: int = DEFAULT_REVISIONS_KEPT,
+) -> Planned:
     """Check ``job`` against ``current`` (the module as it stands) and say what it does.
 
     Raises ``PreconditionFailed`` for a create over an existing id, an ``if_match``
     that does not hold, or an artifact of bytes the module no longer holds;
     ``ModuleNotFound`` for a job about a module that is absent or lives in another
-    namespace.
+    namespace. An update keeps its new revision and the ``revisions_kept - 1`` before
+    it, and every revision an alias points at; the others are pruned.
     """
     if isinstance(job, CreateModule):
         if current is not None:
             raise PreconditionFailed(
                 f"module {job.module_id} already exists", module_id=str(job.module_id)
             )
-        return _put(job, job.namespace, revision=1, created=now, now=now, previous=None)
+        return _put(job, None, now=now, revisions_kept=revisions_kept)
     if isinstance(job, StoreArtifact):
         return _store_artifact(job, current)
     existing = _existing(job, current)
     if isinstance(job, UpdateModule):
-        return _put(
-            job,
-            existing.namespace,
-            revision=existing.revision + 1,
-            created=existing.created_at,
-            now=now,
-            previous=existing.digest,
-        )
+        return _put(job, existing, now=now, revisions_kept=revisions_kept)
+    if isinstance(job, SetAlias | RemoveAlias):
+        return _alias(job, existing)
     event = ModuleChanged(
         change=ChangeKind.DELETED,
         module_id=existing.id,
@@ -88,12 +104,15 @@ def plan(job: ModuleJob, current: ModuleInfo | None, *, now: datetime) -> Planne
     return Planned((RemoveModule(existing.id),), None, event)
 
 
-def _existing(job: UpdateModule | DeleteModule, current: ModuleInfo | None) -> ModuleInfo:
+def _existing(
+    job: UpdateModule | DeleteModule | SetAlias | RemoveAlias, current: ModuleInfo | None
+) -> ModuleInfo:
     if current is None or current.namespace != job.namespace:
         raise ModuleNotFound(f"module {job.module_id} not found", module_id=str(job.module_id))
-    if job.if_match is not None and job.if_match not in ("*", current.digest):
+    if_match = getattr(job, "if_match", None)
+    if if_match is not None and if_match not in ("*", current.digest):
         raise PreconditionFailed(
-            f"module {job.module_id} has digest {current.digest}, not {job.if_match}",
+            f"module {job.module_id} has digest {current.digest}, not {if_match}",
             module_id=str(job.module_id),
             digest=current.digest,
         )
@@ -103,10 +122,10 @@ def _existing(job: UpdateModule | DeleteModule, current: ModuleInfo | None) -> M
 def _store_artifact(job: StoreArtifact, current: ModuleInfo | None) -> Planned:
     if current is None:
         raise ModuleNotFound(f"module {job.module_id} not found", module_id=str(job.module_id))
-    if current.digest != job.artifact.digest:
+    if all(ref.digest != job.artifact.digest for ref in current.retained):
         raise PreconditionFailed(
-            f"module {job.module_id} now holds {current.digest}, not the "
-            f"{job.artifact.digest} the artifact was compiled from",
+            f"module {job.module_id} retains no revision of {job.artifact.digest}, the "
+            "bytes the artifact was compiled from",
             module_id=str(job.module_id),
             digest=current.digest,
         )
@@ -115,27 +134,36 @@ def _store_artifact(job: StoreArtifact, current: ModuleInfo | None) -> Planned:
 
 def _put(
     job: CreateModule | UpdateModule,
-    namespace: str,
+    existing: ModuleInfo | None,
     *,
-    revision: int,
-    created: datetime,
     now: datetime,
-    previous: str | None,
+    revisions_kept: int,
 ) -> Planned:
     content = job.content
-    info = ModuleInfo(
+    namespace = job.namespace if existing is None else existing.namespace
+    revision = 1 if existing is None else existing.revision + 1
+    size = len(content.wasm)
+    ref = RevisionRef(number=revision, digest=content.digest, size=size, created_at=now)
+    snapshot = ModuleInfo(
         id=job.module_id,
         namespace=namespace,
         name=content.name,
         digest=content.digest,
         size=len(content.wasm),
         revision=revision,
-        created_at=created,
+        created_at=now if existing is None else existing.created_at,
         updated_at=now,
         functions=content.functions,
         default_function=content.default_function,
         legacy_metadata=content.legacy_metadata,
     )
+    kept, pruned = retain(
+        (*(() if existing is None else existing.retained), ref),
+        aliases=() if existing is None else existing.aliases,
+        keep=revisions_kept,
+    )
+    info = replace(snapshot, revisions=kept, aliases=() if existing is None else existing.aliases)
+    previous = None if existing is None else existing.digest
     event = ModuleChanged(
         change=ChangeKind.CREATED if previous is None else ChangeKind.UPDATED,
         module_id=info.id,
@@ -144,11 +172,59 @@ def _put(
         digest=info.digest,
         previous_digest=previous,
     )
-    changes: tuple[Change, ...] = (PutModule(ModuleRecord(info=info, wasm=content.wasm)),)
+    changes: tuple[Change, ...] = (
+        PutModule(ModuleRecord(info=info, wasm=content.wasm)),
+        PutRevision(ModuleRecord(info=snapshot, wasm=content.wasm)),
+        *(RemoveRevision(info.id, gone.number) for gone in pruned),
+    )
     artifact = content.artifact
     if artifact is not None and artifact.digest == content.digest:
         changes += (PutArtifact(job.module_id, artifact),)
     return Planned(changes, info, event)
+
+
+def retain(
+    revisions: tuple[RevisionRef, ...], *, aliases: tuple[Alias, ...], keep: int
+) -> tuple[tuple[RevisionRef, ...], tuple[RevisionRef, ...]]:
+    """(kept, pruned) of ``revisions`` (oldest first): the newest ``keep`` and every one
+    an alias points at are kept."""
+    pinned = {number for alias in aliases for number in alias.revisions}
+    newest = {ref.number for ref in revisions[-max(keep, 1) :]}
+    kept = tuple(ref for ref in revisions if ref.number in newest or ref.number in pinned)
+    pruned = tuple(ref for ref in revisions if ref not in kept)
+    return kept, pruned
+
+
+def _alias(job: SetAlias | RemoveAlias, existing: ModuleInfo) -> Planned:
+    others = tuple(alias for alias in existing.aliases if alias.name != job.alias)
+    if isinstance(job, RemoveAlias):
+        if len(others) == len(existing.aliases):
+            raise AliasNotFound(
+                f"module {job.module_id} has no alias {job.alias!r}",
+                module_id=str(job.module_id),
+                alias=job.alias,
+            )
+        aliases = others
+    else:
+        for target in job.targets:
+            if existing.retained_revision(target.revision) is None:
+                raise RevisionNotFound(
+                    f"module {job.module_id} retains no revision {target.revision} "
+                    f"(it retains {', '.join(str(r.number) for r in existing.retained)})",
+                    module_id=str(job.module_id),
+                    revision=target.revision,
+                )
+        aliases = tuple(sorted((*others, Alias(job.alias, job.targets)), key=lambda a: a.name))
+    info = replace(existing, revisions=existing.retained, aliases=aliases)
+    event = ModuleChanged(
+        change=ChangeKind.UPDATED,
+        module_id=existing.id,
+        namespace=existing.namespace,
+        revision=existing.revision,
+        digest=existing.digest,
+        previous_digest=existing.digest,
+    )
+    return Planned((PutModuleInfo(info),), info, event)
 
 
 def plan_key(job: CreateApiKey | RevokeApiKey, current: ApiKey | None) -> Planned:

@@ -27,16 +27,25 @@ from collections.abc import Callable, Iterator
 from uuid import UUID
 
 from wess.cache import ByteLRU
-from wess.errors import InvalidRequest, ModuleNotFound, Overloaded, StorageUnavailable
+from wess.errors import (
+    InvalidRequest,
+    ModuleNotFound,
+    Overloaded,
+    RevisionNotFound,
+    StorageUnavailable,
+)
 from wess.messages import ModuleChanged
 from wess.models import ModuleInfo, ModuleRecord, Page, SealedArtifact
 from wess.observability.metrics import Metrics
 from wess.observability.tracing import NO_SPAN, Tracing
+from wess.runtime.reasons import clipped
 from wess.storage import ModuleStore
 from wess.workers.deadline import STORAGE, Deadline
 
 CACHE = "modules"
 QUEUE = "reader"
+NAMES_CACHED = 65536
+"""Names resolved to ids kept at most; past it, all are dropped (and read again)."""
 RECORD_OVERHEAD = 1024
 """Bytes charged per cached record on top of its wasm: the metadata and bookkeeping."""
 
@@ -83,8 +92,26 @@ class Reader:
         )
         # the plain cache lookup when tracing is off: no span, no extra frame
         self._lookup = self._cache.get if tracing is None else self._traced_lookup
+        self._revisions: ByteLRU[tuple[UUID, int], ModuleRecord] = ByteLRU(
+            None if cache_bytes is None else max(cache_bytes // 4, 1),
+            max_entries=cache_entries,
+            weigh=weigh,
+            ttl_seconds=ttl_seconds,
+            clock=clock,
+        )
+        self._names: dict[tuple[str, str], UUID] = {}  # (namespace, name) -> id
+        self._named: dict[UUID, set[tuple[str, str]]] = {}  # id -> its cached names
+        self._name_generation = 0  # changes seen: a lookup in flight does not cache
         self._reading: dict[UUID, int] = {}  # store reads in flight per module
         self._generation: dict[UUID, int] = {}  # changes seen while those reads ran
+
+    def resize_cache(
+        self, cache_bytes: int | None, *, cache_entries: int | None = None, ttl_seconds: float
+    ) -> None:
+        """New bounds and time-to-live of the module cache (a reload); modules leave at
+        once to fit."""
+        self._cache.resize(cache_bytes, max_entries=cache_entries, ttl_seconds=ttl_seconds)
+        self._metrics.cache_bytes.labels(cache=CACHE).set(self._cache.bytes)
 
     async def get(
         self, module_id: UUID, *, namespace: str | None = None, deadline: Deadline | None = None
@@ -97,6 +124,60 @@ class Reader:
         if record is None or not _visible(record.info, namespace):
             raise _not_found(module_id)
         return record
+
+    async def get_revision(
+        self,
+        module_id: UUID,
+        revision: int,
+        *,
+        namespace: str | None = None,
+        deadline: Deadline | None = None,
+    ) -> ModuleRecord:
+        """One retained revision of the module with its bytes; ``RevisionNotFound`` if
+        the module does not retain it (``ModuleNotFound`` if absent or elsewhere).
+        Revisions never change, so they are cached without invalidation: the module's
+        own record, which is invalidated, says which are retained."""
+        head = await self.get(module_id, namespace=namespace, deadline=deadline)
+        if head.info.revision == revision:
+            return head
+        if head.info.retained_revision(revision) is None:
+            raise _no_revision(module_id, revision, head.info)
+        key = (module_id, revision)
+        record = self._revisions.get(key)
+        if record is None:
+            with self._store_read():
+                read = self._modules.get_revision(module_id, revision)
+                if deadline is None:
+                    record = await read
+                else:
+                    async with deadline.bounded(STORAGE):
+                        record = await read
+            if record is None:
+                raise _no_revision(module_id, revision, head.info)
+            self._revisions.put(key, record)
+        return record
+
+    async def find(self, namespace: str, name: str) -> UUID:
+        """The id of the module named ``name`` in ``namespace`` (``ModuleNotFound`` if
+        none); cached until a change of that module is published."""
+        key = (namespace, name)
+        found = self._names.get(key)
+        if found is not None:
+            return found
+        generation = self._name_generation
+        with self._store_read():
+            found = await self._modules.find(namespace, name)
+        if found is None:
+            raise ModuleNotFound(
+                f"no module named {clipped(name)!r} in namespace {clipped(namespace)!r}",
+                name=name,
+            )
+        if generation == self._name_generation:
+            self._names[key] = found
+            self._named.setdefault(found, set()).add(key)
+            if len(self._names) > NAMES_CACHED:
+                self._forget_names()
+        return found
 
     async def get_info(self, module_id: UUID, *, namespace: str | None = None) -> ModuleInfo:
         """The module's metadata, without reading its bytes when they are not cached."""
@@ -145,6 +226,9 @@ class Reader:
         if event.module_id in self._reading:
             self._generation[event.module_id] = self._generation.get(event.module_id, 0) + 1
         self._cache.pop(event.module_id)
+        self._name_generation += 1
+        for key in self._named.pop(event.module_id, ()):  # renamed or deleted, maybe
+            self._names.pop(key, None)
         self._report()
 
     def forget_everything(self) -> None:
@@ -153,7 +237,13 @@ class Reader:
         for module_id in self._reading:
             self._generation[module_id] = self._generation.get(module_id, 0) + 1
         self._cache.clear()
+        self._forget_names()
         self._report()
+
+    def _forget_names(self) -> None:
+        self._name_generation += 1
+        self._names.clear()
+        self._named.clear()
 
     async def _load(self, module_id: UUID, deadline: Deadline | None) -> ModuleRecord | None:
         self._reading[module_id] = self._reading.get(module_id, 0) + 1
@@ -246,6 +336,15 @@ def decode_cursor(cursor: str) -> UUID:
 
 def _visible(info: ModuleInfo, namespace: str | None) -> bool:
     return namespace is None or info.namespace == namespace
+
+
+def _no_revision(module_id: UUID, revision: int, info: ModuleInfo) -> RevisionNotFound:
+    kept = ", ".join(str(ref.number) for ref in info.retained)
+    return RevisionNotFound(
+        f"module {module_id} retains no revision {revision} (it retains {kept})",
+        module_id=str(module_id),
+        revision=revision,
+    )
 
 
 def _not_found(module_id: UUID) -> ModuleNotFound:

@@ -27,14 +27,19 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
+from uuid import UUID
 
 import structlog
 
 from wess.errors import (
+    AliasNotFound,
     CompileLimitExceeded,
     ExecutionError,
+    LinkError,
+    ModuleNotFound,
     NamespaceBusy,
     Overloaded,
+    RevisionNotFound,
     WessError,
 )
 from wess.messages import ModuleChanged
@@ -42,6 +47,7 @@ from wess.models import ModuleRecord
 from wess.observability.metrics import Metrics
 from wess.observability.tracing import NO_SPAN, Tracing
 from wess.runtime import Invocation, Limits, ModuleAnalysis, Program, Runtime
+from wess.runtime.analysis import LINK_PREFIX
 from wess.runtime.codec import JsonValue, Number
 from wess.runtime.command_io import CommandInput, CommandOutput
 from wess.runtime.guestio import LogLine
@@ -75,6 +81,13 @@ NAMESPACE_QUEUE = 64
 """Calls (and compiles) of one namespace waiting beyond its share, by default."""
 
 
+MAX_LINK_DEPTH = 8
+"""Modules one call may link through, the caller's included (the instance limit,
+``limits.max_instances``, bounds the modules a call instantiates as well)."""
+LinkLookup = Callable[[str, str], Awaitable[ModuleRecord]]
+"""(namespace, ``adder`` or ``adder@prod``) -> the record that link names now."""
+
+
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
     """One completed invocation, ready to be answered."""
@@ -102,6 +115,9 @@ class RunOutcome:
             stdout_truncated=self.stdout_truncated,
             stderr_truncated=self.stderr_truncated,
         )
+
+    revision: int | None = None
+    """The revision of the module that ran."""
 
 
 class MetricsObserver:
@@ -160,6 +176,7 @@ class Runner:
         usage: UsageCounter | None = None,
         breakers: ModuleBreakers | None = None,
         tracing: Tracing | None = None,
+        links: LinkLookup | None = None,
         kv: KeyValues | None = None,
     ) -> None:
         self._runtime = runtime
@@ -184,6 +201,7 @@ class Runner:
         self._compiling: dict[str, asyncio.Future[Program]] = {}
         self._programs = programs or ProgramLoader(runtime, metrics=metrics)
         self._usage = usage
+        self._links = links
         self.invocations = FairShare[asyncio.Future[None]](
             slots=pool.workers,
             share=pool.namespace_concurrency,
@@ -224,6 +242,11 @@ class Runner:
         self._runtime.unobserve(self._observer)
         for pool in (self._invoke_pool, self._compile_pool):
             await pool.stop()
+
+    @property
+    def limits(self) -> Limits:
+        """The runtime's limits now: those of a call that asks for none."""
+        return self._runtime.limits
 
     @property
     def running(self) -> bool:
@@ -276,6 +299,62 @@ class Runner:
         if self._runtime.holds(record.digest) or record.digest in self._compiling:
             return True
         return await self._programs.restore(record)
+
+    async def _linked(
+        self,
+        program: Program,
+        record: ModuleRecord,
+        deadline: Deadline | None,
+        chain: tuple[UUID, ...],
+    ) -> Program:
+        """``program`` with the modules it links resolved in its namespace now (a name
+        or an alias may point elsewhere since the last call), compiled, and linked in
+        turn; ``LinkError`` for a link that resolves to nothing, lacks a function it
+        imports, or leads back along ``chain``."""
+        if self._links is None:
+            raise LinkError(f"module {record.id} links other modules; this Runner links none")
+        if len(chain) > MAX_LINK_DEPTH:
+            raise LinkError(
+                f"module {chain[0]} links modules more than {MAX_LINK_DEPTH} deep",
+                module_id=str(chain[0]),
+            )
+        namespace = record.info.namespace
+        targets: dict[str, Program] = {}
+        for ref in program.analysis.links:
+            try:
+                target = await self._links(namespace, ref)
+            except (ModuleNotFound, AliasNotFound, RevisionNotFound) as exc:
+                raise LinkError(
+                    f"module {record.id} imports {LINK_PREFIX}{ref}: {exc.detail}",
+                    module_id=str(record.id),
+                    link=ref,
+                ) from None
+            if target.id in chain:
+                raise LinkError(
+                    f"module {record.id} imports {LINK_PREFIX}{ref}, which is {target.id}, "
+                    "a module of its own chain of links: cycles are refused",
+                    module_id=str(record.id),
+                    link=ref,
+                )
+            linked = self._runtime.cached(target.digest)
+            if linked is None:
+                linked = await self._program(target, deadline)
+            missing = [
+                name
+                for name in program.analysis.linked_functions(ref)
+                if name not in linked.compiled.exports
+            ]
+            if missing:
+                raise LinkError(
+                    f"module {record.id} imports {', '.join(missing)} from "
+                    f"{LINK_PREFIX}{ref}, which does not export it",
+                    module_id=str(record.id),
+                    link=ref,
+                )
+            if linked.analysis.links:
+                linked = await self._linked(linked, target, deadline, (*chain, target.id))
+            targets[ref] = linked
+        return self._runtime.link(program, targets)
 
     def on_module_changed(self, event: ModuleChanged) -> None:
         """Forget the compiled module a change replaced or deleted, and the module's
@@ -374,6 +453,8 @@ class Runner:
                 program = await self._program(record, deadline)
             elif self._usage is not None:
                 self._usage.count(record.id)
+            if program.analysis.links:
+                program = await self._linked(program, record, deadline, (record.id,))
             target = program.function(function)
             values: Sequence[Number] = ()
             if command is None:
@@ -447,6 +528,7 @@ class Runner:
             stderr_truncated=result.stderr_truncated,
             logs=result.logs,
             logs_dropped=result.logs_dropped,
+            revision=record.info.revision,
         )
 
     def _kv_access(self, program: Program, namespace: str) -> KvAccess | None:

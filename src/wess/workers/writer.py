@@ -66,6 +66,7 @@ from wess.storage import AppendAudit, Change, Store, StoreView
 from wess.workers.audit_log import OK, AuditChain, audit_fields
 from wess.workers.batch import CHARGED, MODULE_JOBS, BatchJob, BatchPlan, Step, changes_of
 from wess.workers.importing import ImportPlan, plan_import
+from wess.workers.planning import DEFAULT_REVISIONS_KEPT
 from wess.workers.quotas import NamespaceQuotas, QuotaLedger
 
 logger = structlog.get_logger(__name__)
@@ -110,6 +111,7 @@ class Writer:
         quotas: NamespaceQuotas | None = None,
         keyrings: Callable[[str], Keyring] | None = None,
         tracing: Tracing | None = None,
+        revisions_kept: int = DEFAULT_REVISIONS_KEPT,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             raise ValueError("queue_size and max_batch must be at least 1")
@@ -117,6 +119,7 @@ class Writer:
         self._tracing = tracing
         self._announce = store.feed() is not None  # others share the store: tell them
         self._keyrings = keyrings
+        self._revisions_kept = revisions_kept
         self._metrics = metrics
         self._max_batch = max_batch
         self._clock = clock
@@ -300,6 +303,18 @@ class Writer:
             self._unfinished = 0
             self._drained.set()
 
+    def set_quotas(self, quotas: NamespaceQuotas | None) -> None:
+        """Hold namespaces to ``quotas`` from the next batch on (a reload; None:
+        unlimited). Quotas set where there were none need the usage: it is read before
+        that batch."""
+        self._quotas = quotas
+        if quotas is None:
+            self._ledger = None
+        elif self._ledger is not None:
+            self._ledger.quotas = quotas
+        else:  # read with the audit head, before the next batch
+            self._stale = True
+
     async def _resync(self) -> None:
         """Read the audit log's head and the usage again: at start, and after a failed
         commit (which may have reached the disk all the same)."""
@@ -337,7 +352,9 @@ class Writer:
             return
         self._metrics.writer_batch_size.observe(len(run))
         batch = BatchPlan(
-            now=self._clock(), usage=self._ledger.draft() if self._ledger is not None else None
+            now=self._clock(),
+            usage=self._ledger.draft() if self._ledger is not None else None,
+            revisions_kept=self._revisions_kept,
         )
         steps: list[Step] = []
         entries: list[AuditEntry] = []

@@ -85,6 +85,18 @@ def _values(
             str(uid),
             "the stored bytes",
         )
+    for module_id, revision, digest, wasm in conn.execute(
+        "SELECT module_id, revision, digest, wasm FROM revisions ORDER BY module_id, revision"
+    ).fetchall():
+        uid = UUID(str(module_id))
+        yield (
+            "UPDATE revisions SET wasm = %s WHERE module_id = %s AND revision = %s",
+            (uid, revision),
+            bytes(wasm),
+            wasm_aad(uid, digest),
+            str(uid),
+            f"the bytes of revision {revision}",
+        )
     for module_id, digest, flavor, data in conn.execute(
         "SELECT module_id, digest, flavor, data FROM artifacts ORDER BY module_id"
     ).fetchall():

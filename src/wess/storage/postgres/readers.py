@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from wess.models import (
@@ -29,6 +30,23 @@ class PostgresModules:
 
     async def get(self, module_id: UUID) -> ModuleRecord | None:
         rows = await self._d.rows("SELECT record, wasm FROM modules WHERE id = %s", (module_id,))
+        return self._record(module_id, rows)
+
+    async def get_revision(self, module_id: UUID, revision: int) -> ModuleRecord | None:
+        rows = await self._d.rows(
+            "SELECT record, wasm FROM revisions WHERE module_id = %s AND revision = %s",
+            (module_id, revision),
+        )
+        return self._record(module_id, rows)
+
+    async def find(self, namespace: str, name: str) -> UUID | None:
+        rows = await self._d.rows(
+            "SELECT module_id FROM module_names WHERE namespace = %s AND name = %s",
+            (namespace, name),
+        )
+        return UUID(str(rows[0][0])) if rows else None
+
+    def _record(self, module_id: UUID, rows: builtins.list[tuple[Any, ...]]) -> ModuleRecord | None:
         if not rows:
             return None
         record, wasm = rows[0]

@@ -17,13 +17,21 @@ from uuid import UUID
 
 import psycopg
 
-from wess.models import ApiKey, AuditEntry, ModuleInfo
+from wess.models import ApiKey, AuditEntry, ModuleInfo, is_addressable_name
 from wess.security.crypto import Keyring
 from wess.storage.audit import AppendAudit, RewriteAudit
 from wess.storage.base import Change
 from wess.storage.events import PublishEvent
 from wess.storage.keys import PutApiKey, RemoveApiKey
-from wess.storage.modules import NamespaceUsage, PutArtifact, PutModule, RemoveModule
+from wess.storage.modules import (
+    NamespaceUsage,
+    PutArtifact,
+    PutModule,
+    PutModuleInfo,
+    PutRevision,
+    RemoveModule,
+    RemoveRevision,
+)
 from wess.storage.records import (
     decode_api_key,
     decode_audit,
@@ -61,8 +69,8 @@ def stage(change: Change, keyring: Keyring | None, *, channel: str) -> list[Stat
                 None,
             ),
             (
-                "DELETE FROM artifacts WHERE module_id = %s AND digest <> %s",
-                (info.id, info.digest),
+                "DELETE FROM artifacts WHERE module_id = %s AND NOT (digest = ANY(%s))",
+                (info.id, sorted({ref.digest for ref in info.retained})),
                 None,
             ),
             (
@@ -73,6 +81,39 @@ def stage(change: Change, keyring: Keyring | None, *, channel: str) -> list[Stat
                 (info.namespace, info.id, info.digest, info.size, record, wasm),
                 None,
             ),
+            ("DELETE FROM module_names WHERE module_id = %s", (info.id,), None),
+            *_name_index(info),
+        ]
+    if isinstance(change, PutModuleInfo):
+        info = change.info
+        return [
+            (
+                "UPDATE modules SET record = %s WHERE id = %s AND digest = %s",
+                (encode_info(info), info.id, info.digest),
+                None,
+            )
+        ]
+    if isinstance(change, PutRevision):
+        info = change.record.info
+        aad = b"" if keyring is None else wasm_aad(info.id, info.digest)
+        wasm = seal(keyring, change.record.wasm, aad)
+        return [
+            (
+                "INSERT INTO revisions (module_id, revision, digest, record, wasm) "
+                "SELECT %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM modules WHERE id = %s) "
+                "ON CONFLICT (module_id, revision) DO UPDATE SET digest = excluded.digest, "
+                "record = excluded.record, wasm = excluded.wasm",
+                (info.id, info.revision, info.digest, encode_info(info), wasm, info.id),
+                None,
+            )
+        ]
+    if isinstance(change, RemoveRevision):
+        return [
+            (
+                "DELETE FROM revisions WHERE module_id = %s AND revision = %s",
+                (change.module_id, change.revision),
+                None,
+            )
         ]
     if isinstance(change, RemoveModule):
         key = (change.module_id,)
@@ -80,6 +121,8 @@ def stage(change: Change, keyring: Keyring | None, *, channel: str) -> list[Stat
             ("DELETE FROM modules WHERE id = %s", key, None),
             ("DELETE FROM artifacts WHERE module_id = %s", key, None),
             ("DELETE FROM usage WHERE module_id = %s", key, None),
+            ("DELETE FROM revisions WHERE module_id = %s", key, None),
+            ("DELETE FROM module_names WHERE module_id = %s", key, None),
         ]
     if isinstance(change, PutArtifact):
         artifact = change.artifact
@@ -89,13 +132,16 @@ def stage(change: Change, keyring: Keyring | None, *, channel: str) -> list[Stat
             (
                 "INSERT INTO artifacts (module_id, digest, flavor, data) "
                 "SELECT %s, %s, %s, %s WHERE EXISTS "
-                "(SELECT 1 FROM modules WHERE id = %s AND digest = %s) "
+                "(SELECT 1 FROM modules WHERE id = %s AND (digest = %s OR EXISTS "
+                "(SELECT 1 FROM revisions WHERE module_id = %s AND digest = %s))) "
                 "ON CONFLICT (module_id, digest, flavor) DO UPDATE SET data = excluded.data",
                 (
                     change.module_id,
                     artifact.digest,
                     artifact.flavor,
                     data,
+                    change.module_id,
+                    artifact.digest,
                     change.module_id,
                     artifact.digest,
                 ),
@@ -149,6 +195,21 @@ def stage(change: Change, keyring: Keyring | None, *, channel: str) -> list[Stat
     raise TypeError(f"unknown change {change!r}")
 
 
+def _name_index(info: ModuleInfo) -> list[Statement]:
+    """The statement indexing ``info``'s name, unless it is not addressable; a name
+    another module holds stays with it (the Writer refuses such a write before)."""
+    if not is_addressable_name(info.name):
+        return []
+    return [
+        (
+            "INSERT INTO module_names (namespace, name, module_id) VALUES (%s, %s, %s) "
+            "ON CONFLICT (namespace, name) DO NOTHING",
+            (info.namespace, info.name, info.id),
+            None,
+        )
+    ]
+
+
 def apply(conn: Connection, statements: Sequence[Statement], *, mark_sealed: bool) -> None:
     """Run ``statements`` in the open transaction; a statement that must change a row
     and changes none raises its ``ValueError`` (the transaction then rolls back)."""
@@ -183,6 +244,17 @@ class PostgresView:
     def get_api_key(self, key_id: str) -> ApiKey | None:
         row = self._conn.execute("SELECT record FROM api_keys WHERE id = %s", (key_id,)).fetchone()
         return None if row is None else decode_api_key(bytes(row[0]))
+
+    def find_names(self, names: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID | None]:
+        found: dict[tuple[str, str], UUID | None] = dict.fromkeys(names)
+        for namespace, name in names:
+            row = self._conn.execute(
+                "SELECT module_id FROM module_names WHERE namespace = %s AND name = %s",
+                (namespace, name),
+            ).fetchone()
+            if row is not None:
+                found[(namespace, name)] = UUID(str(row[0]))
+        return found
 
     def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
         rows = self._conn.execute(

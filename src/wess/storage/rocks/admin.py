@@ -32,6 +32,8 @@ from wess.storage.rocks.layout import (
     ARTIFACTS,
     META,
     MODULES,
+    REVISION_META,
+    REVISION_WASM,
     SEALED_KEY,
     SEPARATOR,
     SYSTEM,
@@ -127,6 +129,13 @@ def _values(d: RocksDatabase) -> Iterator[tuple[str, bytes, bytes, bytes, str, s
         info = decode_info(meta)
         aad = wasm_aad(info.id, info.digest)
         yield MODULES, key, stored, aad, str(info.id), "the stored bytes"
+    for key, stored in scan(modules, REVISION_WASM, REVISION_WASM):
+        meta = modules.get(REVISION_META + key[len(REVISION_WASM) :])
+        if meta is None:
+            raise IntegrityError(f"revision bytes {key!r} have no metadata")
+        info = decode_info(meta)
+        aad = wasm_aad(info.id, info.digest)
+        yield MODULES, key, stored, aad, str(info.id), f"the bytes of revision {info.revision}"
     for key, stored in scan(d.family[ARTIFACTS], b"", b""):
         parts = key.split(SEPARATOR, 2)
         try:

@@ -17,11 +17,19 @@ from typing import Any
 
 from rocksdict import WriteBatch
 
+from wess.models import ModuleInfo, is_addressable_name
 from wess.security.crypto import Keyring
 from wess.storage.audit import AppendAudit, RewriteAudit
 from wess.storage.base import Change
 from wess.storage.keys import PutApiKey, RemoveApiKey
-from wess.storage.modules import PutArtifact, PutModule, RemoveModule
+from wess.storage.modules import (
+    PutArtifact,
+    PutModule,
+    PutModuleInfo,
+    PutRevision,
+    RemoveModule,
+    RemoveRevision,
+)
 from wess.storage.records import decode_info, encode_api_key, encode_audit, encode_info
 from wess.storage.rocks.layout import (
     ARTIFACTS,
@@ -31,6 +39,8 @@ from wess.storage.rocks.layout import (
     MAX_COUNT,
     META,
     MODULES,
+    REVISION_META,
+    REVISION_WASM,
     SEPARATOR,
     USAGE,
     WASM,
@@ -40,6 +50,9 @@ from wess.storage.rocks.layout import (
     audit_key,
     index_prefix,
     module_key,
+    name_key,
+    revision_key,
+    revision_prefix,
     scan_keys,
 )
 from wess.storage.sealing import artifact_aad, seal, wasm_aad
@@ -51,9 +64,29 @@ class Encoded:
     """A module ready for the batch: encoded metadata and bytes."""
 
     namespace: str
+    name: str
     digest: str
+    digests: frozenset[str]
+    """The digests of its retained revisions: the artifacts it keeps."""
     meta: bytes
     wasm: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StagedInfo:
+    """New metadata for a module holding ``digest`` (its bytes stay)."""
+
+    key: bytes
+    digest: str
+    digests: frozenset[str]
+    meta: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StagedRevision:
+    key: bytes
+    revision: int
+    put: tuple[bytes, bytes] | None  # (meta, wasm); None: remove
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +121,15 @@ class StagedAudit:
     rewrite: bool = False
 
 
-Staged = StagedModule | StagedArtifact | StagedUsage | StagedApiKey | StagedAudit
+Staged = (
+    StagedModule
+    | StagedInfo
+    | StagedRevision
+    | StagedArtifact
+    | StagedUsage
+    | StagedApiKey
+    | StagedAudit
+)
 
 
 def stage(change: Change, keyring: Keyring | None) -> Staged:
@@ -99,8 +140,20 @@ def stage(change: Change, keyring: Keyring | None) -> Staged:
         # The associated data only matters to a keyring: not built per write without one.
         aad = b"" if keyring is None else wasm_aad(info.id, info.digest)
         wasm = seal(keyring, change.record.wasm, aad)
-        encoded = Encoded(info.namespace, info.digest, encode_info(info), wasm)
+        digests = frozenset(ref.digest for ref in info.retained)
+        encoded = Encoded(info.namespace, info.name, info.digest, digests, encode_info(info), wasm)
         return StagedModule(module_key(info.id), encoded)
+    if isinstance(change, PutModuleInfo):
+        info = change.info
+        digests = frozenset(ref.digest for ref in info.retained)
+        return StagedInfo(module_key(info.id), info.digest, digests, encode_info(info))
+    if isinstance(change, PutRevision):
+        info = change.record.info
+        aad = b"" if keyring is None else wasm_aad(info.id, info.digest)
+        wasm = seal(keyring, change.record.wasm, aad)
+        return StagedRevision(module_key(info.id), info.revision, (encode_info(info), wasm))
+    if isinstance(change, RemoveRevision):
+        return StagedRevision(module_key(change.module_id), change.revision, None)
     if isinstance(change, RemoveModule):
         return StagedModule(module_key(change.module_id), None)
     if isinstance(change, PutArtifact):
@@ -131,8 +184,14 @@ def stage(change: Change, keyring: Keyring | None) -> Staged:
 # -- one commit, one batch ----------------------------------------------------------------------
 
 
-ModuleStates = dict[bytes, tuple[str, str] | None]
-"""Module key -> (namespace, digest) as stored, None: absent."""
+ModuleState = tuple[str, str, str, frozenset[str]]
+"""(namespace, name, digest, digests of its retained revisions) of a stored module."""
+ModuleStates = dict[bytes, ModuleState | None]
+"""Module key -> its state as stored, None: absent."""
+
+
+def state_of(info: ModuleInfo) -> ModuleState:
+    return info.namespace, info.name, info.digest, frozenset(ref.digest for ref in info.retained)
 
 
 class BatchBuilder:
@@ -164,6 +223,8 @@ class BatchBuilder:
         self.batch = WriteBatch(raw_mode=True)
         self._modules: ModuleStates = {} if known is None else known
         self._artifacts: dict[bytes, set[bytes]] = {}
+        self._revisions: dict[bytes, set[bytes]] = {}  # module key -> its r:/v: keys
+        self._names: dict[bytes, bytes | None] = {}  # name key -> module key
         self._usage: dict[bytes, int] = {}
         self._audit: set[bytes] = set()
         self._prefixes: dict[str, bytes] = {}
@@ -173,9 +234,16 @@ class BatchBuilder:
     def add(self, staged: Staged) -> None:
         if isinstance(staged, StagedModule):
             self._module(staged.key, staged.put)
+        elif isinstance(staged, StagedInfo):
+            current = self._current(staged.key)
+            if current is not None and current[2] == staged.digest:
+                self.batch.put(META + staged.key, staged.meta, self._h_modules)
+                self._modules[staged.key] = (current[0], current[1], current[2], staged.digests)
+        elif isinstance(staged, StagedRevision):
+            self._revision(staged)
         elif isinstance(staged, StagedArtifact):
             current = self._current(staged.key)
-            if current is not None and current[1] == staged.digest:
+            if current is not None and staged.digest in current[3]:
                 key = artifact_key(staged.key, staged.digest, staged.flavor)
                 self.batch.put(key, staged.data, self._h_artifacts)
                 self._artifact_keys(staged.key).add(key)
@@ -208,15 +276,25 @@ class BatchBuilder:
         previous = self._current(key)
         if previous is not None and (put is None or previous[0] != put.namespace):
             self.batch.delete(self._index(previous[0]) + key, modules)
+        if previous is not None:  # its name leaves the index (put back below if kept)
+            old_name = name_key(previous[0], previous[1])
+            if self._name_holder(old_name) == key:
+                self.batch.delete(old_name, modules)
+                self._names[old_name] = None
         # An absent module has no artifacts (they are only ever stored beside one, and go
         # with it), unless this batch stored some: no scan for a new module.
         if previous is not None or key in self._artifacts:
-            keep = None if put is None else put.digest
+            keep = frozenset() if put is None else put.digests
             artifacts = self._artifact_keys(key)
-            for stale in [k for k in artifacts if _artifact_digest(key, k) != keep]:
+            for stale in [k for k in artifacts if _artifact_digest(key, k) not in keep]:
                 self.batch.delete(stale, self._h_artifacts)
                 artifacts.discard(stale)
         if put is None:
+            if previous is not None or key in self._revisions:
+                revisions = self._revision_keys(key)
+                for stored in revisions:
+                    self.batch.delete(stored, modules)
+                revisions.clear()
             self.batch.delete(META + key, modules)
             self.batch.delete(WASM + key, modules)
             self.batch.delete(key, self._h_usage)
@@ -227,7 +305,40 @@ class BatchBuilder:
         self.batch.put(WASM + key, put.wasm, modules)
         self.values_written += 1
         self.batch.put(self._index(put.namespace) + key, b"", modules)
-        self._modules[key] = (put.namespace, put.digest)
+        if is_addressable_name(put.name):
+            new_name = name_key(put.namespace, put.name)
+            if self._name_holder(new_name) is None:
+                self.batch.put(new_name, key, modules)
+                self._names[new_name] = key
+        self._modules[key] = (put.namespace, put.name, put.digest, put.digests)
+
+    def _revision(self, staged: StagedRevision) -> None:
+        key = staged.key
+        meta_key = revision_key(REVISION_META, key, staged.revision)
+        wasm_key = revision_key(REVISION_WASM, key, staged.revision)
+        if staged.put is None:
+            self.batch.delete(meta_key, self._h_modules)
+            self.batch.delete(wasm_key, self._h_modules)
+            if key in self._revisions:
+                self._revisions[key].difference_update((meta_key, wasm_key))
+            return
+        if self._current(key) is None:
+            return  # a revision of a module that is gone: dropped, never orphaned
+        self.batch.put(meta_key, staged.put[0], self._h_modules)
+        self.batch.put(wasm_key, staged.put[1], self._h_modules)
+        self.values_written += 1
+        self._revisions.setdefault(key, set()).update((meta_key, wasm_key))
+
+    def _name_holder(self, key: bytes) -> bytes | None:
+        if key not in self._names:
+            self._names[key] = self._modules_cf.get(key)
+        return self._names[key]
+
+    def _revision_keys(self, key: bytes) -> set[bytes]:
+        found = self._revisions.setdefault(key, set())
+        for kind in (REVISION_META, REVISION_WASM):
+            found.update(scan_keys(self._modules_cf, revision_prefix(kind, key)))
+        return found
 
     def _index(self, namespace: str) -> bytes:
         prefix = self._prefixes.get(namespace)
@@ -235,11 +346,10 @@ class BatchBuilder:
             prefix = self._prefixes[namespace] = index_prefix(namespace)
         return prefix
 
-    def _current(self, key: bytes) -> tuple[str, str] | None:
+    def _current(self, key: bytes) -> ModuleState | None:
         if key not in self._modules:
             meta = self._modules_cf.get(META + key)
-            info = None if meta is None else decode_info(meta)
-            self._modules[key] = None if info is None else (info.namespace, info.digest)
+            self._modules[key] = None if meta is None else state_of(decode_info(meta))
         return self._modules[key]
 
     def _artifact_keys(self, key: bytes) -> set[bytes]:

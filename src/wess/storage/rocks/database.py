@@ -205,7 +205,7 @@ def open_database(
 
 
 def _open(path: str, max_open_files: int, *, paranoid: bool, read_only: bool = False) -> Rdict:
-    options = _options(max_open_files)
+    options = store_options(max_open_files)
     options.create_if_missing(not read_only)
     options.create_missing_column_families(not read_only)
     options.set_paranoid_checks(paranoid)
@@ -217,7 +217,7 @@ def _open(path: str, max_open_files: int, *, paranoid: bool, read_only: bool = F
         except Exception:  # no store there: the open below says so
             existing = set(FAMILIES)
         names = tuple(name for name in FAMILIES if name in existing or name not in ADDED_FAMILIES)
-    families = {name: _options(max_open_files) for name in names}
+    families = {name: store_options(max_open_files) for name in names}
     access = AccessType.read_only() if read_only else AccessType.read_write()
     try:
         return Rdict(path, options, column_families=families, access_type=access)
@@ -228,13 +228,14 @@ def _open(path: str, max_open_files: int, *, paranoid: bool, read_only: bool = F
                 f"the RocksDB store at {path} is damaged ({message}). Wess refused to start "
                 "rather than drop acknowledged writes during recovery. Restore it from a "
                 "backup (wess backup restore), or copy what is intact to a new store with "
-                f"`wess salvage --data-dir {path}`.",
+                f"`wess salvage --data-dir {path} --into NEW_DIR`.",
                 path=path,
             ) from exc
         raise StorageUnavailable(f"cannot open the RocksDB store at {path}: {message}") from exc
 
 
-def _options(max_open_files: int) -> Options:
+def store_options(max_open_files: int) -> Options:
+    """The options of the database and of each of its column families."""
     options = Options(raw_mode=True)
     options.set_max_open_files(max_open_files)
     # Every create looks up an id that is not there. Bloom filters (on table files, and

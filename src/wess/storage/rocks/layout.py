@@ -1,13 +1,16 @@
 """The RocksDB store's layout: one column family per kind of data, and how to scan one.
 
-Format ``wess-rocks/2``; every key and value is plain bytes:
+Format ``wess-rocks/3``; every key and value is plain bytes:
 
-    system      format        b"wess-rocks/2"
+    system      format        b"wess-rocks/3"
                 sealed        b"aes-256-gcm/1", written with the first sealed value
                 migration     the progress of a migration under way (``migrations``)
     modules     m:<uuid>      the encoded ``ModuleInfo`` (records.py)
                 w:<uuid>      the wasm bytes, sealed when a keyring is configured
                 n:<len16><namespace><uuid>    empty; the per-namespace listing index
+                r:<uuid>/<rev u64>            a retained revision's ``ModuleInfo``
+                v:<uuid>/<rev u64>            its wasm bytes (sealed likewise)
+                x:<len16><namespace><name>    the module id that name addresses
     artifacts   <uuid>/<digest>/<flavor>      an AOT artifact (sealed likewise)
     usage       <uuid>        how often the module was invoked (u64, big-endian)
     keys        <key id>      an API key record (records.py)
@@ -43,7 +46,7 @@ ADDED_FAMILIES = frozenset({INVOCATIONS, KV})
 Wess that knows them (nothing moves into them), absent from an older store opened to
 read only, whose readers then find them empty."""
 
-FORMAT = b"wess-rocks/2"
+FORMAT = b"wess-rocks/3"
 FORMAT_KEY = b"format"
 SEALED_KEY = b"sealed"
 MIGRATION_KEY = b"migration"
@@ -53,6 +56,10 @@ FORMAT_FILE = "WESS_FORMAT"
 META = b"m:"
 WASM = b"w:"
 INDEX = b"n:"
+REVISION_META = b"r:"
+REVISION_WASM = b"v:"
+NAME = b"x:"
+REVISION_BYTES = 8
 SEQ_BYTES = 8
 SEPARATOR = b"/"
 COUNT_BYTES = 8
@@ -67,6 +74,21 @@ def index_prefix(namespace: str) -> bytes:
     """``n:`` + length-prefixed namespace: no namespace's prefix starts another's."""
     encoded = namespace.encode()
     return INDEX + len(encoded).to_bytes(2, "big") + encoded
+
+
+def revision_prefix(kind: bytes, key: bytes) -> bytes:
+    """``r:<uuid>/`` or ``v:<uuid>/``: every revision of one module, in number order."""
+    return kind + key + SEPARATOR
+
+
+def revision_key(kind: bytes, key: bytes, revision: int) -> bytes:
+    return revision_prefix(kind, key) + revision.to_bytes(REVISION_BYTES, "big")
+
+
+def name_key(namespace: str, name: str) -> bytes:
+    """``x:`` + length-prefixed namespace + the name: no namespace's names mix."""
+    encoded = namespace.encode()
+    return NAME + len(encoded).to_bytes(2, "big") + encoded + name.encode()
 
 
 def audit_key(seq: int) -> bytes:

@@ -16,16 +16,20 @@ from wess.errors import IntegrityError
 from wess.models import ModuleInfo, ModuleRecord, SealedArtifact
 from wess.storage.modules import NamespaceUsage
 from wess.storage.records import decode_info, verified_wasm
-from wess.storage.rocks.batch import ModuleStates
+from wess.storage.rocks.batch import ModuleStates, state_of
 from wess.storage.rocks.database import RocksDatabase
 from wess.storage.rocks.layout import (
     ARTIFACTS,
     META,
     MODULES,
+    REVISION_META,
+    REVISION_WASM,
     WASM,
     artifact_key,
     index_prefix,
     module_key,
+    name_key,
+    revision_key,
     scan,
     scan_keys,
 )
@@ -55,6 +59,13 @@ class RocksModules:
         """One scan of the metadata."""
         return await self._d.read(self._namespace_usage)
 
+    async def get_revision(self, module_id: UUID, revision: int) -> ModuleRecord | None:
+        return await self._d.read(self._get_revision, module_id, revision, module_id=module_id)
+
+    async def find(self, namespace: str, name: str) -> UUID | None:
+        found = await self._d.read(self.find_names, ((namespace, name),))
+        return found[(namespace, name)]
+
     async def get_artifact(
         self, module_id: UUID, *, digest: str, flavor: str
     ) -> SealedArtifact | None:
@@ -78,8 +89,18 @@ class RocksModules:
             info = None if meta is None else decode_info(meta)
             infos[module_id] = info
             if known is not None:
-                known[key] = None if info is None else (info.namespace, info.digest)
+                known[key] = None if info is None else state_of(info)
         return infos
+
+    def find_names(self, names: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID | None]:
+        """The module holding each (namespace, name), in one multi-get."""
+        if not names:
+            return {}
+        found: Any = self._d.family[MODULES][[name_key(ns, name) for ns, name in names]]
+        return {
+            pair: None if held is None else UUID(bytes(held).decode())
+            for pair, held in zip(names, found, strict=True)
+        }
 
     def usage_of(self, namespaces: Sequence[str]) -> NamespaceUsage:
         """Modules and wasm bytes of each of ``namespaces``, from its listing index."""
@@ -96,7 +117,15 @@ class RocksModules:
 
     def _get(self, module_id: UUID) -> ModuleRecord | None:
         key = module_key(module_id)
-        found: Any = self._d.family[MODULES][[META + key, WASM + key]]
+        return self._read_pair(module_id, META + key, WASM + key)
+
+    def _get_revision(self, module_id: UUID, revision: int) -> ModuleRecord | None:
+        key = module_key(module_id)
+        meta_key = revision_key(REVISION_META, key, revision)
+        return self._read_pair(module_id, meta_key, revision_key(REVISION_WASM, key, revision))
+
+    def _read_pair(self, module_id: UUID, meta_key: bytes, wasm_key: bytes) -> ModuleRecord | None:
+        found: Any = self._d.family[MODULES][[meta_key, wasm_key]]
         meta, wasm = found
         if meta is None:
             return None

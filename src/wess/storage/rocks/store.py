@@ -204,6 +204,9 @@ class _RocksView:
     def get_api_key(self, key_id: str) -> ApiKey | None:
         return self._d.translated(lambda: self._keys.get_now(key_id))
 
+    def find_names(self, names: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID | None]:
+        return self._d.translated(lambda: self._modules.find_names(names))
+
     def namespace_usage(self, namespaces: Sequence[str]) -> NamespaceUsage:
         return self._d.translated(lambda: self._modules.usage_of(namespaces))
 

@@ -26,7 +26,7 @@ from wess.storage.rocks.database import (
     write_format_file,
 )
 from wess.storage.rocks.layout import FORMAT
-from wess.storage.rocks.migrations import v2_column_families
+from wess.storage.rocks.migrations import v2_column_families, v3_revisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,12 @@ STEPS: tuple[Step, ...] = (
         target=v2_column_families.TARGET,
         summary=v2_column_families.SUMMARY,
         apply=v2_column_families.apply,
+    ),
+    Step(
+        source=v3_revisions.SOURCE,
+        target=v3_revisions.TARGET,
+        summary=v3_revisions.SUMMARY,
+        apply=v3_revisions.apply,
     ),
 )
 """Every step, in order: each one's target is the next one's source."""
