@@ -16,6 +16,7 @@ from wess.server.serving import site_policy
 from wess.testing import assert_problem, open_client, test_settings
 
 BATCH = "/v1/modules/{}/run:batch"
+WASM_TYPE = {"content-type": "application/wasm"}
 GUARD = 60
 """Seconds before a test that waits for a streamed line gives up (a hang is a failure,
 not a timing measurement)."""
@@ -209,3 +210,15 @@ async def test_long_lists_stream_as_ndjson_when_asked(client, upload):
     entries = [orjson.loads(line) for line in audit.content.splitlines()]
     assert len(entries) == 40
     assert {entry["action"] for entry in entries} == {"module.create"}
+
+
+async def test_a_batch_and_an_invocation_address_a_module_by_name(client):
+    """Wherever an id is, a name is: a batch and an asynchronous invocation of "adder"."""
+    created = await client.post(
+        "/v1/modules", content=wasm("sum"), params={"name": "adder"}, headers=WASM_TYPE
+    )
+    assert created.status_code == 201, created.text
+    lines = lines_of(await client.post(BATCH.format("adder"), json={"args": [[1, 2], [2, 2]]}))
+    assert sorted(line["results"][0] for line in lines.values()) == [3, 4]
+    accepted = await client.post("/v1/modules/adder/invocations", json={"args": [5, 5]})
+    assert accepted.status_code == 202, accepted.text

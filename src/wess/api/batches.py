@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from wess.api import openapi
-from wess.api.access import caller, guarded
-from wess.api.bodies import media_type, parse_json, parse_module_id, read_body
+from wess.api.access import addressed, caller, guarded
+from wess.api.bodies import media_type, parse_json, read_body
 from wess.api.guard import requires
 from wess.api.offloop import off_loop
 from wess.api.problems import problem_body
@@ -81,7 +81,7 @@ class Batch:
 )
 async def run_many(request: Request, module_id: str) -> Response:
     state = state_of(request)
-    target = parse_module_id(module_id)
+    target = await addressed(request, module_id)
     timeout_ms = asked_timeout(request.scope)
     limits = state.batch
     batch = await read_batch(request, limits)

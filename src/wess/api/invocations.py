@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wess.api import openapi
-from wess.api.access import caller, guarded
-from wess.api.bodies import parse_json, parse_module_id, read_body
+from wess.api.access import addressed, caller, guarded
+from wess.api.bodies import parse_json, read_body
 from wess.api.guard import requires
 from wess.api.resources import json_response
 from wess.api.runs import RUN_BODY_LIMIT, parse_run_request
@@ -59,7 +59,7 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
 )
 async def invoke(request: Request, module_id: str) -> Response:
     invocations = _invocations(request)
-    target = parse_module_id(module_id)
+    target = await addressed(request, module_id)
     document = parse_json(await read_body(request, limit=RUN_BODY_LIMIT))
     if not isinstance(document, dict):
         raise InvalidRequest('the body must be a JSON object like {"function": "sum", "args": [1]}')

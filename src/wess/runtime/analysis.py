@@ -74,6 +74,11 @@ class ModuleAnalysis:
         return any(name.startswith(WASI_MODULE + ".") for name in self.imports)
 
     @property
+    def uses_kv(self) -> bool:
+        """Whether it imports ``wess:kv@1`` (its calls then need a ``KvAccess``)."""
+        return uses_kv(self.imports)
+
+    @property
     def links(self) -> tuple[str, ...]:
         """The modules it links, as its imports name them (``adder``, ``adder@prod``),
         sorted, each once: ``wess:module/<ref>.<function>`` imports."""
@@ -91,11 +96,6 @@ class ModuleAnalysis:
         """The functions it imports from the module ``ref`` names."""
         prefix = f"{LINK_PREFIX}{ref}."
         return tuple(name[len(prefix) :] for name in self.imports if name.startswith(prefix))
-
-    @property
-    def uses_kv(self) -> bool:
-        """Whether it imports ``wess:kv@1`` (its calls then need a ``KvAccess``)."""
-        return uses_kv(self.imports)
 
     @property
     def needs_call_io(self) -> bool:

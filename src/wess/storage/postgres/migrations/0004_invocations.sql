@@ -1,4 +1,4 @@
--- wess-postgres schema 3: asynchronous invocations, a queue every node takes work from.
+-- wess-postgres schema 4: asynchronous invocations, a queue every node takes work from.
 -- ``due`` is when a claim may take the row (not_before while queued, the lease's end
 -- while running; NULL once finished); ``record`` is the whole encoded record.
 

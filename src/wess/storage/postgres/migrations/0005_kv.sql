@@ -1,4 +1,4 @@
--- wess-postgres schema 4: the guests' key-value state (wess:kv@1), one keyspace per
+-- wess-postgres schema 5: the guests' key-value state (wess:kv@1), one keyspace per
 -- namespace, and each namespace's bytes (for its quota), locked by every write.
 
 CREATE TABLE kv (
