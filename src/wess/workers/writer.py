@@ -37,10 +37,9 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import overload
 
 import structlog
 
@@ -74,8 +73,17 @@ from wess.security.audit import AuditKey
 from wess.security.crypto import Keyring
 from wess.storage import AppendAudit, Change, Store, StoreView
 from wess.workers.audit_log import OK, AuditChain, audit_fields
-from wess.workers.batch import CHARGED, MODULE_JOBS, BatchJob, BatchPlan, Step, changes_of
+from wess.workers.batch import CHARGED, BatchJob, BatchPlan, Step, changes_of
 from wess.workers.importing import ImportPlan, plan_import
+from wess.workers.inflight import (
+    InFlight,
+    Pending,
+    Result,
+    answer,
+    fail,
+    log_line,
+    notify,
+)
 from wess.workers.planning import DEFAULT_REVISIONS_KEPT
 from wess.workers.quotas import NamespaceQuotas, QuotaLedger, UsageDraft
 
@@ -93,38 +101,13 @@ then fewer, larger batches beat overlapping, and the next batch waits and grows 
 one syncs. Both times grow alike on a busy machine; the ratio holds."""
 """Jobs each half of a split batch holds at least: a batch's fixed costs (a thread hop,
 a sync) are shared by enough jobs to be worth a second one."""
-E = TypeVar("E", ModuleChanged, ApiKeyChanged)
 Listener = Callable[[ModuleChanged], None]
 KeyListener = Callable[[ApiKeyChanged], None]
-Result = ModuleInfo | int | ImportResult | None
-"""What ``submit`` answers: the module's info (None after a delete and for jobs that
-are not about a module), the number of values a rotation rewrapped, or what an import
-did with each record."""
 
 
 def utc_now() -> datetime:
     """The current time in UTC: the Writer's default clock."""
     return datetime.now(UTC)
-
-
-@dataclass(slots=True)
-class _Pending:
-    job: WriteJob
-    future: asyncio.Future[Result] = field(repr=False)
-    closed: bool = False  # answered and counted out of the Writer's unfinished jobs
-
-
-@dataclass(slots=True)
-class _InFlight:
-    """A batch whose ``transact`` runs: settled (answered) once it returned."""
-
-    run: list[_Pending]
-    jobs: list[BatchJob]
-    plan: BatchPlan
-    steps: list[Step]
-    entries: list[AuditEntry]
-    commit: asyncio.Future[None]
-    begun: float
 
 
 class Writer:
@@ -155,7 +138,7 @@ class Writer:
         self._commit_seconds = 0.0  # smoothed time from a batch's begin to its durability
         self._gap_seconds = 0.0  # smoothed time from settling a batch to beginning the next
         self._settled_at: float | None = None
-        self._in_flight: deque[_InFlight] = deque()
+        self._in_flight: deque[InFlight] = deque()
         self._last_draft: UsageDraft | None = None  # the usage of the newest batch begun
         self._store = store
         self._tracing = tracing
@@ -170,7 +153,7 @@ class Writer:
         self._audit_key = audit_key
         self._audit = AuditChain(None, key=audit_key)
         self._stale = True  # the audit head and usage must be read before the first batch
-        self._queue: deque[_Pending] = deque()
+        self._queue: deque[Pending] = deque()
         self._queue_size = queue_size
         self._arrived: asyncio.Future[None] | None = None  # the idle consumer waits on it
         self._unfinished = 0  # jobs queued or being applied
@@ -180,7 +163,7 @@ class Writer:
         self._listeners: list[Listener] = []
         self._key_listeners: list[KeyListener] = []
         self._task: asyncio.Task[None] | None = None
-        self._in_hand: list[_Pending] = []  # the batch being applied
+        self._in_hand: list[Pending] = []  # the batch being applied
         self._accepting = False
 
     @property
@@ -233,7 +216,7 @@ class Writer:
         logger.error("writer_crashed", error=repr(error))
         flying = [pending for flight in self._in_flight for pending in flight.run]
         for pending in [*flying, *self._in_hand, *self._queue]:
-            _fail(pending, StorageUnavailable(f"the writer stopped: {error!r}"))
+            fail(pending, StorageUnavailable(f"the writer stopped: {error!r}"))
         self._in_hand = []
         self._in_flight.clear()
         self._queue.clear()
@@ -259,7 +242,7 @@ class Writer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             while self._queue:  # only if stopping was itself cancelled
-                _fail(self._queue.popleft(), StorageUnavailable("the writer stopped"))
+                fail(self._queue.popleft(), StorageUnavailable("the writer stopped"))
             self._finished(self._unfinished)
             self._report_depth()
 
@@ -296,7 +279,7 @@ class Writer:
                 retry_after=1,
             )
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(job, future))
+        self._queue.append(Pending(job, future))
         self._unfinished += 1
         self._drained.clear()
         arrived = self._arrived
@@ -379,7 +362,7 @@ class Writer:
         else:  # read with the audit head, before the next batch
             self._stale = True
 
-    def _close(self, pendings: list[_Pending]) -> None:
+    def _close(self, pendings: list[Pending]) -> None:
         """Count answered jobs out of the unfinished ones, each once."""
         closed = 0
         for pending in pendings:
@@ -388,9 +371,9 @@ class Writer:
                 closed += 1
         self._finished(closed)
 
-    def _close_failed(self, pendings: list[_Pending], exc: BaseException) -> None:
+    def _close_failed(self, pendings: list[Pending], exc: BaseException) -> None:
         for pending in pendings:
-            _fail(pending, exc)
+            fail(pending, exc)
         self._close(pendings)
 
     async def _resync(self) -> None:
@@ -402,13 +385,13 @@ class Writer:
             self._ledger = QuotaLedger(self._quotas, await self._store.modules.namespace_usage())
         self._stale = False
 
-    async def _apply(self, batch: list[_Pending]) -> None:
+    async def _apply(self, batch: list[Pending]) -> None:
         """Begin the jobs between rotations and imports as batches; run each of those
         alone, once every batch before it is settled."""
         if self._stale:
             await self._settle_all()
             await self._resync()
-        run: list[_Pending] = []
+        run: list[Pending] = []
         jobs: list[BatchJob] = []
         for pending in batch:
             job = pending.job
@@ -432,7 +415,7 @@ class Writer:
         while self._in_flight:
             await self._settle(self._in_flight.popleft())
 
-    async def _begin(self, run: list[_Pending], jobs: list[BatchJob]) -> None:
+    async def _begin(self, run: list[Pending], jobs: list[BatchJob]) -> None:
         """Start checking ``jobs`` (those of ``run``) in order and committing the valid
         ones with every audit entry in ONE ``transact``: the batch's reads, its checks
         and its commit in one step (one thread hop for RocksDB, one sync). Settles the
@@ -478,9 +461,9 @@ class Writer:
             gap = begun - self._settled_at
             self._gap_seconds += SMOOTHING * (gap - self._gap_seconds)
             self._settled_at = None
-        self._in_flight.append(_InFlight(run, jobs, batch, steps, entries, commit, begun))
+        self._in_flight.append(InFlight(run, jobs, batch, steps, entries, commit, begun))
 
-    async def _settle(self, flight: _InFlight) -> None:
+    async def _settle(self, flight: InFlight) -> None:
         """Wait for a batch's commit; then publish its events and answer its callers."""
         run, steps = flight.run, flight.steps
         try:
@@ -489,7 +472,7 @@ class Writer:
             self._commit_failed(exc, len(run))
             for pending, step in itertools.zip_longest(run, steps):
                 refused = step is not None and step.error is not None
-                _fail(pending, step.error if refused and step.error is not None else exc)
+                fail(pending, step.error if refused and step.error is not None else exc)
             self._close(run)
             return
         took = time.perf_counter() - flight.begun
@@ -502,24 +485,24 @@ class Writer:
         lines = []
         for job, step in zip(flight.jobs, steps, strict=True):
             if step.planned is not None:
-                line = _log_line(job)
+                line = log_line(job)
                 if line is not None:
                     lines.append(line)
                 if step.planned.event is not None:
                     self._publish(step.planned.event)
         log_lines(logger, __name__, lines)  # one write for the batch's lines
         for pending, step in zip(run, steps, strict=True):
-            _answer(pending, step)
+            answer(pending, step)
         self._close(run)
 
-    async def _rotate(self, pending: _Pending, job: RotateKek) -> None:
+    async def _rotate(self, pending: Pending, job: RotateKek) -> None:
         """Rewrap every stored value under the new KEK, then record it in the audit log
         (a refused rotation is recorded by the request that asked for it)."""
         try:
             count = await self._store.admin.rewrap(self._keyring_for(job.kek_id))
         except Exception as exc:
             logger.error("kek_rotation_failed", kek_id=job.kek_id, error=str(exc))
-            _fail(pending, exc)
+            fail(pending, exc)
             return
         target = f"{job.kek_id} rewrapped={count}"
         fields = audit_fields(job, outcome=OK, now=self._clock(), target=target)
@@ -529,14 +512,14 @@ class Writer:
             await self._store.commit([AppendAudit(entries[0])])
         except Exception as exc:
             self._commit_failed(exc, 1)
-            _fail(pending, exc)
+            fail(pending, exc)
             return
         self._audit.advance(entries)
         logger.info(f"ROTATE_KEK {job.kek_id}", rewrapped=count, request_id=job.request_id)
         if not pending.future.done():
             pending.future.set_result(count)
 
-    async def _import(self, pending: _Pending, job: ImportRecords) -> None:
+    async def _import(self, pending: Pending, job: ImportRecords) -> None:
         """Check every record of an import against the store (``importing``) and commit
         the ones it takes in ONE ``transact``; then publish their changes."""
         usage = self._ledger.draft() if self._ledger is not None else None
@@ -556,7 +539,7 @@ class Writer:
             await self._store.transact(check)
         except Exception as exc:
             self._commit_failed(exc, 1)
-            _fail(pending, exc)
+            fail(pending, exc)
             return
         plan = planned[0]
         self._audit.advance(plan.entries)
@@ -589,52 +572,9 @@ class Writer:
 
     def _publish(self, event: ModuleChanged | ApiKeyChanged) -> None:
         if isinstance(event, ApiKeyChanged):
-            _notify(self._key_listeners, event, "key_changed_listener_failed")
+            notify(self._key_listeners, event, "key_changed_listener_failed")
         else:
-            _notify(self._listeners, event, "module_changed_listener_failed")
+            notify(self._listeners, event, "module_changed_listener_failed")
 
     def _report_depth(self) -> None:
         self._depth.set(len(self._queue))
-
-
-def _log_line(job: WriteJob) -> tuple[str, dict[str, Any]] | None:
-    """The info line a committed job logs (None: it logs none at info)."""
-    if isinstance(job, MODULE_JOBS):
-        module_id = str(job.module_id)
-        return f"{job.kind.upper()} {module_id}", {
-            "module_id": module_id,
-            "request_id": job.request_id,
-        }
-    if isinstance(job, CreateApiKey | RevokeApiKey):
-        key_id = job.key.id if isinstance(job, CreateApiKey) else job.key_id
-        return f"{job.kind.upper()} {key_id}", {"key_id": key_id, "request_id": job.request_id}
-    if isinstance(job, RecordUsage):
-        logger.debug("RECORD_USAGE", modules=len(job.counts))
-    elif isinstance(job, TouchApiKeys):
-        logger.debug("TOUCH_KEYS", keys=len(job.last_used))
-    elif isinstance(job, RecordAudit):
-        logger.debug("RECORD_AUDIT", action=job.fields.action, outcome=job.fields.outcome)
-    return None
-
-
-def _notify(listeners: list[Callable[[E], None]], event: E, failed: str) -> None:
-    for listener in listeners:
-        try:
-            listener(event)
-        except Exception:
-            if isinstance(event, ApiKeyChanged):
-                logger.exception(failed, listener=repr(listener), key_id=event.key_id)
-            else:
-                logger.exception(failed, listener=repr(listener), module_id=str(event.module_id))
-
-
-def _answer(pending: _Pending, step: Step) -> None:
-    if step.error is not None:
-        _fail(pending, step.error)
-    elif not pending.future.done():
-        pending.future.set_result(step.planned.info if step.planned is not None else None)
-
-
-def _fail(pending: _Pending, exc: BaseException) -> None:
-    if not pending.future.done():
-        pending.future.set_exception(exc)
