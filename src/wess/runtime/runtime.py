@@ -29,13 +29,12 @@ from wess.runtime.compiled import Compiled, CompiledModuleCache
 from wess.runtime.compiling import FUNCTION_OVERHEAD, artifact_of, compile_wasm, restore
 from wess.runtime.component import (
     CompiledComponent,
-    ComponentApi,
-    ComponentCaller,
     build_component_linker,
     compile_component,
     component_artifact,
     restore_component,
 )
+from wess.runtime.component_call import ComponentApi, ComponentCaller
 from wess.runtime.engine import EpochTicker, RuntimeConfig, build_engine
 from wess.runtime.fastcall import FastPath
 from wess.runtime.guestio import CallSlot
