@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench chaos soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,27 @@ bench: $(STAMP) $(BENCH_STAMP)
 	        exit 1; \
 	    fi; }
 	$(BENCH_VENV)/bin/python bench/run_all.py --python $(BIN)/python
+
+# chaos: the full destruction suite (tests/chaos with WESS_CHAOS=full: 50 kills, every
+# corruption, hostile inputs, 1,000 hostile calls, fuzzing), then a short Locust run
+# (smoke and spike), then docs/RELIABILITY.md rewritten from their figures (about 30 min).
+# `make test` runs the same suite short. soak: 10 minutes of the realistic mix, then the
+# report again. Figures go to docs/reliability/; never part of `make test`.
+CHAOS_RESULTS := docs/reliability/chaos.jsonl
+
+chaos: $(STAMP) $(BENCH_STAMP)
+	mkdir -p docs/reliability
+	rm -f $(CHAOS_RESULTS).new
+	WESS_CHAOS=full WESS_CHAOS_RESULTS=$(CURDIR)/$(CHAOS_RESULTS).new \
+	    $(BIN)/python -m pytest --durations=15 tests/chaos
+	mv $(CHAOS_RESULTS).new $(CHAOS_RESULTS)
+	$(BIN)/python bench/load.py --profile smoke
+	$(BIN)/python bench/load.py --profile spike
+	$(BENCH_VENV)/bin/python bench/reliability.py
+
+soak: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python bench/load.py --profile soak
+	$(BENCH_VENV)/bin/python bench/reliability.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -93,6 +93,26 @@ MEANINGS = (
         "the delay until B and C run the new code, p50/p99/most",
         f"runs {GE} 0.95 {TIMES} embedded; every delay {LE} 1 s",
     ),
+    (
+        "P11",
+        "one in-process call of a component's string-in, string-out export "
+        "(`greet: func(who: string) -> string`, examples/components/greeter.wasm) through "
+        "Wess's embedding API, a fresh instance per call with its limits applied",
+        "median µs/call of interleaved rounds, Wess vs the wasmtime-py component API used "
+        "directly (`Store`, `Linker.instantiate`, `get_func`, call) with a fresh Store per "
+        "call, same process",
+        f"{LE} 0.75 {TIMES} direct",
+    ),
+    (
+        "P13",
+        "tracing cost: run requests with OpenTelemetry tracing on (every request sampled, "
+        "spans batched to an in-process exporter that drops them) and off (`[tracing]` "
+        "configured, not enabled) vs not configured",
+        "P2's requests against three servers side by side: tracing on, tracing configured "
+        "but off, and no tracing configured; `wrk -t1 -c32 -d5s`, six rounds in every "
+        "order of the three, median requests/s",
+        f"on {GE} 0.85 {TIMES} off; off {GE} 0.99 {TIMES} not configured",
+    ),
 )
 
 

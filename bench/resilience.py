@@ -92,7 +92,7 @@ async def main(runs: int) -> dict[str, object]:
             module_id = uuid4()
             job = CreateModule(module_id=module_id, namespace=DEFAULT_NAMESPACE, content=content)
             await writer.submit(job)
-            common = {"reader": reader, "writer": writer, "limits": limits}
+            common = {"reader": reader, "writer": writer}
             bare = ModuleService(runner=plain, max_module_size=1 << 20, max_args=10, **common)  # type: ignore[arg-type]
             timed = ModuleService(
                 runner=guarded,

@@ -1,4 +1,4 @@
-"""Run every figure (P1-P9) one after another and rewrite docs/PERFORMANCE.md.
+"""Run every figure (P1-P9, P11) one after another and rewrite docs/PERFORMANCE.md.
 
 ``make bench`` runs this with the bench environment's Python (matplotlib, extism) and
 passes the project's Python, which runs each ``bench/pN_*.py`` (they import Wess).
@@ -58,6 +58,8 @@ FIGURES = (
     Figure("P7", "p7_memory.py", "Memory"),
     Figure("P8", "p8_workers.py", "Every core used"),
     Figure("P9", "p9_shared_store.py", "Shared store"),
+    Figure("P11", "p11_component.py", "Component call"),
+    Figure("P13", "tracing_overhead.py", "Tracing cost"),
 )
 
 

@@ -37,7 +37,12 @@ ALLOWED: dict[str, set[str]] = {
     "workers": CORE | {"cache", "circuit", "observability", "runtime", "security", "storage"},
     "auditing": CORE | {"observability", "security", "storage", "workers"},
     "keys": CORE | {"security", "storage", "workers"},
-    "service": CORE | {"circuit", "runtime", "workers"},
+    # what an upload carries over and what a run request runs: pure rules of the service
+    "uploading": CORE | {"runtime", "workers"},
+    "targets": CORE | {"runtime"},
+    "service": CORE | {"circuit", "runtime", "targets", "uploading", "workers"},
+    "batching": CORE | {"workers"},
+    "invocations": CORE | {"runtime", "service", "storage", "workers"},
     "ops": CORE | {"files", "security", "storage"},
     # the HTTP client of users' programs and the CLI: it knows the wire and the errors
     "client": {"errors"},
@@ -45,13 +50,17 @@ ALLOWED: dict[str, set[str]] = {
     | {
         "(root)",
         "auditing",
+        "batching",
         "circuit",
+        "invocations",
         "keys",
         "observability",
         "ops",
         "runtime",
         "security",
         "service",
+        "targets",
+        "uploading",
         "workers",
     },
 }

@@ -31,7 +31,7 @@ from wess.observability.metrics import Metrics
 from wess.security.anchor import AnchorFile
 from wess.security.audit import AuditKey, ChainCheck, VerifyResult
 from wess.storage import AuditStore
-from wess.workers.audit_log import timestamp
+from wess.workers.audit_log import OK, timestamp
 from wess.workers.periodic import PeriodicFlush
 from wess.workers.writer import Writer
 
@@ -52,7 +52,8 @@ class RefusalWindows:
     """Which denials to write now and which to count: pure, with a clock passed in."""
 
     def __init__(self, *, window: float, sources: int, clock: Callable[[], float]) -> None:
-        self._window = window
+        self.window = window
+        """Seconds of one window; a new value applies to the windows open now (a reload)."""
         self._sources = sources
         self._clock = clock
         self._open: dict[tuple[str, str], _Window] = {}
@@ -65,7 +66,7 @@ class RefusalWindows:
         if key not in self._open and len(self._open) >= self._sources:
             key = (OVERFLOW, fields.outcome)
         window = self._open.get(key)
-        if window is not None and now - window.started < self._window:
+        if window is not None and now - window.started < self.window:
             window.suppressed += 1
             window.last = fields
             return []
@@ -79,7 +80,7 @@ class RefusalWindows:
         ended = [
             key
             for key, window in self._open.items()
-            if everything or now - window.started >= self._window
+            if everything or now - window.started >= self.window
         ]
         return [entry for key in ended for entry in _aggregate(self._open.pop(key))]
 
@@ -112,6 +113,11 @@ class Auditor(PeriodicFlush):
         self._clock = clock or (lambda: datetime.now(UTC))
         self._windows = RefusalWindows(window=window, sources=sources, clock=monotonic)
 
+    def set_window(self, window: float) -> None:
+        """Aggregate refusals over ``window`` seconds from now on (a reload)."""
+        self._windows.window = window
+        self.interval = window / 2
+
     async def refused(
         self,
         exc: WessError,
@@ -125,6 +131,30 @@ class Auditor(PeriodicFlush):
     ) -> None:
         """Record that ``action`` by ``actor`` was refused with ``exc`` (one entry)."""
         fields = self._fields(exc, actor, action, namespace, target, request_id, client_ip)
+        await self._record(fields)
+
+    async def succeeded(
+        self,
+        *,
+        actor: str,
+        action: str,
+        namespace: str | None,
+        target: str | None,
+        request_id: str | None,
+        client_ip: str | None,
+    ) -> None:
+        """Record that ``action`` succeeded (one entry), for a change made outside the
+        Writer's jobs (a key-value write), after it was made."""
+        fields = AuditFields(
+            time=timestamp(self._clock()),
+            actor=actor,
+            namespace=namespace,
+            action=action,
+            target=target,
+            outcome=OK,
+            request_id=request_id,
+            client_ip=client_ip,
+        )
         await self._record(fields)
 
     async def denied(

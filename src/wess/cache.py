@@ -152,6 +152,26 @@ class ByteLRU(Generic[K, V]):
             self._entries.clear()
             self._bytes = 0
 
+    def resize(
+        self, max_bytes: int | None, *, max_entries: int | None = None, ttl_seconds: float | None
+    ) -> None:
+        """New bounds and time-to-live from now on: the least recently used leave at once
+        to fit (``on_evict`` hears them); entries held keep the expiry they were put with."""
+        if max_bytes is not None and max_bytes < 0:
+            raise ValueError(f"max_bytes must be >= 0 or None, got {max_bytes}")
+        if max_entries is not None and max_entries < 0:
+            raise ValueError(f"max_entries must be >= 0 or None, got {max_entries}")
+        if ttl_seconds is not None and ttl_seconds <= 0:
+            raise ValueError(f"ttl_seconds must be > 0 or None, got {ttl_seconds}")
+        evicted: list[K] = []
+        with self._lock:
+            self._max_bytes, self._max_entries, self._ttl = max_bytes, max_entries, ttl_seconds
+            while self._entries and not self._fits(self._bytes, len(self._entries)):
+                oldest = next(iter(self._entries))
+                self._remove(oldest)
+                evicted.append(oldest)
+        self._notify(self._on_evict, evicted)
+
     def _fits(self, weight: int, entries: int) -> bool:
         return (self._max_bytes is None or weight <= self._max_bytes) and (
             self._max_entries is None or entries <= self._max_entries

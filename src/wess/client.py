@@ -16,10 +16,11 @@ it. Exports and imports stream: ``export`` yields the dump a chunk at a time, an
 
 from __future__ import annotations
 
+import base64
 import inspect
 import ssl
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -84,8 +85,12 @@ class Function:
     name: str
     params: tuple[str, ...]
     results: tuple[str, ...]
+    wit: str | None = None
+    """A component's function: its WIT type."""
 
     def describe(self) -> str:
+        if self.wit is not None:
+            return f"{self.name}: {self.wit}"
         return f"{self.name}({', '.join(self.params)}) -> ({', '.join(self.results)})"
 
 
@@ -122,13 +127,18 @@ class Module:
             functions=None
             if functions is None
             else tuple(
-                Function(f["name"], tuple(f["params"]), tuple(f["results"])) for f in functions
+                Function(f["name"], tuple(f["params"]), tuple(f["results"]), f.get("wit"))
+                for f in functions
             ),
         )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunResult:
+    """A run's answer: a function's ``results``, or a command's output (``exit_code``
+    set; ``stdout``/``stderr`` decoded, replacing what is not UTF-8). ``logs`` holds
+    the call's log lines when they were asked for."""
+
     results: list[Any]
     function: str
     duration_us: int
@@ -136,18 +146,36 @@ class RunResult:
     stdout: str = ""
     stderr: str = ""
     output_truncated: bool = False
+    exit_code: int | None = None
+    logs: list[dict[str, str]] = field(default_factory=list)
+    logs_dropped: int = 0
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> RunResult:
+        truncated = document.get("truncated")
+        cut = any(truncated.values()) if isinstance(truncated, Mapping) else False
         return cls(
-            results=list(document["results"]),
+            results=list(document.get("results", [])),
             function=document["function"],
             duration_us=document["duration_us"],
             fuel_used=document.get("fuel_used"),
-            stdout=document.get("stdout", ""),
-            stderr=document.get("stderr", ""),
-            output_truncated=bool(document.get("output_truncated", False)),
+            stdout=_text(document, "stdout"),
+            stderr=_text(document, "stderr"),
+            output_truncated=cut or bool(document.get("output_truncated", False)),
+            exit_code=document.get("exit_code"),
+            logs=list(document.get("logs", [])),
+            logs_dropped=int(document.get("logs_dropped", 0)),
         )
+
+
+def _text(document: Mapping[str, Any], name: str) -> str:
+    """A stream of a run's answer as text, whether it came as text or as base64."""
+    if name in document:
+        return str(document[name])
+    encoded = document.get(f"{name}_base64")
+    if encoded is None:
+        return ""
+    return base64.b64decode(encoded).decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -231,12 +259,18 @@ class Client:
     # -- modules ------------------------------------------------------------------------
 
     def deploy(
-        self, wasm: bytes, *, name: str | None = None, function: str | None = None
+        self,
+        wasm: bytes,
+        *,
+        name: str | None = None,
+        function: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
     ) -> Module:
-        """Upload a module; the new module as stored (revision 1)."""
+        """Upload a module or component; the new module as stored (revision 1).
+        ``timeout`` (None: none) bounds the upload with its compile."""
         params = {k: v for k, v in (("name", name), ("function", function)) if v}
         document = self.call(
-            "POST", "/v1/modules", content=wasm, params=params, headers=_WASM
+            "POST", "/v1/modules", content=wasm, params=params, headers=_WASM, timeout=timeout
         ).json()
         return Module.from_document(document)
 
@@ -290,19 +324,45 @@ class Client:
         timeout_ms: int | None = None,
         fuel: int | None = None,
         max_memory: int | None = None,
+        logs: bool = False,
     ) -> RunResult:
         """Run ``function`` (None: the module's default) with ``args``; the limits given
-        lower the server's for this call."""
+        lower the server's for this call; ``logs`` asks for its log lines."""
         body: dict[str, Any] = {"args": list(args)}
         if function is not None:
             body["function"] = function
-        limits = {
-            k: v
-            for k, v in (("timeout_ms", timeout_ms), ("fuel", fuel), ("max_memory", max_memory))
-            if v is not None
-        }
+        limits = _limits(timeout_ms=timeout_ms, fuel=fuel, max_memory=max_memory)
         if limits:
             body["limits"] = limits
+        if logs:
+            body["logs"] = True
+        response = self.call("POST", f"/v1/modules/{module_id}/run", json=body)
+        return RunResult.from_document(response.json())
+
+    def run_command(
+        self,
+        module_id: str,
+        stdin: bytes = b"",
+        *,
+        argv: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout_ms: int | None = None,
+        fuel: int | None = None,
+        max_memory: int | None = None,
+        logs: bool = False,
+    ) -> RunResult:
+        """Run a WASI command with ``stdin``, ``argv`` and ``env`` (names the server's
+        ``commands.env_allowed`` allows); its ``exit_code`` and output come back."""
+        body: dict[str, Any] = {"stdin_base64": base64.b64encode(stdin).decode("ascii")}
+        if argv is not None:
+            body["argv"] = list(argv)
+        if env:
+            body["env"] = dict(env)
+        limits = _limits(timeout_ms=timeout_ms, fuel=fuel, max_memory=max_memory)
+        if limits:
+            body["limits"] = limits
+        if logs:
+            body["logs"] = True
         response = self.call("POST", f"/v1/modules/{module_id}/run", json=body)
         return RunResult.from_document(response.json())
 
@@ -425,3 +485,7 @@ class Client:
 
 
 _WASM = {"content-type": "application/wasm"}
+
+
+def _limits(**asked: int | None) -> dict[str, int]:
+    return {name: value for name, value in asked.items() if value is not None}

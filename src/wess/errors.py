@@ -26,6 +26,8 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     │   ├── FunctionNotFound
     │   ├── RevisionNotFound            a revision never made, or pruned
     │   ├── AliasNotFound
+    │   ├── InvocationNotFound
+    │   ├── KvKeyNotFound
     │   └── KeyNotFound
     ├── Conflict                        the request clashes with what is stored
     │   └── NameTaken                   another module of the namespace has that name
@@ -167,6 +169,14 @@ class RevisionNotFound(NotFound):
 
 class AliasNotFound(NotFound):
     code = "alias_not_found"
+
+
+class InvocationNotFound(NotFound):
+    code = "invocation_not_found"
+
+
+class KvKeyNotFound(NotFound):
+    code = "kv_key_not_found"
 
 
 class KeyNotFound(NotFound):

@@ -19,6 +19,9 @@ DEFAULT_NAMESPACE = "default"
 NAMESPACE_MAX = 64
 """Longest namespace name, in characters."""
 
+COMMAND_ENTRY = "_start"
+"""A WASI command's entry point (preview 1)."""
+
 
 def is_namespace_name(name: object) -> bool:
     """Whether ``name`` may name a namespace: a string of 1 to ``NAMESPACE_MAX``
@@ -43,14 +46,21 @@ class ValueType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FunctionSignature:
-    """One exported function: its name and the types it takes and returns."""
+    """One exported function: its name and the types it takes and returns.
+
+    A component's function has its component-model type in ``wit``
+    (``func(who: string) -> string``) and no core ``params`` or ``results``.
+    """
 
     name: str
     params: tuple[ValueType, ...]
     results: tuple[ValueType, ...]
+    wit: str | None = None
 
     def describe(self) -> str:
         """``sum(i32, i32) -> (i32)``: for messages that name a signature."""
+        if self.wit is not None:
+            return f"{self.name}: {self.wit}"
         params = ", ".join(self.params)
         results = ", ".join(self.results)
         return f"{self.name}({params}) -> ({results})"
@@ -158,6 +168,13 @@ class ModuleInfo:
             if alias.name == name:
                 return alias
         return None
+
+    @property
+    def is_command(self) -> bool:
+        """Whether the module is a WASI command: it exports ``_start() -> ()``, run with
+        stdin, argv and env (its kind, read from its catalogue)."""
+        signature = self.function(COMMAND_ENTRY)
+        return signature is not None and not signature.params and not signature.results
 
     def function(self, name: str) -> FunctionSignature | None:
         """The exported function called ``name``, if there is one."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from uuid import UUID, uuid4
 
@@ -38,43 +38,40 @@ from wess.messages import (
     UpdateModule,
 )
 from wess.models import (
+    COMMAND_ENTRY,
     MODULE_NAME_MAX,
     AliasTarget,
-    FunctionSignature,
-    LegacyMetadata,
     ModuleInfo,
     ModuleRecord,
     Page,
-    ValueType,
     digest_of,
 )
 from wess.runtime import Limits
 from wess.runtime.analysis import LINK_PREFIX, ExportLimits, acceptable_name, check_exports
+from wess.runtime.command_io import CommandInput
 from wess.runtime.limits import PER_CALL
 from wess.runtime.reasons import clipped, listed
+from wess.runtime.wasmbin import is_component
+from wess.targets import command_of, default_function_of
+from wess.uploading import (
+    Upload,
+    carried_over,
+    check_name,
+    describe_mismatch,
+    find_function,
+    mismatch,
+)
 from wess.workers.deadline import Deadlines
+from wess.workers.outcome import RunOutcome
 from wess.workers.reader import Reader
-from wess.workers.resolving import CURRENT, Resolver, Selector, is_module_name
-from wess.workers.runner import Runner, RunOutcome
+from wess.workers.resolving import CURRENT, Resolver, Selector
+from wess.workers.runner import Runner
 from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
 
-NAME_MAX = MODULE_NAME_MAX
 ALIASES_MAX = 32
 DEFAULT_EXPORTS = ExportLimits()
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """What a client sent to create or replace a module, before validation."""
-
-    wasm: bytes
-    name: str | None = None
-    default_function: str | None = None
-    declared_params: tuple[ValueType, ...] | None = None
-    declared_results: tuple[ValueType, ...] | None = None
-    legacy_metadata: LegacyMetadata | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +101,9 @@ class ModuleService:
         reader: Reader,
         writer: Writer,
         runner: Runner,
-        limits: Limits,
         max_module_size: int,
         max_args: int,
+        max_component_size: int | None = None,
         exports: ExportLimits = DEFAULT_EXPORTS,
         new_id: Callable[[], UUID] = uuid4,
         deadlines: Deadlines | None = None,
@@ -117,9 +114,12 @@ class ModuleService:
         self._reader = reader
         self._writer = writer
         self._runner = runner
-        self._limits = limits
         self._max_module_size = max_module_size
-        self._max_args = max_args
+        self._max_component_size = (
+            max_component_size if max_component_size is not None else max_module_size
+        )
+        self.max_args = max_args
+        """Most arguments per call (``limits.max_args``; a reload sets it)."""
         self._exports = exports
         self._new_id = new_id
         self._deadlines = deadlines
@@ -155,7 +155,7 @@ class ModuleService:
         metadata that disagrees with the module (/v1); otherwise it is logged and the
         module's own signature is what runs (the original Wess). ``actor`` is who asked,
         for the audit entry the Writer commits with the module."""
-        _check_name(upload.name)
+        check_name(upload.name)
         module_id = self._new_id()
         content = await self._validate(
             upload, strict=strict, module_id=module_id, namespace=namespace
@@ -190,7 +190,7 @@ class ModuleService:
         replaced (None: any, for an admin)."""
         current = await self._reader.get_info(module_id, namespace=namespace)
         if upload.name != current.name:
-            _check_name(upload.name)
+            check_name(upload.name)
         kept = carried_over(upload, current)
         content = await self._validate(
             kept.upload,
@@ -316,18 +316,24 @@ class ModuleService:
         args: Sequence[object],
         limits: RunLimits | None = None,
         timeout_ms: int | None = None,
+        command: CommandInput | None = None,
         selector: Selector = CURRENT,
     ) -> RunOutcome:
         """Run one function of a stored module in a fresh sandbox; without a ``function``,
         its default (``default_function_of``), resolved from the record read to run it:
         one read per run. The run has a deadline (``deadlines``: the configured budget,
         or ``timeout_ms`` when shorter) that bounds its read, compile, waits and call.
-        ``selector`` names a revision or an alias (the current revision by default);
-        the outcome says which revision ran."""
-        if len(args) > self._max_args:
+
+        A module that is a command (``ModuleInfo.is_command``) runs as one, with
+        ``command``'s input (none given: empty stdin), when the call names ``_start`` or
+        no function of a module without a declared default, and passes no ``args``;
+        its outcome has an ``exit_code``. ``command`` for a module that is no command is
+        ``InvalidRequest``. ``selector`` names a revision or an alias (the current
+        revision by default); the outcome says which revision ran."""
+        if len(args) > self.max_args:
             raise InvalidArguments(
-                f"at most {self._max_args} arguments are accepted, got {len(args)}",
-                max_args=self._max_args,
+                f"at most {self.max_args} arguments are accepted, got {len(args)}",
+                max_args=self.max_args,
             )
         deadline = None if self._deadlines is None else self._deadlines.start(timeout_ms)
         if selector.current:
@@ -336,12 +342,54 @@ class ModuleService:
             record = await self._resolver.record(
                 module_id, selector, namespace=namespace, deadline=deadline
             )
+        command = command_of(record.info, function, args, command)
+        name = (
+            COMMAND_ENTRY if command is not None else function or default_function_of(record.info)
+        )
+        # the runtime's limits as they are now (a reload may have changed them)
+        effective = None if limits is None else self._runner.limits.narrowed(**limits.asked)
+        structlog.contextvars.bind_contextvars(
+            module_id=str(module_id), namespace=record.info.namespace, function=name
+        )
+        return await self._runner.run(
+            record, name, args, limits=effective, deadline=deadline, command=command
+        )
+
+    async def bind(
+        self,
+        module_id: UUID,
+        *,
+        namespace: str | None,
+        function: str | None,
+        limits: RunLimits | None = None,
+    ) -> BoundFunction:
+        """One function of a stored module, read once to be called many times (a batch,
+        a queued invocation): every call runs the revision read here. Without a
+        ``function``, its default; ``FunctionNotFound`` when the module lacks it."""
+        record = await self._reader.get(module_id, namespace=namespace)
         name = function or default_function_of(record.info)
-        effective = self._limits
-        if limits is not None:
-            effective = self._limits.narrowed(**limits.asked)
-        structlog.contextvars.bind_contextvars(module_id=str(module_id), function=name)
-        return await self._runner.run(record, name, args, limits=effective, deadline=deadline)
+        if find_function(record.info.functions, name) is None:
+            exported = listed(f.name for f in record.info.functions)
+            raise FunctionNotFound(
+                f"module {module_id} exports no function {clipped(name)!r}; it exports: {exported}"
+            )
+        # the runtime's limits at each call (a reload may change them), unless narrowed here
+        effective = None if limits is None else self._runner.limits.narrowed(**limits.asked)
+        return BoundFunction(record=record, function=name, limits=effective)
+
+    async def call(
+        self, bound: BoundFunction, args: Sequence[object], *, timeout_ms: int | None = None
+    ) -> RunOutcome:
+        """Run ``bound`` with ``args``, under a deadline of its own (as ``run``)."""
+        if len(args) > self.max_args:
+            raise InvalidArguments(
+                f"at most {self.max_args} arguments are accepted, got {len(args)}",
+                max_args=self.max_args,
+            )
+        deadline = None if self._deadlines is None else self._deadlines.start(timeout_ms)
+        return await self._runner.run(
+            bound.record, bound.function, args, limits=bound.limits, deadline=deadline
+        )
 
     # -- validation -----------------------------------------------------------------------
 
@@ -377,17 +425,24 @@ class ModuleService:
         compile workers). A default function the client named that the module lacks, or
         declared otherwise, is refused when ``strict`` (else logged); one an update kept
         (``default_kept``) is always refused: runs rely on it."""
-        if len(upload.wasm) > self._max_module_size:
+        component = is_component(upload.wasm)
+        limit = self._max_component_size if component else self._max_module_size
+        if len(upload.wasm) > limit:
+            kind, setting = (
+                ("component", "components.max_size")
+                if component
+                else ("module", "limits.max_module_size")
+            )
             raise PayloadTooLarge(
-                f"the module is {len(upload.wasm)} bytes; the limit is "
-                f"{self._max_module_size} bytes",
-                limit=self._max_module_size,
+                f"the {kind} is {len(upload.wasm)} bytes; the limit is {limit} bytes ({setting})",
+                limit=limit,
             )
         # unnamed: named after its id, which addresses it anyway (never indexed as a name)
         name = upload.name if upload.name is not None else str(module_id)
-        if not acceptable_name(name, limit=NAME_MAX):
+        if not acceptable_name(name, limit=MODULE_NAME_MAX):
             raise InvalidRequest(
-                f"name must be 1 to {NAME_MAX} printable characters, without control characters",
+                f"name must be 1 to {MODULE_NAME_MAX} printable characters, "
+                "without control characters",
                 field="name",
             )
         # before the compile, on a thread: a module may hold a great many sections
@@ -397,10 +452,10 @@ class ModuleService:
         functions = prepared.analysis.functions
         await self._check_links(prepared.analysis.links, name=name, namespace=namespace)
         if upload.default_function is not None:
-            signature = _find(functions, upload.default_function)
-            mismatch = _mismatch(signature, upload)
-            if signature is None or mismatch:
-                detail = _describe_mismatch(upload, signature, functions, kept=default_kept)
+            signature = find_function(functions, upload.default_function)
+            differs = mismatch(signature, upload)
+            if signature is None or differs:
+                detail = describe_mismatch(upload, signature, functions, kept=default_kept)
                 if strict or default_kept:
                     raise SignatureMismatch(detail, function=upload.default_function)
                 logger.warning(
@@ -421,111 +476,14 @@ class ModuleService:
 
 
 @dataclass(frozen=True, slots=True)
-class Carried:
-    """An update's upload with what it left unsaid taken from the module it replaces."""
+class BoundFunction:
+    """A function of one revision of a module, with the limits its calls run under."""
 
-    upload: Upload
-    default_kept: bool
-    """The default function is the module's current one, not one the client named."""
+    record: ModuleRecord
+    function: str
+    limits: Limits | None
+    """None: the runtime's limits as they are at each call."""
 
-
-def _check_name(name: str | None) -> None:
-    """``InvalidRequest`` unless a client may name a module ``name`` (None: unnamed)."""
-    if name is not None and not is_module_name(name):
-        raise InvalidRequest(
-            f"name must be 1 to {NAME_MAX} printable characters without '/' or surrounding "
-            "spaces, and must not spell a UUID (ids and names share the paths)",
-            field="name",
-        )
-
-
-def carried_over(upload: Upload, current: ModuleInfo) -> Carried:
-    """What replacing ``current`` with ``upload`` stores: the upload's own attributes,
-    and the module's name and default function where the upload names none.
-
-    A kept default function keeps the signature it was declared with: the one the
-    upload declares (params or results without a function apply to it), else the
-    original API's metadata, which is kept too. A newly named default function comes
-    with the upload's own metadata (the original API's, or none for /v1).
-    """
-    name = upload.name if upload.name is not None else current.name
-    function = current.default_function
-    if upload.default_function is not None or function is None:
-        return Carried(replace(upload, name=name), default_kept=False)
-    params, results = upload.declared_params, upload.declared_results
-    legacy = current.legacy_metadata  # when set, it names ``function``
-    if legacy is not None and params is None and results is None:
-        params = tuple(ValueType(t.lower()) for t in legacy.args)
-        results = tuple(ValueType(t.lower()) for t in legacy.return_type)
-    else:
-        legacy = None  # the upload declared the signature anew
-    kept = replace(
-        upload,
-        name=name,
-        default_function=function,
-        declared_params=params,
-        declared_results=results,
-        legacy_metadata=legacy,
-    )
-    return Carried(kept, default_kept=True)
-
-
-def default_function_of(info: ModuleInfo) -> str:
-    """The function a call without a name runs: the declared default, else the only
-    export; anything else is ambiguous and must be named. A module uploaded through the
-    original API has the function its metadata names as its default (an update keeps
-    the two together), so its runs need nothing else."""
-    if info.default_function:
-        return info.default_function
-    if len(info.functions) == 1:
-        return info.functions[0].name
-    names = listed(f.name for f in info.functions)
-    raise FunctionNotFound(f"module {info.id} has no default function; name one of: {names}")
-
-
-def _find(functions: Sequence[FunctionSignature], name: str) -> FunctionSignature | None:
-    return next((f for f in functions if f.name == name), None)
-
-
-def _mismatch(signature: FunctionSignature | None, upload: Upload) -> bool:
-    if signature is None:
-        return True
-    if upload.declared_params is not None and upload.declared_params != signature.params:
-        return True
-    return upload.declared_results is not None and upload.declared_results != signature.results
-
-
-def _describe_mismatch(
-    upload: Upload,
-    signature: FunctionSignature | None,
-    functions: Sequence[FunctionSignature],
-    *,
-    kept: bool = False,
-) -> str:
-    name = repr(clipped(upload.default_function or ""))  # the client's: bounded
-    if signature is None:
-        exported = listed(f.name for f in functions)
-        if kept:
-            return (
-                f"the update names no default function, so {name} stays the default, but "
-                f"the new module does not export it (it exports: {exported}); export "
-                f"{name} or name another default function"
-            )
-        return f"the module exports no function {name}; it exports: {exported}"
-    declared = FunctionSignature(
-        name=signature.name,
-        params=upload.declared_params if upload.declared_params is not None else signature.params,
-        results=(
-            upload.declared_results if upload.declared_results is not None else signature.results
-        ),
-    )
-    if kept:
-        return (
-            f"the update keeps {name} as the default function, declared as "
-            f"{declared.describe()}, but the new module exports {signature.describe()}; "
-            f"keep that signature or name the function again to declare it anew"
-        )
-    return (
-        f"function {name} was declared as {declared.describe()} "
-        f"but the module exports {signature.describe()}"
-    )
+    @property
+    def namespace(self) -> str:
+        return self.record.info.namespace

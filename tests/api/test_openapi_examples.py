@@ -10,6 +10,7 @@ the app loads into its OpenAPI document. Regenerate it after changing an operati
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -134,6 +135,40 @@ async def capture(tmp_path: Path) -> dict[str, Any]:
             path=module,
             json_body={"function": "sum", "args": [1, 2]},
         )
+        await r.call(
+            "POST",
+            "/v1/modules/{module_id}/run:batch",
+            expect=200,
+            path=module,
+            json_body={"function": "sum", "args": [[1, 2], [3, 4], [5]]},
+        )
+        accepted = await r.call(
+            "POST",
+            "/v1/modules/{module_id}/invocations",
+            expect=202,
+            path=module,
+            json_body={"function": "sum", "args": [1, 2], "retry": {"attempts": 3, "on": ["trap"]}},
+            headers={"idempotency-key": "order-42"},
+        )
+        invocation = {"invocation_id": accepted.json()["id"]}
+        for _ in range(500):  # until it finished: the example shows a result
+            read = await r.call(
+                "GET", "/v1/invocations/{invocation_id}", expect=200, path=invocation
+            )
+            if read.json()["state"] == "succeeded":
+                break
+            await asyncio.sleep(0.01)
+        kv_key = {"key": "greeting"}
+        await r.call(
+            "PUT",
+            "/v1/kv/{key}",
+            expect=204,
+            path=kv_key,
+            text_body=("application/octet-stream", "hello"),
+        )
+        await r.call("GET", "/v1/kv/{key}", expect=200, path=kv_key)
+        await r.call("GET", "/v1/kv", expect=200, query={"prefix": "greet", "limit": "10"})
+        await r.call("DELETE", "/v1/kv/{key}", expect=204, path=kv_key)
         replaced = await r.call(
             "PUT",
             "/v1/modules/{module_id}",

@@ -8,13 +8,14 @@ import httpx
 
 from wess.api.app import create_app
 from wess.api.state import ApiState
-from wess.observability.health import HealthCheck
+from wess.observability.health import HealthCheck, Lifecycle
 from wess.server.serving import site_policy
 from wess.testing import assert_problem
 
 
 async def test_healthz_and_readyz(client):
-    """Liveness is always 200; readiness checks storage and both workers."""
+    """Liveness is always 200; readiness checks storage, both workers, the breakers and
+    (advisory) the warm-up; the serving layer adds draining and listeners."""
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
@@ -23,7 +24,34 @@ async def test_healthz_and_readyz(client):
         "writer": "ok",
         "runner": "ok",
         "breakers": "ok",
+        "warmup": "ok",
     }
+
+
+async def test_an_advisory_check_is_reported_without_failing_readiness(client):
+    """A warm-up still running shows in ``checks`` and leaves the server ready; a
+    draining server is not ready, whatever else says."""
+
+    async def warming() -> None:
+        raise RuntimeError("warming up: 1 of 3 modules")
+
+    lifecycle = Lifecycle()
+    health = HealthCheck({"warmup": warming}, advisory=("warmup",))
+    health.add("draining", lifecycle.probe)
+    state = dataclasses.replace(client.state, health=health)
+    sites = site_policy(client.settings, port=client.settings.server.port)
+    transport = httpx.ASGITransport(app=create_app(state, sites=sites, access_log=None))
+    async with httpx.AsyncClient(transport=transport, base_url=client.base_url) as other:
+        ready = await other.get("/readyz")
+        lifecycle.drain()
+        draining = await other.get("/readyz")
+        metrics = (await other.get("/metrics")).text
+    assert (ready.status_code, ready.json()["status"]) == (200, "ready")
+    assert ready.json()["checks"] == {"warmup": "warming up: 1 of 3 modules", "draining": "ok"}
+    assert draining.status_code == 503
+    assert draining.json()["checks"]["draining"].startswith("draining")
+    assert 'wess_ready_check{check="draining"} 0.0' in metrics
+    assert 'check="warmup"' not in metrics
 
 
 async def test_readyz_is_503_when_a_dependency_fails(client):

@@ -60,3 +60,16 @@ def test_invoke_prints_what_the_function_wrote(server, tmp_path):
     assert (result.stdout, result.stderr) == ("[0]\n", "0123456789abcdef" * 2 + "\n")
     result = wess(server, "invoke", io, "shout", "1", "1")
     assert (result.stdout, result.stderr) == ("0123456789abcdef\n[0]\n", "")
+
+
+def test_invoke_runs_a_command_and_prints_logs(server, tmp_path):
+    """--stdin and --arg run a WASI command: its stdout and stderr as they are; --logs
+    prints a function's log lines to stderr."""
+    echo = deploy(server, tmp_path, "echo_command")
+    given = tmp_path / "in.json"
+    given.write_text('{"hello": "wess"}\n')
+    result = wess(server, "invoke", echo, "--stdin", str(given), "--arg", "prog", "--arg", "x")
+    assert (result.stdout, result.stderr) == ('{"hello": "wess"}\n', "prog\nx\n")
+    logged = deploy(server, tmp_path, "host_api")
+    result = wess(server, "invoke", logged, "work", "1", "--logs")
+    assert (result.stdout, result.stderr) == ("[1]\n", "[info] starting\n[warn] done ✓\n")

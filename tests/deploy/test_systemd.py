@@ -36,7 +36,8 @@ def environment() -> dict[str, str]:
 
 def test_the_unit_runs_wess_serve_as_its_own_user(settings_from) -> None:
     """ExecStart is `wess serve`; User is not root; the environment holds only real
-    settings with valid values; SIGTERM stops it within TimeoutStopSec."""
+    settings with valid values; SIGTERM stops it within TimeoutStopSec; `systemctl
+    reload` sends SIGHUP."""
     assert set(directives()) == {"Unit", "Service", "Install"}
     (command,) = service("ExecStart")
     program, *arguments = command.split()
@@ -45,6 +46,7 @@ def test_the_unit_runs_wess_serve_as_its_own_user(settings_from) -> None:
     assert service("User") == ["wess"]
     settings = settings_from(environment())
     assert service("KillSignal") == ["SIGTERM"]
+    assert service("ExecReload") == ["/bin/kill -HUP $MAINPID"]  # a reload, never a stop
     (timeout,) = service("TimeoutStopSec")
     assert int(timeout) > settings.server.shutdown_timeout
 

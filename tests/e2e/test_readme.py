@@ -79,7 +79,7 @@ def test_rollback_examples_work_verbatim(server_factory):
     server = server_factory()
     (block,) = shell_blocks("Revisions, aliases and rollback")
     out = run_block(block, server.port, server.data_dir)
-    assert '"name":"greeter"' in out
+    assert '"name":"calc"' in out
     assert "wess-revision: 2" in out.lower()
     runs = re.findall(r'\{"results":\[3\],"function":"sum",[^}]*"revision":(\d)\}', out)
     assert runs == ["2", "1", "2"], out
@@ -151,3 +151,31 @@ def test_the_client_example_runs(server_factory, tmp_path):
     assert lines[1] == "[3]"
     assert lines[2] == "['adder']"
     assert lines[3] == "module_not_found 404"
+
+
+def test_wasi_command_examples_work_verbatim(server_factory):
+    """The WASI section's curl examples deploy examples/c/greet.wasm and answer what
+    their comments promise: JSON on stdin, logs, a raw body, a failing command."""
+    server = server_factory()
+    (block,) = shell_blocks("Deploy a WASI function and call it with JSON on stdin")
+    out = run_block(block, server.port, server.data_dir)
+    assert '"stdout":"{\\"greeting\\": \\"Hello, Ada!\\", \\"bytes_read\\": 15}\\n"' in out
+    assert '"exit_code":0,"truncated":{"stdout":false,"stderr":false}' in out
+    assert '"logs":[{"level":"info","message":"read the request"}' in out
+    assert '{"greeting": "Hello, Grace!", "bytes_read": 18}\n' in out
+    assert 'expected a JSON object with a \\"name\\" string\\n","exit_code":2' in out
+
+
+def test_component_examples_work_verbatim(server_factory):
+    """The first block of the component section runs as printed (the Python block is
+    run by tests/examples/test_python.py, which builds the same example)."""
+    server = server_factory()
+    component, python = shell_blocks(
+        "A function written in Python: strings and records in, strings and records out"
+    )
+    assert "wess deploy examples/python/app.py --wit examples/python/world.wit" in python
+    prefix = f"export WESS_URL={server.url}\nexport WESS_API_KEY={server.token}\n"
+    out = run_block(prefix + component, server.port)
+    assert "greet: func(who: string) -> string" in out
+    assert '["Hello, Ada!"]' in out
+    assert '{"results":[{"name":"Ada","age":37}],"function":"birthday"' in out

@@ -3,8 +3,9 @@ node of the shared PostgreSQL store.
 
 Both serve, as nodes of the store; a create reaches every process; a worker killed
 with SIGKILL is started again while the other goes on answering; a worker that cannot
-start stops the supervisor with an error; SIGTERM stops everything with status 0; the
-supervisor killed takes its workers with it.
+start stops the supervisor with an error; SIGHUP reaches every worker, which reloads
+(and lives on); SIGTERM stops everything with status 0; the supervisor killed takes its
+workers with it.
 """
 
 from __future__ import annotations
@@ -102,8 +103,15 @@ def test_two_workers_serve_one_port_as_nodes_of_the_store(tmp_path: Path) -> Non
             assert run.json()["results"] == [i + 1]
             answered_by.add(run.headers["x-wess-node"])
         assert answered_by <= ids
+        assert server.process is not None
+        server.process.send_signal(signal.SIGHUP)  # relayed: each worker reloads, none dies
+        eventually(
+            lambda: {e["node"] for e in logged(server, "configuration reloaded")} == ids,
+            "both workers reloaded",
+        )
         assert server.stop() == 0
         assert {e["node"] for e in logged(server, "wess stopped")} == {"node", *ids}
+        assert logged(server, "worker died; starting it again") == []
 
 
 def test_a_killed_worker_is_started_again_while_the_other_serves(tmp_path: Path) -> None:

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 
+import pytest
 import structlog
 
-from wess.observability.logging import NamedBytesLoggerFactory, configure_logging
+from wess.observability.logging import NamedBytesLoggerFactory, configure_logging, set_levels
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults_after():
+    """Each test configures logging as a server does (loggers cached on first use); the
+    defaults come back after it, so later tests' ``capture_logs`` sees every logger."""
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    logging.getLogger().setLevel(logging.WARNING)
 
 
 def test_json_lines_carry_level_time_logger_and_context():
@@ -60,3 +72,76 @@ async def test_access_lines_are_json_with_context_and_flushed_per_loop_turn():
     assert entry["status"] == 200
     assert entry["request_id"] == "r-9"
     assert {"level", "timestamp", "logger"} <= set(entry)
+
+
+def entries(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def test_a_logger_named_in_levels_writes_from_its_own_level_with_those_below_it():
+    """``levels`` sets a logger's level and its descendants'; others keep the default."""
+    stream = io.StringIO()
+    configure_logging(
+        level="info", format="json", stream=stream, levels={"wess.test.storage": "debug"}
+    )
+    try:
+        structlog.get_logger("wess.test.storage.rocks").debug("written")
+        structlog.get_logger("wess.test.storageless").debug("dropped: not below it")
+        structlog.get_logger("wess.test.http").debug("dropped")
+        structlog.get_logger("wess.test.http").info("kept")
+    finally:
+        set_levels("info")
+    assert [e["event"] for e in entries(stream)] == ["written", "kept"]
+
+
+def test_set_levels_changes_loggers_already_in_use_and_the_standard_librarys():
+    """A reload's ``set_levels`` applies at once, to loggers cached on first use too,
+    and to standard-library loggers (uvicorn's)."""
+    stream = io.StringIO()
+    configure_logging(level="info", format="json", stream=stream)
+    logger = structlog.get_logger("wess.test.reloaded")
+    try:
+        logger.info("before")
+        set_levels("warning")
+        logger.info("dropped")
+        logger.warning("kept")
+        set_levels("info", {"wess.test.reloaded": "debug", "uvicorn.error": "error"})
+        logger.debug("now written")
+        assert logging.getLogger("uvicorn.error").getEffectiveLevel() == logging.ERROR
+        set_levels("info")
+        assert logging.getLogger("uvicorn.error").getEffectiveLevel() == logging.INFO
+        logger.debug("dropped again")
+    finally:
+        set_levels("info")
+    assert [e["event"] for e in entries(stream)] == ["before", "kept", "now written"]
+
+
+def test_an_error_logs_its_whole_exception_chain():
+    """The exception of an error line carries the chain (cause and context): the log
+    is where it goes, responses never carry it (``assert_problem`` checks that)."""
+    stream = io.StringIO()
+    configure_logging(level="info", format="json", stream=stream)
+    try:
+        try:
+            raise OSError("disk unplugged")
+        except OSError as cause:
+            raise RuntimeError("the write failed") from cause
+    except RuntimeError:
+        structlog.get_logger("wess.test.chain").exception("unhandled error")
+    (entry,) = entries(stream)
+    assert "OSError: disk unplugged" in str(entry["exception"])
+    assert "direct cause" in str(entry["exception"])
+    assert "RuntimeError: the write failed" in str(entry["exception"])
+
+
+def test_set_levels_before_configure_logging_sets_the_standard_librarys():
+    """Without Wess's logging configuration (an embedding program's own), ``set_levels``
+    still sets the standard library's levels, and raises nothing."""
+    structlog.reset_defaults()
+    try:
+        set_levels("warning", {"wess.test.embedded": "debug"})
+        assert logging.getLogger().level == logging.WARNING
+        assert logging.getLogger("wess.test.embedded").level == logging.DEBUG
+    finally:
+        configure_logging(level="info", format="json", stream=io.StringIO())
+        logging.getLogger("wess.test.embedded").setLevel(logging.NOTSET)

@@ -46,7 +46,8 @@ async def traffic(client) -> Scrape:
     assert (await client.post(f"/{module_id}", content=b"[1, 2]")).json() == {"message": [3]}
     trapped = await client.post(f"/v1/modules/{traps}/run", json={"function": "unreachable"})
     assert trapped.status_code == 422
-    assert (await client.get("/v1/modules/ABCDEF00-0000-4000-8000-000000000000")).status_code == 400
+    misspelt = "ABCDEF00-0000-4000-8000-000000000000"  # a UUID in capitals: no id, no name
+    assert (await client.get(f"/v1/modules/{misspelt}")).status_code == 400
     return Scrape((await client.get("/metrics")).text)
 
 

@@ -19,6 +19,8 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.MODULE_READ,
         P.MODULE_DOWNLOAD,
         P.MODULE_RUN,
+        P.KV_READ,
+        P.KV_WRITE,
         P.PUBLIC,
         P.METRICS_READ,
     },
@@ -33,6 +35,8 @@ NAMESPACED = {
     P.MODULE_READ,
     P.MODULE_DOWNLOAD,
     P.MODULE_RUN,
+    P.KV_READ,
+    P.KV_WRITE,
 }
 
 

@@ -118,7 +118,8 @@ async def test_a_schema_2_store_migrates_to_revisions_and_names() -> None:
         with pytest.raises(MigrationRequired):
             async with open_store(url):
                 pass
-        assert schema.migrate(conn, name) == (2, ["0003_revisions.sql"])
+        assert schema.migrate(conn, name) == (2, list(schema.MIGRATIONS[2:]))
+        assert schema.MIGRATIONS[2] == "0003_revisions.sql"
         async with open_store(url) as store:
             for record in (older, newer, unnamed):
                 got = await store.modules.get_revision(record.id, record.info.revision)

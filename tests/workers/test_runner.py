@@ -21,7 +21,8 @@ from wess.errors import (
 from wess.messages import ChangeKind, ModuleChanged
 from wess.observability.metrics import Metrics
 from wess.runtime import Limits, Runtime
-from wess.workers.runner import Runner, RunOutcome
+from wess.workers.outcome import RunOutcome
+from wess.workers.runner import Runner
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:

@@ -9,12 +9,13 @@ Neither ever holds the whole dump.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
@@ -23,7 +24,10 @@ from wess.api.access import caller, guarded
 from wess.api.bodies import parse_json, read_body, validate
 from wess.api.guard import requires
 from wess.api.resources import json_response
+from wess.api.schemas import KeyRequest
 from wess.api.state import state_of
+from wess.api.streams import ndjson_response, wants_ndjson
+from wess.auditing import AuditTrail
 from wess.errors import ClientGone, InvalidRequest, UnsupportedMediaType
 from wess.models import ApiKey, AuditEntry, Role, is_namespace_name
 from wess.ops.backups import StoreBackups
@@ -37,14 +41,6 @@ from wess.security.rbac import Permission
 router = APIRouter(prefix="/v1", tags=["administration"], dependencies=[Depends(guarded)])
 KEY_BODY_LIMIT = 4096
 AUDIT_PAGE_MAX = 1000
-
-
-class KeyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    namespace: str = Field(..., min_length=1, max_length=64, examples=["team-a"])
-    role: Role
-    name: str = Field("", max_length=128, description="A label for people, e.g. ci-deploy.")
-    expires_at: AwareDatetime | None = Field(None, description="RFC 3339 with an offset.")
 
 
 class KeyResource(BaseModel):
@@ -153,6 +149,10 @@ async def read_audit(request: Request) -> Response:
     def match(entry: AuditEntry) -> bool:
         return all(getattr(entry, field) == value for field, value in wanted.items())
 
+    if wants_ndjson(request):
+        return ndjson_response(
+            _every_entry(state_of(request).audit, after=after, match=match if wanted else None)
+        )
     entries, cursor = await state_of(request).audit.page(
         after=after, limit=limit, match=match if wanted else None
     )
@@ -162,6 +162,17 @@ async def read_audit(request: Request) -> Response:
             "next_cursor": str(cursor) if cursor is not None else None,
         }
     )
+
+
+async def _every_entry(
+    audit: AuditTrail, *, after: int, match: Callable[[AuditEntry], bool] | None
+) -> AsyncIterator[bytes]:
+    """Every matching entry after ``after``, one line each, a page at a time."""
+    cursor: int | None = after
+    while cursor is not None:
+        entries, cursor = await audit.page(after=cursor, limit=AUDIT_PAGE_MAX, match=match)
+        if entries:
+            yield b"".join(orjson.dumps(entry.to_dict()) + b"\n" for entry in entries)
 
 
 @router.get(
@@ -235,7 +246,7 @@ async def cluster_nodes(request: Request) -> Response:
 @router.post(
     "/admin/rotate-kek",
     summary="Rotate the key-encryption key",
-    responses=openapi.responses(200, None, 401, 403, 409, 429, 503),
+    responses=openapi.responses(200, None, 400, 401, 403, 409, 429, 503),
     openapi_extra=requires(Permission.KEY_MANAGE, audit="kek.rotate"),
 )
 async def rotate_kek(request: Request) -> Response:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from wess.api import problems
-from wess.api.middleware import request_id_of
+from wess.api.middleware import request_id_of, trace_id_of
 from wess.errors import WessError
 from wess.observability.metrics import Metrics
 
@@ -23,6 +23,7 @@ def error_response(
 ) -> Response:
     """The response for ``exc``: ``{"message"}`` on the original routes, a problem else."""
     metrics.errors.labels(code=exc.code).inc()
+    structlog.contextvars.bind_contextvars(outcome=exc.code)  # in the request's access line
     kind = problems.kind_of(exc)
     log = logger.warning if kind.status >= 500 else logger.debug
     log("request failed", code=exc.code, status=kind.status, detail=exc.detail)
@@ -30,7 +31,10 @@ def error_response(
         response = problems.legacy_response(exc)
     else:
         response = problems.problem_response(
-            exc, request_id=request_id_of(scope), instance=scope.get("path")
+            exc,
+            request_id=request_id_of(scope),
+            instance=scope.get("path"),
+            trace_id=trace_id_of(scope),
         )
     if headers:
         response.headers.update(headers)

@@ -13,12 +13,25 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 import wess
-from wess.api import admin, docs, legacy, openapi, ops, problems, revisions, v1
+from wess.api import (
+    admin,
+    batches,
+    docs,
+    invocations,
+    kv,
+    legacy,
+    openapi,
+    ops,
+    problems,
+    revisions,
+    v1,
+)
 from wess.api.answers import error_response
 from wess.api.fastlane import RunRoutes
-from wess.api.middleware import RequestContext, answer_unexpected, request_id_of
+from wess.api.middleware import RequestContext, answer_unexpected, request_id_of, trace_id_of
 from wess.api.sites import SiteCheck, SitePolicy
 from wess.api.state import ApiState
+from wess.api.tracing import TracedRequests
 from wess.errors import InvalidRequest, MethodNotAllowed, NotFound, WessError
 from wess.observability.logging import AccessLog
 from wess.observability.metrics import Metrics
@@ -33,7 +46,17 @@ DESCRIPTION = (
     "existing clients."
 )
 
-ROUTERS = (ops.router, docs.router, admin.router, v1.router, revisions.router, legacy.router)
+ROUTERS = (
+    ops.router,
+    docs.router,
+    admin.router,
+    v1.router,
+    revisions.router,
+    batches.router,
+    invocations.router,
+    kv.router,
+    legacy.router,
+)
 """In matching order: the original API's catch-all ``/{module_id}`` comes last."""
 
 
@@ -47,11 +70,14 @@ def create_app(
     The outermost layer gives every request its id, metrics and access log; the next
     refuses foreign hosts and origins (``sites``), on every route; plain run requests,
     which users hammer, go from ``RunRoutes`` straight to their route's endpoint;
-    everything else goes through FastAPI (the run routes included).
+    everything else goes through FastAPI (the run routes included). With tracing on,
+    ``TracedRequests`` opens each request's server span just inside the outermost layer.
     """
     api = build_api(state)
-    checked = SiteCheck(RunRoutes(api), policy=sites, metrics=state.metrics)
-    return RequestContext(checked, metrics=state.metrics, access_log=access_log, node=state.node)
+    app: ASGIApp = SiteCheck(RunRoutes(api), policy=sites, metrics=state.metrics)
+    if state.tracing is not None:  # left out when off: nothing to pay per request
+        app = TracedRequests(app, tracing=state.tracing)
+    return RequestContext(app, metrics=state.metrics, access_log=access_log, node=state.node)
 
 
 def build_api(state: ApiState) -> FastAPI:
@@ -113,7 +139,9 @@ def _on_unexpected(metrics: Metrics) -> Callable[[Request, Exception], Response]
 
     def handle(request: Request, exc: Exception) -> Response:
         answer_unexpected(request.scope, exc, metrics)
-        return problems.problem_response(exc, request_id=request_id_of(request.scope))
+        return problems.problem_response(
+            exc, request_id=request_id_of(request.scope), trace_id=trace_id_of(request.scope)
+        )
 
     return handle
 

@@ -30,6 +30,7 @@ from wess.auditing import Auditor
 from wess.errors import PermissionDenied, RateLimited, Unauthenticated, WessError
 from wess.models import DEFAULT_NAMESPACE, Role
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import Tracing
 from wess.security.failures import AuthFailure, refuse
 from wess.security.jwt import JwtVerifier
 from wess.security.ratelimit import RateLimiter, RateScope
@@ -101,8 +102,12 @@ class Guard:
         limiter: RateLimiter,
         auditor: Auditor,
         metrics: Metrics,
+        tracing: Tracing | None = None,
     ) -> None:
         self._policy = policy
+        self._tracing = tracing
+        # with tracing off the plain check runs: no span, no extra frame
+        self._count = self._limit if tracing is None else self._traced_limit
         self._keys = keys
         self._jwt = jwt
         self._limiter = limiter
@@ -115,13 +120,26 @@ class Guard:
         self, scope: Scope, permission: Permission | None, *, action: str | None = None
     ) -> Principal | None:
         """The principal for this request (None for an anonymous public one)."""
+        tracing = self._tracing
+        if tracing is None or not tracing.recording():
+            return await self._admit(scope, permission, action)
+        with tracing.span("auth", {"wess.permission": str(permission)}) as span:
+            principal = await self._admit(scope, permission, action)
+            if principal is not None:
+                span.set_attribute("wess.namespace", principal.namespace)
+                span.set_attribute("wess.auth.method", principal.method.value)
+            return principal
+
+    async def _admit(
+        self, scope: Scope, permission: Permission | None, action: str | None
+    ) -> Principal | None:
         ip = client_ip(scope)
         principal: Principal | None = None
         try:
-            await self._limit(RateScope.IP, ip or "unknown", None)
+            await self._count(RateScope.IP, ip or "unknown", None)
             principal = self._authenticate(scope)
             if principal is not None and principal.method is not AuthMethod.NONE:
-                await self._limit(RateScope.KEY, principal.subject, principal.role)
+                await self._count(RateScope.KEY, principal.subject, principal.role)
             if permission is None:
                 raise PermissionDenied("this route declares no permission; it is closed")
             if principal is None:
@@ -155,6 +173,11 @@ class Guard:
         if token.startswith(KEY_PREFIX) or self._jwt is None:
             return self._keys.verify(token)
         return self._jwt.verify(token)
+
+    async def _traced_limit(self, scope: RateScope, identity: str, role: Role | None) -> None:
+        assert self._tracing is not None
+        with self._tracing.span("rate limit", {"wess.ratelimit.scope": scope.value}, leaf=True):
+            await self._limit(scope, identity, role)
 
     async def _limit(self, scope: RateScope, identity: str, role: Role | None) -> None:
         limiter = self._limiter

@@ -26,7 +26,8 @@ from wess.api.state import ApiState, state_of
 from wess.errors import InvalidRequest
 from wess.models import LegacyMetadata, ModuleInfo, ValueType
 from wess.security.rbac import Permission
-from wess.service import Upload, default_function_of
+from wess.targets import default_function_of
+from wess.uploading import Upload
 
 router = APIRouter(tags=[LEGACY_TAG], dependencies=[Depends(guarded)])
 

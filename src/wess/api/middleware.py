@@ -27,6 +27,8 @@ NODE_HEADER = b"x-wess-node"
 """Names the node that answered (several may serve one store behind a balancer)."""
 REQUEST_ID_SCOPE_KEY = "wess.request_id"
 ANSWERED_SCOPE_KEY = "wess.unexpected_error_answered"
+TRACE_ID_SCOPE_KEY = "wess.trace_id"
+"""The request's trace id, set by ``wess.api.tracing`` while tracing is on."""
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 """Sent on every HTTPS response: browsers then refuse plain HTTP for a year."""
 REQUEST_ID_FORM = re.compile(rb"[A-Za-z0-9._-]{1,64}")
@@ -46,6 +48,12 @@ def answer_unexpected(scope: Scope, exc: BaseException, metrics: Metrics) -> Non
 def request_id_of(scope: Scope) -> str:
     """The id of the request being handled (set by ``RequestContext``)."""
     return str(scope.get(REQUEST_ID_SCOPE_KEY, "-"))
+
+
+def trace_id_of(scope: Scope) -> str | None:
+    """The trace id of the request being handled (None while tracing is off)."""
+    trace_id: str | None = scope.get(TRACE_ID_SCOPE_KEY)
+    return trace_id
 
 
 class RequestContext:
@@ -105,11 +113,13 @@ class RequestContext:
             if not scope.get(ANSWERED_SCOPE_KEY):  # FastAPI's handler answered and logged it
                 answer_unexpected(scope, exc, self.metrics)
             if not started:
-                response = problems.problem_response(exc, request_id=request_id)
+                response = problems.problem_response(
+                    exc, request_id=request_id, trace_id=trace_id_of(scope)
+                )
                 await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            route = _route_template(scope)
+            route = route_template(scope)
             method = scope["method"]
             self.metrics.observe_request(method, route, status, elapsed)
             if self.access_log is not None:
@@ -144,7 +154,8 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-def _route_template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``UNMATCHED_ROUTE`` if none did)."""
     route: Any = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED_ROUTE

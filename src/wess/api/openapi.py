@@ -21,10 +21,19 @@ from starlette.routing import BaseRoute, Route
 
 from wess.api import examples
 from wess.api.problems import PROBLEM_CONTENT_TYPE
-from wess.api.schemas import LegacyError, ModuleUpload, Problem, RunRequest
+from wess.api.schemas import KeyRequest, LegacyError, ModuleUpload, Problem, RunRequest
 
 REF = "#/components/schemas/{model}"
-EXTRA_MODELS: tuple[type[BaseModel], ...] = (ModuleUpload, RunRequest, Problem)
+EXTRA_MODELS: tuple[type[BaseModel], ...] = (ModuleUpload, RunRequest, KeyRequest, Problem)
+"""The models request bodies name by reference (``json_body``), which FastAPI does not
+see: each must be in the document's components, or its reference dangles."""
+MODULE_ID_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "uuid",
+    "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+}
+"""A module id: a UUID in its canonical, lowercase form (anything else is 400
+invalid_module_id)."""
 MODULE_ID_PARAMETER: dict[str, Any] = {
     "name": "module_id",
     "in": "path",
@@ -243,6 +252,7 @@ def install(app: FastAPI, routes: Iterable[BaseRoute] = ()) -> None:
                     for method in route.methods or ():
                         paths.setdefault(route.path, {})[method.lower()] = operation.document()
                     models.extend(operation.response_models())
+            _module_ids(paths)
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             for model in models:
                 schema = model.model_json_schema(ref_template=REF)
@@ -253,3 +263,16 @@ def install(app: FastAPI, routes: Iterable[BaseRoute] = ()) -> None:
         return app.openapi_schema
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+def _module_ids(paths: dict[str, Any]) -> None:
+    """Every ``module_id`` path parameter of the original API as the one schema of a
+    module id (FastAPI's routes take it as a plain string, to answer a malformed one
+    with Wess's own 400); /v1 paths also take a module's name, and keep a plain string."""
+    for path, operations in paths.items():
+        if path.startswith("/v1/"):
+            continue
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("in") == "path" and parameter.get("name") == "module_id":
+                    parameter["schema"] = dict(MODULE_ID_SCHEMA)

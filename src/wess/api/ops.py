@@ -35,11 +35,14 @@ async def healthz() -> Response:
     openapi_extra=requires(Permission.PUBLIC),
 )
 async def readyz(request: Request) -> Response:
-    """Storage reachable and every worker running; 503 with the failing checks otherwise.
-    ``warmup`` reports the start-up warm-up of compiled modules, and ``storage_damage``
-    the damage the store met (records it could not read); neither fails readiness.
-    ``breakers`` shows every circuit breaker; an open storage breaker fails the
-    ``breakers`` check (so does Redis's under ``ratelimit.on_redis_failure = closed``)."""
+    """Ready to take requests: one check each for ``draining`` (fails from the moment
+    a stop signal arrives), ``listeners`` (accepting connections), ``storage``, the
+    ``writer`` and ``runner``, ``breakers`` (an open storage breaker fails it, and so
+    does Redis's under ``ratelimit.on_redis_failure = closed``) and, with a shared
+    store, ``changes``; 503 naming the failing ones otherwise. The ``warmup`` check
+    (the start-up loading of compiled modules, detailed in ``warmup``) is advisory:
+    reported, never failing readiness; so is ``storage_damage``, the damage the store
+    met (records it could not read). ``breakers`` details every circuit breaker."""
     state = state_of(request)
     readiness = await state.health.readiness()
     body: dict[str, object] = {
@@ -67,5 +70,5 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """The Prometheus text; readiness is checked now, so ``wess_ready`` is current."""
     state = state_of(request)
-    state.metrics.record_readiness((await state.health.readiness()).checks)
+    state.metrics.record_readiness((await state.health.readiness()).required)
     return Response(state.metrics.render(), media_type=CONTENT_TYPE)

@@ -59,6 +59,8 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.KeyNotFound, ProblemKind(404, "API key not found", 404)),
     (errors.RevisionNotFound, ProblemKind(404, "Revision not found", 404)),
     (errors.AliasNotFound, ProblemKind(404, "Alias not found", 404)),
+    (errors.InvocationNotFound, ProblemKind(404, "Invocation not found", 404)),
+    (errors.KvKeyNotFound, ProblemKind(404, "Key not found", 404)),
     (errors.NotFound, ProblemKind(404, "Not found", 404)),
     (errors.PreconditionFailed, ProblemKind(412, "Precondition failed", 412)),
     (errors.NameTaken, ProblemKind(409, "Name taken", 409)),
@@ -110,9 +112,14 @@ def code_of(exc: BaseException) -> str:
 
 
 def problem_body(
-    exc: BaseException, *, request_id: str, instance: str | None = None
+    exc: BaseException,
+    *,
+    request_id: str,
+    instance: str | None = None,
+    trace_id: str | None = None,
 ) -> dict[str, object]:
-    """The RFC 9457 document for ``exc``; extension members carry its safe context."""
+    """The RFC 9457 document for ``exc``; extension members carry its safe context, and
+    the request's ``trace_id`` while tracing is on."""
     kind = kind_of(exc)
     code = code_of(exc)
     body: dict[str, object] = {
@@ -123,6 +130,8 @@ def problem_body(
         "code": code,
         "request_id": request_id,
     }
+    if trace_id is not None:
+        body["trace_id"] = trace_id
     if instance is not None:
         body["instance"] = instance
     if isinstance(exc, errors.WessError):
@@ -140,9 +149,13 @@ def detail_of(exc: BaseException) -> str:
 
 
 def problem_response(
-    exc: BaseException, *, request_id: str, instance: str | None = None
+    exc: BaseException,
+    *,
+    request_id: str,
+    instance: str | None = None,
+    trace_id: str | None = None,
 ) -> Response:
-    body = problem_body(exc, request_id=request_id, instance=instance)
+    body = problem_body(exc, request_id=request_id, instance=instance, trace_id=trace_id)
     return Response(
         orjson.dumps(body),
         status_code=int(str(body["status"])),

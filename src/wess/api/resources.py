@@ -17,11 +17,12 @@ from uuid import UUID
 import orjson
 from starlette.responses import Response
 
+from wess.api.commands import command_document
 from wess.api.offloop import off_loop
 from wess.circuit import CircuitSnapshot, CircuitState
-from wess.models import Alias, ModuleInfo, RevisionRef
+from wess.models import Alias, FunctionSignature, ModuleInfo, RevisionRef
+from wess.workers.outcome import RunOutcome
 from wess.workers.reader import encode_cursor
-from wess.workers.runner import RunOutcome
 
 JSON = "application/json"
 RESOURCE_BYTES = 512
@@ -103,6 +104,17 @@ def module_summary(info: ModuleInfo) -> dict[str, Any]:
     }
 
 
+def _function_document(signature: FunctionSignature) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "name": signature.name,
+        "params": list(signature.params),
+        "results": list(signature.results),
+    }
+    if signature.wit is not None:
+        document["wit"] = signature.wit
+    return document
+
+
 def alias_document(alias: Alias) -> dict[str, Any]:
     """``{"revision": 3}``, or ``{"weights": {"3": 90, "4": 10}}`` for a split."""
     if len(alias.targets) == 1:
@@ -126,10 +138,7 @@ def module_document(info: ModuleInfo, *, breaker: CircuitSnapshot | None = None)
     """The module's resource: its summary and its function catalogue, and its circuit
     breaker while it is open or half open."""
     document = module_summary(info)
-    document["functions"] = [
-        {"name": f.name, "params": list(f.params), "results": list(f.results)}
-        for f in info.functions
-    ]
+    document["functions"] = [_function_document(f) for f in info.functions]
     document["aliases"] = {alias.name: alias_document(alias) for alias in info.aliases}
     if breaker is not None and breaker.state is not CircuitState.CLOSED:
         document["breaker"] = breaker.to_dict()
@@ -177,7 +186,19 @@ def summary_json(info: ModuleInfo) -> bytes:
     return orjson.dumps(module_summary(info))
 
 
-def run_document(outcome: RunOutcome) -> dict[str, Any]:
+def run_document(outcome: RunOutcome, *, logs: bool = False) -> dict[str, Any]:
+    """A run's answer: a function call's results, or a command's output (``exit_code``
+    set, ``commands.command_document``); its log lines when ``logs`` asks."""
+    lines = logs_document(outcome) if logs else None
+    if outcome.exit_code is not None:
+        return command_document(
+            outcome.output(),
+            function=outcome.function,
+            duration_us=outcome.duration_us,
+            fuel_used=outcome.fuel_used,
+            logs=lines,
+            logs_dropped=outcome.logs_dropped,
+        )
     document: dict[str, Any] = {
         "results": outcome.results,
         "function": outcome.function,
@@ -193,4 +214,12 @@ def run_document(outcome: RunOutcome) -> dict[str, Any]:
         document["stderr"] = outcome.stderr.decode("utf-8", errors="replace")
     if outcome.output_truncated:
         document["output_truncated"] = True
+    if lines is not None:
+        document["logs"] = lines
+        if outcome.logs_dropped:
+            document["logs_dropped"] = outcome.logs_dropped
     return document
+
+
+def logs_document(outcome: RunOutcome) -> list[dict[str, str]]:
+    return [line.document() for line in outcome.logs]

@@ -20,6 +20,7 @@ it the run ends with 408 ``deadline_exceeded`` naming the layer that ran out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 from uuid import UUID
@@ -31,21 +32,34 @@ from starlette.types import Receive, Scope, Send
 
 from wess.api.answers import error_response
 from wess.api.bodies import parse_json, parse_module_id, read_scope_body
+from wess.api.commands import (
+    CommandPolicy,
+    asks_logs,
+    is_command_document,
+    is_raw,
+    parse_command_request,
+    raw_headers,
+    raw_request,
+    wants_raw,
+)
 from wess.api.guard import declared, namespace_scope
+from wess.api.offloop import off_loop
 from wess.api.openapi import Operation
 from wess.api.resources import run_document
 from wess.api.schemas import JsonNumber
 from wess.api.state import ApiState
 from wess.errors import InvalidRequest, WessError
+from wess.runtime.command_io import CommandInput
 from wess.runtime.limits import BY_NAME, PER_CALL
 from wess.runtime.reasons import clipped, listed_sorted
 from wess.security.rbac import Permission
 from wess.service import RunLimits
+from wess.workers.outcome import RunOutcome
 from wess.workers.resolving import CURRENT, MODULE_ID, Selector, selector
 
 RUN_BODY_LIMIT = 64 * 1024
 """Arguments are at most a few numbers; this bounds what a run request may send."""
-RUN_FIELDS = frozenset({"function", "args", "limits"})
+RUN_FIELDS = frozenset({"function", "args", "limits", "logs"})
 TIMEOUT_HEADER = b"request-timeout-ms"
 """The client's deadline for one run, in milliseconds (``server.request_timeout_ms`` caps it)."""
 TIMEOUT_DIGITS = 10
@@ -53,14 +67,58 @@ JSON_HEADERS = (b"content-type", b"application/json")
 REVISION_HEADER = b"wess-revision"
 """The revision of the module a /v1 run ran (a weighted alias draws one)."""
 SELECTOR_PARAMETERS = frozenset({"revision", "alias"})
+RUN_PARAMETERS = SELECTOR_PARAMETERS | {"logs"}
 LEGACY_ARGUMENTS_SCHEMA = TypeAdapter(list[JsonNumber]).json_schema()
 
 
 @dataclass(frozen=True, slots=True)
 class RunCall:
+    """A parsed /v1 run request: a function call, or a command's (``command`` set)."""
+
     function: str | None
     args: list[Any]
     limits: RunLimits | None
+    logs: bool = False
+    command: CommandInput | None = None
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+async def read_run_call(scope: Scope, receive: Receive, policy: CommandPolicy) -> RunCall:
+    """The /v1 run request in any of its forms: ``{"function", "args", "limits", "logs"}``,
+    a command's JSON (``commands.is_command_document``) or a raw body as stdin."""
+    logs = asks_logs(scope.get("query_string", b""))
+    if is_raw(header(scope, b"content-type")):
+        body = await read_scope_body(scope, receive, limit=policy.max_stdin)
+        request = raw_request(body, policy=policy, logs=logs)
+        return RunCall(None, [], None, logs=request.logs, command=request.input)
+    body = await read_scope_body(scope, receive, limit=max(RUN_BODY_LIMIT, policy.body_limit))
+    if len(body) <= RUN_BODY_LIMIT:
+        document = parse_json(body)
+    else:  # a command's stdin: parsed off the event loop
+        document = await off_loop(partial(parse_json, body), size=len(body))
+    if is_command_document(document):
+        request = parse_command_request(document, policy=policy, logs=logs)
+        return RunCall(None, [], _limits(request.limits), logs=request.logs, command=request.input)
+    call = parse_run_request(document)
+    return RunCall(call.function, call.args, call.limits, logs=logs or call.logs)
+
+
+async def send_raw(send: Send, outcome: RunOutcome) -> None:
+    """A command's stdout as the body; its exit code, truncation and stderr in headers."""
+    output = outcome.output()
+    headers = [
+        (b"content-type", b"application/octet-stream"),
+        (b"content-length", str(len(output.stdout)).encode()),
+        *raw_headers(output),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": output.stdout})
 
 
 class RunEndpoint:
@@ -91,8 +149,8 @@ class RunEndpoint:
             else:  # a name: resolved in the caller's namespace
                 module_id = await state.service.resolve(raw, namespace=principal.namespace)
             timeout_ms = asked_timeout(scope)
-            document = parse_json(await read_scope_body(scope, receive, limit=RUN_BODY_LIMIT))
             if self.legacy:
+                document = parse_json(await read_scope_body(scope, receive, limit=RUN_BODY_LIMIT))
                 outcome = await state.service.run(
                     module_id,
                     namespace=namespace_scope(principal),
@@ -102,7 +160,7 @@ class RunEndpoint:
                 )
                 body = orjson.dumps({"message": outcome.results})
             else:
-                call = parse_run_request(document)
+                call = await read_run_call(scope, receive, state.commands)
                 query = scope["query_string"]
                 outcome = await state.service.run(
                     module_id,
@@ -111,9 +169,13 @@ class RunEndpoint:
                     args=call.args,
                     limits=call.limits,
                     timeout_ms=timeout_ms,
+                    command=call.command,
                     selector=run_selector(query) if query else CURRENT,
                 )
-                body = orjson.dumps(run_document(outcome))
+                if outcome.exit_code is not None and wants_raw(header(scope, b"accept")):
+                    await send_raw(send, outcome)
+                    return
+                body = orjson.dumps(run_document(outcome, logs=call.logs))
         except WessError as exc:  # a client that left (ClientGone) is logged as 499 too
             await error_response(scope, exc, state.metrics)(scope, receive, send)
             return
@@ -143,9 +205,9 @@ def run_selector(query: bytes) -> Selector:
     """The revision a run's query string names (``?revision=3`` or ``?alias=prod``)."""
     found: dict[str, str] = {}
     for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
-        if name not in SELECTOR_PARAMETERS:
+        if name not in RUN_PARAMETERS:
             raise InvalidRequest(
-                f"unknown query parameter {clipped(name)!r}; allowed: revision, alias",
+                f"unknown query parameter {clipped(name)!r}; allowed: revision, alias, logs",
                 field=name,
             )
         found[name] = value
@@ -169,7 +231,10 @@ def parse_run_request(document: Any) -> RunCall:
     args = document.get("args", [])
     if not isinstance(args, list):
         raise InvalidRequest("args must be a JSON array", field="args")
-    return RunCall(function=function, args=args, limits=_limits(document.get("limits")))
+    logs = document.get("logs", False)
+    if not isinstance(logs, bool):
+        raise InvalidRequest("logs must be true or false", field="logs")
+    return RunCall(function=function, args=args, limits=_limits(document.get("limits")), logs=logs)
 
 
 def asked_timeout(scope: Scope) -> int | None:

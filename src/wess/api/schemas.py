@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
-from wess.models import ValueType
+from wess.models import Role, ValueType
 from wess.runtime.limits import BY_NAME, PER_CALL
 
 JsonNumber = int | float | Literal["NaN", "Infinity", "-Infinity"]
@@ -73,14 +73,59 @@ RunLimitsDocument: type[BaseModel] = create_model(
 
 class RunRequest(_Strict):
     function: str | None = Field(None, examples=["sum"])
+    args: list[Any] = Field(
+        default_factory=list,
+        examples=[[1, 2]],
+        description="Numbers for a core module's function; for a component's, JSON values "
+        "of its WIT types (docs/components.md).",
+    )
+    limits: RunLimitsDocument | None = None
+
+
+class KeyRequest(BaseModel):
+    """The body of ``POST /v1/keys``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    namespace: str = Field(..., min_length=1, max_length=64, examples=["team-a"])
+    role: Role
+    name: str = Field("", max_length=128, description="A label for people, e.g. ci-deploy.")
+    expires_at: AwareDatetime | None = Field(None, description="RFC 3339 with an offset.")
+
+
+class BatchRequest(_Strict):
+    """Many calls of one function: one argument array per call."""
+
+    function: str | None = Field(None, examples=["sum"])
+    args: list[list[JsonNumber]] = Field(..., examples=[[[1, 2], [3, 4]]])
+    limits: RunLimitsDocument | None = None
+
+
+class RetryDocument(_Strict):
+    attempts: int = Field(1, ge=1, examples=[3])
+    on: list[str] = Field(default_factory=list, examples=[["timeout", "trap"]])
+
+
+class InvocationRequest(_Strict):
+    """One asynchronous call: a run's fields, and how to retry it."""
+
+    function: str | None = Field(None, examples=["sum"])
     args: list[JsonNumber] = Field(default_factory=list, examples=[[1, 2]])
     limits: RunLimitsDocument | None = None
+    retry: RetryDocument | None = None
 
 
 class FunctionDocument(BaseModel):
     name: str
-    params: list[ValueType]
+    params: list[ValueType] = Field(
+        ..., description="A core module function's parameter types (empty for a component's)."
+    )
     results: list[ValueType]
+    wit: str | None = Field(
+        None,
+        description="A component's function: its component-model type in WIT; its "
+        "arguments and results are JSON values of those types (docs/components.md).",
+        examples=["func(who: string) -> string"],
+    )
 
 
 class ModuleSummary(BaseModel):
@@ -167,7 +212,9 @@ class ModulePage(BaseModel):
 
 
 class RunResult(BaseModel):
-    results: list[JsonNumber]
+    results: list[Any] = Field(
+        ..., description="Numbers from a core module; a component's result as JSON (0 or 1 item)."
+    )
     function: str
     duration_us: int
     fuel_used: int | None = Field(None, description="Present when fuel metering applies.")
@@ -190,6 +237,11 @@ class Problem(BaseModel):
     detail: str
     code: str
     request_id: str
+    trace_id: str | None = Field(
+        None,
+        description="The request's OpenTelemetry trace id (32 hex digits), while tracing is "
+        "on (`[tracing] enabled`).",
+    )
     kind: str | None = Field(None, description="The trap kind, on trap problems.")
 
 

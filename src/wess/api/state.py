@@ -7,20 +7,27 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from wess.api.commands import CommandPolicy
 from wess.api.guard import Guard
 from wess.auditing import Auditor, AuditTrail
+from wess.batching import BatchLimits
+from wess.invocations import AsyncInvocations
 from wess.keys import KekRotator, KeyService
 from wess.models import NodeInfo
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import Tracing
 from wess.ops.backups import StoreBackups
 from wess.ops.inspection import StoreReport
 from wess.ops.transfer import Transfer
 from wess.service import ModuleService
+from wess.workers.kv import KeyValues
 from wess.workers.warmup import Warmup
 
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_PAGE_BYTES = 1 << 20
+DEFAULT_BATCH = BatchLimits()
+DEFAULT_COMMANDS = CommandPolicy()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +42,8 @@ class ApiState:
     rotator: KekRotator | None = None
     max_module_size: int
     max_json_body: int
+    commands: CommandPolicy = DEFAULT_COMMANDS
+    """What a run request may hand a command (``commands`` section)."""
     max_page_size: int
     default_page_size: int = DEFAULT_PAGE_SIZE
     max_page_bytes: int = DEFAULT_PAGE_BYTES
@@ -54,6 +63,14 @@ class ApiState:
     """The store's backups (``/v1/admin/backups``); None for a store kept in memory."""
     breakers: Callable[[], Mapping[str, object]] | None = None
     """Every circuit breaker's state (``/readyz`` reports it as ``breakers``)."""
+    tracing: Tracing | None = None
+    """Makes the spans of each request (None: tracing is off)."""
+    kv: KeyValues | None = None
+    """The namespaces' key-value state (``/v1/kv``), which guests reach by ``wess:kv@1``."""
+    invocations: AsyncInvocations | None = None
+    """Asynchronous invocations (``/v1/modules/{id}/invocations``, ``/v1/invocations``)."""
+    batch: BatchLimits = DEFAULT_BATCH
+    """How large a batch of calls may be (``POST /v1/modules/{id}/run:batch``)."""
 
 
 def state_of(request: Request) -> ApiState:

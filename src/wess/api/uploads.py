@@ -19,7 +19,7 @@ from wess.api.state import ApiState
 from wess.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from wess.models import ValueType
 from wess.runtime.reasons import clipped, listed_sorted
-from wess.service import Upload
+from wess.uploading import Upload
 
 WASM_TYPES = frozenset({"application/wasm", "application/octet-stream"})
 JSON_TYPE = "application/json"

@@ -7,10 +7,13 @@ admin's reach every namespace); new modules go to the caller's namespace.
 A listing shows summaries, read from the store ``LIST_CHUNK`` modules at a time and
 encoded one by one, so neither the modules it holds nor the page it answers grows with
 what the modules export; a page ends at ``limit`` items or ``limits.max_page_bytes``
-bytes, whichever comes first.
+bytes, whichever comes first. With ``Accept: application/x-ndjson`` the listing is
+every module from the cursor on, one summary a line, streamed (``streams``).
 """
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
@@ -23,6 +26,7 @@ from wess.api.resources import PageBody, etag, module_response, parse_etag, summ
 from wess.api.runs import RunRoute
 from wess.api.schemas import ModulePage, ModuleResource, RunRequest, RunResult
 from wess.api.state import state_of
+from wess.api.streams import ndjson_response, wants_ndjson
 from wess.api.uploads import read_upload
 from wess.errors import InvalidRequest
 from wess.security.rbac import Permission
@@ -74,6 +78,11 @@ async def list_modules(request: Request) -> Response:
         raise InvalidRequest(
             f"limit must be between 1 and {state.max_page_size}, got {limit}", field="limit"
         )
+    if wants_ndjson(request):
+        lines = _every_module(
+            state.service, namespace=caller(request.scope).reads, cursor=query.get("cursor")
+        )
+        return ndjson_response(lines)
     page = PageBody(limit=limit, max_bytes=state.max_page_bytes)
     body = await _listing(
         state.service,
@@ -201,6 +210,20 @@ async def _listing(
             cursor = encode_cursor(info.id)
         if chunk.next_cursor is None or page.count >= page.limit:
             return page.body(chunk.next_cursor)
+        cursor = chunk.next_cursor
+
+
+async def _every_module(
+    service: ModuleService, *, namespace: str | None, cursor: str | None
+) -> AsyncIterator[bytes]:
+    """Every module's summary from ``cursor`` on, one line each, a chunk at a time."""
+    cursor = cursor or None
+    while True:
+        chunk = await service.list(namespace=namespace, cursor=cursor, limit=LIST_CHUNK)
+        if chunk.items:
+            yield b"".join(summary_json(info) + b"\n" for info in chunk.items)
+        if chunk.next_cursor is None:
+            return
         cursor = chunk.next_cursor
 
 

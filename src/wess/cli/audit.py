@@ -123,7 +123,7 @@ async def _verify_offline(config: Path | None, data_dir: Path) -> dict[str, Any]
     from wess.api.admin import verification_document
     from wess.auditing import AuditTrail
     from wess.security.audit import AUDIT_KEY_LABEL, AuditKey
-    from wess.server.state import anchor_file, keyring_of, server_secret
+    from wess.server.parts import anchor_file, keyring_of, server_secret
     from wess.storage import open_store
 
     chosen = settings(config, {"database.path": data_dir})

@@ -55,7 +55,7 @@ BACKUP_COLUMNS = (
 
 
 def _backups(config: Path | None, backup_dir: Path | None) -> Any:
-    from wess.server.state import backups_of
+    from wess.server.parts import backups_of
 
     chosen = settings(config, {})
     found = backups_of(chosen)
@@ -94,7 +94,7 @@ def create(
 
 async def _create_offline(config: Path | None, data_dir: Path) -> dict[str, Any]:
     from wess.cli.offline import offline
-    from wess.server.state import backups_of
+    from wess.server.parts import backups_of
 
     chosen = settings(config, {"database.path": data_dir})
     async with offline(chosen) as session:
@@ -154,7 +154,7 @@ def restore(
     server with --data-dir DIR."""
     from wess.cli.offline import local_actor
     from wess.ops.restore import restore as run
-    from wess.server.state import ANCHOR_FILE, keyring_of, secret_path
+    from wess.server.parts import ANCHOR_FILE, keyring_of, secret_path
 
     backups = _backups(config, backup_dir)
     chosen = settings(config, {"database.path": into})

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from wess.cli.common import DEFAULT_URL, CaOption, KeyOption, UrlOption, connect, err
+from wess.cli.common import (
+    DEFAULT_URL,
+    CaOption,
+    KeyOption,
+    UrlOption,
+    connect,
+    err,
+    failures,
+)
 from wess.cli.output import Column, Output, OutputOption, emit, emit_document, size
 from wess.cli.progress import Meter
+from wess.cli.python_components import build_python_component
 from wess.client import Module, RunResult
 
 app = typer.Typer()
@@ -61,7 +71,11 @@ def deploy(
     files: Annotated[
         list[Path],
         typer.Argument(
-            exists=True, dir_okay=False, readable=True, metavar="FILE...", help=".wasm files."
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="FILE...",
+            help=".wasm files, or one Python module (.py) with --wit.",
         ),
     ],
     name: Annotated[
@@ -70,13 +84,37 @@ def deploy(
     function: Annotated[
         str | None, typer.Option(metavar="FUNCTION", help="Default function.")
     ] = None,
+    wit: Annotated[
+        Path | None,
+        typer.Option(
+            "--wit",
+            exists=True,
+            readable=True,
+            metavar="WIT",
+            help="For a .py file: the WIT world (file or directory) it implements; "
+            "componentize-py builds the component (pip install 'wess[python]').",
+        ),
+    ] = None,
+    world: Annotated[
+        str | None,
+        typer.Option("--world", metavar="WORLD", help="For a .py file: the world in --wit."),
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     ca: CaOption = None,
 ) -> None:
-    """Upload .wasm files; prints each new module's id (with its file, for several)."""
+    """Upload .wasm files; prints each new module's id (with its file, for several). A
+    Python module is built into a component first; its id is printed, then its
+    functions with their WIT types."""
     if name is not None and len(files) > 1:
         raise typer.BadParameter("--name names one module; leave it out for several files")
+    if any(path.suffix == ".py" for path in files):
+        deploy_python(
+            files, wit=wit, world=world, name=name, function=function, url=url, key=key, ca=ca
+        )
+        return
+    if wit is not None or world is not None:
+        raise typer.BadParameter("--wit and --world are for a Python module (.py)")
     total = sum(path.stat().st_size for path in files)
     with connect(url, key, ca) as client:
         if len(files) == 1:
@@ -90,6 +128,33 @@ def deploy(
                 typer.echo(f"{module.id}  {path}")
                 sent += path.stat().st_size
                 meter.update(number, sent)
+
+
+def deploy_python(
+    files: list[Path],
+    *,
+    wit: Path | None,
+    world: str | None,
+    name: str | None,
+    function: str | None,
+    url: str,
+    key: str | None,
+    ca: Path | None,
+) -> None:
+    """Build one Python module into a component and upload it (compiling an 18 MB
+    component takes seconds: the upload waits for it without a time limit)."""
+    if len(files) != 1:
+        raise typer.BadParameter("deploy one Python module (.py) at a time")
+    if wit is None:
+        raise typer.BadParameter("a Python module needs --wit: the WIT world it implements")
+    source = files[0]
+    with failures():
+        component = build_python_component(source, wit=wit, world=world)
+    with connect(url, key, ca) as client:
+        module = client.deploy(component, name=name or source.stem, function=function, timeout=None)
+    typer.echo(module.id)
+    for described in module.functions or ():
+        typer.echo(f"  {described.describe()}")
 
 
 @app.command(context_settings={"ignore_unknown_options": True})
@@ -106,7 +171,10 @@ def invoke(
     json_args: Annotated[
         str | None,
         typer.Option(
-            "--json-args", metavar="JSON", help="The arguments as one JSON array: '[1, -2.5]'."
+            "--json-args",
+            metavar="JSON",
+            help="The arguments as one JSON array: '[1, -2.5]'; a component's function "
+            "takes any JSON values: '[\"Ada\"]'.",
         ),
     ] = None,
     timeout_ms: Annotated[
@@ -123,12 +191,33 @@ def invoke(
             "--output", "-o", metavar="json", help="json: the whole answer (fuel used, time)."
         ),
     ] = None,
+    logs: Annotated[
+        bool,
+        typer.Option("--logs", help="Print the call's log lines (wess:log@1) to stderr."),
+    ] = False,
+    stdin: Annotated[
+        str | None,
+        typer.Option(
+            "--stdin",
+            metavar="FILE",
+            help="Run a WASI command with this file as its stdin ('-': this program's).",
+        ),
+    ] = None,
+    argv: Annotated[
+        list[str] | None,
+        typer.Option("--arg", metavar="ARG", help="A command's argument (repeat; argv[0] first)."),
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", metavar="NAME=VALUE", help="A command's environment variable."),
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     ca: CaOption = None,
 ) -> None:
     """Run a function: prints what it wrote to stdout, then its results as one JSON line
-    ([3]); what it wrote to stderr goes to stderr."""
+    ([3]); what it wrote to stderr goes to stderr. A WASI command (--stdin, --arg,
+    --env, or a module exporting _start) prints its output and exits with its status."""
     function, args = split_invocation(words or [])
     if json_args is not None:
         if args:
@@ -136,16 +225,53 @@ def invoke(
         args = parse_json_args(json_args)
     if output not in (None, "json"):
         raise typer.BadParameter(f"{output!r}: only json", param_hint="--output")
+    command = stdin is not None or bool(argv) or bool(env)
+    if command and (function is not None or args):
+        raise typer.BadParameter("a command takes --stdin/--arg/--env, not a function or args")
     with connect(url, key, ca) as client:
-        outcome = client.run(module_id, function, args, timeout_ms=timeout_ms, fuel=fuel)
+        if command:
+            outcome = client.run_command(
+                module_id,
+                read_stdin(stdin),
+                argv=argv or None,
+                env=parse_env(env or []),
+                timeout_ms=timeout_ms,
+                fuel=fuel,
+                logs=logs,
+            )
+        else:
+            outcome = client.run(
+                module_id, function, args, timeout_ms=timeout_ms, fuel=fuel, logs=logs
+            )
     if output == "json":
         typer.echo(json.dumps(run_document(outcome), indent=2))
         return
     print_outcome(outcome)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+def read_stdin(path: str | None) -> bytes:
+    """A command's stdin: the file at ``path``, this program's stdin for ``-``."""
+    if path is None:
+        return b""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    return Path(path).read_bytes()
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            raise typer.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--env")
+        env[name] = value
+    return env
 
 
 def run_document(outcome: RunResult) -> dict[str, Any]:
-    return {
+    document = {
         "results": outcome.results,
         "function": outcome.function,
         "duration_us": outcome.duration_us,
@@ -154,6 +280,12 @@ def run_document(outcome: RunResult) -> dict[str, Any]:
         "stderr": outcome.stderr,
         "output_truncated": outcome.output_truncated,
     }
+    if outcome.exit_code is not None:
+        document["exit_code"] = outcome.exit_code
+    if outcome.logs or outcome.logs_dropped:
+        document["logs"] = outcome.logs
+        document["logs_dropped"] = outcome.logs_dropped
+    return document
 
 
 def print_outcome(outcome: RunResult) -> None:
@@ -163,7 +295,12 @@ def print_outcome(outcome: RunResult) -> None:
             typer.echo(text, err=to_err, nl=not text.endswith("\n"))
     if outcome.output_truncated:
         typer.echo("wess: the output was cut at the server's capture limit", err=True)
-    typer.echo(json.dumps(outcome.results))
+    for line in outcome.logs:
+        typer.echo(f"[{line.get('level', '?')}] {line.get('message', '')}", err=True)
+    if outcome.logs_dropped:
+        typer.echo(f"wess: {outcome.logs_dropped} more log line(s) dropped", err=True)
+    if outcome.exit_code is None:
+        typer.echo(json.dumps(outcome.results))
 
 
 @app.command("ls")

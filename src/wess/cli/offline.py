@@ -24,7 +24,7 @@ from wess.observability.metrics import Metrics
 from wess.security.anchor import AnchorFile
 from wess.security.audit import AUDIT_KEY_LABEL, Anchor, AuditKey
 from wess.security.crypto import Keyring
-from wess.server.state import (
+from wess.server.parts import (
     anchor_file,
     keyring_of,
     namespace_quotas,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from wess.cli.common import ConfigOption, err, loaded, out, settings
 from wess.config import effective_items
+from wess.config.live import SettingsSource
 from wess.errors import WessError
 
 app = typer.Typer()
@@ -53,6 +55,7 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Run the Wess server."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload, never a stop: even starting
     from wess.server import run
 
     given = {
@@ -63,9 +66,10 @@ def serve(
         "tls_key": tls_key,
         "workers": workers,
     }
-    chosen = settings(config, {SERVE_FLAGS[name]: value for name, value in given.items()})
+    flags = {SERVE_FLAGS[name]: value for name, value in given.items() if value is not None}
+    chosen = settings(config, flags)
     try:
-        run(chosen)
+        run(chosen, source=SettingsSource.of(config, flags))
     except WessError as exc:  # logged already; this is the sentence for whoever started it
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None

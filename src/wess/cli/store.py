@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 import typer
 
-from wess.cli.common import CaOption, ConfigOption, KeyOption, connect, err, settings
+from wess.cli.common import CaOption, ConfigOption, KeyOption, connect, err, failures, settings
 from wess.cli.progress import Meter
 
 app = typer.Typer()
@@ -116,7 +116,7 @@ def verify(
 ) -> None:
     """Read every stored record and list the damaged ones (exit 1 if any). Offline on a
     stopped server's data directory, or online with --url."""
-    with Meter("verifying", console=err, unit="stores"):
+    with failures(), Meter("verifying", console=err, unit="stores"):
         if url is not None:
             with connect(url, key, ca) as client:
                 report = client.verify_store()
@@ -157,13 +157,24 @@ def salvage(
     config: ConfigOption = None,
 ) -> None:
     """Copy every intact record of a damaged store (the server stopped) into a new data
-    directory, with the server secret, and report what could not be copied."""
+    directory, with the server secret, and report what could not be copied. A store too
+    damaged to open (its write-ahead log or MANIFEST) is read from a repaired copy; the
+    damaged directory itself is never changed."""
+    from wess.storage.rocks.recovery import recovered
+
     path = store_path(config, data_dir)
     if into.exists() and any(into.iterdir()):
         err.print(f"error: {into} is not empty; salvage copies into a new directory")
         raise typer.Exit(2)
-    with Meter("salvaging", console=err, unit="stores"):
-        report = asyncio.run(_salvage(config, path, into))
+    into.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        failures(),
+        Meter("salvaging", console=err, unit="stores"),
+        recovered(path, scratch=into.parent) as source,
+    ):
+        report = asyncio.run(_salvage(config, path, into, source=source.path))
+    if source.how is not None:
+        typer.echo(f"the store would not open as it was: read from a copy with {source.how}")
     for kind, count in report["copied"].items():
         typer.echo(f"copied {count} {kind}")
     for lost in report["lost"]:
@@ -179,7 +190,7 @@ def salvage(
 async def _verify_offline(config: Path | None, path: Path) -> dict[str, Any]:
     from wess.ops.inspection import verify_store
     from wess.security.audit import AUDIT_KEY_LABEL, AuditKey
-    from wess.server.state import keyring_of, server_secret
+    from wess.server.parts import keyring_of, server_secret
     from wess.storage import open_store
 
     chosen = settings(config, {"database.path": path})
@@ -188,13 +199,15 @@ async def _verify_offline(config: Path | None, path: Path) -> dict[str, Any]:
         return (await verify_store(store, audit_key=audit_key)).to_dict()
 
 
-async def _salvage(config: Path | None, path: Path, into: Path) -> dict[str, Any]:
+async def _salvage(config: Path | None, path: Path, into: Path, *, source: Path) -> dict[str, Any]:
+    """Copy what is intact of the store read from ``source`` (``path`` itself, or a
+    repaired copy of it) into ``into``, with the server secret kept beside ``path``."""
     from wess.files import make_private
     from wess.ops.salvage import salvage as copy_intact
     from wess.security.anchor import AnchorFile
     from wess.security.audit import AUDIT_KEY_LABEL, Anchor, AuditKey
     from wess.security.secrets import SECRET_FILE
-    from wess.server.state import ANCHOR_FILE, keyring_of, server_secret
+    from wess.server.parts import ANCHOR_FILE, keyring_of, server_secret
     from wess.storage import open_store
 
     chosen = settings(config, {"database.path": path})
@@ -206,10 +219,10 @@ async def _salvage(config: Path | None, path: Path, into: Path) -> dict[str, Any
         (into / SECRET_FILE).write_bytes(source_secret.read_bytes())
         (into / SECRET_FILE).chmod(0o600)
     async with (
-        open_store(chosen.database.effective_url, keyring=keyring) as source,
+        open_store(f"rocksdb:{source}", keyring=keyring) as damaged,
         open_store(f"rocksdb:{into}", keyring=keyring) as target,
     ):
-        report = await copy_intact(source, target)
+        report = await copy_intact(damaged, target)
         head = await target.audit.head()
     if head is not None:  # the salvaged log's head, anchored anew
         key = AuditKey(secret.derive(AUDIT_KEY_LABEL))

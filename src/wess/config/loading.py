@@ -105,6 +105,11 @@ def _dotted_keys(settings: Settings) -> list[str]:
     return [key for key, _ in effective_items(settings)]
 
 
+def config_file_of(config_file: Path | None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The file ``load_settings`` reads for ``config_file`` (None: none)."""
+    return config_file or _config_file_from(dict(os.environ) if env is None else env)
+
+
 def _config_file_from(environ: Mapping[str, str]) -> Path | None:
     named = environ.get(CONFIG_FILE_ENV)
     if named:

@@ -8,6 +8,7 @@ from wess.config.section import Section as _Section
 
 
 class ModulesSettings(_Section):
+    RELOADABLE = frozenset()  # read when the Writer and the API are built
     revisions_kept: int = Field(
         10,
         ge=1,

@@ -13,6 +13,8 @@ MAX_PER_MODULE = 100
 
 
 class MetricsSettings(_Section):
+    RELOADABLE = frozenset()
+
     per_module: tuple[str, ...] = Field(
         (),
         max_length=MAX_PER_MODULE,
@@ -33,6 +35,8 @@ class MetricsSettings(_Section):
 
 
 class BackupSettings(_Section):
+    RELOADABLE = frozenset()
+
     dir: Path | None = Field(
         None,
         description="Where backups are kept; unset: `<database.path>-backups`, beside the "

@@ -6,13 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from limits import parse as parse_limit
+from pydantic import Field, field_validator
 
 from wess.config import resilience
 from wess.config.section import Section as _Section
 
 
 class AuthSettings(_Section):
+    RELOADABLE = frozenset()
+
     enabled: bool = Field(
         True,
         description="Require an API key or JWT; false is refused unless server.host "
@@ -42,6 +45,10 @@ class AuthSettings(_Section):
 
 
 class RatelimitSettings(_Section):
+    RELOADABLE = frozenset(
+        {"per_ip", "per_key", "on_redis_failure", "breaker_failures", "breaker_cooldown"}
+    )
+
     per_ip: str = Field(
         "1000/minute",
         description="Requests per client address (limits notation, e.g. 1000/minute).",
@@ -59,8 +66,22 @@ class RatelimitSettings(_Section):
     breaker_failures: int = resilience.REDIS_BREAKER_FAILURES
     breaker_cooldown: float = resilience.REDIS_BREAKER_COOLDOWN
 
+    @field_validator("per_ip", "per_key")
+    @classmethod
+    def _limit_notation(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_limit(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a limit such as '1000/minute' or '10/second'"
+                ) from None
+        return value
+
 
 class SecuritySettings(_Section):
+    RELOADABLE = frozenset()
+
     encryption_key_file: Path | None = Field(
         None,
         description="Key-encryption key (base64, 32 bytes; `wess keys generate-kek`): "
@@ -75,6 +96,8 @@ class SecuritySettings(_Section):
 
 
 class AuditSettings(_Section):
+    RELOADABLE = frozenset({"anchor_interval", "refusal_window"})
+
     anchor_file: Path | None = Field(
         None,
         description="Where the audit log's head is recorded outside the store (MACed), so "
@@ -104,6 +127,8 @@ class AuditSettings(_Section):
 
 
 class TlsSettings(_Section):
+    RELOADABLE = frozenset()
+
     cert_file: Path | None = Field(None, description="Certificate chain (PEM): serve HTTPS.")
     key_file: Path | None = Field(None, description="Private key (PEM) of cert_file.")
     client_ca_file: Path | None = Field(
@@ -116,6 +141,8 @@ class TlsSettings(_Section):
 
 
 class QuotasSettings(_Section):
+    RELOADABLE = frozenset({"max_modules", "max_bytes"})
+
     max_modules: int | None = Field(
         None, ge=1, description="Modules per namespace (507 past it); unset: unlimited."
     )

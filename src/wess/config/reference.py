@@ -2,8 +2,9 @@
 
 docs/configuration.md embeds these parts verbatim (a test keeps them identical): the
 list of sections, every key, the sandbox limits, and an example error produced by
-validating ``EXAMPLE_BAD_FILE`` for real. A table is a list of columns, so adding one
-(for example, whether a key reloads) is one entry in ``KEY_COLUMNS``.
+validating ``EXAMPLE_BAD_FILE`` for real. A table is a list of columns (``KEY_COLUMNS``),
+one of which says whether a running server applies the key on reload
+(``Section.RELOADABLE``) or needs a restart.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ class KeyRow:
     def dotted(self) -> str:
         return f"{self.section}.{self.key}"
 
+    @property
+    def field_key(self) -> str:
+        """The key this row sets (an alias's target)."""
+        return self.key if self.alias_of is None else self.alias_of.partition(".")[2]
+
 
 Column = tuple[str, Callable[[KeyRow], str]]
 
@@ -65,12 +71,18 @@ def _meaning(row: KeyRow) -> str:
     return str(row.field.description)
 
 
+def _reloads(row: KeyRow) -> str:
+    key = row.field_key
+    return "yes" if key in SECTIONS[row.section].RELOADABLE else "restart"
+
+
 KEY_COLUMNS: tuple[Column, ...] = (
     ("key", lambda row: f"`{row.dotted}`"),
     ("type", lambda row: kind(row.field)),
     ("default", lambda row: "" if row.alias_of else f"`{shown(row.field.default)}`"),
     ("allowed", lambda row: rule(row.field)),
     ("environment", _environment),
+    ("reloads", _reloads),
     ("meaning", _meaning),
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,11 @@ class Section(BaseModel):
     """A section of the configuration: frozen, and refusing keys it does not know."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    RELOADABLE: ClassVar[frozenset[str]] = frozenset()
+    """The keys of this section a running server applies on reload (SIGHUP, or the file
+    watch); a change to any other key waits for a restart. Every section names its own
+    (``wess.config.reloads``)."""
 
 
 def limit_field(name: str) -> Any:

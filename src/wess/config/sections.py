@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import quote, urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from wess.config import resilience
 from wess.config.addresses import check_host_entry, check_network, check_origin
+from wess.config.commands import CommandsSettings
+from wess.config.components import ComponentSettings
+from wess.config.functions import BatchSettings, InvocationsSettings, KvSettings
 from wess.config.modules import ModulesSettings
 from wess.config.operating import BackupSettings, MetricsSettings
 from wess.config.protection import (
@@ -23,6 +26,7 @@ from wess.config.protection import (
 from wess.config.section import LIMIT, limit_field
 from wess.config.section import Section as _Section
 from wess.config.sizes import CacheSize, CacheSizeField
+from wess.config.tracing import TracingSettings
 from wess.runtime.analysis import MAX_EXPORT_NAME, MAX_EXPORTS
 from wess.workers.pool import (
     COMPILE_WORKERS,
@@ -43,6 +47,15 @@ MAX_OPEN_FILES = 0x400000
 
 
 class ServerSettings(_Section):
+    RELOADABLE = frozenset(
+        {
+            "header_timeout",
+            "body_timeout",
+            "max_connections_per_client",
+            "request_timeout_ms",
+        }
+    )
+
     host: str = Field(
         "127.0.0.1", min_length=1, description="Address to bind (the original Wess's `address`)."
     )
@@ -105,6 +118,12 @@ class ServerSettings(_Section):
         "a connection past it is closed at once.",
     )
     request_timeout_ms: int = resilience.REQUEST_TIMEOUT_MS
+    watch_config: bool = Field(
+        False,
+        description="Reload the configuration file when it changes (as on SIGHUP); it "
+        "is watched with its directory, so an editor's or a Kubernetes ConfigMap's swap "
+        "of the file is seen (docs/operations.md, Reloading the configuration).",
+    )
 
     node_id: str | None = Field(
         None,
@@ -147,6 +166,17 @@ class ServerSettings(_Section):
 
 
 class DatabaseSettings(_Section):
+    RELOADABLE = frozenset(
+        {
+            "retry_attempts",
+            "retry_initial_ms",
+            "retry_max_ms",
+            "retry_budget_ms",
+            "breaker_failures",
+            "breaker_cooldown",
+        }
+    )
+
     path: Path = Field(Path("./data"), description="Directory of the embedded RocksDB store.")
     url: str | None = Field(
         None,
@@ -211,6 +241,8 @@ class DatabaseSettings(_Section):
 
 
 class ReaderSettings(_Section):
+    RELOADABLE = frozenset({"cache_size", "ttl"})
+
     cache_size: CacheSizeField = Field(
         CacheSize(max_bytes=64 << 20),
         description="What the Reader's module cache holds: a byte budget with a unit, or a "
@@ -227,11 +259,15 @@ class ReaderSettings(_Section):
 
 
 class WriterSettings(_Section):
+    RELOADABLE = frozenset()
+
     channel_size: int = Field(1024, ge=1, le=1_000_000, description="Bound of the write queue.")
     max_batch: int = Field(256, ge=1, le=10_000, description="Most jobs per group commit.")
 
 
 class RunnerSettings(_Section):
+    RELOADABLE = frozenset({"timeout", "max_memory", "fuel", "cache_size", "breaker_cooldown"})
+
     timeout: int = limit_field("timeout_ms")
     max_memory: int = limit_field("max_memory")
     fuel: int | None = limit_field("fuel")
@@ -293,6 +329,8 @@ class RunnerSettings(_Section):
 
 
 class LimitsSettings(_Section):
+    RELOADABLE = frozenset({"max_table_elements", "max_instances", "max_output", "max_args"})
+
     max_module_size: int = Field(
         2 << 20, ge=1024, le=64 << 20, description="Largest accepted module, bytes (413 past it)."
     )
@@ -371,18 +409,45 @@ class LimitsSettings(_Section):
         return self.max_module_size * JSON_BYTES_PER_WASM_BYTE + JSON_BODY_SLACK
 
 
+LogLevel = Literal["debug", "info", "warning", "error"]
+LoggerName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+]
+"""A logger's dotted name, like ``wess.storage`` or ``uvicorn.error``."""
+MAX_LOGGER_LEVELS = 100
+
+
 class LoggingSettings(_Section):
-    level: Literal["debug", "info", "warning", "error"] = Field(
-        "info", description="Lowest level written."
-    )
+    RELOADABLE = frozenset({"level", "levels"})
+
+    level: LogLevel = Field("info", description="Lowest level written.")
     format: Literal["auto", "json", "console"] = Field(
         "auto", description="json lines, console, or auto (console on a TTY)."
+    )
+    levels: dict[LoggerName, LogLevel] = Field(
+        {},
+        max_length=MAX_LOGGER_LEVELS,
+        description="Loggers written from another level than logging.level, each with "
+        'the loggers below it: `{"wess.storage" = "debug", "wess.http" = "warning"}`. In '
+        "the environment: `wess.storage=debug,wess.http=warning`.",
     )
 
     @field_validator("level", "format", mode="before")
     @classmethod
     def _lowercase(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        if value is None:  # an empty environment variable
+            return {}
+        if isinstance(value, str):
+            pairs = (item.partition("=") for item in value.split(",") if item.strip())
+            return {name.strip(): level.strip().lower() for name, _, level in pairs}
+        if isinstance(value, dict):
+            return {k: v.lower() if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
 
 class Settings(_Section):
@@ -404,6 +469,23 @@ class Settings(_Section):
     metrics: MetricsSettings = MetricsSettings()
     backup: BackupSettings = BackupSettings()
     modules: ModulesSettings = ModulesSettings()
+    tracing: TracingSettings = TracingSettings()
+    commands: CommandsSettings = CommandsSettings()
+    batch: BatchSettings = BatchSettings()
+    invocations: InvocationsSettings = InvocationsSettings()
+    kv: KvSettings = KvSettings()
+    components: ComponentSettings = ComponentSettings()
+
+    @property
+    def max_upload_size(self) -> int:
+        """The largest upload of either kind, module or component: what the upload
+        routes read (the service then holds each kind to its own limit)."""
+        return max(self.limits.max_module_size, self.components.max_size)
+
+    @property
+    def max_upload_json_body(self) -> int:
+        """The JSON upload forms must fit a full-size upload in their encoding."""
+        return self.max_upload_size * JSON_BYTES_PER_WASM_BYTE + JSON_BODY_SLACK
 
     @property
     def sandbox_limits(self) -> dict[str, int | None]:

@@ -83,13 +83,97 @@ class DropState:
                 fallback.write(f"wess: log lines are being dropped: {exc!r}\n")
 
 
-class NamedBytesLoggerFactory:
-    """``structlog.get_logger(__name__)`` -> a ``NamedBytesLogger`` named after the module."""
+class LogLevels:
+    """The lowest level written, by default and for named loggers (with the loggers
+    below them: ``wess.storage`` covers ``wess.storage.rocks``); ``set`` changes them
+    for every logger at once, structlog's and the standard library's."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, level: str = "info", levels: Mapping[str, str] | None = None) -> None:
+        self._named: dict[str, int] = {}
+        self._thresholds: dict[str, int] = {}
+        self.default = LEVELS[level]
+        self.set(level, levels)
+
+    def set(self, level: str, levels: Mapping[str, str] | None = None) -> None:
+        """Write ``level`` and above, and for each logger in ``levels`` its own level."""
+        named = {name: LEVELS[value] for name, value in (levels or {}).items()}
+        for name in self._named.keys() - named.keys():  # no longer set: inherit again
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        for name, value in named.items():
+            logging.getLogger(name).setLevel(value)
+        logging.getLogger().setLevel(LEVELS[level])
+        # replaced whole, never changed in place: a reader on another thread sees the old
+        # table or the new one
+        self.default, self._named, self._thresholds = LEVELS[level], named, {}
+
+    def threshold(self, name: str) -> int:
+        """The lowest level logger ``name`` writes."""
+        found = self._thresholds.get(name)
+        if found is None:
+            found = self._resolve(name)
+            self._thresholds[name] = found
+        return found
+
+    def _resolve(self, name: str) -> int:
+        named = self._named
+        candidate = name
+        while candidate:
+            if candidate in named:
+                return named[candidate]
+            candidate = candidate.rpartition(".")[0]
+        return self.default
+
+
+def leveled_logger(levels: LogLevels) -> type[structlog.BoundLoggerBase]:
+    """A structlog bound-logger class that asks ``levels`` on every call, by the name of
+    the logger it wraps (``structlog.make_filtering_bound_logger`` fixes one level for
+    good: a logger cached on first use would never see a change)."""
+
+    def method(level: int, name: str) -> Any:
+        def log(self: Any, event: str | None = None, *args: Any, **kw: Any) -> Any:
+            if level < levels.threshold(getattr(self._logger, "name", "")):
+                return None
+            if args:
+                event = event % args if event is not None else event
+            return self._proxy_to_logger(name, event, **kw)
+
+        log.__name__ = name
+        return log
+
+    def exception(self: Any, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        kw.setdefault("exc_info", True)
+        return method(logging.ERROR, "error")(self, event, *args, **kw)
+
+    def log(self: Any, level: int, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        name = logging.getLevelName(level).lower()
+        return method(level, name)(self, event, *args, **kw)
+
+    methods: dict[str, Any] = {
+        "debug": method(logging.DEBUG, "debug"),
+        "info": method(logging.INFO, "info"),
+        "msg": method(logging.INFO, "info"),
+        "warning": method(logging.WARNING, "warning"),
+        "warn": method(logging.WARNING, "warning"),
+        "error": method(logging.ERROR, "error"),
+        "err": method(logging.ERROR, "error"),
+        "critical": method(logging.CRITICAL, "critical"),
+        "fatal": method(logging.CRITICAL, "critical"),
+        "exception": exception,
+        "log": log,
+    }
+    return type("LeveledBoundLogger", (structlog.BoundLoggerBase,), methods)
+
+
+class NamedBytesLoggerFactory:
+    """``structlog.get_logger(__name__)`` -> a ``NamedBytesLogger`` named after the module.
+
+    It holds the ``LogLevels`` of the configuration it belongs to (``set_levels``)."""
+
+    def __init__(self, stream: BinaryIO, levels: LogLevels | None = None) -> None:
         self._stream = stream
         self._lock = threading.Lock()
         self.drops = DropState()
+        self.levels = levels or LogLevels()
 
     def __call__(self, *args: Any) -> NamedBytesLogger:
         name = str(args[0]) if args else "wess"
@@ -131,15 +215,21 @@ def configure_logging(
     format: str,
     stream: TextIO | None = None,
     fields: Mapping[str, str] | None = None,
-) -> None:
-    """Route structlog and the standard library to ``stream`` (stderr by default).
+    levels: Mapping[str, str] | None = None,
+) -> LogLevels:
+    """Route structlog and the standard library to ``stream`` (stderr by default);
+    answer the levels in force, which ``set_levels`` changes later.
 
     ``format`` is ``json``, ``console`` or ``auto`` (console when ``stream`` is a TTY).
     Exceptions are rendered into the log line (``exception`` field), never into a
     response. ``fields`` go into every line (the node id, say), from any thread; they
     are also bound in the calling context, for the lines that bypass structlog (the
-    access log) of the tasks started from it.
+    access log) of the tasks started from it. ``levels`` names loggers written from
+    another level than ``level`` (``{"wess.storage": "debug"}``).
     """
+    previous = structlog.get_config()["logger_factory"]
+    # the levels of an earlier configuration carry on: loggers cached under it ask them
+    log_levels = previous.levels if isinstance(previous, NamedBytesLoggerFactory) else LogLevels()
     constant: list[Any] = [] if not fields else [_Constant(fields)]
     if fields:
         structlog.contextvars.bind_contextvars(**fields)
@@ -153,8 +243,8 @@ def configure_logging(
     exceptions: list[Any] = [] if use_console else [structlog.processors.format_exc_info]
     structlog.configure(
         processors=[*PRE_CHAIN, *constant, add_logger_name, *exceptions, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
-        logger_factory=NamedBytesLoggerFactory(_binary(out)),
+        wrapper_class=leveled_logger(log_levels),
+        logger_factory=NamedBytesLoggerFactory(_binary(out), log_levels),
         cache_logger_on_first_use=True,
     )
     standard = logging.StreamHandler(out)
@@ -172,12 +262,24 @@ def configure_logging(
     )
     root = logging.getLogger()
     root.handlers[:] = [standard]
-    root.setLevel(LEVELS[level])
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         named = logging.getLogger(name)
         named.handlers[:] = []
         named.propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # Wess logs each request itself
+    log_levels.set(level, levels)  # the standard library's loggers too
+    return log_levels
+
+
+def set_levels(level: str, levels: Mapping[str, str] | None = None) -> None:
+    """Change the levels written, at once, for every logger (a configuration reload
+    calls this with ``logging.level`` and ``logging.levels``). Before
+    ``configure_logging`` only the standard library's loggers have levels to change."""
+    factory = structlog.get_config()["logger_factory"]
+    if isinstance(factory, NamedBytesLoggerFactory):
+        factory.levels.set(level, levels)
+    else:
+        LogLevels().set(level, levels)
 
 
 class _Constant:

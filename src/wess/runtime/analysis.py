@@ -17,16 +17,32 @@ from dataclasses import dataclass
 
 from wess.errors import InvalidExports, UnknownImport
 from wess.models import FunctionSignature, ValueType
+from wess.runtime.hostapi import SIGNATURES
+from wess.runtime.kv import uses_kv
 from wess.runtime.layout import FuncType, Import, Layout
 from wess.runtime.reasons import clipped, listed
-from wess.runtime.wasmbin import EXPORT, Unsupported, find_section, read_uleb, skip_leb
+from wess.runtime.wasmbin import (
+    EXPORT,
+    Unsupported,
+    find_section,
+    is_component,
+    read_uleb,
+    skip_leb,
+)
 
 WASI_MODULE = "wasi_snapshot_preview1"
 RANDOM_IMPORT = ("env", "randomi32")
 RANDOM_TYPE = FuncType((), (b"\x7f",))
 PROVIDED = (
-    "Wess provides wasi_snapshot_preview1 functions, env.randomi32() -> i32, and the "
-    "functions of other stored modules as wess:module/<name> or wess:module/<name>@<alias>"
+    "Wess provides wasi_snapshot_preview1 functions, env.randomi32() -> i32, its host "
+    "API (wess:log@1.log, wess:clock@1.now_ms, wess:kv@1.get/set/delete/list; see "
+    "docs/functions.md), and the functions of other stored modules as "
+    "wess:module/<name> or wess:module/<name>@<alias>"
+)
+COMMAND_ENTRY = "_start"
+"""The export that makes a module a WASI command: run with stdin, argv and env."""
+PER_CALL_IMPORTS = frozenset(
+    f"{module}.{name}" for (module, name), (_, per_call) in SIGNATURES.items() if per_call
 )
 LINK_PREFIX = "wess:module/"
 """The import module of a function another stored module exports: ``wess:module/adder``
@@ -47,10 +63,11 @@ NUMBER_TYPES = {
 @dataclass(frozen=True, slots=True)
 class ModuleAnalysis:
     """The callable exported functions, in export order, and every import as
-    ``module.name``."""
+    ``module.name`` (a component's: the interfaces it imports, ``component`` True)."""
 
     functions: tuple[FunctionSignature, ...]
     imports: tuple[str, ...]
+    component: bool = False
 
     @property
     def uses_wasi(self) -> bool:
@@ -75,6 +92,27 @@ class ModuleAnalysis:
         prefix = f"{LINK_PREFIX}{ref}."
         return tuple(name[len(prefix) :] for name in self.imports if name.startswith(prefix))
 
+    @property
+    def uses_kv(self) -> bool:
+        """Whether it imports ``wess:kv@1`` (its calls then need a ``KvAccess``)."""
+        return uses_kv(self.imports)
+
+    @property
+    def needs_call_io(self) -> bool:
+        """Whether its calls need a ``GuestIO`` (WASI, or a per-call host function):
+        such modules take the documented call path."""
+        return self.uses_wasi or not PER_CALL_IMPORTS.isdisjoint(self.imports)
+
+    @property
+    def is_command(self) -> bool:
+        """Whether it exports ``_start() -> ()``: a WASI command."""
+        return any(is_command_entry(f) for f in self.functions)
+
+
+def is_command_entry(signature: FunctionSignature) -> bool:
+    """``_start`` taking and returning nothing: a command's entry point."""
+    return signature.name == COMMAND_ENTRY and not signature.params and not signature.results
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExportLimits:
@@ -97,6 +135,8 @@ def check_exports(wasm: bytes, limits: ExportLimits) -> None:
     exports, or with export names that are not ``acceptable_name``s, naming the cap
     and the first offenders. Reads section headers and the export section only; bytes
     it cannot follow are left alone, for wasmtime's validation to refuse."""
+    if is_component(wasm):
+        return  # a component: its exports are read from its types once it compiles
     try:
         found = find_section(wasm, EXPORT)
         if found is None:
@@ -140,9 +180,13 @@ def analyze_layout(layout: Layout) -> ModuleAnalysis:
 
 
 def check_import(item: Import) -> None:
-    """Accept WASI preview 1 functions (the linker checks their names and types) and
-    ``env.randomi32() -> i32``; refuse anything else, naming it."""
+    """Accept WASI preview 1 functions (the linker checks their names and types),
+    ``env.randomi32() -> i32`` and the host API's functions of their exact types;
+    refuse anything else, naming it."""
     if item.kind == "func" and item.module == WASI_MODULE:
+        return
+    host = SIGNATURES.get((item.module, item.name))
+    if item.kind == "func" and host is not None and item.type == host[0]:
         return
     if item.kind == "func" and item.module.startswith(LINK_PREFIX):
         ref = item.module[len(LINK_PREFIX) :]

@@ -139,10 +139,16 @@ def encode_artifact(artifact: Artifact) -> bytes:
             "digest": artifact.digest,
             "flavor": artifact.flavor,
             "functions": [
-                {"name": f.name, "params": list(f.params), "results": list(f.results)}
+                {
+                    "name": f.name,
+                    "params": list(f.params),
+                    "results": list(f.results),
+                    **({"wit": f.wit} if f.wit is not None else {}),
+                }
                 for f in artifact.analysis.functions
             ],
             "imports": list(artifact.analysis.imports),
+            **({"component": True} if artifact.analysis.component else {}),
             "memory_pages": list(artifact.footprint.memory_pages),
             "table_elements": list(artifact.footprint.table_elements),
             "guarded": artifact.guarded,
@@ -173,6 +179,7 @@ def _artifact_from(header: dict[str, Any], image: bytes) -> Artifact:
             name=str(f["name"]),
             params=tuple(ValueType(p) for p in f["params"]),
             results=tuple(ValueType(r) for r in f["results"]),
+            wit=None if f.get("wit") is None else str(f["wit"]),
         )
         for f in header["functions"]
     )
@@ -181,7 +188,9 @@ def _artifact_from(header: dict[str, Any], image: bytes) -> Artifact:
         flavor=str(header["flavor"]),
         image=image,
         analysis=ModuleAnalysis(
-            functions=functions, imports=tuple(str(i) for i in header["imports"])
+            functions=functions,
+            imports=tuple(str(i) for i in header["imports"]),
+            component=bool(header.get("component", False)),
         ),
         footprint=Footprint(
             memory_pages=tuple(int(p) for p in header["memory_pages"]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import resource
 import signal
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 import orjson
@@ -20,15 +21,32 @@ import orjson
 from wess.errors import WessError
 from wess.runtime.artifact import encode_artifact, flavor_of
 from wess.runtime.compiling import artifact_of, compile_wasm
+from wess.runtime.component import compile_component, component_artifact
 from wess.runtime.engine import RuntimeConfig, build_engine
 from wess.runtime.host import build_linker
+from wess.runtime.wasmbin import is_component
 
 ARTIFACT, ERROR, OUT_OF_MEMORY, FAILED = b"A", b"E", b"M", b"X"
 
 
-def worker_main(
-    connection: Connection, config: RuntimeConfig, cpu_seconds: int, memory: int
-) -> None:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompileCaps:
+    """What one compile may use: a core module's caps, and a component's (larger: a
+    componentize-py component is 18 MB)."""
+
+    cpu_seconds: int
+    memory: int
+    component_cpu_seconds: int
+    component_memory: int
+
+    def of(self, wasm: bytes) -> tuple[int, int]:
+        """The CPU seconds and memory bytes a compile of ``wasm`` may use."""
+        if is_component(wasm):
+            return self.component_cpu_seconds, self.component_memory
+        return self.cpu_seconds, self.memory
+
+
+def worker_main(connection: Connection, config: RuntimeConfig, caps: CompileCaps) -> None:
     """A worker's life: compile each module the server sends, under the caps, until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a capped compile leaves no core file
@@ -41,12 +59,19 @@ def worker_main(
             wasm = connection.recv_bytes()
         except EOFError:
             return
-        _cap(cpu_seconds, memory)
+        _cap(*caps.of(wasm))
         try:
-            compiled = compile_wasm(
-                engine, linker, wasm, digest=digest, max_module_bytes=config.max_module_bytes
-            )
-            reply = ARTIFACT + encode_artifact(artifact_of(compiled, flavor=flavor))
+            if is_component(wasm):
+                component = compile_component(
+                    engine, wasm, digest=digest, max_bytes=config.max_module_bytes
+                )
+                artifact = component_artifact(component, flavor=flavor)
+            else:
+                compiled = compile_wasm(
+                    engine, linker, wasm, digest=digest, max_module_bytes=config.max_module_bytes
+                )
+                artifact = artifact_of(compiled, flavor=flavor)
+            reply = ARTIFACT + encode_artifact(artifact)
         except WessError as exc:
             document = {"code": exc.code, "detail": exc.detail, "context": dict(exc.context)}
             reply = ERROR + orjson.dumps(document)

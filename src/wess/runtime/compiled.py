@@ -113,6 +113,19 @@ class CompiledModuleCache(Generic[T]):
             self._observer.evicted(digest)
         self._observer.cache_size(total, entries)
 
+    def resize(self, budget: int | None, *, max_entries: int | None = None) -> None:
+        """Hold at most ``budget`` bytes and ``max_entries`` entries from now on; the least
+        recently used leave at once to fit."""
+        evicted: list[str] = []
+        with self._lock:
+            self._budget, self._max_entries = budget, max_entries
+            while self._entries and not self._fits(self._bytes, len(self._entries)):
+                oldest, (_, oldest_size) = self._entries.popitem(last=False)
+                self._bytes -= oldest_size
+                evicted.append(oldest)
+            total, entries = self._bytes, len(self._entries)
+        self._report(evicted, total, entries)
+
     def discard(self, digest: str) -> bool:
         """Drop ``digest``; True if it was held."""
         with self._lock:

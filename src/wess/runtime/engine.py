@@ -32,7 +32,8 @@ class RuntimeConfig:
     and ``cache_entries`` the most modules it holds (None lifts either bound);
     ``max_module_bytes`` the largest module it compiles; ``fast_path`` calls guest
     functions through wasmtime's C API directly where it can (see ``fastcall``);
-    ``clock_resolution_ns`` is the resolution of the clocks guests read (see ``clocks``).
+    ``clock_resolution_ns`` is the resolution of the clocks guests read (see ``clocks``);
+    ``max_component_instances`` bounds the core instances of a component call's Store.
     """
 
     max_wasm_stack: int = 512 << 10
@@ -42,6 +43,7 @@ class RuntimeConfig:
     max_module_bytes: int = 64 << 20
     fast_path: bool = True
     clock_resolution_ns: int = DEFAULT_RESOLUTION_NS
+    max_component_instances: int = 100
 
     def __post_init__(self) -> None:
         for field in fields(self):

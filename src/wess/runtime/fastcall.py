@@ -13,8 +13,8 @@ The C functions come from ``capi`` and take no ``argtypes``: arguments are built
 ctypes objects ahead of time (pointers, sizes, the numbers of each ``Limits``), since
 converting them on each call cost a fifth of the call.
 
-WASI modules take the documented path (``sandbox``), which gives each Store the WASI
-context those imports require.
+WASI modules, modules importing a per-call host function and commands' ``_start``
+take the documented path (``sandbox``), which gives each call its ``GuestIO``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from wasmtime import _ffi as ffi
 
 from wess.errors import ExecutionError
 from wess.models import FunctionSignature, ValueType
+from wess.runtime.analysis import is_command_entry
 from wess.runtime.capi import CApi, Handle, address_of, pointer_to
 from wess.runtime.codec import Encoder, Number
 from wess.runtime.compiled import Compiled
@@ -53,6 +54,8 @@ KINDS = {
 EXTERN_GLOBAL = b"\x01"
 GUARD_NAME = GUARD_EXPORT.encode()
 _new = tuple.__new__
+NO_OUTPUT = (b"", b"", False, None, False, False, (), 0)
+"""An ``Invocation``'s fields after ``fuel_used`` for a call that wrote nothing."""
 
 # A thread's scratch buffer: instance, extern, trap and fuel cells, then the values.
 INSTANCE = 0
@@ -104,7 +107,7 @@ class _Budget:
 
 
 class FastPath:
-    """Builds C API callers for modules without WASI imports.
+    """Builds C API callers for modules that need no ``GuestIO``.
 
     What callers can share, they share: the engine pointer, the limits as C arguments
     (``budget``) and, per signature, the value layout (``shape``). A caller lives as
@@ -123,8 +126,8 @@ class FastPath:
     def caller(
         self, compiled: Compiled, signature: FunctionSignature, encode: Encoder
     ) -> Caller | None:
-        if compiled.analysis.uses_wasi or compiled.pre is None:
-            return None  # WASI, or linked modules: the documented path
+        if compiled.analysis.needs_call_io or is_command_entry(signature) or compiled.pre is None:
+            return None  # WASI, a per-call host function, a command, or linked modules
         return _FastCaller(self, compiled, signature, encode)
 
     def shape(self, signature: FunctionSignature) -> _Shape:
@@ -265,6 +268,7 @@ class _FastCaller:
             api.set_epoch_deadline(context, budget.ticks)
             start = perf_counter_ns()
             error = api.instantiate(self._pre, context, scratch.instance, scratch.trap_cell)
+            instantiated = perf_counter_ns()
             if error or scratch.trap.value:
                 raise self._failed(error, scratch, None, limits)
             if not api.export_get(
@@ -290,7 +294,8 @@ class _FastCaller:
                 api.get_fuel(context, scratch.fuel_cell)
                 fuel_used = budget.fuel - scratch.fuel.value
             # tuple.__new__ skips the NamedTuple's keyword-handling constructor
-            return _new(Invocation, (results, elapsed // 1000, fuel_used, b"", b"", False))
+            setup = (instantiated - start) // 1000
+            return _new(Invocation, (results, elapsed // 1000, fuel_used, *NO_OUTPUT, setup))
         finally:
             api.store_delete(store)
 

@@ -1,7 +1,9 @@
-"""What the host gives a guest: WASI preview 1, ``env.randomi32``, captured output.
+"""What the host gives a guest: WASI preview 1, ``env.randomi32``, the host API.
 
-WASI runs with no preopened directories, no environment, no arguments and an empty
-stdin; stdout and stderr go to an ``OutputCapture`` per invocation. Three overrides:
+WASI runs with no preopened directories; a command's arguments and environment are
+the ones its request passed (none otherwise). Five overrides of wasmtime's WASI:
+``fd_read`` and ``fd_write`` read stdin from and write stdout and stderr into the
+running call's ``GuestIO`` (``stdio``, and why in ``guestio``);
 ``poll_oneoff`` answers ENOSYS, because a guest sleeping in it blocks its thread in
 the host where epoch interruption cannot reach it, which would let it outlive its
 wall-clock limit; ``clock_time_get`` and ``clock_res_get`` answer a coarsened time
@@ -15,7 +17,10 @@ from collections.abc import Callable
 
 import wasmtime
 
+from wess.runtime import hostapi, stdio
 from wess.runtime.clocks import GuestClock
+from wess.runtime.guestio import CallSlot
+from wess.runtime.kv import KvSlot
 
 WASI_MODULE = "wasi_snapshot_preview1"
 ERRNO_NOSYS = 52
@@ -45,15 +50,19 @@ def build_linker(
     *,
     random: Callable[[], int] = random_i32,
     clock: GuestClock | None = None,
+    calls: CallSlot | None = None,
+    kv: KvSlot | None = None,
 ) -> wasmtime.Linker:
     """The one Linker of a Runtime; Store-independent, so shared by every call.
 
     Host functions must never raise: wasmtime-py parks a host exception in a
     process-wide slot that whichever thread calls wasm next would pick up. ``random``
     must not raise either; any integer it returns is reduced to an i32. ``clock`` is
-    the time guests read (default: a ``GuestClock`` of its default resolution).
+    the time guests read (default: a ``GuestClock`` of its default resolution);
+    ``calls`` is where callers put each call's ``GuestIO``.
     """
     clock = clock if clock is not None else GuestClock()
+    calls = calls if calls is not None else CallSlot()
     i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
     linker = wasmtime.Linker(engine)
     linker.define_wasi()
@@ -75,52 +84,11 @@ def build_linker(
         clock.clock_res_get,
         access_caller=True,
     )
+    fd_type = wasmtime.FuncType([i32] * 4, [i32])
+    linker.define_func(WASI_MODULE, "fd_read", fd_type, stdio.fd_read(calls), access_caller=True)
+    linker.define_func(WASI_MODULE, "fd_write", fd_type, stdio.fd_write(calls), access_caller=True)
     linker.allow_shadowing = False
     linker.define_func("env", "randomi32", wasmtime.FuncType([], [i32]), as_i32(random))
+    for interface in hostapi.interfaces(clock=clock, calls=calls, kv=kv):
+        interface.define(linker)
     return linker
-
-
-class OutputCapture:
-    """The stdout and stderr of one invocation, each kept up to ``limit`` bytes.
-
-    Past the limit output is dropped and ``truncated`` set; the guest is told every
-    byte was written so it does not retry.
-    """
-
-    __slots__ = ("_stderr", "_stdout", "limit", "truncated")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._stdout = bytearray()
-        self._stderr = bytearray()
-        self.truncated = False
-
-    @property
-    def stdout(self) -> bytes:
-        return bytes(self._stdout)
-
-    @property
-    def stderr(self) -> bytes:
-        return bytes(self._stderr)
-
-    def write_stdout(self, data: bytes) -> int:
-        return self._append(self._stdout, data)
-
-    def write_stderr(self, data: bytes) -> int:
-        return self._append(self._stderr, data)
-
-    def _append(self, buffer: bytearray, data: bytes) -> int:
-        size = len(data)
-        room = self.limit - len(buffer)
-        if size > room:
-            self.truncated = True
-            data = data[: max(room, 0)]
-        buffer += data
-        return size
-
-    def wasi_config(self) -> wasmtime.WasiConfig:
-        """A WASI context writing into this capture, with nothing else granted."""
-        config = wasmtime.WasiConfig()
-        config.stdout_custom = self.write_stdout
-        config.stderr_custom = self.write_stderr
-        return config

@@ -11,18 +11,24 @@ from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
 from wess.runtime.codec import JsonValue, Number
+from wess.runtime.command_io import CommandInput, CommandOutput
 from wess.runtime.engine import UNMETERED_FUEL, EpochTicker
+from wess.runtime.guestio import LogLine
 from wess.runtime.limits import Limits
 
 
 class Invocation(NamedTuple):
     """What one call returned.
 
-    ``results`` are JSON-safe; ``duration_us`` covers instantiation and the call;
+    ``results`` are JSON-safe; ``duration_us`` covers instantiation and the call,
+    ``instantiate_us`` the instantiation alone (the start of ``duration_us``);
     ``fuel_used`` is None unless a fuel limit applied; ``stdout``/``stderr`` hold what
     a WASI guest wrote, up to ``max_output`` bytes each, and ``output_truncated`` says
-    some was dropped. A NamedTuple rather than a frozen dataclass: it is built on
-    every call, and costs a third as much to build.
+    some was dropped (``stdout_truncated``, ``stderr_truncated``: which). ``exit_code``
+    is a command's exit status (None for a function call); ``logs`` the lines it kept
+    through ``wess:log@1`` and ``logs_dropped`` those past the bound. A NamedTuple
+    rather than a frozen dataclass: it is built on every call, and costs a third as
+    much to build.
     """
 
     results: list[JsonValue]
@@ -31,6 +37,22 @@ class Invocation(NamedTuple):
     stdout: bytes = b""
     stderr: bytes = b""
     output_truncated: bool = False
+    exit_code: int | None = None
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    logs: tuple[LogLine, ...] = ()
+    logs_dropped: int = 0
+    instantiate_us: int = 0
+
+    def output(self) -> CommandOutput:
+        """A command's output as the value every kind of command answers with."""
+        return CommandOutput(
+            stdout=self.stdout,
+            stderr=self.stderr,
+            exit_code=self.exit_code or 0,
+            stdout_truncated=self.stdout_truncated,
+            stderr_truncated=self.stderr_truncated,
+        )
 
 
 class Caller(Protocol):
@@ -39,6 +61,12 @@ class Caller(Protocol):
     path: str
 
     def __call__(self, values: Sequence[Number], limits: Limits) -> Invocation: ...
+
+
+class CommandCaller(Caller, Protocol):
+    """A caller that also runs a command's ``_start`` with its input (``sandbox``)."""
+
+    def command(self, command: CommandInput, limits: Limits) -> Invocation: ...
 
 
 class Budgets:

@@ -34,7 +34,7 @@ import structlog
 
 from wess.errors import CompileLimitExceeded, InvalidWasm, UnknownImport, WessError
 from wess.runtime.artifact import Artifact, ArtifactUnusable, decode_artifact, flavor_of
-from wess.runtime.compile_worker import ARTIFACT, ERROR, OUT_OF_MEMORY, worker_main
+from wess.runtime.compile_worker import ARTIFACT, ERROR, OUT_OF_MEMORY, CompileCaps, worker_main
 from wess.runtime.engine import RuntimeConfig
 
 logger = structlog.get_logger(__name__)
@@ -66,6 +66,8 @@ class IsolatedCompiler:
         cpu_seconds: int,
         memory_bytes: int,
         processes: int = 1,
+        component_cpu_seconds: int | None = None,
+        component_memory_bytes: int | None = None,
     ) -> None:
         if cpu_seconds < 1 or memory_bytes < 1 or processes < 1:
             raise ValueError("cpu_seconds, memory_bytes and processes must be positive")
@@ -73,6 +75,12 @@ class IsolatedCompiler:
         self.flavor = flavor_of(config)
         self.cpu_seconds = cpu_seconds
         self.memory_bytes = memory_bytes
+        self.caps = CompileCaps(
+            cpu_seconds=cpu_seconds,
+            memory=memory_bytes,
+            component_cpu_seconds=component_cpu_seconds or cpu_seconds,
+            component_memory=component_memory_bytes or memory_bytes,
+        )
         self._processes = processes
         self._context = multiprocessing.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
@@ -109,16 +117,17 @@ class IsolatedCompiler:
 
     def compile(self, wasm: bytes, *, digest: str) -> Artifact:
         """The artifact of ``wasm`` (whose digest is ``digest``), compiled by a worker."""
+        cpu_seconds, memory = self.caps.of(wasm)
         worker = self._acquire()
         try:
-            reply = worker.ask(digest, wasm, timeout=wall_timeout(self.cpu_seconds))
+            reply = worker.ask(digest, wasm, timeout=wall_timeout(cpu_seconds))
             if reply[:1] == OUT_OF_MEMORY:
                 raise _WorkerLost("out of memory", None)
         except _WorkerLost as lost:
             if self._closed:
                 raise RuntimeError("the compiler is closed") from None
             worker = self._replace(worker, lost.reason)
-            raise self._lost(lost.exitcode) from None
+            raise self._lost(lost.exitcode, cpu_seconds, memory) from None
         finally:
             self._idle.put(worker)
         return self._answer(reply, digest)
@@ -139,7 +148,7 @@ class IsolatedCompiler:
             raise RuntimeError(f"a compile worker failed: {document.get('detail')}")
         raise error(document["detail"], **document.get("context", {}))
 
-    def _lost(self, exitcode: int | None) -> Exception:
+    def _lost(self, exitcode: int | None, cpu_seconds: int, memory: int) -> Exception:
         """Why a worker was lost: a status means it ended on its own (a bug, not the
         module); SIGXCPU or SIGKILL (the wall timeout) the CPU cap; an abort, a crash or
         ``MemoryError`` (no exit code) the memory cap."""
@@ -147,13 +156,13 @@ class IsolatedCompiler:
             return RuntimeError(f"a compile worker exited with status {exitcode}")
         if exitcode is not None and -exitcode in CPU_SIGNALS:
             return CompileLimitExceeded(
-                f"compiling the module took more than {self.cpu_seconds} s of CPU time",
-                limit=self.cpu_seconds,
+                f"compiling the module took more than {cpu_seconds} s of CPU time",
+                limit=cpu_seconds,
                 resource="cpu_seconds",
             )
         return CompileLimitExceeded(
-            f"compiling the module needed more than {self.memory_bytes} bytes of memory",
-            limit=self.memory_bytes,
+            f"compiling the module needed more than {memory} bytes of memory",
+            limit=memory,
             resource="memory",
         )
 
@@ -168,7 +177,7 @@ class IsolatedCompiler:
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=worker_main,
-            args=(child, self.config, self.cpu_seconds, self.memory_bytes),
+            args=(child, self.config, self.caps),
             name="wess-compiler",
             daemon=True,
         )

@@ -12,16 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-from wess.errors import FunctionNotFound
+from wess.errors import FunctionNotFound, InvalidRequest
 from wess.models import FunctionSignature
-from wess.runtime.analysis import ModuleAnalysis
-from wess.runtime.codec import JsonValue, Number, decoder_for
+from wess.runtime.analysis import ModuleAnalysis, is_command_entry
+from wess.runtime.codec import Decoder, JsonValue, Number, decoder_for
+from wess.runtime.command_io import CommandInput
 from wess.runtime.compiled import Compiled
+from wess.runtime.component import CompiledComponent
 from wess.runtime.invocation import Caller, Invocation
 from wess.runtime.limits import Limits
 from wess.runtime.reasons import clipped, listed
 
-CallerFactory = Callable[[Compiled, FunctionSignature], Caller]
+CallerFactory = Callable[[Compiled | CompiledComponent, FunctionSignature], Caller]
 
 
 class RuntimeState:
@@ -40,10 +42,17 @@ class Function:
 
     __slots__ = ("_call", "_decode", "_state", "name", "signature")
 
-    def __init__(self, signature: FunctionSignature, caller: Caller, state: RuntimeState) -> None:
+    def __init__(
+        self,
+        signature: FunctionSignature,
+        caller: Caller,
+        state: RuntimeState,
+        *,
+        decode: Decoder | None = None,
+    ) -> None:
         self.name = signature.name
         self.signature = signature
-        self._decode = decoder_for(signature)
+        self._decode = decode if decode is not None else decoder_for(signature)
         self._call = caller
         self._state = state
 
@@ -58,7 +67,8 @@ class Function:
 
     @property
     def call_path(self) -> str:
-        """``"fast"`` (wasmtime's C API) or ``"documented"`` (wasmtime-py, for WASI)."""
+        """``"fast"`` (wasmtime's C API), ``"documented"`` (wasmtime-py, for WASI) or
+        ``"component"``."""
         return self._call.path
 
     def decode(self, args: object) -> Sequence[Number]:
@@ -71,6 +81,29 @@ class Function:
         The limits are applied as given; build lowered ones with ``Limits.narrowed``.
         """
         return self.invoke_values(self._decode(args), limits=limits)
+
+    @property
+    def is_command(self) -> bool:
+        """Whether this is a command's ``_start``, run with ``run_command``."""
+        return is_command_entry(self.signature)
+
+    def run_command(
+        self, command: CommandInput | None = None, *, limits: Limits | None = None
+    ) -> Invocation:
+        """Run this command's ``_start`` with ``command``'s stdin, argv and env; its
+        exit status is ``exit_code`` (0 unless it called ``proc_exit``), its output in
+        ``stdout``/``stderr``."""
+        state = self._state
+        if state.closed:
+            raise RuntimeError("the runtime is closed")
+        run = getattr(self._call, "command", None)
+        if run is None or not self.is_command:
+            raise InvalidRequest(
+                f"{self.name} is not a command's entry point: a command exports _start() -> ()"
+            )
+        given = command if command is not None else CommandInput()
+        result: Invocation = run(given, limits if limits is not None else state.limits)
+        return result
 
     def invoke_values(
         self, values: Sequence[Number], *, limits: Limits | None = None
@@ -90,7 +123,7 @@ class Program:
 
     def __init__(
         self,
-        compiled: Compiled,
+        compiled: Compiled | CompiledComponent,
         callers: CallerFactory,
         state: RuntimeState,
         *,
@@ -119,7 +152,7 @@ class Program:
         return self._compiled.analysis
 
     @property
-    def compiled(self) -> Compiled:
+    def compiled(self) -> Compiled | CompiledComponent:
         return self._compiled
 
     def function(self, name: str) -> Function:
@@ -130,7 +163,10 @@ class Program:
         signature = self._by_name.get(name)
         if signature is None:
             raise self._not_found(name)
-        function = Function(signature, self._callers(self._compiled, signature), self._state)
+        caller = self._callers(self._compiled, signature)
+        # a component's caller brings its own decoder (component_values)
+        decode: Decoder | None = getattr(caller, "decode", None)
+        function = Function(signature, caller, self._state, decode=decode)
         kept = self._functions.setdefault(name, function)
         if kept is function and self._on_function is not None:
             self._on_function(self)
@@ -139,6 +175,12 @@ class Program:
     def _not_found(self, name: str) -> FunctionNotFound:
         callable_names = listed(self._by_name)
         shown = repr(clipped(name))  # the caller's: bounded
+        if name in self._compiled.exports and isinstance(self._compiled, CompiledComponent):
+            return FunctionNotFound(
+                f"the export {shown} is not callable: its values (resources, streams, "
+                f"futures) cannot be passed as JSON; callable: {callable_names}",
+                function=name,
+            )
         if name in self._compiled.exports:
             return FunctionNotFound(
                 f"the export {shown} is not callable: Wess calls functions whose "

@@ -14,10 +14,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
+from dataclasses import replace
 from functools import partial
 from types import MappingProxyType, TracebackType
+from typing import cast
 
-from wess.errors import InvalidWasm
+from wess.errors import InvalidWasm, LinkError
 from wess.models import FunctionSignature, digest_of
 from wess.runtime.analysis import ModuleAnalysis
 from wess.runtime.artifact import Artifact, ArtifactUnusable, flavor_of
@@ -25,14 +27,26 @@ from wess.runtime.clocks import GuestClock
 from wess.runtime.codec import encoder_for
 from wess.runtime.compiled import Compiled, CompiledModuleCache
 from wess.runtime.compiling import FUNCTION_OVERHEAD, artifact_of, compile_wasm, restore
+from wess.runtime.component import (
+    CompiledComponent,
+    ComponentApi,
+    ComponentCaller,
+    build_component_linker,
+    compile_component,
+    component_artifact,
+    restore_component,
+)
 from wess.runtime.engine import EpochTicker, RuntimeConfig, build_engine
 from wess.runtime.fastcall import FastPath
+from wess.runtime.guestio import CallSlot
 from wess.runtime.host import build_linker, random_i32
 from wess.runtime.invocation import Budgets, Caller
+from wess.runtime.kv import KvSlot
 from wess.runtime.limits import Limits
 from wess.runtime.observer import ObserverGroup, RuntimeObserver
 from wess.runtime.program import Program, RuntimeState
-from wess.runtime.sandbox import Sandbox
+from wess.runtime.sandbox import Linkable, Sandbox
+from wess.runtime.wasmbin import is_component
 
 
 class Runtime:
@@ -51,21 +65,29 @@ class Runtime:
         observer: RuntimeObserver | None = None,
         random: Callable[[], int] = random_i32,
     ) -> None:
-        self.limits = limits if limits is not None else Limits()
         self.config = config if config is not None else RuntimeConfig()
         self._observer = ObserverGroup(*([observer] if observer is not None else []))
         self._engine = build_engine(self.config)
         clock = GuestClock(self.config.clock_resolution_ns)
-        self._linker = build_linker(self._engine, random=random, clock=clock)
-        new_linker = partial(build_linker, self._engine, random=random, clock=clock)
+        calls = CallSlot()
+        self.kv = KvSlot()
+        """Each thread's ``wess:kv@1`` store: set around a call of a module using it."""
+        self._linker = build_linker(
+            self._engine, random=random, clock=clock, calls=calls, kv=self.kv
+        )
+        new_linker = partial(
+            build_linker, self._engine, random=random, clock=clock, calls=calls, kv=self.kv
+        )
+        self._component_linker = build_component_linker(self._engine)
+        self._component_api = ComponentApi()
         self._ticker = EpochTicker(self._engine, tick_ms=self.config.epoch_tick_ms)
         self._budgets = Budgets(self._ticker)
-        self._sandbox = Sandbox(self._engine, self._budgets, new_linker=new_linker)
+        self._sandbox = Sandbox(self._engine, self._budgets, calls, new_linker=new_linker)
         self._fast = FastPath(self._engine, self._budgets) if self.config.fast_path else None
         self._cache: CompiledModuleCache[Program] = CompiledModuleCache(
             self.config.cache_bytes, self._observer, max_entries=self.config.cache_entries
         )
-        self._state = RuntimeState(self.limits)
+        self._state = RuntimeState(limits if limits is not None else Limits())
         self._flavor = flavor_of(self.config)
         self._lock = threading.Lock()
         self._loading: dict[str, Future[Program]] = {}
@@ -94,6 +116,21 @@ class Runtime:
             self._engine.increment_epoch()
         self._ticker.stop()
         self._cache.clear()
+
+    @property
+    def limits(self) -> Limits:
+        """The limits of every call that passes none of its own."""
+        return self._state.limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        """New default limits, for the calls that start from now on."""
+        self._state.limits = limits
+
+    def resize_cache(self, cache_bytes: int | None, *, cache_entries: int | None = None) -> None:
+        """Bound the compiled-module cache anew; modules leave at once to fit."""
+        self.config = replace(self.config, cache_bytes=cache_bytes, cache_entries=cache_entries)
+        self._cache.resize(cache_bytes, max_entries=cache_entries)
 
     def observe(self, observer: RuntimeObserver) -> None:
         """Also report compiles and cache events to ``observer``."""
@@ -168,11 +205,18 @@ class Runtime:
         missing = [ref for ref in program.analysis.links if ref not in links]
         if missing:
             raise ValueError(f"links not given: {', '.join(missing)}")
+        if isinstance(program.compiled, CompiledComponent) or any(
+            isinstance(target.compiled, CompiledComponent) for target in links.values()
+        ):
+            raise LinkError("components neither link other modules nor are linked")
         frozen = MappingProxyType(dict(links))
+        # checked above: no component among them, so each is a Linkable
+        linkable = cast(Mapping[str, Linkable], frozen)
 
-        def caller(compiled: Compiled, signature: FunctionSignature) -> Caller:
+        def caller(compiled: Compiled | CompiledComponent, signature: FunctionSignature) -> Caller:
+            assert isinstance(compiled, Compiled)
             encode = encoder_for(signature)
-            return self._sandbox.caller(compiled, signature, encode, links=frozen)
+            return self._sandbox.caller(compiled, signature, encode, links=linkable)
 
         linked = Program(program.compiled, caller, self._state)
         linked.links = frozen
@@ -180,7 +224,10 @@ class Runtime:
 
     def export(self, program: Program) -> Artifact:
         """``program`` as an artifact of this runtime's flavor (``Module.serialize``)."""
-        return artifact_of(program.compiled, flavor=self.flavor)
+        compiled = program.compiled
+        if isinstance(compiled, CompiledComponent):
+            return component_artifact(compiled, flavor=self.flavor)
+        return artifact_of(compiled, flavor=self.flavor)
 
     @property
     def flavor(self) -> str:
@@ -238,29 +285,51 @@ class Runtime:
 
     def _compile(self, wasm: bytes, digest: str) -> Program:
         start = time.perf_counter()
-        compiled = compile_wasm(
-            self._engine,
-            self._linker,
-            wasm,
-            digest=digest,
-            max_module_bytes=self.config.max_module_bytes,
-        )
+        compiled: Compiled | CompiledComponent
+        if is_component(wasm):
+            compiled = compile_component(
+                self._engine, wasm, digest=digest, max_bytes=self.config.max_module_bytes
+            )
+        else:
+            compiled = compile_wasm(
+                self._engine,
+                self._linker,
+                wasm,
+                digest=digest,
+                max_module_bytes=self.config.max_module_bytes,
+            )
         self._observer.compiled(digest, time.perf_counter() - start)
         return self._program(compiled)
 
     def _restore(self, artifact: Artifact) -> Program:
-        compiled = restore(self._engine, self._linker, artifact)
+        compiled: Compiled | CompiledComponent
+        if artifact.analysis.component:
+            compiled = restore_component(self._engine, artifact)
+        else:
+            compiled = restore(self._engine, self._linker, artifact)
         self._observer.cache_miss()  # counted once it is known no compile follows
         return self._program(compiled)
 
-    def _program(self, compiled: Compiled) -> Program:
+    def _program(self, compiled: Compiled | CompiledComponent) -> Program:
         return Program(compiled, self._caller, self._state, on_function=self._function_made)
 
     def _function_made(self, program: Program) -> None:
         """A function's caller holds memory too: counted while its program is cached."""
         self._cache.grow(program.digest, program, FUNCTION_OVERHEAD)
 
-    def _caller(self, compiled: Compiled, signature: FunctionSignature) -> Caller:
+    def _caller(
+        self, compiled: Compiled | CompiledComponent, signature: FunctionSignature
+    ) -> Caller:
+        if isinstance(compiled, CompiledComponent):
+            return ComponentCaller(
+                self._engine,
+                self._component_linker,
+                self._budgets,
+                compiled,
+                signature,
+                instances=self.config.max_component_instances,
+                api=self._component_api,
+            )
         encode = encoder_for(signature)
         if self._fast is not None:
             caller = self._fast.caller(compiled, signature, encode)

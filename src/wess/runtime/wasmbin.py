@@ -12,6 +12,8 @@ module alone. Inputs are validated by wasmtime first, so this is not a validator
 from __future__ import annotations
 
 MAGIC = b"\0asm\x01\0\0\0"
+COMPONENT_LAYER = b"\x01\x00"
+"""Bytes 6-7 of a component's header (a core module has 0): the ``layer`` field."""
 TYPE, IMPORT, FUNCTION, TABLE, MEMORY, GLOBAL, EXPORT = 1, 2, 3, 4, 5, 6, 7
 START, ELEMENT, CODE, DATA, DATACOUNT, TAG = 8, 9, 10, 11, 12, 13
 SECTION_ORDER = {
@@ -258,3 +260,8 @@ def scan(data: bytes, pos: int, end: int) -> tuple[int, list[tuple[int, int, int
     if pos != end:
         raise Unsupported("an instruction runs past the end of its function body")
     return pos, grows
+
+
+def is_component(wasm: bytes | bytearray | memoryview) -> bool:
+    """Whether ``wasm`` is a component (header layer 1) rather than a core module."""
+    return bytes(wasm[:4]) == MAGIC[:4] and bytes(wasm[6:8]) == COMPONENT_LAYER

@@ -287,9 +287,19 @@ class RateLimiter:
 
     def __init__(self, policy: RatePolicy, counter: RateCounter) -> None:
         self._counter = counter
+        self.set_policy(policy)
+
+    def set_policy(self, policy: RatePolicy) -> None:
+        """Apply ``policy`` from the next check on (a reload). A limit whose amount
+        changed counts from zero: counters are kept per amount."""
         self._per_ip = _item(policy.per_ip, "per_ip")
         self._per_role = {role: _item(text, role) for role, text in policy.per_role.items()}
         self._per_key = {key: _item(text, key) for key, text in policy.per_key.items()}
+
+    def set_failure_policy(self, policy: RedisFailurePolicy) -> None:
+        """What a check does while Redis cannot count it (no effect counting in memory)."""
+        if isinstance(self._counter, GuardedCounter):
+            self._counter.policy = policy
 
     @property
     def local(self) -> bool:

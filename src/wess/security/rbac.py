@@ -4,7 +4,7 @@ Four roles, from most to least powerful:
 
 - ``admin``: every permission in every namespace.
 - ``developer``: creates, updates, deletes, reads, downloads and runs modules in its
-  own namespace.
+  own namespace, and reads and writes its key-value state (``/v1/kv``).
 - ``invoker``: runs modules and reads their metadata in its own namespace.
 - ``viewer``: reads module metadata in its own namespace.
 
@@ -35,6 +35,9 @@ class Permission(StrEnum):
     MODULE_DOWNLOAD = "module:download"
     """The stored WebAssembly bytes."""
     MODULE_RUN = "module:run"
+    KV_READ = "kv:read"
+    """The namespace's key-value state (``/v1/kv``): keys and values."""
+    KV_WRITE = "kv:write"
     KEY_MANAGE = "key:manage"
     AUDIT_READ = "audit:read"
     STORE_ADMIN = "store:admin"
@@ -59,6 +62,8 @@ NAMESPACED: frozenset[Permission] = frozenset(
         Permission.MODULE_READ,
         Permission.MODULE_DOWNLOAD,
         Permission.MODULE_RUN,
+        Permission.KV_READ,
+        Permission.KV_WRITE,
     }
 )
 """Permissions on something that lives in a namespace; the others are server-wide."""

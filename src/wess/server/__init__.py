@@ -7,14 +7,14 @@ the store closes (``serving``).
 
 from __future__ import annotations
 
-from wess.server.serving import run_server, serve
-from wess.server.state import (
+from wess.server.parts import (
     isolated_compiler,
-    open_state,
     runtime_config,
     runtime_limits,
     server_secret,
 )
+from wess.server.serving import run_server, serve
+from wess.server.state import open_state
 from wess.server.supervising import run
 
 __all__ = [

@@ -50,7 +50,9 @@ class ClientConnections:
     protocol calls ``admit`` when it accepts a connection and ``release`` when it ends."""
 
     def __init__(self, *, limit: int, exempt: Iterable[str] = ()) -> None:
-        self._limit = limit
+        self.limit = limit
+        """The cap per address (a reload may change it: connections above a lowered cap
+        stay, new ones wait for the count to fall below it)."""
         self._open: dict[str, int] = {}
         networks = tuple(ipaddress.ip_network(entry, strict=False) for entry in exempt)
 
@@ -69,7 +71,7 @@ class ClientConnections:
         if self._exempted is not None and self._exempted(address):
             return True
         count = self._open.get(address, 0)
-        if count >= self._limit:
+        if count >= self.limit:
             return False
         self._open[address] = count + 1
         return True
@@ -96,6 +98,13 @@ def guarded_protocol(rules: ConnectionRules) -> type[GuardedHttpProtocol]:
     ServerProtocol.rules = rules
     ServerProtocol.clients = ClientConnections(limit=rules.max_per_client, exempt=rules.exempt)
     return ServerProtocol
+
+
+def reconfigure(protocol: type[GuardedHttpProtocol], rules: ConnectionRules) -> None:
+    """New deadlines and cap for the connections of ``protocol``'s server (a reload):
+    open connections see them from their next deadline on."""
+    protocol.rules = rules
+    protocol.clients.limit = rules.max_per_client
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):

@@ -20,6 +20,7 @@ import structlog
 
 from wess.circuit import STATE_VALUES, CircuitBreaker, CircuitState
 from wess.config import Settings
+from wess.config.live import LiveSettings
 from wess.observability.metrics import Metrics
 from wess.security.ratelimit import RedisFailurePolicy
 from wess.storage import Store
@@ -61,22 +62,29 @@ def watched_breaker(
     return breaker
 
 
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """How a failed storage read is tried again (``database.retry_*``)."""
+    database = settings.database
+    return RetryPolicy(
+        attempts=database.retry_attempts,
+        initial=database.retry_initial_ms / 1000,
+        maximum=database.retry_max_ms / 1000,
+        budget=database.retry_budget_ms / 1000,
+    )
+
+
 def resilient_store(
     opened: Store,
     settings: Settings,
     *,
     metrics: Metrics,
     clock: Callable[[], float] = time.monotonic,
+    live: LiveSettings | None = None,
 ) -> BreakerStore:
-    """``opened`` with retried reads, the storage bulkhead and the two storage breakers."""
+    """``opened`` with retried reads, the storage bulkhead and the two storage breakers;
+    the retries and breakers follow ``live`` when given."""
     database = settings.database
-    policy = RetryPolicy(
-        attempts=database.retry_attempts,
-        initial=database.retry_initial_ms / 1000,
-        maximum=database.retry_max_ms / 1000,
-        budget=database.retry_budget_ms / 1000,
-    )
-    retrying = RetryingStore(opened, policy=policy, metrics=metrics, clock=clock)
+    retrying = RetryingStore(opened, policy=retry_policy(settings), metrics=metrics, clock=clock)
     bounded = BoundedStore(retrying, limit=database.max_reads, metrics=metrics)
 
     def breaker(name: str) -> CircuitBreaker:
@@ -91,9 +99,23 @@ def resilient_store(
     def refused(name: str) -> None:
         metrics.breaker_rejections.labels(breaker=name).inc()
 
-    return BreakerStore(
+    store = BreakerStore(
         bounded, reads=breaker("storage_reads"), writes=breaker("storage_writes"), refused=refused
     )
+    if live is not None:
+
+        def follow(settings: Settings) -> None:
+            retrying.policy = retry_policy(settings)
+            for each in (store.reads, store.writes):
+                retune(each, settings.database.breaker_failures, settings.database.breaker_cooldown)
+
+        live.subscribe(follow)
+    return store
+
+
+def retune(breaker: CircuitBreaker, threshold: int, cooldown: float) -> None:
+    """A breaker's threshold and cool-down from now on (a reload); its state stays."""
+    breaker.threshold, breaker.cooldown = threshold, cooldown
 
 
 def redis_breaker(settings: Settings, *, metrics: Metrics) -> CircuitBreaker:
@@ -137,7 +159,8 @@ class Breakers:
     ) -> None:
         self._storage = storage
         self._redis = redis
-        self._redis_policy = redis_policy
+        self.redis_policy = redis_policy
+        """``ratelimit.on_redis_failure`` (a reload sets it)."""
         self._modules = modules
 
     def _all(self) -> dict[str, CircuitBreaker]:
@@ -152,7 +175,7 @@ class Breakers:
             name
             for name, breaker in self._all().items()
             if breaker.state is CircuitState.OPEN
-            and (name != REDIS or self._redis_policy is RedisFailurePolicy.CLOSED)
+            and (name != REDIS or self.redis_policy is RedisFailurePolicy.CLOSED)
         ]
         if failing:
             raise RuntimeError(f"circuit open: {', '.join(failing)}")
@@ -163,7 +186,7 @@ class Breakers:
             name: breaker.snapshot().to_dict() for name, breaker in self._all().items()
         }
         if self._redis is not None:
-            document["ratelimit_policy"] = self._redis_policy.value
+            document["ratelimit_policy"] = self.redis_policy.value
         if self._modules is not None:
             document["modules_open"] = self._modules.open_count()
         return document

@@ -17,11 +17,13 @@ from wess.api.guard import Guard, GuardPolicy
 from wess.auditing import Auditor, AuditTrail
 from wess.circuit import CircuitBreaker
 from wess.config import Settings
+from wess.config.live import LiveSettings
 from wess.errors import ConfigError, WessError
 from wess.keys import BOOTSTRAP_ACTOR, KekRotator, KeyService, KeyUsageFlusher
 from wess.messages import ApiKeyChanged, CreateApiKey
 from wess.models import ApiKey, Role
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import Tracing
 from wess.security.anchor import AnchorFile
 from wess.security.audit import AuditKey
 from wess.security.bootstrap import bootstrap_admin
@@ -36,7 +38,7 @@ from wess.security.ratelimit import (
 )
 from wess.security.secrets import ServerSecret
 from wess.security.tokens import HASH_LABEL, KeyVerifier
-from wess.server.resilience import redis_breaker
+from wess.server.resilience import redis_breaker, retune
 from wess.storage import ChangeFeed, Event, Store
 from wess.workers.writer import Writer
 
@@ -120,9 +122,12 @@ async def open_security(
     data_dir: Path,
     metrics: Metrics,
     feed: ChangeFeed | None = None,
+    tracing: Tracing | None = None,
+    live: LiveSettings | None = None,
 ) -> AsyncIterator[Security]:
     """The security parts, with the Writer running; on first start (auth on, no admin
-    key yet) an admin key is minted and its token written to ``<data dir>/admin.key``."""
+    key yet) an admin key is minted and its token written to ``<data dir>/admin.key``.
+    The rate limits follow ``live`` when given."""
     check_auth_setting(settings)
     hash_key = secret.derive(HASH_LABEL)
     verifier = KeyVerifier(hash_key=hash_key, keys=await store.keys.list())
@@ -185,6 +190,17 @@ async def open_security(
         timeout=ratelimit.redis_timeout_ms / 1000,
         degraded=lambda outcome: metrics.ratelimit_degraded.labels(outcome=outcome).inc(),
     )
+    if live is not None:
+
+        def reconfigured(settings: Settings) -> None:
+            auditor.set_window(settings.audit.refusal_window)
+            limiter.set_policy(rate_policy(settings))
+            configured = settings.ratelimit
+            limiter.set_failure_policy(RedisFailurePolicy(configured.on_redis_failure))
+            if breaker is not None:
+                retune(breaker, configured.breaker_failures, configured.breaker_cooldown)
+
+        live.subscribe(reconfigured)
     try:
         guard = Guard(
             policy=GuardPolicy(
@@ -195,6 +211,7 @@ async def open_security(
             limiter=limiter,
             auditor=auditor,
             metrics=metrics,
+            tracing=tracing,
         )
         key_file = settings.security.encryption_key_file
         rotator = (

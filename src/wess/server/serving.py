@@ -11,8 +11,9 @@ import socket
 import ssl
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from types import FrameType
 from urllib.parse import urlsplit
 
@@ -23,15 +24,24 @@ import uvloop
 from wess.api.app import create_app
 from wess.api.sites import SitePolicy
 from wess.config import Settings
+from wess.config.live import LiveSettings, SettingsSource
 from wess.errors import ConfigError, ServerStopped, StorageUnavailable, WessError
-from wess.observability.logging import AccessLog
+from wess.observability.health import Lifecycle
+from wess.observability.logging import AccessLog, set_levels
 from wess.observability.metrics import Metrics
 from wess.security.tls import TlsSettings as ServerTls
 from wess.security.tls import server_context
-from wess.server.connections import ConnectionRules, guarded_protocol
+from wess.server.connections import (
+    ConnectionRules,
+    GuardedHttpProtocol,
+    guarded_protocol,
+    reconfigure,
+)
 from wess.server.listening import address_of, listening
+from wess.server.reloading import Reloader, watch_config
 from wess.server.security import is_loopback
 from wess.server.state import open_state
+from wess.server.tracing import open_tracing
 
 logger = structlog.get_logger(__name__)
 
@@ -43,6 +53,7 @@ async def serve(
     *,
     sockets: list[socket.socket] | None = None,
     on_ready: Callable[[], None] | None = None,
+    source: SettingsSource | None = None,
 ) -> None:
     """Bind the address, open everything, serve HTTP until SIGINT/SIGTERM, then close
     everything. A setting this version cannot honour, a bad certificate or an address
@@ -50,15 +61,18 @@ async def serve(
 
     ``sockets`` are already listening (a worker of ``wess serve --workers``: its
     supervisor bound them); ``on_ready`` is called once everything is open, just
-    before requests are served."""
+    before requests are served. ``source`` is where ``settings`` came from: SIGHUP (and
+    the file watch, with ``server.watch_config``) reads it again (``reloading``)."""
     refuse_unavailable(settings)
     metrics = Metrics(per_module=settings.metrics.per_module)
     tls = tls_context(settings)
     host, port = settings.server.host, settings.server.port
+    live = LiveSettings(settings)
     bound = contextlib.nullcontext(sockets) if sockets is not None else listening(host, port)
-    with bound as sockets:
+    tracing_open = open_tracing(settings.tracing, node=settings.server.node_id)
+    with bound as sockets, tracing_open as tracing:
         port = sockets[0].getsockname()[1]  # the one the system chose, for port 0
-        async with open_state(settings, metrics=metrics) as state:
+        async with open_state(settings, metrics=metrics, tracing=tracing, live=live) as state:
             # What start-up built (the app, the runtime, caches' first entries) lives as
             # long as the server: out of the collector's way, so its full passes (during
             # a large listing, say) walk only what requests allocate.
@@ -71,11 +85,12 @@ async def serve(
             sites = site_policy(settings, port=port, scheme=scheme)
             app = create_app(state, sites=sites, access_log=access)
             proxies = list(settings.server.trusted_proxies)
+            protocol = guarded_protocol(connection_rules(settings))
             config = uvicorn.Config(
                 app,
                 host=host,
                 port=port,
-                http=guarded_protocol(connection_rules(settings)),
+                http=protocol,
                 ws="none",  # Wess has no WebSocket routes: no upgrades
                 lifespan="off",
                 log_config=None,
@@ -94,16 +109,87 @@ async def serve(
                 port=port,
                 storage=settings.database.effective_url,
             )
-            server = uvicorn.Server(config)
+            lifecycle = Lifecycle()
+            server = DrainingServer(config, lifecycle=lifecycle)
             served = server.server_state  # requests in flight are its tasks
             metrics.concurrent_connections.set_function(lambda: len(served.tasks))
             metrics.http_connections.set_function(lambda: len(served.connections))
+            state.health.add("draining", lifecycle.probe)
+            state.health.add("listeners", server.listening)
+            live.subscribe(partial(_follow, protocol))
+            reloader = None if source is None else Reloader(live, source, metrics=metrics)
             if on_ready is not None:
                 on_ready()
-            with _signals_handled_by_uvicorn():
-                await server.serve(sockets=sockets)
+            async with _watching(settings, reloader):
+                with _signals_handled_by_uvicorn(), _reloads_on_sighup(reloader):
+                    await server.serve(sockets=sockets)
             logger.info("draining and closing")
     logger.info("wess stopped")
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, failing readiness the moment a stop signal arrives (before
+    uvicorn, which looks every 0.1 s, closes the listeners)."""
+
+    def __init__(self, config: uvicorn.Config, *, lifecycle: Lifecycle) -> None:
+        super().__init__(config)
+        self._lifecycle = lifecycle
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._lifecycle.drain()
+        super().handle_exit(sig, frame)
+
+    async def listening(self) -> None:
+        """The readiness check ``listeners``: every listening socket accepts."""
+        servers = getattr(self, "servers", [])  # set by uvicorn's start-up
+        if not servers or not all(server.is_serving() for server in servers):
+            raise RuntimeError("not accepting connections")
+
+
+def _follow(protocol: type[GuardedHttpProtocol], settings: Settings) -> None:
+    """Put the reloadable keys the serving layer uses in force."""
+    reconfigure(protocol, connection_rules(settings))
+    set_levels(settings.logging.level, settings.logging.levels)
+
+
+@contextlib.asynccontextmanager
+async def _watching(settings: Settings, reloader: Reloader | None) -> AsyncIterator[None]:
+    """Watch the configuration file while serving, with ``server.watch_config``."""
+    path = None if reloader is None else reloader.source.path
+    if reloader is None or path is None or not settings.server.watch_config:
+        if settings.server.watch_config:
+            logger.warning("server.watch_config is set, but no configuration file is in use")
+        yield
+        return
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_config(reloader, path, stop=stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await watcher
+
+
+@contextmanager
+def _reloads_on_sighup(reloader: Reloader | None) -> Iterator[None]:
+    """SIGHUP reloads the configuration (on the event loop) while serving."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+
+    def reload(signum: int, frame: FrameType | None) -> None:
+        if reloader is None:
+            logger.warning("reload signal ignored: this server knows no configuration source")
+        else:
+            loop.call_soon_threadsafe(reloader.reload)
+
+    previous = signal.signal(signal.SIGHUP, reload)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def site_policy(settings: Settings, *, port: int, scheme: str = "http") -> SitePolicy:
@@ -189,18 +275,26 @@ def _already_stopping(signum: int, frame: FrameType | None) -> None:
     logger.info("stop signal received", signal=signal.Signals(signum).name)
 
 
+def _reload_later(signum: int, frame: FrameType | None) -> None:
+    logger.warning("reload signal ignored: the server is starting or stopping")
+
+
 def run_server(
     settings: Settings,
     *,
     sockets: list[socket.socket] | None = None,
     on_ready: Callable[[], None] | None = None,
+    source: SettingsSource | None = None,
 ) -> None:
     """Blocking entry point of one server process (``serve``): returns once the server
     stopped. An error that stops start-up is logged (one structured line) and raised,
-    for the command line to tell the user."""
+    for the command line to tell the user. SIGHUP never ends the process: while it
+    serves it reloads ``source``, before and after it is ignored (and said so)."""
     os.umask(PRIVATE_UMASK)  # every file Wess (and RocksDB) creates: owner only
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGHUP, _reload_later)
     try:
-        uvloop.run(serve(settings, sockets=sockets, on_ready=on_ready))
+        uvloop.run(serve(settings, sockets=sockets, on_ready=on_ready, source=source))
     except StorageUnavailable as exc:
         logger.error("cannot start: storage unavailable", detail=exc.detail)
         raise

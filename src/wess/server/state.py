@@ -8,49 +8,64 @@ from __future__ import annotations
 
 import contextlib
 import random
-import secrets
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import structlog
 
 import wess
+from wess.api.commands import CommandPolicy
 from wess.api.state import ApiState
+from wess.batching import BatchLimits
 from wess.config import Settings
+from wess.config.live import LiveSettings
 from wess.files import make_private
+from wess.invocations import AsyncInvocations
 from wess.messages import ModuleChanged, RecordAudit
-from wess.models import AuditFields, NodeInfo
+from wess.models import AuditFields
 from wess.observability.health import HealthCheck
 from wess.observability.metrics import Metrics
 from wess.observability.process import directory_size
-from wess.ops.backups import Backups, StoreBackups
+from wess.observability.tracing import Tracing
+from wess.ops.backups import StoreBackups
 from wess.ops.inspection import verify_store
 from wess.ops.schedule import BackupMetrics, BackupSchedule
 from wess.ops.transfer import Transfer
-from wess.runtime import Limits, Runtime, RuntimeConfig
+from wess.runtime import Runtime
 from wess.runtime.analysis import ExportLimits
 from wess.runtime.artifact import ArtifactSealer
-from wess.runtime.isolated import IsolatedCompiler
-from wess.security.anchor import AnchorFile
 from wess.security.audit import AUDIT_KEY_LABEL, AuditKey
-from wess.security.crypto import Keyring
-from wess.security.keyfiles import keyring_sealing_with, load_keyring
+from wess.security.keyfiles import keyring_sealing_with
 from wess.security.ratelimit import RedisFailurePolicy
-from wess.security.secrets import SECRET_BYTES, SECRET_FILE, ServerSecret
+from wess.server.parts import (
+    anchor_file,
+    backups_of,
+    data_dir,
+    durable,
+    invocation_settings,
+    isolated_compiler,
+    keyring_of,
+    kv_limits,
+    namespace_quotas,
+    node_of,
+    runtime_config,
+    runtime_limits,
+    secret_path,
+    server_secret,
+)
 from wess.server.resilience import Breakers, deadlines, module_breakers, resilient_store
 from wess.server.security import open_security
 from wess.service import ModuleService
 from wess.storage import ChangeFeed, Event, Store, open_store
 from wess.storage.measured import MeasuredStore
 from wess.workers.anchoring import AnchorKeeper, check_anchor
+from wess.workers.breakers import ModuleBreakers
+from wess.workers.deadline import Deadlines
 from wess.workers.heartbeat import Heartbeat
+from wess.workers.kv import KeyValues
 from wess.workers.loader import ProgramLoader
-from wess.workers.quotas import NamespaceQuotas, Quota
 from wess.workers.reader import QUEUE as READER_QUEUE
 from wess.workers.reader import Reader
 from wess.workers.rechaining import rechain_unkeyed
@@ -63,118 +78,18 @@ from wess.workers.writer import Writer
 
 logger = structlog.get_logger(__name__)
 
-ANCHOR_FILE = "audit.anchor"
-BACKUPS_SUFFIX = "-backups"
-
-
-def runtime_limits(settings: Settings) -> Limits:
-    """The configured sandbox limits of every call (requests may only lower them)."""
-    return Limits.from_values(settings.sandbox_limits)
-
-
-def runtime_config(settings: Settings) -> RuntimeConfig:
-    return RuntimeConfig(
-        max_wasm_stack=settings.limits.max_stack,
-        cache_bytes=settings.runner.cache_size.max_bytes,
-        cache_entries=settings.runner.cache_size.max_entries,
-        clock_resolution_ns=settings.limits.clock_resolution_ms * 1_000_000,
-    )
-
-
-def data_dir(settings: Settings) -> Path:
-    """Where Wess keeps its files: the RocksDB directory (else ``database.path``)."""
-    url = urlsplit(settings.database.effective_url)
-    return Path(unquote(url.path)) if url.scheme == "rocksdb" else settings.database.path
-
-
-def durable(settings: Settings) -> bool:
-    """Whether the store keeps anything across restarts (memory:// does not). The files
-    beside a durable store (server secret, audit anchor, admin token) live in the data
-    directory: the RocksDB directory, or ``database.path`` for a shared store (every
-    node of which must hold the same server secret: ``security.secret_file``)."""
-    return urlsplit(settings.database.effective_url).scheme != "memory"
-
-
-def secret_path(settings: Settings) -> Path:
-    """Where the server secret of a durable store is kept."""
-    return settings.security.secret_file or data_dir(settings) / SECRET_FILE
-
-
-def backup_dir(settings: Settings) -> Path:
-    """Where backups go: ``backup.dir``, else ``<data dir>-backups`` beside it."""
-    if settings.backup.dir is not None:
-        return settings.backup.dir
-    data = data_dir(settings)
-    return data.with_name(data.name + BACKUPS_SUFFIX)
-
-
-def backups_of(settings: Settings) -> Backups:
-    """The backups of the store these settings name (kept in ``backup_dir``), opened
-    with the key-encryption keys as the key files hold them when each is taken."""
-    return Backups(
-        backup_dir(settings), keyring=partial(keyring_of, settings), wess_version=wess.__version__
-    )
-
-
-def server_secret(settings: Settings) -> ServerSecret:
-    """The server secret: ``security.secret_file``, else kept beside the data (in the
-    RocksDB directory). A memory:// store keeps nothing across restarts, so it gets a
-    throwaway secret."""
-    if durable(settings):
-        path = secret_path(settings)
-        return ServerSecret.load_or_create(path.parent, name=path.name)
-    return ServerSecret(secrets.token_bytes(SECRET_BYTES))
-
-
-def node_of(settings: Settings, *, now: datetime) -> NodeInfo:
-    """This process as the other nodes and operators see it."""
-    node_id = settings.server.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
-    return NodeInfo(
-        id=node_id,
-        address=f"{settings.server.host}:{settings.server.port}",
-        version=wess.__version__,
-        started_at=now,
-        last_seen=now,
-    )
-
-
-def anchor_file(settings: Settings, key: AuditKey) -> AnchorFile | None:
-    """Where the audit log's head is recorded; None for a store that keeps nothing."""
-    if not durable(settings):
-        return None
-    return AnchorFile(settings.audit.anchor_file or data_dir(settings) / ANCHOR_FILE, key)
-
-
-def namespace_quotas(settings: Settings) -> NamespaceQuotas | None:
-    """The per-namespace quotas; None when there are none (the Writer then skips
-    counting every namespace's usage at start-up)."""
-    quotas = settings.quotas
-    if quotas.max_modules is None and quotas.max_bytes is None:
-        return None
-    return NamespaceQuotas(
-        default=Quota(max_modules=quotas.max_modules, max_bytes=quotas.max_bytes)
-    )
-
-
-def keyring_of(settings: Settings) -> Keyring | None:
-    """The key-encryption keys, when encryption at rest is on."""
-    path = settings.security.encryption_key_file
-    return load_keyring(path) if path is not None else None
-
-
-def isolated_compiler(settings: Settings, runtime: Runtime) -> IsolatedCompiler:
-    """Compile worker processes for ``runtime``'s engine, under the configured caps."""
-    return IsolatedCompiler(
-        runtime.config,
-        cpu_seconds=settings.limits.compile_cpu_seconds,
-        memory_bytes=settings.limits.compile_memory,
-        processes=settings.limits.compile_workers,
-    )
-
 
 @asynccontextmanager
-async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[ApiState]:
-    """Open storage, the workers and the service; close them in reverse order."""
+async def open_state(
+    settings: Settings,
+    *,
+    metrics: Metrics,
+    tracing: Tracing | None = None,
+    live: LiveSettings | None = None,
+) -> AsyncIterator[ApiState]:
+    """Open storage, the workers and the service; close them in reverse order.
+    ``tracing`` (None: off) is handed to every part that makes spans. Each part that
+    uses a reloadable key follows ``live`` (when given) from then on."""
     if durable(settings):
         tightened = make_private(data_dir(settings))
         if tightened:
@@ -187,7 +102,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
     keyring = keyring_of(settings)
     key_file = settings.security.encryption_key_file
     async with open_store(settings.database.effective_url, keyring=keyring) as opened:
-        guarded = resilient_store(opened, settings, metrics=metrics)
+        guarded = resilient_store(opened, settings, metrics=metrics, live=live)
         store = MeasuredStore(guarded, metrics)
         damage = metrics.storage_damage
         damage.labels(kind="unreadable").set_function(lambda: store.admin.damage().unreadable)
@@ -206,6 +121,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             max_batch=settings.writer.max_batch,
             quotas=namespace_quotas(settings),
             keyrings=None if key_file is None else partial(keyring_sealing_with, key_file),
+            tracing=tracing,
             revisions_kept=settings.modules.revisions_kept,
         )
         reader = Reader(
@@ -216,6 +132,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             queue_size=settings.reader.channel_size,
             ttl_seconds=settings.reader.ttl,
             page_limit_max=settings.limits.max_page_size,
+            tracing=tracing,
         )
         limits = runtime_limits(settings)
         resolver = Resolver(
@@ -237,6 +154,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
             )
             usage = UsageCounter(writer.submit)
             breakers = module_breakers(settings, metrics=metrics)
+            values = KeyValues(store.kv, limits=kv_limits(settings))
             runner = Runner(
                 runtime,
                 metrics=metrics,
@@ -254,7 +172,9 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 programs=programs,
                 usage=usage,
                 breakers=breakers,
+                tracing=tracing,
                 links=resolver.linked,
+                kv=values,
             )
             warmup = Warmup(
                 most_used=store.usage.most_used,
@@ -302,7 +222,7 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 submit=writer.submit,
                 record_audit=record_audit,
                 wess_version=wess.__version__,
-                max_module_size=settings.limits.max_module_size,
+                max_module_size=settings.max_upload_size,
             )
             # Closed in reverse: backups stop, warm-up stops, usage counts and fresh
             # artifacts reach the Writer, the Writer drains, then the audit log's head
@@ -314,6 +234,29 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 feed.on_gap(reader.forget_everything)
             heartbeat = Heartbeat(store.nodes, node_of(settings, now=datetime.now(UTC)))
             measure_capacity(settings, metrics)
+            run_deadlines = deadlines(settings, metrics=metrics)
+            service = ModuleService(
+                reader=reader,
+                writer=writer,
+                runner=runner,
+                max_module_size=settings.limits.max_module_size,
+                max_component_size=settings.components.max_size,
+                max_args=settings.limits.max_args,
+                exports=ExportLimits(
+                    max_exports=settings.limits.max_exports,
+                    max_name=settings.limits.max_export_name,
+                ),
+                deadlines=run_deadlines,
+                resolver=resolver,
+                aliases_max=settings.modules.aliases_max,
+            )
+            invocations = AsyncInvocations(
+                store.invocations,
+                service,
+                node=heartbeat.node.id,
+                clock=partial(datetime.now, UTC),
+                settings=invocation_settings(settings),
+            )
             async with (
                 following,
                 heartbeat,
@@ -324,24 +267,23 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                 usage,
                 warmup,
                 schedule,
+                invocations,  # stops first: what runs is cut short, taken again later
             ):
                 writer.subscribe(reader.on_module_changed)
                 writer.subscribe(runner.on_module_changed)
-                service = ModuleService(
-                    reader=reader,
-                    writer=writer,
-                    runner=runner,
-                    limits=limits,
-                    max_module_size=settings.limits.max_module_size,
-                    max_args=settings.limits.max_args,
-                    exports=ExportLimits(
-                        max_exports=settings.limits.max_exports,
-                        max_name=settings.limits.max_export_name,
-                    ),
-                    deadlines=deadlines(settings, metrics=metrics),
-                    resolver=resolver,
-                    aliases_max=settings.modules.aliases_max,
-                )
+                if live is not None:
+                    live.subscribe(
+                        partial(
+                            follow,
+                            runtime=runtime,
+                            reader=reader,
+                            writer=writer,
+                            service=service,
+                            deadlines=run_deadlines,
+                            breakers=breakers,
+                            anchor=keeper if isinstance(keeper, AnchorKeeper) else None,
+                        )
+                    )
                 async with open_security(
                     settings,
                     store=store,
@@ -353,6 +295,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     data_dir=data_dir(settings),
                     metrics=metrics,
                     feed=feed,
+                    tracing=tracing,
+                    live=live,
                 ) as security:
                     circuits = Breakers(
                         guarded,
@@ -360,6 +304,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         redis_policy=RedisFailurePolicy(settings.ratelimit.on_redis_failure),
                         modules=breakers,
                     )
+                    if live is not None:
+                        live.subscribe(partial(_follow_redis_policy, circuits))
                     probes = {
                         "storage": store.ping,
                         "writer": _running("writer", lambda: writer.running),
@@ -368,7 +314,8 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                     }
                     if feed is not None:
                         probes["changes"] = _listening(feed)
-                    health = HealthCheck(probes)
+                    probes["warmup"] = _warmed(warmup)
+                    health = HealthCheck(probes, advisory=("warmup",))
                     yield ApiState(
                         service=service,
                         metrics=metrics,
@@ -378,8 +325,9 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         keys=security.keys,
                         audit=security.audit,
                         rotator=security.rotator,
-                        max_module_size=settings.limits.max_module_size,
-                        max_json_body=settings.limits.max_json_body,
+                        max_module_size=settings.max_upload_size,
+                        max_json_body=settings.max_upload_json_body,
+                        commands=CommandPolicy(**settings.commands.model_dump()),
                         max_page_size=settings.limits.max_page_size,
                         max_page_bytes=settings.limits.max_page_bytes,
                         warmup=warmup,
@@ -390,7 +338,49 @@ async def open_state(settings: Settings, *, metrics: Metrics) -> AsyncIterator[A
                         transfer=transfer,
                         backups=backups,
                         breakers=circuits.report,
+                        tracing=tracing,
+                        invocations=invocations,
+                        kv=values,
+                        batch=BatchLimits(
+                            max_items=settings.batch.max_items,
+                            max_body=settings.batch.max_body,
+                            concurrency=settings.batch.concurrency,
+                        ),
                     )
+
+
+def follow(
+    settings: Settings,
+    *,
+    runtime: Runtime,
+    reader: Reader,
+    writer: Writer,
+    service: ModuleService,
+    deadlines: Deadlines,
+    breakers: ModuleBreakers | None,
+    anchor: AnchorKeeper | None = None,
+) -> None:
+    """Put the reloadable keys the workers use in force (``LiveSettings.subscribe``)."""
+    runtime.limits = runtime_limits(settings)
+    runtime.resize_cache(
+        settings.runner.cache_size.max_bytes, cache_entries=settings.runner.cache_size.max_entries
+    )
+    reader.resize_cache(
+        settings.reader.cache_size.max_bytes,
+        cache_entries=settings.reader.cache_size.max_entries,
+        ttl_seconds=settings.reader.ttl,
+    )
+    writer.set_quotas(namespace_quotas(settings))
+    service.max_args = settings.limits.max_args
+    deadlines.default_ms = settings.server.request_timeout_ms
+    if breakers is not None:
+        breakers.cooldown = settings.runner.breaker_cooldown
+    if anchor is not None:
+        anchor.interval = settings.audit.anchor_interval
+
+
+def _follow_redis_policy(circuits: Breakers, settings: Settings) -> None:
+    circuits.redis_policy = RedisFailurePolicy(settings.ratelimit.on_redis_failure)
 
 
 def measure_capacity(settings: Settings, metrics: Metrics) -> None:
@@ -425,6 +415,16 @@ def _listening(feed: ChangeFeed) -> Callable[[], Awaitable[None]]:
                 "not listening to other nodes' changes (reconnecting): cached modules and "
                 "keys may be stale, so this node is not ready"
             )
+
+    return probe
+
+
+def _warmed(warmup: Warmup) -> Callable[[], Awaitable[None]]:
+    async def probe() -> None:
+        progress = warmup.snapshot()
+        if progress["state"] != "done":
+            done = progress["loaded"] + progress["skipped"]
+            raise RuntimeError(f"warming up: {done} of {progress['total']} modules")
 
     return probe
 

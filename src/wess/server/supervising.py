@@ -34,6 +34,7 @@ from types import FrameType
 import structlog
 
 from wess.config import Settings
+from wess.config.live import SettingsSource
 from wess.errors import ServerStopped, WessError
 from wess.observability.logging import configure_logging
 from wess.server.listening import address_of, listening
@@ -62,17 +63,24 @@ def process_count(settings: Settings) -> int:
     return (os.cpu_count() or 1) if settings.database.shared else 1
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, *, source: SettingsSource | None = None) -> None:
     """``wess serve``: one server process, or a supervisor of several. Returns once the
     server stopped; raises a ``WessError`` (logged already) when it could not start or
-    its workers did not stop cleanly."""
+    its workers did not stop cleanly. ``source`` is where ``settings`` came from, read
+    again on reload (None: no reload)."""
     count = process_count(settings)
     node = settings.server.node_id or f"{socket.gethostname()}-{secrets.token_hex(3)}"
     configure_logging(
-        level=settings.logging.level, format=settings.logging.format, fields={"node": node}
+        level=settings.logging.level,
+        format=settings.logging.format,
+        fields={"node": node},
+        levels=settings.logging.levels,
     )
     if count == 1:
-        run_server(with_node(settings, node))
+        run_server(
+            with_node(settings, node),
+            source=None if source is None else source.with_flags({"server.node_id": node}),
+        )
         return
     refuse_unavailable(settings)
     host = settings.server.host
@@ -87,7 +95,12 @@ def run(settings: Settings) -> None:
                 "to count them once for every process and node",
                 processes=count,
             )
-        status = Supervisor(workers, sockets).run()
+        sources = None
+        if source is not None:
+            sources = [
+                source.with_flags(worker_flags(port=port, node=f"{node}.{i}")) for i in range(count)
+            ]
+        status = Supervisor(workers, sockets, sources=sources).run()
     if status != 0:
         raise ServerStopped(
             "a server process could not start or did not stop cleanly; the log above "
@@ -105,8 +118,17 @@ def with_node(settings: Settings, node: str) -> Settings:
 
 def worker_settings(settings: Settings, *, port: int, node: str) -> Settings:
     """The settings of one worker: the bound port, one process, a node id of its own."""
-    server = settings.server.model_copy(update={"port": port, "workers": 1, "node_id": node})
+    update = {
+        key.partition(".")[2]: value for key, value in worker_flags(port=port, node=node).items()
+    }
+    server = settings.server.model_copy(update=update)
     return settings.model_copy(update={"server": server})
+
+
+def worker_flags(*, port: int, node: str) -> dict[str, object]:
+    """What a worker's settings say apart from the others' (as flags, so that a reload
+    reading the file again keeps them)."""
+    return {"server.port": port, "server.workers": 1, "server.node_id": node}
 
 
 @dataclass
@@ -115,6 +137,7 @@ class Worker:
 
     index: int
     settings: Settings
+    source: SettingsSource | None = None
     process: SpawnProcess | None = None
     ready: Connection | None = None
     served: bool = False  # it said it serves (since its last start)
@@ -138,8 +161,11 @@ class Supervisor:
         *,
         context: SpawnContext | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sources: list[SettingsSource] | None = None,
     ) -> None:
-        self._workers = [Worker(i, s) for i, s in enumerate(workers)]
+        self._workers = [
+            Worker(i, s, None if sources is None else sources[i]) for i, s in enumerate(workers)
+        ]
         self._sockets = sockets
         self._context = context or multiprocessing.get_context("spawn")
         self._clock = clock
@@ -194,10 +220,11 @@ class Supervisor:
         receive, send = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=work,
-            args=(worker.settings, self._sockets, send),
+            args=(worker.settings, self._sockets, send, worker.source),
             name=f"wess-worker-{worker.index}",
         )
-        process.start()
+        with _reloads_ignored():  # inherited: SIGHUP ignored until the worker can reload
+            process.start()
         send.close()  # the worker holds the other end; this one sees it close if it dies
         worker.process, worker.ready, worker.served = process, receive, False
         worker.started_at, worker.restart_at = self._clock(), None
@@ -300,13 +327,22 @@ class Supervisor:
                 signal.signal(sig, handler)
 
 
-def work(settings: Settings, sockets: list[socket.socket], ready: Connection) -> None:
-    """A worker process: serve on ``sockets`` until told to stop."""
+def work(
+    settings: Settings,
+    sockets: list[socket.socket],
+    ready: Connection,
+    source: SettingsSource | None = None,
+) -> None:
+    """A worker process: serve on ``sockets`` until told to stop; reload ``source`` on
+    SIGHUP."""
     os.setpgrp()  # the terminal's Ctrl-C reaches the supervisor, which relays it once
     _stop_with_parent()
     node = settings.server.node_id or ""
     configure_logging(
-        level=settings.logging.level, format=settings.logging.format, fields={"node": node}
+        level=settings.logging.level,
+        format=settings.logging.format,
+        fields={"node": node},
+        levels=settings.logging.levels,
     )
 
     def serving() -> None:
@@ -314,9 +350,18 @@ def work(settings: Settings, sockets: list[socket.socket], ready: Connection) ->
         ready.close()
 
     try:
-        run_server(settings, sockets=sockets, on_ready=serving)
+        run_server(settings, sockets=sockets, on_ready=serving, source=source)
     except WessError:  # logged already, with the reason
         raise SystemExit(1) from None
+
+
+@contextlib.contextmanager
+def _reloads_ignored() -> Iterator[None]:
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def _stop_with_parent() -> None:

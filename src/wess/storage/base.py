@@ -18,7 +18,9 @@ from wess.models import ApiKey, AuditEntry, ModuleInfo
 from wess.storage.admin import StoreAdmin
 from wess.storage.audit import AuditChange, AuditStore
 from wess.storage.events import ChangeFeed, PublishEvent
+from wess.storage.invocations import InvocationStore
 from wess.storage.keys import ApiKeyStore, KeyChange
+from wess.storage.kv import KvStore
 from wess.storage.modules import ModuleChange, ModuleStore, NamespaceUsage
 from wess.storage.nodes import NodeStore
 from wess.storage.usage import AddUsage, UsageStore
@@ -82,6 +84,12 @@ class Store(Protocol):
 
     @property
     def nodes(self) -> NodeStore: ...
+
+    @property
+    def invocations(self) -> InvocationStore: ...
+
+    @property
+    def kv(self) -> KvStore: ...
 
     async def commit(self, changes: Sequence[Change]) -> None:
         """Apply every change atomically, in order (later changes see earlier ones);

@@ -33,7 +33,9 @@ from wess.storage.audit import AppendAudit, RewriteAudit
 from wess.storage.base import Change, Transaction
 from wess.storage.damage import NO_DAMAGE, DamageReport
 from wess.storage.events import PublishEvent
+from wess.storage.invocations import MemoryInvocations
 from wess.storage.keys import PutApiKey, RemoveApiKey
+from wess.storage.kv import MemoryKv
 from wess.storage.modules import (
     NamespaceUsage,
     PutArtifact,
@@ -288,6 +290,8 @@ class MemoryStore:
         self._usage = MemoryUsage(self._t)
         self._admin = MemoryAdmin(self._t)
         self._nodes = LocalNodes()
+        self._invocations = MemoryInvocations()
+        self._kv = MemoryKv()
 
     @property
     def modules(self) -> MemoryModules:
@@ -308,6 +312,14 @@ class MemoryStore:
     @property
     def nodes(self) -> LocalNodes:
         return self._nodes
+
+    @property
+    def invocations(self) -> MemoryInvocations:
+        return self._invocations
+
+    @property
+    def kv(self) -> MemoryKv:
+        return self._kv
 
     @property
     def admin(self) -> MemoryAdmin:

@@ -49,7 +49,7 @@ def encode_info(info: ModuleInfo) -> bytes:
         "revision": info.revision,
         "created_at": _utc(info.created_at),
         "updated_at": _utc(info.updated_at),
-        "functions": info.functions,
+        "functions": [_function(f) for f in info.functions],
         "default_function": info.default_function,
         "legacy_metadata": info.legacy_metadata,
     }
@@ -70,6 +70,19 @@ def encode_info(info: ModuleInfo) -> bytes:
             for alias in info.aliases
         }
     return orjson.dumps(document)
+
+
+def _function(signature: FunctionSignature) -> dict[str, Any]:
+    """A signature's stored form: ``wit`` only for a component's function, so a core
+    module's record keeps the form it always had."""
+    document: dict[str, Any] = {
+        "name": signature.name,
+        "params": signature.params,
+        "results": signature.results,
+    }
+    if signature.wit is not None:
+        document["wit"] = signature.wit
+    return document
 
 
 def decode_info(data: bytes) -> ModuleInfo:
@@ -184,6 +197,7 @@ def _info_from(document: Mapping[str, Any]) -> ModuleInfo:
                 name=_str(f["name"]),
                 params=tuple(ValueType(_str(p)) for p in f["params"]),
                 results=tuple(ValueType(_str(r)) for r in f["results"]),
+                wit=None if f.get("wit") is None else _str(f["wit"]),
             )
             for f in document["functions"]
         ),

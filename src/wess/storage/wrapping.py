@@ -17,12 +17,25 @@ from wess.storage.admin import StoreAdmin
 from wess.storage.audit import AuditStore
 from wess.storage.base import Store
 from wess.storage.events import ChangeFeed
+from wess.storage.invocations import InvocationStore
 from wess.storage.keys import ApiKeyStore
+from wess.storage.kv import KvStore
 from wess.storage.modules import ModuleStore
 from wess.storage.nodes import NodeStore
 from wess.storage.usage import UsageStore
 
-CHANGING_OPS = frozenset({"admin.rewrap"})
+CHANGING_OPS = frozenset(
+    {
+        "admin.rewrap",
+        "invocations.create",
+        "invocations.claim",
+        "invocations.renew",
+        "invocations.settle",
+        "invocations.prune",
+        "kv.put",
+        "kv.delete",
+    }
+)
 """The concept-store methods that change the store; every other one only reads. (The
 whole-store ``commit`` and ``transact`` change it too.) A wrapper that treats reads and
 writes apart (retries, breakers) asks here."""
@@ -67,6 +80,10 @@ class WrappedStore:
         self._usage = cast(UsageStore, ConceptProxy(inner.usage, "usage", around))
         self._admin = cast(StoreAdmin, ConceptProxy(inner.admin, "admin", around))
         self._nodes = cast(NodeStore, ConceptProxy(inner.nodes, "nodes", around))
+        self._invocations = cast(
+            InvocationStore, ConceptProxy(inner.invocations, "invocations", around)
+        )
+        self._kv = cast(KvStore, ConceptProxy(inner.kv, "kv", around))
 
     @property
     def inner(self) -> Store:
@@ -99,3 +116,11 @@ class WrappedStore:
     @property
     def nodes(self) -> NodeStore:
         return self._nodes
+
+    @property
+    def invocations(self) -> InvocationStore:
+        return self._invocations
+
+    @property
+    def kv(self) -> KvStore:
+        return self._kv

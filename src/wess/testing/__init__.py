@@ -9,6 +9,7 @@ Like ``structlog.testing`` and httpx's ``MockTransport``, these ship with the pa
 - ``test_settings``, ``open_client``: a started Wess (the real app over real parts) and
   an HTTP client of it, in process; ``assert_problem`` checks an error answer.
 - ``Scrape``: a ``/metrics`` page read back (families, values, series count).
+- ``SpanRecorder``: tracing whose spans stay in memory (``open_client(tracing=...)``).
 """
 
 from wess.storage.memory import MemoryStore
@@ -17,6 +18,7 @@ from wess.testing.clock import FakeClock
 from wess.testing.observer import RecordingObserver
 from wess.testing.scrape import Scrape
 from wess.testing.store import Gate, RecordingStore
+from wess.testing.tracing import SpanRecorder
 
 __all__ = [
     "FakeClock",
@@ -25,6 +27,7 @@ __all__ = [
     "RecordingObserver",
     "RecordingStore",
     "Scrape",
+    "SpanRecorder",
     "TestClient",
     "admin_token",
     "assert_problem",

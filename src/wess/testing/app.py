@@ -18,7 +18,10 @@ import httpx
 from wess.api.app import create_app
 from wess.api.state import ApiState
 from wess.config import Settings, load_settings
+from wess.config.live import LiveSettings
+from wess.observability.logging import AccessLog
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import Tracing
 from wess.security.bootstrap import ADMIN_KEY_FILE
 from wess.server import open_state
 from wess.server.listening import address_of
@@ -57,17 +60,26 @@ class TestClient(httpx.AsyncClient):
 
 @asynccontextmanager
 async def open_client(
-    settings: Settings | None = None, *, as_admin: bool = True, client_ip: str = "203.0.113.7"
+    settings: Settings | None = None,
+    *,
+    as_admin: bool = True,
+    client_ip: str = "203.0.113.7",
+    tracing: Tracing | None = None,
+    live: LiveSettings | None = None,
+    access_log: AccessLog | None = None,
 ) -> AsyncIterator[TestClient]:
     """The app over real components, opened for the ``async with`` block and closed
     after; requests come from ``client_ip``, go to the configured address (``server.host``
     and ``server.port``, as if bound there) and, with ``as_admin`` and authentication
-    on, carry the bootstrap admin's key."""
+    on, carry the bootstrap admin's key. ``tracing`` makes spans (``wess.testing.tracing``
+    records them in memory); None: tracing is off. The parts follow ``live`` (a reload)
+    when given. ``access_log`` writes a line per request (None: none)."""
     settings = settings or test_settings()
     metrics = Metrics(per_module=settings.metrics.per_module)
-    async with open_state(settings, metrics=metrics) as state:
+    async with open_state(settings, metrics=metrics, tracing=tracing, live=live) as state:
         server = settings.server
-        app = create_app(state, sites=site_policy(settings, port=server.port), access_log=None)
+        sites = site_policy(settings, port=server.port)
+        app = create_app(state, sites=sites, access_log=access_log)
         transport = httpx.ASGITransport(app=app, client=(client_ip, 50000))
         headers = {}
         if as_admin and settings.auth.enabled:

@@ -32,7 +32,8 @@ class PeriodicFlush(ABC):
     def __init__(self, *, interval: float) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
-        self._interval = interval
+        self.interval = interval
+        """Seconds between flushes; a new value applies from the next wait (a reload)."""
         self._task: asyncio.Task[None] | None = None
 
     @abstractmethod
@@ -55,5 +56,5 @@ class PeriodicFlush(ABC):
 
     async def _flush_periodically(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(self.interval)
             await self.flush()

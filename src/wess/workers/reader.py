@@ -37,6 +37,7 @@ from wess.errors import (
 from wess.messages import ModuleChanged
 from wess.models import ModuleInfo, ModuleRecord, Page, SealedArtifact
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import NO_SPAN, Tracing
 from wess.runtime.reasons import clipped
 from wess.storage import ModuleStore
 from wess.workers.deadline import STORAGE, Deadline
@@ -68,8 +69,10 @@ class Reader:
         clock: Callable[[], float] = time.monotonic,
         page_limit_max: int = 1000,
         queue_size: int = 1024,
+        tracing: Tracing | None = None,
     ) -> None:
         self._modules = modules
+        self._tracing = tracing
         self._metrics = metrics
         self._page_limit_max = page_limit_max
         self._queue_size = queue_size
@@ -87,6 +90,8 @@ class Reader:
             on_evict=self._evicted,
             keep_expired=True,
         )
+        # the plain cache lookup when tracing is off: no span, no extra frame
+        self._lookup = self._cache.get if tracing is None else self._traced_lookup
         self._revisions: ByteLRU[tuple[UUID, int], ModuleRecord] = ByteLRU(
             None if cache_bytes is None else max(cache_bytes // 4, 1),
             max_entries=cache_entries,
@@ -100,12 +105,20 @@ class Reader:
         self._reading: dict[UUID, int] = {}  # store reads in flight per module
         self._generation: dict[UUID, int] = {}  # changes seen while those reads ran
 
+    def resize_cache(
+        self, cache_bytes: int | None, *, cache_entries: int | None = None, ttl_seconds: float
+    ) -> None:
+        """New bounds and time-to-live of the module cache (a reload); modules leave at
+        once to fit."""
+        self._cache.resize(cache_bytes, max_entries=cache_entries, ttl_seconds=ttl_seconds)
+        self._metrics.cache_bytes.labels(cache=CACHE).set(self._cache.bytes)
+
     async def get(
         self, module_id: UUID, *, namespace: str | None = None, deadline: Deadline | None = None
     ) -> ModuleRecord:
         """The module with its verified bytes; ``ModuleNotFound`` if absent or elsewhere.
         A store read is bounded by ``deadline`` (``DeadlineExceeded``, layer ``storage``)."""
-        record = self._cache.get(module_id)
+        record = self._lookup(module_id)
         if record is None:
             record = await self._load(module_id, deadline)
         if record is None or not _visible(record.info, namespace):
@@ -258,6 +271,14 @@ class Reader:
                 del self._reading[module_id]
                 self._generation.pop(module_id, None)
 
+    def _traced_lookup(self, module_id: UUID) -> ModuleRecord | None:
+        assert self._tracing is not None
+        with self._tracing.span("cache lookup", {"wess.cache": CACHE}, leaf=True) as span:
+            record = self._cache.get(module_id)
+            if span is not None:
+                span.set_attribute("wess.cache.hit", record is not None)
+            return record
+
     def _stale(self, module_id: UUID, error: StorageUnavailable) -> ModuleRecord:
         """The cached copy past its TTL, while storage is unavailable; else ``error``."""
         record = self._cache.stale(module_id)
@@ -279,8 +300,10 @@ class Reader:
             )
         self._store_reads += 1
         self._depth.set(self._store_reads)
+        tracing = self._tracing
         try:
-            yield
+            with NO_SPAN if tracing is None else tracing.span("storage read", leaf=True):
+                yield
         finally:
             self._store_reads -= 1
             self._depth.set(self._store_reads)

@@ -16,6 +16,10 @@ A module whose calls keep trapping or timing out is refused at once for a cool-d
 (``ModuleBreakers``). A run's ``Deadline`` bounds its compile, its waits for a slot and
 a thread, and its execution: the call's time limit is cut to the time left when it
 starts (``DeadlineExceeded`` names the layer that ran out).
+
+With tracing on, a compile is a span of the request that started it (requests sharing
+it wait without one), and a call two: ``instantiate`` and ``execute``, recorded from
+the clock readings of the thread that made the call.
 """
 
 from __future__ import annotations
@@ -24,40 +28,46 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
 from functools import partial
 from types import TracebackType
-from uuid import UUID
 
 import structlog
 
 from wess.errors import (
-    AliasNotFound,
     CompileLimitExceeded,
     ExecutionError,
-    ExecutionTimeout,
-    LinkError,
-    MemoryLimitExceeded,
-    ModuleNotFound,
     NamespaceBusy,
     Overloaded,
-    RevisionNotFound,
-    Trap,
     WessError,
 )
 from wess.messages import ModuleChanged
 from wess.models import ModuleRecord
 from wess.observability.metrics import Metrics
-from wess.runtime import Function, Invocation, Limits, ModuleAnalysis, Program, Runtime
-from wess.runtime.analysis import LINK_PREFIX
-from wess.runtime.codec import JsonValue, Number
+from wess.observability.tracing import NO_SPAN, Tracing
+from wess.runtime import Invocation, Limits, ModuleAnalysis, Program, Runtime
+from wess.runtime.codec import Number
+from wess.runtime.command_io import CommandInput
+from wess.runtime.kv import KvAccess
 from wess.workers.breakers import ModuleBreakers
 from wess.workers.bulkhead import Bulkheads
-from wess.workers.deadline import COMPILE, EXECUTION, QUEUE, Deadline
+from wess.workers.calls import (
+    call_command,
+    call_spans,
+    call_values,
+    invoke,
+    invoke_timed,
+    violation_kind,
+    with_kv,
+)
+from wess.workers.deadline import COMPILE, QUEUE, Deadline
 from wess.workers.fairness import FairPool, FairShare, after
 from wess.workers.inline import InlineLane
+from wess.workers.kv import KeyValues
+from wess.workers.linking import LinkLookup, link_program
 from wess.workers.loader import PreparedModule, ProgramLoader
+from wess.workers.outcome import RunOutcome
 from wess.workers.pool import COMPILE_WORKERS, COMPILES_QUEUED, fair_share, pool_size
+from wess.workers.runtime_metrics import MetricsObserver
 from wess.workers.usage import UsageCounter
 
 logger = structlog.get_logger(__name__)
@@ -65,56 +75,10 @@ logger = structlog.get_logger(__name__)
 RUNNER_QUEUE = "runner"
 POOL = "invoke"
 COMPILE_QUEUE = "compile"
-CACHE = "compiled"
+NOT_TIMED: list[int] = [0]
+"""The start of a call nobody traces: never written."""
 NAMESPACE_QUEUE = 64
 """Calls (and compiles) of one namespace waiting beyond its share, by default."""
-
-
-MAX_LINK_DEPTH = 8
-"""Modules one call may link through, the caller's included (the instance limit,
-``limits.max_instances``, bounds the modules a call instantiates as well)."""
-LinkLookup = Callable[[str, str], Awaitable[ModuleRecord]]
-"""(namespace, ``adder`` or ``adder@prod``) -> the record that link names now."""
-
-
-@dataclass(frozen=True, slots=True)
-class RunOutcome:
-    """One completed invocation, ready to be answered."""
-
-    results: list[JsonValue]
-    function: str
-    duration_us: int
-    fuel_used: int | None
-    stdout: bytes
-    stderr: bytes
-    output_truncated: bool
-    revision: int | None = None
-    """The revision of the module that ran."""
-
-
-class MetricsObserver:
-    """The runtime's events as Prometheus metrics (cache="compiled")."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-        self._hits = metrics.cache_hits.labels(cache=CACHE)
-        self._misses = metrics.cache_misses.labels(cache=CACHE)
-
-    def compiled(self, digest: str, seconds: float) -> None:
-        self._metrics.compile_seconds.observe(seconds)
-
-    def cache_hit(self) -> None:
-        self._hits.inc()
-
-    def cache_miss(self) -> None:
-        self._misses.inc()
-
-    def evicted(self, digest: str) -> None:
-        self._metrics.cache_evictions.labels(cache=CACHE).inc()
-
-    def cache_size(self, total_bytes: int, entries: int) -> None:
-        self._metrics.cache_bytes.labels(cache=CACHE).set(total_bytes)
-        self._metrics.cache_entries.labels(cache=CACHE).set(entries)
 
 
 class Runner:
@@ -147,9 +111,13 @@ class Runner:
         programs: ProgramLoader | None = None,
         usage: UsageCounter | None = None,
         breakers: ModuleBreakers | None = None,
+        tracing: Tracing | None = None,
         links: LinkLookup | None = None,
+        kv: KeyValues | None = None,
     ) -> None:
         self._runtime = runtime
+        self._tracing = tracing
+        self._kv = kv
         self._metrics = metrics
         pool = pool_size(
             workers=workers,
@@ -212,6 +180,11 @@ class Runner:
             await pool.stop()
 
     @property
+    def limits(self) -> Limits:
+        """The runtime's limits now: those of a call that asks for none."""
+        return self._runtime.limits
+
+    @property
     def running(self) -> bool:
         return self._invoke_pool.running
 
@@ -244,7 +217,9 @@ class Runner:
         try:
             if check is not None:
                 await asyncio.to_thread(check, wasm)
-            return await self._programs.prepare(wasm, namespace=namespace, pool=pool)
+            tracing = self._tracing
+            with NO_SPAN if tracing is None else tracing.span("compile", {"wess.upload": True}):
+                return await self._programs.prepare(wasm, namespace=namespace, pool=pool)
         except CompileLimitExceeded as exc:
             self._violation("compile_limit", exc)
             raise
@@ -260,62 +235,6 @@ class Runner:
         if self._runtime.holds(record.digest) or record.digest in self._compiling:
             return True
         return await self._programs.restore(record)
-
-    async def _linked(
-        self,
-        program: Program,
-        record: ModuleRecord,
-        deadline: Deadline | None,
-        chain: tuple[UUID, ...],
-    ) -> Program:
-        """``program`` with the modules it links resolved in its namespace now (a name
-        or an alias may point elsewhere since the last call), compiled, and linked in
-        turn; ``LinkError`` for a link that resolves to nothing, lacks a function it
-        imports, or leads back along ``chain``."""
-        if self._links is None:
-            raise LinkError(f"module {record.id} links other modules; this Runner links none")
-        if len(chain) > MAX_LINK_DEPTH:
-            raise LinkError(
-                f"module {chain[0]} links modules more than {MAX_LINK_DEPTH} deep",
-                module_id=str(chain[0]),
-            )
-        namespace = record.info.namespace
-        targets: dict[str, Program] = {}
-        for ref in program.analysis.links:
-            try:
-                target = await self._links(namespace, ref)
-            except (ModuleNotFound, AliasNotFound, RevisionNotFound) as exc:
-                raise LinkError(
-                    f"module {record.id} imports {LINK_PREFIX}{ref}: {exc.detail}",
-                    module_id=str(record.id),
-                    link=ref,
-                ) from None
-            if target.id in chain:
-                raise LinkError(
-                    f"module {record.id} imports {LINK_PREFIX}{ref}, which is {target.id}, "
-                    "a module of its own chain of links: cycles are refused",
-                    module_id=str(record.id),
-                    link=ref,
-                )
-            linked = self._runtime.cached(target.digest)
-            if linked is None:
-                linked = await self._program(target, deadline)
-            missing = [
-                name
-                for name in program.analysis.linked_functions(ref)
-                if name not in linked.compiled.exports
-            ]
-            if missing:
-                raise LinkError(
-                    f"module {record.id} imports {', '.join(missing)} from "
-                    f"{LINK_PREFIX}{ref}, which does not export it",
-                    module_id=str(record.id),
-                    link=ref,
-                )
-            if linked.analysis.links:
-                linked = await self._linked(linked, target, deadline, (*chain, target.id))
-            targets[ref] = linked
-        return self._runtime.link(program, targets)
 
     def on_module_changed(self, event: ModuleChanged) -> None:
         """Forget the compiled module a change replaced or deleted, and the module's
@@ -336,12 +255,21 @@ class Runner:
         if compiling is None:  # the stored artifact first, else a compile (see loader)
             pool = self._running(self._compile_pool)
             self._admit_compile()
-            compiling = asyncio.ensure_future(self._programs.load(record, pool=pool))
+            loading = self._programs.load(record, pool=pool)
+            if self._tracing is not None:  # the task's context is this request's: its child
+                loading = self._traced_compile(loading, record)
+            compiling = asyncio.ensure_future(loading)
             self._compiling[record.digest] = compiling
             compiling.add_done_callback(partial(self._compiled, record.digest))
         if deadline is None:
             return await asyncio.shield(compiling)
         return await deadline.within(asyncio.shield(compiling), COMPILE)
+
+    async def _traced_compile(self, loading: Awaitable[Program], record: ModuleRecord) -> Program:
+        assert self._tracing is not None
+        attributes = {"wess.module.id": str(record.id), "wess.module.digest": record.digest}
+        with self._tracing.span("compile", attributes):
+            return await loading
 
     def _compiled(self, digest: str, future: asyncio.Future[Program]) -> None:
         self._compiling.pop(digest, None)
@@ -376,8 +304,11 @@ class Runner:
         *,
         limits: Limits | None = None,
         deadline: Deadline | None = None,
+        command: CommandInput | None = None,
     ) -> RunOutcome:
-        """Run ``function`` of ``record`` with JSON ``args`` in a fresh sandbox.
+        """Run ``function`` of ``record`` with JSON ``args`` in a fresh sandbox; with a
+        ``command``, run ``function`` (a command's ``_start``) with its stdin, argv
+        and env instead (on the pool, never inline).
 
         ``limits`` may only lower the runtime's (``InvalidRequest`` otherwise). Raises
         ``ModuleCircuitOpen`` at once while the module cools down, ``Overloaded`` when
@@ -392,6 +323,9 @@ class Runner:
         namespace = record.info.namespace
         submitted: Future[tuple[Invocation | WessError, float]] | None = None
         admitted = entered = False
+        tracing = self._tracing
+        # the call's start, ns since the epoch: its spans' start (written only when tracing)
+        started = NOT_TIMED if tracing is None else [0]
         try:
             self._admit_call(namespace)
             entered = True
@@ -401,18 +335,30 @@ class Runner:
             elif self._usage is not None:
                 self._usage.count(record.id)
             if program.analysis.links:
-                program = await self._linked(program, record, deadline, (record.id,))
+                program = await link_program(
+                    program,
+                    record,
+                    deadline,
+                    (record.id,),
+                    lookup=self._links,
+                    runtime=self._runtime,
+                    load=self._program,
+                )
             target = program.function(function)
-            values = target.decode(args)
+            values: Sequence[Number] = ()
+            if command is None:
+                values = target.decode(args)
             ceiling = self._runtime.limits
             applied = ceiling if limits is None or limits is ceiling else limits.within(ceiling)
             attempt = None
-            if target.call_path == "fast":  # the inline lane takes only these
+            if command is None and target.call_path == "fast":  # the inline lane takes only these
                 if deadline is not None and deadline.remaining_ms() < 1:
                     raise deadline.exceeded(QUEUE)
                 # Its fuel budget ends an inline attempt within tens of microseconds,
                 # inside the millisecond left: no need to cut its time limit (a call
                 # that needs more moves to the pool, where it is cut).
+                if tracing is not None:
+                    started[0] = time.time_ns()
                 attempt = self._lanes.attempt(record.digest, target, values, applied)
             if attempt is not None:
                 result, seconds = attempt
@@ -420,8 +366,20 @@ class Runner:
                 await self._bulkheads.acquire(record.id, deadline=deadline)
                 admitted = True
                 self._admitted += 1
-                call = partial(_invoke, target, values, applied, deadline)
-                submitted = await pool.submit(namespace, call, deadline=deadline)
+                call: Callable[[Limits], Invocation] = (
+                    partial(call_values, target, values)
+                    if command is None
+                    else partial(call_command, target, command)
+                )
+                kv = self._kv_access(program, namespace)
+                if kv is not None:
+                    call = partial(with_kv, self._runtime.kv, kv, call)
+                job = (
+                    partial(invoke, call, applied, deadline)
+                    if tracing is None
+                    else partial(invoke_timed, started, call, applied, deadline)
+                )
+                submitted = await pool.submit(namespace, job, deadline=deadline)
                 result, seconds = await asyncio.wrap_future(submitted)
         except BaseException:
             if breakers is not None:  # no verdict on the module
@@ -434,6 +392,8 @@ class Runner:
         outcome = "ok" if isinstance(result, Invocation) else result.code
         fuel = result.fuel_used if isinstance(result, Invocation) else None
         self._metrics.invocations.observe(record.info, function, outcome, seconds, fuel)
+        if tracing is not None:
+            call_spans(tracing, result, function, start_ns=started[0], seconds=seconds)
         if not isinstance(result, Invocation):
             if isinstance(result, ExecutionError):
                 self._violation(violation_kind(result), result, module_id=str(record.id))
@@ -452,8 +412,20 @@ class Runner:
             stdout=result.stdout,
             stderr=result.stderr,
             output_truncated=result.output_truncated,
+            exit_code=result.exit_code,
+            stdout_truncated=result.stdout_truncated,
+            stderr_truncated=result.stderr_truncated,
+            logs=result.logs,
+            logs_dropped=result.logs_dropped,
             revision=record.info.revision,
         )
+
+    def _kv_access(self, program: Program, namespace: str) -> KvAccess | None:
+        """The ``wess:kv@1`` store of a call of ``program`` in ``namespace`` (None: the
+        module does not import it); its calls answer ``UNAVAILABLE`` without ``kv``."""
+        if self._kv is None or not program.analysis.uses_kv:
+            return None
+        return self._kv.access(namespace, asyncio.get_running_loop())
 
     def _admit_call(self, namespace: str) -> None:
         """Count a call in: ``Overloaded`` past ``max_pending`` calls in all,
@@ -499,46 +471,3 @@ class Runner:
         if not pool.running:
             raise RuntimeError("the runner is not running; use `async with runner:`")
         return pool
-
-
-def violation_kind(error: ExecutionError) -> str:
-    """The ``kind`` label of a sandbox violation: the trap kind, timeout or memory."""
-    if isinstance(error, Trap):
-        return error.kind
-    if isinstance(error, MemoryLimitExceeded):
-        return "memory"
-    if isinstance(error, ExecutionTimeout):
-        return "timeout"
-    return error.code
-
-
-def _narrowed(limits: Limits, deadline: Deadline | None) -> tuple[Limits, bool]:
-    """``limits`` with the time limit cut to the time ``deadline`` leaves, and whether
-    it was cut; ``DeadlineExceeded`` (``queue``: the time went before the call could
-    start) when none is left. Allocates only when it cuts."""
-    if deadline is None:
-        return limits, False
-    left = deadline.remaining_ms()
-    if left < 1:
-        raise deadline.exceeded(QUEUE)
-    if left < limits.timeout_ms:
-        return replace(limits, timeout_ms=left), True
-    return limits, False
-
-
-def _invoke(
-    target: Function, values: Sequence[Number], limits: Limits, deadline: Deadline | None
-) -> tuple[Invocation | WessError, float]:
-    """Runs on a pool thread; returns the error instead of raising it, with the time.
-    The time limit is cut to what ``deadline`` leaves when the call starts, and a call
-    stopped by that cut is the deadline's (``execution``), not the module's timeout."""
-    start = time.perf_counter()
-    narrowed = False
-    try:
-        limits, narrowed = _narrowed(limits, deadline)
-        result: Invocation | WessError = target.invoke_values(values, limits=limits)
-    except WessError as exc:
-        result = exc
-    if narrowed and deadline is not None and isinstance(result, ExecutionTimeout):
-        result = deadline.exceeded(EXECUTION)
-    return result, time.perf_counter() - start

@@ -59,6 +59,7 @@ from wess.messages import (
 )
 from wess.models import AuditEntry, ModuleInfo
 from wess.observability.metrics import Metrics
+from wess.observability.tracing import Tracing
 from wess.security.audit import AuditKey
 from wess.security.crypto import Keyring
 from wess.storage import AppendAudit, Change, Store, StoreView
@@ -109,11 +110,13 @@ class Writer:
         audit_key: AuditKey,
         quotas: NamespaceQuotas | None = None,
         keyrings: Callable[[str], Keyring] | None = None,
+        tracing: Tracing | None = None,
         revisions_kept: int = DEFAULT_REVISIONS_KEPT,
     ) -> None:
         if queue_size < 1 or max_batch < 1:
             raise ValueError("queue_size and max_batch must be at least 1")
         self._store = store
+        self._tracing = tracing
         self._announce = store.feed() is not None  # others share the store: tell them
         self._keyrings = keyrings
         self._revisions_kept = revisions_kept
@@ -258,7 +261,11 @@ class Writer:
         self._depth.set(len(self._queue))
         # Cancelling the caller cancels only its wait: the job stays queued, is applied
         # exactly once, and its answer (skipped for a cancelled future) goes nowhere.
-        return await future
+        tracing = self._tracing
+        if tracing is None:
+            return await future
+        with tracing.span("storage write", {"wess.write.job": type(job).__name__}, leaf=True):
+            return await future
 
     async def _consume(self) -> None:
         queue = self._queue
@@ -295,6 +302,18 @@ class Writer:
         if self._unfinished <= 0:
             self._unfinished = 0
             self._drained.set()
+
+    def set_quotas(self, quotas: NamespaceQuotas | None) -> None:
+        """Hold namespaces to ``quotas`` from the next batch on (a reload; None:
+        unlimited). Quotas set where there were none need the usage: it is read before
+        that batch."""
+        self._quotas = quotas
+        if quotas is None:
+            self._ledger = None
+        elif self._ledger is not None:
+            self._ledger.quotas = quotas
+        else:  # read with the audit head, before the next batch
+            self._stale = True
 
     async def _resync(self) -> None:
         """Read the audit log's head and the usage again: at start, and after a failed

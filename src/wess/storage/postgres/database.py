@@ -137,6 +137,10 @@ class PostgresDatabase:
         if self._writer is not None:
             self._writer.close()
 
+    def check_open(self) -> None:
+        """``StorageUnavailable`` once the store is closed."""
+        self._check_open()
+
     def _check_open(self) -> None:
         if self.closed:
             raise StorageUnavailable(f"the PostgreSQL store {self.where} is closed")

@@ -19,7 +19,13 @@ from psycopg import sql
 
 from wess.errors import MigrationRequired, StorageUnavailable
 
-MIGRATIONS = ("0001_initial.sql", "0002_nodes.sql", "0003_revisions.sql")
+MIGRATIONS = (
+    "0001_initial.sql",
+    "0002_nodes.sql",
+    "0003_revisions.sql",
+    "0004_invocations.sql",
+    "0005_kv.sql",
+)
 """Every schema migration, in order; the version of a store is how many it has."""
 VERSION = len(MIGRATIONS)
 VERSION_KEY = "schema_version"

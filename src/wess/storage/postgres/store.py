@@ -24,6 +24,8 @@ from wess.storage.postgres import schema
 from wess.storage.postgres.admin import PostgresAdmin
 from wess.storage.postgres.database import CONNECT_TIMEOUT, PostgresDatabase, split_url
 from wess.storage.postgres.feed import PostgresFeed, channel_of
+from wess.storage.postgres.invocations import PostgresInvocations
+from wess.storage.postgres.kv import PostgresKv
 from wess.storage.postgres.readers import (
     PostgresApiKeys,
     PostgresAudit,
@@ -46,6 +48,8 @@ class PostgresStore:
         self._usage = PostgresUsage(database)
         self._admin = PostgresAdmin(database)
         self._nodes = PostgresNodes(database)
+        self._invocations = PostgresInvocations(database)
+        self._kv = PostgresKv(database)
         self._channel = channel_of(database.schema)
         self._feed = PostgresFeed(database.conninfo, database.schema)
 
@@ -99,6 +103,14 @@ class PostgresStore:
     @property
     def nodes(self) -> PostgresNodes:
         return self._nodes
+
+    @property
+    def invocations(self) -> PostgresInvocations:
+        return self._invocations
+
+    @property
+    def kv(self) -> PostgresKv:
+        return self._kv
 
     @property
     def admin(self) -> PostgresAdmin:

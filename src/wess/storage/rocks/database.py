@@ -42,6 +42,7 @@ from wess.files import write_file
 from wess.security.crypto import Keyring
 from wess.storage.damage import DamageLog
 from wess.storage.rocks.layout import (
+    ADDED_FAMILIES,
     FAMILIES,
     FORMAT,
     FORMAT_FILE,
@@ -71,8 +72,9 @@ class RocksDatabase:
         self.db = db
         self.path = path
         self.keyring = keyring
-        self.family: dict[str, Rdict] = {name: db.get_column_family(name) for name in FAMILIES}
-        self.handle: dict[str, Any] = {name: db.get_column_family_handle(name) for name in FAMILIES}
+        present = [name for name in FAMILIES if name not in ADDED_FAMILIES or _has(db, name)]
+        self.family: dict[str, Rdict] = {name: db.get_column_family(name) for name in present}
+        self.handle: dict[str, Any] = {name: db.get_column_family_handle(name) for name in present}
         self.marked = self.family[SYSTEM].get(SEALED_KEY) is not None  # holds sealed values
         self.damage = DamageLog()
         self.closed = False
@@ -154,6 +156,14 @@ class RocksDatabase:
         return error
 
 
+def _has(db: Rdict, name: str) -> bool:
+    try:
+        db.get_column_family_handle(name)
+    except Exception:
+        return False
+    return True
+
+
 def open_database(
     path: str, *, max_open_files: int = UNLIMITED_OPEN_FILES, read_only: bool = False
 ) -> Rdict:
@@ -195,12 +205,19 @@ def open_database(
 
 
 def _open(path: str, max_open_files: int, *, paranoid: bool, read_only: bool = False) -> Rdict:
-    options = _options(max_open_files)
+    options = store_options(max_open_files)
     options.create_if_missing(not read_only)
     options.create_missing_column_families(not read_only)
     options.set_paranoid_checks(paranoid)
     options.set_wal_recovery_mode(DBRecoveryMode.absolute_consistency())
-    families = {name: _options(max_open_files) for name in FAMILIES}
+    names: tuple[str, ...] = FAMILIES
+    if read_only:  # an older store may lack the families added since (layout)
+        try:
+            existing = set(Rdict.list_cf(path))
+        except Exception:  # no store there: the open below says so
+            existing = set(FAMILIES)
+        names = tuple(name for name in FAMILIES if name in existing or name not in ADDED_FAMILIES)
+    families = {name: store_options(max_open_files) for name in names}
     access = AccessType.read_only() if read_only else AccessType.read_write()
     try:
         return Rdict(path, options, column_families=families, access_type=access)
@@ -211,13 +228,14 @@ def _open(path: str, max_open_files: int, *, paranoid: bool, read_only: bool = F
                 f"the RocksDB store at {path} is damaged ({message}). Wess refused to start "
                 "rather than drop acknowledged writes during recovery. Restore it from a "
                 "backup (wess backup restore), or copy what is intact to a new store with "
-                f"`wess salvage --data-dir {path}`.",
+                f"`wess salvage --data-dir {path} --into NEW_DIR`.",
                 path=path,
             ) from exc
         raise StorageUnavailable(f"cannot open the RocksDB store at {path}: {message}") from exc
 
 
-def _options(max_open_files: int) -> Options:
+def store_options(max_open_files: int) -> Options:
+    """The options of the database and of each of its column families."""
     options = Options(raw_mode=True)
     options.set_max_open_files(max_open_files)
     # Every create looks up an id that is not there. Bloom filters (on table files, and
@@ -313,7 +331,7 @@ def _format_file(path: str) -> bytes | None:
 def _empty(db: Rdict) -> bool:
     if next(scan(db, b"", b""), None) is not None:
         return False
-    for name in FAMILIES:
+    for name in (name for name in FAMILIES if _has(db, name)):
         family = db.get_column_family(name)
         try:
             if next(scan(family, b"", b""), None) is not None:

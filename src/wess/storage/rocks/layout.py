@@ -16,6 +16,8 @@ Format ``wess-rocks/3``; every key and value is plain bytes:
     keys        <key id>      an API key record (records.py)
     audit       <seq>         an audit entry; seq is a u64, big-endian, so the log
                               iterates in sequence order
+    invocations               asynchronous invocations (``rocks/invocations.py``)
+    kv                        key-value state of the guests (``rocks/kv.py``)
 
 Kinds live apart so that a damaged block costs the records of its own kind only: the
 few records the store itself needs (``system``) sit in files of their own, and the
@@ -36,7 +38,13 @@ ARTIFACTS = "artifacts"
 USAGE = "usage"
 KEYS = "keys"
 AUDIT = "audit"
-FAMILIES = (SYSTEM, MODULES, ARTIFACTS, USAGE, KEYS, AUDIT)
+INVOCATIONS = "invocations"
+KV = "kv"
+FAMILIES = (SYSTEM, MODULES, ARTIFACTS, USAGE, KEYS, AUDIT, INVOCATIONS, KV)
+ADDED_FAMILIES = frozenset({INVOCATIONS, KV})
+"""Families added within format 2: created when a store is first opened to write by a
+Wess that knows them (nothing moves into them), absent from an older store opened to
+read only, whose readers then find them empty."""
 
 FORMAT = b"wess-rocks/3"
 FORMAT_KEY = b"format"

@@ -43,7 +43,9 @@ from wess.storage.rocks.database import (
     read_format,
     system_format,
 )
+from wess.storage.rocks.invocations import RocksInvocations
 from wess.storage.rocks.keys import RocksApiKeys
+from wess.storage.rocks.kv import RocksKv
 from wess.storage.rocks.layout import FORMAT, SEALED_KEY, SYSTEM
 from wess.storage.rocks.migrations import check_format
 from wess.storage.rocks.modules import RocksModules
@@ -62,6 +64,8 @@ class RocksStore:
         self._usage = RocksUsage(database)
         self._admin = RocksAdmin(database)
         self._nodes = LocalNodes()
+        self._invocations = RocksInvocations(database)
+        self._kv = RocksKv(database)
 
     @classmethod
     async def open(
@@ -118,6 +122,14 @@ class RocksStore:
     @property
     def nodes(self) -> LocalNodes:
         return self._nodes
+
+    @property
+    def invocations(self) -> RocksInvocations:
+        return self._invocations
+
+    @property
+    def kv(self) -> RocksKv:
+        return self._kv
 
     @property
     def admin(self) -> RocksAdmin:

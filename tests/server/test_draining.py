@@ -1,0 +1,26 @@
+"""The serving layer's readiness checks: a stop signal turns ``draining`` on at once
+(before uvicorn notices it), and ``listeners`` fails while nothing accepts."""
+
+from __future__ import annotations
+
+import signal
+
+import uvicorn
+
+from wess.observability.health import HealthCheck, Lifecycle
+from wess.server.serving import DrainingServer
+
+
+async def test_the_stop_signal_fails_readiness_at_once() -> None:
+    """handle_exit (uvicorn's SIGTERM handler) marks the server draining and asks
+    uvicorn to stop; before start-up no listener accepts."""
+    lifecycle = Lifecycle()
+    server = DrainingServer(uvicorn.Config(app=None), lifecycle=lifecycle)  # type: ignore[arg-type]
+    health = HealthCheck({"draining": lifecycle.probe, "listeners": server.listening})
+    before = await health.readiness()
+    assert before.checks == {"draining": "ok", "listeners": "not accepting connections"}
+    server.handle_exit(signal.SIGTERM, None)
+    after = await health.readiness()
+    assert not after.ready
+    assert after.checks["draining"].startswith("draining")
+    assert server.should_exit
