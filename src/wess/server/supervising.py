@@ -50,6 +50,8 @@ STEADY_SECONDS = 60.0
 delay starts over): it did not die of its start-up."""
 KILL_MARGIN = 10.0
 """Seconds past ``server.shutdown_timeout`` a stopping worker gets before SIGKILL."""
+POLL_SECONDS = 0.5
+"""The longest the supervisor waits before it looks at its workers again."""
 READY = b"ready"
 PR_SET_PDEATHSIG = 1
 
@@ -209,12 +211,17 @@ class Supervisor:
                 process.close()
         self._on_time()
 
-    def _timeout(self) -> float | None:
+    def _timeout(self) -> float:
+        """Until the next deadline, and never longer than ``POLL_SECONDS``: a worker's
+        sentinel stays unreadable while a process it started (a compile worker) still
+        holds the pipe, so its exit is also looked for (``exitcode``) at every poll."""
         now = self._clock()
         deadlines = [w.restart_at for w in self._workers if w.restart_at is not None]
         if self._stopping_since is not None:
             deadlines.append(self._stopping_since + self._grace)
-        return max(0.0, min(deadlines) - now) if deadlines else None
+        if not deadlines:
+            return POLL_SECONDS
+        return min(max(0.0, min(deadlines) - now), POLL_SECONDS)
 
     def _start(self, worker: Worker) -> None:
         receive, send = self._context.Pipe(duplex=False)
