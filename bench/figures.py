@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,21 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
+
+
+def interleaved_rounds(
+    contenders: Mapping[str, Callable[[int], float]], *, calls: int, rounds: int, warm_up: int
+) -> dict[str, list[float]]:
+    """Each contender (``calls`` -> µs per call) warmed up, then run ``rounds`` times in
+    turn with the others, so a busy moment of the machine weighs on all alike; each
+    one's rounds."""
+    for run in contenders.values():
+        run(warm_up)
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, run in contenders.items():
+            samples[name].append(run(calls))
+    return samples
 
 
 def median_index(values: Sequence[float]) -> int:

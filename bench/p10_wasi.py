@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import wasmtime
-from figures import REPO, Row, emit, ratio
+from figures import REPO, Row, emit, interleaved_rounds, median, ratio
 
 from wess.runtime import Runtime
 from wess.runtime.command_io import CommandInput
@@ -105,15 +104,15 @@ def main() -> None:
             "wess (run_command)": wess,
             "wasmtime-py WASI, files": documented_contender(wasm, Path(folder)),
         }
-        samples: dict[str, list[float]] = {name: [] for name in contenders}
-        for run in contenders.values():
-            run(max(options.calls // 10, 20))  # warm up
-        for _ in range(options.rounds):
-            for name, run in contenders.items():
-                samples[name].append(run(options.calls))
+        samples = interleaved_rounds(
+            contenders,
+            calls=options.calls,
+            rounds=options.rounds,
+            warm_up=max(options.calls // 10, 20),
+        )
         runtime.close()
 
-    medians = {name: statistics.median(values) for name, values in samples.items()}
+    medians = {name: median(values) for name, values in samples.items()}
     print(
         f"P10: WASI command echo ({len(PAYLOAD)} bytes of stdin), {options.calls} calls x "
         f"{options.rounds} rounds, median us/call"

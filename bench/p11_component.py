@@ -19,12 +19,11 @@ The last line printed is the figure's result as JSON (see figures.py).
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
 import wasmtime
-from figures import EXAMPLES, Row, emit, ratio
+from figures import EXAMPLES, Row, emit, interleaved_rounds, median, ratio
 from wasmtime import component as wc
 
 from wess.runtime import Runtime
@@ -83,15 +82,12 @@ def main() -> None:
         "wess": wess,
         "wasmtime-py direct": direct_contender(wasm),
     }
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for run in contenders.values():
-        run(max(options.calls // 10, 50))  # warm up
-    for _ in range(options.rounds):
-        for name, run in contenders.items():
-            samples[name].append(run(options.calls))
+    samples = interleaved_rounds(
+        contenders, calls=options.calls, rounds=options.rounds, warm_up=max(options.calls // 10, 50)
+    )
     runtime.close()
+    medians = {name: median(values) for name, values in samples.items()}
 
-    medians = {name: statistics.median(values) for name, values in samples.items()}
     print(
         f"P11: greet(string) -> string of a component, {options.calls} calls x "
         f"{options.rounds} rounds, median us/call"
