@@ -148,7 +148,8 @@ async def test_prune_removes_expired_finished_invocations_and_frees_their_keys(
 ) -> None:
     """Past expires_at a finished invocation is gone, and its idempotency key is free."""
     made = await store.invocations.create(record(key="once"))
-    kept = await store.invocations.create(record())
+    # due a second later, so the claim takes ``made`` (equal times order by id)
+    kept = await store.invocations.create(record(at=later(1)))
     (held,) = await claim(store, "a", 1, 30, 1)
     assert held.id == made.id
     finished = replace(
