@@ -120,9 +120,10 @@ def faults_section(by_file: dict[str, list[dict[str, Any]]]) -> list[str]:
             )
         elif scenario == "hang":
             text = (
-                f"{line['queued']} uploads waited in the bounded write queue and completed once "
-                f"storage answered; {line['refused']} past the bound refused at once (503 "
-                "overloaded)"
+                f"{line['refused']} uploads answered 503 (storage_timeout after "
+                "writer.commit_timeout_ms, or overloaded past the write queue's bound), "
+                f"slowest {line['slowest_answer_s']} s; the {line['held']} storage held landed "
+                "once it answered, none withdrawn did; cached runs served"
             )
         else:
             text = f"{line['uploads']} uploads and their runs succeeded, slower"

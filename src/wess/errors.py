@@ -49,6 +49,7 @@ carries a stable machine ``code``; the mapping to HTTP statuses lives in
     ├── StorageError
     │   ├── StorageUnavailable
     │   │   ├── StorageCircuitOpen      storage kept failing: refused at once, cooling down
+    │   │   ├── StorageTimeout          a commit is overdue: ``applied`` says if the write may land
     │   │   └── RateLimitUnavailable    Redis rate-limit counters failing, policy "closed"
     │   ├── IntegrityError              stored bytes do not match their digest, or are corrupt
     │   └── MigrationRequired           the store is in an older layout: `wess migrate`
@@ -336,6 +337,19 @@ class StorageCircuitOpen(StorageUnavailable):
     the seconds left."""
 
     code = "storage_circuit_open"
+
+    def __init__(self, detail: str, *, retry_after: int, **context: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **context)
+        self.retry_after = retry_after
+
+
+class StorageTimeout(StorageUnavailable):
+    """A commit has not returned within ``writer.commit_timeout_ms``: storage has
+    stalled. ``applied`` is False for a write withdrawn before storage saw it (or
+    refused while a commit is overdue), "unknown" for one storage holds (it lands if
+    storage answers); ``retry_after`` is a hint in seconds."""
+
+    code = "storage_timeout"
 
     def __init__(self, detail: str, *, retry_after: int, **context: Any) -> None:
         super().__init__(detail, retry_after=retry_after, **context)

@@ -81,6 +81,7 @@ PROBLEMS: tuple[tuple[type[errors.WessError], ProblemKind], ...] = (
     (errors.Overloaded, ProblemKind(503, "Overloaded", 503)),
     (errors.StorageCircuitOpen, ProblemKind(503, "Storage circuit open", 503)),
     (errors.RateLimitUnavailable, ProblemKind(503, "Rate limits unavailable", 503)),
+    (errors.StorageTimeout, ProblemKind(503, "Storage timed out", 503)),
     (errors.StorageUnavailable, ProblemKind(503, "Storage unavailable", 503)),
     (errors.IntegrityError, ProblemKind(500, "Integrity error", 500)),
     (errors.StorageError, ProblemKind(500, "Storage error", 500)),
@@ -92,6 +93,7 @@ RETRY_AFTER = (
     errors.ModuleCircuitOpen,
     errors.StorageCircuitOpen,
     errors.RateLimitUnavailable,
+    errors.StorageTimeout,
 )
 """The refusals that know when to come back: their ``retry_after`` is the header."""
 INTERNAL = ProblemKind(500, "Internal server error", 500)

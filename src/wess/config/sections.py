@@ -264,6 +264,16 @@ class WriterSettings(_Section):
 
     channel_size: int = Field(1024, ge=1, le=1_000_000, description="Bound of the write queue.")
     max_batch: int = Field(256, ge=1, le=10_000, description="Most jobs per group commit.")
+    commit_timeout_ms: int = Field(
+        1000,
+        ge=0,
+        le=3_600_000,
+        description="Longest a group commit may take before storage counts as stalled, "
+        "ms: the writes waiting behind it are then refused at once (503 storage_timeout, "
+        "applied false), those storage holds are answered 503 storage_timeout with "
+        "applied unknown (they land if storage answers), and new writes are refused "
+        "until the commit returns (0: wait as long as storage takes).",
+    )
 
 
 class RunnerSettings(_Section):

@@ -332,6 +332,16 @@ class Metrics:
 
     def _resilience_metrics(self, r: CollectorRegistry) -> None:
         """Retries, circuit breakers, deadlines (docs/architecture.md, Resilience)."""
+        self.writer_stall_refusals = Counter(
+            "wess_writer_stall_refusals_total",
+            "Writes answered 503 storage_timeout because a commit was overdue "
+            "(writer.commit_timeout_ms), by whether they may still land (applied: false, "
+            "unknown).",
+            ["applied"],
+            registry=r,
+        )
+        for applied in ("false", "unknown"):
+            self.writer_stall_refusals.labels(applied=applied)
         self.storage_retries = Counter(
             "wess_storage_retries_total",
             "Storage reads tried again after a transient failure (storage unavailable), "

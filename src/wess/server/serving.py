@@ -119,7 +119,7 @@ async def serve(
             live.subscribe(partial(_follow, protocol))
             reloader = None if source is None else Reloader(live, source, metrics=metrics)
             async with _watching(settings, reloader):
-                with _signals_handled_by_uvicorn(), _reloads_on_sighup(reloader):
+                with _signals_handled_by_uvicorn(server), _reloads_on_sighup(reloader):
                     if on_ready is not None:  # from now on SIGHUP reloads
                         on_ready()
                     await server.serve(sockets=sockets)
@@ -138,6 +138,11 @@ class DrainingServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self._lifecycle.drain()
         super().handle_exit(sig, frame)
+
+    def stop_requested(self) -> None:
+        """Stop as a signal would, without re-raising one when uvicorn is done."""
+        self._lifecycle.drain()
+        self.should_exit = True
 
     async def listening(self) -> None:
         """The readiness check ``listeners``: every listening socket accepts."""
@@ -253,14 +258,21 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 @contextmanager
-def _signals_handled_by_uvicorn() -> Iterator[None]:
+def _signals_handled_by_uvicorn(server: DrainingServer) -> Iterator[None]:
     """uvicorn stops on SIGINT/SIGTERM, then re-raises the signal to the handler that was
-    installed before it: make that a no-op, so Wess goes on to drain the Writer and close
-    the store instead of dying with the signal's default action."""
+    installed before it: make that one stop ``server`` without dying, so Wess goes on to
+    drain the Writer and close the store instead of dying with the signal's default
+    action. A signal that comes just before uvicorn installs its own handler stops the
+    server all the same (uvicorn skips its main loop when asked to exit first)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _already_stopping) for sig in _STOP_SIGNALS}
+
+    def stopping(signum: int, frame: FrameType | None) -> None:
+        logger.info("stop signal received", signal=signal.Signals(signum).name)
+        server.stop_requested()
+
+    previous = {sig: signal.signal(sig, stopping) for sig in _STOP_SIGNALS}
     try:
         yield
     finally:
@@ -269,10 +281,6 @@ def _signals_handled_by_uvicorn() -> Iterator[None]:
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _already_stopping(signum: int, frame: FrameType | None) -> None:
-    logger.info("stop signal received", signal=signal.Signals(signum).name)
 
 
 def _reload_later(signum: int, frame: FrameType | None) -> None:

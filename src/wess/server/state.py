@@ -119,6 +119,7 @@ async def open_state(
             audit_key=audit_key,
             queue_size=settings.writer.channel_size,
             max_batch=settings.writer.max_batch,
+            commit_timeout=settings.writer.commit_timeout_ms / 1000 or None,
             quotas=namespace_quotas(settings),
             keyrings=None if key_file is None else partial(keyring_sealing_with, key_file),
             tracing=tracing,
@@ -308,7 +309,7 @@ async def open_state(
                         live.subscribe(partial(_follow_redis_policy, circuits))
                     probes = {
                         "storage": store.ping,
-                        "writer": _running("writer", lambda: writer.running),
+                        "writer": _writing(writer),
                         "runner": _running("runner", lambda: runner.running),
                         "breakers": circuits.probe,
                     }
@@ -425,6 +426,16 @@ def _warmed(warmup: Warmup) -> Callable[[], Awaitable[None]]:
         if progress["state"] != "done":
             done = progress["loaded"] + progress["skipped"]
             raise RuntimeError(f"warming up: {done} of {progress['total']} modules")
+
+    return probe
+
+
+def _writing(writer: Writer) -> Callable[[], Awaitable[None]]:
+    async def probe() -> None:
+        if not writer.running:
+            raise RuntimeError("the writer is not running")
+        if writer.stalled:
+            raise RuntimeError("a commit is overdue (writer.commit_timeout_ms): storage stalled")
 
     return probe
 

@@ -39,6 +39,7 @@ class Pending:
     job: WriteJob
     future: asyncio.Future[Result] = field(repr=False)
     closed: bool = False  # answered and counted out of the Writer's unfinished jobs
+    withdrawn: bool = False  # refused before storage saw it (``stall``): never applied
 
 
 @dataclass(slots=True)

@@ -20,13 +20,13 @@ commit run as ONE ``store.transact`` (for RocksDB one thread hop, where a read p
 job used to cost a hop each); the queue is a plain deque drained in one go, and each
 caller waits on its own future, nothing more.
 
-Commits are pipelined: up to ``pipeline`` batches are in flight, so the next batch is
-taken, checked and written while the one before it syncs (RocksDB syncs without the
-GIL: ``storage.rocks.gate``). The store runs them in the order they were begun, each
-checked against the store as the ones before it leave it; the Writer settles them in
-that order, and a batch's callers are answered, and its events published, only once
-its own commit returned, i.e. once it is durable. A rotation, an import, or a batch
-after a failed commit first waits for every batch in flight.
+Commits are pipelined: up to ``pipeline`` batches are in flight, the next one taken,
+checked and written while the one before it syncs (RocksDB syncs without the GIL:
+``storage.rocks.gate``), each checked against the store as the ones before it leave
+it. The Writer settles them in the order begun, answering a batch's callers (and
+publishing its events) once its own commit returned, i.e. once it is durable. A
+rotation, an import, or a batch after a failed commit first waits for every batch in
+flight. A commit that does not return in time is a stalled store: ``stall``.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ from wess.workers.inflight import (
 from wess.workers.occasional import OccasionalJobs
 from wess.workers.planning import DEFAULT_REVISIONS_KEPT
 from wess.workers.quotas import NamespaceQuotas, QuotaLedger, UsageDraft
+from wess.workers.stall import StallWatch
 
 logger = structlog.get_logger(__name__)
 
@@ -108,7 +109,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Writer(OccasionalJobs):
+class Writer(OccasionalJobs, StallWatch):
     """Serialises every write through one consumer task; see the module docstring.
 
     ``quotas`` (None: unlimited) are checked against the usage read once, when the
@@ -129,10 +130,13 @@ class Writer(OccasionalJobs):
         tracing: Tracing | None = None,
         revisions_kept: int = DEFAULT_REVISIONS_KEPT,
         pipeline: int = 2,
+        commit_timeout: float | None = None,
     ) -> None:
         if queue_size < 1 or max_batch < 1 or pipeline < 1:
             raise ValueError("queue_size, max_batch and pipeline must be at least 1")
         self._pipeline = pipeline
+        self._commit_timeout = commit_timeout  # None: wait as long as storage takes
+        self._unreturned: dict[int, InFlight] = {}
         self._commit_seconds = 0.0  # smoothed time from a batch's begin to its durability
         self._gap_seconds = 0.0  # smoothed time from settling a batch to beginning the next
         self._settled_at: float | None = None
@@ -204,23 +208,6 @@ class Writer(OccasionalJobs):
         self._accepting = True
         return self
 
-    def _consumer_ended(self, task: asyncio.Task[None]) -> None:
-        """The consumer only ends when stopped; if it ever dies, no job may wait forever:
-        refuse new ones and fail every queued one with the reason."""
-        if task.cancelled() or task.exception() is None:
-            return
-        error = task.exception()
-        self._accepting = False
-        logger.error("writer_crashed", error=repr(error))
-        flying = [pending for flight in self._in_flight for pending in flight.run]
-        for pending in [*flying, *self._in_hand, *self._queue]:
-            fail(pending, StorageUnavailable(f"the writer stopped: {error!r}"))
-        self._in_hand = []
-        self._in_flight.clear()
-        self._queue.clear()
-        self._finished(self._unfinished)
-        self._report_depth()
-
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -270,6 +257,8 @@ class Writer(OccasionalJobs):
             )
         if not self.running:
             raise StorageUnavailable("the writer is not running; no writes are accepted")
+        if self._unreturned and not isinstance(job, self.OCCASIONAL):  # storage hangs?
+            self._refuse_if_stalled()
         if len(self._queue) >= self._queue_size:
             self._metrics.queue_rejections.labels(queue=QUEUE).inc()
             raise Overloaded(
@@ -418,10 +407,13 @@ class Writer(OccasionalJobs):
         ones with every audit entry in ONE ``transact``: the batch's reads, its checks
         and its commit in one step (one thread hop for RocksDB, one sync). Settles the
         oldest batch in flight first when ``pipeline`` of them are."""
+        while run and len(self._in_flight) >= self._pipeline:
+            await self._settle(self._in_flight.popleft())
+        if any(pending.withdrawn for pending in run):  # refused while storage stalled
+            kept = [(p, job) for p, job in zip(run, jobs, strict=True) if not p.withdrawn]
+            run, jobs = [p for p, _ in kept], [job for _, job in kept]
         if not run:
             return
-        while len(self._in_flight) >= self._pipeline:
-            await self._settle(self._in_flight.popleft())
         if self._stale:  # a batch settled just now failed: its successors wait
             await self._settle_all()
             await self._resync()
@@ -459,7 +451,9 @@ class Writer(OccasionalJobs):
             gap = begun - self._settled_at
             self._gap_seconds += SMOOTHING * (gap - self._gap_seconds)
             self._settled_at = None
-        self._in_flight.append(InFlight(run, jobs, batch, steps, entries, commit, begun))
+        flight = InFlight(run, jobs, batch, steps, entries, commit, begun)
+        self._in_flight.append(flight)
+        self._watch(flight)
 
     async def _settle(self, flight: InFlight) -> None:
         """Wait for a batch's commit; then publish its events and answer its callers."""
