@@ -63,12 +63,12 @@ def test_sizes_are_shown_as_they_are_written(size: CacheSize, shown: str) -> Non
 
 
 def test_defaults_are_byte_budgets() -> None:
-    """Unset, the Reader keeps 64 MiB of modules and the Runner 128 MiB of compiled ones."""
+    """Unset, the Reader keeps 64 MiB of modules and the Runner 64 MiB of compiled ones."""
     settings = load_settings(env={}).settings
     assert settings.reader.cache_size == CacheSize(max_bytes=64 << 20)
-    assert settings.runner.cache_size == CacheSize(max_bytes=128 << 20)
+    assert settings.runner.cache_size == CacheSize(max_bytes=64 << 20)
     dumped = settings.model_dump(mode="json")
-    assert (dumped["reader"]["cache_size"], dumped["runner"]["cache_size"]) == ("64MiB", "128MiB")
+    assert (dumped["reader"]["cache_size"], dumped["runner"]["cache_size"]) == ("64MiB", "64MiB")
     entries = load_settings(env={"WESS_RUNNER_CACHE_SIZE": "10"}).settings
     assert entries.model_dump(mode="json")["runner"]["cache_size"] == 10
 

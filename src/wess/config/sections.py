@@ -309,7 +309,7 @@ class RunnerSettings(_Section):
         256, ge=1, le=100_000, description="Invocations waiting or running before 503."
     )
     cache_size: CacheSizeField = Field(
-        CacheSize(max_bytes=128 << 20),
+        CacheSize(max_bytes=64 << 20),
         description="What the compiled-module cache holds: a byte budget with a unit, or a "
         "number of modules (see Cache sizes). The default keeps a server that invoked "
         "10,000 distinct modules under 300 MB of RSS.",
