@@ -34,12 +34,12 @@ import wrk
 from figures import Row, emit, median, ratio, say
 from rocksdict import Options, Rdict, WriteOptions
 from servers import production_features, sum_wasm, wess_server
-from tests.storage.builders import AUDIT_KEY
 
 from wess.messages import CreateModule, ModuleContent
 from wess.models import DEFAULT_NAMESPACE, FunctionSignature, ModuleInfo, ValueType, digest_of
 from wess.observability.logging import configure_logging
 from wess.observability.metrics import Metrics
+from wess.security.audit import AuditKey
 from wess.storage.measured import MeasuredStore
 from wess.storage.records import encode_info
 from wess.storage.rocks import RocksStore
@@ -95,7 +95,8 @@ async def writer_rate(directory: Path, seconds: float, size: int) -> tuple[float
     metrics = Metrics()
     repository = MeasuredStore(await RocksStore.open(directory), metrics)
     try:
-        async with Writer(repository, audit_key=AUDIT_KEY, metrics=metrics) as writer:
+        audit_key = AuditKey(bytes(range(32)))  # a server derives its own from its secret
+        async with Writer(repository, audit_key=audit_key, metrics=metrics) as writer:
             start = time.perf_counter()
             deadline = start + seconds
 

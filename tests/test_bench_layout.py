@@ -74,6 +74,16 @@ def test_no_bench_file_names_a_path_outside_the_repository(path):
     assert outside_references(text) == [], f"{path.relative_to(ROOT)} reaches outside the repo"
 
 
+TEST_IMPORT = re.compile(r"^\s*(?:from|import)\s+tests\b", re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", sorted(BENCH.glob("*.py")), ids=lambda p: p.name)
+def test_no_bench_script_imports_the_test_suite(path):
+    """``make bench`` runs each script with bench/ on its path, not the repository: an
+    import of ``tests`` works under pytest and breaks the figure (P6 once did)."""
+    assert TEST_IMPORT.search(path.read_text()) is None, f"{path.name} imports tests"
+
+
 @pytest.fixture
 def bench_modules(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """bench/ on sys.path the way ``python bench/pN.py`` has it; its modules forgotten after."""
