@@ -7,7 +7,9 @@ Starts ``wess serve`` with its defaults (``servers.wess_server``: only the rate 
 raised above the load), makes three namespaces, an API key of each, and four modules in
 each (``sum``, ``numbers``, ``counter``, ``traps``), then runs Locust headless from the
 bench environment with the profile's stages while it samples the server's RSS every
-second. Writes ``docs/reliability/load-<profile>.json``: requests, throughput,
+second and, from its metrics every 5 s, what its bounded caches and buffers hold (RSS
+drift is reported as it is, and outside those: the part that must not grow). Writes
+``docs/reliability/load-<profile>.json``: requests, throughput,
 p50/p95/p99, answers by kind (shedding, 429/503, apart from errors), and RSS over time.
 ``bench/reliability.py`` turns that into docs/RELIABILITY.md and its plot.
 """
@@ -74,24 +76,46 @@ def prepare(server: Server) -> dict[str, Any]:
     return {"tenants": tenants, "sum_wasm": base64.b64encode(wat("sum")).decode()}
 
 
+BOUNDED = re.compile(r"^wess_(?:storage_memory_bytes|cache_bytes)\{[^}]*\} ([0-9.e+]+)$", re.M)
+"""The server's bounded holdings, from its metrics: RocksDB's memtables, block cache and
+table readers (``wess_storage_memory_bytes``) and Wess's own caches
+(``wess_cache_bytes``). Each fills up to its bound while a run writes and reads."""
+METRICS_EVERY = 5
+
+
+def bounded_bytes(client: Client) -> float:
+    """What the server's bounded caches and buffers hold now (from ``/metrics``)."""
+    text = client.request("GET", "/metrics").body.decode()
+    return sum(float(value) for value in BOUNDED.findall(text))
+
+
 def sample_rss(
     server: Server, every: float, stop: threading.Event
-) -> tuple[list[list[float]], threading.Thread]:
-    """Seconds since now and the server's RSS, every ``every`` s until ``stop``."""
+) -> tuple[list[list[float]], list[list[float]], threading.Thread]:
+    """Seconds since now and the server's RSS, every ``every`` s until ``stop``; and,
+    every ``METRICS_EVERY`` s, seconds and what its bounded caches and buffers hold."""
     samples: list[list[float]] = []
+    bounded: list[list[float]] = []
     started = time.monotonic()
+    client = server.client()
 
     def loop() -> None:
+        next_scrape = 0.0
         while not stop.is_set():
             try:
-                samples.append([round(time.monotonic() - started, 1), server.rss_bytes()])
+                now = round(time.monotonic() - started, 1)
+                samples.append([now, server.rss_bytes()])
+                if now >= next_scrape:
+                    bounded.append([now, bounded_bytes(client)])
+                    next_scrape = now + METRICS_EVERY
             except (OSError, RuntimeError):
                 return
             stop.wait(every)
+        client.close()
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
-    return samples, thread
+    return samples, bounded, thread
 
 
 def run_locust(
@@ -171,6 +195,21 @@ def drift(samples: list[list[float]]) -> float | None:
     return round(sum(last) / len(last) / (sum(first) / len(first)) - 1, 4)
 
 
+def outside_bounded(samples: list[list[float]], bounded: list[list[float]]) -> list[list[float]]:
+    """RSS minus the bounded caches and buffers (the latest scrape at or before each RSS
+    sample): the part of the process that must not grow."""
+    if not bounded:
+        return []
+    result = []
+    index = 0
+    for t, rss in samples:
+        while index + 1 < len(bounded) and bounded[index + 1][0] <= t:
+            index += 1
+        if bounded[index][0] <= t:
+            result.append([t, rss - bounded[index][1]])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="smoke")
@@ -191,7 +230,7 @@ def main() -> None:
         setup = Path(scratch) / "setup.json"
         setup.write_text(json.dumps(prepare(server)))
         stop = threading.Event()
-        samples, sampler = sample_rss(server, 1.0, stop)
+        samples, bounded, sampler = sample_rss(server, 1.0, stop)
         started = time.monotonic()
         say(f"  locust: profile {options.profile}")
         run_locust(
@@ -206,6 +245,8 @@ def main() -> None:
             **summary(Path(scratch) / "run"),
             "rss_samples": samples,
             "rss_drift": drift(samples),
+            "bounded_samples": bounded,
+            "rss_drift_outside_bounded": drift(outside_bounded(samples, bounded)),
             "server_alive": server.process.poll() is None,
             "command": f".venv/bin/python bench/load.py --profile {options.profile}"
             + ("" if options.mix == "realistic" else f" --mix {options.mix}"),
@@ -215,7 +256,8 @@ def main() -> None:
     say(
         f"  {result['requests']} requests, {result['throughput_rps']} req/s, p99 "
         f"{result['p99_ms']} ms, errors {result['errors']} ({result['error_rate']:.4%}), "
-        f"shed {result['shed']}, RSS drift {result['rss_drift']}"
+        f"shed {result['shed']}, RSS drift {result['rss_drift']} (outside the bounded caches "
+        f"and buffers: {result['rss_drift_outside_bounded']})"
     )
     if not result["server_alive"]:
         sys.exit("the server died under load")

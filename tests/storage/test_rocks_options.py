@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.storage.builders import make_record, unique_wasm
 from wess.errors import ConfigError
-from wess.storage import open_store
+from wess.storage import PutModule, open_store
+from wess.storage.rocks.database import BLOCK_CACHE_BYTES, open_database
+from wess.storage.rocks.layout import FAMILIES
 
 
 def max_open_files_in_use(directory: Path) -> str:
@@ -33,3 +36,34 @@ async def test_other_url_options_are_refused(tmp_path: Path, query: str) -> None
     with pytest.raises(ConfigError, match="max_open_files"):
         async with open_store(f"rocksdb:{tmp_path}{query}"):
             pass
+
+
+def test_every_column_family_shares_one_bounded_block_cache(tmp_path: Path) -> None:
+    """RocksDB gives each family its own 32 MB block cache unless told otherwise, so a
+    store read widely grew by up to 32 MB per family; every family here reports the one
+    shared cache of BLOCK_CACHE_BYTES."""
+    db = open_database(str(tmp_path))
+    try:
+        families = [db.get_column_family(name) for name in FAMILIES]
+        try:
+            capacities = {f.property_int_value("rocksdb.block-cache-capacity") for f in families}
+        finally:
+            for family in families:
+                family.close()
+        assert capacities == {BLOCK_CACHE_BYTES}
+        assert db.property_int_value("rocksdb.block-cache-capacity") == BLOCK_CACHE_BYTES
+    finally:
+        db.close()
+
+
+async def test_the_store_reports_its_engine_memory_by_kind(tmp_path: Path) -> None:
+    """``admin.memory()`` (wess_storage_memory_bytes) names RocksDB's memtables, block
+    cache and table readers; what is written shows up in the memtables."""
+    async with open_store(f"rocksdb:{tmp_path}") as store:
+        before = store.admin.memory()
+        assert set(before) == {"memtables", "block_cache", "table_readers"}
+        records = [make_record(wasm=unique_wasm(str(n), 4096)) for n in range(32)]
+        await store.commit([PutModule(record) for record in records])
+        after = store.admin.memory()
+        assert after["memtables"] >= before["memtables"] + 32 * 4096
+        assert 0 <= after["block_cache"] <= BLOCK_CACHE_BYTES

@@ -128,6 +128,13 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.storage_memory = Gauge(
+            "wess_storage_memory_bytes",
+            "Memory the storage engine holds in this process, by kind (RocksDB: memtables, "
+            "block_cache, table_readers; each bounded by the store's options).",
+            ["kind"],
+            registry=r,
+        )
         self.writer_batch_size = Histogram(
             "wess_writer_batch_jobs",
             "Jobs per group-committed write batch.",

@@ -109,6 +109,10 @@ async def open_state(
         damage.labels(kind="skipped_ranges").set_function(
             lambda: store.admin.damage().skipped_ranges
         )
+        for kind in store.admin.memory():
+            metrics.storage_memory.labels(kind=kind).set_function(
+                partial(_engine_memory, store, kind)
+            )
         audit_key = AuditKey(secret.derive(AUDIT_KEY_LABEL))
         anchors = anchor_file(settings, audit_key)
         anchored = None if anchors is None else await check_anchor(store.audit, anchors)
@@ -428,6 +432,10 @@ def _warmed(warmup: Warmup) -> Callable[[], Awaitable[None]]:
             raise RuntimeError(f"warming up: {done} of {progress['total']} modules")
 
     return probe
+
+
+def _engine_memory(store: Store, kind: str) -> int:
+    return store.admin.memory().get(kind, 0)
 
 
 def _writing(writer: Writer) -> Callable[[], Awaitable[None]]:

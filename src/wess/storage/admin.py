@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 from wess.security.crypto import Keyring
@@ -13,6 +14,12 @@ class StoreAdmin(Protocol):
     def damage(self) -> DamageReport:
         """What was found damaged while serving (records unreadable, key ranges a scan
         stepped over); nothing for a store that cannot be damaged so."""
+        ...
+
+    def memory(self) -> Mapping[str, int]:
+        """Bytes the storage engine holds in this process's memory, by kind (RocksDB:
+        ``memtables``, ``block_cache``, ``table_readers``, each bounded by the store's
+        options); empty for a store that keeps nothing of its own here."""
         ...
 
     async def rewrap(self, keyring: Keyring) -> int:

@@ -228,6 +228,10 @@ class MemoryAdmin:
         """Nothing: dicts do not rot."""
         return NO_DAMAGE
 
+    def memory(self) -> dict[str, int]:
+        """Nothing of an engine's: the dicts are the data."""
+        return {}
+
     async def rewrap(self, keyring: Keyring) -> int:
         """Seal every value under ``keyring.current`` and use ``keyring`` from now on;
         nothing changes if ``keyring`` cannot unwrap one of them."""

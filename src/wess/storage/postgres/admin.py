@@ -27,6 +27,10 @@ class PostgresAdmin:
         is counted here all the same."""
         return self._d.damage.report()
 
+    def memory(self) -> dict[str, int]:
+        """Nothing here: PostgreSQL's buffers live in its own processes."""
+        return {}
+
     async def checkpoint(self, path: str) -> None:
         """Refused: PostgreSQL is backed up by its own tools."""
         raise ConfigError(
