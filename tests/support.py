@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -53,6 +54,16 @@ def eventually(check: Callable[[], T | None], what: str, *, settle: float = SETT
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {settle} s")
         time.sleep(0.02)
+
+
+async def until(condition: Callable[[], object], what: str, *, settle: float = SETTLE) -> None:
+    """Yield to the event loop until ``condition()`` is truthy; ``AssertionError`` naming
+    ``what`` if it is not within ``settle`` seconds (a bound on the wait, not a timing)."""
+    deadline = time.monotonic() + settle
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {settle} s")
+        await asyncio.sleep(0.005)
 
 
 def free_port() -> int:

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.api.security_helpers import WASM, bearer, mint, upload_as
 from tests.fixtures import wasm
 from tests.fixtures.generated import exporting, slow_to_compile
-from tests.support import ServerProcess
+from tests.support import ServerProcess, until
 from wess.api.app import ROUTERS, build_api
 from wess.api.guard import declared
 from wess.testing import assert_problem, open_client, test_settings
@@ -1100,15 +1100,6 @@ def test_connections_past_the_per_address_cap_are_closed_and_others_served(real_
 
 
 # -- API4: fair sharing between tenants, coarse guest clocks -----------------------------------
-
-
-async def until(condition, what: str) -> None:
-    """Yield to the app until ``condition()``; a bound on the wait, not a timing."""
-    for _ in range(2000):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"never: {what}")
 
 
 async def test_a_tenant_saturating_the_invocation_pool_does_not_delay_another():

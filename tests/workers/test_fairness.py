@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.support import until
 from wess.errors import NamespaceBusy, Overloaded
 from wess.workers.fairness import FairPool, FairShare
 
@@ -138,15 +139,6 @@ async def pool() -> AsyncIterator[FairPool]:
     pool.start()
     yield pool
     await pool.stop()
-
-
-async def until(condition, what: str) -> None:
-    """Yield to the loop until ``condition()``; a bound on the wait, not a timing."""
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"never: {what}")
 
 
 async def test_a_saturating_namespace_does_not_hold_up_another(pool: FairPool):

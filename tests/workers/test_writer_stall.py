@@ -9,6 +9,7 @@ import pytest
 
 from tests.chaos.faults import WRITES, Fault, FaultyStore
 from tests.storage.builders import AUDIT_KEY
+from tests.support import until
 from tests.workers.jobs import create
 from wess.errors import StorageTimeout
 from wess.messages import CreateModule
@@ -29,14 +30,6 @@ def refusals(metrics: Metrics, applied: str) -> float:
         "wess_writer_stall_refusals_total", {"applied": applied}
     )
     return sample or 0.0
-
-
-async def until(condition, what: str) -> None:
-    for _ in range(2000):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def outcome(writer: Writer, job: CreateModule) -> StorageTimeout | None:
