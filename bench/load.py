@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py --profile smoke   # 30 s, part of `make chaos`
     .venv/bin/python bench/load.py --profile soak    # 10 minutes: `make soak`
+    .venv/bin/python bench/load.py --profile soak-long    # 30 minutes, by hand
 
 Starts ``wess serve`` with its defaults (``servers.wess_server``: only the rate limits
 raised above the load), makes three namespaces, an API key of each, and four modules in

@@ -58,10 +58,12 @@ STAGES: dict[str, list[tuple[int, int, float]]] = {
         (55, 0, 4),
     ],
     "soak": [(600, 16, 4)],
+    "soak-long": [(1800, 16, 4)],
 }
 """smoke: a few users for a while (the k6 smoke: 10 VUs, 5 s); load: a ramp, a plateau,
 a ramp down; stress: the k6 stress's three rising plateaus; spike: the k6 peak's sudden
-tenfold jump and return; soak: a steady load for 10 minutes."""
+tenfold jump and return; soak: a steady load for 10 minutes; soak-long: the same for 30
+(whether what the 10-minute soak's RSS gains is a fill that ends or a leak)."""
 
 
 def _module_bytes(seed: int) -> bytes:

@@ -26,7 +26,7 @@ DOC = REPO / "docs" / "RELIABILITY.md"
 FIGURES = REPO / "docs" / "reliability"
 BEGIN = "<!-- generated: reliability (bench/reliability.py) -->"
 END = "<!-- end: reliability -->"
-PROFILES = ("smoke", "load", "stress", "spike", "soak", "soak-no-writes")
+PROFILES = ("smoke", "load", "stress", "spike", "soak", "soak-no-writes", "soak-long")
 PYTEST = "WESS_CHAOS=full .venv/bin/python -m pytest"
 ERROR_BUDGET = 0.001
 DRIFT_BUDGET = 0.05
@@ -54,7 +54,7 @@ def loads() -> dict[str, dict[str, Any]]:
 
 def rss_plot(soaks: dict[str, dict[str, Any]]) -> str:
     figure, axes = plt.subplots(figsize=(7, 3))
-    for (profile, soak), color in zip(soaks.items(), ("#1f6fb4", "#e07b00"), strict=False):
+    for (profile, soak), color in zip(soaks.items(), ("#1f6fb4", "#e07b00", "#2ca02c"), strict=False):
         samples = soak["rss_samples"]
         label = f"{profile} ({soak['throughput_rps']} req/s)"
         xs = [t / 60 for t, _ in samples]
